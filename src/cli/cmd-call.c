@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int nook_placeholder_t;

@@ -1,0 +1,58 @@
+/* nook util — /proc/<pid>/stat and the boot id (proc(5)). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/macro.h"
+#include "util/proc.h"
+
+static ssize_t read_small(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        ssize_t n = read(fd, buf, size - 1);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = 0;
+        return n;
+}
+
+int nook_proc_start_time(pid_t pid, uint64_t *ret) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        ssize_t n = read_small(path, buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        /* comm (field 2) may contain spaces and parentheses: fields resume after the last ')'. */
+        char *p = strrchr(buf, ')');
+        if (!p)
+                return -EBADMSG;
+        p++;
+        /* p now points before field 3; field 22 is 19 fields further. */
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EBADMSG;
+        }
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(p + 1, &end, 10);
+        if (errno || end == p + 1)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+int nook_proc_boot_id(char ret[40]) {
+        char buf[64];
+        ssize_t n = read_small("/proc/sys/kernel/random/boot_id", buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        buf[strcspn(buf, "\n")] = 0;
+        if (strlen(buf) >= 40)
+                return -EBADMSG;
+        strcpy(ret, buf);
+        return 0;
+}

@@ -1,0 +1,14 @@
+/* nook util — facts about processes from /proc. */
+#ifndef NOOK_UTIL_PROC_H
+#define NOOK_UTIL_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Start time of pid (field 22 of /proc/<pid>/stat, clock ticks since boot).
+ * -ENOENT when the process does not exist. */
+int nook_proc_start_time(pid_t pid, uint64_t *ret);
+/* The kernel's boot id (36 characters + NUL). */
+int nook_proc_boot_id(char ret[40]);
+
+#endif

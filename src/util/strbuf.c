@@ -1,0 +1,122 @@
+/* nook util — growable string buffer. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/strbuf.h"
+
+void nook_strbuf_done(nook_strbuf *b) {
+        free(b->s);
+        *b = (nook_strbuf)NOOK_STRBUF_INIT;
+}
+
+static bool grow(nook_strbuf *b, size_t extra) {
+        if (b->failed)
+                return false;
+        if (b->len + extra + 1 <= b->cap)
+                return true;
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + extra + 1) {
+                if (cap > SIZE_MAX / 2) {
+                        b->failed = true;
+                        return false;
+                }
+                cap *= 2;
+        }
+        char *n = realloc(b->s, cap);
+        if (!n) {
+                b->failed = true;
+                return false;
+        }
+        b->s = n;
+        b->cap = cap;
+        return true;
+}
+
+bool nook_strbuf_putn(nook_strbuf *b, const char *s, size_t n) {
+        if (!grow(b, n))
+                return false;
+        memcpy(b->s + b->len, s, n);
+        b->len += n;
+        b->s[b->len] = 0;
+        return true;
+}
+
+bool nook_strbuf_puts(nook_strbuf *b, const char *s) {
+        return nook_strbuf_putn(b, s, strlen(s));
+}
+
+static bool vprintf_buf(nook_strbuf *b, const char *fmt, va_list ap) {
+        va_list aq;
+        va_copy(aq, ap);
+        int n = vsnprintf(NULL, 0, fmt, aq);
+        va_end(aq);
+        if (n < 0 || !grow(b, (size_t)n)) {
+                b->failed = true;
+                return false;
+        }
+        vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+        b->len += (size_t)n;
+        return true;
+}
+
+bool nook_strbuf_printf(nook_strbuf *b, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        bool ok = vprintf_buf(b, fmt, ap);
+        va_end(ap);
+        return ok;
+}
+
+bool nook_strbuf_json_string(nook_strbuf *b, const char *s) {
+        nook_strbuf_putn(b, "\"", 1);
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                switch (*p) {
+                case '"':
+                        nook_strbuf_puts(b, "\\\"");
+                        break;
+                case '\\':
+                        nook_strbuf_puts(b, "\\\\");
+                        break;
+                case '\n':
+                        nook_strbuf_puts(b, "\\n");
+                        break;
+                case '\t':
+                        nook_strbuf_puts(b, "\\t");
+                        break;
+                case '\r':
+                        nook_strbuf_puts(b, "\\r");
+                        break;
+                default:
+                        if (*p < 0x20 || *p == 0x7f)
+                                nook_strbuf_printf(b, "\\u%04x", *p);
+                        else
+                                nook_strbuf_putn(b, (const char *)p, 1);
+                }
+        }
+        return nook_strbuf_putn(b, "\"", 1);
+}
+
+bool nook_strbuf_json_stringf(nook_strbuf *b, const char *fmt, ...) {
+        nook_strbuf tmp = NOOK_STRBUF_INIT;
+        va_list ap;
+        va_start(ap, fmt);
+        vprintf_buf(&tmp, fmt, ap);
+        va_end(ap);
+        bool ok = !tmp.failed && nook_strbuf_json_string(b, tmp.s ? tmp.s : "");
+        nook_strbuf_done(&tmp);
+        return ok;
+}
+
+char *nook_strbuf_steal(nook_strbuf *b) {
+        if (b->failed) {
+                nook_strbuf_done(b);
+                return NULL;
+        }
+        if (!b->s && !grow(b, 0))
+                return NULL;
+        char *s = b->s;
+        *b = (nook_strbuf)NOOK_STRBUF_INIT;
+        return s;
+}

@@ -1,0 +1,31 @@
+/* nook util — a growable string buffer; on allocation failure it goes into an
+ * error state and nook_strbuf_steal() returns NULL. */
+#ifndef NOOK_UTIL_STRBUF_H
+#define NOOK_UTIL_STRBUF_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/macro.h"
+
+typedef struct nook_strbuf {
+        char *s;
+        size_t len;
+        size_t cap;
+        bool failed;
+} nook_strbuf;
+
+#define NOOK_STRBUF_INIT { NULL, 0, 0, false }
+
+void nook_strbuf_done(nook_strbuf *b);
+bool nook_strbuf_putn(nook_strbuf *b, const char *s, size_t n);
+bool nook_strbuf_puts(nook_strbuf *b, const char *s);
+bool nook_strbuf_printf(nook_strbuf *b, const char *fmt, ...) _printf_(2, 3);
+/* Appends s as a quoted JSON string (control characters escaped; UTF-8 kept). */
+bool nook_strbuf_json_string(nook_strbuf *b, const char *s);
+bool nook_strbuf_json_stringf(nook_strbuf *b, const char *fmt, ...) _printf_(2, 3);
+/* The NUL-terminated string (never NULL unless allocation failed); the buffer is emptied. */
+char *nook_strbuf_steal(nook_strbuf *b);
+
+#endif
