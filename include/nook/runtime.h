@@ -39,6 +39,10 @@ NOOK_EXPORT int nook_runtime_open(const nook_options *opts, nook_runtime **ret, 
  * allocated JSON text, free() it. */
 NOOK_EXPORT int nook_runtime_call(nook_runtime *rt, const char *method, const char *request_json,
                                   char **ret_result_json, nook_error **err);
+/* The same with an explicit length: request bytes may hold anything (a NUL byte is
+ * rejected as malformed JSON instead of silently ending the request). */
+NOOK_EXPORT int nook_runtime_call_buf(nook_runtime *rt, const char *method, const char *request, size_t request_len,
+                                      char **ret_result_json, nook_error **err);
 /* Frees and returns NULL; accepts NULL. */
 NOOK_EXPORT nook_runtime *nook_runtime_free(nook_runtime *rt);
 

@@ -1,2 +1,100 @@
-int main(void);
-int main(void) { return 125; }
+/* nook CLI — entry point: global options, verb dispatch, --version and help. */
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char *arg_storage = NULL;
+
+static void help_main(FILE *f);
+
+static const cli_verb verbs[] = {
+        { "caps", "tell whether this machine can run rootless sandboxes, and how to fix what is missing", cmd_caps,
+          help_caps },
+        { "call", "run one call of the IsolationRuntime contract (JSON on stdin, JSON on stdout)", cmd_call,
+          help_call },
+        { "journal", "list the journal of calls (the audit log), or repair it", cmd_journal, help_journal },
+};
+
+static void help_main(FILE *f) {
+        fputs("Usage: nook [--storage DIR] COMMAND [OPTIONS]\n"
+              "\n"
+              "nook runs code in sandboxes built without root: user namespaces, an overlay root\n"
+              "filesystem, userspace networking and secrets kept off disk.\n"
+              "\n"
+              "Commands:\n",
+              f);
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                fprintf(f, "  %-9s %s\n", verbs[i].name, verbs[i].summary);
+        fputs("  help      show help for a command\n"
+              "\n"
+              "Global options:\n"
+              "  --storage DIR  data dir (image store, journal); default $NOOK_STORAGE,\n"
+              "                 else $XDG_DATA_HOME/nook, else ~/.local/share/nook\n"
+              "  --version      print the version and exit\n"
+              "  -h, --help     print this help and exit\n"
+              "\n"
+              "Exit codes: 0 success; 125 nook's own error (the message says what and how to fix it).\n"
+              "Run 'nook COMMAND --help' for a command's options. Documentation: docs/cli.md.\n",
+              f);
+}
+
+static const cli_verb *find_verb(const char *name) {
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                if (strcmp(verbs[i].name, name) == 0)
+                        return &verbs[i];
+        return NULL;
+}
+
+static int cmd_help(int argc, char **argv) {
+        if (argc < 2) {
+                help_main(stdout);
+                return 0;
+        }
+        const cli_verb *v = find_verb(argv[1]);
+        if (!v)
+                return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+        v->help(stdout);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        setlocale(LC_ALL, "");
+        int i = 1;
+        for (; i < argc && argv[i][0] == '-'; i++) {
+                if (cli_is_help(argv[i])) {
+                        help_main(stdout);
+                        return 0;
+                }
+                if (strcmp(argv[i], "--version") == 0) {
+                        printf("nook version %s\n", nook_version());
+                        return 0;
+                }
+                if (strcmp(argv[i], "--storage") == 0 && i + 1 < argc) {
+                        arg_storage = argv[++i];
+                        if (arg_storage[0] != '/')
+                                return cli_usage_error(NULL, "--storage needs an absolute path, got '%s'",
+                                                       arg_storage);
+                        continue;
+                }
+                if (strncmp(argv[i], "--storage=", 10) == 0) {
+                        arg_storage = argv[i] + 10;
+                        if (arg_storage[0] != '/')
+                                return cli_usage_error(NULL, "--storage needs an absolute path, got '%s'",
+                                                       arg_storage);
+                        continue;
+                }
+                return cli_usage_error(NULL, "unknown global option '%s'", argv[i]);
+        }
+        if (i >= argc) {
+                help_main(stderr);
+                return EXIT_NOOK;
+        }
+        if (strcmp(argv[i], "help") == 0)
+                return cmd_help(argc - i, argv + i);
+        const cli_verb *v = find_verb(argv[i]);
+        if (!v)
+                return cli_usage_error(NULL, "unknown command '%s' (commands: caps, call, journal, help)", argv[i]);
+        return v->run(argc - i, argv + i);
+}

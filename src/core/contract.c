@@ -1,2 +1,585 @@
-/* placeholder: being written */
-typedef int nook_placeholder_t;
+/* nook core — the field tables of every contract type (CONTRACT.md "Main shapes"):
+ * names, types, defaults and limits, plus the cross-field checks the tables cannot
+ * express.  The engine in schema.c does the parsing and encoding. */
+#include <stddef.h>
+#include <string.h>
+
+#include "core/contract.h"
+
+#define F_(st, member, jname, ty, fl, ...)                                                                        \
+        { .name = jname, .type = ty, .offset = offsetof(st, member), .has_offset = NOOK_NO_HAS, .flags = fl,      \
+          .def_enum = -1, __VA_ARGS__ }
+#define ID(st, m, fl) F_(st, m, #m, NOOK_F_ID, fl)
+#define STR(st, m, fl) F_(st, m, #m, NOOK_F_STRING, fl)
+#define HASH(st, m, fl) F_(st, m, #m, NOOK_F_HASH, fl)
+#define PATH(st, m, fl, def) F_(st, m, #m, NOOK_F_PATH, fl, .sdef = def)
+#define ENVNAME(st, m, fl) F_(st, m, #m, NOOK_F_ENVNAME, fl)
+#define BOOL(st, m, def) F_(st, m, #m, NOOK_F_BOOL, 0, .bdef = def)
+#define BOOL_OPT(st, m) F_(st, m, #m, NOOK_F_BOOL, 0, .has_offset = offsetof(st, has_##m))
+#define UINT(st, m, lo, hi, def) F_(st, m, #m, NOOK_F_UINT, 0, .umin = lo, .umax = hi, .udef = def)
+#define UINT_REQ(st, m, lo, hi) F_(st, m, #m, NOOK_F_UINT, NOOK_REQ, .umin = lo, .umax = hi)
+#define UINT_OPT(st, m, lo, hi) F_(st, m, #m, NOOK_F_UINT, 0, .umin = lo, .umax = hi, .has_offset = offsetof(st, has_##m))
+#define ENUM(st, m, vals, def) F_(st, m, #m, NOOK_F_ENUM, 0, .values = vals, .def_enum = def)
+#define ENUM_REQ(st, m, vals) F_(st, m, #m, NOOK_F_ENUM, NOOK_REQ, .values = vals)
+#define OBJ(st, m, jname, sch, fl) F_(st, m, jname, NOOK_F_OBJECT, fl, .schema = &sch)
+#define OBJ_OPT(st, m, sch) F_(st, m, #m, NOOK_F_OBJECT, 0, .schema = &sch, .has_offset = offsetof(st, has_##m))
+#define JSON(st, m) F_(st, m, #m, NOOK_F_JSON, 0)
+#define ARR(st, m, jname, elemf, etype, fl) F_(st, m, jname, NOOK_F_ARRAY, fl, .elem = &elemf, .elem_size = sizeof(etype))
+#define VARIANT(st, m, jname, alttab, def) F_(st, m, jname, NOOK_F_VARIANT, 0, .alts = alttab, .n_alts = ELEMENTSOF(alttab), .def_enum = def)
+#define IDEMPOTENCY(st) ID(st, idempotency_key, 0)
+
+static const nook_field elem_id = { .type = NOOK_F_ID };
+static const nook_field elem_string = { .type = NOOK_F_STRING };
+static const nook_field elem_json = { .type = NOOK_F_JSON };
+
+const char *const nook_class_values[] = { "host_process", "sandbox", "container", "lightweight_vm", "remote_sandbox",
+                                          NULL };
+static const nook_field elem_class = { .type = NOOK_F_ENUM, .values = nook_class_values };
+static const char *const root_values[] = { "read_only", "writable_layer", NULL };
+static const char *const workspace_values[] = { "none", "snapshot", "live_read_only", "live_writable", "scratch", NULL };
+static const char *const mount_mode_values[] = { "read_only", "writable", NULL };
+static const char *const symlink_values[] = { "deny_escapes", "follow_within_alias", NULL };
+static const char *const single_file_values[] = { "audit_expanded_parent", "deny_single_file", NULL };
+static const char *const ambient_values[] = { "denied", "explicit_refs_only", NULL };
+static const char *const ownership_values[] = { "agent_owned", "host_managed", "detached_by_intent", NULL };
+static const char *const capture_values[] = { "off", "metadata_only", "redacted_summary", "content_ref",
+                                              "raw_content_if_policy_allows", NULL };
+static const char *const truncation_values[] = { "truncate_with_marker", "fail_if_exceeded", NULL };
+static const char *const terminal_values[] = { "pipe", "pty", NULL };
+const char *const nook_stream_values[] = { "stdin", "stdout", "stderr", NULL };
+static const char *const encoding_values[] = { "utf8", "base64", NULL };
+const char *const nook_signal_values[] = { "interrupt", "terminate", "kill", NULL };
+const char *const nook_terminal_status_values[] = { "completed", "failed", "timed_out", "cancelled",
+                                                    "denied_before_execution", "unknown", NULL };
+static const char *const cleanup_status_values[] = { "completed", "repair_needed", NULL };
+const char *const nook_capability_values[] = {
+        "read_only_root", "writable_layer", "mount_read_only_enforcement", "single_file_mount_expansion_audit",
+        "no_network_guarantee", "egress_allowlist", "secret_isolation", "secret_mount", "secret_redaction",
+        "process_timeout", "process_signal", "process_rlimits", "content_ref_io", "io_redaction", "process_stats",
+        "cleanup", "detach", "reclaim", "audit_log", NULL,
+};
+
+/* ---- ExecutionEnvironment ---- */
+
+static const nook_alt fallback_alts[] = {
+        { .tag = "deny" },
+        { .tag = "allow_if_package_and_policy_approve", .raw = true },
+        { .tag = "test_only_host_process" },
+};
+static const nook_field requirement_fields[] = {
+        ENUM(nook_requirement, minimum_class, nook_class_values, -1),
+        JSON(nook_requirement, trust),
+        ARR(nook_requirement, preferred_adapters, "preferred_adapters", elem_id, char *, 0),
+        VARIANT(nook_requirement, fallback, "fallback", fallback_alts, NOOK_FALLBACK_DENY),
+        ARR(nook_requirement, required_capabilities, "required_capabilities", elem_id, char *, 0),
+};
+static const nook_schema schema_requirement = NOOK_SCHEMA(nook_requirement, requirement_fields, NULL);
+
+static const nook_field image_request_fields[] = {
+        ID(nook_image_request, image_ref, NOOK_REQ),
+        HASH(nook_image_request, expected_digest, 0),
+        ID(nook_image_request, expected_architecture, 0),
+        ID(nook_image_request, credential_alias_ref, 0),
+};
+const nook_schema nook_schema_image_request = NOOK_SCHEMA(nook_image_request, image_request_fields, NULL);
+
+static const nook_field rootfs_request_fields[] = {
+        ID(nook_rootfs_request, rootfs_ref, NOOK_REQ),
+        BOOL(nook_rootfs_request, read_only, false),
+        ID(nook_rootfs_request, writable_layer_ref, 0),
+};
+const nook_schema nook_schema_rootfs_request = NOOK_SCHEMA(nook_rootfs_request, rootfs_request_fields, NULL);
+
+static const nook_field resources_fields[] = {
+        F_(nook_resources, cpus, "cpus", NOOK_F_NUMBER, 0, .dmin = 0.01, .dmax = 1024, .ddef = 1),
+        UINT(nook_resources, memory_mb, 1, 16u * 1024 * 1024, 1024),
+        UINT(nook_resources, timeout_ms, 1, 31ull * 24 * 3600 * 1000, 120000),
+        UINT(nook_resources, process_count, 1, 4194304, 32),
+};
+static const nook_schema schema_resources = NOOK_SCHEMA(nook_resources, resources_fields, NULL);
+
+static const nook_field workspace_fields[] = {
+        ID(nook_workspace, workspace_ref, 0),
+        ENUM(nook_workspace, mode, workspace_values, NOOK_WS_NONE),
+        ID(nook_workspace, mount_ref, 0),
+        PATH(nook_workspace, destination_path, 0, "/workspace"),
+};
+static const nook_schema schema_workspace = NOOK_SCHEMA(nook_workspace, workspace_fields, NULL);
+
+static const nook_field mount_policy_fields[] = {
+        ID(nook_mount_policy, mount_ref, NOOK_REQ),
+        ID(nook_mount_policy, source_alias, NOOK_REQ),
+        PATH(nook_mount_policy, destination_path, NOOK_REQ, NULL),
+        ENUM(nook_mount_policy, mode, mount_mode_values, NOOK_MOUNT_READ_ONLY),
+        JSON(nook_mount_policy, expansion_audit),
+        JSON(nook_mount_policy, policy_refs),
+};
+static const nook_schema schema_mount_policy = NOOK_SCHEMA(nook_mount_policy, mount_policy_fields, NULL);
+static const nook_field elem_mount_policy = { .type = NOOK_F_OBJECT, .schema = &schema_mount_policy };
+
+static const nook_field filesystem_fields[] = {
+        ENUM(nook_filesystem, root, root_values, NOOK_ROOT_READ_ONLY),
+        OBJ(nook_filesystem, workspace, "workspace", schema_workspace, 0),
+        ARR(nook_filesystem, mounts, "mounts", elem_mount_policy, nook_mount_policy, 0),
+        ENUM(nook_filesystem, symlink_policy, symlink_values, NOOK_SYMLINK_DENY_ESCAPES),
+        ENUM(nook_filesystem, single_file_mount_expansion, single_file_values, NOOK_SFM_AUDIT_EXPANDED_PARENT),
+};
+static const nook_schema schema_filesystem = NOOK_SCHEMA(nook_filesystem, filesystem_fields, NULL);
+
+static const nook_field allowlist_fields[] = {
+        ARR(nook_net_allowlist, hosts, "hosts", elem_id, char *, NOOK_REQ),
+};
+static const nook_schema schema_allowlist = NOOK_SCHEMA(nook_net_allowlist, allowlist_fields, NULL);
+static const nook_field rules_fields[] = {
+        ARR(nook_net_rules, rules, "rules", elem_json, char *, NOOK_REQ),
+};
+static const nook_schema schema_rules = NOOK_SCHEMA(nook_net_rules, rules_fields, NULL);
+static const nook_field ports_fields[] = {
+        ARR(nook_net_ports, ports, "ports", elem_json, char *, NOOK_REQ),
+};
+static const nook_schema schema_ports = NOOK_SCHEMA(nook_net_ports, ports_fields, NULL);
+static const nook_alt network_alts[] = {
+        { .tag = "disabled" },
+        { .tag = "allowlist", .schema = &schema_allowlist },
+        { .tag = "egress_scoped", .schema = &schema_rules },
+        { .tag = "exposed_ports", .schema = &schema_ports },
+        { .tag = "socket_relay", .raw = true },
+        { .tag = "adapter_defined_denied" },
+};
+
+static const nook_field secret_mount_fields[] = {
+        ID(nook_secret_mount, secret_ref, NOOK_REQ),
+        ID(nook_secret_mount, mount_ref, 0),
+        PATH(nook_secret_mount, destination, NOOK_REQ, NULL),
+        JSON(nook_secret_mount, redaction_policy_ref),
+};
+static const nook_schema schema_secret_mount = NOOK_SCHEMA(nook_secret_mount, secret_mount_fields, NULL);
+static const nook_field elem_secret_mount = { .type = NOOK_F_OBJECT, .schema = &schema_secret_mount };
+static const nook_field env_secret_fields[] = {
+        ID(nook_env_secret, secret_ref, NOOK_REQ),
+        ENVNAME(nook_env_secret, env_key, NOOK_REQ),
+        JSON(nook_env_secret, destination),
+        JSON(nook_env_secret, redaction_policy_ref),
+};
+static const nook_schema schema_env_secret = NOOK_SCHEMA(nook_env_secret, env_secret_fields, NULL);
+static const nook_field elem_env_secret = { .type = NOOK_F_OBJECT, .schema = &schema_env_secret };
+static const nook_field secrets_fields[] = {
+        ENUM(nook_secrets, ambient, ambient_values, NOOK_AMBIENT_DENIED),
+        ARR(nook_secrets, secret_mounts, "secret_mounts", elem_secret_mount, nook_secret_mount, 0),
+        ARR(nook_secrets, env_secrets, "env_secrets", elem_env_secret, nook_env_secret, 0),
+        BOOL(nook_secrets, teardown_required, true),
+};
+static const nook_schema schema_secrets = NOOK_SCHEMA(nook_secrets, secrets_fields, NULL);
+
+static const nook_field detach_policy_fields[] = {
+        BOOL(nook_detach_policy, allowed, false),
+};
+static const nook_schema schema_detach_policy = NOOK_SCHEMA(nook_detach_policy, detach_policy_fields, NULL);
+static const nook_field ownership_fields[] = {
+        ENUM(nook_ownership, ownership_class, ownership_values, NOOK_OWN_AGENT_OWNED),
+        OBJ(nook_ownership, detach_policy, "detach_policy", schema_detach_policy, 0),
+        JSON(nook_ownership, reclaim_policy),
+        JSON(nook_ownership, on_parent_cancel),
+        JSON(nook_ownership, on_parent_complete),
+};
+static const nook_schema schema_ownership = NOOK_SCHEMA(nook_ownership, ownership_fields, NULL);
+
+static const nook_field stream_policy_fields[] = {
+        ENUM(nook_stream_policy, default_capture, capture_values, NOOK_CAPTURE_REDACTED_SUMMARY),
+        UINT(nook_stream_policy, max_bytes, 0, 1ull << 40, 65536),
+        ENUM(nook_stream_policy, truncation_policy, truncation_values, NOOK_TRUNC_WITH_MARKER),
+        JSON(nook_stream_policy, content_ref_mode),
+        JSON(nook_stream_policy, redaction_policy_ref),
+};
+static const nook_schema schema_stream_policy = NOOK_SCHEMA(nook_stream_policy, stream_policy_fields, NULL);
+static const nook_field io_policy_fields[] = {
+        OBJ(nook_io_policy, stdout_policy, "stdout", schema_stream_policy, 0),
+        OBJ(nook_io_policy, stderr_policy, "stderr", schema_stream_policy, 0),
+};
+static const nook_schema schema_io_policy = NOOK_SCHEMA(nook_io_policy, io_policy_fields, NULL);
+
+static const nook_field environment_spec_fields[] = {
+        ID(nook_environment_spec, environment_id, 0),
+        JSON(nook_environment_spec, kind),
+        OBJ_OPT(nook_environment_spec, requirement, schema_requirement),
+        OBJ_OPT(nook_environment_spec, image, nook_schema_image_request),
+        OBJ_OPT(nook_environment_spec, rootfs, nook_schema_rootfs_request),
+        OBJ(nook_environment_spec, resources, "resources", schema_resources, 0),
+        OBJ(nook_environment_spec, filesystem, "filesystem", schema_filesystem, 0),
+        VARIANT(nook_environment_spec, network, "network", network_alts, NOOK_NET_DISABLED),
+        OBJ(nook_environment_spec, secrets, "secrets", schema_secrets, 0),
+        JSON(nook_environment_spec, lifecycle),
+        OBJ(nook_environment_spec, ownership, "ownership", schema_ownership, 0),
+        ARR(nook_environment_spec, accepted_adapters, "accepted_adapters", elem_id, char *, 0),
+        OBJ(nook_environment_spec, io_policy, "io_policy", schema_io_policy, 0),
+        JSON(nook_environment_spec, stats_policy),
+};
+const nook_schema nook_schema_environment_spec = NOOK_SCHEMA(nook_environment_spec, environment_spec_fields, NULL);
+
+static int validate_environment(void *obj, const char *ptr, nook_error **err) {
+        nook_environment *e = obj;
+        if (e->spec.environment_id && strcmp(e->spec.environment_id, e->environment_id) != 0) {
+                _cleanup_free_ char *p = nook_pointer_join(ptr, "spec");
+                _cleanup_free_ char *q = p ? nook_pointer_join(p, "environment_id") : NULL;
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, q ? q : ptr,
+                                        "differs from %s/environment_id", ptr);
+        }
+        return 0;
+}
+
+static const nook_field environment_fields[] = {
+        ID(nook_environment, environment_id, NOOK_REQ),
+        JSON(nook_environment, requirement_ref),
+        JSON(nook_environment, sidecar_ref),
+        OBJ(nook_environment, spec, "spec", nook_schema_environment_spec, NOOK_REQ),
+        JSON(nook_environment, source),
+        JSON(nook_environment, destination),
+        JSON(nook_environment, policy_refs),
+        JSON(nook_environment, runtime_package_fingerprint),
+};
+const nook_schema nook_schema_environment = NOOK_SCHEMA(nook_environment, environment_fields, validate_environment);
+
+/* ---- process ---- */
+
+static int validate_env_entry(void *obj, const char *ptr, nook_error **err) {
+        nook_env_entry *e = obj;
+        if (e->raw_value_present) {
+                _cleanup_free_ char *p = nook_pointer_join(ptr, "raw_value_present");
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr,
+                                        "raw values are not accepted in env entries: send plain values in "
+                                        "env_values and secret values through env_secrets");
+        }
+        return 0;
+}
+static const nook_field env_entry_fields[] = {
+        ENVNAME(nook_env_entry, name, NOOK_REQ),
+        ID(nook_env_entry, value_ref, 0),
+        STR(nook_env_entry, redacted_value, 0),
+        BOOL(nook_env_entry, raw_value_present, false),
+};
+static const nook_schema schema_env_entry = NOOK_SCHEMA(nook_env_entry, env_entry_fields, validate_env_entry);
+static const nook_field elem_env_entry = { .type = NOOK_F_OBJECT, .schema = &schema_env_entry };
+
+static const nook_alt stdin_alts[] = {
+        { .tag = "closed" },
+        { .tag = "content_ref", .raw = true },
+};
+
+static int validate_process_spec(void *obj, const char *ptr, nook_error **err) {
+        nook_process_spec *p = obj;
+        for (size_t i = 0; i < p->env_values.n; i++)
+                if (!nook_envname_valid(p->env_values.keys[i])) {
+                        _cleanup_free_ char *a = nook_pointer_join(ptr, "env_values");
+                        _cleanup_free_ char *b = a ? nook_pointer_join(a, p->env_values.keys[i]) : NULL;
+                        return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, b ? b : ptr,
+                                                "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+                }
+        return 0;
+}
+
+static const nook_field process_spec_fields[] = {
+        ID(nook_process_spec, process_id, NOOK_REQ),
+        ARR(nook_process_spec, argv, "argv", elem_string, char *, NOOK_REQ | NOOK_NONEMPTY | NOOK_REDACT_COUNT),
+        PATH(nook_process_spec, cwd, 0, NULL),
+        ARR(nook_process_spec, env, "env", elem_env_entry, nook_env_entry, NOOK_REDACT_NAMES),
+        JSON(nook_process_spec, user),
+        ENUM(nook_process_spec, terminal_mode, terminal_values, NOOK_TERM_PIPE),
+        UINT_OPT(nook_process_spec, timeout_ms, 1, 31ull * 24 * 3600 * 1000),
+        JSON(nook_process_spec, rlimits),
+        VARIANT(nook_process_spec, stdin_spec, "stdin", stdin_alts, NOOK_STDIN_CLOSED),
+        OBJ_OPT(nook_process_spec, stdout_policy, schema_stream_policy),
+        OBJ_OPT(nook_process_spec, stderr_policy, schema_stream_policy),
+        JSON(nook_process_spec, stats_policy),
+        JSON(nook_process_spec, ownership),
+        F_(nook_process_spec, env_values, "env_values", NOOK_F_STRMAP, NOOK_SECRET),
+};
+const nook_schema nook_schema_process_spec = NOOK_SCHEMA(nook_process_spec, process_spec_fields, validate_process_spec);
+
+static const nook_field effect_intent_fields[] = {
+        ID(nook_effect_intent, effect_id, NOOK_REQ),
+        JSON(nook_effect_intent, kind),
+        JSON(nook_effect_intent, subject_ref),
+        JSON(nook_effect_intent, source),
+        JSON(nook_effect_intent, destination),
+        JSON(nook_effect_intent, policy_refs),
+        ID(nook_effect_intent, idempotency_key, 0),
+        ID(nook_effect_intent, dedupe_key, 0),
+        JSON(nook_effect_intent, content_refs),
+        STR(nook_effect_intent, redacted_summary, 0),
+};
+const nook_schema nook_schema_effect_intent = NOOK_SCHEMA(nook_effect_intent, effect_intent_fields, NULL);
+
+/* ---- requests ---- */
+
+static const nook_field empty_req_fields[] = { IDEMPOTENCY(nook_empty_req) };
+const nook_schema nook_schema_empty_req = NOOK_SCHEMA(nook_empty_req, empty_req_fields, NULL);
+
+static const nook_field env_req_fields[] = {
+        OBJ(nook_env_req, environment, "environment", nook_schema_environment, NOOK_REQ),
+        IDEMPOTENCY(nook_env_req),
+};
+const nook_schema nook_schema_env_req = NOOK_SCHEMA(nook_env_req, env_req_fields, NULL);
+
+static const nook_field resolve_image_req_fields[] = {
+        OBJ(nook_resolve_image_req, image, "image", nook_schema_image_request, NOOK_REQ),
+        IDEMPOTENCY(nook_resolve_image_req),
+};
+const nook_schema nook_schema_resolve_image_req = NOOK_SCHEMA(nook_resolve_image_req, resolve_image_req_fields, NULL);
+
+static const nook_field prepare_rootfs_req_fields[] = {
+        OBJ(nook_prepare_rootfs_req, rootfs, "rootfs", nook_schema_rootfs_request, NOOK_REQ),
+        ID(nook_prepare_rootfs_req, environment_id, 0),
+        IDEMPOTENCY(nook_prepare_rootfs_req),
+};
+const nook_schema nook_schema_prepare_rootfs_req = NOOK_SCHEMA(nook_prepare_rootfs_req, prepare_rootfs_req_fields, NULL);
+
+static int validate_secret_source(void *obj, const char *ptr, nook_error **err) {
+        nook_secret_source *s = obj;
+        int n = !!s->file + !!s->env + !!s->has_fd + !!s->value;
+        if (n != 1)
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr,
+                                        "exactly one of file, env, fd or value is required (got %d)", n);
+        return 0;
+}
+static const nook_field secret_source_fields[] = {
+        STR(nook_secret_source, file, 0),
+        ENVNAME(nook_secret_source, env, 0),
+        UINT_OPT(nook_secret_source, fd, 0, 1u << 20),
+        F_(nook_secret_source, value, "value", NOOK_F_STRING, NOOK_SECRET, .max_len = 1u << 20),
+};
+static const nook_schema schema_secret_source =
+        NOOK_SCHEMA(nook_secret_source, secret_source_fields, validate_secret_source);
+static const nook_field elem_secret_source = { .type = NOOK_F_OBJECT, .schema = &schema_secret_source,
+                                               .offset = offsetof(nook_named_secret, source) };
+
+static const nook_field prepare_secrets_req_fields[] = {
+        OBJ(nook_prepare_secrets_req, environment, "environment", nook_schema_environment, NOOK_REQ),
+        F_(nook_prepare_secrets_req, secret_values, "secret_values", NOOK_F_MAP, NOOK_SECRET,
+           .elem = &elem_secret_source, .elem_size = sizeof(nook_named_secret)),
+        IDEMPOTENCY(nook_prepare_secrets_req),
+};
+const nook_schema nook_schema_prepare_secrets_req =
+        NOOK_SCHEMA(nook_prepare_secrets_req, prepare_secrets_req_fields, NULL);
+
+static const nook_field start_process_req_fields[] = {
+        OBJ(nook_start_process_req, environment, "environment", nook_schema_environment, NOOK_REQ),
+        OBJ(nook_start_process_req, process, "process", nook_schema_process_spec, NOOK_REQ),
+        OBJ(nook_start_process_req, effect_intent, "effect_intent", nook_schema_effect_intent, NOOK_REQ),
+        UINT_OPT(nook_start_process_req, wait_ms, 0, 24ull * 3600 * 1000),
+        IDEMPOTENCY(nook_start_process_req),
+};
+const nook_schema nook_schema_start_process_req = NOOK_SCHEMA(nook_start_process_req, start_process_req_fields, NULL);
+
+static int validate_stream_io(void *obj, const char *ptr, nook_error **err) {
+        nook_stream_io_req *r = obj;
+        if (r->stream != NOOK_STREAM_STDIN && (r->data || r->close)) {
+                _cleanup_free_ char *p = nook_pointer_join(ptr, r->data ? "data" : "close");
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr,
+                                        "only the stdin stream takes data or close");
+        }
+        return 0;
+}
+static const nook_field stream_io_req_fields[] = {
+        ID(nook_stream_io_req, process_ref, NOOK_REQ),
+        ENUM_REQ(nook_stream_io_req, stream, nook_stream_values),
+        UINT_OPT(nook_stream_io_req, cursor, 0, 1ull << 62),
+        UINT_OPT(nook_stream_io_req, max_bytes, 1, 16u * 1024 * 1024),
+        F_(nook_stream_io_req, data, "data", NOOK_F_STRING, NOOK_SECRET, .max_len = 4u * 1024 * 1024),
+        ENUM(nook_stream_io_req, encoding, encoding_values, NOOK_ENCODING_UTF8),
+        BOOL(nook_stream_io_req, close, false),
+        UINT(nook_stream_io_req, wait_ms, 0, 3600u * 1000, 0),
+        IDEMPOTENCY(nook_stream_io_req),
+};
+const nook_schema nook_schema_stream_io_req = NOOK_SCHEMA(nook_stream_io_req, stream_io_req_fields, validate_stream_io);
+
+static const nook_field signal_req_fields[] = {
+        ID(nook_signal_req, process_ref, NOOK_REQ),
+        ENUM_REQ(nook_signal_req, signal, nook_signal_values),
+        UINT(nook_signal_req, grace_ms, 0, 3600u * 1000, 0),
+        IDEMPOTENCY(nook_signal_req),
+};
+const nook_schema nook_schema_signal_req = NOOK_SCHEMA(nook_signal_req, signal_req_fields, NULL);
+
+static const nook_field process_ref_req_fields[] = {
+        ID(nook_process_ref_req, process_ref, NOOK_REQ),
+        IDEMPOTENCY(nook_process_ref_req),
+};
+const nook_schema nook_schema_process_ref_req = NOOK_SCHEMA(nook_process_ref_req, process_ref_req_fields, NULL);
+
+static const nook_field cleanup_req_fields[] = {
+        OBJ(nook_cleanup_req, environment, "environment", nook_schema_environment, NOOK_REQ),
+        ID(nook_cleanup_req, cleanup_plan_ref, NOOK_REQ),
+        IDEMPOTENCY(nook_cleanup_req),
+};
+const nook_schema nook_schema_cleanup_req = NOOK_SCHEMA(nook_cleanup_req, cleanup_req_fields, NULL);
+
+static const nook_field reclaim_req_fields[] = {
+        ID(nook_reclaim_req, ticket_ref, NOOK_REQ),
+        IDEMPOTENCY(nook_reclaim_req),
+};
+const nook_schema nook_schema_reclaim_req = NOOK_SCHEMA(nook_reclaim_req, reclaim_req_fields, NULL);
+
+static const nook_field read_content_req_fields[] = {
+        ID(nook_read_content_req, content_ref, NOOK_REQ),
+        UINT_OPT(nook_read_content_req, max_bytes, 1, 16u * 1024 * 1024),
+        IDEMPOTENCY(nook_read_content_req),
+};
+const nook_schema nook_schema_read_content_req = NOOK_SCHEMA(nook_read_content_req, read_content_req_fields, NULL);
+
+/* ---- results ---- */
+
+static const nook_field degraded_fields[] = { STR(nook_health_degraded, reason, NOOK_REQ) };
+static const nook_schema schema_degraded = NOOK_SCHEMA(nook_health_degraded, degraded_fields, NULL);
+static const nook_field unsupported_fields[] = {
+        ARR(nook_health_unsupported, missing_prerequisites, "missing_prerequisites", elem_string, char *, NOOK_REQ),
+};
+static const nook_schema schema_unsupported = NOOK_SCHEMA(nook_health_unsupported, unsupported_fields, NULL);
+static const nook_alt health_alts[] = {
+        { .tag = "healthy" },
+        { .tag = "degraded", .schema = &schema_degraded },
+        { .tag = "unsupported_host", .schema = &schema_unsupported },
+};
+static const nook_field platform_fields[] = {
+        STR(nook_platform, platform, NOOK_REQ),
+        STR(nook_platform, os, NOOK_REQ),
+        STR(nook_platform, cpu_architecture, NOOK_REQ),
+        BOOL(nook_platform, emulation_supported, false),
+};
+static const nook_schema schema_platform = NOOK_SCHEMA(nook_platform, platform_fields, NULL);
+static const nook_field capability_set_fields[] = {
+        ARR(nook_capability_set, capabilities, "capabilities", elem_id, char *, NOOK_REQ),
+};
+static const nook_schema schema_capability_set = NOOK_SCHEMA(nook_capability_set, capability_set_fields, NULL);
+static const nook_field finding_fields[] = {
+        ID(nook_finding_result, name, NOOK_REQ),
+        STR(nook_finding_result, title, 0),
+        BOOL(nook_finding_result, ok, false),
+        BOOL(nook_finding_result, required, false),
+        STR(nook_finding_result, detail, NOOK_REQ),
+        STR(nook_finding_result, remedy, 0),
+};
+static const nook_schema schema_finding = NOOK_SCHEMA(nook_finding_result, finding_fields, NULL);
+static const nook_field elem_finding = { .type = NOOK_F_OBJECT, .schema = &schema_finding };
+
+static const nook_field capability_report_fields[] = {
+        ID(nook_capability_report, report_ref, NOOK_REQ),
+        ID(nook_capability_report, adapter_ref, NOOK_REQ),
+        ID(nook_capability_report, adapter_kind, NOOK_REQ),
+        STR(nook_capability_report, adapter_version, NOOK_REQ),
+        STR(nook_capability_report, capability_version, NOOK_REQ),
+        VARIANT(nook_capability_report, health, "health", health_alts, -1),
+        ARR(nook_capability_report, supported_classes, "supported_classes", elem_class, int, 0),
+        OBJ(nook_capability_report, platform, "platform", schema_platform, NOOK_REQ),
+        OBJ(nook_capability_report, capabilities, "capabilities", schema_capability_set, NOOK_REQ),
+        JSON(nook_capability_report, trust),
+        ARR(nook_capability_report, unsupported_requirements, "unsupported_requirements", elem_string, char *, 0),
+        JSON(nook_capability_report, log_retention),
+        ARR(nook_capability_report, findings, "findings", elem_finding, nook_finding_result, 0),
+};
+const nook_schema nook_schema_capability_report = NOOK_SCHEMA(nook_capability_report, capability_report_fields, NULL);
+
+static const nook_field resolve_image_result_fields[] = {
+        ID(nook_resolve_image_result, image_ref, NOOK_REQ),
+        HASH(nook_resolve_image_result, digest, NOOK_REQ),
+        STR(nook_resolve_image_result, redacted_credential_alias, 0),
+};
+const nook_schema nook_schema_resolve_image_result =
+        NOOK_SCHEMA(nook_resolve_image_result, resolve_image_result_fields, NULL);
+
+static const nook_field mount_ref_fields[] = {
+        ID(nook_mount_ref, mount_ref, NOOK_REQ),
+        ID(nook_mount_ref, source_alias, 0),
+        PATH(nook_mount_ref, destination_path, NOOK_REQ, NULL),
+        ENUM(nook_mount_ref, mode, mount_mode_values, NOOK_MOUNT_READ_ONLY),
+        STR(nook_mount_ref, expansion_audit, 0),
+};
+static const nook_schema schema_mount_ref = NOOK_SCHEMA(nook_mount_ref, mount_ref_fields, NULL);
+static const nook_field elem_mount_ref = { .type = NOOK_F_OBJECT, .schema = &schema_mount_ref };
+static const nook_field mount_plan_fields[] = {
+        ARR(nook_mount_plan, mounts, "mounts", elem_mount_ref, nook_mount_ref, 0),
+        ARR(nook_mount_plan, expanded_exposure_audits, "expanded_exposure_audits", elem_string, char *, 0),
+};
+const nook_schema nook_schema_mount_plan = NOOK_SCHEMA(nook_mount_plan, mount_plan_fields, NULL);
+
+static const nook_field secrets_result_fields[] = {
+        ARR(nook_secrets_result, secret_mount_refs, "secret_mount_refs", elem_id, char *, 0),
+        BOOL(nook_secrets_result, teardown_required, true),
+};
+const nook_schema nook_schema_secrets_result = NOOK_SCHEMA(nook_secrets_result, secrets_result_fields, NULL);
+
+static const nook_field io_frame_fields[] = {
+        ID(nook_io_frame, stream_ref, NOOK_REQ),
+        ENUM_REQ(nook_io_frame, stream, nook_stream_values),
+        UINT(nook_io_frame, cursor, 0, 1ull << 62, 0),
+        UINT(nook_io_frame, byte_count, 0, 1ull << 62, 0),
+        HASH(nook_io_frame, content_hash, 0),
+        ARR(nook_io_frame, content_refs, "content_refs", elem_id, char *, 0),
+        BOOL(nook_io_frame, raw_content_present, false),
+        BOOL(nook_io_frame, truncated, false),
+        STR(nook_io_frame, redacted_summary, 0),
+        F_(nook_io_frame, data, "data", NOOK_F_STRING, NOOK_SECRET, .max_len = 16u * 1024 * 1024),
+        BOOL_OPT(nook_io_frame, eof),
+        UINT_OPT(nook_io_frame, exit_code, 0, 255),
+};
+const nook_schema nook_schema_io_frame = NOOK_SCHEMA(nook_io_frame, io_frame_fields, NULL);
+static const nook_field elem_io_frame = { .type = NOOK_F_OBJECT, .schema = &nook_schema_io_frame };
+
+static const nook_field start_result_fields[] = {
+        ID(nook_start_result, process_ref, NOOK_REQ),
+        ID(nook_start_result, adapter_session_ref, NOOK_REQ),
+        ENUM(nook_start_result, terminal_status, nook_terminal_status_values, NOOK_TERMINAL_UNKNOWN),
+        ID(nook_start_result, external_operation_id, 0),
+        ARR(nook_start_result, io_frames, "io_frames", elem_io_frame, nook_io_frame, 0),
+        STR(nook_start_result, redacted_summary, 0),
+};
+const nook_schema nook_schema_start_result = NOOK_SCHEMA(nook_start_result, start_result_fields, NULL);
+
+static const nook_field signal_result_fields[] = {
+        ID(nook_signal_result, process_ref, NOOK_REQ),
+        ENUM_REQ(nook_signal_result, signal, nook_signal_values),
+        BOOL(nook_signal_result, delivered, false),
+        STR(nook_signal_result, redacted_summary, 0),
+};
+const nook_schema nook_schema_signal_result = NOOK_SCHEMA(nook_signal_result, signal_result_fields, NULL);
+
+static const nook_field stats_result_fields[] = {
+        ID(nook_stats_result, snapshot_ref, NOOK_REQ),
+        ID(nook_stats_result, process_ref, NOOK_REQ),
+        UINT_OPT(nook_stats_result, cpu_millis, 0, 1ull << 62),
+        UINT_OPT(nook_stats_result, memory_bytes, 0, 1ull << 62),
+        UINT_OPT(nook_stats_result, process_count, 0, 1ull << 62),
+        UINT_OPT(nook_stats_result, filesystem_bytes, 0, 1ull << 62),
+        UINT_OPT(nook_stats_result, network_bytes, 0, 1ull << 62),
+        UINT_OPT(nook_stats_result, exit_code, 0, 255),
+        STR(nook_stats_result, redacted_summary, 0),
+};
+const nook_schema nook_schema_stats_result = NOOK_SCHEMA(nook_stats_result, stats_result_fields, NULL);
+
+static const nook_field cleanup_result_fields[] = {
+        ID(nook_cleanup_result, cleanup_plan_ref, NOOK_REQ),
+        ENUM_REQ(nook_cleanup_result, status, cleanup_status_values),
+        ID(nook_cleanup_result, external_operation_id, 0),
+        STR(nook_cleanup_result, redacted_summary, 0),
+};
+const nook_schema nook_schema_cleanup_result = NOOK_SCHEMA(nook_cleanup_result, cleanup_result_fields, NULL);
+
+static const nook_field detach_result_fields[] = {
+        ID(nook_detach_result, host_ack_ref, NOOK_REQ),
+        STR(nook_detach_result, redacted_summary, 0),
+};
+const nook_schema nook_schema_detach_result = NOOK_SCHEMA(nook_detach_result, detach_result_fields, NULL);
+
+static const nook_field reclaim_result_fields[] = {
+        ID(nook_reclaim_result, ticket_ref, NOOK_REQ),
+        ENUM_REQ(nook_reclaim_result, status, cleanup_status_values),
+        STR(nook_reclaim_result, redacted_summary, 0),
+};
+const nook_schema nook_schema_reclaim_result = NOOK_SCHEMA(nook_reclaim_result, reclaim_result_fields, NULL);
+
+static const nook_field content_result_fields[] = {
+        ID(nook_content_result, content_ref, NOOK_REQ),
+        UINT(nook_content_result, byte_count, 0, 1ull << 62, 0),
+        HASH(nook_content_result, content_hash, 0),
+        F_(nook_content_result, data, "data", NOOK_F_STRING, NOOK_SECRET, .max_len = 16u * 1024 * 1024),
+};
+const nook_schema nook_schema_content_result = NOOK_SCHEMA(nook_content_result, content_result_fields, NULL);

@@ -1,2 +1,238 @@
-/* placeholder: being written */
-typedef int nook_placeholder_t;
+/* nook userns — the rootless adapter's operations table.  capability_report is the
+ * probe (caps.c); the session stages arrive with their own files (DESIGN.md
+ * "Layers") and answer a Classified IsolationFailure "not implemented" until then. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/utsname.h>
+
+#include "config.h"
+#include "core/adapter.h"
+#include "userns/caps.h"
+#include "util/strbuf.h"
+
+#define ADAPTER_REF "nook.userns"
+
+/* Contract capability → host facts it needs, and whether nook implements it yet.  A
+ * capability is reported only when both hold: the report never promises what this
+ * build cannot do. */
+static const struct {
+        const char *name;
+        uint64_t needs;
+        bool implemented;
+} capability_table[] = {
+        { "read_only_root", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
+        { "writable_layer", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
+        { "mount_read_only_enforcement", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
+        { "single_file_mount_expansion_audit", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
+        { "no_network_guarantee", NOOK_FACT_USERNS | NOOK_FACT_NETNS, false },
+        { "egress_allowlist", NOOK_FACT_USERNS | NOOK_FACT_NETNS | NOOK_FACT_NFTABLES, false },
+        { "secret_isolation", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
+        { "secret_mount", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
+        { "secret_redaction", NOOK_FACT_USERNS, false },
+        { "process_timeout", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
+        { "process_signal", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
+        { "process_rlimits", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
+        { "content_ref_io", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
+        { "io_redaction", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
+        { "process_stats", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
+        { "cleanup", NOOK_FACT_USERNS, false },
+        { "detach", NOOK_FACT_USERNS, false },
+        { "reclaim", NOOK_FACT_USERNS, false },
+        { "audit_log", NOOK_FACT_DATA_DIR, true },
+};
+
+static int userns_open(const nook_adapter_config *config, void **ret_state, nook_error **err) {
+        *ret_state = NULL;
+        return 0;
+}
+
+static void userns_close(void *state) {
+}
+
+static char *random_ref(const char *prefix) {
+        unsigned char b[12];
+        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+                return NULL;
+        char *s = NULL;
+        if (asprintf(&s, "%s-%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x", prefix, b[0], b[1], b[2], b[3], b[4],
+                     b[5], b[6], b[7], b[8], b[9], b[10], b[11]) < 0)
+                return NULL;
+        return s;
+}
+
+/* JSON results never carry host paths (CONTRACT.md "Errors"): the dirs nook uses and
+ * the home directory are named, not spelled out. */
+static char *scrub_paths(const char *text, const nook_adapter_config *c) {
+        if (!text)
+                return NULL;
+        const char *home = getenv("HOME");
+        const struct {
+                const char *path;
+                const char *name;
+        } subst[] = { { c->data_dir, "<data dir>" }, { c->run_dir, "<run dir>" }, { home, "~" } };
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        for (const char *p = text; *p;) {
+                bool done = false;
+                for (size_t i = 0; i < ELEMENTSOF(subst) && !done; i++) {
+                        size_t n = subst[i].path ? strlen(subst[i].path) : 0;
+                        if (n > 1 && strncmp(p, subst[i].path, n) == 0) {
+                                nook_strbuf_puts(&b, subst[i].name);
+                                p += n;
+                                done = true;
+                        }
+                }
+                if (!done)
+                        nook_strbuf_putn(&b, p++, 1);
+        }
+        return nook_strbuf_steal(&b);
+}
+
+static int push_string(nook_array *a, const char *s, nook_error **err) {
+        char **items = realloc(a->items, (a->n + 1) * sizeof(char *));
+        if (!items)
+                return nook_error_oom(err);
+        a->items = items;
+        if (!(items[a->n] = strdup(s)))
+                return nook_error_oom(err);
+        a->n++;
+        return 0;
+}
+
+static int fill_findings(const nook_probe *p, const nook_adapter_config *c, nook_capability_report *ret,
+                         nook_error **err) {
+        ret->findings.items = calloc(p->n_findings + 1, sizeof(nook_finding_result));
+        if (!ret->findings.items)
+                return nook_error_oom(err);
+        for (size_t i = 0; i < p->n_findings; i++) {
+                const nook_probe_finding *f = &p->findings[i];
+                nook_finding_result *o = &((nook_finding_result *)ret->findings.items)[i];
+                o->name = strdup(f->name);
+                o->title = f->title ? strdup(f->title) : NULL;
+                o->ok = f->ok;
+                o->required = f->required;
+                o->detail = scrub_paths(f->detail ? f->detail : "", c);
+                o->remedy = f->remedy ? scrub_paths(f->remedy, c) : NULL;
+                ret->findings.n = i + 1;
+                if (!o->name || !o->detail || (f->remedy && !o->remedy))
+                        return nook_error_oom(err);
+        }
+        return 0;
+}
+
+static int fill_health(const nook_probe *p, nook_capability_report *ret, nook_error **err) {
+        if (p->missing && p->missing[0]) {
+                nook_health_unsupported *u = calloc(1, sizeof(*u));
+                if (!u)
+                        return nook_error_oom(err);
+                ret->health = (nook_variant){ .tag = NOOK_HEALTH_TAG_UNSUPPORTED_HOST, .data = u };
+                for (char **m = p->missing; *m; m++)
+                        if (push_string(&u->missing_prerequisites, *m, err) < 0)
+                                return -ENOMEM;
+                return 0;
+        }
+        if (p->degraded_reason) {
+                nook_health_degraded *d = calloc(1, sizeof(*d));
+                if (!d || !(d->reason = strdup(p->degraded_reason))) {
+                        free(d);
+                        return nook_error_oom(err);
+                }
+                ret->health = (nook_variant){ .tag = NOOK_HEALTH_TAG_DEGRADED, .data = d };
+                return 0;
+        }
+        ret->health = (nook_variant){ .tag = NOOK_HEALTH_TAG_HEALTHY };
+        return 0;
+}
+
+static int fill_capabilities(const nook_probe *p, nook_capability_report *ret, nook_error **err) {
+        for (size_t i = 0; i < ELEMENTSOF(capability_table); i++) {
+                bool host = (p->facts & capability_table[i].needs) == capability_table[i].needs;
+                nook_array *dst = host && capability_table[i].implemented ? &ret->capabilities.capabilities
+                                                                          : &ret->unsupported_requirements;
+                if (push_string(dst, capability_table[i].name, err) < 0)
+                        return -ENOMEM;
+        }
+        if (p->facts & NOOK_FACT_USERNS) {
+                ret->supported_classes.items = calloc(2, sizeof(int));
+                if (!ret->supported_classes.items)
+                        return nook_error_oom(err);
+                ((int *)ret->supported_classes.items)[0] = NOOK_CLASS_SANDBOX;
+                ((int *)ret->supported_classes.items)[1] = NOOK_CLASS_CONTAINER;
+                ret->supported_classes.n = 2;
+        }
+        return 0;
+}
+
+static int userns_capability_report(void *state, nook_call_ctx *ctx, const nook_empty_req *req,
+                                    nook_capability_report *ret, nook_error **err) {
+        const nook_adapter_config *c = ctx->config;
+        nook_probe_options opts = { .run_dir = c->run_dir, .data_dir = c->data_dir };
+        _cleanup_(nook_probe_freep) nook_probe *p = NULL;
+        int r = nook_caps_probe(&opts, &p, err);
+        if (r < 0)
+                return nook_error_prefix(err, r, "capability_report");
+        struct utsname u;
+        uname(&u);
+        ret->report_ref = random_ref("report");
+        ret->adapter_ref = strdup(ADAPTER_REF);
+        ret->adapter_kind = strdup("os_sandbox");
+        ret->adapter_version = strdup(NOOK_VERSION);
+        ret->capability_version = strdup("1");
+        ret->platform.platform = strdup("linux");
+        ret->platform.os = strdup("linux");
+        ret->platform.cpu_architecture = strdup(p->cpu_architecture ? p->cpu_architecture : u.machine);
+        ret->trust = strdup("\"unprivileged_user_namespaces\"");
+        ret->log_retention = strdup("{\"journal\":\"local\"}");
+        if (!ret->report_ref || !ret->adapter_ref || !ret->adapter_kind || !ret->adapter_version ||
+            !ret->capability_version || !ret->platform.platform || !ret->platform.os ||
+            !ret->platform.cpu_architecture || !ret->trust || !ret->log_retention)
+                return nook_error_oom(err);
+        if ((r = fill_health(p, ret, err)) < 0 || (r = fill_capabilities(p, ret, err)) < 0)
+                return r;
+        return fill_findings(p, c, ret, err);
+}
+
+#define NOT_YET(op, req_t, res_t, issue)                                                                          \
+        static int userns_##op(void *state, nook_call_ctx *ctx, const req_t *req, res_t *ret, nook_error **err) { \
+                return nook_error_not_implemented(err, #op " (" issue ")");                                       \
+        }
+
+NOT_YET(prepare_session, nook_env_req, nook_ref_result, "sessions and processes")
+NOT_YET(resolve_image, nook_resolve_image_req, nook_resolve_image_result, "images and the overlay root")
+NOT_YET(prepare_rootfs, nook_prepare_rootfs_req, nook_ref_result, "images and the overlay root")
+NOT_YET(resolve_mounts, nook_env_req, nook_mount_plan, "mounts and the workspace")
+NOT_YET(configure_network, nook_env_req, nook_ref_result, "userspace networking")
+NOT_YET(prepare_secrets, nook_prepare_secrets_req, nook_secrets_result, "secrets")
+NOT_YET(prepare_environment, nook_env_req, nook_ref_result, "sessions and processes")
+NOT_YET(start_process, nook_start_process_req, nook_start_result, "sessions and processes")
+NOT_YET(stream_io, nook_stream_io_req, nook_io_frame, "sessions and processes")
+NOT_YET(signal_process, nook_signal_req, nook_signal_result, "sessions and processes")
+NOT_YET(collect_stats, nook_process_ref_req, nook_stats_result, "sessions and processes")
+NOT_YET(cleanup, nook_cleanup_req, nook_cleanup_result, "sessions and processes")
+NOT_YET(detach, nook_env_req, nook_detach_result, "sessions and processes")
+NOT_YET(reclaim, nook_reclaim_req, nook_reclaim_result, "sessions and processes")
+NOT_YET(read_content, nook_read_content_req, nook_content_result, "sessions and processes")
+
+const nook_adapter_ops nook_userns_adapter = {
+        .name = "userns",
+        .runtime_ref = ADAPTER_REF,
+        .open = userns_open,
+        .close = userns_close,
+        .capability_report = userns_capability_report,
+        .prepare_session = userns_prepare_session,
+        .resolve_image = userns_resolve_image,
+        .prepare_rootfs = userns_prepare_rootfs,
+        .resolve_mounts = userns_resolve_mounts,
+        .configure_network = userns_configure_network,
+        .prepare_secrets = userns_prepare_secrets,
+        .prepare_environment = userns_prepare_environment,
+        .start_process = userns_start_process,
+        .stream_io = userns_stream_io,
+        .signal_process = userns_signal_process,
+        .collect_stats = userns_collect_stats,
+        .cleanup = userns_cleanup,
+        .detach = userns_detach,
+        .reclaim = userns_reclaim,
+        .read_content = userns_read_content,
+};

@@ -1,0 +1,55 @@
+/* nook core — the adapter trait: 16 typed operations (plus the ext read_content), one
+ * adapter per runtime.  The core validates, journals and encodes; the adapter acts.
+ * Adding an adapter touches no core file beyond its registration in runtime.c. */
+#ifndef NOOK_CORE_ADAPTER_H
+#define NOOK_CORE_ADAPTER_H
+
+#include <stdint.h>
+
+#include "core/contract.h"
+#include "core/journal.h"
+#include "nook/caps.h"
+
+typedef struct nook_adapter_config {
+        const char *data_dir;
+        const char *run_dir;
+} nook_adapter_config;
+
+/* What every operation gets besides its request. */
+typedef struct nook_call_ctx {
+        nook_journal *journal; /* open journal for journaled calls (record resources first), else NULL */
+        int64_t call_id;       /* the call's journal row, 0 when not journaled */
+        const nook_adapter_config *config;
+} nook_call_ctx;
+
+#define NOOK_OP(name, req_t, res_t)                                                                              \
+        int (*name)(void *state, nook_call_ctx *ctx, const req_t *req, res_t *ret, nook_error **err)
+
+typedef struct nook_adapter_ops {
+        const char *name;        /* "userns", "fake" */
+        const char *runtime_ref; /* the contract's runtime_ref: "nook.userns" */
+        int (*open)(const nook_adapter_config *config, void **ret_state, nook_error **err);
+        void (*close)(void *state);
+        NOOK_OP(capability_report, nook_empty_req, nook_capability_report);
+        NOOK_OP(prepare_session, nook_env_req, nook_ref_result);
+        NOOK_OP(resolve_image, nook_resolve_image_req, nook_resolve_image_result);
+        NOOK_OP(prepare_rootfs, nook_prepare_rootfs_req, nook_ref_result);
+        NOOK_OP(resolve_mounts, nook_env_req, nook_mount_plan);
+        NOOK_OP(configure_network, nook_env_req, nook_ref_result);
+        NOOK_OP(prepare_secrets, nook_prepare_secrets_req, nook_secrets_result);
+        NOOK_OP(prepare_environment, nook_env_req, nook_ref_result);
+        NOOK_OP(start_process, nook_start_process_req, nook_start_result);
+        NOOK_OP(stream_io, nook_stream_io_req, nook_io_frame);
+        NOOK_OP(signal_process, nook_signal_req, nook_signal_result);
+        NOOK_OP(collect_stats, nook_process_ref_req, nook_stats_result);
+        NOOK_OP(cleanup, nook_cleanup_req, nook_cleanup_result);
+        NOOK_OP(detach, nook_env_req, nook_detach_result);
+        NOOK_OP(reclaim, nook_reclaim_req, nook_reclaim_result);
+        NOOK_OP(read_content, nook_read_content_req, nook_content_result);
+} nook_adapter_ops;
+
+extern const nook_adapter_ops nook_userns_adapter;
+extern const nook_adapter_ops nook_fake_adapter;
+
+
+#endif

@@ -1,0 +1,510 @@
+/* nook core — the IsolationRuntime contract as C structs (CONTRACT.md "Main shapes"),
+ * one per request and result of the 16 calls.  Parsed and encoded by the field
+ * tables in contract.c; adapters see only these types. */
+#ifndef NOOK_CORE_CONTRACT_H
+#define NOOK_CORE_CONTRACT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/schema.h"
+
+/* ---- enums (index = position in the matching *_values[] table of contract.c) ---- */
+
+typedef enum { NOOK_CLASS_HOST_PROCESS, NOOK_CLASS_SANDBOX, NOOK_CLASS_CONTAINER, NOOK_CLASS_LIGHTWEIGHT_VM,
+               NOOK_CLASS_REMOTE_SANDBOX } nook_isolation_class;
+typedef enum { NOOK_FALLBACK_DENY, NOOK_FALLBACK_ALLOW_IF_APPROVED, NOOK_FALLBACK_TEST_ONLY_HOST_PROCESS } nook_fallback_tag;
+typedef enum { NOOK_ROOT_READ_ONLY, NOOK_ROOT_WRITABLE_LAYER } nook_root_mode;
+typedef enum { NOOK_WS_NONE, NOOK_WS_SNAPSHOT, NOOK_WS_LIVE_READ_ONLY, NOOK_WS_LIVE_WRITABLE,
+               NOOK_WS_SCRATCH } nook_workspace_mode;
+typedef enum { NOOK_MOUNT_READ_ONLY, NOOK_MOUNT_WRITABLE } nook_mount_mode;
+typedef enum { NOOK_SYMLINK_DENY_ESCAPES, NOOK_SYMLINK_FOLLOW_WITHIN_ALIAS } nook_symlink_policy;
+typedef enum { NOOK_SFM_AUDIT_EXPANDED_PARENT, NOOK_SFM_DENY_SINGLE_FILE } nook_single_file_policy;
+typedef enum { NOOK_NET_DISABLED, NOOK_NET_ALLOWLIST, NOOK_NET_EGRESS_SCOPED, NOOK_NET_EXPOSED_PORTS,
+               NOOK_NET_SOCKET_RELAY, NOOK_NET_ADAPTER_DEFINED_DENIED } nook_network_tag;
+typedef enum { NOOK_AMBIENT_DENIED, NOOK_AMBIENT_EXPLICIT_REFS_ONLY } nook_ambient_secrets;
+typedef enum { NOOK_OWN_AGENT_OWNED, NOOK_OWN_HOST_MANAGED, NOOK_OWN_DETACHED_BY_INTENT } nook_ownership_class;
+typedef enum { NOOK_CAPTURE_OFF, NOOK_CAPTURE_METADATA_ONLY, NOOK_CAPTURE_REDACTED_SUMMARY, NOOK_CAPTURE_CONTENT_REF,
+               NOOK_CAPTURE_RAW_IF_ALLOWED } nook_capture;
+typedef enum { NOOK_TRUNC_WITH_MARKER, NOOK_TRUNC_FAIL_IF_EXCEEDED } nook_truncation;
+typedef enum { NOOK_TERM_PIPE, NOOK_TERM_PTY } nook_terminal_mode;
+typedef enum { NOOK_STDIN_CLOSED, NOOK_STDIN_CONTENT_REF } nook_stdin_tag;
+typedef enum { NOOK_STREAM_STDIN, NOOK_STREAM_STDOUT, NOOK_STREAM_STDERR } nook_stream;
+typedef enum { NOOK_ENCODING_UTF8, NOOK_ENCODING_BASE64 } nook_encoding;
+typedef enum { NOOK_SIGNAL_INTERRUPT, NOOK_SIGNAL_TERMINATE, NOOK_SIGNAL_KILL } nook_signal;
+typedef enum { NOOK_TERMINAL_COMPLETED, NOOK_TERMINAL_FAILED, NOOK_TERMINAL_TIMED_OUT, NOOK_TERMINAL_CANCELLED,
+               NOOK_TERMINAL_DENIED_BEFORE_EXECUTION, NOOK_TERMINAL_UNKNOWN } nook_terminal_status;
+typedef enum { NOOK_CLEANUP_COMPLETED, NOOK_CLEANUP_REPAIR_NEEDED } nook_cleanup_status;
+typedef enum { NOOK_HEALTH_TAG_HEALTHY, NOOK_HEALTH_TAG_DEGRADED, NOOK_HEALTH_TAG_UNSUPPORTED_HOST } nook_health_tag;
+
+extern const char *const nook_class_values[];
+extern const char *const nook_signal_values[];
+extern const char *const nook_stream_values[];
+extern const char *const nook_terminal_status_values[];
+extern const char *const nook_capability_values[]; /* the contract's capability names */
+
+/* ---- ExecutionEnvironment ---- */
+
+typedef struct nook_requirement {
+        int minimum_class; /* nook_isolation_class, -1 when absent */
+        char *trust;       /* JSON */
+        nook_array preferred_adapters; /* char * */
+        nook_variant fallback;         /* nook_fallback_tag; allow_if_package_and_policy_approve payload raw */
+        nook_array required_capabilities; /* char * */
+} nook_requirement;
+
+typedef struct nook_image_request {
+        char *image_ref;
+        char *expected_digest;
+        char *expected_architecture;
+        char *credential_alias_ref;
+} nook_image_request;
+
+typedef struct nook_rootfs_request {
+        char *rootfs_ref;
+        bool read_only;
+        char *writable_layer_ref;
+} nook_rootfs_request;
+
+typedef struct nook_resources {
+        double cpus;
+        uint64_t memory_mb;
+        uint64_t timeout_ms;
+        uint64_t process_count;
+} nook_resources;
+
+typedef struct nook_workspace {
+        char *workspace_ref;
+        int mode; /* nook_workspace_mode */
+        char *mount_ref;
+        char *destination_path;
+} nook_workspace;
+
+typedef struct nook_mount_policy {
+        char *mount_ref;
+        char *source_alias;
+        char *destination_path;
+        int mode; /* nook_mount_mode */
+        char *expansion_audit; /* JSON */
+        char *policy_refs;     /* JSON */
+} nook_mount_policy;
+
+typedef struct nook_filesystem {
+        int root; /* nook_root_mode */
+        nook_workspace workspace;
+        nook_array mounts; /* nook_mount_policy */
+        int symlink_policy;
+        int single_file_mount_expansion;
+} nook_filesystem;
+
+typedef struct nook_net_allowlist {
+        nook_array hosts; /* char * */
+} nook_net_allowlist;
+
+typedef struct nook_net_rules {
+        nook_array rules; /* char * JSON */
+} nook_net_rules;
+
+typedef struct nook_net_ports {
+        nook_array ports; /* char * JSON */
+} nook_net_ports;
+
+typedef struct nook_secret_mount {
+        char *secret_ref;
+        char *mount_ref;
+        char *destination;
+        char *redaction_policy_ref; /* JSON */
+} nook_secret_mount;
+
+typedef struct nook_env_secret {
+        char *secret_ref;
+        char *env_key;
+        char *destination;          /* JSON */
+        char *redaction_policy_ref; /* JSON */
+} nook_env_secret;
+
+typedef struct nook_secrets {
+        int ambient;
+        nook_array secret_mounts; /* nook_secret_mount */
+        nook_array env_secrets;   /* nook_env_secret */
+        bool teardown_required;
+} nook_secrets;
+
+typedef struct nook_detach_policy {
+        bool allowed;
+} nook_detach_policy;
+
+typedef struct nook_ownership {
+        int ownership_class;
+        nook_detach_policy detach_policy;
+        char *reclaim_policy;     /* JSON */
+        char *on_parent_cancel;   /* JSON */
+        char *on_parent_complete; /* JSON */
+} nook_ownership;
+
+typedef struct nook_stream_policy {
+        int default_capture;
+        uint64_t max_bytes;
+        int truncation_policy;
+        char *content_ref_mode;     /* JSON */
+        char *redaction_policy_ref; /* JSON */
+} nook_stream_policy;
+
+typedef struct nook_io_policy {
+        nook_stream_policy stdout_policy; /* "stdout" */
+        nook_stream_policy stderr_policy; /* "stderr" */
+} nook_io_policy;
+
+typedef struct nook_environment_spec {
+        char *environment_id;
+        char *kind; /* JSON */
+        nook_requirement requirement;
+        bool has_requirement;
+        nook_image_request image;
+        bool has_image;
+        nook_rootfs_request rootfs;
+        bool has_rootfs;
+        nook_resources resources;
+        nook_filesystem filesystem;
+        nook_variant network; /* nook_network_tag */
+        nook_secrets secrets;
+        char *lifecycle; /* JSON */
+        nook_ownership ownership;
+        nook_array accepted_adapters; /* char * */
+        nook_io_policy io_policy;
+        char *stats_policy; /* JSON */
+} nook_environment_spec;
+
+typedef struct nook_environment {
+        char *environment_id;
+        char *requirement_ref;             /* JSON */
+        char *sidecar_ref;                 /* JSON */
+        nook_environment_spec spec;
+        char *source;                      /* JSON */
+        char *destination;                 /* JSON */
+        char *policy_refs;                 /* JSON */
+        char *runtime_package_fingerprint; /* JSON */
+} nook_environment;
+
+/* ---- process ---- */
+
+typedef struct nook_env_entry {
+        char *name;
+        char *value_ref;
+        char *redacted_value;
+        bool raw_value_present;
+} nook_env_entry;
+
+typedef struct nook_process_spec {
+        char *process_id;
+        nook_array argv; /* char * */
+        char *cwd;
+        nook_array env; /* nook_env_entry */
+        char *user;     /* JSON */
+        int terminal_mode;
+        uint64_t timeout_ms;
+        bool has_timeout_ms;
+        char *rlimits;      /* JSON */
+        nook_variant stdin_spec; /* "stdin": nook_stdin_tag; content_ref payload raw */
+        nook_stream_policy stdout_policy;
+        bool has_stdout_policy;
+        nook_stream_policy stderr_policy;
+        bool has_stderr_policy;
+        char *stats_policy; /* JSON */
+        char *ownership;    /* JSON */
+        nook_strmap env_values; /* ext, secret-grade: values never journaled */
+} nook_process_spec;
+
+typedef struct nook_effect_intent {
+        char *effect_id;
+        char *kind;        /* JSON */
+        char *subject_ref; /* JSON */
+        char *source;      /* JSON */
+        char *destination; /* JSON */
+        char *policy_refs; /* JSON */
+        char *idempotency_key;
+        char *dedupe_key;
+        char *content_refs; /* JSON */
+        char *redacted_summary;
+} nook_effect_intent;
+
+/* ---- requests ---- */
+
+typedef struct nook_empty_req {
+        char *idempotency_key;
+} nook_empty_req;
+
+typedef struct nook_env_req { /* prepare_session, resolve_mounts, configure_network, prepare_environment, detach */
+        nook_environment environment;
+        char *idempotency_key;
+} nook_env_req;
+
+typedef struct nook_resolve_image_req {
+        nook_image_request image;
+        char *idempotency_key;
+} nook_resolve_image_req;
+
+typedef struct nook_prepare_rootfs_req {
+        nook_rootfs_request rootfs;
+        char *environment_id; /* ext */
+        char *idempotency_key;
+} nook_prepare_rootfs_req;
+
+typedef struct nook_secret_source {
+        char *file;  /* path on the caller's side */
+        char *env;   /* variable of the caller */
+        uint64_t fd; /* fd of the caller */
+        bool has_fd;
+        char *value; /* the value itself */
+} nook_secret_source;
+
+typedef struct nook_prepare_secrets_req {
+        nook_environment environment;
+        nook_array secret_values; /* nook_named_secret, from the ext object map */
+        char *idempotency_key;
+} nook_prepare_secrets_req;
+
+typedef struct nook_named_secret {
+        char *secret_ref;
+        nook_secret_source source;
+} nook_named_secret;
+
+typedef struct nook_start_process_req {
+        nook_environment environment;
+        nook_process_spec process;
+        nook_effect_intent effect_intent;
+        uint64_t wait_ms;
+        bool has_wait_ms;
+        char *idempotency_key;
+} nook_start_process_req;
+
+typedef struct nook_stream_io_req {
+        char *process_ref;
+        int stream;
+        uint64_t cursor;
+        bool has_cursor;
+        uint64_t max_bytes;
+        bool has_max_bytes;
+        char *data;
+        int encoding;
+        bool close;
+        uint64_t wait_ms;
+        char *idempotency_key;
+} nook_stream_io_req;
+
+typedef struct nook_signal_req {
+        char *process_ref;
+        int signal;
+        uint64_t grace_ms;
+        char *idempotency_key;
+} nook_signal_req;
+
+typedef struct nook_process_ref_req { /* collect_stats */
+        char *process_ref;
+        char *idempotency_key;
+} nook_process_ref_req;
+
+typedef struct nook_cleanup_req {
+        nook_environment environment;
+        char *cleanup_plan_ref;
+        char *idempotency_key;
+} nook_cleanup_req;
+
+typedef struct nook_reclaim_req {
+        char *ticket_ref;
+        char *idempotency_key;
+} nook_reclaim_req;
+
+typedef struct nook_read_content_req { /* ext */
+        char *content_ref;
+        uint64_t max_bytes;
+        bool has_max_bytes;
+        char *idempotency_key;
+} nook_read_content_req;
+
+/* ---- results ---- */
+
+typedef struct nook_ref_result { /* results that are a bare string */
+        char *ref;
+} nook_ref_result;
+
+typedef struct nook_health_degraded {
+        char *reason;
+} nook_health_degraded;
+
+typedef struct nook_health_unsupported {
+        nook_array missing_prerequisites; /* char * */
+} nook_health_unsupported;
+
+typedef struct nook_platform {
+        char *platform;
+        char *os;
+        char *cpu_architecture;
+        bool emulation_supported;
+} nook_platform;
+
+typedef struct nook_capability_set {
+        nook_array capabilities; /* char * */
+} nook_capability_set;
+
+typedef struct nook_finding_result {
+        char *name;
+        char *title;
+        bool ok;
+        bool required;
+        char *detail;
+        char *remedy;
+} nook_finding_result;
+
+typedef struct nook_capability_report {
+        char *report_ref;
+        char *adapter_ref;
+        char *adapter_kind;
+        char *adapter_version;
+        char *capability_version;
+        nook_variant health; /* nook_health_tag */
+        nook_array supported_classes; /* int (nook_isolation_class) */
+        nook_platform platform;
+        nook_capability_set capabilities;
+        char *trust;                      /* JSON */
+        nook_array unsupported_requirements; /* char * */
+        char *log_retention;              /* JSON */
+        nook_array findings;              /* nook_finding_result (ext) */
+} nook_capability_report;
+
+typedef struct nook_resolve_image_result {
+        char *image_ref;
+        char *digest;
+        char *redacted_credential_alias;
+} nook_resolve_image_result;
+
+typedef struct nook_mount_ref {
+        char *mount_ref;
+        char *source_alias;
+        char *destination_path;
+        int mode;
+        char *expansion_audit;
+} nook_mount_ref;
+
+typedef struct nook_mount_plan {
+        nook_array mounts; /* nook_mount_ref */
+        nook_array expanded_exposure_audits; /* char * */
+} nook_mount_plan;
+
+typedef struct nook_secrets_result {
+        nook_array secret_mount_refs; /* char * */
+        bool teardown_required;
+} nook_secrets_result;
+
+typedef struct nook_io_frame {
+        char *stream_ref;
+        int stream;
+        uint64_t cursor;
+        uint64_t byte_count;
+        char *content_hash;
+        nook_array content_refs; /* char * */
+        bool raw_content_present;
+        bool truncated;
+        char *redacted_summary;
+        char *data; /* ext */
+        bool eof;   /* ext */
+        bool has_eof;
+        uint64_t exit_code; /* ext */
+        bool has_exit_code;
+} nook_io_frame;
+
+typedef struct nook_start_result {
+        char *process_ref;
+        char *adapter_session_ref;
+        int terminal_status;
+        char *external_operation_id;
+        nook_array io_frames; /* nook_io_frame */
+        char *redacted_summary;
+} nook_start_result;
+
+typedef struct nook_signal_result {
+        char *process_ref;
+        int signal;
+        bool delivered;
+        char *redacted_summary;
+} nook_signal_result;
+
+typedef struct nook_stats_result {
+        char *snapshot_ref;
+        char *process_ref;
+        uint64_t cpu_millis;
+        bool has_cpu_millis;
+        uint64_t memory_bytes;
+        bool has_memory_bytes;
+        uint64_t process_count;
+        bool has_process_count;
+        uint64_t filesystem_bytes;
+        bool has_filesystem_bytes;
+        uint64_t network_bytes;
+        bool has_network_bytes;
+        uint64_t exit_code;
+        bool has_exit_code;
+        char *redacted_summary;
+} nook_stats_result;
+
+typedef struct nook_cleanup_result {
+        char *cleanup_plan_ref;
+        int status; /* nook_cleanup_status */
+        char *external_operation_id;
+        char *redacted_summary;
+} nook_cleanup_result;
+
+typedef struct nook_detach_result {
+        char *host_ack_ref;
+        char *redacted_summary;
+} nook_detach_result;
+
+typedef struct nook_reclaim_result {
+        char *ticket_ref;
+        int status; /* nook_cleanup_status */
+        char *redacted_summary;
+} nook_reclaim_result;
+
+typedef struct nook_content_result { /* ext read_content */
+        char *content_ref;
+        uint64_t byte_count;
+        char *content_hash;
+        char *data;
+} nook_content_result;
+
+/* ---- schemas ---- */
+
+extern const nook_schema nook_schema_environment;
+extern const nook_schema nook_schema_environment_spec;
+extern const nook_schema nook_schema_process_spec;
+extern const nook_schema nook_schema_effect_intent;
+extern const nook_schema nook_schema_image_request;
+extern const nook_schema nook_schema_rootfs_request;
+
+extern const nook_schema nook_schema_empty_req;
+extern const nook_schema nook_schema_env_req;
+extern const nook_schema nook_schema_resolve_image_req;
+extern const nook_schema nook_schema_prepare_rootfs_req;
+extern const nook_schema nook_schema_prepare_secrets_req;
+extern const nook_schema nook_schema_start_process_req;
+extern const nook_schema nook_schema_stream_io_req;
+extern const nook_schema nook_schema_signal_req;
+extern const nook_schema nook_schema_process_ref_req;
+extern const nook_schema nook_schema_cleanup_req;
+extern const nook_schema nook_schema_reclaim_req;
+extern const nook_schema nook_schema_read_content_req;
+
+extern const nook_schema nook_schema_capability_report;
+extern const nook_schema nook_schema_resolve_image_result;
+extern const nook_schema nook_schema_mount_plan;
+extern const nook_schema nook_schema_secrets_result;
+extern const nook_schema nook_schema_io_frame;
+extern const nook_schema nook_schema_start_result;
+extern const nook_schema nook_schema_signal_result;
+extern const nook_schema nook_schema_stats_result;
+extern const nook_schema nook_schema_cleanup_result;
+extern const nook_schema nook_schema_detach_result;
+extern const nook_schema nook_schema_reclaim_result;
+extern const nook_schema nook_schema_content_result;
+
+#endif
