@@ -114,8 +114,11 @@ char *nook_strbuf_steal(nook_strbuf *b) {
                 nook_strbuf_done(b);
                 return NULL;
         }
-        if (!b->s && !grow(b, 0))
-                return NULL;
+        if (!b->s) {
+                if (!grow(b, 0))
+                        return NULL;
+                b->s[0] = 0;
+        }
         char *s = b->s;
         *b = (nook_strbuf)NOOK_STRBUF_INIT;
         return s;
