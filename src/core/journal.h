@@ -126,7 +126,17 @@ int nook_journal_ticket_add(nook_journal *j, const char *ticket_ref, const char 
  * ticket: -ENOENT with PolicyDenial.  *ret_claimed: true when already reclaimed. */
 int nook_journal_ticket_get(nook_journal *j, const char *ticket_ref, char **ret_environment_id,
                             bool *ret_claimed, nook_error **err);
+/* Claims an unclaimed ticket.  Already claimed: -EALREADY with PolicyDenial; unknown:
+ * -ENOENT with PolicyDenial.  Adding a ticket that exists for the same environment is a
+ * no-op; for another environment it is -EEXIST (InvalidStateTransition). */
 int nook_journal_ticket_claim(nook_journal *j, const char *ticket_ref, nook_error **err);
+
+/* Moves a journal file that cannot be used (not a database, corrupt, PRAGMA quick_check
+ * not "ok", or a newer schema) aside to <path>.corrupt-<YYYYmmddTHHMMSS> (UTC), its -wal,
+ * -shm and -journal files alongside with the same suffix.  *ret_moved_to (may be NULL)
+ * gets the new name, or NULL when the file is healthy or missing (nothing done).
+ * Locked or unreadable files are not moved: their error is returned. */
+int nook_journal_repair_file(const char *path, char **ret_moved_to, nook_error **err);
 
 /* Test hook: create a database at an older schema version (for migration tests). */
 int nook_journal_create_at_version(const char *path, int version, nook_error **err);
