@@ -72,7 +72,8 @@ static const char *const queries[_Q_MAX] = {
                           "owner_pid, owner_start, owner_boot, started_ms) "
                           "VALUES (?1, ?2, ?3, ?4, ?5, 'intent', ?6, ?7, ?8, ?9)",
         [Q_CALL_RETRY] = "UPDATE calls SET status = 'intent', result = NULL, error = NULL, finished_ms = NULL, "
-                         "owner_pid = ?2, owner_start = ?3, owner_boot = ?4, started_ms = ?5 "
+                         "owner_pid = ?2, owner_start = ?3, owner_boot = ?4, started_ms = ?5, "
+                         "request_hash = ?6, request = ?7 "
                          "WHERE id = ?1 AND status = 'failed'",
         [Q_CALL_INTERRUPT] = "UPDATE calls SET status = 'interrupted', finished_ms = ?5 WHERE id = ?1 "
                              "AND status = 'intent' AND owner_pid = ?2 AND owner_start = ?3 AND owner_boot = ?4",
@@ -831,12 +832,12 @@ static int call_insert(nook_journal *j, const nook_call_intent *in, int64_t *ret
         return 0;
 }
 
-static int call_retry(nook_journal *j, int64_t id, nook_error **err) {
+static int call_retry(nook_journal *j, int64_t id, const nook_call_intent *in, nook_error **err) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r = stmt(j, Q_CALL_RETRY, &s, err);
         if (r < 0)
                 return r;
-        r = jbind(j, s, err, JI(id), JOWNER(&j->self), JI(now_ms()));
+        r = jbind(j, s, err, JI(id), JOWNER(&j->self), JI(now_ms()), JT(in->request_hash), JT(in->request_json));
         if (r < 0)
                 return r;
         r = step(j, s, err);
@@ -873,6 +874,12 @@ static int interrupted_error(const nook_call_intent *in, const found_call *f, no
  * interrupted before the error is returned). */
 static int begin_existing(nook_journal *j, nook_journal **txn, const nook_call_intent *in, const found_call *f,
                           nook_begin_outcome *ret, nook_error **err) {
+        /* A failed call left no result to protect: its key may be retried, with a
+         * corrected request too (the row takes the new request and hash). */
+        if (streq(f->status, "failed")) {
+                *ret = NOOK_BEGIN_RETRY;
+                return call_retry(j, f->id, in, err);
+        }
         if (!streq(f->hash, in->request_hash))
                 return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "/idempotency_key",
                                         "idempotency key %s was already used for a different %s request",
@@ -880,10 +887,6 @@ static int begin_existing(nook_journal *j, nook_journal **txn, const nook_call_i
         if (streq(f->status, "done")) {
                 *ret = NOOK_BEGIN_REPLAY;
                 return 0;
-        }
-        if (streq(f->status, "failed")) {
-                *ret = NOOK_BEGIN_RETRY;
-                return call_retry(j, f->id, err);
         }
         if (streq(f->status, "intent")) {
                 if (owner_alive(&f->owner, j->self.boot_id))

@@ -54,7 +54,7 @@ const char *nook_journal_path(const nook_journal *j);
 typedef enum nook_begin_outcome {
         NOOK_BEGIN_NEW = 1,     /* intent recorded; *ret_call_id is the new row: go on */
         NOOK_BEGIN_REPLAY,      /* same key, same hash, done before: *ret_result is the recorded result */
-        NOOK_BEGIN_RETRY,       /* same key, same hash, failed before: row reset to intent, go on */
+        NOOK_BEGIN_RETRY,       /* same key, failed before: row reset to intent (new request), go on */
 } nook_begin_outcome;
 
 typedef struct nook_call_intent {
@@ -67,10 +67,11 @@ typedef struct nook_call_intent {
 
 /* Records the intent of a call, atomically with the idempotency check (BEGIN IMMEDIATE):
  * - key unknown: insert intent, NOOK_BEGIN_NEW;
- * - key known, different hash: ContractViolation "idempotency key reused with a
- *   different request" (nothing written);
+ * - key known, not failed, different hash: ContractViolation "idempotency key reused
+ *   with a different request" (nothing written);
  * - known, same hash, done: NOOK_BEGIN_REPLAY with the recorded result;
- * - known, same hash, failed: NOOK_BEGIN_RETRY (status back to intent, owner = self);
+ * - known, failed (any hash): NOOK_BEGIN_RETRY (status back to intent, owner = self, the
+ *   row takes the new request and hash: a failure left no result to protect);
  * - known, same hash, intent with a live owner: InvalidStateTransition, Retryable
  *   ("in progress in pid N");
  * - known, same hash, intent whose owner is gone: the row becomes interrupted, and the

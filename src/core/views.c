@@ -132,7 +132,7 @@ static json_t *text_or_null(const char *s, bool parse) {
 
 static int append_entry(const nook_journal_entry *e, void *userdata) {
         json_t *arr = userdata;
-        json_t *o = json_pack("{sIsIsIssssssssso*so*so*si}", "id", (json_int_t)e->id, "started_ms",
+        json_t *o = json_pack("{sI sI sI ss ss ss ss ss so* so* so* si}", "id", (json_int_t)e->id, "started_ms",
                               (json_int_t)e->started_ms, "finished_ms", (json_int_t)e->finished_ms, "method",
                               e->method, "status", e->status, "request_hash", e->request_hash ? e->request_hash : "",
                               "idempotency_key", e->idempotency_key ? e->idempotency_key : "", "environment_id",

@@ -224,7 +224,8 @@ static void expect_denied(fixture *f, const char *env_extra_json, nook_error_kin
         char *out;
         nook_error *err = NULL;
         assert_true(call(f, "prepare_session", req, &out, &err) < 0);
-        assert_int_equal(nook_error_get_kind(err), kind);
+        if (nook_error_get_kind(err) != kind)
+                fail_msg("%s: %s", req, out);
         free(out);
         nook_error_free(err);
 }
