@@ -1,3 +1,39 @@
 #!/bin/sh
+# `nook call` speaks the contract: result JSON on stdout and exit 0; AgentError JSON on
+# stdout and exit 125; calls not built yet say so (never a fake success) and are journaled.
 . "$NOOK_TEST_LIB/lib.sh"
-fail "not written yet"
+
+run_nook_in '' call runtime_ref
+assert_eq 0 "$RC" "runtime_ref exit"
+assert_eq '"nook.userns"' "$OUT" "runtime_ref result"
+
+printf '{}' >"$T/req.json"
+run_nook call capability_report --request "$T/req.json"
+assert_eq 0 "$RC" "capability_report from --request FILE"
+echo "$OUT" | json_query 'j["report_ref"]' | grep -q '^report-' || fail "report_ref missing"
+
+env='{"environment":{"environment_id":"it-1","spec":{"environment_id":"it-1"}}}'
+run_nook_in "$env" call prepare_session
+assert_eq 125 "$RC" "prepare_session before sessions exist"
+kind=$(echo "$OUT" | json_query 'j["Classified"]["kind"]')
+assert_eq IsolationFailure "$kind" "not-implemented error kind"
+assert_contains "$OUT" "not implemented" "error says it is not implemented"
+assert_contains "$ERR" "nook: prepare_session" "stderr message for people"
+
+# The failed call is in the journal, once, even when retried with the same request.
+run_nook_in "$env" call prepare_session
+assert_eq 125 "$RC" "retry exit"
+rows=$(journal_count)
+assert_eq 1 "$rows" "journal rows after a call and its retry"
+st=$("$NOOK" journal --json | json_query 'j[0]["status"]')
+assert_eq failed "$st" "journal status"
+m=$("$NOOK" journal --json | json_query 'j[0]["method"]')
+assert_eq prepare_session "$m" "journal method"
+
+# Every method answers: either a result or an AgentError, never a crash.
+for method in $("$NOOK" call --help | sed -n '/^Methods:/,/^$/p' | tail -n +2); do
+        run_nook_in '{}' call "$method"
+        [ "$RC" -eq 0 ] || [ "$RC" -eq 125 ] || fail "$method exited $RC"
+        echo "$OUT" | json_query 'j' >/dev/null || fail "$method did not print JSON: $OUT"
+done
+ok "nook call protocol"
