@@ -54,13 +54,16 @@ const nook_method_info *nook_method_get(nook_method id) {
 
 int nook_codec_parse_request(const nook_method_info *m, const char *text, size_t len, size_t max_bytes,
                              json_t **ret_json, void **ret_req, nook_error **err) {
-        if (!text || len == 0 || strspn(text, " \t\r\n") == len) {
+        if (text && len > max_bytes)
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "",
+                                        "request of %zu bytes exceeds the limit of %zu bytes", len, max_bytes);
+        size_t blank = 0;
+        while (text && blank < len && text[blank] && strchr(" \t\r\n", text[blank]))
+                blank++;
+        if (!text || blank == len) {
                 text = "{}";
                 len = 2;
         }
-        if (len > max_bytes)
-                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "",
-                                        "request of %zu bytes exceeds the limit of %zu bytes", len, max_bytes);
         json_error_t jerr;
         json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!doc)
@@ -97,9 +100,10 @@ static const nook_schema *result_schema(const nook_method_info *m) {
 void *nook_codec_new_result(const nook_method_info *m) {
         const nook_schema *s = result_schema(m);
         void *r = calloc(1, s->size);
-        /* variants start absent */
-        if (r)
-                nook_schema_clear(s, r);
+        if (r && nook_schema_defaults(s, r) < 0) {
+                free(r);
+                return NULL;
+        }
         return r;
 }
 

@@ -32,7 +32,7 @@ typedef enum nook_method {
 
 typedef enum nook_key_mode {
         NOOK_KEY_EXPLICIT,    /* deduplicated only with a top-level idempotency_key */
-        NOOK_KEY_ENVIRONMENT, /* else derived from environment id + method */
+        NOOK_KEY_ENVIRONMENT, /* else "env:<environment id>" (keys are scoped per method) */
         NOOK_KEY_PROCESS,     /* effect_intent.idempotency_key, else environment id + process id */
         NOOK_KEY_ROOTFS,      /* else derived from the ext environment_id, when given */
 } nook_key_mode;

@@ -370,8 +370,30 @@ static const nook_field start_process_req_fields[] = {
 };
 const nook_schema nook_schema_start_process_req = NOOK_SCHEMA(nook_start_process_req, start_process_req_fields, NULL);
 
+/* RFC 4648 base64 with padding, no whitespace. */
+static bool base64_valid(const char *s) {
+        size_t n = strlen(s), pad = 0;
+        if (n % 4)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+                             c == '/';
+                if (c == '=' && i >= n - 2)
+                        pad++;
+                else if (!alpha || pad)
+                        return false;
+        }
+        return true;
+}
+
 static int validate_stream_io(void *obj, const char *ptr, nook_error **err) {
         nook_stream_io_req *r = obj;
+        if (r->data && r->encoding == NOOK_ENCODING_BASE64 && !base64_valid(r->data)) {
+                _cleanup_free_ char *p = nook_pointer_join(ptr, "data");
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr,
+                                        "not valid base64 (RFC 4648, padded, no whitespace)");
+        }
         if (r->stream != NOOK_STREAM_STDIN && (r->data || r->close)) {
                 _cleanup_free_ char *p = nook_pointer_join(ptr, r->data ? "data" : "close");
                 return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr,

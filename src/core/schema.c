@@ -411,6 +411,27 @@ static int apply_default(const nook_field *f, void *dst, nook_error **err) {
         return 0;
 }
 
+int nook_schema_defaults(const nook_schema *s, void *obj) {
+        for (size_t i = 0; i < s->n_fields; i++) {
+                const nook_field *f = &s->fields[i];
+                if (f->type == NOOK_F_OBJECT && (f->flags & NOOK_REQ)) {
+                        int r = nook_schema_defaults(f->schema, slot(obj, f->offset));
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (f->flags & NOOK_REQ) {
+                        if (f->type == NOOK_F_VARIANT)
+                                ((nook_variant *)slot(obj, f->offset))->tag = -1;
+                        continue;
+                }
+                int r = apply_default(f, slot(obj, f->offset), NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int nook_schema_parse(const nook_schema *s, json_t *v, const char *ptr, void *out, nook_error **err) {
         if (!json_is_object(v))
                 return wrong_type(ptr[0] ? ptr : "", "an object", v, err);

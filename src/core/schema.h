@@ -108,6 +108,9 @@ struct nook_schema {
 int nook_schema_parse(const nook_schema *s, json_t *v, const char *ptr, void *out, nook_error **err);
 /* Encodes struct in as a new JSON object (NULL on ENOMEM). */
 json_t *nook_schema_encode(const nook_schema *s, const void *in);
+/* Fills a zeroed struct with every field's default (variants absent unless they have
+ * one); required fields stay empty.  For results that adapters fill in. */
+int nook_schema_defaults(const nook_schema *s, void *obj);
 /* Frees what the struct owns (not the struct itself) and zeroes it. */
 void nook_schema_clear(const nook_schema *s, void *obj);
 

@@ -69,9 +69,38 @@ bool nook_strbuf_printf(nook_strbuf *b, const char *fmt, ...) {
         return ok;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *p) {
+        if (p[0] < 0x80)
+                return 1;
+        if (p[0] >= 0xc2 && p[0] <= 0xdf)
+                return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+        if (p[0] >= 0xe0 && p[0] <= 0xef) {
+                unsigned char lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+                return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+        }
+        if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+                unsigned char lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+                return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
+        }
+        return 0;
+}
+
 bool nook_strbuf_json_string(nook_strbuf *b, const char *s) {
         nook_strbuf_putn(b, "\"", 1);
         for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if (*p >= 0x80) {
+                        /* invalid UTF-8 (say, a file name in a message) becomes U+FFFD: the
+                         * output stays valid JSON */
+                        size_t n = utf8_seq(p);
+                        if (n) {
+                                nook_strbuf_putn(b, (const char *)p, n);
+                                p += n - 1;
+                        } else
+                                nook_strbuf_puts(b, "\ufffd");
+                        continue;
+                }
                 switch (*p) {
                 case '"':
                         nook_strbuf_puts(b, "\\\"");
