@@ -4,7 +4,9 @@
 # not ok, capabilities are only contract names, and nothing is left behind.
 . "$NOOK_TEST_LIB/lib.sh"
 
-before=$(ls -A /tmp | sort)
+# The probe makes its throwaway dirs under $TMPDIR: a private one shows what it leaves.
+mkdir "$T/tmp"
+export TMPDIR="$T/tmp"
 run_nook caps --json
 assert_eq 0 "$RC" "nook caps --json exit code"
 echo "$OUT" >"$T/report.json"
@@ -44,9 +46,7 @@ assert_eq 0 "$RC" "call capability_report exit code"
 n2=$(echo "$OUT" | json_query 'len(j["findings"])')
 assert_eq "$n" "$n2" "findings through nook call"
 
-# The probe leaves nothing: no new entry in /tmp, no data dir created, no child left.
-after=$(ls -A /tmp | sort)
-new=$(printf '%s\n%s\n' "$before" "$after" | sort | uniq -u | grep -v '^nook-test\.' || true)
-assert_eq "" "$new" "entries the probe left in /tmp"
+# The probe leaves nothing: no entry in its temp dir, no data dir created.
+assert_eq "" "$(ls -A "$T/tmp")" "entries the probe left in TMPDIR"
 [ ! -e "$XDG_DATA_HOME/nook" ] || fail "the probe created the data dir"
 ok "caps --json is a measured, contract-shaped report"
