@@ -1,2 +1,2035 @@
-/* placeholder: being written */
-typedef int nook_placeholder_t;
+/* nook userns — capability_report: the host probe.  Two throwaway children unshare user,
+ * mount, pid and net namespaces (unshare(2); mount(2) of tmpfs, bind, overlay, fuse, proc;
+ * mount_setattr(2); /dev/net/tun; libnftables) and report over CLOEXEC pipes, while the
+ * parent runs `fuse-overlayfs`/`slirp4netns --version` and reads /proc, cgroupfs, /etc/sub[ug]id. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <nftables/libnftables.h>
+#include <seccomp.h>
+
+#include "userns/caps.h"
+#include "util/error.h"
+#include "util/macro.h"
+#include "util/strbuf.h"
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442 /* the same number on every architecture (asm-generic/unistd.h) */
+#endif
+#ifndef MOUNT_ATTR_SIZE_VER0
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_SIZE_VER0 32
+struct mount_attr {
+        uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+#endif
+
+#define PROBE_TIMEOUT_US (2u * 1000u * 1000u) /* a hung FUSE or netlink call never hangs the probe */
+#define KILL_GRACE_US (500u * 1000u)          /* how long a SIGKILLed helper may take to die */
+#define MSG_MAX 200
+#define SUBID_WANT 65536u
+
+/* ---- what the children measure, step by step ---------------------------------------- */
+
+typedef enum probe_step {
+        /* child "mount": user + mount (+ pid) namespace */
+        S_USERNS,        /* unshare(CLONE_NEWUSER) */
+        S_IDMAP,         /* setgroups deny, uid_map, gid_map */
+        S_MOUNTNS,       /* unshare(CLONE_NEWNS), / made rprivate */
+        S_TMPFS,         /* tmpfs mounted over the private temp dir (in the child's namespace only) */
+        S_BIND,          /* bind mount on that tmpfs */
+        S_REMOUNT_RO,    /* MS_REMOUNT|MS_BIND|MS_RDONLY, then a write fails with EROFS */
+        S_MOUNT_SETATTR, /* mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY), then EROFS */
+        S_TMPFS_XATTR,   /* setxattr user.nook.probe on a tmpfs file */
+        S_OVERLAY,       /* overlay (userxattr) with its dirs on that tmpfs, written through */
+        S_PIDNS,         /* unshare(CLONE_NEWPID) + fork: the child is pid 1 */
+        S_PROCFS,        /* that child mounts a fresh procfs */
+        S_FUSE_DEV,      /* open /dev/fuse O_RDWR */
+        S_FUSE_MOUNT,    /* mount -t fuse with that fd */
+        /* child "net": user + net namespace */
+        S_NET_USERNS, /* unshare(CLONE_NEWUSER) + id maps */
+        S_NETNS,      /* unshare(CLONE_NEWNET) */
+        S_LO_UP,      /* SIOCSIFFLAGS IFF_UP on lo */
+        S_TUN_OPEN,   /* open /dev/net/tun O_RDWR */
+        S_TUN_SETIFF, /* TUNSETIFF: a tap device in the namespace */
+        S_NFT,        /* libnftables: add table inet nook_probe */
+        N_STEPS,
+} probe_step;
+
+/* err of a step: 0, a positive errno, or one of these. */
+enum { ST_OK = 0, ST_SKIPPED = -1, ST_FAILED = -2, ST_UNREPORTED = -3 };
+
+/* One record per step; writes of less than PIPE_BUF bytes are atomic (pipe(7)). */
+struct record {
+        int32_t step;
+        int32_t err;
+        char msg[MSG_MAX];
+};
+
+struct step_result {
+        int err;
+        char msg[MSG_MAX];
+};
+
+enum { H_MOUNT, H_NET, H_FUSE_OVERLAYFS, H_SLIRP4NETNS, N_HELPERS };
+
+struct helper {
+        pid_t pid; /* > 0 until reaped; leads its own process group, killed as a group */
+        int fd;    /* read end of its pipe; -1 at EOF */
+        int status;
+        bool started, exited, killed, stuck;
+        char *path; /* the program, for the --version helpers */
+        size_t len;
+        char buf[8192];
+};
+
+struct probe_run {
+        char *dir; /* private mkdtemp dir; removed before the probe returns */
+        int dir_errno;
+        int devnull;
+        struct helper h[N_HELPERS];
+        struct step_result steps[N_STEPS];
+};
+
+/* What the parent reads about itself; shared by several findings. */
+struct host {
+        uid_t uid;
+        gid_t gid;
+        struct utsname uts;
+        unsigned kmajor, kminor;
+        int64_t max_userns, unpriv_clone, apparmor_restrict; /* -1: sysctl absent */
+        int seccomp_mode, seccomp_filters;                   /* -1: unknown */
+        char uid_map[128];                                   /* lines joined by ", " */
+        bool uid_map_identity;                               /* or unreadable */
+        char tmp_base[PATH_MAX];
+};
+
+struct child_ctx {
+        const char *dir;
+        int out, devnull;
+        uid_t uid;
+        gid_t gid;
+        pid_t parent;
+};
+
+struct reporter {
+        int fd;
+        uint64_t done; /* bit per step already reported */
+};
+
+static uint64_t now_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static const char *errname(int e) {
+        const char *n = strerrorname_np(e);
+        return n ? n : "E?";
+}
+
+static const char *errdesc(int e) {
+        const char *d = strerrordesc_np(e);
+        return d ? d : "unknown error";
+}
+
+static int write_file(const char *path, const char *s) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+                return negative_errno();
+        size_t n = strlen(s);
+        if (write(fd, s, n) != (ssize_t)n)
+                return negative_errno();
+        return 0;
+}
+
+static int read_text(const char *path, char *buf, size_t size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        ssize_t n = read(fd, buf, size - 1);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = 0;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+                buf[--n] = 0;
+        return 0;
+}
+
+static int64_t read_sysctl(const char *path) {
+        char buf[64];
+        if (read_text(path, buf, sizeof(buf)) < 0)
+                return -1;
+        char *end;
+        errno = 0;
+        long long v = strtoll(buf, &end, 10);
+        return errno || end == buf || v < 0 ? -1 : (int64_t)v;
+}
+
+/* ---- children ------------------------------------------------------------------------ */
+
+static void report(struct reporter *rep, probe_step s, int err, const char *fmt, ...) _printf_(4, 5);
+static void report(struct reporter *rep, probe_step s, int err, const char *fmt, ...) {
+        struct record r = { .step = s, .err = err };
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r.msg, sizeof(r.msg), fmt, ap);
+        va_end(ap);
+        rep->done |= 1ull << s;
+        (void)!write(rep->fd, &r, sizeof(r));
+}
+
+static void report_ok(struct reporter *rep, probe_step s) {
+        report(rep, s, ST_OK, "%s", "ok");
+}
+
+static void skip_rest(struct reporter *rep, probe_step from, probe_step to, const char *why) {
+        for (int s = from; s <= (int)to; s++)
+                if (!(rep->done & (1ull << s)))
+                        report(rep, (probe_step)s, ST_SKIPPED, "%s", why);
+}
+
+/* Stdio to /dev/null (the library never prints, children included), the report pipe
+ * on fd 3, every other inherited fd closed. */
+static int child_setup(const struct child_ctx *c) {
+        /* prctl(2): die with the prober; getppid() closes the race with its early exit. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != c->parent)
+                _exit(1);
+        signal(SIGCHLD, SIG_DFL);
+        setpgid(0, 0); /* its own group, so that a timeout kills the pid-1 grandchild too */
+        int keep = c->out >= 3 ? c->out : fcntl(c->out, F_DUPFD_CLOEXEC, 3); /* out of stdio's way */
+        if (keep < 0 || dup2(c->devnull, 0) < 0 || dup2(c->devnull, 1) < 0 || dup2(c->devnull, 2) < 0 ||
+            (keep != 3 && dup3(keep, 3, O_CLOEXEC) < 0))
+                _exit(1);
+        if (syscall(SYS_close_range, 4u, ~0u, 0u) < 0) {
+                struct rlimit rl;
+                rlim_t max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? rl.rlim_cur : 65536;
+                for (int fd = 4; fd < (int)max; fd++)
+                        close(fd);
+        }
+        return 3;
+}
+
+/* user_namespaces(7): without CAP_SETGID in the parent namespace, "deny" must be written
+ * to setgroups before gid_map, and a single line may map only our own effective id.
+ * When map == unshare_step, one record covers both. */
+static bool child_userns(struct reporter *rep, probe_step unshare_step, probe_step map, const struct child_ctx *c) {
+        if (unshare(CLONE_NEWUSER) < 0) {
+                report(rep, unshare_step, errno, "unshare(CLONE_NEWUSER)");
+                return false;
+        }
+        if (map != unshare_step)
+                report_ok(rep, unshare_step);
+        /* ENOENT: kernels before 3.19 have no setgroups file. */
+        int r = write_file("/proc/self/setgroups", "deny");
+        if (r < 0 && r != -ENOENT) {
+                report(rep, map, -r, "write \"deny\" to /proc/self/setgroups");
+                return false;
+        }
+        char line[64];
+        snprintf(line, sizeof(line), "0 %u 1", (unsigned)c->uid);
+        if ((r = write_file("/proc/self/uid_map", line)) < 0) {
+                report(rep, map, -r, "write \"%s\" to /proc/self/uid_map", line);
+                return false;
+        }
+        snprintf(line, sizeof(line), "0 %u 1", (unsigned)c->gid);
+        if ((r = write_file("/proc/self/gid_map", line)) < 0) {
+                report(rep, map, -r, "write \"%s\" to /proc/self/gid_map", line);
+                return false;
+        }
+        report_ok(rep, map);
+        /* Re-arm: prctl(2) clears the parent-death signal on some credential changes. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        return true;
+}
+
+static bool child_mountns(struct reporter *rep) {
+        if (unshare(CLONE_NEWNS) < 0) {
+                report(rep, S_MOUNTNS, errno, "unshare(CLONE_NEWNS)");
+                return false;
+        }
+        /* mount_namespaces(7): the copy keeps shared propagation; make it private so
+         * nothing mounted here propagates back to the caller's namespace. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+                report(rep, S_MOUNTNS, errno, "make / private (MS_REC|MS_PRIVATE)");
+                return false;
+        }
+        report_ok(rep, S_MOUNTNS);
+        return true;
+}
+
+/* Everything below happens on a tmpfs over the private dir, seen only in this
+ * namespace: nothing touches the disk (a busy ext4 journal costs tens of ms). */
+static bool child_tmpfs(struct reporter *rep, const char *dir) {
+        if (!dir) {
+                report(rep, S_TMPFS, ST_FAILED, "no private temp dir for the probe");
+                return false;
+        }
+        if (mount("nook-probe", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=1m") < 0 || chdir(dir) < 0) {
+                report(rep, S_TMPFS, errno, "mount -t tmpfs");
+                return false;
+        }
+        report_ok(rep, S_TMPFS);
+        return true;
+}
+
+static void expect_erofs(struct reporter *rep, probe_step s, const char *path) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+                close(fd);
+                report(rep, s, ST_FAILED, "a file could still be created through the read-only mount");
+        } else if (errno != EROFS)
+                report(rep, s, ST_FAILED, "creating a file through the read-only mount failed with %s, not EROFS",
+                       errname(errno));
+        else
+                report_ok(rep, s);
+}
+
+static void child_bind_ro(struct reporter *rep) {
+        if (mkdir("src", 0700) < 0 || mkdir("ro", 0700) < 0 || write_file("src/f", "x") < 0) {
+                report(rep, S_BIND, errno, "create files on the tmpfs");
+                return;
+        }
+        if (mount("src", "ro", NULL, MS_BIND, NULL) < 0) {
+                report(rep, S_BIND, errno, "bind mount");
+                report(rep, S_REMOUNT_RO, ST_SKIPPED, "needs a bind mount");
+                return;
+        }
+        report_ok(rep, S_BIND);
+        /* mount(2): a bind mount's flags change only through MS_REMOUNT|MS_BIND; nosuid and
+         * nodev of the tmpfs are repeated so the kernel is not asked to clear them. */
+        if (mount(NULL, "ro", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0) {
+                report(rep, S_REMOUNT_RO, errno, "remount the bind mount read-only");
+                return;
+        }
+        expect_erofs(rep, S_REMOUNT_RO, "ro/new");
+}
+
+static void child_mount_setattr(struct reporter *rep) {
+        struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+        if (mkdir("rec", 0700) < 0 || mount("src", "rec", NULL, MS_BIND | MS_REC, NULL) < 0) {
+                report(rep, S_MOUNT_SETATTR, errno, "recursive bind mount");
+                return;
+        }
+        if (syscall(SYS_mount_setattr, AT_FDCWD, "rec", AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+                report(rep, S_MOUNT_SETATTR, errno, "mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY)");
+                return;
+        }
+        expect_erofs(rep, S_MOUNT_SETATTR, "rec/new");
+}
+
+static void child_tmpfs_xattr(struct reporter *rep) {
+        if (setxattr("src/f", "user.nook.probe", "1", 1, 0) < 0)
+                report(rep, S_TMPFS_XATTR, errno, "setxattr user.nook.probe on a tmpfs file");
+        else
+                report_ok(rep, S_TMPFS_XATTR);
+}
+
+/* Relative paths (cwd is the tmpfs) keep TMPDIR's ',' or ':' out of the option string. */
+static void child_overlay(struct reporter *rep) {
+        static const char *const dirs[] = { "o", "o/lower", "o/upper", "o/work", "o/merged" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (mkdir(dirs[i], 0700) < 0) {
+                        report(rep, S_OVERLAY, errno, "mkdir %s", dirs[i]);
+                        return;
+                }
+        if (write_file("o/lower/f", "lower") < 0) {
+                report(rep, S_OVERLAY, errno, "write a file into lowerdir");
+                return;
+        }
+        if (mount("overlay", "o/merged", "overlay", 0, "lowerdir=o/lower,upperdir=o/upper,workdir=o/work,userxattr") <
+            0) {
+                report(rep, S_OVERLAY, errno, "mount -t overlay -o userxattr");
+                return;
+        }
+        /* Appending to a lower file forces a copy-up; a new file lands in upper directly. */
+        _cleanup_close_ int a = open("o/merged/f", O_WRONLY | O_APPEND | O_CLOEXEC);
+        _cleanup_close_ int n = open("o/merged/n", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        int e = a < 0 || n < 0 ? errno : 0;
+        if (!e && (write(a, "+", 1) != 1 || write(n, "n", 1) != 1))
+                e = errno;
+        struct stat st;
+        if (e)
+                report(rep, S_OVERLAY, e, "write through the overlay");
+        else if (stat("o/upper/f", &st) < 0 || stat("o/upper/n", &st) < 0)
+                report(rep, S_OVERLAY, ST_FAILED, "writes through the overlay did not land in upperdir");
+        else
+                report_ok(rep, S_OVERLAY);
+}
+
+static void child_pidns(struct reporter *rep) {
+        if (unshare(CLONE_NEWPID) < 0) {
+                report(rep, S_PIDNS, errno, "unshare(CLONE_NEWPID)");
+                return;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                report(rep, S_PIDNS, errno, "fork into the new pid namespace");
+                return;
+        }
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getpid() != 1)
+                        report(rep, S_PIDNS, ST_FAILED, "the first child has pid %d, not 1", (int)getpid());
+                else
+                        report_ok(rep, S_PIDNS);
+                /* In a user namespace procfs mounts only while an unmasked procfs is fully
+                 * visible (fs/namespace.c mount_too_revealing(); mount_namespaces(7)). */
+                if (mkdir("proc", 0700) < 0 ||
+                    mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                        report(rep, S_PROCFS, errno, "mount -t proc in the new pid namespace");
+                else
+                        report_ok(rep, S_PROCFS);
+                _exit(3);
+        }
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        /* The grandchild's records are not in our bitmask: exit status 3 says both went out. */
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+                rep->done |= (1ull << S_PIDNS) | (1ull << S_PROCFS);
+}
+
+/* A raw mount(2) rather than libfuse's fuse_session_mount(): libfuse writes to stderr
+ * on some paths, falls back to exec'ing fusermount3, and as (mapped) root may fork
+ * /bin/mount to update a regular-file /etc/mtab.  The kernel path measured is the same:
+ * FUSE in a user namespace (FS_USERNS_MOUNT since 4.18).  The kernel queues FUSE_INIT and
+ * returns; nothing touches the mount, so no request waits for an answer (fuse(4)). */
+static void child_fuse(struct reporter *rep, const char *why) {
+        _cleanup_close_ int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+                report(rep, S_FUSE_DEV, errno, "open /dev/fuse read-write");
+                report(rep, S_FUSE_MOUNT, ST_SKIPPED, "needs /dev/fuse");
+                return;
+        }
+        report_ok(rep, S_FUSE_DEV);
+        if (why) {
+                report(rep, S_FUSE_MOUNT, ST_SKIPPED, "%s", why);
+                return;
+        }
+        char opts[96];
+        snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", fd);
+        if (mkdir("fuse", 0700) < 0 || mount("nook-probe", "fuse", "fuse", MS_NOSUID | MS_NODEV, opts) < 0) {
+                report(rep, S_FUSE_MOUNT, errno, "mount -t fuse");
+                return;
+        }
+        report_ok(rep, S_FUSE_MOUNT);
+        umount2("fuse", MNT_DETACH);
+}
+
+static _Noreturn void child_mount_main(const struct child_ctx *c) {
+        struct reporter rep = { .fd = child_setup(c) };
+        const char *why = NULL;
+        if (!child_userns(&rep, S_USERNS, S_IDMAP, c))
+                why = "needs a user namespace (see userns)";
+        else if (!child_mountns(&rep))
+                why = "needs a mount namespace (see mountns)";
+        else if (!child_tmpfs(&rep, c->dir))
+                why = "needs a tmpfs in the mount namespace (see mountns)";
+        if (!why) {
+                child_bind_ro(&rep);
+                child_mount_setattr(&rep);
+                child_tmpfs_xattr(&rep);
+                child_overlay(&rep);
+                child_pidns(&rep);
+        }
+        child_fuse(&rep, why);
+        skip_rest(&rep, S_USERNS, S_FUSE_MOUNT, why ? why : "not reached");
+        _exit(0);
+}
+
+static void child_lo_up(struct reporter *rep) {
+        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr = { 0 };
+        strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+                report(rep, S_LO_UP, errno, "SIOCGIFFLAGS on lo");
+                return;
+        }
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+                report(rep, S_LO_UP, errno, "SIOCSIFFLAGS IFF_UP on lo");
+                return;
+        }
+        if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 || !(ifr.ifr_flags & IFF_UP))
+                report(rep, S_LO_UP, ST_FAILED, "lo is not up after SIOCSIFFLAGS");
+        else
+                report_ok(rep, S_LO_UP);
+}
+
+/* slirp4netns opens /dev/net/tun inside the session's user+net namespace and creates a
+ * tap device there (TUNSETIFF needs CAP_NET_ADMIN over that namespace only). */
+static void child_tun(struct reporter *rep, const char *why) {
+        _cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+                report(rep, S_TUN_OPEN, errno, "open /dev/net/tun read-write");
+                report(rep, S_TUN_SETIFF, ST_SKIPPED, "needs /dev/net/tun");
+                return;
+        }
+        report_ok(rep, S_TUN_OPEN);
+        if (why) {
+                report(rep, S_TUN_SETIFF, ST_SKIPPED, "%s", why);
+                return;
+        }
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+        strncpy(ifr.ifr_name, "nookprobe0", IFNAMSIZ - 1);
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+                report(rep, S_TUN_SETIFF, errno, "TUNSETIFF (create a tap device)");
+                return;
+        }
+        report_ok(rep, S_TUN_SETIFF);
+        /* Closing a non-persistent tap unregisters it synchronously (~20 ms of RCU waits);
+         * a persistent one goes with the throwaway namespace, which the kernel dismantles
+         * asynchronously once our child exits (net_namespace.c cleanup_net()). */
+        ioctl(fd, TUNSETPERSIST, 1);
+}
+
+static void child_nft(struct reporter *rep) {
+        struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!ctx) {
+                report(rep, S_NFT, ENOMEM, "nft_ctx_new");
+                return;
+        }
+        /* Buffered output and errors: libnftables would otherwise print to stdout/stderr. */
+        if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0)
+                report(rep, S_NFT, ST_FAILED, "nft_ctx_buffer_output/error failed");
+        else if (nft_run_cmd_from_buffer(ctx, "add table inet nook_probe") == 0)
+                report_ok(rep, S_NFT);
+        else {
+                const char *e = nft_ctx_get_error_buffer(ctx);
+                if (e && strncmp(e, "Error: ", 7) == 0)
+                        e += 7;
+                size_t n = e ? strcspn(e, "\n") : 0;
+                report(rep, S_NFT, ST_FAILED, "nft 'add table inet nook_probe': %.*s", (int)n,
+                       n ? e : "failed without a message");
+        }
+        nft_ctx_free(ctx);
+}
+
+static _Noreturn void child_net_main(const struct child_ctx *c) {
+        struct reporter rep = { .fd = child_setup(c) };
+        const char *why = NULL;
+        if (!child_userns(&rep, S_NET_USERNS, S_NET_USERNS, c))
+                why = "needs a user namespace (see userns)";
+        else if (unshare(CLONE_NEWNET) < 0) {
+                report(&rep, S_NETNS, errno, "unshare(CLONE_NEWNET)");
+                why = "needs a network namespace (see netns)";
+        } else
+                report_ok(&rep, S_NETNS);
+        if (!why)
+                child_lo_up(&rep);
+        child_tun(&rep, why);
+        if (!why)
+                child_nft(&rep);
+        skip_rest(&rep, S_NET_USERNS, S_NFT, why ? why : "not reached");
+        _exit(0);
+}
+
+/* ---- starting, collecting and reaping helpers ----------------------------------------- */
+
+/* Called before the leader is reaped, so its pid cannot name another group yet. */
+static void helper_kill(struct helper *h) {
+        h->killed = true;
+        kill(-h->pid, SIGKILL);
+}
+
+/* When the caller is a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER), the killed
+ * group's other members become its children: reap them by group (waitpid(2), -pgid).
+ * Otherwise this returns ECHILD at once. */
+static void reap_group(pid_t pgid) {
+        uint64_t until = now_us() + 100000;
+        for (;;) {
+                pid_t r = waitpid(-pgid, NULL, WNOHANG);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0 || (r == 0 && now_us() >= until))
+                        return;
+                if (r == 0)
+                        nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
+        }
+}
+
+/* Reaps h, killing it at the deadline.  A task in uninterruptible sleep (a FUSE request
+ * nobody answers) ignores SIGKILL until it wakes: after KILL_GRACE_US it is left to die
+ * on its own ("stuck") rather than hang the probe. */
+static void helper_reap(struct helper *h, uint64_t deadline) {
+        pid_t pgid = h->pid;
+        uint64_t grace = 0;
+        while (h->pid > 0) {
+                pid_t r = waitpid(h->pid, &h->status, WNOHANG);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r == h->pid)
+                        h->exited = true;
+                if (r != 0) { /* reaped, or ECHILD: the application ignores SIGCHLD */
+                        h->pid = -1;
+                        break;
+                }
+                uint64_t now = now_us();
+                if (!h->killed && now >= deadline)
+                        helper_kill(h);
+                if (h->killed && !grace)
+                        grace = now + KILL_GRACE_US;
+                if (grace && now >= grace) {
+                        h->stuck = true;
+                        h->pid = -1;
+                        break;
+                }
+                nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
+        }
+        if (h->killed && pgid > 0)
+                reap_group(pgid);
+}
+
+static void probe_run_free(struct probe_run *run) {
+        if (!run)
+                return;
+        for (size_t i = 0; i < N_HELPERS; i++) {
+                helper_reap(&run->h[i], 0);
+                closep(&run->h[i].fd);
+                free(run->h[i].path);
+        }
+        /* Only the children's namespaces ever saw anything inside it (a tmpfs over it):
+         * here it is still empty. */
+        if (run->dir) {
+                rmdir(run->dir);
+                free(run->dir);
+        }
+        closep(&run->devnull);
+        free(run);
+}
+
+static void probe_run_freep(struct probe_run **run) {
+        probe_run_free(*run);
+}
+
+static int start_child(struct probe_run *run, struct helper *h, const struct host *host,
+                       void (*fn)(const struct child_ctx *), nook_error **err) {
+        pid_t parent = getpid();
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return nook_error_sys(err, errno, "pipe");
+        /* fork(2) without exec: the child calls only this file's code and libnftables;
+         * glibc keeps malloc usable after fork in a multithreaded process. */
+        pid_t pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                close(p[0]);
+                close(p[1]);
+                return nook_error_sys(err, e, "fork");
+        }
+        if (pid == 0) {
+                struct child_ctx c = { .dir = run->dir,
+                                       .out = p[1],
+                                       .devnull = run->devnull,
+                                       .uid = host->uid,
+                                       .gid = host->gid,
+                                       .parent = parent };
+                fn(&c);
+                _exit(0);
+        }
+        close(p[1]);
+        setpgid(pid, pid); /* also done by the child: whichever runs first wins the race */
+        fcntl(p[0], F_SETFL, O_NONBLOCK);
+        *h = (struct helper){ .pid = pid, .fd = p[0], .started = true };
+        return 0;
+}
+
+static bool is_executable(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* PATH search of our own (absolute entries only: a library never runs "./x"), then
+ * /usr/bin.  0 with *ret NULL when absent; -ENOMEM. */
+static int find_program(const char *name, char **ret) {
+        const char *path = getenv("PATH");
+        _cleanup_free_ char *copy = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+        if (!copy)
+                return -ENOMEM;
+        char *save = NULL;
+        for (char *d = strtok_r(copy, ":", &save);; d = strtok_r(NULL, ":", &save)) {
+                const char *dir = d ? d : "/usr/bin";
+                char *cand = NULL;
+                if (dir[0] == '/' && asprintf(&cand, "%s/%s", dir, name) < 0)
+                        return -ENOMEM;
+                if (cand && is_executable(cand)) {
+                        *ret = cand;
+                        return 0;
+                }
+                free(cand);
+                if (!d)
+                        break;
+        }
+        *ret = NULL;
+        return 0;
+}
+
+/* `<program> --version`: stdin /dev/null, stdout and stderr into a CLOEXEC pipe. */
+static int spawn_version(struct probe_run *run, struct helper *h, const char *name, nook_error **err) {
+        int r = find_program(name, &h->path);
+        if (r < 0)
+                return nook_error_oom(err);
+        h->fd = -1;
+        if (!h->path)
+                return 0;
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return nook_error_sys(err, errno, "pipe");
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        posix_spawn_file_actions_adddup2(&fa, run->devnull, 0);
+        posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+        posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+        posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* fds the application leaked without CLOEXEC */
+#endif
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        /* Its own process group: a timeout kills whatever it started, too. */
+        posix_spawnattr_setpgroup(&attr, 0);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+        char *argv[] = { h->path, (char *)"--version", NULL };
+        pid_t pid;
+        r = posix_spawn(&pid, h->path, &fa, &attr, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        close(p[1]);
+        if (r != 0) {
+                close(p[0]);
+                h->status = r; /* not started: status holds the errno */
+                return 0;
+        }
+        fcntl(p[0], F_SETFL, O_NONBLOCK);
+        h->pid = pid;
+        h->fd = p[0];
+        h->started = true;
+        return 0;
+}
+
+static void helper_read(struct helper *h) {
+        for (;;) {
+                char scratch[512];
+                size_t room = sizeof(h->buf) - 1 - h->len;
+                ssize_t n = room ? read(h->fd, h->buf + h->len, room) : read(h->fd, scratch, sizeof(scratch));
+                if (n > 0) {
+                        h->len += room ? (size_t)n : 0;
+                        continue;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n == 0 || errno != EAGAIN) {
+                        closep(&h->fd);
+                        h->fd = -1;
+                }
+                return;
+        }
+}
+
+static void probe_run_collect(struct probe_run *run, uint64_t deadline) {
+        for (;;) {
+                struct pollfd pfd[N_HELPERS];
+                struct helper *who[N_HELPERS];
+                nfds_t n = 0;
+                for (size_t i = 0; i < N_HELPERS; i++)
+                        if (run->h[i].fd >= 0) {
+                                pfd[n] = (struct pollfd){ .fd = run->h[i].fd, .events = POLLIN };
+                                who[n++] = &run->h[i];
+                        }
+                uint64_t now = now_us();
+                if (n == 0 || now >= deadline)
+                        break;
+                int r = poll(pfd, n, (int)((deadline - now + 999) / 1000));
+                if (r < 0 && errno != EINTR)
+                        break;
+                for (nfds_t i = 0; r > 0 && i < n; i++)
+                        if (pfd[i].revents)
+                                helper_read(who[i]);
+        }
+        for (size_t i = 0; i < N_HELPERS; i++) {
+                struct helper *h = &run->h[i];
+                /* Still writing at the deadline, or a descendant holds the pipe. */
+                if (h->fd >= 0 && h->pid > 0)
+                        helper_kill(h);
+                helper_reap(h, deadline);
+                closep(&h->fd);
+                h->fd = -1;
+        }
+        for (size_t k = H_MOUNT; k <= H_NET; k++) {
+                const struct helper *h = &run->h[k];
+                for (size_t off = 0; off + sizeof(struct record) <= h->len; off += sizeof(struct record)) {
+                        struct record rec;
+                        memcpy(&rec, h->buf + off, sizeof(rec));
+                        if (rec.step < 0 || rec.step >= N_STEPS)
+                                continue;
+                        rec.msg[MSG_MAX - 1] = 0;
+                        run->steps[rec.step].err = rec.err;
+                        memcpy(run->steps[rec.step].msg, rec.msg, MSG_MAX);
+                }
+        }
+        for (int s = 0; s < N_STEPS; s++) {
+                const struct helper *h = &run->h[s < S_NET_USERNS ? H_MOUNT : H_NET];
+                if (run->steps[s].err != ST_UNREPORTED)
+                        continue;
+                if (h->killed)
+                        snprintf(run->steps[s].msg, MSG_MAX, "timed out: no answer within %u s%s",
+                                 PROBE_TIMEOUT_US / 1000000u,
+                                 h->stuck ? " (the probe child is stuck in the kernel, not dying on SIGKILL)" : "");
+                else
+                        snprintf(run->steps[s].msg, MSG_MAX, "not measured: the probe child ended early (%s %d)",
+                                 WIFSIGNALED(h->status) ? "signal" : "exit status",
+                                 WIFSIGNALED(h->status) ? WTERMSIG(h->status) : WEXITSTATUS(h->status));
+        }
+}
+
+static struct probe_run *probe_run_new(void) {
+        struct probe_run *run = calloc(1, sizeof(*run));
+        if (!run)
+                return NULL;
+        run->devnull = -1;
+        for (size_t i = 0; i < N_HELPERS; i++)
+                run->h[i] = (struct helper){ .pid = -1, .fd = -1 };
+        for (int s = 0; s < N_STEPS; s++)
+                run->steps[s].err = ST_UNREPORTED;
+        return run;
+}
+
+static int probe_run_start(struct probe_run *run, const struct host *host, nook_error **err) {
+        run->devnull = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (run->devnull < 0)
+                return nook_error_sys(err, errno, "open /dev/null");
+        char *tmpl = NULL;
+        if (asprintf(&tmpl, "%s/nook-probe.XXXXXX", host->tmp_base) < 0)
+                return nook_error_oom(err);
+        if (mkdtemp(tmpl))
+                run->dir = tmpl;
+        else {
+                run->dir_errno = errno;
+                free(tmpl);
+        }
+        int r = start_child(run, &run->h[H_MOUNT], host, child_mount_main, err);
+        if (r >= 0)
+                r = start_child(run, &run->h[H_NET], host, child_net_main, err);
+        if (r >= 0)
+                r = spawn_version(run, &run->h[H_FUSE_OVERLAYFS], "fuse-overlayfs", err);
+        if (r >= 0)
+                r = spawn_version(run, &run->h[H_SLIRP4NETNS], "slirp4netns", err);
+        return r;
+}
+
+/* ---- findings ----------------------------------------------------------------------- */
+
+struct builder {
+        nook_probe *p;
+        size_t cap;
+        bool oom;
+};
+
+static char *take(struct builder *b, nook_strbuf *sb) {
+        char *s = nook_strbuf_steal(sb);
+        if (!s)
+                b->oom = true;
+        return s;
+}
+
+static char *fmt(struct builder *b, const char *f, ...) _printf_(2, 3);
+static char *fmt(struct builder *b, const char *f, ...) {
+        char *s = NULL;
+        va_list ap;
+        va_start(ap, f);
+        if (vasprintf(&s, f, ap) < 0) {
+                s = NULL;
+                b->oom = true;
+        }
+        va_end(ap);
+        return s;
+}
+
+/* Takes detail and remedy; the remedy is dropped when ok.  Sets fact when ok. */
+static void add(struct builder *b, const char *name, const char *title, uint64_t fact, bool ok, bool required,
+                char *detail, char *remedy) {
+        nook_probe *p = b->p;
+        if (ok)
+                free(TAKE_PTR(remedy));
+        else if (!remedy)
+                remedy = fmt(b, "%s", "see docs/nested.md");
+        if (p->n_findings == b->cap) {
+                size_t cap = b->cap ? b->cap * 2 : 32;
+                nook_probe_finding *f = realloc(p->findings, cap * sizeof(*f));
+                if (!f) {
+                        free(detail);
+                        free(remedy);
+                        b->oom = true;
+                        return;
+                }
+                p->findings = f;
+                b->cap = cap;
+        }
+        nook_probe_finding *f = &p->findings[p->n_findings++];
+        *f = (nook_probe_finding){ .name = strdup(name),
+                                   .title = strdup(title),
+                                   .ok = ok,
+                                   .required = required,
+                                   .detail = detail,
+                                   .remedy = remedy };
+        if (!f->name || !f->title || !f->detail)
+                b->oom = true;
+        if (ok)
+                p->facts |= fact;
+}
+
+static bool step_ok(const struct probe_run *run, probe_step s) {
+        return run->steps[s].err == ST_OK;
+}
+
+static const struct step_result *first_failed(const struct probe_run *run, const probe_step *steps, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!step_ok(run, steps[i]))
+                        return &run->steps[steps[i]];
+        return NULL;
+}
+
+static void put_step(nook_strbuf *sb, const struct step_result *s) {
+        if (s->err == ST_OK)
+                nook_strbuf_puts(sb, "ok");
+        else if (s->err == ST_SKIPPED)
+                nook_strbuf_printf(sb, "not measured: %s", s->msg);
+        else if (s->err < 0)
+                nook_strbuf_puts(sb, s->msg);
+        else
+                nook_strbuf_printf(sb, "%s: %s (%s)", s->msg, errname(s->err), errdesc(s->err));
+}
+
+/* A step that never answered (timed out, or its child died): no host setting to blame. */
+static char *hang_remedy(struct builder *b, int err, char *remedy) {
+        if (err != ST_UNREPORTED)
+                return remedy;
+        free(remedy);
+        return fmt(b, "run 'nook caps' again; if this step does not answer again, a kernel operation hangs on this "
+                      "host (a stuck FUSE mount or network operation): see docs/nested.md");
+}
+
+static bool kernel_at_least(const struct host *h, unsigned major, unsigned minor) {
+        return h->kmajor > major || (h->kmajor == major && h->kminor >= minor);
+}
+
+/* Why user namespaces fail, from the sysctls that gate them and the errno seen. */
+static char *userns_remedy(struct builder *b, const struct host *h, int e, nook_strbuf *d) {
+        if (h->max_userns == 0) {
+                nook_strbuf_puts(d, "; cause: user.max_user_namespaces is 0");
+                return fmt(b, "sudo sysctl -w user.max_user_namespaces=15000 (keep it: echo "
+                              "user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/90-nook-userns.conf)");
+        }
+        if (e == ENOSPC) {
+                nook_strbuf_printf(d,
+                                   "; cause: the limit of user namespaces is reached (user.max_user_namespaces "
+                                   "= %" PRId64 ", or the nesting depth of 32)",
+                                   h->max_userns);
+                return fmt(b, "sudo sysctl -w user.max_user_namespaces=15000");
+        }
+        if (h->unpriv_clone == 0 && h->uid != 0) {
+                nook_strbuf_puts(d, "; cause: kernel.unprivileged_userns_clone is 0 (Debian/Ubuntu kernel switch)");
+                return fmt(b, "sudo sysctl -w kernel.unprivileged_userns_clone=1 (keep it: echo "
+                              "kernel.unprivileged_userns_clone=1 | sudo tee /etc/sysctl.d/90-nook-userns.conf)");
+        }
+        if (h->apparmor_restrict == 1) {
+                nook_strbuf_puts(d, "; cause: kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10+): "
+                                    "AppArmor lets the namespace be created but withholds its capabilities");
+                return fmt(b, "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor "
+                              "profile for nook that allows 'userns,' (/etc/apparmor.d/)");
+        }
+        if (e == EPERM && h->seccomp_mode == 2) {
+                nook_strbuf_puts(d, "; cause: EPERM while the sysctls allow user namespaces and this process runs "
+                                    "under a seccomp filter: probably a container's seccomp profile (Docker's "
+                                    "default profile denies unshare)");
+                return fmt(b, "run the outer container with a seccomp profile that allows user namespaces "
+                              "(docker run --security-opt seccomp=unconfined, or podman); see docs/nested.md");
+        }
+        if (e == EPERM) {
+                nook_strbuf_puts(d, "; cause: EPERM while the sysctls allow user namespaces and no seccomp filter "
+                                    "is active: an LSM policy (SELinux, AppArmor) or a chroot denies it");
+                return fmt(b, "allow user namespace creation for this user in the LSM policy, or run nook outside "
+                              "the chroot; see docs/nested.md");
+        }
+        if (e == EINVAL || e == ENOSYS) {
+                nook_strbuf_puts(d, "; cause: kernel built without CONFIG_USER_NS");
+                return fmt(b, "boot a kernel built with CONFIG_USER_NS=y");
+        }
+        if (e == EUSERS) {
+                nook_strbuf_puts(d, "; cause: nesting depth of 32 user namespaces reached");
+                return fmt(b, "run nook from a less deeply nested namespace; see docs/nested.md");
+        }
+        return fmt(b, "see docs/nested.md");
+}
+
+static void finding_userns(struct builder *b, const struct probe_run *run, const struct host *h) {
+        static const probe_step steps[] = { S_USERNS, S_IDMAP };
+        const struct step_result *bad = first_failed(run, steps, ELEMENTSOF(steps));
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        char *remedy = NULL;
+        if (!bad) {
+                nook_strbuf_printf(&d,
+                                   "created a user namespace and mapped uid 0 to %u, gid 0 to %u (setgroups "
+                                   "deny)",
+                                   (unsigned)h->uid, (unsigned)h->gid);
+                if (h->uid == 0 && h->uid_map_identity)
+                        nook_strbuf_puts(&d, "; measured as real root: an unprivileged user may get a different "
+                                             "answer (run 'nook caps' as that user)");
+        } else {
+                put_step(&d, bad);
+                remedy = hang_remedy(b, bad->err, userns_remedy(b, h, bad->err, &d));
+        }
+        add(b, "userns", "user namespaces for this user", NOOK_FACT_USERNS, !bad, true, take(b, &d), remedy);
+
+        bool known = h->max_userns >= 0;
+        add(b, "max_user_namespaces", "user namespace limit", 0, !known || h->max_userns > 0, false,
+            known ? fmt(b, "user.max_user_namespaces = %" PRId64, h->max_userns)
+                  : fmt(b, "/proc/sys/user/max_user_namespaces is absent (kernel before 4.9): no limit to check"),
+            fmt(b, "sudo sysctl -w user.max_user_namespaces=15000"));
+        b->p->max_user_namespaces = known ? (uint64_t)h->max_userns : 0;
+}
+
+/* A finding that depends on child steps: ok when all are ok; detail names the first
+ * failure; remedy for a dependency is "fix that first". */
+static void finding_steps(struct builder *b, const struct probe_run *run, const char *name, const char *title,
+                          uint64_t fact, bool required, const probe_step *steps, size_t n, const char *ok_detail,
+                          const char *remedy) {
+        const struct step_result *bad = first_failed(run, steps, n);
+        /* The net child's own user namespace failing is the userns finding's failure. */
+        bool dep = bad && (bad->err == ST_SKIPPED || bad == &run->steps[S_NET_USERNS]);
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        if (!bad)
+                nook_strbuf_puts(&d, ok_detail);
+        else if (bad == &run->steps[S_NET_USERNS] && bad->err != ST_SKIPPED)
+                nook_strbuf_puts(&d, "not measured: needs a user namespace (see userns)");
+        else
+                put_step(&d, bad);
+        add(b, name, title, fact, !bad, required, take(b, &d),
+            hang_remedy(b, bad ? bad->err : ST_OK,
+                        dep ? fmt(b, "fix the finding named in the detail first") : fmt(b, "%s", remedy)));
+}
+
+static void finding_mount_pid_net(struct builder *b, const struct probe_run *run) {
+        static const probe_step mnt[] = { S_MOUNTNS, S_TMPFS, S_BIND, S_REMOUNT_RO };
+        finding_steps(b, run, "mountns", "mount namespace: tmpfs, bind and read-only remount", NOOK_FACT_MOUNTNS, true,
+                      mnt, ELEMENTSOF(mnt),
+                      "in a throwaway user namespace: unshare(CLONE_NEWNS), / made private, a tmpfs mounted, "
+                      "bind-mounted and remounted read-only (a write through it then failed with EROFS)",
+                      run->dir ? "a container or LSM policy denies mounts in a user namespace; see docs/nested.md"
+                               : "set TMPDIR to a writable directory: the probe needs a private temp dir there");
+
+        const struct step_result *pid = &run->steps[S_PIDNS], *proc = &run->steps[S_PROCFS];
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        char *remedy = NULL;
+        nook_strbuf_puts(&d, "pid namespace (first child is pid 1): ");
+        put_step(&d, pid);
+        if (pid->err == ST_OK) {
+                nook_strbuf_puts(&d, "; fresh procfs mount: ");
+                put_step(&d, proc);
+        }
+        if (pid->err == ST_SKIPPED)
+                remedy = fmt(b, "fix the finding named in the detail first");
+        else if (pid->err != ST_OK)
+                remedy = fmt(b, "a container or LSM policy denies pid namespaces; see docs/nested.md");
+        else if (proc->err == EPERM) {
+                nook_strbuf_puts(&d, " — a container masks parts of /proc; nook will bind the existing /proc "
+                                     "(downgrade)");
+                remedy = fmt(b, "run the outer container with an unmasked /proc (podman run --security-opt "
+                                "unmask=ALL, docker run --security-opt systempaths=unconfined); see docs/nested.md");
+        } else
+                remedy = fmt(b, "see docs/nested.md");
+        remedy = hang_remedy(b, pid->err == ST_OK ? proc->err : pid->err, remedy);
+        if (pid->err == ST_OK)
+                b->p->facts |= NOOK_FACT_PIDNS;
+        add(b, "pidns_procfs", "pid namespace and a fresh /proc", NOOK_FACT_PROCFS_MOUNT,
+            pid->err == ST_OK && proc->err == ST_OK, false, take(b, &d), remedy);
+
+        static const probe_step net[] = { S_NET_USERNS, S_NETNS, S_LO_UP };
+        finding_steps(b, run, "netns", "network namespace with loopback", NOOK_FACT_NETNS, false, net, ELEMENTSOF(net),
+                      "in a throwaway user namespace: unshare(CLONE_NEWNET) and lo brought up (SIOCSIFFLAGS IFF_UP)",
+                      "a container or LSM policy denies network namespaces; see docs/nested.md");
+}
+
+static void finding_overlay(struct builder *b, const struct probe_run *run, const struct host *h) {
+        const struct step_result *o = &run->steps[S_OVERLAY];
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        nook_strbuf_printf(&d,
+                           "kernel %s; overlayfs (userxattr) in a throwaway user+mount namespace, lower, upper and "
+                           "work dirs on a tmpfs: ",
+                           h->uts.release);
+        put_step(&d, o);
+        if (o->err == ST_OK)
+                nook_strbuf_puts(&d, " (a copy-up and a new file landed in upperdir)");
+        if (o->err == ST_OK && run->steps[S_TMPFS_XATTR].err != ST_OK)
+                nook_strbuf_puts(&d, "; but upper dirs on a tmpfs cannot carry overlay's user.overlay.* xattrs on "
+                                     "this kernel (see tmpfs_user_xattr)");
+        char *remedy;
+        if (o->err == ST_SKIPPED)
+                remedy = fmt(b, "fix the finding named in the detail first");
+        else if (!kernel_at_least(h, 5, 11))
+                remedy = fmt(b,
+                             "kernel 5.11 or newer is needed for overlayfs in a user namespace (this is %s); "
+                             "or install fuse-overlayfs: sudo apt-get install fuse-overlayfs",
+                             h->uts.release);
+        else
+                remedy = fmt(b, "install fuse-overlayfs (sudo apt-get install fuse-overlayfs); kernel overlay fails "
+                                "here (a nested container or an LSM policy); see docs/nested.md");
+        add(b, "overlay_in_userns", "kernel overlayfs in a user namespace", NOOK_FACT_OVERLAY, o->err == ST_OK, false,
+            take(b, &d), hang_remedy(b, o->err, remedy));
+}
+
+static char *device_remedy(struct builder *b, const char *dev, int e, const char *module, const char *pkg) {
+        if (e == EACCES)
+                return fmt(b,
+                           "sudo chmod 0666 %s (distributions ship it 0666; keep it with a udev rule: "
+                           "KERNEL==\"%s\", MODE=\"0666\")",
+                           dev, strrchr(dev, '/') + 1);
+        if (e == ENOENT || e == ENODEV || e == ENXIO)
+                return fmt(b, "sudo modprobe %s%s%s", module, pkg ? ", or install it: sudo apt-get install " : "",
+                           pkg ? pkg : "");
+        return fmt(b, "a container or LSM policy denies %s; see docs/nested.md", dev);
+}
+
+static void put_device_mode(nook_strbuf *d, const char *dev) {
+        struct stat st;
+        if (stat(dev, &st) == 0)
+                nook_strbuf_printf(d, " (%s is mode 0%03o, owner uid %u)", dev, (unsigned)(st.st_mode & 07777),
+                                   (unsigned)st.st_uid);
+}
+
+static void finding_fuse_tmpfs(struct builder *b, const struct probe_run *run, const struct host *h) {
+        const struct step_result *dev = &run->steps[S_FUSE_DEV], *mnt = &run->steps[S_FUSE_MOUNT];
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        nook_strbuf_puts(&d, "open /dev/fuse read-write in a user namespace: ");
+        put_step(&d, dev);
+        if (dev->err == EACCES)
+                put_device_mode(&d, "/dev/fuse");
+        if (dev->err == ST_OK) {
+                nook_strbuf_puts(&d, "; a FUSE mount (raw mount(2) with that fd) in a throwaway user+mount "
+                                     "namespace: ");
+                put_step(&d, mnt);
+        }
+        char *remedy;
+        if (dev->err > 0)
+                remedy = device_remedy(b, "/dev/fuse", dev->err, "fuse", "fuse3");
+        else if (mnt->err == ST_SKIPPED || dev->err == ST_SKIPPED)
+                remedy = fmt(b, "fix the finding named in the detail first");
+        else if (!kernel_at_least(h, 4, 18))
+                remedy = fmt(b, "kernel 4.18 or newer is needed for FUSE in a user namespace (this is %s)",
+                             h->uts.release);
+        else
+                remedy = fmt(b, "a container or LSM policy denies FUSE mounts; see docs/nested.md");
+        add(b, "fuse", "FUSE in a user namespace", NOOK_FACT_FUSE, dev->err == ST_OK && mnt->err == ST_OK, false,
+            take(b, &d), hang_remedy(b, dev->err == ST_OK ? mnt->err : dev->err, remedy));
+
+        const struct step_result *x = &run->steps[S_TMPFS_XATTR];
+        nook_strbuf_puts(&d, "setxattr(\"user.nook.probe\") on a file on a tmpfs mounted in a throwaway namespace: ");
+        put_step(&d, x);
+        if (x->err == EOPNOTSUPP)
+                nook_strbuf_printf(&d, " — tmpfs supports user.* xattrs from kernel 6.6 (this is %s)", h->uts.release);
+        add(b, "tmpfs_user_xattr", "user xattrs on tmpfs", NOOK_FACT_TMPFS_XATTR, x->err == ST_OK, false, take(b, &d),
+            hang_remedy(b, x->err,
+                        x->err == ST_SKIPPED
+                                ? fmt(b, "fix the finding named in the detail first")
+                                : fmt(b, "upgrade to kernel 6.6 or newer (user.* xattrs on tmpfs); until then keep "
+                                         "upper dirs on a disk filesystem (ext4, xfs, btrfs)")));
+}
+
+static void finding_net_devices(struct builder *b, const struct probe_run *run) {
+        const struct step_result *open_ = &run->steps[S_TUN_OPEN], *setiff = &run->steps[S_TUN_SETIFF];
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        nook_strbuf_puts(&d, "open /dev/net/tun read-write in a user namespace: ");
+        put_step(&d, open_);
+        if (open_->err == EACCES)
+                put_device_mode(&d, "/dev/net/tun");
+        if (open_->err == ST_OK) {
+                nook_strbuf_puts(&d, "; a tap device in a throwaway user+net namespace (TUNSETIFF): ");
+                put_step(&d, setiff);
+        }
+        char *remedy = open_->err > 0              ? device_remedy(b, "/dev/net/tun", open_->err, "tun", NULL)
+                       : setiff->err == ST_SKIPPED ? fmt(b, "fix the finding named in the detail first")
+                                                   : fmt(b, "see docs/nested.md");
+        add(b, "tun", "/dev/net/tun in a user+net namespace", NOOK_FACT_TUN,
+            open_->err == ST_OK && setiff->err == ST_OK, false, take(b, &d),
+            hang_remedy(b, open_->err == ST_OK ? setiff->err : open_->err, remedy));
+
+        static const probe_step nft[] = { S_NET_USERNS, S_NETNS, S_NFT };
+        finding_steps(b, run, "nftables_in_userns", "nftables in a user+net namespace", NOOK_FACT_NFTABLES, false, nft,
+                      ELEMENTSOF(nft), "libnftables added table inet nook_probe in a throwaway user+net namespace",
+                      "load nf_tables on the host (a user namespace cannot load modules): sudo modprobe nf_tables; "
+                      "keep it: echo nf_tables | sudo tee /etc/modules-load.d/nook.conf. Without it nook cannot "
+                      "enforce allowlist/egress_scoped network policies");
+}
+
+/* The version line: the first line naming the program (fuse-overlayfs prints
+ * fusermount3's version first), else the first non-empty line. */
+static char *version_line(struct builder *b, const struct helper *h, const char *name) {
+        char text[sizeof(h->buf)];
+        memcpy(text, h->buf, h->len);
+        text[h->len] = 0;
+        const char *first = NULL, *named = NULL;
+        size_t first_n = 0, named_n = 0;
+        for (const char *l = text; *l;) {
+                size_t n = strcspn(l, "\n");
+                if (n && !first)
+                        first = l, first_n = n;
+                if (n && !named && strncmp(l, name, strlen(name)) == 0)
+                        named = l, named_n = n;
+                l += n + (l[n] == '\n');
+        }
+        if (!named)
+                named = first, named_n = first_n;
+        return named ? fmt(b, "%.*s", (int)named_n, named) : NULL;
+}
+
+static void finding_program(struct builder *b, const struct helper *h, const char *id, const char *name,
+                            const char *title, uint64_t fact, char **ret_version) {
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        char *v = NULL;
+        bool ok = false;
+        if (!h->path)
+                nook_strbuf_printf(&d, "%s not found in PATH or /usr/bin", name);
+        else if (!h->started)
+                nook_strbuf_printf(&d, "%s: could not be started: %s (%s)", h->path, errname(h->status),
+                                   errdesc(h->status));
+        else if (h->killed)
+                nook_strbuf_printf(&d, "%s: no answer to --version within %u s", h->path, PROBE_TIMEOUT_US / 1000000u);
+        else if (!(v = version_line(b, h, name)) || !WIFEXITED(h->status) || WEXITSTATUS(h->status) != 0)
+                nook_strbuf_printf(&d, "%s --version failed (%s %d)", h->path,
+                                   WIFSIGNALED(h->status) ? "signal" : "exit status",
+                                   WIFSIGNALED(h->status) ? WTERMSIG(h->status) : WEXITSTATUS(h->status));
+        else {
+                nook_strbuf_printf(&d, "%s --version: %s", h->path, v);
+                ok = true;
+        }
+        if (ok)
+                *ret_version = TAKE_PTR(v);
+        free(v);
+        add(b, id, title, fact, ok, false, take(b, &d),
+            h->path ? fmt(b, "reinstall it: sudo apt-get install --reinstall %s", name)
+                    : fmt(b, "sudo apt-get install %s", name));
+}
+
+/* ---- in-process findings ---------------------------------------------------------------- */
+
+static void finding_seccomp(struct builder *b, const struct host *h) {
+        static const struct {
+                uint32_t action;
+                const char *name;
+                bool needed;
+        } actions[] = {
+                { SECCOMP_RET_ERRNO, "errno", true },
+                { SECCOMP_RET_KILL_PROCESS, "kill_process", true },
+                { SECCOMP_RET_LOG, "log", true },
+                { SECCOMP_RET_USER_NOTIF, "user_notif", false },
+        };
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        int mode = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+        bool ok = mode >= 0;
+        if (mode < 0)
+                nook_strbuf_printf(&d, "prctl(PR_GET_SECCOMP): %s; ", errname(errno));
+        nook_strbuf_puts(&d, "SECCOMP_GET_ACTION_AVAIL:");
+        for (size_t i = 0; i < ELEMENTSOF(actions); i++) {
+                uint32_t a = actions[i].action;
+                bool avail = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &a) == 0;
+                nook_strbuf_printf(&d, " %s %s", actions[i].name, avail ? "yes" : "no");
+                if (actions[i].needed && !avail)
+                        ok = false;
+        }
+        const struct scmp_version *v = seccomp_version();
+        nook_strbuf_printf(&d, "; libseccomp %u.%u.%u API level %u", v ? v->major : 0, v ? v->minor : 0,
+                           v ? v->micro : 0, seccomp_api_get());
+        if (h->seccomp_mode == 2)
+                nook_strbuf_printf(&d,
+                                   "; this process already runs under %d seccomp filter(s) (nested): nook's "
+                                   "filter stacks on them",
+                                   h->seccomp_filters);
+        else if (h->seccomp_mode == 0)
+                nook_strbuf_puts(&d, "; this process runs under no seccomp filter");
+        add(b, "seccomp", "seccomp filters (errno, kill_process, log)", NOOK_FACT_SECCOMP, ok, false, take(b, &d),
+            fmt(b, "boot a kernel 4.14 or newer built with CONFIG_SECCOMP_FILTER=y"));
+}
+
+/* Each syscall called with harmless arguments: ENOSYS means missing (or hidden by a
+ * seccomp filter, as Docker's default profile does for clone3). */
+static void finding_syscalls(struct builder *b, const struct probe_run *run) {
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        int fd = (int)syscall(SYS_pidfd_open, getpid(), 0u);
+        int e = fd < 0 ? errno : 0;
+        if (fd >= 0 && syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0u) < 0)
+                e = errno;
+        if (fd >= 0)
+                close(fd);
+        nook_strbuf_printf(&d, "pidfd_open(getpid()) and pidfd_send_signal(signal 0): %s", e ? errname(e) : "ok");
+        add(b, "pidfd", "pidfd_open and pidfd_send_signal", NOOK_FACT_PIDFD, !e, false, take(b, &d),
+            fmt(b, "kernel 5.3 or newer (or an outer seccomp profile that allows pidfd_open)"));
+
+        e = syscall(SYS_clone3, NULL, (size_t)0) < 0 ? errno : 0;
+        nook_strbuf_printf(&d, "clone3 with size 0: %s (%s)", errname(e),
+                           e == ENOSYS  ? "missing"
+                           : e == EPERM ? "denied by a seccomp filter"
+                                        : "present");
+        add(b, "clone3", "clone3", NOOK_FACT_CLONE3, e != ENOSYS && e != EPERM && e != 0, false, take(b, &d),
+            fmt(b, "kernel 5.3 or newer (an outer container's seccomp profile may hide clone3 with ENOSYS)"));
+
+        struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+        fd = (int)syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof(how));
+        e = fd < 0 ? errno : 0;
+        if (fd >= 0)
+                close(fd);
+        nook_strbuf_printf(&d, "openat2(\"/\", RESOLVE_IN_ROOT): %s", e ? errname(e) : "ok");
+        add(b, "openat2", "openat2 with RESOLVE_IN_ROOT", NOOK_FACT_OPENAT2, !e, false, take(b, &d),
+            fmt(b, "kernel 5.6 or newer"));
+
+        e = syscall(SYS_close_range, ~0u, ~0u, 0u) < 0 ? errno : 0;
+        nook_strbuf_printf(&d, "close_range on an empty fd range: %s", e ? errname(e) : "ok");
+        add(b, "close_range", "close_range", NOOK_FACT_CLOSE_RANGE, !e, false, take(b, &d),
+            fmt(b, "kernel 5.9 or newer"));
+
+        e = syscall(SYS_mount_setattr, -1, "", 0u, NULL, (size_t)0) < 0 ? errno : 0;
+        const struct step_result *s = &run->steps[S_MOUNT_SETATTR];
+        nook_strbuf_printf(&d,
+                           "mount_setattr with invalid arguments: %s (%s); recursive read-only on a bind mount "
+                           "in a throwaway user+mount namespace: ",
+                           errname(e), e == ENOSYS ? "missing" : "present");
+        put_step(&d, s);
+        add(b, "mount_setattr", "mount_setattr (recursive read-only)", NOOK_FACT_MOUNT_SETATTR,
+            e != ENOSYS && s->err == ST_OK, false, take(b, &d),
+            e == ENOSYS
+                    ? fmt(b, "kernel 5.12 or newer")
+                    : hang_remedy(b, s->err,
+                                  s->err == ST_SKIPPED ? fmt(b, "fix the finding named in the detail first")
+                                                       : fmt(b, "a container or LSM policy denies mount_setattr; see "
+                                                                "docs/nested.md")));
+}
+
+static void mountinfo_unescape(char *s) {
+        char *w = s;
+        for (char *r = s; *r; r++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
+                    r[3] <= '7') {
+                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 3;
+                } else
+                        *w++ = *r;
+        }
+        *w = 0;
+}
+
+struct mounts {
+        char cg2[PATH_MAX];      /* cgroup2 mount point, "" when none */
+        char cg2_root[PATH_MAX]; /* its root within the hierarchy */
+        bool cg1;                /* cgroup v1 hierarchies mounted too */
+        char proc_masks[512];    /* mount points over /proc paths */
+        unsigned n_proc_masks;
+};
+
+/* proc(5) /proc/self/mountinfo: "id parent maj:min root mountpoint opts [tags] - fstype src sopts". */
+static void read_mounts(struct mounts *m) {
+        *m = (struct mounts){ 0 };
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        while (f && getline(&line, &cap, f) > 0) {
+                char *save = NULL, *field[5] = { 0 };
+                char *sep = strstr(line, " - ");
+                if (!sep)
+                        continue;
+                *sep = 0;
+                char *fstype = strtok_r(sep + 3, " \n", &save);
+                save = NULL;
+                for (size_t i = 0; i < 5; i++)
+                        field[i] = strtok_r(i ? NULL : line, " ", &save);
+                if (!fstype || !field[4])
+                        continue;
+                mountinfo_unescape(field[3]);
+                mountinfo_unescape(field[4]);
+                if (strcmp(fstype, "cgroup2") == 0 && !m->cg2[0]) {
+                        snprintf(m->cg2, sizeof(m->cg2), "%s", field[4]);
+                        snprintf(m->cg2_root, sizeof(m->cg2_root), "%s", field[3]);
+                } else if (strcmp(fstype, "cgroup") == 0)
+                        m->cg1 = true;
+                /* binfmt_misc and nfsd on empty procfs dirs are normal host mounts, not masks */
+                if (strncmp(field[4], "/proc/", 6) == 0 && strcmp(field[4], "/proc/sys/fs/binfmt_misc") != 0 &&
+                    strcmp(field[4], "/proc/fs/nfsd") != 0 && m->n_proc_masks++ < 6) {
+                        size_t len = strlen(m->proc_masks);
+                        snprintf(m->proc_masks + len, sizeof(m->proc_masks) - len, "%s%s", len ? ", " : "", field[4]);
+                }
+        }
+}
+
+static bool has_word(const char *list, const char *word) {
+        size_t n = strlen(word);
+        for (const char *p = list; (p = strstr(p, word)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ' || p[n] == '\n'))
+                        return true;
+        return false;
+}
+
+static void finding_cgroup_controllers(struct builder *b, const struct mounts *m, const char *dir, bool delegated) {
+        char ctl[512] = "", path[PATH_MAX + 32];
+        snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
+        int r = dir[0] ? read_text(path, ctl, sizeof(ctl)) : -ENOENT;
+        bool all = has_word(ctl, "cpu") && has_word(ctl, "memory") && has_word(ctl, "pids");
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        if (r < 0)
+                nook_strbuf_printf(&d, "no cgroup.controllers to read (%s)", dir[0] ? errname(-r) : "no cgroup v2");
+        else
+                nook_strbuf_printf(&d, "%s: %s", path, ctl[0] ? ctl : "(none)");
+        if (r >= 0 && m->cg1)
+                nook_strbuf_puts(&d, " (cgroup v1 hierarchies are mounted too: controllers bound there are not "
+                                     "available in v2)");
+        if (!delegated)
+                nook_strbuf_puts(&d, "; not delegated to this user");
+        if (delegated && ctl[0] && !(b->p->cgroup_controllers = strdup(ctl)))
+                b->oom = true;
+        char *remedy;
+        if (m->cg1)
+                remedy = fmt(b, "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line (cgroup v2 "
+                                "only); without the controllers nook enforces limits with rlimits and a watchdog");
+        else if (!delegated)
+                remedy = fmt(b, "fix cgroup_delegation first");
+        else
+                remedy = fmt(b, "delegate them to user sessions: sudo mkdir -p /etc/systemd/system/user@.service.d "
+                                "&& printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee "
+                                "/etc/systemd/system/user@.service.d/delegate.conf && sudo systemctl "
+                                "daemon-reload (then log in again); without them nook enforces limits with rlimits "
+                                "and a watchdog");
+        add(b, "cgroup_controllers", "cgroup v2 controllers (cpu, memory, pids)", 0, delegated && all, false,
+            take(b, &d), remedy);
+}
+
+static void finding_cgroup(struct builder *b, const struct mounts *m) {
+        char own[PATH_MAX] = "", dir[PATH_MAX] = "";
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        while (f && getline(&line, &cap, f) > 0)
+                if (strncmp(line, "0::", 3) == 0) {
+                        snprintf(own, sizeof(own), "%.*s", (int)strcspn(line + 3, "\n"), line + 3);
+                        break;
+                }
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        if (m->cg2[0]) {
+                /* own is relative to the cgroup namespace root; strip the mount's root when
+                 * the mount shows a subtree (bind-mounted into a container) */
+                size_t rl = strcmp(m->cg2_root, "/") == 0 ? 0 : strlen(m->cg2_root);
+                const char *rel = rl && strncmp(own, m->cg2_root, rl) == 0 ? own + rl : own;
+                snprintf(dir, sizeof(dir), "%s%s", m->cg2, strcmp(rel, "/") == 0 ? "" : rel);
+                nook_strbuf_printf(&d, "cgroup2 mounted at %s%s; own cgroup %s", m->cg2,
+                                   m->cg1 ? " (hybrid: cgroup v1 hierarchies mounted too)" : "",
+                                   own[0] ? own : "(no 0:: line in /proc/self/cgroup)");
+        } else
+                nook_strbuf_puts(&d, "no cgroup2 mount in /proc/self/mountinfo");
+        add(b, "cgroup_v2", "cgroup v2", NOOK_FACT_CGROUP2, m->cg2[0] != 0, false, take(b, &d),
+            fmt(b, "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line"));
+
+        bool w_dir = false, w_procs = false, w_sub = false;
+        if (m->cg2[0] && own[0]) {
+                char p[PATH_MAX + 32];
+                w_dir = access(dir, W_OK) == 0;
+                snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
+                w_procs = access(p, W_OK) == 0;
+                snprintf(p, sizeof(p), "%s/cgroup.subtree_control", dir);
+                w_sub = access(p, W_OK) == 0;
+                nook_strbuf_printf(&d,
+                                   "%s writable by uid %u: directory %s, cgroup.procs %s, cgroup.subtree_control "
+                                   "%s",
+                                   dir, (unsigned)geteuid(), w_dir ? "yes" : "no", w_procs ? "yes" : "no",
+                                   w_sub ? "yes" : "no");
+        } else
+                nook_strbuf_puts(&d, "not measured: no cgroup v2 cgroup of this process");
+        bool delegated = w_dir && w_procs && w_sub;
+        add(b, "cgroup_delegation", "delegated cgroup v2 subtree", NOOK_FACT_CGROUP_DELEGATED, delegated, false,
+            take(b, &d),
+            fmt(b, "run under systemd with Delegate=yes, e.g. `systemd-run --user --scope -p Delegate=yes nook …`; "
+                   "without it nook enforces limits with rlimits and a watchdog"));
+        finding_cgroup_controllers(b, m, dir, delegated);
+}
+
+struct subid {
+        uint64_t total, first_start, first_count;
+        unsigned ranges;
+        int err;
+};
+
+/* subuid(5): "name-or-uid:start:count" per line. */
+static void parse_subid(const char *file, const char *user, uid_t id, struct subid *r) {
+        *r = (struct subid){ 0 };
+        _cleanup_fclose_ FILE *f = fopen(file, "re");
+        if (!f) {
+                r->err = errno;
+                return;
+        }
+        char idstr[16];
+        snprintf(idstr, sizeof(idstr), "%u", (unsigned)id);
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        while (getline(&line, &cap, f) > 0) {
+                char *save = NULL;
+                char *who = strtok_r(line, ":\n", &save), *start = strtok_r(NULL, ":\n", &save),
+                     *count = strtok_r(NULL, ":\n", &save);
+                if (!who || !start || !count || (strcmp(who, idstr) != 0 && (!user || strcmp(who, user) != 0)))
+                        continue;
+                char *e1, *e2;
+                errno = 0;
+                unsigned long long s = strtoull(start, &e1, 10), c = strtoull(count, &e2, 10);
+                if (errno || *e1 || *e2)
+                        continue;
+                if (r->ranges++ == 0)
+                        r->first_start = s, r->first_count = c;
+                r->total += c;
+        }
+}
+
+/* newuidmap/newgidmap work when setuid root or holding file capabilities. */
+static const char *idmap_helper(const char *name, char **ret_path, bool *ret_ok) {
+        *ret_ok = false;
+        if (find_program(name, ret_path) < 0 || !*ret_path)
+                return "not found";
+        struct stat st;
+        if (stat(*ret_path, &st) == 0 && (st.st_mode & S_ISUID) && st.st_uid == 0) {
+                *ret_ok = true;
+                return "setuid root";
+        }
+        if (getxattr(*ret_path, "security.capability", NULL, 0) > 0) {
+                *ret_ok = true;
+                return "with file capabilities";
+        }
+        /* user_namespaces(7): an unmapped owner shows as the overflow uid; set-user-ID to
+         * an id unmapped in our namespace grants nothing. */
+        if (st.st_mode & S_ISUID)
+                return "setuid, but to an owner unmapped in this user namespace";
+        return "neither setuid root nor with file capabilities";
+}
+
+static void put_subid(nook_strbuf *d, const char *file, const struct subid *s) {
+        if (s->err && s->err != ENOENT)
+                nook_strbuf_printf(d, "%s unreadable (%s)", file, errname(s->err));
+        else if (!s->ranges)
+                nook_strbuf_printf(d, "%s: no range", file);
+        else
+                nook_strbuf_printf(d, "%s: %u range(s), %" PRIu64 " ids (first %" PRIu64 "..%" PRIu64 ")", file,
+                                   s->ranges, s->total, s->first_start, s->first_start + s->first_count - 1);
+}
+
+static void finding_subuid(struct builder *b, const struct host *h) {
+        struct passwd pw, *res = NULL;
+        char buf[16384];
+        const char *user = getpwuid_r(h->uid, &pw, buf, sizeof(buf), &res) == 0 && res ? pw.pw_name : NULL;
+        struct subid su, sg;
+        parse_subid("/etc/subuid", user, h->uid, &su);
+        parse_subid("/etc/subgid", user, h->uid, &sg);
+        _cleanup_free_ char *nu = NULL, *ng = NULL;
+        bool nu_ok, ng_ok;
+        const char *nu_state = idmap_helper("newuidmap", &nu, &nu_ok);
+        const char *ng_state = idmap_helper("newgidmap", &ng, &ng_ok);
+        bool ranges = su.total >= SUBID_WANT && sg.total >= SUBID_WANT;
+        bool ok = ranges && nu_ok && ng_ok;
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        nook_strbuf_printf(&d, "uid %u (%s): ", (unsigned)h->uid, user ? user : "no passwd entry");
+        put_subid(&d, "/etc/subuid", &su);
+        nook_strbuf_puts(&d, "; ");
+        put_subid(&d, "/etc/subgid", &sg);
+        nook_strbuf_printf(&d, "; newuidmap %s (%s), newgidmap %s (%s)", nu ? nu : "", nu_state, ng ? ng : "",
+                           ng_state);
+        if (!ranges && (su.total || sg.total))
+                nook_strbuf_printf(&d, "; %u ids are wanted so that images' ids up to 65535 map", SUBID_WANT);
+        if (!h->uid_map_identity)
+                nook_strbuf_printf(&d,
+                                   "; this process is inside a user namespace (uid_map \"%s\"): the outer "
+                                   "user's ranges cannot be used from here",
+                                   h->uid_map);
+        if (!ok)
+                nook_strbuf_printf(&d,
+                                   "; without them nook uses single-id identity (uid 0 in a session is "
+                                   "this user, uid %u): file owners from images collapse to that one id",
+                                   (unsigned)h->uid);
+        nook_strbuf r = NOOK_STRBUF_INIT;
+        if (!h->uid_map_identity)
+                nook_strbuf_puts(&r, "run nook as the host user, outside this user namespace");
+        else if (!ranges)
+                nook_strbuf_printf(&r, "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s",
+                                   user ? user : "$USER");
+        if (h->uid_map_identity && (!nu || !ng))
+                nook_strbuf_printf(&r, "%ssudo apt-get install uidmap", r.len ? "; " : "");
+        else if (h->uid_map_identity && (!nu_ok || !ng_ok))
+                nook_strbuf_printf(&r, "%ssudo chmod u+s %s %s (or reinstall uidmap)", r.len ? "; " : "", nu, ng);
+        add(b, "subuid", "subordinate id ranges (subuid identity mode)", NOOK_FACT_SUBUID, ok, false, take(b, &d),
+            ok ? NULL : take(b, &r));
+        nook_strbuf_done(&r);
+}
+
+static const char *fs_name(long magic) {
+        static const struct {
+                uint32_t magic;
+                const char *name;
+        } t[] = {
+                { 0xEF53, "ext4" },      { 0x01021994, "tmpfs" },  { 0x6969, "nfs" },        { 0x794c7630, "overlay" },
+                { 0x58465342, "xfs" },   { 0x9123683E, "btrfs" },  { 0x65735546, "fuse" },   { 0x2fc12fc1, "zfs" },
+                { 0xFF534D42, "cifs" },  { 0xFE534D42, "smb2" },   { 0x0BD00BD0, "lustre" }, { 0x47504653, "gpfs" },
+                { 0x00c36400, "ceph" },  { 0x19830326, "beegfs" }, { 0x01021997, "9p" },     { 0x73717368, "squashfs" },
+                { 0x858458f6, "ramfs" }, { 0xF2F52010, "f2fs" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                if ((uint32_t)magic == t[i].magic)
+                        return t[i].name;
+        return "other";
+}
+
+static bool fs_is_network(const char *fs) {
+        static const char *const net[] = { "nfs", "cifs", "smb2", "lustre", "gpfs", "ceph", "beegfs", "9p" };
+        for (size_t i = 0; i < ELEMENTSOF(net); i++)
+                if (strcmp(fs, net[i]) == 0)
+                        return true;
+        return false;
+}
+
+static const char *path_fs(const char *path) {
+        struct statfs s;
+        return statfs(path, &s) == 0 ? fs_name((long)s.f_type) : "unknown";
+}
+
+struct dir_check {
+        const char *name, *title, *path, *origin, *env;
+        uint64_t fact;
+        bool data;
+};
+
+static void put_fs_note(nook_strbuf *d, const struct dir_check *c, const char *fs) {
+        if (c->data && fs_is_network(fs))
+                nook_strbuf_printf(d,
+                                   "; warning: %s is a network filesystem: SQLite WAL does not work there, so "
+                                   "the journal will use rollback mode; node-local storage is better (e.g. "
+                                   "NOOK_STORAGE=/node-local/scratch)",
+                                   fs);
+}
+
+/* The dir does not exist: nook will create it 0700 if the nearest existing ancestor
+ * is writable.  Nothing is created here. */
+static void dir_missing(struct builder *b, const struct dir_check *c) {
+        _cleanup_free_ char *anc = strdup(c->path);
+        if (!anc) {
+                b->oom = true;
+                return;
+        }
+        struct stat st;
+        for (;;) {
+                char *slash = strrchr(anc, '/');
+                if (!slash) {
+                        strcpy(anc, ".");
+                        break;
+                }
+                slash[slash == anc ? 1 : 0] = 0;
+                if (stat(anc, &st) == 0 || strcmp(anc, "/") == 0)
+                        break;
+        }
+        bool dir = stat(anc, &st) == 0 && S_ISDIR(st.st_mode);
+        bool ok = dir && access(anc, W_OK | X_OK) == 0;
+        const char *fs = path_fs(anc);
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        nook_strbuf_printf(&d, "%s (%s) does not exist yet; nearest existing ancestor %s (%s) %s", c->path, c->origin,
+                           anc, fs,
+                           !dir ? "is not a directory"
+                           : ok ? "is writable: nook will create it with mode 0700"
+                                : "is not writable by this user");
+        put_fs_note(&d, c, fs);
+        add(b, c->name, c->title, c->fact, ok, false, take(b, &d),
+            fmt(b, "create it for this user: sudo install -d -m 0700 -o %u -g %u %s; or set %s to a writable place",
+                (unsigned)geteuid(), (unsigned)getegid(), c->path, c->env));
+}
+
+static void finding_dir(struct builder *b, const struct dir_check *c) {
+        struct stat st;
+        if (!c->path) {
+                add(b, c->name, c->title, c->fact, false, false, fmt(b, "no path: %s", c->origin),
+                    fmt(b, "set %s", c->env));
+                return;
+        }
+        if (lstat(c->path, &st) < 0) {
+                if (errno == ENOENT)
+                        dir_missing(b, c);
+                else
+                        add(b, c->name, c->title, c->fact, false, false,
+                            fmt(b, "%s (%s): lstat: %s", c->path, c->origin, errname(errno)),
+                            fmt(b, "check the permissions of the directories above %s", c->path));
+                return;
+        }
+        char target[PATH_MAX] = "";
+        const char *fs = path_fs(c->path);
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        char *remedy = NULL;
+        nook_strbuf_printf(&d, "%s (%s) ", c->path, c->origin);
+        if (S_ISLNK(st.st_mode)) {
+                ssize_t n = readlink(c->path, target, sizeof(target) - 1);
+                target[n > 0 ? n : 0] = 0;
+                nook_strbuf_printf(&d, "is a symlink (to %s): nook refuses a symlinked directory here", target);
+                remedy = fmt(b, "rm %s (nook creates the directory itself, mode 0700), or set %s", c->path, c->env);
+        } else if (!S_ISDIR(st.st_mode)) {
+                nook_strbuf_puts(&d, "exists but is not a directory");
+                remedy = fmt(b, "move %s away, or set %s", c->path, c->env);
+        } else if (st.st_uid != geteuid()) {
+                nook_strbuf_printf(&d, "is owned by uid %u, not by this user (uid %u)", (unsigned)st.st_uid,
+                                   (unsigned)geteuid());
+                remedy = strncmp(c->path, "/tmp/", 5) == 0
+                                 ? fmt(b,
+                                       "another user created %s first: ask root to remove it (sudo rm -rf %s), "
+                                       "or set XDG_RUNTIME_DIR to a private directory",
+                                       c->path, c->path)
+                                 : fmt(b, "sudo chown %u:%u %s, or set %s", (unsigned)geteuid(), (unsigned)getegid(),
+                                       c->path, c->env);
+        } else if ((st.st_mode & 07777) != 0700) {
+                nook_strbuf_printf(&d, "has mode 0%03o, not 0700%s", (unsigned)(st.st_mode & 07777),
+                                   st.st_mode & 077 ? ": group or others have access" : "");
+                remedy = fmt(b, "chmod 0700 %s", c->path);
+        } else
+                nook_strbuf_printf(&d, "exists: a directory owned by this user (uid %u), mode 0700, on %s",
+                                   (unsigned)st.st_uid, fs);
+        if (!remedy)
+                put_fs_note(&d, c, fs);
+        add(b, c->name, c->title, c->fact, !remedy, false, take(b, &d), remedy);
+}
+
+static void findings_dirs(struct builder *b, const nook_probe_options *opts, const struct host *h) {
+        _cleanup_free_ char *run = NULL, *data = NULL;
+        struct dir_check rc = { "run_dir",
+                                "run directory",
+                                opts ? opts->run_dir : NULL,
+                                "from the options",
+                                "XDG_RUNTIME_DIR",
+                                NOOK_FACT_RUN_DIR,
+                                false };
+        struct dir_check dc = { "data_dir",
+                                "data directory",
+                                opts ? opts->data_dir : NULL,
+                                "from the options",
+                                "NOOK_STORAGE",
+                                NOOK_FACT_DATA_DIR,
+                                true };
+        if (!rc.path) {
+                const char *x = secure_getenv("XDG_RUNTIME_DIR");
+                if ((x && x[0] == '/' ? asprintf(&run, "%s/nook", x) : asprintf(&run, "/tmp/nook-%u", h->uid)) < 0)
+                        b->oom = true;
+                rc.path = run;
+                rc.origin = x && x[0] == '/' ? "default: $XDG_RUNTIME_DIR/nook" : "default: /tmp/nook-<uid>";
+        }
+        if (!dc.path) {
+                const char *s = secure_getenv("NOOK_STORAGE"), *x = secure_getenv("XDG_DATA_HOME"),
+                           *home = secure_getenv("HOME");
+                int r = s && s[0] == '/'         ? asprintf(&data, "%s", s)
+                        : x && x[0] == '/'       ? asprintf(&data, "%s/nook", x)
+                        : home && home[0] == '/' ? asprintf(&data, "%s/.local/share/nook", home)
+                                                 : 0;
+                if (r < 0)
+                        b->oom = true;
+                dc.path = data;
+                dc.origin = s && s[0] == '/'         ? "default: $NOOK_STORAGE"
+                            : x && x[0] == '/'       ? "default: $XDG_DATA_HOME/nook"
+                            : home && home[0] == '/' ? "default: ~/.local/share/nook"
+                                                     : "no NOOK_STORAGE, XDG_DATA_HOME or HOME to derive it from";
+        }
+        finding_dir(b, &rc);
+        finding_dir(b, &dc);
+}
+
+/* ---- nesting ----------------------------------------------------------------------- */
+
+static bool finding_ok(const nook_probe *p, const char *name) {
+        const nook_probe_finding *f = nook_probe_find(p, name);
+        return f && f->ok;
+}
+
+static void finding_nested(struct builder *b, const struct host *h, const struct mounts *m) {
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        const char *sep = "";
+        if (!h->uid_map_identity) {
+                nook_strbuf_printf(&d,
+                                   "inside a user namespace: /proc/self/uid_map is \"%s\", not the initial "
+                                   "namespace's \"0 0 4294967295\" (e.g. unshare -r or a rootless container); "
+                                   "only ids mapped there exist",
+                                   h->uid_map);
+                sep = "; ";
+        }
+        static const struct {
+                const char *path, *what;
+        } markers[] = { { "/run/.containerenv", "Podman" }, { "/.dockerenv", "Docker" } };
+        for (size_t i = 0; i < ELEMENTSOF(markers); i++)
+                if (access(markers[i].path, F_OK) == 0) {
+                        nook_strbuf_printf(&d, "%s%s exists (%s container marker)", sep, markers[i].path,
+                                           markers[i].what);
+                        sep = "; ";
+                }
+        const char *env = getenv("container");
+        if (env && *env) {
+                nook_strbuf_printf(&d, "%scontainer=%s in the environment", sep, env);
+                sep = "; ";
+        }
+        struct stat kc, dn;
+        bool kcore_masked = stat("/proc/kcore", &kc) == 0 && stat("/dev/null", &dn) == 0 && S_ISCHR(kc.st_mode) &&
+                            kc.st_rdev == dn.st_rdev;
+        if (kcore_masked || m->n_proc_masks) {
+                nook_strbuf_printf(&d, "%s/proc is masked (", sep);
+                if (kcore_masked)
+                        nook_strbuf_printf(&d, "/proc/kcore is /dev/null%s", m->n_proc_masks ? "; " : "");
+                if (m->n_proc_masks)
+                        nook_strbuf_printf(&d, "mounts over %s%s", m->proc_masks, m->n_proc_masks > 6 ? ", …" : "");
+                nook_strbuf_puts(&d, ")");
+                sep = "; ";
+        }
+        if (h->seccomp_mode == 2) {
+                nook_strbuf_printf(&d, "%sthis process runs under %d seccomp filter(s)", sep, h->seccomp_filters);
+                sep = "; ";
+        }
+        bool nested = *sep != 0;
+        if (!nested)
+                nook_strbuf_puts(&d, "not nested: uid_map is the identity, no container marker, /proc is not "
+                                     "masked, no seccomp filter");
+        else {
+                static const char *const affected[] = { "mountns", "pidns_procfs", "netns", "overlay_in_userns",
+                                                        "nftables_in_userns" };
+                const char *s2 = ". Failing probes nesting can explain: ";
+                if (!finding_ok(b->p, "userns")) {
+                        nook_strbuf_printf(&d, "%suserns (and every probe that needs a user namespace)", s2);
+                        s2 = ", ";
+                }
+                for (size_t i = 0; i < ELEMENTSOF(affected) && finding_ok(b->p, "userns"); i++)
+                        if (!finding_ok(b->p, affected[i])) {
+                                nook_strbuf_printf(&d, "%s%s", s2, affected[i]);
+                                s2 = ", ";
+                        }
+                if (*s2 == '.')
+                        nook_strbuf_puts(&d, ". No probe failed because of it");
+        }
+        if (nested)
+                b->p->facts |= NOOK_FACT_NESTED;
+        add(b, "nested", "not nested in another container or user namespace", 0, !nested, false, take(b, &d),
+            !h->uid_map_identity
+                    ? fmt(b, "run nook directly as the host user rather than inside another user namespace "
+                             "(unshare -r, a rootless container); see docs/nested.md")
+                    : fmt(b, "see docs/nested.md: the outer container must allow user namespaces and an unmasked "
+                             "/proc (podman run --security-opt unmask=ALL; docker run --security-opt "
+                             "seccomp=unconfined --security-opt systempaths=unconfined)"));
+}
+
+/* ---- the probe -------------------------------------------------------------------------- */
+
+static void host_read(struct host *h) {
+        *h = (struct host){ .uid = geteuid(), .gid = getegid(), .seccomp_mode = -1, .seccomp_filters = -1 };
+        uname(&h->uts);
+        sscanf(h->uts.release, "%u.%u", &h->kmajor, &h->kminor);
+        h->max_userns = read_sysctl("/proc/sys/user/max_user_namespaces");
+        h->unpriv_clone = read_sysctl("/proc/sys/kernel/unprivileged_userns_clone");
+        h->apparmor_restrict = read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+        char buf[4096];
+        if (read_text("/proc/self/status", buf, sizeof(buf)) == 0) {
+                const char *s = strstr(buf, "\nSeccomp:"), *f = strstr(buf, "\nSeccomp_filters:");
+                if (s)
+                        h->seccomp_mode = atoi(s + 9);
+                if (f)
+                        h->seccomp_filters = atoi(f + 17);
+        }
+        /* The map without its column padding: "0 1001 1", lines joined by ", ". */
+        if (read_text("/proc/self/uid_map", buf, sizeof(buf)) == 0) {
+                nook_strbuf m = NOOK_STRBUF_INIT;
+                char *save = NULL;
+                for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                        unsigned long long in, out, n;
+                        if (sscanf(l, "%llu %llu %llu", &in, &out, &n) == 3)
+                                nook_strbuf_printf(&m, "%s%llu %llu %llu", m.len ? ", " : "", in, out, n);
+                }
+                _cleanup_free_ char *map = nook_strbuf_steal(&m);
+                snprintf(h->uid_map, sizeof(h->uid_map), "%s", map ? map : "");
+                h->uid_map_identity = strcmp(h->uid_map, "0 0 4294967295") == 0;
+        } else
+                h->uid_map_identity = true; /* unreadable: nothing to say */
+        const char *t = secure_getenv("TMPDIR");
+        snprintf(h->tmp_base, sizeof(h->tmp_base), "%s", t && t[0] == '/' ? t : "/tmp");
+}
+
+static const char *const finding_order[] = {
+        "userns",
+        "max_user_namespaces",
+        "mountns",
+        "pidns_procfs",
+        "netns",
+        "overlay_in_userns",
+        "fuse",
+        "fuse_overlayfs",
+        "tmpfs_user_xattr",
+        "slirp4netns",
+        "tun",
+        "nftables_in_userns",
+        "seccomp",
+        "cgroup_v2",
+        "cgroup_delegation",
+        "cgroup_controllers",
+        "pidfd",
+        "clone3",
+        "openat2",
+        "close_range",
+        "mount_setattr",
+        "subuid",
+        "nested",
+        "run_dir",
+        "data_dir",
+};
+
+static size_t order_of(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(finding_order); i++)
+                if (name && strcmp(name, finding_order[i]) == 0)
+                        return i;
+        return ELEMENTSOF(finding_order);
+}
+
+static int cmp_finding(const void *a, const void *b) {
+        size_t x = order_of(((const nook_probe_finding *)a)->name), y = order_of(((const nook_probe_finding *)b)->name);
+        return x < y ? -1 : x > y;
+}
+
+static void summarise(struct builder *b, const struct host *h) {
+        nook_probe *p = b->p;
+        qsort(p->findings, p->n_findings, sizeof(*p->findings), cmp_finding);
+        size_t n = 0;
+        p->missing = calloc(p->n_findings + 1, sizeof(char *));
+        if (!p->missing) {
+                b->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < p->n_findings; i++)
+                if (p->findings[i].required && !p->findings[i].ok && !(p->missing[n++] = strdup(p->findings[i].name)))
+                        b->oom = true;
+        if (!(p->kernel_release = strdup(h->uts.release)) || !(p->cpu_architecture = strdup(h->uts.machine)))
+                b->oom = true;
+        /* A host without user or mount namespaces is unsupported, not degraded. */
+        uint64_t f = p->facts;
+        if (n)
+                return;
+        nook_strbuf d = NOOK_STRBUF_INIT;
+        const char *sep = "";
+        if (!(f & NOOK_FACT_OVERLAY) && !((f & NOOK_FACT_FUSE) && (f & NOOK_FACT_FUSE_OVERLAYFS))) {
+                nook_strbuf_puts(&d, "no overlay driver: kernel overlayfs in a user namespace and fuse-overlayfs "
+                                     "both unavailable; the copy driver will be used");
+                sep = "; ";
+        }
+        if (!(f & NOOK_FACT_NETNS)) {
+                nook_strbuf_printf(&d, "%sno network namespace: network isolation cannot be delivered", sep);
+                sep = "; ";
+        }
+        if ((f & NOOK_FACT_PIDNS) && !(f & NOOK_FACT_PROCFS_MOUNT))
+                nook_strbuf_printf(&d, "%sa fresh /proc cannot be mounted: the existing /proc is bound instead", sep);
+        if (d.len)
+                p->degraded_reason = take(b, &d);
+        nook_strbuf_done(&d);
+}
+
+int nook_caps_probe(const nook_probe_options *opts, nook_probe **ret, nook_error **err) {
+        uint64_t t0 = now_us();
+        _cleanup_(nook_probe_freep) nook_probe *p = calloc(1, sizeof(*p));
+        _cleanup_(probe_run_freep) struct probe_run *run = probe_run_new();
+        if (!p || !run)
+                return nook_error_oom(err);
+        struct host h;
+        host_read(&h);
+        int r = probe_run_start(run, &h, err);
+        if (r < 0)
+                return nook_error_prefix(err, r, "capability_report");
+
+        /* While the children work: what this process can read or call itself. */
+        struct builder b = { .p = p };
+        struct mounts m;
+        read_mounts(&m);
+        finding_seccomp(&b, &h);
+        finding_cgroup(&b, &m);
+        finding_subuid(&b, &h);
+        findings_dirs(&b, opts, &h);
+
+        probe_run_collect(run, now_us() + PROBE_TIMEOUT_US);
+        if (!run->dir && run->steps[S_TMPFS].err == ST_FAILED)
+                snprintf(run->steps[S_TMPFS].msg, MSG_MAX,
+                         "could not create the probe's temp dir under %.100s: %s "
+                         "(set TMPDIR to a writable directory)",
+                         h.tmp_base, errname(run->dir_errno));
+        finding_userns(&b, run, &h);
+        finding_mount_pid_net(&b, run);
+        finding_overlay(&b, run, &h);
+        finding_fuse_tmpfs(&b, run, &h);
+        finding_net_devices(&b, run);
+        finding_program(&b, &run->h[H_FUSE_OVERLAYFS], "fuse_overlayfs", "fuse-overlayfs", "fuse-overlayfs",
+                        NOOK_FACT_FUSE_OVERLAYFS, &p->fuse_overlayfs_version);
+        finding_program(&b, &run->h[H_SLIRP4NETNS], "slirp4netns", "slirp4netns", "slirp4netns (user-mode networking)",
+                        NOOK_FACT_SLIRP4NETNS, &p->slirp4netns_version);
+        finding_syscalls(&b, run);
+        finding_nested(&b, &h, &m);
+        summarise(&b, &h);
+        probe_run_free(TAKE_PTR(run));
+        if (b.oom)
+                return nook_error_oom(err);
+        p->duration_us = now_us() - t0;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+nook_probe *nook_probe_free(nook_probe *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_findings; i++) {
+                free(p->findings[i].name);
+                free(p->findings[i].title);
+                free(p->findings[i].detail);
+                free(p->findings[i].remedy);
+        }
+        free(p->findings);
+        strv_free(p->missing);
+        free(p->degraded_reason);
+        free(p->kernel_release);
+        free(p->cpu_architecture);
+        free(p->fuse_overlayfs_version);
+        free(p->slirp4netns_version);
+        free(p->cgroup_controllers);
+        free(p);
+        return NULL;
+}
+
+const nook_probe_finding *nook_probe_find(const nook_probe *p, const char *name) {
+        if (!p || !name)
+                return NULL;
+        for (size_t i = 0; i < p->n_findings; i++)
+                if (p->findings[i].name && strcmp(p->findings[i].name, name) == 0)
+                        return &p->findings[i];
+        return NULL;
+}
