@@ -68,11 +68,15 @@ static int caps_human(nook_runtime *rt) {
         bool color = cli_color(stdout);
         print_verdict(c, color);
         putchar('\n');
-        size_t gaps = 0;
+        size_t gaps = 0, width = 0;
+        for (size_t i = 0; i < nook_caps_count(c); i++)
+                if (strlen(nook_caps_get(c, i)->title) > width)
+                        width = strlen(nook_caps_get(c, i)->title);
         for (size_t i = 0; i < nook_caps_count(c); i++) {
                 const nook_finding *f = nook_caps_get(c, i);
                 const char *on = !color ? "" : f->ok ? "\033[32m" : f->required ? "\033[31m" : "\033[33m";
-                printf("%s%s%s %-34s %s\n", on, cli_mark(f->ok), color ? "\033[0m" : "", f->title, f->detail);
+                printf("%s%s%s %-*s  %s\n", on, cli_mark(f->ok), color ? "\033[0m" : "", (int)width, f->title,
+                       f->detail);
                 if (!f->ok && f->remedy) {
                         printf("    fix: %s\n", f->remedy);
                         gaps++;
@@ -87,8 +91,8 @@ static int caps_human(nook_runtime *rt) {
         printf("%s\n", n ? "" : " none");
         printf("Data dir: %s\n", nook_runtime_data_dir(rt));
         if (gaps)
-            printf("%zu finding%s can be fixed as shown; details: docs/troubleshooting.md\n", gaps,
-                   gaps == 1 ? "" : "s");
+                printf("%zu finding%s can be fixed as shown; details: docs/troubleshooting.md\n", gaps,
+                       gaps == 1 ? "" : "s");
         nook_caps_free(c);
         return 0;
 }
