@@ -28,7 +28,8 @@ typedef struct nook_options {
         size_t max_request_bytes; /* 0: NOOK_MAX_REQUEST_BYTES */
 } nook_options;
 
-#define NOOK_OPTIONS_INIT { .version = NOOK_OPTIONS_VERSION }
+#define NOOK_OPTIONS_INIT \
+        { .version = NOOK_OPTIONS_VERSION }
 
 /* Requests larger than this are refused before parsing. */
 #define NOOK_MAX_REQUEST_BYTES (4u * 1024u * 1024u)

@@ -46,8 +46,7 @@ static void print_verdict(const nook_caps *c, bool color) {
                 break;
         case NOOK_HEALTH_DEGRADED:
                 on = color ? "\033[1;33m" : "";
-                printf("%s! This machine can run rootless sandboxes, degraded: %s%s\n", on, reason ? reason : "",
-                       off);
+                printf("%s! This machine can run rootless sandboxes, degraded: %s%s\n", on, reason ? reason : "", off);
                 break;
         case NOOK_HEALTH_UNSUPPORTED_HOST:
                 on = color ? "\033[1;31m" : "";

@@ -44,8 +44,7 @@ static int journal_repair(void) {
                 return rc;
         }
         if (moved)
-                printf("The journal could not be read; it was moved to %s and a new one will be started.\n",
-                       moved);
+                printf("The journal could not be read; it was moved to %s and a new one will be started.\n", moved);
         else
                 printf("The journal is healthy; nothing to repair.\n");
         free(moved);
@@ -83,8 +82,7 @@ int cmd_journal(int argc, char **argv) {
                         printf("%s\n", out);
                 free(out);
         } else {
-                printf("%-6s %-19s %-20s %-11s %-24s %s\n", "ID", "STARTED", "METHOD", "STATUS", "KEY",
-                       "ENVIRONMENT");
+                printf("%-6s %-19s %-20s %-11s %-24s %s\n", "ID", "STARTED", "METHOD", "STATUS", "KEY", "ENVIRONMENT");
                 r = nook_runtime_journal_list(rt, (size_t)limit, print_entry, NULL, &err);
         }
         if (r < 0)

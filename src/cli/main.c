@@ -74,15 +74,13 @@ int main(int argc, char **argv) {
                 if (strcmp(argv[i], "--storage") == 0 && i + 1 < argc) {
                         arg_storage = argv[++i];
                         if (arg_storage[0] != '/')
-                                return cli_usage_error(NULL, "--storage needs an absolute path, got '%s'",
-                                                       arg_storage);
+                                return cli_usage_error(NULL, "--storage needs an absolute path, got '%s'", arg_storage);
                         continue;
                 }
                 if (strncmp(argv[i], "--storage=", 10) == 0) {
                         arg_storage = argv[i] + 10;
                         if (arg_storage[0] != '/')
-                                return cli_usage_error(NULL, "--storage needs an absolute path, got '%s'",
-                                                       arg_storage);
+                                return cli_usage_error(NULL, "--storage needs an absolute path, got '%s'", arg_storage);
                         continue;
                 }
                 return cli_usage_error(NULL, "unknown global option '%s'", argv[i]);

@@ -22,7 +22,7 @@ typedef struct nook_call_ctx {
         const nook_adapter_config *config;
 } nook_call_ctx;
 
-#define NOOK_OP(name, req_t, res_t)                                                                              \
+#define NOOK_OP(name, req_t, res_t) \
         int (*name)(void *state, nook_call_ctx *ctx, const req_t *req, res_t *ret, nook_error **err)
 
 typedef struct nook_adapter_ops {
@@ -50,6 +50,5 @@ typedef struct nook_adapter_ops {
 
 extern const nook_adapter_ops nook_userns_adapter;
 extern const nook_adapter_ops nook_fake_adapter;
-
 
 #endif

@@ -6,9 +6,11 @@
 
 #include "core/contract.h"
 
-#define F_(st, member, jname, ty, fl, ...)                                                                        \
-        { .name = jname, .type = ty, .offset = offsetof(st, member), .has_offset = NOOK_NO_HAS, .flags = fl,      \
-          .def_enum = -1, __VA_ARGS__ }
+#define F_(st, member, jname, ty, fl, ...)                                                                         \
+        {                                                                                                          \
+                .name = jname, .type = ty, .offset = offsetof(st, member), .has_offset = NOOK_NO_HAS, .flags = fl, \
+                .def_enum = -1, __VA_ARGS__                                                                        \
+        }
 #define ID(st, m, fl) F_(st, m, #m, NOOK_F_ID, fl)
 #define STR(st, m, fl) F_(st, m, #m, NOOK_F_STRING, fl)
 #define HASH(st, m, fl) F_(st, m, #m, NOOK_F_HASH, fl)
@@ -18,45 +20,68 @@
 #define BOOL_OPT(st, m) F_(st, m, #m, NOOK_F_BOOL, 0, .has_offset = offsetof(st, has_##m))
 #define UINT(st, m, lo, hi, def) F_(st, m, #m, NOOK_F_UINT, 0, .umin = lo, .umax = hi, .udef = def)
 #define UINT_REQ(st, m, lo, hi) F_(st, m, #m, NOOK_F_UINT, NOOK_REQ, .umin = lo, .umax = hi)
-#define UINT_OPT(st, m, lo, hi) F_(st, m, #m, NOOK_F_UINT, 0, .umin = lo, .umax = hi, .has_offset = offsetof(st, has_##m))
+#define UINT_OPT(st, m, lo, hi) \
+        F_(st, m, #m, NOOK_F_UINT, 0, .umin = lo, .umax = hi, .has_offset = offsetof(st, has_##m))
 #define ENUM(st, m, vals, def) F_(st, m, #m, NOOK_F_ENUM, 0, .values = vals, .def_enum = def)
 #define ENUM_REQ(st, m, vals) F_(st, m, #m, NOOK_F_ENUM, NOOK_REQ, .values = vals)
 #define OBJ(st, m, jname, sch, fl) F_(st, m, jname, NOOK_F_OBJECT, fl, .schema = &sch)
 #define OBJ_OPT(st, m, sch) F_(st, m, #m, NOOK_F_OBJECT, 0, .schema = &sch, .has_offset = offsetof(st, has_##m))
 #define JSON(st, m) F_(st, m, #m, NOOK_F_JSON, 0)
-#define ARR(st, m, jname, elemf, etype, fl) F_(st, m, jname, NOOK_F_ARRAY, fl, .elem = &elemf, .elem_size = sizeof(etype))
-#define VARIANT(st, m, jname, alttab, def) F_(st, m, jname, NOOK_F_VARIANT, 0, .alts = alttab, .n_alts = ELEMENTSOF(alttab), .def_enum = def)
+#define ARR(st, m, jname, elemf, etype, fl) \
+        F_(st, m, jname, NOOK_F_ARRAY, fl, .elem = &elemf, .elem_size = sizeof(etype))
+#define VARIANT(st, m, jname, alttab, def) \
+        F_(st, m, jname, NOOK_F_VARIANT, 0, .alts = alttab, .n_alts = ELEMENTSOF(alttab), .def_enum = def)
 #define IDEMPOTENCY(st) ID(st, idempotency_key, 0)
 
 static const nook_field elem_id = { .type = NOOK_F_ID };
 static const nook_field elem_string = { .type = NOOK_F_STRING };
 static const nook_field elem_json = { .type = NOOK_F_JSON };
 
-const char *const nook_class_values[] = { "host_process", "sandbox", "container", "lightweight_vm", "remote_sandbox",
-                                          NULL };
+const char *const nook_class_values[] = { "host_process",   "sandbox",        "container",
+                                          "lightweight_vm", "remote_sandbox", NULL };
 static const nook_field elem_class = { .type = NOOK_F_ENUM, .values = nook_class_values };
 static const char *const root_values[] = { "read_only", "writable_layer", NULL };
-static const char *const workspace_values[] = { "none", "snapshot", "live_read_only", "live_writable", "scratch", NULL };
+static const char *const workspace_values[] = {
+        "none", "snapshot", "live_read_only", "live_writable", "scratch", NULL
+};
 static const char *const mount_mode_values[] = { "read_only", "writable", NULL };
 static const char *const symlink_values[] = { "deny_escapes", "follow_within_alias", NULL };
 static const char *const single_file_values[] = { "audit_expanded_parent", "deny_single_file", NULL };
 static const char *const ambient_values[] = { "denied", "explicit_refs_only", NULL };
 static const char *const ownership_values[] = { "agent_owned", "host_managed", "detached_by_intent", NULL };
-static const char *const capture_values[] = { "off", "metadata_only", "redacted_summary", "content_ref",
-                                              "raw_content_if_policy_allows", NULL };
+static const char *const capture_values[] = {
+        "off", "metadata_only", "redacted_summary", "content_ref", "raw_content_if_policy_allows", NULL
+};
 static const char *const truncation_values[] = { "truncate_with_marker", "fail_if_exceeded", NULL };
 static const char *const terminal_values[] = { "pipe", "pty", NULL };
 const char *const nook_stream_values[] = { "stdin", "stdout", "stderr", NULL };
 static const char *const encoding_values[] = { "utf8", "base64", NULL };
 const char *const nook_signal_values[] = { "interrupt", "terminate", "kill", NULL };
-const char *const nook_terminal_status_values[] = { "completed", "failed", "timed_out", "cancelled",
-                                                    "denied_before_execution", "unknown", NULL };
+const char *const nook_terminal_status_values[] = {
+        "completed", "failed", "timed_out", "cancelled", "denied_before_execution", "unknown", NULL
+};
 static const char *const cleanup_status_values[] = { "completed", "repair_needed", NULL };
 const char *const nook_capability_values[] = {
-        "read_only_root", "writable_layer", "mount_read_only_enforcement", "single_file_mount_expansion_audit",
-        "no_network_guarantee", "egress_allowlist", "secret_isolation", "secret_mount", "secret_redaction",
-        "process_timeout", "process_signal", "process_rlimits", "content_ref_io", "io_redaction", "process_stats",
-        "cleanup", "detach", "reclaim", "audit_log", NULL,
+        "read_only_root",
+        "writable_layer",
+        "mount_read_only_enforcement",
+        "single_file_mount_expansion_audit",
+        "no_network_guarantee",
+        "egress_allowlist",
+        "secret_isolation",
+        "secret_mount",
+        "secret_redaction",
+        "process_timeout",
+        "process_signal",
+        "process_rlimits",
+        "content_ref_io",
+        "io_redaction",
+        "process_stats",
+        "cleanup",
+        "detach",
+        "reclaim",
+        "audit_log",
+        NULL,
 };
 
 /* ---- ExecutionEnvironment ---- */
@@ -296,16 +321,11 @@ static const nook_field process_spec_fields[] = {
 const nook_schema nook_schema_process_spec = NOOK_SCHEMA(nook_process_spec, process_spec_fields, validate_process_spec);
 
 static const nook_field effect_intent_fields[] = {
-        ID(nook_effect_intent, effect_id, NOOK_REQ),
-        JSON(nook_effect_intent, kind),
-        JSON(nook_effect_intent, subject_ref),
-        JSON(nook_effect_intent, source),
-        JSON(nook_effect_intent, destination),
-        JSON(nook_effect_intent, policy_refs),
-        ID(nook_effect_intent, idempotency_key, 0),
-        ID(nook_effect_intent, dedupe_key, 0),
-        JSON(nook_effect_intent, content_refs),
-        STR(nook_effect_intent, redacted_summary, 0),
+        ID(nook_effect_intent, effect_id, NOOK_REQ), JSON(nook_effect_intent, kind),
+        JSON(nook_effect_intent, subject_ref),       JSON(nook_effect_intent, source),
+        JSON(nook_effect_intent, destination),       JSON(nook_effect_intent, policy_refs),
+        ID(nook_effect_intent, idempotency_key, 0),  ID(nook_effect_intent, dedupe_key, 0),
+        JSON(nook_effect_intent, content_refs),      STR(nook_effect_intent, redacted_summary, 0),
 };
 const nook_schema nook_schema_effect_intent = NOOK_SCHEMA(nook_effect_intent, effect_intent_fields, NULL);
 
@@ -331,7 +351,8 @@ static const nook_field prepare_rootfs_req_fields[] = {
         ID(nook_prepare_rootfs_req, environment_id, 0),
         IDEMPOTENCY(nook_prepare_rootfs_req),
 };
-const nook_schema nook_schema_prepare_rootfs_req = NOOK_SCHEMA(nook_prepare_rootfs_req, prepare_rootfs_req_fields, NULL);
+const nook_schema nook_schema_prepare_rootfs_req =
+        NOOK_SCHEMA(nook_prepare_rootfs_req, prepare_rootfs_req_fields, NULL);
 
 static int validate_secret_source(void *obj, const char *ptr, nook_error **err) {
         nook_secret_source *s = obj;
@@ -349,7 +370,8 @@ static const nook_field secret_source_fields[] = {
 };
 static const nook_schema schema_secret_source =
         NOOK_SCHEMA(nook_secret_source, secret_source_fields, validate_secret_source);
-static const nook_field elem_secret_source = { .type = NOOK_F_OBJECT, .schema = &schema_secret_source,
+static const nook_field elem_secret_source = { .type = NOOK_F_OBJECT,
+                                               .schema = &schema_secret_source,
                                                .offset = offsetof(nook_named_secret, source) };
 
 static const nook_field prepare_secrets_req_fields[] = {
@@ -473,12 +495,9 @@ static const nook_field capability_set_fields[] = {
 };
 static const nook_schema schema_capability_set = NOOK_SCHEMA(nook_capability_set, capability_set_fields, NULL);
 static const nook_field finding_fields[] = {
-        ID(nook_finding_result, name, NOOK_REQ),
-        STR(nook_finding_result, title, 0),
-        BOOL(nook_finding_result, ok, false),
-        BOOL(nook_finding_result, required, false),
-        STR(nook_finding_result, detail, NOOK_REQ),
-        STR(nook_finding_result, remedy, 0),
+        ID(nook_finding_result, name, NOOK_REQ),    STR(nook_finding_result, title, 0),
+        BOOL(nook_finding_result, ok, false),       BOOL(nook_finding_result, required, false),
+        STR(nook_finding_result, detail, NOOK_REQ), STR(nook_finding_result, remedy, 0),
 };
 static const nook_schema schema_finding = NOOK_SCHEMA(nook_finding_result, finding_fields, NULL);
 static const nook_field elem_finding = { .type = NOOK_F_OBJECT, .schema = &schema_finding };

@@ -11,29 +11,60 @@
 
 /* ---- enums (index = position in the matching *_values[] table of contract.c) ---- */
 
-typedef enum { NOOK_CLASS_HOST_PROCESS, NOOK_CLASS_SANDBOX, NOOK_CLASS_CONTAINER, NOOK_CLASS_LIGHTWEIGHT_VM,
-               NOOK_CLASS_REMOTE_SANDBOX } nook_isolation_class;
-typedef enum { NOOK_FALLBACK_DENY, NOOK_FALLBACK_ALLOW_IF_APPROVED, NOOK_FALLBACK_TEST_ONLY_HOST_PROCESS } nook_fallback_tag;
+typedef enum {
+        NOOK_CLASS_HOST_PROCESS,
+        NOOK_CLASS_SANDBOX,
+        NOOK_CLASS_CONTAINER,
+        NOOK_CLASS_LIGHTWEIGHT_VM,
+        NOOK_CLASS_REMOTE_SANDBOX
+} nook_isolation_class;
+typedef enum {
+        NOOK_FALLBACK_DENY,
+        NOOK_FALLBACK_ALLOW_IF_APPROVED,
+        NOOK_FALLBACK_TEST_ONLY_HOST_PROCESS
+} nook_fallback_tag;
 typedef enum { NOOK_ROOT_READ_ONLY, NOOK_ROOT_WRITABLE_LAYER } nook_root_mode;
-typedef enum { NOOK_WS_NONE, NOOK_WS_SNAPSHOT, NOOK_WS_LIVE_READ_ONLY, NOOK_WS_LIVE_WRITABLE,
-               NOOK_WS_SCRATCH } nook_workspace_mode;
+typedef enum {
+        NOOK_WS_NONE,
+        NOOK_WS_SNAPSHOT,
+        NOOK_WS_LIVE_READ_ONLY,
+        NOOK_WS_LIVE_WRITABLE,
+        NOOK_WS_SCRATCH
+} nook_workspace_mode;
 typedef enum { NOOK_MOUNT_READ_ONLY, NOOK_MOUNT_WRITABLE } nook_mount_mode;
 typedef enum { NOOK_SYMLINK_DENY_ESCAPES, NOOK_SYMLINK_FOLLOW_WITHIN_ALIAS } nook_symlink_policy;
 typedef enum { NOOK_SFM_AUDIT_EXPANDED_PARENT, NOOK_SFM_DENY_SINGLE_FILE } nook_single_file_policy;
-typedef enum { NOOK_NET_DISABLED, NOOK_NET_ALLOWLIST, NOOK_NET_EGRESS_SCOPED, NOOK_NET_EXPOSED_PORTS,
-               NOOK_NET_SOCKET_RELAY, NOOK_NET_ADAPTER_DEFINED_DENIED } nook_network_tag;
+typedef enum {
+        NOOK_NET_DISABLED,
+        NOOK_NET_ALLOWLIST,
+        NOOK_NET_EGRESS_SCOPED,
+        NOOK_NET_EXPOSED_PORTS,
+        NOOK_NET_SOCKET_RELAY,
+        NOOK_NET_ADAPTER_DEFINED_DENIED
+} nook_network_tag;
 typedef enum { NOOK_AMBIENT_DENIED, NOOK_AMBIENT_EXPLICIT_REFS_ONLY } nook_ambient_secrets;
 typedef enum { NOOK_OWN_AGENT_OWNED, NOOK_OWN_HOST_MANAGED, NOOK_OWN_DETACHED_BY_INTENT } nook_ownership_class;
-typedef enum { NOOK_CAPTURE_OFF, NOOK_CAPTURE_METADATA_ONLY, NOOK_CAPTURE_REDACTED_SUMMARY, NOOK_CAPTURE_CONTENT_REF,
-               NOOK_CAPTURE_RAW_IF_ALLOWED } nook_capture;
+typedef enum {
+        NOOK_CAPTURE_OFF,
+        NOOK_CAPTURE_METADATA_ONLY,
+        NOOK_CAPTURE_REDACTED_SUMMARY,
+        NOOK_CAPTURE_CONTENT_REF,
+        NOOK_CAPTURE_RAW_IF_ALLOWED
+} nook_capture;
 typedef enum { NOOK_TRUNC_WITH_MARKER, NOOK_TRUNC_FAIL_IF_EXCEEDED } nook_truncation;
 typedef enum { NOOK_TERM_PIPE, NOOK_TERM_PTY } nook_terminal_mode;
 typedef enum { NOOK_STDIN_CLOSED, NOOK_STDIN_CONTENT_REF } nook_stdin_tag;
 typedef enum { NOOK_STREAM_STDIN, NOOK_STREAM_STDOUT, NOOK_STREAM_STDERR } nook_stream;
 typedef enum { NOOK_ENCODING_UTF8, NOOK_ENCODING_BASE64 } nook_encoding;
 typedef enum { NOOK_SIGNAL_INTERRUPT, NOOK_SIGNAL_TERMINATE, NOOK_SIGNAL_KILL } nook_signal;
-typedef enum { NOOK_TERMINAL_COMPLETED, NOOK_TERMINAL_FAILED, NOOK_TERMINAL_TIMED_OUT, NOOK_TERMINAL_CANCELLED,
-               NOOK_TERMINAL_DENIED_BEFORE_EXECUTION, NOOK_TERMINAL_UNKNOWN } nook_terminal_status;
+typedef enum {
+        NOOK_TERMINAL_COMPLETED,
+        NOOK_TERMINAL_FAILED,
+        NOOK_TERMINAL_TIMED_OUT,
+        NOOK_TERMINAL_CANCELLED,
+        NOOK_TERMINAL_DENIED_BEFORE_EXECUTION,
+        NOOK_TERMINAL_UNKNOWN
+} nook_terminal_status;
 typedef enum { NOOK_CLEANUP_COMPLETED, NOOK_CLEANUP_REPAIR_NEEDED } nook_cleanup_status;
 typedef enum { NOOK_HEALTH_TAG_HEALTHY, NOOK_HEALTH_TAG_DEGRADED, NOOK_HEALTH_TAG_UNSUPPORTED_HOST } nook_health_tag;
 
@@ -46,10 +77,10 @@ extern const char *const nook_capability_values[]; /* the contract's capability 
 /* ---- ExecutionEnvironment ---- */
 
 typedef struct nook_requirement {
-        int minimum_class; /* nook_isolation_class, -1 when absent */
-        char *trust;       /* JSON */
-        nook_array preferred_adapters; /* char * */
-        nook_variant fallback;         /* nook_fallback_tag; allow_if_package_and_policy_approve payload raw */
+        int minimum_class;                /* nook_isolation_class, -1 when absent */
+        char *trust;                      /* JSON */
+        nook_array preferred_adapters;    /* char * */
+        nook_variant fallback;            /* nook_fallback_tag; allow_if_package_and_policy_approve payload raw */
         nook_array required_capabilities; /* char * */
 } nook_requirement;
 
@@ -84,7 +115,7 @@ typedef struct nook_mount_policy {
         char *mount_ref;
         char *source_alias;
         char *destination_path;
-        int mode; /* nook_mount_mode */
+        int mode;              /* nook_mount_mode */
         char *expansion_audit; /* JSON */
         char *policy_refs;     /* JSON */
 } nook_mount_policy;
@@ -177,8 +208,8 @@ typedef struct nook_environment_spec {
 
 typedef struct nook_environment {
         char *environment_id;
-        char *requirement_ref;             /* JSON */
-        char *sidecar_ref;                 /* JSON */
+        char *requirement_ref; /* JSON */
+        char *sidecar_ref;     /* JSON */
         nook_environment_spec spec;
         char *source;                      /* JSON */
         char *destination;                 /* JSON */
@@ -204,14 +235,14 @@ typedef struct nook_process_spec {
         int terminal_mode;
         uint64_t timeout_ms;
         bool has_timeout_ms;
-        char *rlimits;      /* JSON */
+        char *rlimits;           /* JSON */
         nook_variant stdin_spec; /* "stdin": nook_stdin_tag; content_ref payload raw */
         nook_stream_policy stdout_policy;
         bool has_stdout_policy;
         nook_stream_policy stderr_policy;
         bool has_stderr_policy;
-        char *stats_policy; /* JSON */
-        char *ownership;    /* JSON */
+        char *stats_policy;     /* JSON */
+        char *ownership;        /* JSON */
         nook_strmap env_values; /* ext, secret-grade: values never journaled */
 } nook_process_spec;
 
@@ -362,14 +393,14 @@ typedef struct nook_capability_report {
         char *adapter_kind;
         char *adapter_version;
         char *capability_version;
-        nook_variant health; /* nook_health_tag */
+        nook_variant health;          /* nook_health_tag */
         nook_array supported_classes; /* int (nook_isolation_class) */
         nook_platform platform;
         nook_capability_set capabilities;
-        char *trust;                      /* JSON */
+        char *trust;                         /* JSON */
         nook_array unsupported_requirements; /* char * */
-        char *log_retention;              /* JSON */
-        nook_array findings;              /* nook_finding_result (ext) */
+        char *log_retention;                 /* JSON */
+        nook_array findings;                 /* nook_finding_result (ext) */
 } nook_capability_report;
 
 typedef struct nook_resolve_image_result {
@@ -387,7 +418,7 @@ typedef struct nook_mount_ref {
 } nook_mount_ref;
 
 typedef struct nook_mount_plan {
-        nook_array mounts; /* nook_mount_ref */
+        nook_array mounts;                   /* nook_mount_ref */
         nook_array expanded_exposure_audits; /* char * */
 } nook_mount_plan;
 

@@ -52,9 +52,9 @@ const char *nook_journal_path(const nook_journal *j);
 
 /* What nook_journal_begin() found. */
 typedef enum nook_begin_outcome {
-        NOOK_BEGIN_NEW = 1,     /* intent recorded; *ret_call_id is the new row: go on */
-        NOOK_BEGIN_REPLAY,      /* same key, same hash, done before: *ret_result is the recorded result */
-        NOOK_BEGIN_RETRY,       /* same key, failed before: row reset to intent (new request), go on */
+        NOOK_BEGIN_NEW = 1, /* intent recorded; *ret_call_id is the new row: go on */
+        NOOK_BEGIN_REPLAY,  /* same key, same hash, done before: *ret_result is the recorded result */
+        NOOK_BEGIN_RETRY,   /* same key, failed before: row reset to intent (new request), go on */
 } nook_begin_outcome;
 
 typedef struct nook_call_intent {
@@ -89,8 +89,7 @@ int nook_journal_fail(nook_journal *j, int64_t call_id, const char *error_json, 
  * gets how many. */
 int nook_journal_reap_interrupted(nook_journal *j, unsigned *ret_count, nook_error **err);
 /* true when the environment has an interrupted call not yet reconciled by cleanup. */
-int nook_journal_environment_needs_repair(nook_journal *j, const char *environment_id, bool *ret,
-                                          nook_error **err);
+int nook_journal_environment_needs_repair(nook_journal *j, const char *environment_id, bool *ret, nook_error **err);
 /* After a successful cleanup/reclaim: interrupted calls of the environment are marked
  * reconciled (status stays interrupted; a reconciled_ms timestamp is set). */
 int nook_journal_reconcile_environment(nook_journal *j, const char *environment_id, nook_error **err);
@@ -117,16 +116,15 @@ int nook_journal_resource_set_pid(nook_journal *j, int64_t id, pid_t pid, uint64
 int nook_journal_resource_release(nook_journal *j, int64_t id, nook_error **err);
 typedef int (*nook_resource_visit_fn)(const nook_resource *r, void *userdata);
 /* Held (unreleased) resources of one environment (NULL: all), newest first. */
-int nook_journal_resources_held(nook_journal *j, const char *environment_id, nook_resource_visit_fn fn,
-                                void *userdata, nook_error **err);
+int nook_journal_resources_held(nook_journal *j, const char *environment_id, nook_resource_visit_fn fn, void *userdata,
+                                nook_error **err);
 
 /* Tickets: detach hands an environment to a ticket; reclaim claims it once. */
-int nook_journal_ticket_add(nook_journal *j, const char *ticket_ref, const char *environment_id,
-                            nook_error **err);
+int nook_journal_ticket_add(nook_journal *j, const char *ticket_ref, const char *environment_id, nook_error **err);
 /* *ret_environment_id: the environment the ticket holds (newly allocated).  Unknown
  * ticket: -ENOENT with PolicyDenial.  *ret_claimed: true when already reclaimed. */
-int nook_journal_ticket_get(nook_journal *j, const char *ticket_ref, char **ret_environment_id,
-                            bool *ret_claimed, nook_error **err);
+int nook_journal_ticket_get(nook_journal *j, const char *ticket_ref, char **ret_environment_id, bool *ret_claimed,
+                            nook_error **err);
 /* Claims an unclaimed ticket.  Already claimed: -EALREADY with PolicyDenial; unknown:
  * -ENOENT with PolicyDenial.  Adding a ticket that exists for the same environment is a
  * no-op; for another environment it is -EEXIST (InvalidStateTransition). */

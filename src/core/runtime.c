@@ -31,10 +31,12 @@ struct nook_runtime {
 };
 
 static const char *const method_names[] = {
-        "runtime_ref",    "capability_report", "prepare_session", "resolve_image",  "prepare_rootfs",
-        "resolve_mounts", "configure_network", "prepare_secrets", "prepare_environment",
-        "start_process",  "stream_io",         "signal_process",  "collect_stats",  "cleanup",
-        "detach",         "reclaim",           "read_content",    NULL,
+        "runtime_ref",       "capability_report", "prepare_session",
+        "resolve_image",     "prepare_rootfs",    "resolve_mounts",
+        "configure_network", "prepare_secrets",   "prepare_environment",
+        "start_process",     "stream_io",         "signal_process",
+        "collect_stats",     "cleanup",           "detach",
+        "reclaim",           "read_content",      NULL,
 };
 
 const char *const *nook_runtime_methods(void) {
@@ -128,8 +130,8 @@ int nook_runtime_open(const nook_options *opts, nook_runtime **ret, nook_error *
         rt->data_dir = resolve_data_dir(opts);
         rt->run_dir = resolve_run_dir(opts);
         if (!rt->data_dir || !rt->run_dir)
-                return nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED,
-                                      ENOENT, "cannot find a data dir: set NOOK_STORAGE or HOME");
+                return nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
+                                      "cannot find a data dir: set NOOK_STORAGE or HOME");
         if (asprintf(&rt->journal_path, "%s/journal.db", rt->data_dir) < 0)
                 return nook_error_oom(err);
         rt->max_request = opts && opts->max_request_bytes ? opts->max_request_bytes : NOOK_MAX_REQUEST_BYTES;
@@ -173,8 +175,7 @@ static int ensure_report(nook_runtime *rt, nook_error **err) {
 }
 
 /* The one place that turns a method id into a typed adapter call. */
-static int invoke(nook_runtime *rt, nook_call_ctx *ctx, nook_method id, const void *req, void *res,
-                  nook_error **err) {
+static int invoke(nook_runtime *rt, nook_call_ctx *ctx, nook_method id, const void *req, void *res, nook_error **err) {
         const nook_adapter_ops *o = rt->ops;
         void *s = rt->state;
         switch (id) {
@@ -311,8 +312,8 @@ static int finish(nook_runtime *rt, call_state *c, char **ret_result_json, nook_
 
 int nook_runtime_call(nook_runtime *rt, const char *method, const char *request_json, char **ret_result_json,
                       nook_error **err) {
-        return nook_runtime_call_buf(rt, method, request_json, request_json ? strlen(request_json) : 0,
-                                     ret_result_json, err);
+        return nook_runtime_call_buf(rt, method, request_json, request_json ? strlen(request_json) : 0, ret_result_json,
+                                     err);
 }
 
 int nook_runtime_call_buf(nook_runtime *rt, const char *method, const char *request, size_t request_len,
@@ -347,7 +348,9 @@ int nook_runtime_call_buf(nook_runtime *rt, const char *method, const char *requ
         r = select_for(rt, c.m, c.req, err);
         if (r < 0)
                 return journal_failure(rt, &c, r, err);
-        nook_call_ctx ctx = { .journal = c.journaled ? rt->journal : NULL, .call_id = c.call_id, .config = &rt->config };
+        nook_call_ctx ctx = { .journal = c.journaled ? rt->journal : NULL,
+                              .call_id = c.call_id,
+                              .config = &rt->config };
         r = invoke(rt, &ctx, c.m->id, c.req, c.res, err);
         if (r < 0)
                 return journal_failure(rt, &c, r, err);

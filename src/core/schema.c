@@ -155,8 +155,7 @@ static int parse_enum(const nook_field *f, json_t *v, const char *ptr, int *out,
         for (int i = 0; f->values[i]; i++)
                 nook_strbuf_printf(&b, "%s%s", i ? ", " : "", f->values[i]);
         _cleanup_free_ char *list = nook_strbuf_steal(&b);
-        return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr, "must be one of %s",
-                                list ? list : "?");
+        return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr, "must be one of %s", list ? list : "?");
 }
 
 static int parse_uint(const nook_field *f, json_t *v, const char *ptr, uint64_t *out, nook_error **err) {
@@ -176,8 +175,8 @@ static int parse_number(const nook_field *f, json_t *v, const char *ptr, double 
                 return wrong_type(ptr, "a number", v, err);
         double d = json_number_value(v);
         if (!(d >= f->dmin && d <= f->dmax))
-                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr, "%g is out of range [%g, %g]",
-                                        d, f->dmin, f->dmax);
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr, "%g is out of range [%g, %g]", d,
+                                        f->dmin, f->dmax);
         *out = d;
         return 0;
 }
@@ -191,8 +190,8 @@ static int parse_array(const nook_field *f, json_t *v, const char *ptr, nook_arr
         size_t n = json_array_size(v);
         size_t max = f->max_items ? f->max_items : NOOK_MAX_ITEMS;
         if (n > max)
-                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr,
-                                        "%zu elements exceed the limit of %zu", n, max);
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr, "%zu elements exceed the limit of %zu",
+                                        n, max);
         if (n == 0 && (f->flags & NOOK_NONEMPTY))
                 return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr, "must not be empty");
         out->items = n ? calloc(n, f->elem_size) : NULL;
@@ -271,8 +270,8 @@ static int parse_strmap(json_t *v, const char *ptr, nook_strmap *out, nook_error
                 return wrong_type(ptr, "an object", v, err);
         size_t n = json_object_size(v);
         if (n > NOOK_MAX_ITEMS)
-                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr,
-                                        "%zu entries exceed the limit of %d", n, NOOK_MAX_ITEMS);
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr, "%zu entries exceed the limit of %d",
+                                        n, NOOK_MAX_ITEMS);
         out->keys = calloc(n + 1, sizeof(char *));
         out->values = calloc(n + 1, sizeof(char *));
         if (!out->keys || !out->values)
@@ -302,8 +301,8 @@ static int parse_map(const nook_field *f, json_t *v, const char *ptr, nook_array
                 return wrong_type(ptr, "an object", v, err);
         size_t n = json_object_size(v);
         if (n > NOOK_MAX_ITEMS)
-                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr,
-                                        "%zu entries exceed the limit of %d", n, NOOK_MAX_ITEMS);
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr, "%zu entries exceed the limit of %d",
+                                        n, NOOK_MAX_ITEMS);
         out->items = n ? calloc(n, f->elem_size) : NULL;
         if (n && !out->items)
                 return nook_error_oom(err);

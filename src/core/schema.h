@@ -31,10 +31,10 @@ typedef enum nook_field_type {
 } nook_field_type;
 
 enum {
-        NOOK_REQ = 1u << 0,      /* missing -> MissingRequiredField */
-        NOOK_NONEMPTY = 1u << 1, /* ARRAY: at least one element */
-        NOOK_NULLABLE = 1u << 2, /* JSON null accepted as "absent" */
-        NOOK_SECRET = 1u << 3,   /* never journaled: maps keep their keys, strings their length */
+        NOOK_REQ = 1u << 0,          /* missing -> MissingRequiredField */
+        NOOK_NONEMPTY = 1u << 1,     /* ARRAY: at least one element */
+        NOOK_NULLABLE = 1u << 2,     /* JSON null accepted as "absent" */
+        NOOK_SECRET = 1u << 3,       /* never journaled: maps keep their keys, strings their length */
         NOOK_REDACT_COUNT = 1u << 4, /* journaled as "<name>_count": number of elements (argv) */
         NOOK_REDACT_NAMES = 1u << 5, /* array of objects journaled as the list of their first field (env) */
 };
@@ -70,19 +70,19 @@ struct nook_field {
         size_t offset;
         size_t has_offset; /* offset of a bool "present" flag, or NOOK_NO_HAS */
         unsigned flags;
-        const nook_schema *schema;   /* OBJECT */
-        const nook_field *elem;      /* ARRAY element (its offset is 0) */
-        size_t elem_size;            /* ARRAY */
-        size_t max_items;            /* ARRAY; 0: NOOK_MAX_ITEMS */
-        const char *const *values;   /* ENUM, NULL-terminated */
-        const nook_alt *alts;        /* VARIANT */
+        const nook_schema *schema; /* OBJECT */
+        const nook_field *elem;    /* ARRAY element (its offset is 0) */
+        size_t elem_size;          /* ARRAY */
+        size_t max_items;          /* ARRAY; 0: NOOK_MAX_ITEMS */
+        const char *const *values; /* ENUM, NULL-terminated */
+        const nook_alt *alts;      /* VARIANT */
         size_t n_alts;
-        int def_enum;                /* ENUM / VARIANT default when absent (-1: none) */
-        uint64_t umin, umax, udef;   /* UINT */
-        double dmin, dmax, ddef;     /* NUMBER */
-        bool bdef;                   /* BOOL */
-        const char *sdef;            /* STRING / ID / PATH default */
-        size_t max_len;              /* STRING: 0 = NOOK_MAX_STRING */
+        int def_enum;              /* ENUM / VARIANT default when absent (-1: none) */
+        uint64_t umin, umax, udef; /* UINT */
+        double dmin, dmax, ddef;   /* NUMBER */
+        bool bdef;                 /* BOOL */
+        const char *sdef;          /* STRING / ID / PATH default */
+        size_t max_len;            /* STRING: 0 = NOOK_MAX_STRING */
 };
 
 /* Called after an object parsed; may add cross-field checks.  ptr is the object's
@@ -122,7 +122,7 @@ bool nook_envname_valid(const char *s);
 char *nook_pointer_join(const char *base, const char *name);
 char *nook_pointer_index(const char *base, size_t i);
 
-#define NOOK_SCHEMA(type, fieldtab, fn)                                                                    \
+#define NOOK_SCHEMA(type, fieldtab, fn) \
         { .name = #type, .size = sizeof(type), .fields = fieldtab, .n_fields = ELEMENTSOF(fieldtab), .validate = fn }
 
 #endif

@@ -80,9 +80,10 @@ int nook_select_check(const nook_environment *env, const char *runtime_ref, cons
         }
         /* "deny" refuses; "test_only_host_process" would run the workload as a plain host
          * process, which nook never does, so it refuses too and says why. */
-        return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_HOST_CONFIGURATION_NEEDED, EPERM,
-                              "prepare_session: the environment requires %s, which %s cannot deliver on this host "
-                              "(fallback %s%s); run 'nook caps' to see what is missing",
-                              list, runtime_ref, req->fallback.tag == NOOK_FALLBACK_DENY ? "deny" : "test_only_host_process",
-                              req->fallback.tag == NOOK_FALLBACK_DENY ? "" : ": nook never runs workloads as host processes");
+        return nook_error_set(
+                err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_HOST_CONFIGURATION_NEEDED, EPERM,
+                "prepare_session: the environment requires %s, which %s cannot deliver on this host "
+                "(fallback %s%s); run 'nook caps' to see what is missing",
+                list, runtime_ref, req->fallback.tag == NOOK_FALLBACK_DENY ? "deny" : "test_only_host_process",
+                req->fallback.tag == NOOK_FALLBACK_DENY ? "" : ": nook never runs workloads as host processes");
 }

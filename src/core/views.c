@@ -42,8 +42,11 @@ static int caps_fill(nook_caps *c, nook_error **err) {
                 return nook_error_oom(err);
         for (size_t i = 0; i < c->n; i++) {
                 const nook_finding_result *f = &((nook_finding_result *)rep->findings.items)[i];
-                c->findings[i] = (nook_finding){ .name = f->name, .title = f->title ? f->title : f->name,
-                                                 .ok = f->ok, .required = f->required, .detail = f->detail,
+                c->findings[i] = (nook_finding){ .name = f->name,
+                                                 .title = f->title ? f->title : f->name,
+                                                 .ok = f->ok,
+                                                 .required = f->required,
+                                                 .detail = f->detail,
                                                  .remedy = f->remedy };
         }
         for (size_t i = 0; i < rep->capabilities.capabilities.n; i++)
@@ -133,8 +136,8 @@ static json_t *text_or_null(const char *s, bool parse) {
 static int append_entry(const nook_journal_entry *e, void *userdata) {
         json_t *arr = userdata;
         json_t *o = json_pack("{sI sI sI ss ss ss ss ss so* so* so* si}", "id", (json_int_t)e->id, "started_ms",
-                              (json_int_t)e->started_ms, "finished_ms", (json_int_t)e->finished_ms, "method",
-                              e->method, "status", e->status, "request_hash", e->request_hash ? e->request_hash : "",
+                              (json_int_t)e->started_ms, "finished_ms", (json_int_t)e->finished_ms, "method", e->method,
+                              "status", e->status, "request_hash", e->request_hash ? e->request_hash : "",
                               "idempotency_key", e->idempotency_key ? e->idempotency_key : "", "environment_id",
                               e->environment_id ? e->environment_id : "", "request",
                               text_or_null(e->request_json, true), "result", text_or_null(e->result_json, true),

@@ -205,8 +205,8 @@ static int fake_prepare_secrets(void *state, nook_call_ctx *ctx, const nook_prep
                 const nook_secret_mount *m = &((nook_secret_mount *)sec->secret_mounts.items)[i];
                 bool found = false;
                 for (size_t j = 0; j < req->secret_values.n; j++)
-                        found |= strcmp(((nook_named_secret *)req->secret_values.items)[j].secret_ref,
-                                        m->secret_ref) == 0;
+                        found |= strcmp(((nook_named_secret *)req->secret_values.items)[j].secret_ref, m->secret_ref) ==
+                                 0;
                 if (!found)
                         return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
                                               "prepare_secrets: no value given for secret %s", m->secret_ref);
@@ -302,8 +302,8 @@ static int fake_stream_io(void *state, nook_call_ctx *ctx, const nook_stream_io_
         return frame_for(p, req->stream, req->has_cursor ? req->cursor : 0, ret, err);
 }
 
-static int fake_signal_process(void *state, nook_call_ctx *ctx, const nook_signal_req *req,
-                               nook_signal_result *ret, nook_error **err) {
+static int fake_signal_process(void *state, nook_call_ctx *ctx, const nook_signal_req *req, nook_signal_result *ret,
+                               nook_error **err) {
         fake_process *p;
         int r = need_process(state, req->process_ref, &p, err);
         if (r < 0)
@@ -315,8 +315,8 @@ static int fake_signal_process(void *state, nook_call_ctx *ctx, const nook_signa
         return ret->process_ref && ret->redacted_summary ? 0 : nook_error_oom(err);
 }
 
-static int fake_collect_stats(void *state, nook_call_ctx *ctx, const nook_process_ref_req *req,
-                              nook_stats_result *ret, nook_error **err) {
+static int fake_collect_stats(void *state, nook_call_ctx *ctx, const nook_process_ref_req *req, nook_stats_result *ret,
+                              nook_error **err) {
         fake_process *p;
         int r = need_process(state, req->process_ref, &p, err);
         if (r < 0)

@@ -749,4 +749,3 @@ int caps_probe_run_start(struct probe_run *run, const struct host *host, nook_er
                 r = spawn_version(run, &run->h[H_SLIRP4NETNS], "slirp4netns", err);
         return r;
 }
-

@@ -116,7 +116,6 @@ struct reporter {
         uint64_t done; /* bit per step already reported */
 };
 
-
 const char *caps_errdesc(int e);
 const char *caps_errname(int e);
 int caps_find_program(const char *name, char **ret);

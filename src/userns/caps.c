@@ -600,7 +600,8 @@ static void finding_cgroup_controllers(struct builder *b, const struct mounts *m
         bool all = has_word(ctl, "cpu") && has_word(ctl, "memory") && has_word(ctl, "pids");
         nook_strbuf d = NOOK_STRBUF_INIT;
         if (r < 0)
-                nook_strbuf_printf(&d, "no cgroup.controllers to read (%s)", dir[0] ? caps_errname(-r) : "no cgroup v2");
+                nook_strbuf_printf(&d, "no cgroup.controllers to read (%s)",
+                                   dir[0] ? caps_errname(-r) : "no cgroup v2");
         else
                 nook_strbuf_printf(&d, "%s: %s", path, ctl[0] ? ctl : "(none)");
         if (r >= 0 && m->cg1)

@@ -12,30 +12,30 @@
 
 /* Host facts the probe measures; the adapter maps them to contract capabilities. */
 typedef enum nook_host_fact {
-        NOOK_FACT_USERNS = 1ull << 0,           /* can create a user namespace and map itself */
-        NOOK_FACT_MOUNTNS = 1ull << 1,          /* mount namespace + tmpfs/bind/remount-ro inside it */
-        NOOK_FACT_PIDNS = 1ull << 2,            /* pid namespace + fresh procfs mount */
-        NOOK_FACT_NETNS = 1ull << 3,            /* network namespace with loopback up */
-        NOOK_FACT_OVERLAY = 1ull << 4,          /* kernel overlayfs (userxattr) inside a user namespace */
-        NOOK_FACT_FUSE = 1ull << 5,             /* /dev/fuse usable: a libfuse3 mount in a user namespace */
-        NOOK_FACT_FUSE_OVERLAYFS = 1ull << 6,   /* fuse-overlayfs present and answers --version */
-        NOOK_FACT_TMPFS_XATTR = 1ull << 7,      /* user.* xattrs on tmpfs */
-        NOOK_FACT_SLIRP4NETNS = 1ull << 8,      /* slirp4netns present and answers --version */
-        NOOK_FACT_TUN = 1ull << 9,              /* /dev/net/tun openable (in a user+net namespace) */
-        NOOK_FACT_SECCOMP = 1ull << 10,         /* seccomp filters with ERRNO, KILL_PROCESS, LOG actions */
-        NOOK_FACT_NFTABLES = 1ull << 11,        /* an nftables table can be added in a user+net namespace */
-        NOOK_FACT_CGROUP2 = 1ull << 12,         /* cgroup v2 mounted */
-        NOOK_FACT_CGROUP_DELEGATED = 1ull << 13,/* own cgroup v2 subtree writable by this user */
-        NOOK_FACT_PIDFD = 1ull << 14,           /* pidfd_open + pidfd_send_signal */
-        NOOK_FACT_CLONE3 = 1ull << 15,          /* clone3 syscall */
-        NOOK_FACT_OPENAT2 = 1ull << 16,         /* openat2 with RESOLVE_IN_ROOT */
-        NOOK_FACT_CLOSE_RANGE = 1ull << 17,     /* close_range */
-        NOOK_FACT_SUBUID = 1ull << 18,          /* /etc/subuid and /etc/subgid ranges for this user + newuidmap/newgidmap */
-        NOOK_FACT_NESTED = 1ull << 19,          /* running inside another container or user namespace */
-        NOOK_FACT_RUN_DIR = 1ull << 20,         /* run dir usable (owned by caller, 0700, not a symlink, or creatable) */
-        NOOK_FACT_DATA_DIR = 1ull << 21,        /* data dir usable */
-        NOOK_FACT_PROCFS_MOUNT = 1ull << 22,    /* a fresh procfs can be mounted in a new pid+user namespace */
-        NOOK_FACT_MOUNT_SETATTR = 1ull << 23,   /* mount_setattr (recursive read-only) */
+        NOOK_FACT_USERNS = 1ull << 0,            /* can create a user namespace and map itself */
+        NOOK_FACT_MOUNTNS = 1ull << 1,           /* mount namespace + tmpfs/bind/remount-ro inside it */
+        NOOK_FACT_PIDNS = 1ull << 2,             /* pid namespace + fresh procfs mount */
+        NOOK_FACT_NETNS = 1ull << 3,             /* network namespace with loopback up */
+        NOOK_FACT_OVERLAY = 1ull << 4,           /* kernel overlayfs (userxattr) inside a user namespace */
+        NOOK_FACT_FUSE = 1ull << 5,              /* /dev/fuse usable: a libfuse3 mount in a user namespace */
+        NOOK_FACT_FUSE_OVERLAYFS = 1ull << 6,    /* fuse-overlayfs present and answers --version */
+        NOOK_FACT_TMPFS_XATTR = 1ull << 7,       /* user.* xattrs on tmpfs */
+        NOOK_FACT_SLIRP4NETNS = 1ull << 8,       /* slirp4netns present and answers --version */
+        NOOK_FACT_TUN = 1ull << 9,               /* /dev/net/tun openable (in a user+net namespace) */
+        NOOK_FACT_SECCOMP = 1ull << 10,          /* seccomp filters with ERRNO, KILL_PROCESS, LOG actions */
+        NOOK_FACT_NFTABLES = 1ull << 11,         /* an nftables table can be added in a user+net namespace */
+        NOOK_FACT_CGROUP2 = 1ull << 12,          /* cgroup v2 mounted */
+        NOOK_FACT_CGROUP_DELEGATED = 1ull << 13, /* own cgroup v2 subtree writable by this user */
+        NOOK_FACT_PIDFD = 1ull << 14,            /* pidfd_open + pidfd_send_signal */
+        NOOK_FACT_CLONE3 = 1ull << 15,           /* clone3 syscall */
+        NOOK_FACT_OPENAT2 = 1ull << 16,          /* openat2 with RESOLVE_IN_ROOT */
+        NOOK_FACT_CLOSE_RANGE = 1ull << 17,      /* close_range */
+        NOOK_FACT_SUBUID = 1ull << 18,   /* /etc/subuid and /etc/subgid ranges for this user + newuidmap/newgidmap */
+        NOOK_FACT_NESTED = 1ull << 19,   /* running inside another container or user namespace */
+        NOOK_FACT_RUN_DIR = 1ull << 20,  /* run dir usable (owned by caller, 0700, not a symlink, or creatable) */
+        NOOK_FACT_DATA_DIR = 1ull << 21, /* data dir usable */
+        NOOK_FACT_PROCFS_MOUNT = 1ull << 22,  /* a fresh procfs can be mounted in a new pid+user namespace */
+        NOOK_FACT_MOUNT_SETATTR = 1ull << 23, /* mount_setattr (recursive read-only) */
 } nook_host_fact;
 
 typedef struct nook_probe_options {
@@ -44,8 +44,8 @@ typedef struct nook_probe_options {
 } nook_probe_options;
 
 typedef struct nook_probe_finding {
-        char *name;   /* stable id, snake_case */
-        char *title;  /* short human title */
+        char *name;  /* stable id, snake_case */
+        char *title; /* short human title */
         bool ok;
         bool required;
         char *detail; /* what was measured (may name host paths: CLI only) */
@@ -53,18 +53,18 @@ typedef struct nook_probe_finding {
 } nook_probe_finding;
 
 typedef struct nook_probe {
-        uint64_t facts;                /* bitwise OR of nook_host_fact */
+        uint64_t facts; /* bitwise OR of nook_host_fact */
         nook_probe_finding *findings;
         size_t n_findings;
-        char **missing;                /* NULL-terminated; names of required findings that failed */
-        char *degraded_reason;         /* NULL when nothing optional that matters is missing */
-        char *kernel_release;          /* uname -r */
-        char *cpu_architecture;        /* "x86_64", "aarch64", ... */
-        char *fuse_overlayfs_version;  /* NULL when absent */
-        char *slirp4netns_version;     /* NULL when absent */
-        char *cgroup_controllers;      /* delegated controllers, space separated, or NULL */
+        char **missing;               /* NULL-terminated; names of required findings that failed */
+        char *degraded_reason;        /* NULL when nothing optional that matters is missing */
+        char *kernel_release;         /* uname -r */
+        char *cpu_architecture;       /* "x86_64", "aarch64", ... */
+        char *fuse_overlayfs_version; /* NULL when absent */
+        char *slirp4netns_version;    /* NULL when absent */
+        char *cgroup_controllers;     /* delegated controllers, space separated, or NULL */
         uint64_t max_user_namespaces;
-        uint64_t duration_us;          /* how long the probe took */
+        uint64_t duration_us; /* how long the probe took */
 } nook_probe;
 
 /* Runs every probe.  Creates nothing that outlives the call (throwaway children and

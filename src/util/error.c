@@ -56,8 +56,7 @@ static nook_error *ensure(nook_error **err) {
         return *err;
 }
 
-int nook_error_setv(nook_error **err, nook_error_kind kind, nook_retry retry, int errnum, const char *fmt,
-                    va_list ap) {
+int nook_error_setv(nook_error **err, nook_error_kind kind, nook_retry retry, int errnum, const char *fmt, va_list ap) {
         int r = errnum > 0 ? -errnum : -EINVAL;
         nook_error *e = ensure(err);
         if (!e)

@@ -11,15 +11,14 @@
 /* Sets *err (err may be NULL) and returns -errnum, or -EINVAL when errnum is 0. */
 int nook_error_set(nook_error **err, nook_error_kind kind, nook_retry retry, int errnum, const char *fmt, ...)
         _printf_(5, 6);
-int nook_error_setv(nook_error **err, nook_error_kind kind, nook_retry retry, int errnum, const char *fmt,
-                    va_list ap) _printf_(5, 0);
+int nook_error_setv(nook_error **err, nook_error_kind kind, nook_retry retry, int errnum, const char *fmt, va_list ap)
+        _printf_(5, 0);
 /* A failed system call: IsolationFailure, retry class chosen from errno; the message
  * gets ": <strerror>" appended.  errnum is positive. */
 int nook_error_sys(nook_error **err, int errnum, const char *fmt, ...) _printf_(3, 4);
 /* A request field error; pointer is the JSON pointer ("" for the whole request).
  * kind is NOOK_ERROR_MISSING_REQUIRED_FIELD or NOOK_ERROR_CONTRACT_VIOLATION. */
-int nook_error_field(nook_error **err, nook_error_kind kind, const char *pointer, const char *fmt, ...)
-        _printf_(4, 5);
+int nook_error_field(nook_error **err, nook_error_kind kind, const char *pointer, const char *fmt, ...) _printf_(4, 5);
 /* A function that is not built yet: Classified IsolationFailure, NotRetryable. */
 int nook_error_not_implemented(nook_error **err, const char *what);
 /* Prepends "<prefix>: " to the message of an existing error; returns r unchanged.

@@ -37,17 +37,17 @@ static inline void fclosep(FILE **f) {
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hand ownership out of a cleanup variable. */
-#define TAKE_PTR(p) __extension__                  \
-        ({                                         \
-                __typeof__(p) _taken_ = (p);       \
-                (p) = NULL;                        \
-                _taken_;                           \
+#define TAKE_PTR(p)                          \
+        __extension__({                      \
+                __typeof__(p) _taken_ = (p); \
+                (p) = NULL;                  \
+                _taken_;                     \
         })
-#define TAKE_FD(fd) __extension__                  \
-        ({                                         \
-                int _taken_fd_ = (fd);             \
-                (fd) = -1;                         \
-                _taken_fd_;                        \
+#define TAKE_FD(fd)                    \
+        __extension__({                \
+                int _taken_fd_ = (fd); \
+                (fd) = -1;             \
+                _taken_fd_;            \
         })
 
 /* Free a NULL-terminated vector of strings. */

@@ -16,7 +16,8 @@ typedef struct nook_strbuf {
         bool failed;
 } nook_strbuf;
 
-#define NOOK_STRBUF_INIT { NULL, 0, 0, false }
+#define NOOK_STRBUF_INIT \
+        { NULL, 0, 0, false }
 
 void nook_strbuf_done(nook_strbuf *b);
 bool nook_strbuf_putn(nook_strbuf *b, const char *s, size_t n);

@@ -20,11 +20,11 @@ static char *redacted(const nook_schema *s, const char *text) {
 }
 
 static void test_argv_becomes_a_count_and_env_its_names(void **state) {
-        _cleanup_free_ char *s = redacted(
-                &nook_schema_start_process_req,
-                "{\"process\":{\"process_id\":\"p\",\"argv\":[\"sh\",\"-c\",\"curl -H 'Auth: SECRET1'\"],"
-                "\"env\":[{\"name\":\"A\",\"redacted_value\":\"x\"},{\"name\":\"B\"}],"
-                "\"env_values\":{\"C\":\"SECRET2\"}},\"environment\":{\"environment_id\":\"e\",\"spec\":{}}}");
+        _cleanup_free_ char *s =
+                redacted(&nook_schema_start_process_req,
+                         "{\"process\":{\"process_id\":\"p\",\"argv\":[\"sh\",\"-c\",\"curl -H 'Auth: SECRET1'\"],"
+                         "\"env\":[{\"name\":\"A\",\"redacted_value\":\"x\"},{\"name\":\"B\"}],"
+                         "\"env_values\":{\"C\":\"SECRET2\"}},\"environment\":{\"environment_id\":\"e\",\"spec\":{}}}");
         assert_null(strstr(s, "SECRET1"));
         assert_null(strstr(s, "SECRET2"));
         assert_non_null(strstr(s, "\"argv_count\":3"));

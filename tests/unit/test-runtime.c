@@ -20,8 +20,7 @@
 #include "nook/nook.h"
 #include "util/error.h"
 
-#define ENV(id, extra)                                                                                             \
-        "{\"environment_id\":\"" id "\",\"spec\":{\"environment_id\":\"" id "\"" extra "}}"
+#define ENV(id, extra) "{\"environment_id\":\"" id "\",\"spec\":{\"environment_id\":\"" id "\"" extra "}}"
 
 typedef struct fixture {
         char dir[64];
@@ -122,9 +121,9 @@ static void test_same_key_different_request_is_refused_and_changes_nothing(void 
         fixture *f = *state;
         char *a, *b;
         nook_error *err = NULL;
-        assert_int_equal(call(f, "prepare_session", "{\"idempotency_key\":\"k1\",\"environment\":" ENV("e1", "") "}",
-                              &a, &err),
-                         0);
+        assert_int_equal(
+                call(f, "prepare_session", "{\"idempotency_key\":\"k1\",\"environment\":" ENV("e1", "") "}", &a, &err),
+                0);
         _cleanup_free_ char *before = journal_text(f);
         assert_true(call(f, "prepare_session", "{\"idempotency_key\":\"k1\",\"environment\":" ENV("e2", "") "}", &b,
                          &err) < 0);
@@ -195,18 +194,19 @@ static void test_journal_holds_argv_as_count_env_as_keys_and_no_secret_or_output
         nook_error *err = NULL;
         assert_int_equal(call(f, "prepare_session", "{\"environment\":" ENV("e1", "") "}", &out, &err), 0);
         free(out);
-        const char *start =
-                "{\"environment\":" ENV("e1", "") ",\"wait_ms\":100,"
-                "\"process\":{\"process_id\":\"p1\",\"argv\":[\"echo\",\"ARGV-SECRET-1\"],"
-                "\"env\":[{\"name\":\"TOKEN\",\"redacted_value\":\"[redacted]\"}],"
-                "\"env_values\":{\"PLAIN\":\"ENV-SECRET-2\"}},"
-                "\"effect_intent\":{\"effect_id\":\"fx1\"}}";
+        const char *start = "{\"environment\":" ENV(
+                "e1", "") ",\"wait_ms\":100,"
+                          "\"process\":{\"process_id\":\"p1\",\"argv\":[\"echo\",\"ARGV-SECRET-1\"],"
+                          "\"env\":[{\"name\":\"TOKEN\",\"redacted_value\":\"[redacted]\"}],"
+                          "\"env_values\":{\"PLAIN\":\"ENV-SECRET-2\"}},"
+                          "\"effect_intent\":{\"effect_id\":\"fx1\"}}";
         assert_int_equal(call(f, "start_process", start, &out, &err), 0);
         assert_non_null(strstr(out, "ARGV-SECRET-1")); /* the caller gets the output */
         free(out);
-        const char *secrets = "{\"environment\":" ENV("e1", ",\"secrets\":{\"secret_mounts\":[{\"secret_ref\":\"s1\","
-                                                             "\"destination\":\"/run/secrets/s1\"}]}")
-                              ",\"secret_values\":{\"s1\":{\"value\":\"VALUE-SECRET-3\"}}}";
+        const char *secrets = "{\"environment\":" ENV(
+                "e1",
+                ",\"secrets\":{\"secret_mounts\":[{\"secret_ref\":\"s1\","
+                "\"destination\":\"/run/secrets/s1\"}]}") ",\"secret_values\":{\"s1\":{\"value\":\"VALUE-SECRET-3\"}}}";
         assert_int_equal(call(f, "prepare_secrets", secrets, &out, &err), 0);
         free(out);
         _cleanup_free_ char *j = journal_text(f);
@@ -233,9 +233,11 @@ static void expect_denied(fixture *f, const char *env_extra_json, nook_error_kin
 static void test_selection_denies_missing_capability_unless_fallback_accepts(void **state) {
         fixture *f = *state;
         setenv("NOOK_FAKE_CAPS", "audit_log,cleanup", 1);
-        expect_denied(f, "\"requirement\":{\"required_capabilities\":[\"egress_allowlist\"]}", NOOK_ERROR_POLICY_DENIAL);
-        expect_denied(f, "\"requirement\":{\"required_capabilities\":[\"egress_allowlist\"],\"fallback\":"
-                         "\"test_only_host_process\"}",
+        expect_denied(f, "\"requirement\":{\"required_capabilities\":[\"egress_allowlist\"]}",
+                      NOOK_ERROR_POLICY_DENIAL);
+        expect_denied(f,
+                      "\"requirement\":{\"required_capabilities\":[\"egress_allowlist\"],\"fallback\":"
+                      "\"test_only_host_process\"}",
                       NOOK_ERROR_POLICY_DENIAL);
         char *out;
         nook_error *err = NULL;
@@ -277,11 +279,11 @@ static void test_bad_input_leaves_the_journal_unchanged(void **state) {
         free(out);
         _cleanup_free_ char *before = journal_text(f);
         static const char *const bad[] = {
-                "{\"environment\":",                                            /* malformed */
-                "{\"environment\":{\"environment_id\":7,\"spec\":{}}}",         /* wrong type */
+                "{\"environment\":",                                                /* malformed */
+                "{\"environment\":{\"environment_id\":7,\"spec\":{}}}",             /* wrong type */
                 "{\"environment\":{\"environment_id\":\"a\\u0001b\",\"spec\":{}}}", /* control character */
                 "{\"environment\":{\"environment_id\":\"e\",\"environment_id\":\"f\",\"spec\":{}}}", /* duplicate */
-                "{\"environment\":{\"environment_id\":\"\xff\xfe\",\"spec\":{}}}", /* invalid UTF-8 */
+                "{\"environment\":{\"environment_id\":\"\xff\xfe\",\"spec\":{}}}",                   /* invalid UTF-8 */
                 "{\"environment\":{\"environment_id\":\"e\",\"spec\":{\"resources\":{\"memory_mb\":-1}}}}",
                 "{\"environment\":{\"spec\":{}}}", /* missing */
         };
@@ -362,8 +364,8 @@ static void test_options_with_unknown_version_are_refused(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_runtime_ref_names_the_adapter, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unknown_method_is_a_contract_violation_and_journals_nothing,
-                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unknown_method_is_a_contract_violation_and_journals_nothing, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_same_key_same_request_replays_without_calling_the_adapter, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_same_key_different_request_is_refused_and_changes_nothing, setup,
@@ -373,12 +375,11 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_journal_holds_argv_as_count_env_as_keys_and_no_secret_or_output,
                                                 setup, teardown),
-                cmocka_unit_test_setup_teardown(test_selection_denies_missing_capability_unless_fallback_accepts,
-                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_selection_denies_missing_capability_unless_fallback_accepts, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_selection_checks_class_and_accepted_adapters, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_input_leaves_the_journal_unchanged, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_detach_needs_policy_and_reclaim_takes_the_ticket, setup,
-                                                teardown),
+                cmocka_unit_test_setup_teardown(test_detach_needs_policy_and_reclaim_takes_the_ticket, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reads_are_not_journaled_writes_are, setup, teardown),
                 cmocka_unit_test(test_options_with_unknown_version_are_refused),
         };

@@ -55,9 +55,9 @@ static void test_no_requirement_is_accepted(void **state) {
 static void test_delivered_capabilities_are_accepted(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
         _cleanup_free_ char *note = NULL;
-        assert_int_equal(check("{\"requirement\":{\"required_capabilities\":[\"audit_log\",\"read_only_root\"]}}", &note,
-                               &err),
-                         0);
+        assert_int_equal(
+                check("{\"requirement\":{\"required_capabilities\":[\"audit_log\",\"read_only_root\"]}}", &note, &err),
+                0);
         assert_null(note);
 }
 
@@ -70,8 +70,9 @@ static void test_missing_capability_is_denied_by_default(void **state) {
 
 static void test_test_only_host_process_fallback_still_denies(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
-        assert_true(check("{\"requirement\":{\"required_capabilities\":[\"x\"],\"fallback\":\"test_only_host_process\"}}",
-                          NULL, &err) < 0);
+        assert_true(
+                check("{\"requirement\":{\"required_capabilities\":[\"x\"],\"fallback\":\"test_only_host_process\"}}",
+                      NULL, &err) < 0);
         assert_non_null(strstr(nook_error_get_message(err), "never runs workloads as host processes"));
 }
 
