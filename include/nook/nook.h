@@ -7,5 +7,6 @@
 #include "nook/caps.h"
 #include "nook/journal.h"
 #include "nook/runtime.h"
+#include "nook/session.h"
 
 #endif

@@ -26,6 +26,10 @@ typedef struct nook_options {
         const char *run_dir;      /* NULL: $XDG_RUNTIME_DIR/nook, else /tmp/nook-<uid> */
         const char *adapter;      /* NULL or "userns"; "fake" only in test builds */
         size_t max_request_bytes; /* 0: NOOK_MAX_REQUEST_BYTES */
+        /* NULL-terminated "NAME=PATH" entries mapping the names requests use (rootfs_ref,
+         * source_alias) to host paths; added to $NOOK_ALIASES (entries separated by
+         * newlines or ';') and ~/.config/nook/aliases (one entry a line). */
+        const char *const *aliases;
 } nook_options;
 
 #define NOOK_OPTIONS_INIT \

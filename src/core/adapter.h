@@ -9,10 +9,12 @@
 #include "core/contract.h"
 #include "core/journal.h"
 #include "nook/caps.h"
+#include "nook/session.h"
 
 typedef struct nook_adapter_config {
         const char *data_dir;
         const char *run_dir;
+        const char *const *aliases; /* NULL-terminated "NAME=PATH": the operator's host paths */
 } nook_adapter_config;
 
 /* What every operation gets besides its request. */
@@ -46,6 +48,19 @@ typedef struct nook_adapter_ops {
         NOOK_OP(detach, nook_env_req, nook_detach_result);
         NOOK_OP(reclaim, nook_reclaim_req, nook_reclaim_result);
         NOOK_OP(read_content, nook_read_content_req, nook_content_result);
+        /* Beyond the contract, for nook/session.h; NULL when the adapter has none. */
+        int (*sessions)(void *state, nook_call_ctx *ctx, nook_session_visit_fn fn, void *userdata, nook_error **err);
+        int (*processes)(void *state, nook_call_ctx *ctx, const char *environment_id, nook_process_visit_fn fn,
+                         void *userdata, nook_error **err);
+        int (*process_log)(void *state, nook_call_ctx *ctx, const char *ref, int stream, int *ret_fd,
+                           nook_error **err);
+        int (*process_wait)(void *state, nook_call_ctx *ctx, const char *ref, int timeout_ms, int *ret_exit_code,
+                            nook_error **err);
+        int (*process_write)(void *state, nook_call_ctx *ctx, const char *ref, const void *data, size_t len,
+                             bool close_stdin, nook_error **err);
+        int (*process_resize)(void *state, nook_call_ctx *ctx, const char *ref, unsigned rows, unsigned cols,
+                              nook_error **err);
+        int (*gc)(void *state, nook_call_ctx *ctx, unsigned *ret_reclaimed, char **ret_summary, nook_error **err);
 } nook_adapter_ops;
 
 extern const nook_adapter_ops nook_userns_adapter;

@@ -2,9 +2,15 @@
  * names, types, defaults and limits, plus the cross-field checks the tables cannot
  * express.  The engine in schema.c does the parsing and encoding. */
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 
 #include "core/contract.h"
+#include "core/oci-seccomp.h"
+#include "userns/seccomp.h"
 
 #define F_(st, member, jname, ty, fl, ...)                                                                         \
         {                                                                                                          \
@@ -290,8 +296,147 @@ static const nook_alt stdin_alts[] = {
         { .tag = "content_ref", .raw = true },
 };
 
+static bool all_digits(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (*s < '0' || *s > '9')
+                        return false;
+        return true;
+}
+
+static bool name_ok(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 32 || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+                      *s == '-' || *s == '.'))
+                        return false;
+        return true;
+}
+
+/* user: "uid[:gid]", "name[:group]", or {"uid": n, "gid": n} / {"name": s}. */
+static int parse_user(nook_process_spec *p, const char *ptr, nook_error **err) {
+        _cleanup_free_ char *at = nook_pointer_join(ptr, "user");
+        json_auto_t *v = json_loads(p->user, JSON_DECODE_ANY, NULL);
+        char spec[160] = "";
+        if (json_is_string(v) && json_string_length(v) < sizeof(spec))
+                snprintf(spec, sizeof(spec), "%s", json_string_value(v));
+        else if (json_is_object(v) && json_is_integer(json_object_get(v, "uid"))) {
+                json_t *g = json_object_get(v, "gid");
+                snprintf(spec, sizeof(spec), "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(v, "uid")));
+                if (json_is_integer(g))
+                        snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec), ":%" JSON_INTEGER_FORMAT,
+                                 json_integer_value(g));
+        } else if (json_is_object(v) && json_is_string(json_object_get(v, "name")) &&
+                   json_string_length(json_object_get(v, "name")) < 64)
+                snprintf(spec, sizeof(spec), "%s", json_string_value(json_object_get(v, "name")));
+        char *colon = strchr(spec, ':');
+        if (colon)
+                *colon++ = 0;
+        bool ok = spec[0] && (all_digits(spec) || name_ok(spec)) && (!colon || all_digits(colon) || name_ok(colon));
+        if (ok && all_digits(spec) && (strlen(spec) > 10 || strtoull(spec, NULL, 10) > 0xfffffffeull))
+                ok = false;
+        if (ok && colon && all_digits(colon) && (strlen(colon) > 10 || strtoull(colon, NULL, 10) > 0xfffffffeull))
+                ok = false;
+        if (!ok)
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, at ? at : ptr,
+                                        "expected \"uid[:gid]\", \"name[:group]\" or {\"uid\": n, \"gid\": n}");
+        p->user_parsed.set = true;
+        p->user_parsed.numeric = all_digits(spec);
+        if (p->user_parsed.numeric)
+                p->user_parsed.uid = (uint32_t)strtoul(spec, NULL, 10);
+        else
+                snprintf(p->user_parsed.name, sizeof(p->user_parsed.name), "%s", spec);
+        if (colon && all_digits(colon)) {
+                p->user_parsed.has_gid = true;
+                p->user_parsed.gid = (uint32_t)strtoul(colon, NULL, 10);
+        } else if (colon)
+                snprintf(p->user_parsed.group, sizeof(p->user_parsed.group), "%s", colon);
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        int resource;
+} rlimit_names[] = {
+        { "as", RLIMIT_AS },           { "core", RLIMIT_CORE },         { "cpu", RLIMIT_CPU },
+        { "data", RLIMIT_DATA },       { "fsize", RLIMIT_FSIZE },       { "locks", RLIMIT_LOCKS },
+        { "memlock", RLIMIT_MEMLOCK }, { "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE },
+        { "nofile", RLIMIT_NOFILE },   { "nproc", RLIMIT_NPROC },       { "rss", RLIMIT_RSS },
+        { "rtprio", RLIMIT_RTPRIO },   { "rttime", RLIMIT_RTTIME },     { "sigpending", RLIMIT_SIGPENDING },
+        { "stack", RLIMIT_STACK },
+};
+
+static int rlimit_one(nook_process_spec *p, const char *name, json_t *val, const char *at, nook_error **err) {
+        char low[32];
+        size_t n = 0;
+        if (strncasecmp(name, "RLIMIT_", 7) == 0)
+                name += 7;
+        for (; name[n] && n < sizeof(low) - 1; n++)
+                low[n] = (char)((name[n] >= 'A' && name[n] <= 'Z') ? name[n] + 32 : name[n]);
+        low[n] = 0;
+        int res = -1;
+        for (size_t i = 0; i < ELEMENTSOF(rlimit_names); i++)
+                if (strcmp(rlimit_names[i].name, low) == 0)
+                        res = rlimit_names[i].resource;
+        json_t *soft = json_is_object(val) ? json_object_get(val, "soft") : val;
+        json_t *hard = json_is_object(val) ? json_object_get(val, "hard") : val;
+        if (res < 0 || !json_is_integer(soft) || !json_is_integer(hard) || json_integer_value(soft) < 0 ||
+            json_integer_value(hard) < json_integer_value(soft) || p->n_rlimits >= ELEMENTSOF(p->rlimit_parsed))
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, at,
+                                        "expected a limit name (nofile, nproc, core, as, cpu, ...) with a number or "
+                                        "{\"soft\": n, \"hard\": n}, soft <= hard");
+        p->rlimit_parsed[p->n_rlimits].resource = res;
+        p->rlimit_parsed[p->n_rlimits].soft = (uint64_t)json_integer_value(soft);
+        p->rlimit_parsed[p->n_rlimits].hard = (uint64_t)json_integer_value(hard);
+        p->n_rlimits++;
+        return 0;
+}
+
+/* rlimits: {"nofile": 1024, "core": {"soft": 0, "hard": 0}} or the OCI form
+ * [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 1024}]. */
+static int parse_rlimits(nook_process_spec *p, const char *ptr, nook_error **err) {
+        _cleanup_free_ char *at = nook_pointer_join(ptr, "rlimits");
+        json_auto_t *v = json_loads(p->rlimits, JSON_DECODE_ANY, NULL);
+        const char *key;
+        json_t *val;
+        size_t i;
+        if (json_is_object(v)) {
+                json_object_foreach(v, key, val) {
+                        _cleanup_free_ char *k = nook_pointer_join(at ? at : ptr, key);
+                        int r = rlimit_one(p, key, val, k ? k : ptr, err);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        if (json_is_array(v)) {
+                json_array_foreach(v, i, val) {
+                        _cleanup_free_ char *k = nook_pointer_index(at ? at : ptr, i);
+                        json_t *t = json_object_get(val, "type");
+                        int r = rlimit_one(p, json_is_string(t) ? json_string_value(t) : "", val, k ? k : ptr, err);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, at ? at : ptr, "expected an object or an array");
+}
+
 static int validate_process_spec(void *obj, const char *ptr, nook_error **err) {
         nook_process_spec *p = obj;
+        if (p->user) {
+                int r = parse_user(p, ptr, err);
+                if (r < 0)
+                        return r;
+        }
+        if (p->rlimits && strcmp(p->rlimits, "null") != 0) {
+                int r = parse_rlimits(p, ptr, err);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < p->env_values.n; i++)
                 if (!nook_envname_valid(p->env_values.keys[i])) {
                         _cleanup_free_ char *a = nook_pointer_join(ptr, "env_values");
@@ -301,6 +446,70 @@ static int validate_process_spec(void *obj, const char *ptr, nook_error **err) {
                 }
         return 0;
 }
+
+static int seccomp_parse(json_t *v, const char *ptr, void *dst, nook_error **err) {
+        nook_seccomp_choice *c = dst;
+        if (json_is_string(v) && strcmp(json_string_value(v), "default") == 0) {
+                c->mode = NOOK_SECCOMP_DEFAULT;
+                return 0;
+        }
+        if (json_is_string(v) && strcmp(json_string_value(v), "unconfined") == 0) {
+                c->mode = NOOK_SECCOMP_UNCONFINED;
+                return 0;
+        }
+        if (!json_is_object(v))
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr,
+                                        "expected \"default\", \"unconfined\" or an OCI seccomp profile object");
+        _cleanup_free_ char *text = json_dumps(v, JSON_COMPACT);
+        nook_seccomp_profile *p = calloc(1, sizeof(*p));
+        if (!text || !p) {
+                free(p);
+                return nook_error_oom(err);
+        }
+        int r = nook_oci_seccomp_parse(text, strlen(text), p, err);
+        if (r < 0) {
+                free(p);
+                /* the parser's pointers are relative to the profile */
+                const char *inner = err && *err ? nook_error_get_pointer(*err) : NULL;
+                _cleanup_free_ char *full = NULL;
+                if (inner && asprintf(&full, "%s%s", ptr, inner) >= 0)
+                        nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, full, "%s",
+                                         nook_error_get_message(*err));
+                return r;
+        }
+        c->mode = NOOK_SECCOMP_PROFILE;
+        c->profile = p;
+        c->text = TAKE_PTR(text);
+        return 0;
+}
+
+static json_t *seccomp_encode(const void *src) {
+        const nook_seccomp_choice *c = src;
+        if (c->mode == NOOK_SECCOMP_PROFILE && c->text)
+                return json_loads(c->text, 0, NULL);
+        return c->mode == NOOK_SECCOMP_UNCONFINED ? json_string("unconfined") : NULL;
+}
+
+static void seccomp_clear(void *dst) {
+        nook_seccomp_choice *c = dst;
+        if (c->profile) {
+                nook_seccomp_profile_clear(c->profile);
+                free(c->profile);
+        }
+        free(c->text);
+        *c = (nook_seccomp_choice){ 0 };
+}
+
+static const nook_custom seccomp_custom = { seccomp_parse, seccomp_encode, seccomp_clear };
+
+static const nook_field process_ext_fields[] = {
+        UINT(nook_process_ext, tty_rows, 1, 10000, 24),
+        UINT(nook_process_ext, tty_cols, 1, 10000, 80),
+        BOOL(nook_process_ext, stdin_open, false),
+        F_(nook_process_ext, seccomp, "seccomp", NOOK_F_CUSTOM, 0, .custom = &seccomp_custom),
+        BOOL(nook_process_ext, allow_nested_userns, false),
+};
+static const nook_schema schema_process_ext = NOOK_SCHEMA(nook_process_ext, process_ext_fields, NULL);
 
 static const nook_field process_spec_fields[] = {
         ID(nook_process_spec, process_id, NOOK_REQ),
@@ -317,6 +526,7 @@ static const nook_field process_spec_fields[] = {
         JSON(nook_process_spec, stats_policy),
         JSON(nook_process_spec, ownership),
         F_(nook_process_spec, env_values, "env_values", NOOK_F_STRMAP, NOOK_SECRET),
+        OBJ_OPT(nook_process_spec, nook, schema_process_ext),
 };
 const nook_schema nook_schema_process_spec = NOOK_SCHEMA(nook_process_spec, process_spec_fields, validate_process_spec);
 
@@ -334,8 +544,36 @@ const nook_schema nook_schema_effect_intent = NOOK_SCHEMA(nook_effect_intent, ef
 static const nook_field empty_req_fields[] = { IDEMPOTENCY(nook_empty_req) };
 const nook_schema nook_schema_empty_req = NOOK_SCHEMA(nook_empty_req, empty_req_fields, NULL);
 
+static const char *const identity_values[] = { "auto", "root", "keep-id", "subuid", NULL };
+static const char *const netmode_values[] = { "none", "host", NULL };
+static const nook_field session_ext_fields[] = {
+        ENUM(nook_session_ext, identity, identity_values, NOOK_IDENTITY_AUTO),
+        ENUM(nook_session_ext, network, netmode_values, NOOK_NETMODE_NONE),
+        F_(nook_session_ext, hostname, "hostname", NOOK_F_ID, 0, .max_len = 64),
+        ID(nook_session_ext, name, 0),
+        BOOL(nook_session_ext, owned_by_caller, false),
+};
+static int validate_session_ext(void *obj, const char *ptr, nook_error **err) {
+        nook_session_ext *e = obj;
+        if (e->hostname) {
+                size_t n = strlen(e->hostname);
+                bool ok = n > 0 && n <= 64;
+                for (const char *c = e->hostname; ok && *c; c++)
+                        ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                             *c == '-' || *c == '.';
+                if (!ok) {
+                        _cleanup_free_ char *p = nook_pointer_join(ptr, "hostname");
+                        return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr,
+                                                "a hostname is 1 to 64 letters, digits, '-' and '.'");
+                }
+        }
+        return 0;
+}
+static const nook_schema schema_session_ext = NOOK_SCHEMA(nook_session_ext, session_ext_fields, validate_session_ext);
+
 static const nook_field env_req_fields[] = {
         OBJ(nook_env_req, environment, "environment", nook_schema_environment, NOOK_REQ),
+        OBJ_OPT(nook_env_req, nook, schema_session_ext),
         IDEMPOTENCY(nook_env_req),
 };
 const nook_schema nook_schema_env_req = NOOK_SCHEMA(nook_env_req, env_req_fields, NULL);
@@ -346,8 +584,14 @@ static const nook_field resolve_image_req_fields[] = {
 };
 const nook_schema nook_schema_resolve_image_req = NOOK_SCHEMA(nook_resolve_image_req, resolve_image_req_fields, NULL);
 
+static const nook_field rootfs_ext_fields[] = {
+        BOOL(nook_rootfs_ext, rootfs_rw, false),
+};
+static const nook_schema schema_rootfs_ext = NOOK_SCHEMA(nook_rootfs_ext, rootfs_ext_fields, NULL);
+
 static const nook_field prepare_rootfs_req_fields[] = {
         OBJ(nook_prepare_rootfs_req, rootfs, "rootfs", nook_schema_rootfs_request, NOOK_REQ),
+        OBJ_OPT(nook_prepare_rootfs_req, nook, schema_rootfs_ext),
         ID(nook_prepare_rootfs_req, environment_id, 0),
         IDEMPOTENCY(nook_prepare_rootfs_req),
 };
@@ -558,7 +802,8 @@ static const nook_field io_frame_fields[] = {
         BOOL(nook_io_frame, raw_content_present, false),
         BOOL(nook_io_frame, truncated, false),
         STR(nook_io_frame, redacted_summary, 0),
-        F_(nook_io_frame, data, "data", NOOK_F_STRING, NOOK_SECRET, .max_len = 16u * 1024 * 1024),
+        F_(nook_io_frame, data, "data", NOOK_F_STRING, NOOK_SECRET, .max_len = 32u * 1024 * 1024),
+        F_(nook_io_frame, encoding, "encoding", NOOK_F_STRING, 0, .max_len = 16),
         BOOL_OPT(nook_io_frame, eof),
         UINT_OPT(nook_io_frame, exit_code, 0, 255),
 };
@@ -621,6 +866,7 @@ static const nook_field content_result_fields[] = {
         ID(nook_content_result, content_ref, NOOK_REQ),
         UINT(nook_content_result, byte_count, 0, 1ull << 62, 0),
         HASH(nook_content_result, content_hash, 0),
-        F_(nook_content_result, data, "data", NOOK_F_STRING, NOOK_SECRET, .max_len = 16u * 1024 * 1024),
+        F_(nook_content_result, data, "data", NOOK_F_STRING, NOOK_SECRET, .max_len = 32u * 1024 * 1024),
+        F_(nook_content_result, encoding, "encoding", NOOK_F_STRING, 0, .max_len = 16),
 };
 const nook_schema nook_schema_content_result = NOOK_SCHEMA(nook_content_result, content_result_fields, NULL);

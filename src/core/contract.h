@@ -226,6 +226,24 @@ typedef struct nook_env_entry {
         bool raw_value_present;
 } nook_env_entry;
 
+typedef enum { NOOK_SECCOMP_DEFAULT, NOOK_SECCOMP_UNCONFINED, NOOK_SECCOMP_PROFILE } nook_seccomp_mode;
+
+struct nook_seccomp_profile;
+
+typedef struct nook_seccomp_choice {
+        int mode; /* nook_seccomp_mode */
+        struct nook_seccomp_profile *profile; /* PROFILE: parsed OCI profile */
+        char *text;                           /* PROFILE: its JSON, for encoding back */
+} nook_seccomp_choice;
+
+typedef struct nook_process_ext {
+        uint64_t tty_rows, tty_cols;
+        bool stdin_open; /* stdin is a pipe the caller writes through stream_io */
+        /* "default" (absent), "unconfined", or an OCI seccomp profile object */
+        nook_seccomp_choice seccomp;
+        bool allow_nested_userns;
+} nook_process_ext;
+
 typedef struct nook_process_spec {
         char *process_id;
         nook_array argv; /* char * */
@@ -244,6 +262,23 @@ typedef struct nook_process_spec {
         char *stats_policy;     /* JSON */
         char *ownership;        /* JSON */
         nook_strmap env_values; /* ext, secret-grade: values never journaled */
+        nook_process_ext nook;  /* ext; zeroed when absent (rows/cols 0 mean 24x80) */
+        bool has_nook;
+        /* Derived while validating (not JSON fields): `user` and `rlimits` as the
+         * adapter needs them. */
+        struct {
+                bool set;
+                bool numeric; /* uid (and gid when has_gid) given as numbers */
+                bool has_gid;
+                uint32_t uid, gid;
+                char name[64];  /* user name to look up in the root's /etc/passwd */
+                char group[64]; /* group name, or "" */
+        } user_parsed;
+        struct {
+                int resource; /* RLIMIT_* */
+                uint64_t soft, hard;
+        } rlimit_parsed[16];
+        size_t n_rlimits;
 } nook_process_spec;
 
 typedef struct nook_effect_intent {
@@ -265,8 +300,22 @@ typedef struct nook_empty_req {
         char *idempotency_key;
 } nook_empty_req;
 
+/* ext "nook" object of environment calls: how the session is built (CLI flags). */
+typedef enum { NOOK_IDENTITY_AUTO, NOOK_IDENTITY_ROOT, NOOK_IDENTITY_KEEP_ID, NOOK_IDENTITY_SUBUID } nook_identity;
+typedef enum { NOOK_NETMODE_NONE, NOOK_NETMODE_HOST } nook_netmode;
+
+typedef struct nook_session_ext {
+        int identity; /* nook_identity */
+        int network;  /* nook_netmode; "host" is an explicit downgrade */
+        char *hostname;
+        char *name;              /* a person's name for the session (CLI --name) */
+        bool owned_by_caller;    /* the session ends with the calling process (nook gc) */
+} nook_session_ext;
+
 typedef struct nook_env_req { /* prepare_session, resolve_mounts, configure_network, prepare_environment, detach */
         nook_environment environment;
+        nook_session_ext nook; /* ext; zeroed (auto identity, no network) when absent */
+        bool has_nook;
         char *idempotency_key;
 } nook_env_req;
 
@@ -275,8 +324,14 @@ typedef struct nook_resolve_image_req {
         char *idempotency_key;
 } nook_resolve_image_req;
 
+typedef struct nook_rootfs_ext {
+        bool rootfs_rw; /* bind the directory read-write instead of under a writable layer */
+} nook_rootfs_ext;
+
 typedef struct nook_prepare_rootfs_req {
         nook_rootfs_request rootfs;
+        nook_rootfs_ext nook; /* ext */
+        bool has_nook;
         char *environment_id; /* ext */
         char *idempotency_key;
 } nook_prepare_rootfs_req;
@@ -437,8 +492,9 @@ typedef struct nook_io_frame {
         bool raw_content_present;
         bool truncated;
         char *redacted_summary;
-        char *data; /* ext */
-        bool eof;   /* ext */
+        char *data;     /* ext */
+        char *encoding; /* ext: "base64" when data is not UTF-8 */
+        bool eof;       /* ext */
         bool has_eof;
         uint64_t exit_code; /* ext */
         bool has_exit_code;
@@ -501,6 +557,7 @@ typedef struct nook_content_result { /* ext read_content */
         uint64_t byte_count;
         char *content_hash;
         char *data;
+        char *encoding; /* "base64" when data is not UTF-8 */
 } nook_content_result;
 
 /* ---- schemas ---- */

@@ -47,6 +47,7 @@ enum {
         Q_ENV_INTENTS,
         Q_ENV_NEEDS_REPAIR,
         Q_ENV_RECONCILE,
+        Q_ENV_RETIRE,
         Q_CALL_LIST,
         Q_RES_ADD,
         Q_RES_SET_PID,
@@ -87,6 +88,10 @@ static const char *const queries[_Q_MAX] = {
                                "AND status = 'interrupted' AND reconciled_ms IS NULL)",
         [Q_ENV_RECONCILE] = "UPDATE calls SET reconciled_ms = ?2 WHERE environment_id = ?1 "
                             "AND status = 'interrupted' AND reconciled_ms IS NULL",
+        /* a session's derived keys ("env:...") are freed once it is cleaned up, so the
+         * same environment id can be prepared again; the rows stay, keyed "...#<id>" */
+        [Q_ENV_RETIRE] = "UPDATE calls SET idem_key = idem_key || '#' || id WHERE environment_id = ?1 "
+                         "AND idem_key LIKE 'env:%' AND instr(idem_key, '#') = 0 AND status != 'intent'",
         [Q_CALL_LIST] = "SELECT id, started_ms, finished_ms, method, idem_key, request_hash, status, "
                         "environment_id, request, result, error, owner_pid "
                         "FROM (SELECT * FROM calls ORDER BY id DESC LIMIT ?1) ORDER BY id",
@@ -1131,6 +1136,20 @@ int nook_journal_reconcile_environment(nook_journal *j, const char *environment_
                         return r;
         }
         return txn_commit(&txn, err);
+}
+
+int nook_journal_retire_environment(nook_journal *j, const char *environment_id, nook_error **err) {
+        if (!environment_id)
+                return bad_argument(err, "no environment id");
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r = stmt(j, Q_ENV_RETIRE, &s, err);
+        if (r < 0)
+                return r;
+        r = jbind(j, s, err, JT(environment_id));
+        if (r < 0)
+                return r;
+        r = step(j, s, err);
+        return r < 0 ? r : 0;
 }
 
 int nook_journal_list(nook_journal *j, size_t limit, nook_journal_visit_fn fn, void *userdata, nook_error **err) {

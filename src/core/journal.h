@@ -94,6 +94,11 @@ int nook_journal_environment_needs_repair(nook_journal *j, const char *environme
  * reconciled (status stays interrupted; a reconciled_ms timestamp is set). */
 int nook_journal_reconcile_environment(nook_journal *j, const char *environment_id, nook_error **err);
 
+/* After a successful cleanup: the environment's derived idempotency keys ("env:<id>")
+ * are retired (renamed "env:<id>#<row>"), so that preparing the same environment id
+ * again runs instead of replaying the old session. */
+int nook_journal_retire_environment(nook_journal *j, const char *environment_id, nook_error **err);
+
 /* Visits calls, newest `limit` (0: all), oldest first. */
 int nook_journal_list(nook_journal *j, size_t limit, nook_journal_visit_fn fn, void *userdata, nook_error **err);
 

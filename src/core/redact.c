@@ -5,7 +5,7 @@
 
 #include "core/redact.h"
 
-static json_t *redact_value(const nook_field *f, const json_t *v);
+static json_t *redact(const nook_schema *s, const json_t *v, bool result);
 
 static json_t *secret_summary(const json_t *v) {
         if (json_is_object(v)) {
@@ -31,38 +31,38 @@ static json_t *names_of(const json_t *v) {
         return out;
 }
 
-static json_t *redact_variant(const nook_field *f, const json_t *v) {
+static json_t *redact_variant(const nook_field *f, const json_t *v, bool result) {
         if (!json_is_object(v) || json_object_size(v) != 1)
                 return json_deep_copy(v);
         void *it = json_object_iter((json_t *)v);
         const char *tag = json_object_iter_key(it);
         for (size_t i = 0; i < f->n_alts; i++)
                 if (strcmp(f->alts[i].tag, tag) == 0 && f->alts[i].schema)
-                        return json_pack("{so}", tag, nook_redact(f->alts[i].schema, json_object_iter_value(it)));
+                        return json_pack("{so}", tag, redact(f->alts[i].schema, json_object_iter_value(it), result));
         return json_deep_copy(v);
 }
 
-static json_t *redact_value(const nook_field *f, const json_t *v) {
+static json_t *redact_value_mode(const nook_field *f, const json_t *v, bool result) {
         switch (f->type) {
         case NOOK_F_OBJECT:
-                return nook_redact(f->schema, v);
+                return redact(f->schema, v, result);
         case NOOK_F_ARRAY: {
                 if (!json_is_array(v) || f->elem->type != NOOK_F_OBJECT)
                         return json_deep_copy(v);
                 json_t *out = json_array();
                 size_t i;
                 json_t *e;
-                json_array_foreach(v, i, e) json_array_append_new(out, nook_redact(f->elem->schema, e));
+                json_array_foreach(v, i, e) json_array_append_new(out, redact(f->elem->schema, e, result));
                 return out;
         }
         case NOOK_F_VARIANT:
-                return redact_variant(f, v);
+                return redact_variant(f, v, result);
         default:
                 return json_deep_copy(v);
         }
 }
 
-json_t *nook_redact(const nook_schema *s, const json_t *v) {
+static json_t *redact(const nook_schema *s, const json_t *v, bool result) {
         if (!json_is_object(v))
                 return json_deep_copy(v);
         json_t *out = json_object();
@@ -77,6 +77,9 @@ json_t *nook_redact(const nook_schema *s, const json_t *v) {
                                 f = &s->fields[i];
                 if (!f) {
                         json_object_set_new(out, key, json_deep_copy(val));
+                } else if ((f->flags & NOOK_SECRET) && result) {
+                        if (json_object_get(v, "raw_content_present"))
+                                json_object_set_new(out, "raw_content_present", json_false());
                 } else if (f->flags & NOOK_SECRET) {
                         json_object_set_new(out, key, secret_summary(val));
                 } else if ((f->flags & NOOK_REDACT_COUNT) && json_is_array(val)) {
@@ -85,9 +88,19 @@ json_t *nook_redact(const nook_schema *s, const json_t *v) {
                         json_object_set_new(out, name, json_integer((json_int_t)json_array_size(val)));
                 } else if ((f->flags & NOOK_REDACT_NAMES) && json_is_array(val)) {
                         json_object_set_new(out, key, names_of(val));
+                } else if (strcmp(key, "raw_content_present") == 0 && result && json_object_get(out, key)) {
+                        /* already set false by a dropped secret field */
                 } else {
-                        json_object_set_new(out, key, redact_value(f, val));
+                        json_object_set_new(out, key, redact_value_mode(f, val, result));
                 }
         }
         return out;
+}
+
+json_t *nook_redact(const nook_schema *s, const json_t *v) {
+        return redact(s, v, false);
+}
+
+json_t *nook_redact_result(const nook_schema *s, const json_t *v) {
+        return redact(s, v, true);
 }

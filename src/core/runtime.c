@@ -2,6 +2,7 @@
  * intent → selection → adapter → journal result), replay of recorded results, and the
  * typed views (caps, journal) the CLI presents. */
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "core/select.h"
 #include "nook/caps.h"
 #include "nook/runtime.h"
+#include "nook/session.h"
 #include "util/fault.h"
 #include "util/sha256.h"
 
@@ -26,6 +28,7 @@ struct nook_runtime {
         char *run_dir;
         char *journal_path;
         size_t max_request;
+        char **aliases;                 /* NULL-terminated NAME=PATH */
         nook_journal *journal;          /* opened on the first journaled call */
         nook_capability_report *report; /* measured once per runtime, for selection */
 };
@@ -86,6 +89,66 @@ static char *resolve_run_dir(const nook_options *o) {
         return asprintf(&s, "/tmp/nook-%u", (unsigned)getuid()) < 0 ? NULL : s;
 }
 
+static int push_alias(char ***v, size_t *n, const char *entry, size_t len) {
+        while (len && (entry[len - 1] == '\n' || entry[len - 1] == '\r' || entry[len - 1] == ' '))
+                len--;
+        while (len && (*entry == ' ' || *entry == '\t')) {
+                entry++;
+                len--;
+        }
+        const char *eq = memchr(entry, '=', len);
+        if (!len || *entry == '#' || !eq || eq == entry || eq[1] != '/')
+                return 0; /* blank, comment, or not NAME=/absolute/path */
+        char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        if (!(nv[*n] = strndup(entry, len)))
+                return -ENOMEM;
+        nv[++*n] = NULL;
+        return 0;
+}
+
+static int push_aliases_from(char ***v, size_t *n, const char *text, const char *seps) {
+        for (const char *p = text; p && *p;) {
+                size_t len = strcspn(p, seps);
+                if (push_alias(v, n, p, len) < 0)
+                        return -ENOMEM;
+                p += len;
+                if (*p)
+                        p++;
+        }
+        return 0;
+}
+
+/* Aliases: the options first (they win), then $NOOK_ALIASES, then the config file. */
+static int load_aliases(const nook_options *o, char ***ret) {
+        char **v = calloc(1, sizeof(char *));
+        size_t n = 0;
+        int r = v ? 0 : -ENOMEM;
+        for (size_t i = 0; r >= 0 && o && o->aliases && o->aliases[i]; i++)
+                r = push_alias(&v, &n, o->aliases[i], strlen(o->aliases[i]));
+        if (r >= 0)
+                r = push_aliases_from(&v, &n, getenv("NOOK_ALIASES"), ";\n");
+        _cleanup_free_ char *path = NULL;
+        const char *cfg = getenv("XDG_CONFIG_HOME");
+        _cleanup_free_ char *home = home_dir();
+        if (cfg && cfg[0] == '/')
+                r = r < 0 || asprintf(&path, "%s/nook/aliases", cfg) < 0 ? -ENOMEM : r;
+        else if (home)
+                r = r < 0 || asprintf(&path, "%s/.config/nook/aliases", home) < 0 ? -ENOMEM : r;
+        _cleanup_fclose_ FILE *f = path ? fopen(path, "re") : NULL;
+        char line[4096];
+        while (r >= 0 && f && fgets(line, sizeof(line), f))
+                r = push_alias(&v, &n, line, strlen(line));
+        if (r < 0) {
+                strv_free(v);
+                return r;
+        }
+        *ret = v;
+        return 0;
+}
+
 static const nook_adapter_ops *find_adapter(const char *name, nook_error **err) {
         if (!name || strcmp(name, "userns") == 0)
                 return &nook_userns_adapter;
@@ -108,6 +171,7 @@ nook_runtime *nook_runtime_free(nook_runtime *rt) {
                 nook_schema_clear(&nook_schema_capability_report, rt->report);
                 free(rt->report);
         }
+        strv_free(rt->aliases);
         free(rt->data_dir);
         free(rt->run_dir);
         free(rt->journal_path);
@@ -135,7 +199,11 @@ int nook_runtime_open(const nook_options *opts, nook_runtime **ret, nook_error *
         if (asprintf(&rt->journal_path, "%s/journal.db", rt->data_dir) < 0)
                 return nook_error_oom(err);
         rt->max_request = opts && opts->max_request_bytes ? opts->max_request_bytes : NOOK_MAX_REQUEST_BYTES;
-        rt->config = (nook_adapter_config){ .data_dir = rt->data_dir, .run_dir = rt->run_dir };
+        if (load_aliases(opts, &rt->aliases) < 0)
+                return nook_error_oom(err);
+        rt->config = (nook_adapter_config){ .data_dir = rt->data_dir,
+                                            .run_dir = rt->run_dir,
+                                            .aliases = (const char *const *)rt->aliases };
         int r = rt->ops->open(&rt->config, &rt->state, err);
         if (r < 0)
                 return nook_error_prefix(err, r, "opening the %s adapter", rt->ops->name);
@@ -294,7 +362,7 @@ static int finish(nook_runtime *rt, call_state *c, char **ret_result_json, nook_
                 return nook_error_oom(err);
         if (c->journaled) {
                 const nook_schema *rs = c->m->result;
-                json_auto_t *red = rs ? nook_redact(rs, out) : json_incref(out);
+                json_auto_t *red = rs ? nook_redact_result(rs, out) : json_incref(out);
                 _cleanup_free_ char *rtext = red ? json_dumps(red, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
                 if (!rtext)
                         return nook_error_oom(err);
@@ -369,4 +437,105 @@ int nook_runtime_journal(nook_runtime *rt, nook_journal **ret, nook_error **err)
                 return r;
         *ret = rt->journal;
         return 0;
+}
+
+/* ---- nook/session.h: beyond the contract ---------------------------------------------- */
+
+static int ext_op(nook_runtime *rt, const void *op, bool journal, nook_call_ctx *ctx, nook_error **err) {
+        if (!op)
+                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, ENOTSUP,
+                                      "the %s adapter has no sessions to list or attach to", rt->ops->name);
+        *ctx = (nook_call_ctx){ .config = &rt->config };
+        if (journal) {
+                int r = ensure_journal(rt, err);
+                if (r < 0)
+                        return r;
+                ctx->journal = rt->journal;
+        }
+        return 0;
+}
+
+int nook_runtime_sessions(nook_runtime *rt, nook_session_visit_fn fn, void *userdata, nook_error **err) {
+        nook_call_ctx ctx;
+        int r = ext_op(rt, (const void *)rt->ops->sessions, false, &ctx, err);
+        return r < 0 ? r : rt->ops->sessions(rt->state, &ctx, fn, userdata, err);
+}
+
+typedef struct resolve_ctx {
+        const char *want;
+        char *env;
+        unsigned matches;
+} resolve_ctx;
+
+static int resolve_one(const nook_session_info *s, void *userdata) {
+        resolve_ctx *c = userdata;
+        if (strcmp(s->ref, c->want) == 0 || strcmp(s->environment_id, c->want) == 0 ||
+            (s->name && strcmp(s->name, c->want) == 0)) {
+                c->matches++;
+                free(c->env);
+                c->env = strdup(s->environment_id);
+        }
+        return 0;
+}
+
+int nook_runtime_session_resolve(nook_runtime *rt, const char *session, char **ret_environment_id, nook_error **err) {
+        resolve_ctx c = { .want = session };
+        int r = nook_runtime_sessions(rt, resolve_one, &c, err);
+        if (r < 0) {
+                free(c.env);
+                return r;
+        }
+        if (c.matches != 1) {
+                free(c.env);
+                return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED,
+                                      c.matches ? EEXIST : ENOENT, "%s session '%s'",
+                                      c.matches ? "more than one" : "no", session);
+        }
+        *ret_environment_id = c.env;
+        return 0;
+}
+
+int nook_runtime_processes(nook_runtime *rt, const char *session, nook_process_visit_fn fn, void *userdata,
+                           nook_error **err) {
+        nook_call_ctx ctx;
+        int r = ext_op(rt, (const void *)rt->ops->processes, false, &ctx, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *env = NULL;
+        if (session && (r = nook_runtime_session_resolve(rt, session, &env, err)) < 0)
+                return r;
+        return rt->ops->processes(rt->state, &ctx, env, fn, userdata, err);
+}
+
+int nook_runtime_process_log(nook_runtime *rt, const char *process_ref, int stream, int *ret_fd, nook_error **err) {
+        nook_call_ctx ctx;
+        int r = ext_op(rt, (const void *)rt->ops->process_log, false, &ctx, err);
+        return r < 0 ? r : rt->ops->process_log(rt->state, &ctx, process_ref, stream, ret_fd, err);
+}
+
+int nook_runtime_process_wait(nook_runtime *rt, const char *process_ref, int timeout_ms, int *ret_exit_code,
+                              nook_error **err) {
+        nook_call_ctx ctx;
+        int r = ext_op(rt, (const void *)rt->ops->process_wait, false, &ctx, err);
+        return r < 0 ? r : rt->ops->process_wait(rt->state, &ctx, process_ref, timeout_ms, ret_exit_code, err);
+}
+
+int nook_runtime_process_write(nook_runtime *rt, const char *process_ref, const void *data, size_t len,
+                               bool close_stdin, nook_error **err) {
+        nook_call_ctx ctx;
+        int r = ext_op(rt, (const void *)rt->ops->process_write, false, &ctx, err);
+        return r < 0 ? r : rt->ops->process_write(rt->state, &ctx, process_ref, data, len, close_stdin, err);
+}
+
+int nook_runtime_process_resize(nook_runtime *rt, const char *process_ref, unsigned rows, unsigned cols,
+                                nook_error **err) {
+        nook_call_ctx ctx;
+        int r = ext_op(rt, (const void *)rt->ops->process_resize, false, &ctx, err);
+        return r < 0 ? r : rt->ops->process_resize(rt->state, &ctx, process_ref, rows, cols, err);
+}
+
+int nook_runtime_gc(nook_runtime *rt, unsigned *ret_reclaimed, char **ret_summary, nook_error **err) {
+        nook_call_ctx ctx;
+        int r = ext_op(rt, (const void *)rt->ops->gc, true, &ctx, err);
+        return r < 0 ? r : rt->ops->gc(rt->state, &ctx, ret_reclaimed, ret_summary, err);
 }

@@ -362,6 +362,8 @@ static int parse_value(const nook_field *f, json_t *v, const char *ptr, void *ds
                 return parse_strmap(v, ptr, dst, err);
         case NOOK_F_MAP:
                 return parse_map(f, v, ptr, dst, err);
+        case NOOK_F_CUSTOM:
+                return f->custom->parse(v, ptr, dst, err);
         }
         return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr, "unsupported field type");
 }
@@ -405,6 +407,7 @@ static int apply_default(const nook_field *f, void *dst, nook_error **err) {
         case NOOK_F_JSON:
         case NOOK_F_STRMAP:
         case NOOK_F_MAP:
+        case NOOK_F_CUSTOM:
                 return 0;
         }
         return 0;
@@ -481,6 +484,9 @@ static void clear_value(const nook_field *f, void *dst) {
                 *a = (nook_array){ 0 };
                 return;
         }
+        case NOOK_F_CUSTOM:
+                f->custom->clear(dst);
+                return;
         case NOOK_F_MAP: {
                 nook_array *a = dst;
                 for (size_t i = 0; i < a->n; i++) {
@@ -596,6 +602,8 @@ static json_t *encode_value(const nook_field *f, const void *src) {
                 return encode_array(f, src);
         case NOOK_F_VARIANT:
                 return encode_variant(f, src);
+        case NOOK_F_CUSTOM:
+                return f->custom->encode(src);
         case NOOK_F_MAP: {
                 const nook_array *a = src;
                 json_t *o = json_object();

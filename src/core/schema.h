@@ -26,6 +26,7 @@ typedef enum nook_field_type {
         NOOK_F_VARIANT, /* nook_variant: externally tagged enum, see nook_alt */
         NOOK_F_JSON,    /* char *: any JSON value nook does not interpret, kept as compact text */
         NOOK_F_STRMAP,  /* nook_strmap: object of string values */
+        NOOK_F_CUSTOM,  /* parsed, encoded and cleared by the field's custom hooks */
         NOOK_F_MAP,     /* nook_array of elements whose first member is the key (char *);
                          * each value parses by elem at elem->offset inside the element */
 } nook_field_type;
@@ -58,6 +59,13 @@ typedef struct nook_strmap {
 typedef struct nook_schema nook_schema;
 typedef struct nook_field nook_field;
 
+/* A field type the tables cannot describe (a union of shapes): its own hooks. */
+typedef struct nook_custom {
+        int (*parse)(json_t *v, const char *ptr, void *dst, nook_error **err);
+        json_t *(*encode)(const void *src); /* NULL result: omitted */
+        void (*clear)(void *dst);
+} nook_custom;
+
 typedef struct nook_alt {
         const char *tag;
         const nook_schema *schema; /* payload shape; NULL with raw=false: unit variant */
@@ -82,6 +90,7 @@ struct nook_field {
         double dmin, dmax, ddef;   /* NUMBER */
         bool bdef;                 /* BOOL */
         const char *sdef;          /* STRING / ID / PATH default */
+        const nook_custom *custom; /* CUSTOM */
         size_t max_len;            /* STRING: 0 = NOOK_MAX_STRING */
 };
 

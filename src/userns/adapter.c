@@ -1,6 +1,6 @@
-/* nook userns — the rootless adapter's operations table.  capability_report is the
- * probe (caps.c); the session stages arrive with their own files (DESIGN.md
- * "Layers") and answer a Classified IsolationFailure "not implemented" until then. */
+/* nook userns — the rootless adapter's operations table and capability_report (the
+ * probe is caps.c); each stage lives in its own file (DESIGN.md "Layers"); the stages
+ * not built yet answer a Classified IsolationFailure "not implemented". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "config.h"
 #include "core/adapter.h"
 #include "userns/caps.h"
+#include "userns/stages.h"
 #include "util/strbuf.h"
 
 #define ADAPTER_REF "nook.userns"
@@ -22,22 +23,22 @@ static const struct {
         uint64_t needs;
         bool implemented;
 } capability_table[] = {
-        { "read_only_root", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
-        { "writable_layer", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
+        { "read_only_root", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, true },
+        { "writable_layer", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS | NOOK_FACT_OVERLAY, true },
         { "mount_read_only_enforcement", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
         { "single_file_mount_expansion_audit", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
-        { "no_network_guarantee", NOOK_FACT_USERNS | NOOK_FACT_NETNS, false },
+        { "no_network_guarantee", NOOK_FACT_USERNS | NOOK_FACT_NETNS, true },
         { "egress_allowlist", NOOK_FACT_USERNS | NOOK_FACT_NETNS | NOOK_FACT_NFTABLES, false },
         { "secret_isolation", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
         { "secret_mount", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
         { "secret_redaction", NOOK_FACT_USERNS, false },
-        { "process_timeout", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
-        { "process_signal", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
-        { "process_rlimits", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
-        { "content_ref_io", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
+        { "process_timeout", NOOK_FACT_USERNS | NOOK_FACT_PIDNS | NOOK_FACT_PIDFD, true },
+        { "process_signal", NOOK_FACT_USERNS | NOOK_FACT_PIDNS | NOOK_FACT_PIDFD, true },
+        { "process_rlimits", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, true },
+        { "content_ref_io", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, true },
         { "io_redaction", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
-        { "process_stats", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
-        { "cleanup", NOOK_FACT_USERNS, false },
+        { "process_stats", NOOK_FACT_USERNS | NOOK_FACT_PIDNS | NOOK_FACT_PROCFS_MOUNT, true },
+        { "cleanup", NOOK_FACT_USERNS | NOOK_FACT_PIDFD, true },
         { "detach", NOOK_FACT_USERNS, false },
         { "reclaim", NOOK_FACT_USERNS, false },
         { "audit_log", NOOK_FACT_DATA_DIR, true },
@@ -245,21 +246,11 @@ static int userns_capability_report(void *state, nook_call_ctx *ctx, const nook_
                 return nook_error_not_implemented(err, #op " (" issue ")");                                       \
         }
 
-NOT_YET(prepare_session, nook_env_req, nook_ref_result, "sessions and processes")
 NOT_YET(resolve_image, nook_resolve_image_req, nook_resolve_image_result, "images and the overlay root")
-NOT_YET(prepare_rootfs, nook_prepare_rootfs_req, nook_ref_result, "images and the overlay root")
 NOT_YET(resolve_mounts, nook_env_req, nook_mount_plan, "mounts and the workspace")
-NOT_YET(configure_network, nook_env_req, nook_ref_result, "userspace networking")
 NOT_YET(prepare_secrets, nook_prepare_secrets_req, nook_secrets_result, "secrets")
-NOT_YET(prepare_environment, nook_env_req, nook_ref_result, "sessions and processes")
-NOT_YET(start_process, nook_start_process_req, nook_start_result, "sessions and processes")
-NOT_YET(stream_io, nook_stream_io_req, nook_io_frame, "sessions and processes")
-NOT_YET(signal_process, nook_signal_req, nook_signal_result, "sessions and processes")
-NOT_YET(collect_stats, nook_process_ref_req, nook_stats_result, "sessions and processes")
-NOT_YET(cleanup, nook_cleanup_req, nook_cleanup_result, "sessions and processes")
 NOT_YET(detach, nook_env_req, nook_detach_result, "sessions and processes")
 NOT_YET(reclaim, nook_reclaim_req, nook_reclaim_result, "sessions and processes")
-NOT_YET(read_content, nook_read_content_req, nook_content_result, "sessions and processes")
 
 const nook_adapter_ops nook_userns_adapter = {
         .name = "userns",
@@ -267,19 +258,26 @@ const nook_adapter_ops nook_userns_adapter = {
         .open = userns_open,
         .close = userns_close,
         .capability_report = userns_capability_report,
-        .prepare_session = userns_prepare_session,
+        .prepare_session = nook_userns_prepare_session,
         .resolve_image = userns_resolve_image,
-        .prepare_rootfs = userns_prepare_rootfs,
+        .prepare_rootfs = nook_userns_prepare_rootfs,
         .resolve_mounts = userns_resolve_mounts,
-        .configure_network = userns_configure_network,
+        .configure_network = nook_userns_configure_network,
         .prepare_secrets = userns_prepare_secrets,
-        .prepare_environment = userns_prepare_environment,
-        .start_process = userns_start_process,
-        .stream_io = userns_stream_io,
-        .signal_process = userns_signal_process,
-        .collect_stats = userns_collect_stats,
-        .cleanup = userns_cleanup,
+        .prepare_environment = nook_userns_prepare_environment,
+        .start_process = nook_userns_start_process,
+        .stream_io = nook_userns_stream_io,
+        .signal_process = nook_userns_signal_process,
+        .collect_stats = nook_userns_collect_stats,
+        .cleanup = nook_userns_cleanup,
         .detach = userns_detach,
         .reclaim = userns_reclaim,
-        .read_content = userns_read_content,
+        .read_content = nook_userns_read_content,
+        .sessions = nook_userns_sessions,
+        .processes = nook_userns_processes,
+        .process_log = nook_userns_process_log,
+        .process_wait = nook_userns_process_wait,
+        .process_write = nook_userns_process_write,
+        .process_resize = nook_userns_process_resize,
+        .gc = nook_userns_gc,
 };

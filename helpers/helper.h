@@ -1,0 +1,69 @@
+/* nook helpers — what nook-holder's parts share: the holder's state, the in-namespace
+ * halves of prepare_environment (mounts.c) and start_process (monitor.c, spawn.c). */
+#ifndef NOOK_HELPERS_HELPER_H
+#define NOOK_HELPERS_HELPER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "userns/proto.h"
+
+typedef struct holder {
+        int listen_fd;   /* the session's control socket (bound by the client) */
+        int session_fd;  /* the session dir, opened by the client before clone */
+        int signal_fd;   /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
+        int devnull_fd;  /* the host's /dev/null, opened before pivot_root (S7) */
+        int upper_fd;    /* root of the tmpfs holding the writable layer, or -1 */
+        uid_t peer_uid;  /* the client's uid as this user namespace sees it */
+        bool own_netns;
+        bool prepared;   /* pivoted into the session root */
+} holder;
+
+/* A failure to report: errno and a message naming the step. */
+typedef struct hstatus {
+        int err;
+        char msg[512];
+} hstatus;
+
+int hfail(hstatus *st, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* mounts.c: builds the root of the session from a PREPARE message and pivots into it.
+ * On success *notes may hold downgrades taken ("procfs bound from the host: ..."). */
+int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size, hstatus *st);
+
+/* monitor.c: the monitor's life, in a fork of the holder; never returns. conn is the
+ * client's connection, answered once the workload runs or failed. */
+_Noreturn void monitor_main(holder *h, int conn, nook_msg *m);
+
+/* spawn.c: in the workload's fork of the monitor — set up credentials, limits,
+ * seccomp and exec; on failure writes {stage, errno} to status_fd and _exits 127. */
+typedef struct spawn_plan {
+        char **argv;
+        char **envp;
+        const char *cwd;
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;
+        size_t n_groups;
+        bool set_groups;
+        uint64_t caps; /* for uid 0 */
+        const struct nook_rlimit_msg *rlimits;
+        size_t n_rlimits;
+        const void *seccomp; /* struct sock_filter[] or NULL */
+        size_t seccomp_len;  /* instructions */
+        int stdin_fd, stdout_fd, stderr_fd;
+        bool pty;
+        int status_fd;
+} spawn_plan;
+
+struct spawn_failure {
+        char stage[32];
+        int err;
+};
+
+_Noreturn void spawn_exec(const spawn_plan *p);
+
+/* Runs `fmt` into a buffer; helpers never print. */
+#endif

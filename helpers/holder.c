@@ -1,0 +1,232 @@
+/* nook-holder — pid 1 of a session: keeps its user, mount, pid, ipc, uts, cgroup and
+ * net namespaces alive, reaps orphans, and serves the control socket (PING, PREPARE,
+ * SPAWN).  Started by prepare_session (src/userns/session.c) inside the new namespaces;
+ * refuses to run setuid or with capabilities in the initial user namespace (S12). */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helper.h"
+#include "util/macro.h"
+
+int hfail(hstatus *st, int err, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(st->msg, sizeof(st->msg), fmt, ap);
+        va_end(ap);
+        if (err && n >= 0 && (size_t)n < sizeof(st->msg))
+                snprintf(st->msg + n, sizeof(st->msg) - (size_t)n, ": %s", strerror(err));
+        st->err = err ? err : EIO;
+        return -st->err;
+}
+
+/* S12 (bubblewrap CVE-2020-5291): a helper made setuid, or started with privileges of
+ * the initial user namespace, refuses to run.  In our own user namespace we hold every
+ * capability by design (user_namespaces(7)); what must never be true is that those
+ * capabilities are the host's.  uid_map "0 0 4294967295" is the initial namespace. */
+static bool privileged_outside(void) {
+        if (getauxval(AT_SECURE) || geteuid() != getuid() || getegid() != getgid())
+                return true;
+        char buf[128] = "";
+        int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return true;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return true;
+        buf[n] = 0;
+        unsigned a, b;
+        unsigned long c;
+        return sscanf(buf, "%u %u %lu", &a, &b, &c) == 3 && a == 0 && b == 0 && c == 4294967295ul;
+}
+
+static void lo_up(void) {
+        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return;
+        struct ifreq ifr = { 0 };
+        strcpy(ifr.ifr_name, "lo");
+        if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+                ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+                (void)ioctl(s, SIOCSIFFLAGS, &ifr);
+        }
+}
+
+/* fd 4 was opened by the client in its own mount namespace; mount(2) refuses
+ * targets reached through another namespace's mounts (EINVAL), so reopen the same
+ * directory by path in ours (a copy: the path exists) and check it is the same inode. */
+static int reopen_here(int fd) {
+        char link[32], path[4096];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, path, sizeof(path) - 1);
+        if (n <= 0)
+                return -1;
+        path[n] = 0;
+        int here = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat a, b;
+        if (here < 0 || fstat(fd, &a) < 0 || fstat(here, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+                if (here >= 0)
+                        close(here);
+                return -1;
+        }
+        close(fd);
+        return here;
+}
+
+static void reap(void) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+}
+
+/* Only the user who made the session talks to it (S27): SO_PEERCRED as this user
+ * namespace sees the peer (unix(7)); ids not mapped here read as the overflow id. */
+static bool peer_ok(const holder *h, int fd) {
+        struct ucred cr;
+        socklen_t len = sizeof(cr);
+        return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && cr.uid == h->peer_uid;
+}
+
+static void reply_ok(int fd, const char *notes) {
+        nook_msg r = NOOK_MSG_INIT(NOOK_MSG_REPLY);
+        nook_msg_add_u64(&r, T_ERRNO, 0);
+        if (notes && *notes)
+                nook_msg_add_str(&r, T_MESSAGE, notes);
+        (void)nook_msg_send(fd, &r);
+        nook_msg_done(&r);
+}
+
+static void handle_prepare(holder *h, int fd, const nook_msg *m) {
+        hstatus st = { 0 };
+        char notes[1024] = "";
+        if (h->prepared) {
+                nook_msg_reply_error(fd, EALREADY, "the session root is already prepared");
+                return;
+        }
+        if (holder_prepare(h, m, notes, sizeof(notes), &st) < 0) {
+                nook_msg_reply_error(fd, st.err, st.msg);
+                /* A half-built root cannot be rebuilt in this mount namespace: the
+                 * client sees the error and cleans the session up. */
+                return;
+        }
+        h->prepared = true;
+        reply_ok(fd, notes);
+}
+
+static void handle_spawn(holder *h, int fd, nook_msg *m) {
+        if (!h->prepared) {
+                nook_msg_reply_error(fd, EINVAL, "the session is not prepared (prepare_environment first)");
+                return;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                nook_msg_reply_error(fd, errno, "forking a monitor");
+                return;
+        }
+        if (pid == 0) {
+                close(h->listen_fd);
+                close(h->signal_fd);
+                sigset_t all;
+                sigemptyset(&all);
+                sigprocmask(SIG_SETMASK, &all, NULL);
+                monitor_main(h, fd, m);
+        }
+}
+
+static void serve_one(holder *h) {
+        _cleanup_close_ int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+                return;
+        if (!peer_ok(h, fd))
+                return;
+        nook_msg m = NOOK_MSG_INIT(0);
+        if (nook_msg_recv(fd, &m, 5000) < 0) {
+                nook_msg_done(&m);
+                return;
+        }
+        switch (m.type) {
+        case NOOK_MSG_PING:
+                reply_ok(fd, h->prepared ? "prepared" : "created");
+                break;
+        case NOOK_MSG_PREPARE:
+                handle_prepare(h, fd, &m);
+                break;
+        case NOOK_MSG_SPAWN:
+                handle_spawn(h, fd, &m);
+                break;
+        default:
+                nook_msg_reply_error(fd, EOPNOTSUPP, "unknown request");
+        }
+        nook_msg_done(&m);
+}
+
+static int setup_signals(void) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGCHLD);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* argv: nook-holder PEER_UID OWN_NETNS(0|1); fd 3 control socket, 4 session dir,
+ * 5 readiness pipe (one byte 'R', then closed). */
+int main(int argc, char **argv) {
+        if (privileged_outside() || argc != 3)
+                return 126;
+        holder h = { .listen_fd = 3, .session_fd = 4, .upper_fd = -1 };
+        h.peer_uid = (uid_t)strtoul(argv[1], NULL, 10);
+        h.own_netns = strcmp(argv[2], "1") == 0;
+        /* Non-dumpable from the start: no process of the sandbox can open our
+         * /proc/<pid>/exe, mem or fds (S1, S3; proc(5) "PR_SET_DUMPABLE"). */
+        prctl(PR_SET_DUMPABLE, 0);
+        setsid();
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return 125;
+        h.devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        h.session_fd = reopen_here(4);
+        if (h.session_fd < 0)
+                return 125;
+        if (h.own_netns)
+                lo_up();
+        h.signal_fd = setup_signals();
+        if (h.signal_fd < 0 || h.devnull_fd < 0)
+                return 125;
+        fcntl(3, F_SETFD, FD_CLOEXEC);
+        if (write(5, "R", 1) != 1)
+                return 125;
+        close(5);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = h.listen_fd, .events = POLLIN },
+                                       { .fd = h.signal_fd, .events = POLLIN } };
+                if (poll(p, 2, -1) < 0 && errno != EINTR)
+                        return 125;
+                if (p[1].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        while (read(h.signal_fd, &si, sizeof(si)) == sizeof(si))
+                                if (si.ssi_signo != SIGCHLD)
+                                        return 0; /* as pid 1, our exit ends the session */
+                        reap();
+                }
+                if (p[0].revents & POLLIN)
+                        serve_one(&h);
+        }
+}

@@ -1,0 +1,577 @@
+/* nook-holder — a process's monitor (one per start_process, forked by the holder): owns
+ * the workload's stdio (pipes or a pty of the session's devpts), appends its output to
+ * capture logs with one write per chunk, serves stdin/signal/stats/resize on a control
+ * socket, enforces the timeout and the memory/pids watchdog, and records the exit
+ * status; it survives the client that asked for it (DESIGN.md "Processes"). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helper.h"
+#include "util/macro.h"
+
+#define CHUNK 65536
+#define STDIN_BUFFER_MAX (1u << 20)
+#define WATCHDOG_MS 200
+
+typedef struct mon {
+        holder *h;
+        int pdir;          /* the process's state dir */
+        int out_log, err_log;
+        int out_fd, err_fd; /* read ends (pty master for both when pty) */
+        int in_fd;          /* write end of stdin, -1 when closed */
+        int ctl;            /* listening control socket */
+        int pidfd;
+        pid_t pid;
+        bool pty, exited, timed_out;
+        const char *killed_by;
+        int64_t deadline, grace_deadline, next_watch;
+        uint64_t memory_max, pids_max;
+        char *pending; /* stdin bytes not yet written */
+        size_t n_pending;
+        bool close_after_pending;
+} mon;
+
+static void closedirp_(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_file_at(int dirfd, const char *name, const char *content) {
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+        _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        size_t len = strlen(content);
+        if (fd < 0 || write(fd, content, len) != (ssize_t)len)
+                return -errno;
+        return renameat(dirfd, tmp, dirfd, name) < 0 ? -errno : 0;
+}
+
+/* Appends one chunk of output; the log is the only copy, so a short write is retried.
+ * 1: a chunk was copied; 0: end of file (or pty hangup); -1: nothing to read now. */
+static int pump(int from, int log) {
+        char buf[CHUNK];
+        ssize_t n = read(from, buf, sizeof(buf));
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return -1;
+        if (n <= 0)
+                return 0;
+        for (ssize_t off = 0; off < n;) {
+                ssize_t w = write(log, buf + off, (size_t)(n - off));
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        break; /* disk full: the output is lost, the workload goes on */
+                off += w;
+        }
+        return 1;
+}
+
+static void drain(mon *m) {
+        if (m->out_fd >= 0) {
+                fcntl(m->out_fd, F_SETFL, O_NONBLOCK);
+                while (pump(m->out_fd, m->out_log) == 1)
+                        ;
+        }
+        if (m->err_fd >= 0) {
+                fcntl(m->err_fd, F_SETFL, O_NONBLOCK);
+                while (pump(m->err_fd, m->err_log) == 1)
+                        ;
+        }
+}
+
+/* Descendants of the workload from the session's own /proc (proc(5) stat fields 4, 14,
+ * 15, 24): cpu time, resident memory and the number of processes of its tree. */
+typedef struct tree {
+        uint64_t cpu_ms, rss, nproc;
+} tree;
+
+static void tree_measure(pid_t root, tree *t) {
+        *t = (tree){ 0 };
+        _cleanup_(closedirp_) DIR *d = NULL;
+        d = opendir("/proc");
+        if (!d)
+                return;
+        pid_t pids[4096], ppids[4096];
+        uint64_t cpu[4096], rss[4096];
+        size_t n = 0;
+        long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+        struct dirent *e;
+        while ((e = readdir(d)) && n < ELEMENTSOF(pids)) {
+                char path[300], buf[1024];
+                if (e->d_name[0] < '1' || e->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+                ssize_t len = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+                if (len <= 0)
+                        continue;
+                buf[len] = 0;
+                char *p = strrchr(buf, ')');
+                unsigned long long ut = 0, st = 0, rs = 0;
+                int ppid = 0;
+                if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %*u %*u %llu",
+                                 &ppid, &ut, &st, &rs) != 4)
+                        continue;
+                pids[n] = (pid_t)atoi(e->d_name);
+                ppids[n] = ppid;
+                cpu[n] = (ut + st) * 1000 / (uint64_t)(tick > 0 ? tick : 100);
+                rss[n] = rs * (uint64_t)page;
+                n++;
+        }
+        bool in[4096] = { false };
+        for (bool grew = true; grew;) {
+                grew = false;
+                for (size_t i = 0; i < n; i++) {
+                        if (in[i])
+                                continue;
+                        bool take = pids[i] == root;
+                        for (size_t j = 0; j < n && !take; j++)
+                                take = in[j] && pids[j] == ppids[i];
+                        if (take) {
+                                in[i] = grew = true;
+                                t->cpu_ms += cpu[i];
+                                t->rss += rss[i];
+                                t->nproc++;
+                        }
+                }
+        }
+}
+
+static void kill_tree(mon *m, const char *why) {
+        if (m->exited)
+                return;
+        if (why && !m->killed_by)
+                m->killed_by = why;
+        kill(-m->pid, SIGKILL);
+        syscall(SYS_pidfd_send_signal, m->pidfd, SIGKILL, NULL, 0);
+}
+
+static void watchdog(mon *m) {
+        if (!m->memory_max && !m->pids_max)
+                return;
+        tree t;
+        tree_measure(m->pid, &t);
+        if (m->memory_max && t.rss > m->memory_max)
+                kill_tree(m, "memory");
+        else if (m->pids_max && t.nproc > m->pids_max)
+                kill_tree(m, "pids");
+}
+
+static void flush_stdin(mon *m) {
+        while (m->in_fd >= 0 && m->n_pending) {
+                ssize_t w = write(m->in_fd, m->pending, m->n_pending);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0 && errno == EAGAIN)
+                        return;
+                if (w < 0) { /* EPIPE: the workload closed its stdin */
+                        m->n_pending = 0;
+                        break;
+                }
+                memmove(m->pending, m->pending + w, m->n_pending - (size_t)w);
+                m->n_pending -= (size_t)w;
+        }
+        if (m->in_fd >= 0 && m->close_after_pending && !m->n_pending) {
+                if (!m->pty)
+                        close(m->in_fd);
+                m->in_fd = -1;
+        }
+}
+
+static void reply_u64s(int fd, const uint16_t *tags, const uint64_t *vals, size_t n) {
+        nook_msg r = NOOK_MSG_INIT(NOOK_MSG_REPLY);
+        nook_msg_add_u64(&r, T_ERRNO, 0);
+        for (size_t i = 0; i < n; i++)
+                nook_msg_add_u64(&r, tags[i], vals[i]);
+        (void)nook_msg_send(fd, &r);
+        nook_msg_done(&r);
+}
+
+static void on_stdin(mon *m, int fd, const nook_msg *q) {
+        if (m->in_fd < 0)
+                return (void)nook_msg_reply_error(fd, EPIPE, "stdin of this process is closed");
+        size_t off = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t len;
+        while (nook_msg_next(q, &off, &tag, &d, &len)) {
+                if (tag != T_DATA || !len)
+                        continue;
+                if (m->n_pending + len > STDIN_BUFFER_MAX)
+                        return (void)nook_msg_reply_error(fd, EAGAIN, "stdin buffer full: the process is not reading");
+                char *p = realloc(m->pending, m->n_pending + len);
+                if (!p)
+                        return (void)nook_msg_reply_error(fd, ENOMEM, "buffering stdin");
+                memcpy(p + m->n_pending, d, len);
+                m->pending = p;
+                m->n_pending += len;
+        }
+        if (nook_msg_u64(q, T_CLOSE, 0))
+                m->close_after_pending = true;
+        flush_stdin(m);
+        reply_u64s(fd, NULL, NULL, 0);
+}
+
+static void on_signal(mon *m, int fd, const nook_msg *q) {
+        int sig = (int)nook_msg_u64(q, T_SIGNAL, SIGTERM);
+        uint64_t grace = nook_msg_u64(q, T_GRACE_MS, 0);
+        uint64_t delivered = 0;
+        if (!m->exited && syscall(SYS_pidfd_send_signal, m->pidfd, sig, NULL, 0) == 0) {
+                delivered = 1;
+                if (sig != SIGKILL && grace)
+                        m->grace_deadline = now_ms() + (int64_t)grace;
+                else if (sig == SIGKILL)
+                        kill(-m->pid, SIGKILL);
+        }
+        reply_u64s(fd, (uint16_t[]){ T_DELIVERED }, &delivered, 1);
+}
+
+static void on_stats(mon *m, int fd) {
+        tree t;
+        tree_measure(m->pid, &t);
+        uint64_t fs = 0;
+        struct statfs sf;
+        if (m->h->upper_fd >= 0 && fstatfs(m->h->upper_fd, &sf) == 0)
+                fs = (uint64_t)(sf.f_blocks - sf.f_bfree) * (uint64_t)sf.f_bsize;
+        uint16_t tags[] = { T_CPU_MS, T_RSS, T_NPROC, T_FS_BYTES };
+        uint64_t vals[] = { t.cpu_ms, t.rss, t.nproc, fs };
+        reply_u64s(fd, tags, vals, m->h->upper_fd >= 0 ? 4 : 3);
+}
+
+static void on_resize(mon *m, int fd, const nook_msg *q) {
+        struct winsize ws = { .ws_row = (unsigned short)nook_msg_u64(q, T_ROWS, 24),
+                              .ws_col = (unsigned short)nook_msg_u64(q, T_COLS, 80) };
+        if (!m->pty || ioctl(m->out_fd, TIOCSWINSZ, &ws) < 0)
+                return (void)nook_msg_reply_error(fd, m->pty ? errno : ENOTTY, "resizing the terminal");
+        reply_u64s(fd, NULL, NULL, 0);
+}
+
+static void serve_ctl(mon *m) {
+        _cleanup_close_ int fd = accept4(m->ctl, NULL, NULL, SOCK_CLOEXEC);
+        struct ucred cr;
+        socklen_t len = sizeof(cr);
+        if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.uid != m->h->peer_uid)
+                return;
+        nook_msg q = NOOK_MSG_INIT(0);
+        if (nook_msg_recv(fd, &q, 2000) < 0)
+                return nook_msg_done(&q);
+        switch (q.type) {
+        case NOOK_MSG_STDIN:
+                on_stdin(m, fd, &q);
+                break;
+        case NOOK_MSG_SIGNAL:
+                on_signal(m, fd, &q);
+                break;
+        case NOOK_MSG_STATS:
+                on_stats(m, fd);
+                break;
+        case NOOK_MSG_RESIZE:
+                on_resize(m, fd, &q);
+                break;
+        default:
+                nook_msg_reply_error(fd, EOPNOTSUPP, "unknown request");
+        }
+        nook_msg_done(&q);
+}
+
+static _Noreturn void finish(mon *m) {
+        drain(m);
+        int status = 0;
+        struct rusage ru = { 0 };
+        while (wait4(m->pid, &status, 0, &ru) < 0 && errno == EINTR)
+                ;
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        char rec[512];
+        snprintf(rec, sizeof(rec),
+                 "exit_code=%d\nsignal=%d\ntimed_out=%d\nkilled_by=%s\ncpu_ms=%llu\nmaxrss=%llu\nfinished_ms=%lld\n",
+                 code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, m->timed_out ? 1 : 0,
+                 m->killed_by ? m->killed_by : "",
+                 (unsigned long long)(ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
+                                      ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000),
+                 (unsigned long long)ru.ru_maxrss * 1024ull, (long long)wall_ms());
+        (void)write_file_at(m->pdir, "exit", rec);
+        (void)unlinkat(m->pdir, "ctl.sock", 0);
+        _exit(0);
+}
+
+static int poll_timeout(const mon *m) {
+        int64_t next = -1, now = now_ms();
+        int64_t cands[] = { m->deadline, m->grace_deadline, m->next_watch };
+        for (size_t i = 0; i < ELEMENTSOF(cands); i++)
+                if (cands[i] > 0 && (next < 0 || cands[i] < next))
+                        next = cands[i];
+        if (next < 0)
+                return -1;
+        return next <= now ? 0 : (int)(next - now);
+}
+
+static void on_timers(mon *m) {
+        int64_t now = now_ms();
+        if (m->deadline > 0 && now >= m->deadline) {
+                m->timed_out = true;
+                m->deadline = 0;
+                kill_tree(m, "timeout");
+        }
+        if (m->grace_deadline > 0 && now >= m->grace_deadline) {
+                m->grace_deadline = 0;
+                kill_tree(m, NULL);
+        }
+        if (m->next_watch > 0 && now >= m->next_watch) {
+                watchdog(m);
+                m->next_watch = now + WATCHDOG_MS;
+        }
+}
+
+static _Noreturn void loop(mon *m) {
+        for (;;) {
+                struct pollfd p[5] = {
+                        { .fd = m->pidfd, .events = POLLIN },
+                        { .fd = m->out_fd, .events = POLLIN },
+                        { .fd = m->err_fd, .events = POLLIN },
+                        { .fd = m->ctl, .events = POLLIN },
+                        { .fd = m->n_pending ? m->in_fd : -1, .events = POLLOUT },
+                };
+                int r = poll(p, ELEMENTSOF(p), poll_timeout(m));
+                if (r < 0 && errno != EINTR)
+                        finish(m);
+                if (p[1].revents & (POLLIN | POLLHUP | POLLERR) && pump(m->out_fd, m->out_log) == 0)
+                        m->out_fd = -1; /* EOF (or pty hangup): nothing more to read */
+                if (p[2].revents & (POLLIN | POLLHUP | POLLERR) && pump(m->err_fd, m->err_log) == 0)
+                        m->err_fd = -1;
+                if (p[3].revents & POLLIN)
+                        serve_ctl(m);
+                if (p[4].revents & (POLLOUT | POLLERR))
+                        flush_stdin(m);
+                on_timers(m);
+                if (p[0].revents & POLLIN) {
+                        m->exited = true;
+                        finish(m);
+                }
+        }
+}
+
+/* ---- setting up ------------------------------------------------------------------ */
+
+static bool ref_ok(const char *r) {
+        if (!r || !*r || strlen(r) > 64)
+                return false;
+        for (const char *c = r; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
+                        return false;
+        return true;
+}
+
+static int open_logs(mon *m, hstatus *st) {
+        m->out_log = openat(m->pdir, "out", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        m->err_log = openat(m->pdir, "err", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (m->out_log < 0 || m->err_log < 0)
+                return hfail(st, errno, "creating the capture logs");
+        m->ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/ctl.sock", m->pdir);
+        if (m->ctl < 0 || bind(m->ctl, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(m->ctl, 16) < 0)
+                return hfail(st, errno, "creating the process's control socket");
+        return 0;
+}
+
+/* The workload's stdio: a pty of the session's own devpts (TIOCGPTPEER, ioctl_tty(2)),
+ * or pipes; stdin is /dev/null unless the client keeps it open. */
+static int make_stdio(mon *m, const nook_msg *q, int child[3], hstatus *st) {
+        if (m->pty) {
+                int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+                int unlock = 0;
+                if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0)
+                        return hfail(st, errno, "opening a pty");
+                struct winsize ws = { .ws_row = (unsigned short)nook_msg_u64(q, T_ROWS, 24),
+                                      .ws_col = (unsigned short)nook_msg_u64(q, T_COLS, 80) };
+                (void)ioctl(master, TIOCSWINSZ, &ws);
+                int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+                if (slave < 0)
+                        return hfail(st, errno, "opening the pty's terminal");
+                m->out_fd = master;
+                m->err_fd = -1;
+                m->in_fd = nook_msg_u64(q, T_STDIN_OPEN, 0) ? master : -1;
+                child[0] = child[1] = child[2] = slave;
+                return 0;
+        }
+        int out[2], err[2], in[2] = { -1, -1 };
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+                return hfail(st, errno, "creating pipes");
+        if (nook_msg_u64(q, T_STDIN_OPEN, 0) && pipe2(in, O_CLOEXEC) < 0)
+                return hfail(st, errno, "creating the stdin pipe");
+        m->out_fd = out[0];
+        m->err_fd = err[0];
+        m->in_fd = in[1];
+        if (in[1] >= 0)
+                fcntl(in[1], F_SETFL, O_NONBLOCK);
+        child[0] = in[0] >= 0 ? in[0] : m->h->devnull_fd;
+        child[1] = out[1];
+        child[2] = err[1];
+        return 0;
+}
+
+static char **strings(const nook_msg *q, uint16_t want) {
+        size_t n = 0, off = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t len;
+        while (nook_msg_next(q, &off, &tag, &d, &len))
+                n += tag == want;
+        char **v = calloc(n + 1, sizeof(char *));
+        off = n = 0;
+        while (v && nook_msg_next(q, &off, &tag, &d, &len))
+                if (tag == want && len && ((const char *)d)[len - 1] == 0)
+                        v[n++] = (char *)d;
+        return v;
+}
+
+static void plan_from(const nook_msg *q, spawn_plan *p) {
+        size_t off = 0, nr = 0, ng = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t len;
+        static struct nook_rlimit_msg rl[16];
+        static gid_t groups[64];
+        while (nook_msg_next(q, &off, &tag, &d, &len)) {
+                if (tag == T_RLIMIT && len == sizeof(rl[0]) && nr < ELEMENTSOF(rl))
+                        memcpy(&rl[nr++], d, sizeof(rl[0]));
+                else if (tag == T_GROUPS && len == 8 && ng < ELEMENTSOF(groups)) {
+                        uint64_t g;
+                        memcpy(&g, d, sizeof(g));
+                        groups[ng++] = (gid_t)g;
+                }
+                else if (tag == T_SECCOMP && len && len % 8 == 0) {
+                        p->seccomp = d;
+                        p->seccomp_len = len / 8;
+                }
+        }
+        p->argv = strings(q, T_ARGV);
+        p->envp = strings(q, T_ENV);
+        p->cwd = nook_msg_str(q, T_CWD);
+        p->uid = (uid_t)nook_msg_u64(q, T_UID, 0);
+        p->gid = (gid_t)nook_msg_u64(q, T_GID, 0);
+        p->groups = groups;
+        p->n_groups = ng;
+        p->set_groups = ng > 0;
+        p->caps = nook_msg_u64(q, T_CAPS, 0);
+        p->rlimits = rl;
+        p->n_rlimits = nr;
+}
+
+/* Forks the workload and waits for its execve: the status pipe is O_CLOEXEC, so EOF
+ * without a record means the exec happened. */
+static int start(mon *m, const nook_msg *q, struct spawn_failure *fail, hstatus *st) {
+        int child[3] = { -1, -1, -1 };
+        if (make_stdio(m, q, child, st) < 0)
+                return -st->err;
+        int status[2];
+        if (pipe2(status, O_CLOEXEC) < 0)
+                return hfail(st, errno, "creating the status pipe");
+        spawn_plan p = { .stdin_fd = child[0], .stdout_fd = child[1], .stderr_fd = child[2], .pty = m->pty,
+                         .status_fd = status[1] };
+        plan_from(q, &p);
+        if (!p.argv || !p.argv[0] || !p.envp)
+                return hfail(st, EINVAL, "no command");
+        m->pid = fork();
+        if (m->pid < 0)
+                return hfail(st, errno, "forking the workload");
+        if (m->pid == 0)
+                spawn_exec(&p);
+        close(status[1]);
+        if (child[0] != m->h->devnull_fd && child[0] != child[1])
+                close(child[0]);
+        close(child[1]);
+        if (child[2] != child[1])
+                close(child[2]);
+        m->pidfd = (int)syscall(SYS_pidfd_open, m->pid, 0);
+        ssize_t n;
+        do
+                n = read(status[0], fail, sizeof(*fail));
+        while (n < 0 && errno == EINTR);
+        close(status[0]);
+        if (m->pidfd < 0)
+                return hfail(st, errno, "pidfd_open");
+        return n == (ssize_t)sizeof(*fail) ? 1 : 0;
+}
+
+static void write_info(mon *m) {
+        char info[128];
+        snprintf(info, sizeof(info), "pid=%d\nstarted_ms=%lld\npty=%d\n", (int)m->pid, (long long)wall_ms(), m->pty);
+        (void)write_file_at(m->pdir, "info", info);
+}
+
+_Noreturn void monitor_main(holder *h, int conn, nook_msg *q) {
+        mon m = { .h = h, .pdir = -1, .out_fd = -1, .err_fd = -1, .in_fd = -1, .ctl = -1, .pidfd = -1 };
+        hstatus st = { 0 };
+        setsid();
+        const char *ref = nook_msg_str(q, T_PROCESS_REF);
+        char rel[80];
+        snprintf(rel, sizeof(rel), "p/%s", ref ? ref : "");
+        m.pty = nook_msg_u64(q, T_TERMINAL, 0) == 1;
+        m.memory_max = nook_msg_u64(q, T_MEMORY_MAX, 0);
+        m.pids_max = nook_msg_u64(q, T_PIDS_MAX, 0);
+        if (!ref_ok(ref))
+                hfail(&st, EINVAL, "bad process ref");
+        else if ((m.pdir = openat(h->session_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                hfail(&st, errno, "opening the process dir");
+        else
+                open_logs(&m, &st);
+        struct spawn_failure fail = { 0 };
+        int r = st.err ? -st.err : start(&m, q, &fail, &st);
+        if (r < 0 || r == 1) {
+                if (r == 1) {
+                        /* exec failed: record the podman-style exit code the CLI reports */
+                        char rec[128];
+                        snprintf(rec, sizeof(rec), "exit_code=%d\nexec_failed=%s\nerrno=%d\n",
+                                 fail.err == ENOENT ? 127 : 126, fail.stage, fail.err);
+                        waitpid(m.pid, NULL, 0);
+                        if (m.pdir >= 0)
+                                (void)write_file_at(m.pdir, "exit", rec);
+                        hfail(&st, fail.err, "%s", fail.stage);
+                }
+                nook_msg r2 = NOOK_MSG_INIT(NOOK_MSG_REPLY);
+                nook_msg_add_u64(&r2, T_ERRNO, (uint64_t)st.err);
+                nook_msg_add_str(&r2, T_MESSAGE, st.msg);
+                if (r == 1)
+                        nook_msg_add_str(&r2, T_EXEC_STAGE, fail.stage);
+                (void)nook_msg_send(conn, &r2);
+                _exit(1);
+        }
+        write_info(&m);
+        uint64_t pid = (uint64_t)m.pid;
+        reply_u64s(conn, (uint16_t[]){ T_PID }, &pid, 1);
+        close(conn);
+        uint64_t timeout = nook_msg_u64(q, T_TIMEOUT_MS, 0);
+        m.deadline = timeout ? now_ms() + (int64_t)timeout : 0;
+        m.next_watch = (m.memory_max || m.pids_max) ? now_ms() + WATCHDOG_MS : 0;
+        loop(&m);
+}

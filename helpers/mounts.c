@@ -1,0 +1,369 @@
+/* nook-holder — the in-namespace half of prepare_environment (driver "dir"): the root
+ * directory under a writable overlay (kernel overlayfs, userxattr) on a session tmpfs,
+ * fresh /proc, minimal /dev with its own devpts, read-only /sys, masked and read-only
+ * paths (S14), /etc files, hostname, then pivot_root(2).  Every target inside the new
+ * root is opened without following symlinks and mounted onto the fd (S4, S6, S7). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "helper.h"
+#include "util/macro.h"
+
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+struct mount_attr {
+        uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+#define PROC_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+typedef struct build {
+        holder *h;
+        int root_fd;   /* the new root */
+        bool writable; /* files may be written into the new root (overlay upper) */
+        char *notes;
+        size_t notes_size;
+        hstatus *st;
+} build;
+
+static void note(build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(build *b, const char *fmt, ...) {
+        size_t used = strlen(b->notes);
+        if (used + 3 >= b->notes_size)
+                return;
+        if (used) {
+                strcat(b->notes, "; ");
+                used += 2;
+        }
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(b->notes + used, b->notes_size - used, fmt, ap);
+        va_end(ap);
+}
+
+static const char *fdpath(char buf[32], int fd) {
+        snprintf(buf, 32, "/proc/self/fd/%d", fd);
+        return buf;
+}
+
+/* Opens path below dirfd, refusing symlinks in any component (openat2(2)
+ * RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH; kernels before 5.6: one component at a time
+ * with O_NOFOLLOW). */
+static int open_beneath(int dirfd, const char *path, int flags) {
+        struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+                                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+        int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        if (fd >= 0 || errno != ENOSYS)
+                return fd;
+        return openat(dirfd, path, flags | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* A directory of the new root that must be a real directory (S6): created when the
+ * root is writable and it is missing. */
+static int need_dir(build *b, const char *name, mode_t mode) {
+        int fd = open_beneath(b->root_fd, name, O_PATH | O_DIRECTORY);
+        if (fd < 0 && errno == ENOENT && b->writable) {
+                if (mkdirat(b->root_fd, name, mode) < 0 && errno != EEXIST)
+                        return hfail(b->st, errno, "creating /%s in the root", name);
+                fd = open_beneath(b->root_fd, name, O_PATH | O_DIRECTORY);
+        }
+        if (fd < 0 && (errno == ELOOP || errno == ENOTDIR || errno == EXDEV))
+                return hfail(b->st, errno, "/%s in the root is a symlink or not a directory: refused", name);
+        if (fd < 0)
+                return hfail(b->st, errno, "opening /%s in the root", name);
+        return fd;
+}
+
+static int mount_fd(const char *src, int fd, const char *type, unsigned long flags, const char *data) {
+        char p[32];
+        return mount(src, fdpath(p, fd), type, flags, data);
+}
+
+/* The writable layer: a tmpfs over the session's mnt dir (in this mount namespace only)
+ * holding upper/ and work/, and the root dir as an overlay of the user's directory. */
+static int mount_overlay_root(build *b, const char *rootfs, bool rw) {
+        hstatus *st = b->st;
+        _cleanup_close_ int mnt = openat(b->h->session_fd, "mnt", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (mnt < 0)
+                return hfail(st, errno, "opening the session mount dir");
+        char opts[64];
+        snprintf(opts, sizeof(opts), "mode=0755,size=%llu%s", 50ull, "%");
+        if (mount_fd("nook", mnt, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+                return hfail(st, errno, "mounting the session tmpfs");
+        _cleanup_close_ int top = openat(b->h->session_fd, "mnt", O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (top < 0 || mkdirat(top, "upper", 0755) < 0 || mkdirat(top, "work", 0700) < 0 ||
+            mkdirat(top, "root", 0755) < 0)
+                return hfail(st, errno, "creating the writable layer's dirs");
+        b->h->upper_fd = openat(top, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int root = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return hfail(st, errno, "opening the root mount point");
+        if (rw) {
+                if (mount_fd(rootfs, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return hfail(st, errno, "binding the root directory read-write");
+        } else {
+                /* overlayfs(5): option values escape ',' ':' '\' with '\'; upper and work
+                 * are relative to our cwd, the session tmpfs. */
+                char data[8192] = "lowerdir=";
+                size_t n = strlen(data);
+                for (const char *c = rootfs; *c && n + 4 < sizeof(data); c++) {
+                        if (*c == ',' || *c == ':' || *c == '\\')
+                                data[n++] = '\\';
+                        data[n++] = *c;
+                }
+                snprintf(data + n, sizeof(data) - n, ",upperdir=upper,workdir=work,userxattr");
+                if (fchdir(top) < 0)
+                        return hfail(st, errno, "entering the session tmpfs");
+                if (mount_fd("overlay", root, "overlay", 0, data) < 0) {
+                        int e = errno;
+                        /* Without overlay in a user namespace (kernel < 5.11, nested, NFS):
+                         * the directory read-only, writes refused.  Reported, not silent. */
+                        if (mount_fd(rootfs, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+                                return hfail(st, errno, "binding the root directory");
+                        /* an fd opened before a mount still names what is under it:
+                         * reopen to reach the new mount */
+                        _cleanup_close_ int top_root = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                        if (top_root < 0 || mount_fd(NULL, top_root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+                                return hfail(st, errno, "making the root read-only");
+                        note(b, "no writable layer (overlayfs in a user namespace failed: %s): the root is read-only",
+                             strerror(e));
+                        b->writable = false;
+                        b->root_fd = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                        return b->root_fd < 0 ? hfail(st, errno, "opening the root") : 0;
+                }
+        }
+        b->writable = !rw; /* never write nook's files into the user's own directory */
+        b->root_fd = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        return b->root_fd < 0 ? hfail(st, errno, "opening the root") : 0;
+}
+
+static int mount_proc(build *b) {
+        _cleanup_close_ int fd = need_dir(b, "proc", 0555);
+        if (fd < 0)
+                return fd;
+        if (mount_fd("proc", fd, "proc", PROC_FLAGS, NULL) == 0)
+                return 0;
+        /* Nested in a container that masks /proc, the kernel refuses a fresh procfs
+         * (mount_too_revealing()); bind the existing one instead, and say so. */
+        int e = errno;
+        if (mount_fd("/proc", fd, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return hfail(b->st, errno, "mounting /proc (a fresh procfs failed: %s)", strerror(e));
+        note(b, "procfs bound from the host (a fresh one was refused: %s)", strerror(e));
+        return 0;
+}
+
+static int dev_node(build *b, int dev, const char *name) {
+        _cleanup_close_ int fd = openat(dev, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (fd < 0)
+                return hfail(b->st, errno, "creating /dev/%s", name);
+        char host[32];
+        snprintf(host, sizeof(host), "/dev/%s", name);
+        if (mount_fd(host, fd, NULL, MS_BIND, NULL) < 0) {
+                if (strcmp(name, "tty") == 0)
+                        return 0; /* no controlling tty to share here */
+                return hfail(b->st, errno, "binding %s", host);
+        }
+        return 0;
+}
+
+static int mount_dev(build *b) {
+        _cleanup_close_ int fd = need_dir(b, "dev", 0755);
+        if (fd < 0)
+                return fd;
+        if (mount_fd("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k") < 0)
+                return hfail(b->st, errno, "mounting /dev");
+        _cleanup_close_ int dev = open_beneath(b->root_fd, "dev", O_DIRECTORY);
+        if (dev < 0)
+                return hfail(b->st, errno, "opening /dev");
+        static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+        for (size_t i = 0; i < ELEMENTSOF(nodes); i++)
+                if (dev_node(b, dev, nodes[i]) < 0)
+                        return -b->st->err;
+        if (mkdirat(dev, "pts", 0755) < 0 || mkdirat(dev, "shm", 01777) < 0)
+                return hfail(b->st, errno, "creating /dev/pts and /dev/shm");
+        _cleanup_close_ int pts = openat(dev, "pts", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        /* A devpts instance of our own: the sandbox never sees the caller's terminals (S8). */
+        if (mount_fd("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
+                return hfail(b->st, errno, "mounting /dev/pts");
+        _cleanup_close_ int shm = openat(dev, "shm", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (mount_fd("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k") < 0)
+                return hfail(b->st, errno, "mounting /dev/shm");
+        static const char *const links[][2] = { { "pts/ptmx", "ptmx" },      { "/proc/self/fd", "fd" },
+                                               { "/proc/self/fd/0", "stdin" }, { "/proc/self/fd/1", "stdout" },
+                                               { "/proc/self/fd/2", "stderr" } };
+        for (size_t i = 0; i < ELEMENTSOF(links); i++)
+                if (symlinkat(links[i][0], dev, links[i][1]) < 0)
+                        return hfail(b->st, errno, "creating /dev/%s", links[i][1]);
+        return fchmodat(dev, "shm", 01777, 0) < 0 ? hfail(b->st, errno, "chmod /dev/shm") : 0;
+}
+
+static int mount_sys(build *b) {
+        _cleanup_close_ int fd = need_dir(b, "sys", 0555);
+        if (fd < 0)
+                return fd;
+        if (b->h->own_netns && mount_fd("sysfs", fd, "sysfs", MS_RDONLY | PROC_FLAGS, NULL) == 0)
+                return 0;
+        /* sysfs can be mounted only by the owner of the network namespace; sharing the
+         * host's, bind it and make the whole tree read-only (mount_setattr(2)). */
+        if (mount_fd("/sys", fd, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return hfail(b->st, errno, "binding /sys");
+        _cleanup_close_ int top = open_beneath(b->root_fd, "sys", O_PATH | O_DIRECTORY);
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+        if (top < 0 || (syscall(SYS_mount_setattr, top, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0 &&
+                        mount_fd(NULL, top, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | PROC_FLAGS, NULL) < 0))
+                return hfail(b->st, errno, "making /sys read-only");
+        return 0;
+}
+
+/* S14: what podman masks and makes read-only, from sources of our own (S7). */
+static int mask_paths(build *b) {
+        static const char *const files[] = { "proc/kcore",       "proc/keys",         "proc/latency_stats",
+                                             "proc/timer_list",  "proc/timer_stats",  "proc/sched_debug",
+                                             "proc/sysrq-trigger" };
+        static const char *const dirs[] = { "proc/acpi", "proc/scsi", "sys/firmware" };
+        static const char *const ro[] = { "proc/asound", "proc/bus", "proc/fs", "proc/irq", "proc/sys" };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_close_ int fd = openat(b->root_fd, files[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0 && mount_fd("/dev/null", fd, NULL, MS_BIND, NULL) < 0)
+                        return hfail(b->st, errno, "masking /%s", files[i]);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_close_ int fd = openat(b->root_fd, dirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0 && mount_fd("tmpfs", fd, "tmpfs", MS_RDONLY | PROC_FLAGS, "size=0") < 0)
+                        return hfail(b->st, errno, "masking /%s", dirs[i]);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(ro); i++) {
+                _cleanup_close_ int fd = openat(b->root_fd, ro[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                char p[32];
+                if (mount(fdpath(p, fd), fdpath(p, fd), NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return hfail(b->st, errno, "binding /%s", ro[i]);
+                _cleanup_close_ int top = openat(b->root_fd, ro[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (top < 0 || mount_fd(NULL, top, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | PROC_FLAGS, NULL) < 0)
+                        return hfail(b->st, errno, "making /%s read-only", ro[i]);
+        }
+        return 0;
+}
+
+/* /etc/<name> with nook's content: written into the writable layer, or bound from a
+ * file in the session dir over an existing regular file when the root is not ours to
+ * write; otherwise left as it is, and noted. */
+static int etc_file(build *b, const char *name, const char *content) {
+        char rel[128];
+        snprintf(rel, sizeof(rel), "etc/%s", name);
+        if (strchr(name, '/') || strlen(name) > 64)
+                return hfail(b->st, EINVAL, "bad /etc file name");
+        size_t len = strlen(content);
+        if (b->writable) {
+                _cleanup_close_ int etc = open_beneath(b->root_fd, "etc", O_DIRECTORY);
+                if (etc < 0) {
+                        note(b, "no /etc in the root: %s not written", name);
+                        return 0;
+                }
+                /* A root owned by ids this namespace does not map (say, the host's root)
+                 * cannot be written even through the overlay (capabilities(7): inode ids
+                 * must be mapped): then bind our file instead, below. */
+                struct stat st;
+                bool symlink = fstatat(etc, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+                if (!symlink || unlinkat(etc, name, 0) == 0) {
+                        _cleanup_close_ int fd = openat(etc, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                                                        0644);
+                        if (fd >= 0 && write(fd, content, len) == (ssize_t)len)
+                                return 0;
+                        if (fd >= 0 || (errno != EACCES && errno != EPERM && errno != EROFS))
+                                return hfail(b->st, errno, "writing /%s", rel);
+                }
+        }
+        _cleanup_close_ int target = open_beneath(b->root_fd, rel, O_PATH);
+        struct stat st;
+        if (target < 0 || fstat(target, &st) < 0 || !S_ISREG(st.st_mode)) {
+                note(b, "/etc/%s left as the root has it", name);
+                return 0;
+        }
+        char src[80];
+        snprintf(src, sizeof(src), "etc-%s", name);
+        _cleanup_close_ int fd = openat(b->h->session_fd, src, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, content, len) != (ssize_t)len)
+                return hfail(b->st, errno, "writing the session's copy of /%s", rel);
+        if (mount_fd(fdpath((char[32]){ 0 }, fd), target, NULL, MS_BIND, NULL) < 0)
+                return hfail(b->st, errno, "binding /%s", rel);
+        return 0;
+}
+
+static int etc_files(build *b, const nook_msg *m) {
+        size_t off = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t len;
+        while (nook_msg_next(m, &off, &tag, &d, &len)) {
+                if (tag != T_ETC_FILE || len < 2)
+                        continue;
+                const char *name = d;
+                size_t nlen = strnlen(name, len);
+                if (nlen + 1 >= len || ((const char *)d)[len - 1] != 0)
+                        return hfail(b->st, EINVAL, "malformed /etc file");
+                if (etc_file(b, name, name + nlen + 1) < 0)
+                        return -b->st->err;
+        }
+        return 0;
+}
+
+/* pivot_root(2) with new_root == put_old: the old root ends up stacked under the new
+ * one and is detached right away (the trick runc and bubblewrap use). */
+static int pivot(build *b) {
+        if (fchdir(b->root_fd) < 0)
+                return hfail(b->st, errno, "entering the new root");
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return hfail(b->st, errno, "pivot_root");
+        if (umount2(".", MNT_DETACH) < 0)
+                return hfail(b->st, errno, "detaching the old root");
+        if (chdir("/") < 0)
+                return hfail(b->st, errno, "chdir /");
+        return 0;
+}
+
+int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size, hstatus *st) {
+        build b = { .h = h, .root_fd = -1, .notes = notes, .notes_size = notes_size, .st = st };
+        const char *rootfs = nook_msg_str(m, T_ROOTFS);
+        const char *hostname = nook_msg_str(m, T_HOSTNAME);
+        if (!rootfs || rootfs[0] != '/')
+                return hfail(st, EINVAL, "no root directory given");
+        int r = mount_overlay_root(&b, rootfs, nook_msg_u64(m, T_ROOTFS_RW, 0) == 1);
+        if (r >= 0)
+                r = mount_proc(&b);
+        if (r >= 0)
+                r = mount_dev(&b);
+        if (r >= 0)
+                r = mount_sys(&b);
+        if (r >= 0)
+                r = mask_paths(&b);
+        if (r >= 0)
+                r = etc_files(&b, m);
+        if (r >= 0 && hostname && sethostname(hostname, strlen(hostname)) < 0)
+                r = hfail(st, errno, "setting the hostname");
+        if (r >= 0 && nook_msg_u64(m, T_ROOT_RO, 0) == 1 && b.writable &&
+            mount_fd(NULL, b.root_fd, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+                r = hfail(st, errno, "making the root read-only");
+        if (r >= 0)
+                r = pivot(&b);
+        if (b.root_fd >= 0)
+                close(b.root_fd);
+        return r;
+}

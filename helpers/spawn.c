@@ -1,0 +1,142 @@
+/* nook-holder — the workload's last steps before execve(2), in its fork of the monitor:
+ * session and controlling tty, stdio, parent-death signal, rlimits, cwd, groups and
+ * ids, capabilities (S9), no_new_privs (S10), seccomp (S8, S13), every other fd marked
+ * close-on-exec (S2), then the command, searched in PATH inside the sandbox.  Only
+ * async-signal-safe calls: the monitor may be mid-allocation when it forks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static _Noreturn void fail(const spawn_plan *p, const char *stage, int err) {
+        struct spawn_failure f = { .err = err };
+        strncpy(f.stage, stage, sizeof(f.stage) - 1);
+        (void)!write(p->status_fd, &f, sizeof(f));
+        _exit(127);
+}
+
+static int last_cap(void) {
+        char buf[16] = "";
+        int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+                close(fd);
+        int v = 0;
+        for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+                v = v * 10 + (buf[i] - '0');
+        return n > 0 && v > 0 ? v : 40;
+}
+
+/* S9: nothing inheritable or ambient; the bounding set cut to `keep` (no CAP_SYS_ADMIN,
+ * CAP_NET_ADMIN, CAP_SYS_PTRACE by default), so that file capabilities in the image
+ * gain nothing; a uid-0 workload keeps `keep` as permitted and effective. */
+static void set_caps(const spawn_plan *p) {
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                fail(p, "clearing ambient capabilities", errno);
+        for (int c = 0, last = last_cap(); c <= last; c++)
+                if (!(p->caps & (1ull << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+                        fail(p, "dropping the bounding set", errno);
+}
+
+static void set_ids(const spawn_plan *p) {
+        if (p->set_groups && setgroups(p->n_groups, p->groups) < 0)
+                fail(p, "setgroups", errno);
+        if (setresgid(p->gid, p->gid, p->gid) < 0)
+                fail(p, "setresgid", errno);
+        if (setresuid(p->uid, p->uid, p->uid) < 0)
+                fail(p, "setresuid", errno);
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = { { 0 } };
+        if (p->uid == 0) {
+                d[0].effective = d[0].permitted = (uint32_t)p->caps;
+                d[1].effective = d[1].permitted = (uint32_t)(p->caps >> 32);
+        }
+        if (syscall(SYS_capset, &h, d) < 0)
+                fail(p, "capset", errno);
+}
+
+static void set_stdio(const spawn_plan *p) {
+        if (setsid() < 0)
+                fail(p, "setsid", errno);
+        if (p->pty && ioctl(p->stdin_fd, TIOCSCTTY, 0) < 0)
+                fail(p, "taking the terminal", errno);
+        int fds[3] = { p->stdin_fd, p->stdout_fd, p->stderr_fd };
+        for (int i = 0; i < 3; i++)
+                if (dup3(fds[i], i, 0) < 0 && !(fds[i] == i && fcntl(i, F_SETFD, 0) == 0))
+                        fail(p, "setting up stdio", errno);
+}
+
+static _Noreturn void exec_path(const spawn_plan *p) {
+        const char *cmd = p->argv[0];
+        if (strchr(cmd, '/')) {
+                execve(cmd, p->argv, p->envp);
+                fail(p, "exec", errno);
+        }
+        const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        for (char **e = p->envp; *e; e++)
+                if (strncmp(*e, "PATH=", 5) == 0)
+                        path = *e + 5;
+        int seen = ENOENT;
+        char buf[4096];
+        for (const char *s = path;; s++) {
+                const char *end = strchr(s, ':');
+                size_t len = end ? (size_t)(end - s) : strlen(s);
+                if (len + strlen(cmd) + 2 < sizeof(buf)) {
+                        memcpy(buf, len ? s : ".", len ? len : 1);
+                        size_t n = len ? len : 1;
+                        buf[n] = '/';
+                        strcpy(buf + n + 1, cmd);
+                        execve(buf, p->argv, p->envp);
+                        if (errno != ENOENT && errno != ENOTDIR)
+                                seen = errno;
+                }
+                if (!end)
+                        break;
+                s = end;
+        }
+        fail(p, "exec", seen);
+}
+
+_Noreturn void spawn_exec(const spawn_plan *p) {
+        set_stdio(p);
+        /* The monitor's death takes the workload with it (prctl(2) PR_SET_PDEATHSIG). */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                fail(p, "parent-death signal", errno);
+        for (size_t i = 0; i < p->n_rlimits; i++) {
+                struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
+                if (setrlimit((int)p->rlimits[i].resource, &rl) < 0)
+                        fail(p, "setrlimit", errno);
+        }
+        if (p->cwd && chdir(p->cwd) < 0)
+                fail(p, "cwd", errno);
+        set_caps(p);
+        set_ids(p);
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                fail(p, "no_new_privs", errno);
+        if (p->seccomp) {
+                struct sock_fprog prog = { .len = (unsigned short)p->seccomp_len, .filter = (struct sock_filter *)p->seccomp };
+                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+                        fail(p, "seccomp", errno);
+        }
+        /* S2 (runc CVE-2024-21626): only 0-2 cross execve; the status pipe stays open
+         * until the exec succeeds, since it is marked like every other fd. */
+        if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                for (int fd = 3; fd < 65536; fd++)
+                        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        exec_path(p);
+}

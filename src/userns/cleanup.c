@@ -1,0 +1,179 @@
+/* nook userns — cleanup and gc: the holder is killed through a pidfd after its start
+ * time is checked (a recycled pid is never signalled), which ends every process of
+ * the session and its namespaces and mounts with it (pid_namespaces(7)); then the
+ * session dir goes, removed below fds without following links (S24); journal rows of
+ * its resources are released.  What cannot be removed makes the status repair_needed,
+ * with specifics. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "userns/session.h"
+#include "userns/stages.h"
+#include "util/proc.h"
+#include "util/strbuf.h"
+
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+/* 0: gone (or never ours); -errno: still there. */
+static int stop_process(pid_t pid, uint64_t start) {
+        if (pid <= 0)
+                return 0;
+        _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pfd < 0)
+                return errno == ESRCH ? 0 : -errno;
+        uint64_t now;
+        /* the pidfd pins the process we checked: the start time tells it is the one we made */
+        if (nook_proc_start_time(pid, &now) < 0 || (start && now != start))
+                return 0;
+        if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+                return -errno;
+        struct pollfd p = { .fd = pfd, .events = POLLIN };
+        int r = poll(&p, 1, 5000);
+        (void)waitpid(pid, NULL, WNOHANG); /* ours when this process made the session */
+        return r > 0 ? 0 : -ETIMEDOUT;
+}
+
+int nook_resource_copy_pid(const nook_resource *r, void *userdata) {
+        nook_resource *out = userdata;
+        if (strcmp(r->kind, "session") == 0 && r->pid > 0) {
+                out->pid = r->pid;
+                out->pid_start = r->pid_start;
+        }
+        return 0;
+}
+
+typedef struct release_ctx {
+        nook_journal *j;
+        const char *ref; /* only resources with this ref, or all of the environment */
+} release_ctx;
+
+static int release_one(const nook_resource *res, void *userdata) {
+        release_ctx *c = userdata;
+        if (!c->ref || strcmp(res->ref, c->ref) == 0)
+                (void)nook_journal_resource_release(c->j, res->id, NULL);
+        return 0;
+}
+
+/* Ends one session; appends what is left to `left`. */
+static void reclaim_session(const nook_adapter_config *c, nook_journal *j, const char *environment_id, const char *ref,
+                            pid_t pid, uint64_t start, nook_strbuf *left) {
+        int r = stop_process(pid, start);
+        if (r < 0)
+                nook_strbuf_printf(left, "%sthe holder (pid %d) did not die: %s", left->len ? "; " : "", (int)pid,
+                                   strerror(-r));
+        _cleanup_close_ int runfd = open(c->run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int q = runfd >= 0 ? nook_rm_rf_at(runfd, ref) : (errno == ENOENT ? 0 : -errno);
+        if (q < 0)
+                nook_strbuf_printf(left, "%sthe session dir %s could not be removed: %s", left->len ? "; " : "", ref,
+                                   strerror(-q));
+        if (j && r >= 0 && q >= 0) {
+                release_ctx rc = { .j = j };
+                (void)nook_journal_resources_held(j, environment_id, release_one, &rc, NULL);
+                /* the environment may be prepared again, and its interrupted calls are settled */
+                (void)nook_journal_reconcile_environment(j, environment_id, NULL);
+                (void)nook_journal_retire_environment(j, environment_id, NULL);
+        }
+}
+
+int nook_userns_cleanup(void *state, nook_call_ctx *ctx, const nook_cleanup_req *req, nook_cleanup_result *ret,
+                        nook_error **err) {
+        const char *env = req->environment.environment_id;
+        _cleanup_(nook_session_freep) nook_session *s = NULL;
+        int r = nook_session_find(ctx->config, env, &s, err);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        char ref[NOOK_SESSION_REF_LEN];
+        nook_session_ref_for(env, ref);
+        nook_strbuf left = NOOK_STRBUF_INIT;
+        /* Without a record (a client killed mid-way) the journal still knows the holder. */
+        pid_t pid = s ? s->holder_pid : 0;
+        uint64_t start = s ? s->holder_start : 0;
+        if (!s && ctx->journal) {
+                nook_resource found = { 0 };
+                (void)nook_journal_resources_held(ctx->journal, env, nook_resource_copy_pid, &found, NULL);
+                pid = found.pid;
+                start = found.pid_start;
+        }
+        reclaim_session(ctx->config, ctx->journal, env, ref, pid, start, &left);
+        _cleanup_free_ char *what = nook_strbuf_steal(&left);
+        ret->cleanup_plan_ref = strdup(req->cleanup_plan_ref);
+        ret->status = what && *what ? NOOK_CLEANUP_REPAIR_NEEDED : NOOK_CLEANUP_COMPLETED;
+        ret->redacted_summary = strdup(what && *what ? what : s || pid ? "session removed: holder, processes, mounts and run dir" : "nothing to clean");
+        return ret->cleanup_plan_ref && ret->redacted_summary ? 0 : nook_error_oom(err);
+}
+
+static bool owner_gone(const nook_session *s) {
+        uint64_t start;
+        return s->owner_pid > 0 && !s->detached &&
+               (nook_proc_start_time(s->owner_pid, &start) < 0 || start != s->owner_start);
+}
+
+typedef struct gc_ctx {
+        const nook_adapter_config *c;
+        nook_journal *j;
+        unsigned reclaimed;
+        nook_strbuf *left;
+} gc_ctx;
+
+/* A held "session" row whose dir is gone, or whose dir has no record: the client that
+ * made it died mid-way. */
+static int gc_resource(const nook_resource *res, void *userdata) {
+        gc_ctx *g = userdata;
+        if (strcmp(res->kind, "session") != 0)
+                return 0;
+        _cleanup_(nook_session_freep) nook_session *s = NULL;
+        if (nook_session_load(g->c->run_dir, res->ref, &s, NULL) == 0)
+                return 0; /* a complete session: judged by its record */
+        reclaim_session(g->c, NULL, res->environment_id, res->ref, res->pid, res->pid_start, g->left);
+        (void)nook_journal_resource_release(g->j, res->id, NULL);
+        g->reclaimed++;
+        return 0;
+}
+
+static void gc_dirs(gc_ctx *g) {
+        _cleanup_(closedirp) DIR *d = opendir(g->c->run_dir);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+                if (strncmp(e->d_name, "s-", 2) != 0 || strlen(e->d_name) != NOOK_SESSION_REF_LEN - 1)
+                        continue;
+                _cleanup_(nook_session_freep) nook_session *s = NULL;
+                if (nook_session_load(g->c->run_dir, e->d_name, &s, NULL) < 0)
+                        continue; /* no record yet: being created, or left for gc_resource */
+                if (nook_session_alive(s) && !owner_gone(s))
+                        continue;
+                reclaim_session(g->c, g->j, s->environment_id, s->ref, s->holder_pid, s->holder_start, g->left);
+                g->reclaimed++;
+        }
+}
+
+int nook_userns_gc(void *state, nook_call_ctx *ctx, unsigned *ret_reclaimed, char **ret_summary, nook_error **err) {
+        nook_strbuf left = NOOK_STRBUF_INIT;
+        gc_ctx g = { .c = ctx->config, .j = ctx->journal, .left = &left };
+        gc_dirs(&g);
+        if (ctx->journal) {
+                (void)nook_journal_reap_interrupted(ctx->journal, NULL, NULL);
+                (void)nook_journal_resources_held(ctx->journal, NULL, gc_resource, &g, NULL);
+        }
+        _cleanup_free_ char *what = nook_strbuf_steal(&left);
+        if (ret_reclaimed)
+                *ret_reclaimed = g.reclaimed;
+        if (ret_summary && asprintf(ret_summary, "%u session%s reclaimed%s%s", g.reclaimed, g.reclaimed == 1 ? "" : "s",
+                                    what && *what ? "; left: " : "", what && *what ? what : "") < 0)
+                return nook_error_oom(err);
+        if (what && *what)
+                return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, EBUSY,
+                                      "gc: could not remove everything: %s", what);
+        return 0;
+}

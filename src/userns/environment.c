@@ -1,0 +1,242 @@
+/* nook userns — prepare_rootfs (driver "dir": a directory the operator names by alias),
+ * configure_network (own network namespace with loopback, or the host's, reported),
+ * and prepare_environment: the holder builds the root and pivots into it
+ * (helpers/mounts.c); here the client checks the session and composes /etc files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "userns/session.h"
+#include "userns/stages.h"
+#include "util/strbuf.h"
+
+const char *nook_alias_lookup(const nook_adapter_config *c, const char *name) {
+        size_t n = strlen(name);
+        for (size_t i = 0; c->aliases && c->aliases[i]; i++)
+                if (strncmp(c->aliases[i], name, n) == 0 && c->aliases[i][n] == '=')
+                        return c->aliases[i] + n + 1;
+        return NULL;
+}
+
+int nook_root_read_file(const char *root, const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rfd < 0)
+                return -errno;
+        struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+                                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+        _cleanup_close_ int fd = (int)syscall(SYS_openat2, rfd, path, &how, sizeof(how));
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return -EINVAL;
+        char *buf = malloc(max + 1);
+        if (!buf)
+                return -ENOMEM;
+        size_t len = 0;
+        for (ssize_t n; len < max && (n = read(fd, buf + len, max - len)) != 0;) {
+                if (n < 0) {
+                        free(buf);
+                        return -errno;
+                }
+                len += (size_t)n;
+        }
+        buf[len] = 0;
+        *ret = buf;
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+static bool has_control(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+static int need_session(const nook_adapter_config *c, const char *env, const char *stage, nook_session **ret,
+                        nook_error **err) {
+        int r = nook_session_find(c, env, ret, err);
+        if (r == -ENOENT)
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
+                                      "%s: no session for this environment; call prepare_session first", stage);
+        if (r < 0)
+                return r;
+        if (!nook_session_alive(*ret))
+                return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, EOWNERDEAD,
+                                      "%s: the session's holder is gone (killed?); run cleanup for the environment",
+                                      stage);
+        return 0;
+}
+
+int nook_userns_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepare_rootfs_req *req,
+                               nook_ref_result *ret, nook_error **err) {
+        if (!req->environment_id)
+                return nook_error_field(err, NOOK_ERROR_MISSING_REQUIRED_FIELD, "/environment_id",
+                                        "prepare_rootfs needs the session's environment_id (ext)");
+        _cleanup_(nook_session_freep) nook_session *s = NULL;
+        int r = need_session(ctx->config, req->environment_id, "prepare_rootfs", &s, err);
+        if (r < 0)
+                return r;
+        const char *path = nook_alias_lookup(ctx->config, req->rootfs.rootfs_ref);
+        if (!path)
+                return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
+                                      "prepare_rootfs: rootfs_ref '%s' is not an alias the operator configured "
+                                      "(images arrive with their own stage; use --alias NAME=DIR)",
+                                      req->rootfs.rootfs_ref);
+        struct stat st;
+        int e = path[0] != '/' || has_control(path) ? EINVAL : stat(path, &st) < 0 ? errno : 0;
+        if (!e && !S_ISDIR(st.st_mode))
+                e = ENOTDIR;
+        if (e) {
+                nook_error_sys(err, e, "prepare_rootfs: the root directory of alias '%s'", req->rootfs.rootfs_ref);
+                nook_error_set_hint(err, "%s must be an existing directory (the root of the sandbox)", path);
+                return -e;
+        }
+        if (s->prepared && (!s->rootfs || strcmp(s->rootfs, path) != 0))
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EBUSY,
+                                      "prepare_rootfs: the session already runs on another root");
+        free(s->rootfs);
+        s->rootfs = strdup(path);
+        s->rootfs_rw = req->nook.rootfs_rw;
+        s->read_only = req->rootfs.read_only;
+        if (!s->rootfs)
+                return nook_error_oom(err);
+        if ((r = nook_session_save(s, err)) < 0)
+                return nook_error_prefix(err, r, "prepare_rootfs");
+        return asprintf(&ret->ref, "rootfs-%s", s->ref + 2) < 0 ? nook_error_oom(err) : 0;
+}
+
+int nook_userns_configure_network(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_ref_result *ret,
+                                  nook_error **err) {
+        _cleanup_(nook_session_freep) nook_session *s = NULL;
+        int r = need_session(ctx->config, req->environment.environment_id, "configure_network", &s, err);
+        if (r < 0)
+                return r;
+        int tag = req->environment.spec.network.tag;
+        if (tag != NOOK_NET_DISABLED && tag != NOOK_NET_ADAPTER_DEFINED_DENIED)
+                return nook_error_not_implemented(err, "configure_network with egress, allowlists or published ports "
+                                                       "(userspace networking)");
+        if (!s->own_netns)
+                ret->ref = strdup("netns-host");
+        else if (asprintf(&ret->ref, "netns-%s", s->ref + 2) < 0)
+                ret->ref = NULL;
+        return ret->ref ? 0 : nook_error_oom(err);
+}
+
+static int add_etc(nook_msg *m, const char *name, const char *content) {
+        size_t nl = strlen(name), cl = strlen(content);
+        _cleanup_free_ char *buf = malloc(nl + cl + 2);
+        if (!buf)
+                return -ENOMEM;
+        memcpy(buf, name, nl + 1);
+        memcpy(buf + nl + 1, content, cl + 1);
+        return nook_msg_add(m, T_ETC_FILE, buf, (uint32_t)(nl + cl + 2));
+}
+
+/* keep-id: the caller's uid gets a name inside, so that `id` and `whoami` work; the
+ * root's own /etc/passwd is read inside the root with a size cap (S22). */
+static int add_identity_files(const nook_session *s, nook_msg *m) {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        const char *name = getpwuid_r(s->uid, &pw, buf, sizeof(buf), &res) == 0 && res ? res->pw_name : "user";
+        const char *files[2] = { "passwd", "group" };
+        for (int i = 0; i < 2; i++) {
+                _cleanup_free_ char *old = NULL;
+                if (nook_root_read_file(s->rootfs, i ? "etc/group" : "etc/passwd", 1u << 20, &old, NULL) < 0)
+                        old = strdup("");
+                if (!old)
+                        return -ENOMEM;
+                char idstr[24];
+                snprintf(idstr, sizeof(idstr), ":%u:", (unsigned)(i ? s->gid : s->uid));
+                bool present = false;
+                for (char *line = old; line && *line && !present; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                        char *c1 = strchr(line, ':');
+                        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                        present = c2 && strncmp(c2, idstr, strlen(idstr)) == 0;
+                }
+                if (present)
+                        continue;
+                nook_strbuf b = NOOK_STRBUF_INIT;
+                nook_strbuf_puts(&b, old);
+                if (*old && old[strlen(old) - 1] != '\n')
+                        nook_strbuf_puts(&b, "\n");
+                if (i)
+                        nook_strbuf_printf(&b, "%s:x:%u:\n", name, (unsigned)s->gid);
+                else
+                        nook_strbuf_printf(&b, "%s:x:%u:%u:%s:/:/bin/sh\n", name, (unsigned)s->uid, (unsigned)s->gid,
+                                           name);
+                _cleanup_free_ char *text = nook_strbuf_steal(&b);
+                if (!text || add_etc(m, files[i], text) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int build_prepare(const nook_session *s, const nook_env_req *req, nook_msg *m) {
+        char hosts[256];
+        snprintf(hosts, sizeof(hosts), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
+                 s->hostname ? s->hostname : "nook");
+        char hostname[80];
+        snprintf(hostname, sizeof(hostname), "%s\n", s->hostname ? s->hostname : "nook");
+        bool root_ro = s->read_only || req->environment.spec.filesystem.root == NOOK_ROOT_READ_ONLY;
+        int r = nook_msg_add_str(m, T_ROOTFS, s->rootfs);
+        if (r >= 0)
+                r = nook_msg_add_u64(m, T_ROOTFS_RW, s->rootfs_rw);
+        if (r >= 0)
+                r = nook_msg_add_u64(m, T_ROOT_RO, root_ro);
+        if (r >= 0)
+                r = nook_msg_add_str(m, T_HOSTNAME, s->hostname ? s->hostname : "nook");
+        if (r >= 0)
+                r = add_etc(m, "hosts", hosts);
+        if (r >= 0)
+                r = add_etc(m, "hostname", hostname);
+        if (r >= 0 && !s->own_netns) {
+                _cleanup_free_ char *resolv = NULL;
+                if (nook_root_read_file("/", "etc/resolv.conf", 65536, &resolv, NULL) == 0)
+                        r = add_etc(m, "resolv.conf", resolv);
+        }
+        if (r >= 0 && s->identity == NOOK_IDENTITY_KEEP_ID)
+                r = add_identity_files(s, m);
+        return r;
+}
+
+int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_ref_result *ret,
+                                    nook_error **err) {
+        _cleanup_(nook_session_freep) nook_session *s = NULL;
+        int r = need_session(ctx->config, req->environment.environment_id, "prepare_environment", &s, err);
+        if (r < 0)
+                return r;
+        if (!s->rootfs)
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
+                                      "prepare_environment: no root filesystem yet; call prepare_rootfs first");
+        if (!s->prepared) {
+                nook_msg m = NOOK_MSG_INIT(NOOK_MSG_PREPARE), reply = NOOK_MSG_INIT(0);
+                r = build_prepare(s, req, &m);
+                if (r < 0)
+                        r = nook_error_oom(err);
+                else
+                        r = nook_session_request(s, NULL, &m, &reply, 30000, "prepare_environment", err);
+                const char *notes = nook_msg_str(&reply, T_MESSAGE);
+                if (r >= 0 && notes && *notes)
+                        s->notes = strdup(notes);
+                nook_msg_done(&m);
+                nook_msg_done(&reply);
+                if (r < 0) {
+                        nook_error_set_hint(err, "the session cannot be used; remove it (cleanup) and try again");
+                        return r;
+                }
+                s->prepared = true;
+                if ((r = nook_session_save(s, err)) < 0)
+                        return nook_error_prefix(err, r, "prepare_environment");
+        }
+        return asprintf(&ret->ref, "env-%s", s->ref + 2) < 0 ? nook_error_oom(err) : 0;
+}

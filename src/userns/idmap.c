@@ -1,0 +1,151 @@
+/* nook userns — id maps of a new user namespace (user_namespaces(7)): one id written
+ * from outside for the root and keep-id identities (setgroups denied first, S11), or
+ * the caller plus its /etc/subuid and /etc/subgid ranges through the system's
+ * newuidmap(1)/newgidmap(1) for the subuid identity. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "userns/session.h"
+
+extern char **environ;
+
+static int write_proc(pid_t pid, const char *file, const char *text) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = write(fd, text, strlen(text));
+        int e = errno;
+        close(fd);
+        return n == (ssize_t)strlen(text) ? 0 : -(n < 0 ? e : EIO);
+}
+
+typedef struct subid {
+        unsigned long start, count;
+} subid;
+
+/* The first range of at least one id for the user's name or uid (subuid(5)). */
+static bool subid_range(const char *file, const char *user, uid_t id, subid *ret) {
+        _cleanup_fclose_ FILE *f = fopen(file, "re");
+        if (!f)
+                return false;
+        char line[512], idstr[16];
+        snprintf(idstr, sizeof(idstr), "%u", (unsigned)id);
+        while (fgets(line, sizeof(line), f)) {
+                char *name = strtok(line, ":\n"), *start = strtok(NULL, ":\n"), *count = strtok(NULL, ":\n");
+                if (!name || !start || !count || (strcmp(name, idstr) != 0 && (!user || strcmp(name, user) != 0)))
+                        continue;
+                ret->start = strtoul(start, NULL, 10);
+                ret->count = strtoul(count, NULL, 10);
+                if (ret->count > 0)
+                        return true;
+        }
+        return false;
+}
+
+static char *user_name(uid_t uid) {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        return getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res ? strdup(res->pw_name) : NULL;
+}
+
+static const char *find_tool(const char *name) {
+        static char path[64];
+        const char *dirs[] = { "/usr/bin", "/bin", "/usr/sbin", "/sbin" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
+                if (access(path, X_OK) == 0)
+                        return path;
+        }
+        return NULL;
+}
+
+int nook_identity_resolve(int requested, uid_t uid, int *ret, nook_error **err) {
+        if (requested != NOOK_IDENTITY_AUTO && requested != NOOK_IDENTITY_SUBUID) {
+                *ret = requested;
+                return 0;
+        }
+        _cleanup_free_ char *name = user_name(uid);
+        subid u, g;
+        bool ok = subid_range("/etc/subuid", name, uid, &u) && subid_range("/etc/subgid", name, getgid(), &g) &&
+                  find_tool("newuidmap") && find_tool("newgidmap");
+        if (!ok && requested == NOOK_IDENTITY_SUBUID)
+                return nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_HOST_CONFIGURATION_NEEDED,
+                                      ENOENT,
+                                      "identity subuid needs /etc/subuid and /etc/subgid ranges for this user and "
+                                      "newuidmap/newgidmap (run 'nook caps')");
+        *ret = ok ? NOOK_IDENTITY_SUBUID : NOOK_IDENTITY_ROOT;
+        return 0;
+}
+
+static int run_tool(const char *tool, pid_t pid, unsigned long inside_self, unsigned long self, const subid *r) {
+        const char *path = find_tool(tool);
+        if (!path)
+                return -ENOENT;
+        char a[6][24];
+        snprintf(a[0], sizeof(a[0]), "%d", (int)pid);
+        snprintf(a[1], sizeof(a[1]), "%lu", inside_self);
+        snprintf(a[2], sizeof(a[2]), "%lu", self);
+        snprintf(a[3], sizeof(a[3]), "1");
+        snprintf(a[4], sizeof(a[4]), "%lu", r->start);
+        snprintf(a[5], sizeof(a[5]), "%lu", r->count > 65535 ? 65535ul : r->count);
+        char one[] = "1";
+        char *argv[] = { (char *)tool, a[0], a[1], a[2], a[3], one, a[4], a[5], NULL };
+        pid_t child;
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        int r2 = posix_spawn(&child, path, &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r2 != 0)
+                return -r2;
+        int status;
+        while (waitpid(child, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
+}
+
+int nook_idmap_write(pid_t child, int identity, uid_t uid, gid_t gid, uint32_t *ret_count, nook_error **err) {
+        char map[64];
+        int r;
+        *ret_count = 0;
+        if (identity == NOOK_IDENTITY_SUBUID) {
+                _cleanup_free_ char *name = user_name(uid);
+                subid u, g;
+                if (!subid_range("/etc/subuid", name, uid, &u) || !subid_range("/etc/subgid", name, gid, &g))
+                        return nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED,
+                                              NOOK_RETRY_HOST_CONFIGURATION_NEEDED, ENOENT,
+                                              "no /etc/subuid or /etc/subgid range for this user");
+                /* 0 -> the caller, 1..N -> the range (capped at 65535 ids: enough for
+                 * every id an image uses, without an overflow id in the middle). */
+                if ((r = run_tool("newuidmap", child, 0, uid, &u)) < 0)
+                        return nook_error_sys(err, -r, "newuidmap");
+                if ((r = run_tool("newgidmap", child, 0, gid, &g)) < 0)
+                        return nook_error_sys(err, -r, "newgidmap");
+                *ret_count = (uint32_t)(u.count > 65535 ? 65535 : u.count);
+                return 0;
+        }
+        unsigned inside_uid = identity == NOOK_IDENTITY_KEEP_ID ? (unsigned)uid : 0;
+        unsigned inside_gid = identity == NOOK_IDENTITY_KEEP_ID ? (unsigned)gid : 0;
+        /* S11: in a single-id namespace setgroups(2) stays denied, so no process inside
+         * can drop a supplementary group that a negative ACL keys on. */
+        if ((r = write_proc(child, "setgroups", "deny")) < 0)
+                return nook_error_sys(err, -r, "denying setgroups in the new user namespace");
+        snprintf(map, sizeof(map), "%u %u 1\n", inside_uid, (unsigned)uid);
+        if ((r = write_proc(child, "uid_map", map)) < 0)
+                return nook_error_sys(err, -r, "writing uid_map");
+        snprintf(map, sizeof(map), "%u %u 1\n", inside_gid, (unsigned)gid);
+        if ((r = write_proc(child, "gid_map", map)) < 0)
+                return nook_error_sys(err, -r, "writing gid_map");
+        return 0;
+}

@@ -1,0 +1,373 @@
+/* nook userns — stream_io and the ext read_content: frames read from a process's
+ * capture logs by byte cursor (pread, from any process, after the starter is gone),
+ * shaped by the stream's io policy; stdin writes and close go to the monitor.
+ * Waiting uses inotify(7) on the process dir, never sleeps. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "userns/session.h"
+#include "userns/stages.h"
+#include "util/sha256.h"
+#include "util/strbuf.h"
+
+#define FRAME_CEILING (16u * 1024u * 1024u)
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *pfile(const nook_session *s, const char *ref, const char *name) {
+        char *p = NULL;
+        return asprintf(&p, "%s/p/%s/%s", s->dir, ref, name) < 0 ? NULL : p;
+}
+
+static off_t log_size(const nook_session *s, const char *ref, const char *log) {
+        _cleanup_free_ char *p = pfile(s, ref, log);
+        struct stat st;
+        return p && stat(p, &st) == 0 ? st.st_size : 0;
+}
+
+/* Waits until `done` holds or timeout_ms passes, woken by any change in the process
+ * dir (log appends, the exit record's rename). */
+static void wait_dir(const nook_session *s, const char *ref, int64_t timeout_ms,
+                     bool (*done)(const nook_session *, const char *, void *), void *data) {
+        if (timeout_ms <= 0 || done(s, ref, data))
+                return;
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/p/%s", s->dir, ref) < 0)
+                return;
+        _cleanup_close_ int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (in < 0 || inotify_add_watch(in, dir, IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE) < 0)
+                return;
+        int64_t deadline = mono_ms() + timeout_ms;
+        while (!done(s, ref, data)) {
+                int64_t left = deadline - mono_ms();
+                if (left <= 0)
+                        return;
+                struct pollfd p = { .fd = in, .events = POLLIN };
+                if (poll(&p, 1, left > 1000 ? 1000 : (int)left) > 0) {
+                        char buf[4096];
+                        while (read(in, buf, sizeof(buf)) > 0)
+                                ;
+                }
+        }
+}
+
+static bool has_exited(const nook_session *s, const char *ref, void *data) {
+        nook_exit_record *rec = data;
+        return nook_exit_record_read(s, ref, rec) == 0 && rec->present;
+}
+
+int nook_process_wait(const nook_session *s, const char *process_ref, int64_t timeout_ms, nook_exit_record *ret) {
+        wait_dir(s, process_ref, timeout_ms, has_exited, ret);
+        return has_exited(s, process_ref, ret) ? 1 : 0;
+}
+
+typedef struct grow_wait {
+        const char *log;
+        uint64_t cursor;
+} grow_wait;
+
+static bool grew_or_exited(const nook_session *s, const char *ref, void *data) {
+        grow_wait *g = data;
+        nook_exit_record rec;
+        return (uint64_t)log_size(s, ref, g->log) > g->cursor || has_exited(s, ref, &rec);
+}
+
+static bool utf8_valid(const unsigned char *p, size_t n) {
+        for (size_t i = 0; i < n;) {
+                unsigned char c = p[i];
+                size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+                if (!len || i + len > n || (c == 0))
+                        return false;
+                for (size_t k = 1; k < len; k++)
+                        if ((p[i + k] & 0xc0) != 0x80)
+                                return false;
+                if ((len == 2 && c < 0xc2) || (len == 3 && c == 0xe0 && p[i + 1] < 0xa0) ||
+                    (len == 3 && c == 0xed && p[i + 1] >= 0xa0) || (len == 4 && (c > 0xf4 || (c == 0xf0 && p[i + 1] < 0x90))))
+                        return false;
+                i += len;
+        }
+        return true;
+}
+
+static char *base64(const unsigned char *p, size_t n) {
+        static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        char *o = malloc(4 * ((n + 2) / 3) + 1), *q = o;
+        for (size_t i = 0; o && i < n; i += 3) {
+                uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+                *q++ = t[v >> 18 & 63];
+                *q++ = t[v >> 12 & 63];
+                *q++ = i + 1 < n ? t[v >> 6 & 63] : '=';
+                *q++ = i + 2 < n ? t[v & 63] : '=';
+        }
+        if (o)
+                *q = 0;
+        return o;
+}
+
+/* redacted_summary capture: printable text of the frame, at most 200 bytes. */
+static char *summary_of(const unsigned char *p, size_t n) {
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        nook_strbuf_printf(&b, "%zu bytes", n);
+        if (n)
+                nook_strbuf_puts(&b, ": ");
+        for (size_t i = 0; i < n && i < 200; i++)
+                nook_strbuf_putn(&b, p[i] >= 0x20 && p[i] < 0x7f ? (const char *)&p[i] : (p[i] == '\n' ? "\\n" : "."),
+                                 p[i] == '\n' ? 2 : 1);
+        if (n > 200)
+                nook_strbuf_puts(&b, "...");
+        return nook_strbuf_steal(&b);
+}
+
+static int shape(nook_io_frame *f, const unsigned char *buf, size_t n, int capture, const char *ref,
+                 const char *stream, uint64_t start, nook_error **err) {
+        char hash[NOOK_DIGEST_LEN + 1];
+        nook_sha256_digest(buf, n, hash);
+        if (capture != NOOK_CAPTURE_OFF && !(f->content_hash = strdup(hash)))
+                return nook_error_oom(err);
+        switch (capture) {
+        case NOOK_CAPTURE_OFF:
+                f->redacted_summary = strdup("capture off");
+                break;
+        case NOOK_CAPTURE_METADATA_ONLY:
+                f->redacted_summary = NULL;
+                asprintf(&f->redacted_summary, "%zu bytes", n);
+                break;
+        case NOOK_CAPTURE_REDACTED_SUMMARY:
+                f->redacted_summary = summary_of(buf, n);
+                break;
+        case NOOK_CAPTURE_CONTENT_REF:
+        case NOOK_CAPTURE_RAW_IF_ALLOWED: {
+                char *cref = NULL;
+                if (asprintf(&cref, "%s/%s/%llu-%llu", ref, stream, (unsigned long long)start,
+                             (unsigned long long)(start + n)) < 0 ||
+                    !(f->content_refs.items = calloc(1, sizeof(char *))))
+                        return free(cref), nook_error_oom(err);
+                ((char **)f->content_refs.items)[0] = cref;
+                f->content_refs.n = 1;
+                f->redacted_summary = summary_of(buf, n);
+                if (capture == NOOK_CAPTURE_RAW_IF_ALLOWED) {
+                        f->raw_content_present = true;
+                        if (utf8_valid(buf, n)) {
+                                f->data = malloc(n + 1);
+                                if (f->data) {
+                                        memcpy(f->data, buf, n);
+                                        f->data[n] = 0;
+                                }
+                        } else {
+                                f->data = base64(buf, n);
+                                f->encoding = strdup("base64");
+                        }
+                        if (!f->data)
+                                return nook_error_oom(err);
+                }
+                break;
+        }
+        }
+        return 0;
+}
+
+typedef struct stream_policy {
+        int capture;
+        uint64_t max;
+} stream_policy;
+
+static void read_policy(const nook_session *s, const char *ref, const char *stream, stream_policy *ret) {
+        *ret = (stream_policy){ .capture = NOOK_CAPTURE_REDACTED_SUMMARY, .max = 65536 };
+        _cleanup_free_ char *p = pfile(s, ref, "meta");
+        _cleanup_fclose_ FILE *f = p ? fopen(p, "re") : NULL;
+        char line[256], key1[32], key2[32];
+        snprintf(key1, sizeof(key1), "%s_capture=", stream);
+        snprintf(key2, sizeof(key2), "%s_max=", stream);
+        while (f && fgets(line, sizeof(line), f)) {
+                if (strncmp(line, key1, strlen(key1)) == 0)
+                        ret->capture = atoi(line + strlen(key1));
+                else if (strncmp(line, key2, strlen(key2)) == 0)
+                        ret->max = strtoull(line + strlen(key2), NULL, 10);
+        }
+}
+
+int nook_io_frame_fill(const nook_session *s, const char *process_ref, int stream, uint64_t cursor, uint64_t max,
+                       const nook_stream_policy *policy, nook_io_frame *f, nook_error **err) {
+        const char *sname = stream == NOOK_STREAM_STDERR ? "stderr" : "stdout";
+        stream_policy sp;
+        read_policy(s, process_ref, sname, &sp);
+        int capture = policy ? policy->default_capture : sp.capture;
+        if (max == 0 || max > FRAME_CEILING)
+                max = max ? FRAME_CEILING : sp.max ? sp.max : 65536;
+        _cleanup_free_ char *path = pfile(s, process_ref, stream == NOOK_STREAM_STDERR ? "err" : "out");
+        _cleanup_close_ int fd = path ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        struct stat st = { 0 };
+        if (fd >= 0 && fstat(fd, &st) < 0)
+                return nook_error_sys(err, errno, "stream_io: reading the capture log");
+        uint64_t size = (uint64_t)st.st_size, start = cursor > size ? size : cursor;
+        size_t n = (size_t)(size - start < max ? size - start : max);
+        _cleanup_free_ unsigned char *buf = malloc(n + 1);
+        if (!buf)
+                return nook_error_oom(err);
+        for (size_t got = 0; got < n;) {
+                ssize_t k = pread(fd, buf + got, n - got, (off_t)(start + got));
+                if (k <= 0) {
+                        n = got;
+                        break;
+                }
+                got += (size_t)k;
+        }
+        f->stream = stream;
+        f->cursor = start + n;
+        f->byte_count = n;
+        f->truncated = start + n < size;
+        if (asprintf(&f->stream_ref, "%s/%s", process_ref, sname) < 0)
+                return nook_error_oom(err);
+        int r = shape(f, buf, n, capture, process_ref, sname, start, err);
+        if (r < 0)
+                return r;
+        nook_exit_record rec;
+        if (start + n >= size && nook_exit_record_read(s, process_ref, &rec) == 0 && rec.present) {
+                /* the monitor drained every pipe before it wrote the record */
+                if ((uint64_t)log_size(s, process_ref, stream == NOOK_STREAM_STDERR ? "err" : "out") == start + n) {
+                        f->eof = f->has_eof = true;
+                        f->exit_code = (uint64_t)rec.exit_code;
+                        f->has_exit_code = true;
+                }
+        }
+        return 0;
+}
+
+static int b64val(char c) {
+        return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
+               : c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* The codec checked the alphabet and padding already. */
+static size_t unbase64(const char *in, unsigned char *out) {
+        size_t n = 0;
+        for (size_t i = 0; in[i] && in[i + 1] && in[i + 2] && in[i + 3]; i += 4) {
+                uint32_t v = (uint32_t)b64val(in[i]) << 18 | (uint32_t)b64val(in[i + 1]) << 12;
+                out[n++] = (unsigned char)(v >> 16);
+                if (in[i + 2] != '=') {
+                        v |= (uint32_t)b64val(in[i + 2]) << 6;
+                        out[n++] = (unsigned char)(v >> 8);
+                }
+                if (in[i + 3] != '=')
+                        out[n++] = (unsigned char)(v | (uint32_t)b64val(in[i + 3]));
+        }
+        return n;
+}
+
+static int write_stdin(const nook_session *s, const nook_stream_io_req *req, nook_io_frame *ret, nook_error **err) {
+        nook_exit_record rec;
+        if (nook_exit_record_read(s, req->process_ref, &rec) == 0 && rec.present)
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EPIPE,
+                                      "stream_io: the process has exited; its stdin is gone");
+        size_t len = req->data ? strlen(req->data) : 0;
+        _cleanup_free_ unsigned char *bytes = malloc(len + 1);
+        if (!bytes)
+                return nook_error_oom(err);
+        if (req->data && req->encoding == NOOK_ENCODING_BASE64)
+                len = unbase64(req->data, bytes);
+        else if (req->data)
+                memcpy(bytes, req->data, len);
+        nook_msg m = NOOK_MSG_INIT(NOOK_MSG_STDIN), reply = NOOK_MSG_INIT(0);
+        int r = len ? nook_msg_add(&m, T_DATA, bytes, (uint32_t)len) : 0;
+        if (r >= 0 && req->close)
+                r = nook_msg_add_u64(&m, T_CLOSE, 1);
+        r = r < 0 ? nook_error_oom(err)
+                  : nook_session_request(s, req->process_ref, &m, &reply, 10000, "stream_io: writing stdin", err);
+        nook_msg_done(&m);
+        nook_msg_done(&reply);
+        if (r < 0)
+                return r;
+        ret->stream = NOOK_STREAM_STDIN;
+        ret->byte_count = len;
+        if (asprintf(&ret->stream_ref, "%s/stdin", req->process_ref) < 0 ||
+            asprintf(&ret->redacted_summary, "%zu bytes written%s", len, req->close ? ", stdin closed" : "") < 0)
+                return nook_error_oom(err);
+        return 0;
+}
+
+static uint64_t saved_cursor(const nook_session *s, const char *ref, const char *stream) {
+        char name[32];
+        snprintf(name, sizeof(name), ".cursor-%s", stream);
+        _cleanup_free_ char *p = pfile(s, ref, name);
+        _cleanup_fclose_ FILE *f = p ? fopen(p, "re") : NULL;
+        unsigned long long v = 0;
+        return f && fscanf(f, "%llu", &v) == 1 ? v : 0;
+}
+
+static void save_cursor(const nook_session *s, const char *ref, const char *stream, uint64_t v) {
+        char name[32], tmp[40];
+        snprintf(name, sizeof(name), ".cursor-%s", stream);
+        snprintf(tmp, sizeof(tmp), ".cursor-%s.%d", stream, (int)getpid());
+        _cleanup_free_ char *p = pfile(s, ref, name), *t = pfile(s, ref, tmp);
+        _cleanup_fclose_ FILE *f = t ? fopen(t, "we") : NULL;
+        if (f && fprintf(f, "%llu\n", (unsigned long long)v) > 0 && fflush(f) == 0)
+                (void)rename(t, p);
+}
+
+int nook_userns_stream_io(void *state, nook_call_ctx *ctx, const nook_stream_io_req *req, nook_io_frame *ret,
+                          nook_error **err) {
+        _cleanup_(nook_session_freep) nook_session *s = NULL;
+        int r = nook_process_session(ctx->config, req->process_ref, &s, err);
+        if (r < 0)
+                return r;
+        if (req->stream == NOOK_STREAM_STDIN)
+                return write_stdin(s, req, ret, err);
+        const char *sname = req->stream == NOOK_STREAM_STDERR ? "stderr" : "stdout";
+        uint64_t cursor = req->has_cursor ? req->cursor : saved_cursor(s, req->process_ref, sname);
+        grow_wait g = { .log = req->stream == NOOK_STREAM_STDERR ? "err" : "out", .cursor = cursor };
+        wait_dir(s, req->process_ref, (int64_t)req->wait_ms, grew_or_exited, &g);
+        stream_policy sp;
+        read_policy(s, req->process_ref, sname, &sp);
+        uint64_t max = req->has_max_bytes ? req->max_bytes : 0;
+        if (sp.max && (!max || max > sp.max))
+                max = sp.max;
+        r = nook_io_frame_fill(s, req->process_ref, req->stream, cursor, max, NULL, ret, err);
+        if (r >= 0)
+                save_cursor(s, req->process_ref, sname, ret->cursor);
+        return r;
+}
+
+int nook_userns_read_content(void *state, nook_call_ctx *ctx, const nook_read_content_req *req,
+                             nook_content_result *ret, nook_error **err) {
+        char ref[NOOK_PROCESS_REF_LEN], stream[8];
+        unsigned long long a, b;
+        int used = 0;
+        if (sscanf(req->content_ref, "%43[^/]/%7[a-z]/%llu-%llu%n", ref, stream, &a, &b, &used) != 4 ||
+            (size_t)used != strlen(req->content_ref) || b < a || (strcmp(stream, "stdout") && strcmp(stream, "stderr")))
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "/content_ref",
+                                        "not a content ref nook issued (<process_ref>/<stream>/<start>-<end>)");
+        _cleanup_(nook_session_freep) nook_session *s = NULL;
+        int r = nook_process_session(ctx->config, ref, &s, err);
+        if (r < 0)
+                return r;
+        uint64_t len = b - a;
+        if (req->has_max_bytes && len > req->max_bytes)
+                len = req->max_bytes;
+        nook_stream_policy raw = { .default_capture = NOOK_CAPTURE_RAW_IF_ALLOWED };
+        nook_io_frame f = { 0 };
+        r = nook_io_frame_fill(s, ref, strcmp(stream, "stderr") == 0 ? NOOK_STREAM_STDERR : NOOK_STREAM_STDOUT, a,
+                               len ? len : 1, &raw, &f, err);
+        if (r >= 0) {
+                ret->content_ref = strdup(req->content_ref);
+                ret->byte_count = len ? f.byte_count : 0;
+                ret->content_hash = TAKE_PTR(f.content_hash);
+                ret->data = len ? TAKE_PTR(f.data) : strdup("");
+                ret->encoding = TAKE_PTR(f.encoding);
+                if (!ret->content_ref || !ret->data)
+                        r = nook_error_oom(err);
+        }
+        nook_schema_clear(&nook_schema_io_frame, &f);
+        return r;
+}

@@ -1,0 +1,340 @@
+/* nook userns — start_process: the only stage that launches a workload.  The client
+ * composes the command (argv, env, cwd, user, limits, capabilities, the compiled
+ * seccomp program) and asks the holder, which forks a monitor (helpers/monitor.c) that
+ * answers once the workload has exec'd; with the ext wait_ms it then waits for the
+ * exit record and returns the first frames (one round trip for short commands). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "userns/seccomp.h"
+#include "userns/session.h"
+#include "userns/stages.h"
+#include "util/strbuf.h"
+
+/* podman's default set (SECURITY.md S9): no CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SYS_PTRACE. */
+#define DEFAULT_CAPS                                                                                                \
+        ((1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FOWNER) | (1ull << CAP_FSETID) |          \
+         (1ull << CAP_KILL) | (1ull << CAP_SETGID) | (1ull << CAP_SETUID) | (1ull << CAP_SETPCAP) |                \
+         (1ull << CAP_NET_BIND_SERVICE) | (1ull << CAP_SYS_CHROOT) | (1ull << CAP_SETFCAP))
+
+#define UNLIMITED_MEMORY_MB (16ull * 1024 * 1024)
+#define UNLIMITED_PROCESSES 4194304ull
+
+static bool env_has(char *const *v, size_t n, const char *name) {
+        size_t len = strlen(name);
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(v[i], name, len) == 0 && v[i][len] == '=')
+                        return true;
+        return false;
+}
+
+/* env: the plain values (ext env_values), then the defaults a login would set. */
+static int add_env(const nook_session *s, const nook_process_spec *p, uid_t uid, nook_msg *m, nook_error **err) {
+        char **seen = calloc(p->env_values.n + 1, sizeof(char *));
+        size_t n = 0;
+        int r = seen ? 0 : -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < p->env_values.n; i++) {
+                _cleanup_free_ char *kv = NULL;
+                if (asprintf(&kv, "%s=%s", p->env_values.keys[i], p->env_values.values[i]) < 0)
+                        r = -ENOMEM;
+                else if ((r = nook_msg_add_str(m, T_ENV, kv)) >= 0)
+                        seen[n++] = TAKE_PTR(kv);
+        }
+        const char *defaults[][2] = {
+                { "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+                { "HOME", uid == 0 ? "/root" : "/" },
+                { "HOSTNAME", s->hostname ? s->hostname : "nook" },
+                { "TERM", p->terminal_mode == NOOK_TERM_PTY ? "xterm" : NULL },
+                { "container", "nook" },
+        };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(defaults); i++) {
+                if (!defaults[i][1] || env_has(seen, n, defaults[i][0]))
+                        continue;
+                _cleanup_free_ char *kv = NULL;
+                r = asprintf(&kv, "%s=%s", defaults[i][0], defaults[i][1]) < 0 ? -ENOMEM : nook_msg_add_str(m, T_ENV, kv);
+        }
+        for (size_t i = 0; seen && i < n; i++)
+                free(seen[i]);
+        free(seen);
+        return r < 0 ? nook_error_oom(err) : 0;
+}
+
+/* A name from the root's /etc/passwd or /etc/group (read inside the root, S22). */
+static int lookup_id(const nook_session *s, bool group, const char *name, uint32_t *ret_id, uint32_t *ret_gid) {
+        _cleanup_free_ char *text = NULL;
+        if (nook_root_read_file(s->rootfs, group ? "etc/group" : "etc/passwd", 1u << 20, &text, NULL) < 0)
+                return -ENOENT;
+        for (char *line = text; line && *line;) {
+                char *next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                char *f[4] = { line, NULL, NULL, NULL };
+                for (int i = 1; i < 4 && f[i - 1]; i++)
+                        if ((f[i] = strchr(f[i - 1], ':')))
+                                *f[i]++ = 0;
+                if (f[2] && strcmp(f[0], name) == 0) {
+                        *ret_id = (uint32_t)strtoul(f[2], NULL, 10);
+                        if (ret_gid)
+                                *ret_gid = f[3] ? (uint32_t)strtoul(f[3], NULL, 10) : *ret_id;
+                        return 0;
+                }
+                line = next;
+        }
+        return -ENOENT;
+}
+
+static bool mapped(const nook_session *s, uint32_t id, bool group) {
+        if (s->identity == NOOK_IDENTITY_SUBUID)
+                return id <= s->subid_count;
+        return id == (group ? s->inner_gid : s->inner_uid);
+}
+
+static int resolve_user(const nook_session *s, const nook_process_spec *p, uint32_t *uid, uint32_t *gid,
+                        nook_error **err) {
+        *uid = s->inner_uid;
+        *gid = s->inner_gid;
+        if (!p->user_parsed.set)
+                return 0;
+        if (p->user_parsed.numeric) {
+                *uid = p->user_parsed.uid;
+                *gid = p->user_parsed.has_gid ? p->user_parsed.gid : *uid;
+        } else if (lookup_id(s, false, p->user_parsed.name, uid, gid) < 0)
+                return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
+                                      "start_process: user '%s' is not in the root's /etc/passwd", p->user_parsed.name);
+        if (p->user_parsed.group[0] && lookup_id(s, true, p->user_parsed.group, gid, NULL) < 0)
+                return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
+                                      "start_process: group '%s' is not in the root's /etc/group", p->user_parsed.group);
+        if (!mapped(s, *uid, false) || !mapped(s, *gid, true))
+                return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, EINVAL,
+                                      "start_process: uid %u / gid %u is not mapped in this session's %s identity "
+                                      "(only %s); use the subuid identity (needs /etc/subuid) for other ids",
+                                      *uid, *gid,
+                                      s->identity == NOOK_IDENTITY_KEEP_ID ? "keep-id"
+                                      : s->identity == NOOK_IDENTITY_ROOT  ? "root"
+                                                                           : "subuid",
+                                      s->identity == NOOK_IDENTITY_SUBUID ? "the subordinate range"
+                                                                          : "the caller's own id");
+        return 0;
+}
+
+static int add_seccomp(const nook_adapter_config *c, const nook_process_spec *p, nook_msg *m, nook_error **err) {
+        const nook_seccomp_choice *choice = &p->nook.seccomp;
+        if (p->has_nook && choice->mode == NOOK_SECCOMP_UNCONFINED)
+                return 0;
+        _cleanup_free_ char *cache = NULL;
+        if (asprintf(&cache, "%s/seccomp", c->data_dir) < 0)
+                return nook_error_oom(err);
+        nook_seccomp_program prog = { 0 };
+        const nook_seccomp_profile *profile =
+                p->has_nook && choice->mode == NOOK_SECCOMP_PROFILE ? choice->profile : NULL;
+        int r = nook_seccomp_compile(profile, p->has_nook && p->nook.allow_nested_userns, cache, &prog, err);
+        if (r < 0)
+                return nook_error_prefix(err, r, "start_process: compiling the seccomp profile");
+        r = nook_msg_add(m, T_SECCOMP, prog.insns, (uint32_t)(prog.n_insns * 8));
+        nook_seccomp_program_clear(&prog);
+        return r < 0 ? nook_error_oom(err) : 0;
+}
+
+/* Limits, and how each is enforced here: never a silent no-op (the summary says it). */
+static int add_limits(const nook_environment_spec *spec, const nook_process_spec *p, nook_msg *m, nook_strbuf *sum) {
+        uint64_t timeout = p->has_timeout_ms ? p->timeout_ms : spec->resources.timeout_ms;
+        int r = nook_msg_add_u64(m, T_TIMEOUT_MS, timeout);
+        nook_strbuf_printf(sum, "limits: timeout %llu ms (monitor)", (unsigned long long)timeout);
+        if (r >= 0 && spec->resources.memory_mb < UNLIMITED_MEMORY_MB) {
+                r = nook_msg_add_u64(m, T_MEMORY_MAX, spec->resources.memory_mb * 1024 * 1024);
+                nook_strbuf_printf(sum, ", memory %llu MiB (resident memory watchdog, no delegated cgroup)",
+                                   (unsigned long long)spec->resources.memory_mb);
+        }
+        if (r >= 0 && spec->resources.process_count < UNLIMITED_PROCESSES) {
+                r = nook_msg_add_u64(m, T_PIDS_MAX, spec->resources.process_count);
+                nook_strbuf_printf(sum, ", processes %llu (watchdog)", (unsigned long long)spec->resources.process_count);
+        }
+        nook_strbuf_printf(sum, ", cpus %g not enforced (no delegated cgroup v2 cpu controller)", spec->resources.cpus);
+        for (size_t i = 0; r >= 0 && i < p->n_rlimits; i++) {
+                struct nook_rlimit_msg rl = { .resource = (uint32_t)p->rlimit_parsed[i].resource,
+                                              .soft = p->rlimit_parsed[i].soft,
+                                              .hard = p->rlimit_parsed[i].hard };
+                r = nook_msg_add(m, T_RLIMIT, &rl, sizeof(rl));
+        }
+        if (p->n_rlimits)
+                nook_strbuf_printf(sum, ", %zu rlimit%s (setrlimit)", p->n_rlimits, p->n_rlimits == 1 ? "" : "s");
+        return r;
+}
+
+static int build_spawn(const nook_adapter_config *c, const nook_session *s, const nook_start_process_req *req,
+                       const char *ref, nook_msg *m, nook_strbuf *sum, nook_error **err) {
+        const nook_process_spec *p = &req->process;
+        uint32_t uid, gid;
+        int r = resolve_user(s, p, &uid, &gid, err);
+        if (r < 0)
+                return r;
+        r = nook_msg_add_str(m, T_PROCESS_REF, ref);
+        for (size_t i = 0; r >= 0 && i < p->argv.n; i++)
+                r = nook_msg_add_str(m, T_ARGV, ((char **)p->argv.items)[i]);
+        if (r >= 0)
+                r = nook_msg_add_str(m, T_CWD, p->cwd ? p->cwd : "/");
+        if (r >= 0)
+                r = nook_msg_add_u64(m, T_UID, uid);
+        if (r >= 0)
+                r = nook_msg_add_u64(m, T_GID, gid);
+        /* With a subordinate range setgroups(2) is allowed: groups set exactly (S11). */
+        if (r >= 0 && s->identity == NOOK_IDENTITY_SUBUID)
+                r = nook_msg_add_u64(m, T_GROUPS, gid);
+        if (r >= 0)
+                r = nook_msg_add_u64(m, T_TERMINAL, p->terminal_mode == NOOK_TERM_PTY);
+        if (r >= 0)
+                r = nook_msg_add_u64(m, T_ROWS, p->has_nook && p->nook.tty_rows ? p->nook.tty_rows : 24);
+        if (r >= 0)
+                r = nook_msg_add_u64(m, T_COLS, p->has_nook && p->nook.tty_cols ? p->nook.tty_cols : 80);
+        if (r >= 0)
+                r = nook_msg_add_u64(m, T_STDIN_OPEN, p->has_nook && p->nook.stdin_open);
+        if (r >= 0)
+                r = nook_msg_add_u64(m, T_CAPS, DEFAULT_CAPS);
+        if (r >= 0)
+                r = add_limits(&req->environment.spec, p, m, sum);
+        if (r < 0)
+                return nook_error_oom(err);
+        if ((r = add_env(s, p, uid, m, err)) < 0)
+                return r;
+        return add_seccomp(c, p, m, err);
+}
+
+static int spawn_error(const nook_msg *reply, const nook_process_spec *p, nook_error **err) {
+        int e = (int)nook_msg_u64(reply, T_ERRNO, EIO);
+        const char *stage = nook_msg_str(reply, T_EXEC_STAGE);
+        const char *cmd = ((char **)p->argv.items)[0];
+        if (stage && strcmp(stage, "exec") == 0 && e == ENOENT)
+                return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
+                                      "start_process: %s: command not found in the sandbox", cmd);
+        if (stage && strcmp(stage, "exec") == 0)
+                return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
+                                      "start_process: %s: cannot execute: %s", cmd, strerror(e));
+        if (stage && strcmp(stage, "cwd") == 0)
+                return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
+                                      "start_process: working directory %s: %s", p->cwd ? p->cwd : "/", strerror(e));
+        const char *msg = nook_msg_str(reply, T_MESSAGE);
+        return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
+                              "start_process: %s: %s", stage ? stage : msg ? msg : "starting the workload", strerror(e));
+}
+
+static int write_meta(const nook_session *s, const char *ref, const nook_start_process_req *req) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        const char *argv0 = ((char **)req->process.argv.items)[0];
+        const char *base = strrchr(argv0, '/') ? strrchr(argv0, '/') + 1 : argv0;
+        const nook_io_policy *io = &req->environment.spec.io_policy;
+        const nook_stream_policy *o = req->process.has_stdout_policy ? &req->process.stdout_policy : &io->stdout_policy;
+        const nook_stream_policy *e = req->process.has_stderr_policy ? &req->process.stderr_policy : &io->stderr_policy;
+        if (asprintf(&path, "%s/p/%s/meta", s->dir, ref) < 0 ||
+            asprintf(&text,
+                     "command=%.64s\nprocess_id=%s\nterminal=%d\nstdout_capture=%d\nstdout_max=%llu\n"
+                     "stdout_truncation=%d\nstderr_capture=%d\nstderr_max=%llu\nstderr_truncation=%d\n",
+                     base, req->process.process_id, req->process.terminal_mode == NOOK_TERM_PTY, o->default_capture,
+                     (unsigned long long)o->max_bytes, o->truncation_policy, e->default_capture,
+                     (unsigned long long)e->max_bytes, e->truncation_policy) < 0)
+                return -ENOMEM;
+        for (char *c = text; *c; c++)
+                if ((unsigned char)*c < 0x20 && *c != '\n')
+                        *c = '?';
+        _cleanup_fclose_ FILE *f = fopen(path, "wxe");
+        return f && fputs(text, f) >= 0 ? 0 : -errno;
+}
+
+static int new_process_dir(const nook_session *s, char ref[NOOK_PROCESS_REF_LEN], nook_error **err) {
+        _cleanup_free_ char *rnd = nook_random_hex(8), *path = NULL;
+        if (!rnd)
+                return nook_error_oom(err);
+        snprintf(ref, NOOK_PROCESS_REF_LEN, "p-%s-%s", s->ref + 2, rnd);
+        if (asprintf(&path, "%s/p/%s", s->dir, ref) < 0)
+                return nook_error_oom(err);
+        if (mkdir(path, 0700) < 0)
+                return nook_error_sys(err, errno, "start_process: creating the process dir");
+        return 0;
+}
+
+static void remove_process_dir(const nook_session *s, const char *ref) {
+        _cleanup_free_ char *pdir = NULL;
+        if (asprintf(&pdir, "%s/p", s->dir) < 0)
+                return;
+        _cleanup_close_ int fd = open(pdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0)
+                (void)nook_rm_rf_at(fd, ref);
+}
+
+/* ext wait_ms: wait for the end and hand back the first frames of each stream. */
+static int finish_waiting(const nook_session *s, const nook_start_process_req *req, const char *ref,
+                          nook_start_result *ret, nook_error **err) {
+        nook_exit_record rec;
+        if (nook_process_wait(s, ref, (int64_t)req->wait_ms, &rec) <= 0)
+                return 0;
+        ret->terminal_status = rec.timed_out ? NOOK_TERMINAL_TIMED_OUT
+                               : rec.exit_code == 0 ? NOOK_TERMINAL_COMPLETED
+                                                    : NOOK_TERMINAL_FAILED;
+        const nook_io_policy *io = &req->environment.spec.io_policy;
+        ret->io_frames.items = calloc(2, sizeof(nook_io_frame));
+        if (!ret->io_frames.items)
+                return nook_error_oom(err);
+        for (int i = 0; i < 2; i++) {
+                const nook_stream_policy *pol = i == 0 ? &io->stdout_policy : &io->stderr_policy;
+                const nook_stream_policy *over = i == 0 ? &req->process.stdout_policy : &req->process.stderr_policy;
+                bool has_over = i == 0 ? req->process.has_stdout_policy : req->process.has_stderr_policy;
+                nook_io_frame *f = &((nook_io_frame *)ret->io_frames.items)[i];
+                ret->io_frames.n = (size_t)i + 1;
+                int r = nook_io_frame_fill(s, ref, i == 0 ? NOOK_STREAM_STDOUT : NOOK_STREAM_STDERR, 0,
+                                           (has_over ? over : pol)->max_bytes, has_over ? over : pol, f, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int nook_userns_start_process(void *state, nook_call_ctx *ctx, const nook_start_process_req *req,
+                              nook_start_result *ret, nook_error **err) {
+        _cleanup_(nook_session_freep) nook_session *s = NULL;
+        int r = nook_session_find(ctx->config, req->environment.environment_id, &s, err);
+        if (r == -ENOENT || (r == 0 && !s->prepared))
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
+                                      "start_process: the environment is not prepared (prepare_session, "
+                                      "prepare_rootfs and prepare_environment first)");
+        if (r < 0)
+                return r;
+        if (!nook_session_alive(s))
+                return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, EOWNERDEAD,
+                                      "start_process: the session's holder is gone; run cleanup for the environment");
+        char ref[NOOK_PROCESS_REF_LEN];
+        if ((r = new_process_dir(s, ref, err)) < 0)
+                return r;
+        nook_msg m = NOOK_MSG_INIT(NOOK_MSG_SPAWN), reply = NOOK_MSG_INIT(0);
+        nook_strbuf sum = NOOK_STRBUF_INIT;
+        r = build_spawn(ctx->config, s, req, ref, &m, &sum, err);
+        if (r >= 0 && write_meta(s, ref, req) < 0)
+                r = nook_error_sys(err, errno, "start_process: recording the process");
+        if (r >= 0) {
+                _cleanup_(nook_error_freep) nook_error *e2 = NULL;
+                r = nook_session_request(s, NULL, &m, &reply, 30000, "start_process", &e2);
+                if (r < 0 && nook_msg_has(&reply, T_ERRNO))
+                        r = spawn_error(&reply, &req->process, err);
+                else if (r < 0 && err)
+                        *err = TAKE_PTR(e2);
+        }
+        nook_msg_done(&m);
+        nook_msg_done(&reply);
+        ret->redacted_summary = nook_strbuf_steal(&sum);
+        if (r < 0) {
+                remove_process_dir(s, ref);
+                return r;
+        }
+        ret->process_ref = strdup(ref);
+        ret->adapter_session_ref = strdup(s->ref);
+        ret->terminal_status = NOOK_TERMINAL_UNKNOWN;
+        if (!ret->process_ref || !ret->adapter_session_ref)
+                return nook_error_oom(err);
+        return req->has_wait_ms ? finish_waiting(s, req, ref, ret, err) : 0;
+}

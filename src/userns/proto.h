@@ -1,0 +1,115 @@
+/* nook userns — the message format between the client and the session's helpers
+ * (nook-holder and its monitors): a header, then tag-length-value fields, over a
+ * unix stream socket, with file descriptors passed as SCM_RIGHTS (unix(7)).  Shared
+ * by both sides; links nothing but libc. */
+#ifndef NOOK_USERNS_PROTO_H
+#define NOOK_USERNS_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NOOK_MSG_MAGIC 0x6e6f6f6bu /* "nook" */
+#define NOOK_MSG_MAX (8u * 1024u * 1024u)
+#define NOOK_MSG_MAX_FDS 4
+
+typedef enum nook_msg_type {
+        NOOK_MSG_PING = 1,   /* -> REPLY: is the holder alive and set up */
+        NOOK_MSG_PREPARE,    /* -> REPLY: build the root filesystem and pivot (prepare_environment) */
+        NOOK_MSG_SPAWN,      /* -> REPLY from the new monitor once the workload runs (or failed) */
+        NOOK_MSG_STDIN,      /* to a monitor: write T_DATA to the workload's stdin, or T_CLOSE it */
+        NOOK_MSG_SIGNAL,     /* to a monitor: T_SIGNAL, T_GRACE_MS */
+        NOOK_MSG_STATS,      /* to a monitor: -> REPLY with T_CPU_MS, T_RSS, T_NPROC, T_FS_BYTES */
+        NOOK_MSG_RESIZE,     /* to a monitor: T_ROWS, T_COLS of the pty */
+        NOOK_MSG_REPLY = 100,
+} nook_msg_type;
+
+typedef enum nook_tag {
+        /* replies */
+        T_ERRNO = 1,   /* u64: 0 ok, else the errno of the failure */
+        T_MESSAGE,     /* str: what failed, for the error message */
+        T_PID,         /* u64: the workload's pid in the session */
+        T_DELIVERED,   /* u64: 1 when a signal reached a running process */
+        T_CPU_MS,      /* u64 */
+        T_RSS,         /* u64: bytes */
+        T_NPROC,       /* u64 */
+        T_FS_BYTES,    /* u64: bytes used in the writable layer */
+        T_EXEC_STAGE,  /* str: which setup step of the workload failed */
+        /* PREPARE */
+        T_ROOTFS = 20, /* str: host path of the root directory (driver dir) */
+        T_ROOTFS_RW,   /* u64: 1 = bind it read-write (--rootfs-rw) */
+        T_ROOT_RO,     /* u64: 1 = the root is read-only (no writable layer) */
+        T_HOSTNAME,    /* str */
+        T_ETC_FILE,    /* str: "<path>\0<content>" to bind over /etc/<path> (hosts, resolv.conf, passwd, group) */
+        T_OWN_NETNS,   /* u64: 1 when the session has its own network namespace */
+        T_SCRATCH_MB,  /* u64: size of the tmpfs holding the writable layer */
+        /* SPAWN */
+        T_PROCESS_REF = 40, /* str */
+        T_ARGV,        /* str, repeated */
+        T_ENV,         /* str "NAME=value", repeated */
+        T_CWD,         /* str */
+        T_UID,         /* u64 */
+        T_GID,         /* u64 */
+        T_GROUPS,      /* u64, repeated: supplementary groups (subuid identity only) */
+        T_TERMINAL,    /* u64: 1 = pty */
+        T_ROWS,        /* u64 */
+        T_COLS,        /* u64 */
+        T_STDIN_OPEN,  /* u64: 1 = stdin is a pipe the client may write, else /dev/null */
+        T_TIMEOUT_MS,  /* u64: 0 = none */
+        T_RLIMIT,      /* bytes: struct nook_rlimit_msg, repeated */
+        T_SECCOMP,     /* bytes: struct sock_filter[]; absent = unconfined */
+        T_CAPS,        /* u64: capability bits kept for a uid-0 workload */
+        T_MEMORY_MAX,  /* u64: bytes; the monitor's watchdog kills the tree above it */
+        T_PIDS_MAX,    /* u64: the watchdog kills the tree above it */
+        /* STDIN / SIGNAL */
+        T_DATA = 70,   /* bytes */
+        T_CLOSE,       /* u64 */
+        T_SIGNAL,      /* u64 */
+        T_GRACE_MS,    /* u64 */
+} nook_tag;
+
+struct nook_rlimit_msg {
+        uint32_t resource;
+        uint32_t pad;
+        uint64_t soft;
+        uint64_t hard;
+};
+
+typedef struct nook_msg {
+        uint32_t type;
+        char *buf; /* the fields */
+        size_t len, cap;
+        int fds[NOOK_MSG_MAX_FDS];
+        unsigned n_fds;
+        bool failed;   /* an allocation failed while building */
+        bool owns_fds; /* fds were received: nook_msg_done closes them */
+} nook_msg;
+
+#define NOOK_MSG_INIT(t) { .type = (t), .fds = { -1, -1, -1, -1 } }
+
+void nook_msg_done(nook_msg *m); /* frees the buffer and closes received fds */
+int nook_msg_add(nook_msg *m, uint16_t tag, const void *data, uint32_t len);
+int nook_msg_add_str(nook_msg *m, uint16_t tag, const char *s);
+int nook_msg_add_u64(nook_msg *m, uint16_t tag, uint64_t v);
+/* Attaches fd to the message (not owned: the caller keeps it). */
+int nook_msg_add_fd(nook_msg *m, int fd);
+
+/* Sends the whole message; -errno on failure. */
+int nook_msg_send(int sock, const nook_msg *m);
+/* Receives one message, waiting at most timeout_ms (-1: forever); received fds are
+ * O_CLOEXEC (MSG_CMSG_CLOEXEC) and owned by m.  -ECONNRESET when the peer closed. */
+int nook_msg_recv(int sock, nook_msg *m, int timeout_ms);
+
+/* Field access.  next: iterate (start with *off = 0); returns false at the end. */
+bool nook_msg_next(const nook_msg *m, size_t *off, uint16_t *tag, const void **data, uint32_t *len);
+/* The first string field with tag (NUL-terminated inside its length), or NULL. */
+const char *nook_msg_str(const nook_msg *m, uint16_t tag);
+uint64_t nook_msg_u64(const nook_msg *m, uint16_t tag, uint64_t def);
+bool nook_msg_has(const nook_msg *m, uint16_t tag);
+/* Takes a received fd out of the message (index in arrival order), or -1. */
+int nook_msg_take_fd(nook_msg *m, unsigned index);
+
+/* A reply carrying an error: errno e and a message. */
+int nook_msg_reply_error(int sock, int e, const char *message);
+
+#endif

@@ -1,0 +1,125 @@
+/* nook userns — what the stage files share: the run dir, the session record kept in
+ * <run dir>/s-<id>/state, the process records under p/<ref>/, and talking to the
+ * session's holder and monitors.  Stages include this, never each other. */
+#ifndef NOOK_USERNS_SESSION_H
+#define NOOK_USERNS_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/adapter.h"
+#include "userns/proto.h"
+#include "util/error.h"
+
+#define NOOK_SESSION_REF_LEN 27  /* "s-" + 24 hex + NUL */
+#define NOOK_PROCESS_REF_LEN 44  /* "p-" + 24 hex + "-" + 16 hex + NUL */
+
+typedef struct nook_session {
+        char ref[NOOK_SESSION_REF_LEN];
+        char *run_dir;
+        char *dir;
+        char *environment_id;
+        char *name;
+        int identity;      /* nook_identity actually used (never auto) */
+        uid_t uid;         /* the caller, outside */
+        gid_t gid;
+        uid_t inner_uid;   /* the caller as the session sees it: 0, or uid in keep-id */
+        gid_t inner_gid;
+        uint32_t subid_count; /* ids mapped beyond the caller (subuid identity) */
+        bool own_netns;
+        pid_t holder_pid;
+        uint64_t holder_start;
+        pid_t owner_pid;   /* 0: the session lives until cleanup */
+        uint64_t owner_start;
+        bool detached;
+        char *ticket;
+        char *rootfs;      /* host path of the root directory (driver dir) */
+        bool rootfs_rw;
+        bool read_only;
+        bool prepared;
+        char *hostname;
+        char *notes;       /* downgrades taken, one line */
+        int64_t created_ms;
+} nook_session;
+
+nook_session *nook_session_free(nook_session *s);
+static inline void nook_session_freep(nook_session **s) {
+        nook_session_free(*s);
+}
+
+/* The run dir: created 0700 if missing; refused when it is a symlink, not a
+ * directory, not owned by the caller, or open to others (S25).  Returns an fd. */
+int nook_rundir_open(const char *run_dir, nook_error **err);
+
+/* The session ref an environment id always gets: opaque, stable per user. */
+void nook_session_ref_for(const char *environment_id, char ret[NOOK_SESSION_REF_LEN]);
+/* Loads <run>/<ref>/state; -ENOENT (no error set) when there is no such session. */
+int nook_session_load(const char *run_dir, const char *ref, nook_session **ret, nook_error **err);
+int nook_session_find(const nook_adapter_config *c, const char *environment_id, nook_session **ret,
+                      nook_error **err);
+/* Writes the state file atomically (temp file + rename). */
+int nook_session_save(const nook_session *s, nook_error **err);
+/* true while the holder runs (same pid and start time). */
+bool nook_session_alive(const nook_session *s);
+/* Connects to the holder's control socket (or a monitor's, when process_ref is set). */
+int nook_session_connect(const nook_session *s, const char *process_ref, int *ret_fd, nook_error **err);
+/* One request, one reply; the reply's T_ERRNO becomes an error naming `what`. */
+int nook_session_request(const nook_session *s, const char *process_ref, nook_msg *req, nook_msg *reply,
+                         int timeout_ms, const char *what, nook_error **err);
+
+/* The helper programs: $NOOK_HELPERS_DIR, the build tree when running from it, or
+ * libexecdir/nook. */
+int nook_helper_path(const char *name, char **ret, nook_error **err);
+
+/* idmap.c: writes the id maps of a child in a new user namespace. */
+int nook_idmap_write(pid_t child, int identity, uid_t uid, gid_t gid, uint32_t *ret_count, nook_error **err);
+/* Resolves "auto" to subuid (ranges and newuidmap present) or root. */
+int nook_identity_resolve(int requested, uid_t uid, int *ret, nook_error **err);
+
+/* Process refs: "p-<session id>-<16 hex>"; the session is found from the ref. */
+int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret,
+                         nook_error **err);
+
+/* A process's exit record (p/<ref>/exit), when it has one. */
+typedef struct nook_exit_record {
+        bool present;
+        int exit_code;
+        int signal;
+        bool timed_out;
+        char killed_by[16];
+        uint64_t cpu_ms;
+        uint64_t maxrss;
+        int64_t finished_ms;
+        char exec_failed[40]; /* the setup step that failed, or "" */
+        int exec_errno;
+} nook_exit_record;
+
+int nook_exit_record_read(const nook_session *s, const char *process_ref, nook_exit_record *ret);
+
+/* io.c: waits up to timeout_ms for the exit record (inotify on the process dir);
+ * 1 when the process has exited (*ret filled), 0 when still running. */
+int nook_process_wait(const nook_session *s, const char *process_ref, int64_t timeout_ms, nook_exit_record *ret);
+/* io.c: one frame of a capture log from cursor, at most max bytes, shaped by the
+ * stream's io policy; eof/exit_code set once the process has exited and the log is read
+ * to its end. */
+int nook_io_frame_fill(const nook_session *s, const char *process_ref, int stream, uint64_t cursor, uint64_t max,
+                       const nook_stream_policy *policy, nook_io_frame *f, nook_error **err);
+
+/* Reads <root>/<path> resolved inside the root (openat2 RESOLVE_IN_ROOT: a symlink in
+ * the image cannot lead outside, S22), at most max bytes.  -ENOENT when absent. */
+int nook_root_read_file(const char *root, const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* Looks an alias up in the operator's configuration (NAME=PATH entries). */
+const char *nook_alias_lookup(const nook_adapter_config *c, const char *name);
+
+/* Removes a directory tree below dirfd without following symlinks (S24). */
+int nook_rm_rf_at(int dirfd, const char *name);
+
+/* A nook_resource_visit_fn keeping the pid and start time of a "session" resource. */
+int nook_resource_copy_pid(const nook_resource *r, void *userdata);
+
+int64_t nook_now_ms(void);
+char *nook_random_hex(size_t nbytes);
+
+#endif
