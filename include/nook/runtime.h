@@ -55,6 +55,12 @@ NOOK_EXPORT nook_runtime *nook_runtime_free(nook_runtime *rt);
 NOOK_EXPORT const char *nook_runtime_data_dir(const nook_runtime *rt);
 NOOK_EXPORT const char *nook_runtime_journal_path(const nook_runtime *rt);
 
+/* Reads one value out of a result: the string, number or boolean at JSON pointer
+ * `pointer` ("/process_ref", "/io_frames/0/exit_code"; "" for the whole document) as
+ * newly allocated text (numbers and booleans spelled as in JSON; objects and arrays
+ * as compact JSON).  -ENOENT when absent, -EINVAL when json is not JSON. */
+NOOK_EXPORT int nook_json_get(const char *json, const char *pointer, char **ret);
+
 /* NULL-terminated list of the method names nook_runtime_call() accepts. */
 NOOK_EXPORT const char *const *nook_runtime_methods(void);
 NOOK_EXPORT const char *nook_version(void);

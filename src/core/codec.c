@@ -1,10 +1,12 @@
 /* nook core — the call table and request/result (de)serialisation: size cap, strict
  * JSON (jansson with JSON_REJECT_DUPLICATES; jansson rejects invalid UTF-8 and NUL
  * in strings by itself), schema validation, idempotency key derivation. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/codec.h"
+#include "nook/runtime.h"
 
 static const nook_method_info methods[NOOK_M_COUNT] = {
         { "runtime_ref", NOOK_M_RUNTIME_REF, &nook_schema_empty_req, NULL, NOOK_KEY_EXPLICIT, false },
@@ -199,4 +201,39 @@ bool nook_codec_is_journaled(const nook_method_info *m, const void *req) {
 
 char *nook_json_canonical(const json_t *v) {
         return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+int nook_json_get(const char *json, const char *pointer, char **ret) {
+        json_auto_t *doc = json ? json_loads(json, JSON_DECODE_ANY, NULL) : NULL;
+        if (!doc)
+                return -EINVAL;
+        json_t *v = doc;
+        /* RFC 6901: "/a/0/b~1c" */
+        for (const char *p = pointer; v && p && *p == '/';) {
+                p++;
+                size_t len = strcspn(p, "/");
+                char key[512];
+                size_t k = 0;
+                for (size_t i = 0; i < len && k + 1 < sizeof(key); i++) {
+                        if (p[i] == '~' && i + 1 < len && (p[i + 1] == '0' || p[i + 1] == '1'))
+                                key[k++] = p[++i] == '0' ? '~' : '/';
+                        else
+                                key[k++] = p[i];
+                }
+                key[k] = 0;
+                if (json_is_object(v))
+                        v = json_object_get(v, key);
+                else if (json_is_array(v) && key[0] >= '0' && key[0] <= '9')
+                        v = json_array_get(v, strtoul(key, NULL, 10));
+                else
+                        v = NULL;
+                p += len;
+        }
+        if (!v || json_is_null(v))
+                return -ENOENT;
+        char *s = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
 }
