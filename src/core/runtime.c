@@ -338,7 +338,16 @@ static int journal_begin(nook_runtime *rt, call_state *c, char **ret_replay, noo
                 .environment_id = nook_codec_environment_id(c->m, c->req),
         };
         nook_begin_outcome outcome;
-        r = nook_journal_begin(rt->journal, &intent, &outcome, &c->call_id, ret_replay, err);
+        /* The same call in progress in another process (two clients racing on one
+         * key): wait for its outcome rather than fail, up to 10 s. */
+        for (int tries = 0;; tries++) {
+                r = nook_journal_begin(rt->journal, &intent, &outcome, &c->call_id, ret_replay, err);
+                if (r != -EBUSY || tries >= 200)
+                        break;
+                if (err)
+                        nook_error_free(TAKE_PTR(*err));
+                usleep(50 * 1000);
+        }
         if (r < 0)
                 return r;
         return outcome == NOOK_BEGIN_REPLAY ? 1 : 0;

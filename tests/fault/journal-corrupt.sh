@@ -12,7 +12,7 @@ done
 check_broken() { # label
         run_nook_in '{"environment":{"environment_id":"after","spec":{}}}' call prepare_session
         assert_eq 125 "$RC" "$1: call exit"
-        assert_eq JournalFailure "$(echo "$OUT" | json_query 'j["Classified"]["kind"]')" "$1: kind"
+        assert_eq JournalFailure "$(printf '%s\n' "$OUT" | json_query 'j["Classified"]["kind"]')" "$1: kind"
         assert_contains "$ERR" "nook journal repair" "$1: remedy on stderr"
         assert_contains "$ERR" "$db" "$1: the file is named for people"
         assert_not_contains "$OUT" "$db" "$1: no host path in JSON"
@@ -25,7 +25,7 @@ check_broken() { # label
         rm -f "$db".corrupt-*
         run_nook journal --json
         assert_eq 0 "$RC" "$1: journal after repair"
-        assert_eq "[]" "$(echo "$OUT" | json_query 'j')" "$1: fresh journal"
+        assert_eq "[]" "$(printf '%s\n' "$OUT" | json_query 'j')" "$1: fresh journal"
 }
 
 # garbage over the whole file

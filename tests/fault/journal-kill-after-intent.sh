@@ -16,15 +16,15 @@ case "$st" in intent | interrupted) ;; *) fail "status after kill: $st" ;; esac
 
 run_nook_in "$req" call prepare_session
 assert_eq 125 "$RC" "same call after the kill"
-assert_eq RecoveryRepairNeeded "$(echo "$OUT" | json_query 'j["Classified"]["kind"]')" "error kind"
-assert_eq RepairNeeded "$(echo "$OUT" | json_query 'j["Classified"]["retry"]')" "retry class"
+assert_eq RecoveryRepairNeeded "$(printf '%s\n' "$OUT" | json_query 'j["Classified"]["kind"]')" "error kind"
+assert_eq RepairNeeded "$(printf '%s\n' "$OUT" | json_query 'j["Classified"]["retry"]')" "retry class"
 assert_contains "$OUT" "interrupted" "message"
 assert_eq interrupted "$("$NOOK" journal --json | json_query 'j[0]["status"]')" "journal status"
 assert_eq 1 "$(journal_count)" "journal rows"
 
 # A different environment is unaffected.
 run_nook_in '{"environment":{"environment_id":"f2","spec":{}}}' call prepare_session
-assert_eq IsolationFailure "$(echo "$OUT" | json_query 'j["Classified"]["kind"]')" "other environment"
+assert_eq IsolationFailure "$(printf '%s\n' "$OUT" | json_query 'j["Classified"]["kind"]')" "other environment"
 
 # An injected error during the intent is a clean JournalFailure.
 run_nook_in '{"environment":{"environment_id":"f3","spec":{}}}' call prepare_session

@@ -9,7 +9,7 @@ before=$("$NOOK" journal --json)
 expect() { # label method input expected-substring-in-stdout
         run_nook_in "$3" call "$2"
         assert_eq 125 "$RC" "$1: exit code"
-        echo "$OUT" | json_query 'j' >/dev/null || fail "$1: stdout is not JSON: $OUT"
+        printf '%s\n' "$OUT" | json_query 'j' >/dev/null || fail "$1: stdout is not JSON: $OUT"
         assert_contains "$OUT" "$4" "$1: error"
         [ -n "$ERR" ] || fail "$1: nothing on stderr for people"
 }

@@ -10,12 +10,12 @@ assert_eq '"nook.userns"' "$OUT" "runtime_ref result"
 printf '{}' >"$T/req.json"
 run_nook call capability_report --request "$T/req.json"
 assert_eq 0 "$RC" "capability_report from --request FILE"
-echo "$OUT" | json_query 'j["report_ref"]' | grep -q '^report-' || fail "report_ref missing"
+printf '%s\n' "$OUT" | json_query 'j["report_ref"]' | grep -q '^report-' || fail "report_ref missing"
 
 env='{"environment":{"environment_id":"it-1","spec":{"environment_id":"it-1"}}}'
 run_nook_in "$env" call prepare_session
 assert_eq 125 "$RC" "prepare_session before sessions exist"
-kind=$(echo "$OUT" | json_query 'j["Classified"]["kind"]')
+kind=$(printf '%s\n' "$OUT" | json_query 'j["Classified"]["kind"]')
 assert_eq IsolationFailure "$kind" "not-implemented error kind"
 assert_contains "$OUT" "not implemented" "error says it is not implemented"
 assert_contains "$ERR" "nook: prepare_session" "stderr message for people"
@@ -34,6 +34,6 @@ assert_eq prepare_session "$m" "journal method"
 for method in $("$NOOK" call --help | sed -n '/^Methods:/,/^$/p' | tail -n +2); do
         run_nook_in '{}' call "$method"
         [ "$RC" -eq 0 ] || [ "$RC" -eq 125 ] || fail "$method exited $RC"
-        echo "$OUT" | json_query 'j' >/dev/null || fail "$method did not print JSON: $OUT"
+        printf '%s\n' "$OUT" | json_query 'j' >/dev/null || fail "$method did not print JSON: $OUT"
 done
 ok "nook call protocol"

@@ -6,19 +6,19 @@
 
 user=$(id -un)
 rep=$("$NOOK" caps --json)
-sub_ok=$(echo "$rep" | json_query '[f["ok"] for f in j["findings"] if f["name"]=="subuid"][0]')
+sub_ok=$(printf '%s\n' "$rep" | json_query '[f["ok"] for f in j["findings"] if f["name"]=="subuid"][0]')
 if grep -q -E "^($user|$(id -u)):" /etc/subuid 2>/dev/null && grep -q -E "^($user|$(id -u)):" /etc/subgid 2>/dev/null &&
         command -v newuidmap >/dev/null && command -v newgidmap >/dev/null; then
         assert_eq true "$sub_ok" "subuid finding for $user, who has ranges"
 else
         assert_eq false "$sub_ok" "subuid finding for $user, who has no range"
-        detail=$(echo "$rep" | json_query '[f["detail"] for f in j["findings"] if f["name"]=="subuid"][0]')
+        detail=$(printf '%s\n' "$rep" | json_query '[f["detail"] for f in j["findings"] if f["name"]=="subuid"][0]')
         assert_contains "$detail" "single" "detail says identity falls back to a single id"
 fi
 
 shared=${NOOK_TEST_SHARED:-}
 [ -n "$shared" ] && [ -d "$shared" ] && [ -w "$shared" ] || { ok "subuid finding matches /etc/subuid (no second user to compare with)"; exit 0; }
-echo "$rep" | json_query '{f["name"]: f["ok"] for f in j["findings"]}' >"$shared/caps-$user.json"
+printf '%s\n' "$rep" | json_query '{f["name"]: f["ok"] for f in j["findings"]}' >"$shared/caps-$user.json"
 chmod 0644 "$shared/caps-$user.json"
 for other in "$shared"/caps-*.json; do
         [ "$other" = "$shared/caps-$user.json" ] && continue

@@ -43,7 +43,7 @@ assert_not_contains "$OUT" "$HOME/" "report mentions the home dir"
 # Same shape through the protocol.
 run_nook_in '{}' call capability_report
 assert_eq 0 "$RC" "call capability_report exit code"
-n2=$(echo "$OUT" | json_query 'len(j["findings"])')
+n2=$(printf '%s\n' "$OUT" | json_query 'len(j["findings"])')
 assert_eq "$n" "$n2" "findings through nook call"
 
 # The probe leaves nothing: no entry in its temp dir, no data dir created.

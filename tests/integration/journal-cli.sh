@@ -5,7 +5,7 @@
 
 run_nook journal --json
 assert_eq 0 "$RC" "empty journal"
-assert_eq "[]" "$(echo "$OUT" | json_query 'j')" "empty journal is an empty array"
+assert_eq "[]" "$(printf '%s\n' "$OUT" | json_query 'j')" "empty journal is an empty array"
 
 req='{"environment":{"environment_id":"j1","spec":{}},"process":{"process_id":"p1","argv":["sh","-c","echo ARGV-SECRET"],"env_values":{"API_TOKEN":"ENV-SECRET"}},"effect_intent":{"effect_id":"fx","idempotency_key":"k-1"}}'
 run_nook_in "$req" call start_process
@@ -14,9 +14,9 @@ run_nook journal --json
 assert_eq 0 "$RC" "journal --json"
 assert_not_contains "$OUT" "ARGV-SECRET" "argv value in the journal"
 assert_not_contains "$OUT" "ENV-SECRET" "env value in the journal"
-assert_eq 3 "$(echo "$OUT" | json_query 'j[0]["request"]["process"]["argv_count"]')" "argv count"
-assert_eq k-1 "$(echo "$OUT" | json_query 'j[0]["idempotency_key"]')" "idempotency key from the effect intent"
-assert_eq j1 "$(echo "$OUT" | json_query 'j[0]["environment_id"]')" "environment id"
+assert_eq 3 "$(printf '%s\n' "$OUT" | json_query 'j[0]["request"]["process"]["argv_count"]')" "argv count"
+assert_eq k-1 "$(printf '%s\n' "$OUT" | json_query 'j[0]["idempotency_key"]')" "idempotency key from the effect intent"
+assert_eq j1 "$(printf '%s\n' "$OUT" | json_query 'j[0]["environment_id"]')" "environment id"
 
 run_nook journal
 assert_eq 0 "$RC" "journal (human)"

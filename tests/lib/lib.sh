@@ -81,3 +81,96 @@ print(v if isinstance(v, str) else json.dumps(v, sort_keys=True))
 journal_count() {
         "$NOOK" journal --json | json_query 'len(j)'
 }
+
+# ---- sessions through the contract (nook call) --------------------------------------
+
+# A root directory owned by the test user: busybox with every applet, nook-probe, the
+# usual dirs.  mk_rootfs DIR
+mk_rootfs() {
+        d=$1
+        mkdir -p "$d/bin" "$d/etc" "$d/proc" "$d/dev" "$d/sys" "$d/tmp" "$d/root" "$d/usr/bin" "$d/work"
+        cp /bin/busybox "$d/bin/busybox"
+        for a in $(/bin/busybox --list); do
+                [ -e "$d/bin/$a" ] || ln -s busybox "$d/bin/$a"
+        done
+        [ -n "${NOOK_PROBE:-}" ] && cp "$NOOK_PROBE" "$d/bin/nook-probe"
+        echo "root:x:0:0:root:/root:/bin/sh" >"$d/etc/passwd"
+        echo "daemon:x:1:1:daemon:/:/bin/sh" >>"$d/etc/passwd"
+        echo "root:x:0:" >"$d/etc/group"
+        chmod 1777 "$d/tmp"
+}
+
+ROOT="$T/root"
+export NOOK_ALIASES="testroot=$ROOT"
+
+# call_ok METHOD JSON: the call must succeed; its result is in $OUT.
+call_ok() {
+        run_nook_in "$2" call "$1"
+        [ "$RC" -eq 0 ] || fail "$1 failed ($RC): $OUT $ERR"
+}
+
+# session_up ENV [IDENTITY] [NETWORK] [ROOT_MODE] — prepare_session, prepare_rootfs and
+# prepare_environment on $ROOT.
+session_up() {
+        SENV="{\"environment_id\":\"$1\",\"spec\":{\"filesystem\":{\"root\":\"${4:-writable_layer}\"},\"io_policy\":{\"stdout\":{\"default_capture\":\"raw_content_if_policy_allows\",\"max_bytes\":1048576},\"stderr\":{\"default_capture\":\"raw_content_if_policy_allows\",\"max_bytes\":1048576}}}}"
+        SNOOK="{\"identity\":\"${2:-auto}\",\"network\":\"${3:-none}\"}"
+        call_ok prepare_session "{\"environment\":$SENV,\"nook\":$SNOOK}"
+        SREF=$(printf '%s\n' "$OUT" | json_query 'j')
+        call_ok prepare_rootfs "{\"rootfs\":{\"rootfs_ref\":\"testroot\"},\"environment_id\":\"$1\"}"
+        call_ok prepare_environment "{\"environment\":$SENV,\"nook\":$SNOOK}"
+}
+
+# start_in ARGV_JSON [PROCESS_EXTRA_JSON] [WAIT_MS] — start_process in the session of the
+# last session_up; result in $OUT (and $RC).  PROCESS_EXTRA is spliced into the process
+# spec (e.g. '"terminal_mode":"pty"').
+PN=0
+start_in() {
+        PN=$((PN + 1))
+        extra=${2:-}
+        [ -n "$extra" ] && extra=",$extra"
+        wait=""
+        [ -n "${3:-}" ] && wait=",\"wait_ms\":$3"
+        run_nook_in "{\"environment\":$SENV,\"process\":{\"process_id\":\"p$PN-$$\",\"argv\":$1$extra},\"effect_intent\":{\"effect_id\":\"e$PN-$$\"}$wait}" call start_process
+}
+
+# run_in ARGV_JSON [PROCESS_EXTRA_JSON]: start and wait up to 10 s; stdout in $STDOUT,
+# stderr in $STDERR, the exit code in $CODE.
+run_in() {
+        start_in "$1" "${2:-}" 10000
+        [ "$RC" -eq 0 ] || fail "start_process failed ($RC): $OUT $ERR"
+        STATUS=$(printf '%s\n' "$OUT" | json_query 'j["terminal_status"]')
+        STDOUT=$(printf '%s\n' "$OUT" | json_query 'j["io_frames"][0].get("data","") if j.get("io_frames") else ""')
+        STDERR=$(printf '%s\n' "$OUT" | json_query 'j["io_frames"][1].get("data","") if j.get("io_frames") else ""')
+        CODE=$(printf '%s\n' "$OUT" | json_query 'j["io_frames"][0].get("exit_code","") if j.get("io_frames") else ""')
+}
+
+session_down() {
+        call_ok cleanup "{\"environment\":{\"environment_id\":\"$1\",\"spec\":{}},\"cleanup_plan_ref\":\"c-$1\"}"
+        assert_eq completed "$(printf '%s\n' "$OUT" | json_query 'j["status"]')" "cleanup status"
+}
+
+# holder_pid SREF: the holder's pid from the session record.
+holder_pid() {
+        sed -n 's/^holder_pid=//p' "$(run_dir)/$1/state"
+}
+
+# alive PID: the process exists and is not a zombie waiting to be reaped.
+alive() {
+        st=$(ps -o stat= -p "$1" 2>/dev/null || true)
+        [ -n "$st" ] && case "$st" in Z*) false ;; *) true ;; esac
+}
+
+# The processes of the session whose holder is PID: the holder and its descendants.
+tree_of() {
+        ps -e -o pid=,ppid=,stat= | awk -v root="$1" '
+                { ppid[$1] = $2; st[$1] = $3 }
+                END { for (p in ppid) { q = p; while (q > 1 && q != root) q = ppid[q]; if (q == root && st[p] !~ /^Z/) print p } }'
+}
+
+run_dir() {
+        if [ -n "${XDG_RUNTIME_DIR:-}" ]; then echo "$XDG_RUNTIME_DIR/nook"; else echo "/tmp/nook-$(id -u)"; fi
+}
+
+# The environment ids tests use carry the shell's pid, so that parallel tests of one
+# user never share a session.
+EID="t$$"

@@ -1,0 +1,80 @@
+/* A static test program run inside sandboxes by the security suite: each subcommand
+ * tries one thing an attacker would and prints "ok" or "denied <errno name>".  It
+ * never decides a test; the shell test reads what it printed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static int report(long r) {
+        if (r >= 0)
+                printf("ok\n");
+        else
+                printf("denied %s\n", strerrorname_np(errno) ? strerrorname_np(errno) : "?");
+        return 0;
+}
+
+static int tiocsti(unsigned long extra) {
+        int fd = posix_openpt(O_RDWR | O_NOCTTY);
+        if (fd < 0 || grantpt(fd) < 0 || unlockpt(fd) < 0)
+                return report(-1);
+        char c = 'x';
+        return report(syscall(SYS_ioctl, fd, (unsigned long)TIOCSTI | extra, &c));
+}
+
+int main(int argc, char **argv) {
+        const char *what = argc > 1 ? argv[1] : "";
+        if (!strcmp(what, "keyctl"))
+                return report(syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0));
+        if (!strcmp(what, "bpf"))
+                return report(syscall(SYS_bpf, 0, NULL, 0));
+        if (!strcmp(what, "userfaultfd"))
+                return report(syscall(SYS_userfaultfd, 0));
+        if (!strcmp(what, "unshare-user"))
+                return report(unshare(CLONE_NEWUSER));
+        if (!strcmp(what, "clone3")) {
+                struct clone_args a = { .exit_signal = SIGCHLD };
+                long r = syscall(SYS_clone3, &a, sizeof(a));
+                if (r == 0)
+                        _exit(0);
+                if (r > 0)
+                        waitpid((pid_t)r, NULL, 0);
+                return report(r);
+        }
+        if (!strcmp(what, "tiocsti"))
+                return tiocsti(0);
+        if (!strcmp(what, "tiocsti-high"))
+                return tiocsti(1ul << 32);
+        if (!strcmp(what, "mount"))
+                return report(syscall(SYS_mount, "none", "/tmp", "tmpfs", 0, NULL));
+        if (!strcmp(what, "open-tree"))
+                return report(syscall(SYS_open_tree, AT_FDCWD, "/", 0));
+        if (!strcmp(what, "open") && argc > 2) /* open PATH read-only */
+                return report(open(argv[2], O_RDONLY));
+        if (!strcmp(what, "open-write") && argc > 2)
+                return report(open(argv[2], O_WRONLY));
+        if (!strcmp(what, "ptrace") && argc > 2)
+                return report(ptrace(PTRACE_ATTACH, atoi(argv[2]), 0, 0));
+        if (!strcmp(what, "setuid0"))
+                return report(setuid(0));
+        if (!strcmp(what, "fds")) {
+                for (int fd = 0; fd < 1024; fd++)
+                        if (fcntl(fd, F_GETFD) >= 0)
+                                printf("%d\n", fd);
+                return 0;
+        }
+        fprintf(stderr, "usage: nook-probe keyctl|bpf|userfaultfd|unshare-user|clone3|tiocsti|tiocsti-high|mount|"
+                        "open-tree|open PATH|open-write PATH|ptrace PID|setuid0|fds\n");
+        return 2;
+}
