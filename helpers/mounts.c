@@ -287,7 +287,7 @@ static int etc_file(build *b, const char *name, const char *content) {
                                                         0644);
                         if (fd >= 0 && write(fd, content, len) == (ssize_t)len)
                                 return 0;
-                        if (fd >= 0 || (errno != EACCES && errno != EPERM && errno != EROFS))
+                        if (fd >= 0 || (errno != EACCES && errno != EPERM && errno != EROFS && errno != EOVERFLOW))
                                 return hfail(b->st, errno, "writing /%s", rel);
                 }
         }
