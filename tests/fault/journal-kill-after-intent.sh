@@ -23,11 +23,16 @@ assert_eq interrupted "$("$NOOK" journal --json | json_query 'j[0]["status"]')" 
 assert_eq 1 "$(journal_count)" "journal rows"
 
 # A different environment is unaffected.
-run_nook_in '{"environment":{"environment_id":"f2","spec":{}}}' call prepare_session
-assert_eq IsolationFailure "$(printf '%s\n' "$OUT" | json_query 'j["Classified"]["kind"]')" "other environment"
+run_nook_in "{\"environment\":{\"environment_id\":\"f2-$$\",\"spec\":{}}}" call prepare_session
+assert_eq 0 "$RC" "another environment"
+run_nook_in "{\"environment\":{\"environment_id\":\"f2-$$\",\"spec\":{}},\"cleanup_plan_ref\":\"c\"}" call cleanup
 
-# An injected error during the intent is a clean JournalFailure.
-run_nook_in '{"environment":{"environment_id":"f3","spec":{}}}' call prepare_session
+# cleanup settles the interrupted call: the same environment can be prepared again
+run_nook_in "{\"environment\":{\"environment_id\":\"f1\",\"spec\":{}},\"cleanup_plan_ref\":\"c\"}" call cleanup
+assert_eq 0 "$RC" "cleanup of the interrupted environment"
+run_nook_in "$req" call prepare_session
+assert_eq 0 "$RC" "the same environment after cleanup"
+run_nook_in "{\"environment\":{\"environment_id\":\"f1\",\"spec\":{}},\"cleanup_plan_ref\":\"c\"}" call cleanup
 set +e
 printf '%s' '{"environment":{"environment_id":"f4","spec":{}}}' | NOOK_FAULT=journal.after_intent:errno=ENOSPC "$NOOK" call prepare_session >"$T/out" 2>"$T/err"
 rc=$?

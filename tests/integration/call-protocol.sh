@@ -12,25 +12,37 @@ run_nook call capability_report --request "$T/req.json"
 assert_eq 0 "$RC" "capability_report from --request FILE"
 printf '%s\n' "$OUT" | json_query 'j["report_ref"]' | grep -q '^report-' || fail "report_ref missing"
 
-env='{"environment":{"environment_id":"it-1","spec":{"environment_id":"it-1"}}}'
-run_nook_in "$env" call prepare_session
-assert_eq 125 "$RC" "prepare_session before sessions exist"
+# A call that is not built yet says so, as a Classified IsolationFailure, never a fake
+# success (secrets arrive with their own stage).
+env="{\"environment\":{\"environment_id\":\"it-$$\",\"spec\":{\"environment_id\":\"it-$$\"}}}"
+run_nook_in "$env" call prepare_secrets
+assert_eq 125 "$RC" "prepare_secrets before secrets exist"
 kind=$(printf '%s\n' "$OUT" | json_query 'j["Classified"]["kind"]')
 assert_eq IsolationFailure "$kind" "not-implemented error kind"
 assert_contains "$OUT" "not implemented" "error says it is not implemented"
-assert_contains "$ERR" "nook: prepare_session" "stderr message for people"
+assert_contains "$ERR" "nook: prepare_secrets" "stderr message for people"
 
 # The failed call is in the journal, once, even when retried with the same request.
-run_nook_in "$env" call prepare_session
+run_nook_in "$env" call prepare_secrets
 assert_eq 125 "$RC" "retry exit"
 rows=$(journal_count)
 assert_eq 1 "$rows" "journal rows after a call and its retry"
 st=$("$NOOK" journal --json | json_query 'j[0]["status"]')
 assert_eq failed "$st" "journal status"
 m=$("$NOOK" journal --json | json_query 'j[0]["method"]')
-assert_eq prepare_session "$m" "journal method"
+assert_eq prepare_secrets "$m" "journal method"
 
-# Every method answers: either a result or an AgentError, never a crash.
+# A call that is built, twice with the same request: one session, the recorded result.
+run_nook_in "$env" call prepare_session
+assert_eq 0 "$RC" "prepare_session"
+first=$OUT
+run_nook_in "$env" call prepare_session
+assert_eq "$first" "$OUT" "the same prepare_session again"
+run_nook_in "{\"environment\":{\"environment_id\":\"it-$$\",\"spec\":{}},\"cleanup_plan_ref\":\"c\"}" call cleanup
+assert_eq 0 "$RC" "cleanup"
+
+# Every method answers: either a result or an AgentError, never a crash (an empty
+# request is refused by every call that needs one).
 for method in $("$NOOK" call --help | sed -n '/^Methods:/,/^$/p' | tail -n +2); do
         run_nook_in '{}' call "$method"
         [ "$RC" -eq 0 ] || [ "$RC" -eq 125 ] || fail "$method exited $RC"
