@@ -115,9 +115,7 @@ int nook_userns_cleanup(void *state, nook_call_ctx *ctx, const nook_cleanup_req 
 }
 
 static bool owner_gone(const nook_session *s) {
-        uint64_t start;
-        return s->owner_pid > 0 && !s->detached &&
-               (nook_proc_start_time(s->owner_pid, &start) < 0 || start != s->owner_start);
+        return s->owner_pid > 0 && !s->detached && !nook_proc_alive(s->owner_pid, s->owner_start);
 }
 
 typedef struct gc_ctx {

@@ -217,8 +217,7 @@ int nook_session_save(const nook_session *s, nook_error **err) {
 }
 
 bool nook_session_alive(const nook_session *s) {
-        uint64_t start;
-        return s->holder_pid > 0 && nook_proc_start_time(s->holder_pid, &start) == 0 && start == s->holder_start;
+        return s->holder_pid > 0 && nook_proc_alive(s->holder_pid, s->holder_start);
 }
 
 int nook_session_connect(const nook_session *s, const char *process_ref, int *ret_fd, nook_error **err) {
@@ -236,10 +235,12 @@ int nook_session_connect(const nook_session *s, const char *process_ref, int *re
                 return nook_error_sys(err, errno, "creating a socket");
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                 int e = errno;
-                if (e == ENOENT || e == ECONNREFUSED)
+                if ((e == ENOENT || e == ECONNREFUSED) && process_ref)
                         return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE,
-                                              e, "%s is not running any more",
-                                              process_ref ? "the process's monitor" : "the session's holder");
+                                              e, "the process's monitor is not running (the process has ended)");
+                if (e == ENOENT || e == ECONNREFUSED)
+                        return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, e,
+                                              "the session's holder is gone; run cleanup for the environment");
                 return nook_error_sys(err, e, "connecting to the %s", process_ref ? "monitor" : "holder");
         }
         *ret_fd = TAKE_FD(fd);

@@ -45,6 +45,18 @@ int nook_proc_start_time(pid_t pid, uint64_t *ret) {
         return 0;
 }
 
+bool nook_proc_alive(pid_t pid, uint64_t start) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (pid <= 0 || read_small(path, buf, sizeof(buf)) < 0)
+                return false;
+        const char *p = strrchr(buf, ')');
+        if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x')
+                return false;
+        uint64_t now;
+        return start == 0 || (nook_proc_start_time(pid, &now) == 0 && now == start);
+}
+
 int nook_proc_boot_id(char ret[40]) {
         char buf[64];
         ssize_t n = read_small("/proc/sys/kernel/random/boot_id", buf, sizeof(buf));

@@ -174,3 +174,18 @@ run_dir() {
 # The environment ids tests use carry the shell's pid, so that parallel tests of one
 # user never share a session.
 EID="t$$"
+
+# session_ref ENV: the ref nook gives an environment id (DESIGN: opaque, stable per user).
+session_ref() {
+        printf 'nook-session\n%s\n%s' "$(id -u)" "$1" | sha256sum | cut -c1-24 | sed 's/^/s-/'
+}
+
+# holders_of SREF: live nook-holder processes of this user serving session SREF (found
+# through the session dir they hold open; we own their user namespace, so we may look).
+holders_of() {
+        for p in $(pgrep -u "$(id -u)" -x nook-holder 2>/dev/null); do
+                alive "$p" || continue
+                ls -l "/proc/$p/fd/" 2>/dev/null | grep -q "/$1\$" && echo "$p"
+        done
+        true
+}
