@@ -35,6 +35,7 @@
 #include <linux/if_tun.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
+#include <dlfcn.h>
 #include <nftables/libnftables.h>
 #include <seccomp.h>
 
@@ -412,26 +413,56 @@ static void child_tun(struct reporter *rep, const char *why) {
         ioctl(fd, TUNSETPERSIST, 1);
 }
 
+/* libnftables is loaded here, in the probe's throwaway child, and nowhere on the start
+ * path: linking it would cost every nook process ~0.8 ms of dynamic loading
+ * (libnftables, libnftnl, libmnl, libxtables, libgmp; measured). */
+typedef struct nft_api {
+        struct nft_ctx *(*ctx_new)(uint32_t flags);
+        int (*buffer_output)(struct nft_ctx *ctx);
+        int (*buffer_error)(struct nft_ctx *ctx);
+        int (*run)(struct nft_ctx *ctx, const char *buf);
+        const char *(*error_buffer)(struct nft_ctx *ctx);
+        void (*ctx_free)(struct nft_ctx *ctx);
+} nft_api;
+
+static bool nft_load(nft_api *a) {
+        void *h = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+                return false;
+        a->ctx_new = (struct nft_ctx * (*)(uint32_t)) dlsym(h, "nft_ctx_new");
+        a->buffer_output = (int (*)(struct nft_ctx *))dlsym(h, "nft_ctx_buffer_output");
+        a->buffer_error = (int (*)(struct nft_ctx *))dlsym(h, "nft_ctx_buffer_error");
+        a->run = (int (*)(struct nft_ctx *, const char *))dlsym(h, "nft_run_cmd_from_buffer");
+        a->error_buffer = (const char *(*)(struct nft_ctx *))dlsym(h, "nft_ctx_get_error_buffer");
+        a->ctx_free = (void (*)(struct nft_ctx *))dlsym(h, "nft_ctx_free");
+        return a->ctx_new && a->buffer_output && a->buffer_error && a->run && a->error_buffer && a->ctx_free;
+}
+
 static void child_nft(struct reporter *rep) {
-        struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        nft_api nft;
+        if (!nft_load(&nft)) {
+                report(rep, S_NFT, ST_FAILED, "libnftables.so.1 cannot be loaded (install libnftables1)");
+                return;
+        }
+        struct nft_ctx *ctx = nft.ctx_new(NFT_CTX_DEFAULT);
         if (!ctx) {
                 report(rep, S_NFT, ENOMEM, "nft_ctx_new");
                 return;
         }
         /* Buffered output and errors: libnftables would otherwise print to stdout/stderr. */
-        if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0)
+        if (nft.buffer_output(ctx) < 0 || nft.buffer_error(ctx) < 0)
                 report(rep, S_NFT, ST_FAILED, "nft_ctx_buffer_output/error failed");
-        else if (nft_run_cmd_from_buffer(ctx, "add table inet nook_probe") == 0)
+        else if (nft.run(ctx, "add table inet nook_probe") == 0)
                 report_ok(rep, S_NFT);
         else {
-                const char *e = nft_ctx_get_error_buffer(ctx);
+                const char *e = nft.error_buffer(ctx);
                 if (e && strncmp(e, "Error: ", 7) == 0)
                         e += 7;
                 size_t n = e ? strcspn(e, "\n") : 0;
                 report(rep, S_NFT, ST_FAILED, "nft 'add table inet nook_probe': %.*s", (int)n,
                        n ? e : "failed without a message");
         }
-        nft_ctx_free(ctx);
+        nft.ctx_free(ctx);
 }
 
 static _Noreturn void child_net_main(const struct child_ctx *c) {
