@@ -5,6 +5,7 @@
 . "$NOOK_TEST_LIB/lib.sh"
 
 req='{"environment":{"environment_id":"f1","spec":{}}}'
+echo f1 >>"$T/envs"
 set +e
 printf '%s' "$req" | NOOK_FAULT=journal.after_intent:kill "$NOOK" call prepare_session >"$T/out" 2>&1
 rc=$?

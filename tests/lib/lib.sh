@@ -9,7 +9,22 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/nook-test.XXXXXX")
 export XDG_DATA_HOME="$T/data"
 export XDG_CONFIG_HOME="$T/config"
 unset NOOK_STORAGE NOOK_FAULT NOOK_ADAPTER 2>/dev/null || true
-trap 'rm -rf "$T"' EXIT
+# Sessions a test prepared are cleaned up however it ends (a failed assertion included).
+cleanup_sessions() {
+        # the environment ids of this test carry its pid ($EID), or were listed in envs
+        rd=$(run_dir)
+        for st in "$rd"/s-*/state; do
+                [ -f "$st" ] || continue
+                e=$(sed -n 's/^environment_id=//p' "$st")
+                case "$e" in *"$$"*) echo "$e" >>"$T/envs" ;; esac
+        done 2>/dev/null
+        [ -f "$T/envs" ] || return 0
+        sort -u "$T/envs" | while read -r e; do
+                printf '%s' "{\"environment\":{\"environment_id\":\"$e\",\"spec\":{}},\"cleanup_plan_ref\":\"exit\"}" |
+                        "$NOOK" call cleanup >/dev/null 2>&1 || true
+        done
+}
+trap 'cleanup_sessions; rm -rf "$T"' EXIT
 
 fail() {
         echo "FAIL: $*" >&2
@@ -114,6 +129,7 @@ call_ok() {
 session_up() {
         SENV="{\"environment_id\":\"$1\",\"spec\":{\"filesystem\":{\"root\":\"${4:-writable_layer}\"},\"io_policy\":{\"stdout\":{\"default_capture\":\"raw_content_if_policy_allows\",\"max_bytes\":1048576},\"stderr\":{\"default_capture\":\"raw_content_if_policy_allows\",\"max_bytes\":1048576}}}}"
         SNOOK="{\"identity\":\"${2:-auto}\",\"network\":\"${3:-none}\"}"
+        echo "$1" >>"$T/envs"
         call_ok prepare_session "{\"environment\":$SENV,\"nook\":$SNOOK}"
         SREF=$(printf '%s\n' "$OUT" | json_query 'j')
         call_ok prepare_rootfs "{\"rootfs\":{\"rootfs_ref\":\"testroot\"},\"environment_id\":\"$1\"}"
