@@ -295,11 +295,19 @@ static int invoke(nook_runtime *rt, nook_call_ctx *ctx, nook_method id, const vo
 static int select_for(nook_runtime *rt, const nook_method_info *m, const void *req, nook_error **err) {
         if (m->id != NOOK_M_PREPARE_SESSION)
                 return 0;
+        const nook_environment *env = nook_codec_environment(m, req);
+        const nook_requirement *need = &env->spec.requirement;
+        /* The probe costs ~10 ms: run it only when there is something to check against
+         * it (accepted_adapters needs no measurement). */
+        if (!env->spec.has_requirement || (need->minimum_class < 0 && need->required_capabilities.n == 0)) {
+                nook_capability_report none = { .health = { .tag = -1 } };
+                return nook_select_check(env, rt->ops->runtime_ref, &none, NULL, err);
+        }
         int r = ensure_report(rt, err);
         if (r < 0)
                 return nook_error_prefix(err, r, "prepare_session: measuring host capabilities");
         _cleanup_free_ char *note = NULL;
-        return nook_select_check(nook_codec_environment(m, req), rt->ops->runtime_ref, rt->report, &note, err);
+        return nook_select_check(env, rt->ops->runtime_ref, rt->report, &note, err);
 }
 
 typedef struct call_state {
