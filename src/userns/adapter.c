@@ -39,8 +39,8 @@ static const struct {
         { "io_redaction", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
         { "process_stats", NOOK_FACT_USERNS | NOOK_FACT_PIDNS | NOOK_FACT_PROCFS_MOUNT, true },
         { "cleanup", NOOK_FACT_USERNS | NOOK_FACT_PIDFD, true },
-        { "detach", NOOK_FACT_USERNS, false },
-        { "reclaim", NOOK_FACT_USERNS, false },
+        { "detach", NOOK_FACT_USERNS, true },
+        { "reclaim", NOOK_FACT_USERNS | NOOK_FACT_PIDFD, true },
         { "audit_log", NOOK_FACT_DATA_DIR, true },
 };
 
@@ -249,8 +249,6 @@ static int userns_capability_report(void *state, nook_call_ctx *ctx, const nook_
 NOT_YET(resolve_image, nook_resolve_image_req, nook_resolve_image_result, "images and the overlay root")
 NOT_YET(resolve_mounts, nook_env_req, nook_mount_plan, "mounts and the workspace")
 NOT_YET(prepare_secrets, nook_prepare_secrets_req, nook_secrets_result, "secrets")
-NOT_YET(detach, nook_env_req, nook_detach_result, "sessions and processes")
-NOT_YET(reclaim, nook_reclaim_req, nook_reclaim_result, "sessions and processes")
 
 const nook_adapter_ops nook_userns_adapter = {
         .name = "userns",
@@ -270,8 +268,8 @@ const nook_adapter_ops nook_userns_adapter = {
         .signal_process = nook_userns_signal_process,
         .collect_stats = nook_userns_collect_stats,
         .cleanup = nook_userns_cleanup,
-        .detach = userns_detach,
-        .reclaim = userns_reclaim,
+        .detach = nook_userns_detach,
+        .reclaim = nook_userns_reclaim,
         .read_content = nook_userns_read_content,
         .sessions = nook_userns_sessions,
         .processes = nook_userns_processes,

@@ -67,7 +67,7 @@ static int release_one(const nook_resource *res, void *userdata) {
 }
 
 /* Ends one session; appends what is left to `left`. */
-static void reclaim_session(const nook_adapter_config *c, nook_journal *j, const char *environment_id, const char *ref,
+void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const char *environment_id, const char *ref,
                             pid_t pid, uint64_t start, nook_strbuf *left) {
         int r = stop_process(pid, start);
         if (r < 0)
@@ -106,7 +106,7 @@ int nook_userns_cleanup(void *state, nook_call_ctx *ctx, const nook_cleanup_req 
                 pid = found.pid;
                 start = found.pid_start;
         }
-        reclaim_session(ctx->config, ctx->journal, env, ref, pid, start, &left);
+        nook_session_reclaim(ctx->config, ctx->journal, env, ref, pid, start, &left);
         _cleanup_free_ char *what = nook_strbuf_steal(&left);
         ret->cleanup_plan_ref = strdup(req->cleanup_plan_ref);
         ret->status = what && *what ? NOOK_CLEANUP_REPAIR_NEEDED : NOOK_CLEANUP_COMPLETED;
@@ -134,7 +134,7 @@ static int gc_resource(const nook_resource *res, void *userdata) {
         _cleanup_(nook_session_freep) nook_session *s = NULL;
         if (nook_session_load(g->c->run_dir, res->ref, &s, NULL) == 0)
                 return 0; /* a complete session: judged by its record */
-        reclaim_session(g->c, NULL, res->environment_id, res->ref, res->pid, res->pid_start, g->left);
+        nook_session_reclaim(g->c, NULL, res->environment_id, res->ref, res->pid, res->pid_start, g->left);
         (void)nook_journal_resource_release(g->j, res->id, NULL);
         g->reclaimed++;
         return 0;
@@ -151,7 +151,7 @@ static void gc_dirs(gc_ctx *g) {
                         continue; /* no record yet: being created, or left for gc_resource */
                 if (nook_session_alive(s) && !owner_gone(s))
                         continue;
-                reclaim_session(g->c, g->j, s->environment_id, s->ref, s->holder_pid, s->holder_start, g->left);
+                nook_session_reclaim(g->c, g->j, s->environment_id, s->ref, s->holder_pid, s->holder_start, g->left);
                 g->reclaimed++;
         }
 }

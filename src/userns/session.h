@@ -116,6 +116,13 @@ const char *nook_alias_lookup(const nook_adapter_config *c, const char *name);
 /* Removes a directory tree below dirfd without following symlinks (S24). */
 int nook_rm_rf_at(int dirfd, const char *name);
 
+struct nook_strbuf;
+/* cleanup.c: ends one session (the holder through a pidfd, start time checked; then its
+ * dir) and releases, reconciles and retires its journal rows; what is left is appended
+ * to `left` ("; "-separated). */
+void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const char *environment_id, const char *ref,
+                          pid_t pid, uint64_t start, struct nook_strbuf *left);
+
 /* A nook_resource_visit_fn keeping the pid and start time of a "session" resource. */
 int nook_resource_copy_pid(const nook_resource *r, void *userdata);
 

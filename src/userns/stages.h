@@ -26,6 +26,10 @@ int nook_userns_collect_stats(void *state, nook_call_ctx *ctx, const nook_proces
 int nook_userns_cleanup(void *state, nook_call_ctx *ctx, const nook_cleanup_req *req, nook_cleanup_result *ret,
                         nook_error **err);
 
+int nook_userns_detach(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_detach_result *ret,
+                       nook_error **err);
+int nook_userns_reclaim(void *state, nook_call_ctx *ctx, const nook_reclaim_req *req, nook_reclaim_result *ret,
+                        nook_error **err);
 int nook_userns_gc(void *state, nook_call_ctx *ctx, unsigned *ret_reclaimed, char **ret_summary, nook_error **err);
 int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn fn, void *userdata, nook_error **err);
 int nook_userns_processes(void *state, nook_call_ctx *ctx, const char *environment_id, nook_process_visit_fn fn,
