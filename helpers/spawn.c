@@ -112,7 +112,21 @@ static _Noreturn void exec_path(const spawn_plan *p) {
         fail(p, "exec", seen);
 }
 
+/* The holder ignores SIGPIPE and blocks the signals it reads through a signalfd; a
+ * workload starts with every disposition at its default and nothing blocked
+ * (signal(7): ignored signals survive execve). */
+static void reset_signals(void) {
+        struct sigaction dfl = { .sa_handler = SIG_DFL };
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void)sigaction(sig, &dfl, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 _Noreturn void spawn_exec(const spawn_plan *p) {
+        reset_signals();
         set_stdio(p);
         /* The monitor's death takes the workload with it (prctl(2) PR_SET_PDEATHSIG). */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)

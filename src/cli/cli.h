@@ -4,9 +4,11 @@
 #define NOOK_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "nook/nook.h"
+#include "util/macro.h"
 
 #define EXIT_NOOK 125 /* nook's own error, as podman's 125 */
 
@@ -26,9 +28,38 @@ int cmd_call(int argc, char **argv);
 void help_call(FILE *f);
 int cmd_journal(int argc, char **argv);
 void help_journal(FILE *f);
+int cmd_run(int argc, char **argv);
+void help_run(FILE *f);
+int cmd_exec(int argc, char **argv);
+void help_exec(FILE *f);
+int cmd_session(int argc, char **argv);
+void help_session(FILE *f);
+int cmd_ps(int argc, char **argv);
+void help_ps(FILE *f);
+int cmd_logs(int argc, char **argv);
+void help_logs(FILE *f);
+int cmd_kill(int argc, char **argv);
+void help_kill(FILE *f);
+int cmd_stats(int argc, char **argv);
+void help_stats(FILE *f);
+int cmd_gc(int argc, char **argv);
+void help_gc(FILE *f);
+
+static inline void cli_error_freep(nook_error **e) {
+        nook_error_free(*e);
+}
+static inline void cli_runtime_freep(nook_runtime **rt) {
+        nook_runtime_free(*rt);
+}
 
 /* Opens the runtime with the global options; on failure reports and returns -1. */
 int cli_open_runtime(nook_runtime **ret);
+/* The same with NULL-terminated "NAME=PATH" aliases added. */
+int cli_open_runtime_aliases(const char *const *aliases, nook_runtime **ret);
+/* The value at JSON pointer `pointer` of a result, newly allocated; NULL when absent. */
+char *cli_json_get(const char *json, const char *pointer);
+/* "3s ago", "2m ago", ... for a wall-clock time in ms; "-" for 0. */
+void cli_format_ago(long long ms, char *buf, size_t size);
 /* Prints "nook: <message>" (and "hint: ...") on stderr; returns EXIT_NOOK. */
 int cli_report(const nook_error *err);
 /* Prints "nook: <formatted>" and a pointer to --help on stderr; returns EXIT_NOOK. */
@@ -38,5 +69,32 @@ bool cli_is_help(const char *arg);
 /* ✓ / ✗ on UTF-8 terminals, "ok" / "NO" elsewhere. */
 const char *cli_mark(bool ok);
 bool cli_color(FILE *f);
+
+/* ---- args.c: option values ---- */
+
+/* "30s", "500ms", "2m", "1h30m", "1.5s"; a bare number is seconds.  -EINVAL, -ERANGE. */
+int cli_parse_duration(const char *s, uint64_t *ret_ms);
+/* "512m", "1g", "1.5GiB", "4096k"; a bare number is bytes.  -EINVAL, -ERANGE. */
+int cli_parse_size(const char *s, uint64_t *ret_bytes);
+void cli_format_duration(uint64_t ms, char *buf, size_t size);
+void cli_format_bytes(uint64_t bytes, char *buf, size_t size);
+/* 2*nbytes hex digits and a NUL into buf (nbytes <= 32). */
+int cli_random_hex(char *buf, size_t nbytes);
+/* A session name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 64 bytes. */
+bool cli_name_valid(const char *s);
+/* Reads a whole text file of at most max bytes (-EFBIG beyond, -EBADMSG with a NUL). */
+int cli_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* Environment variables for a process, in order, one value per name. */
+typedef struct cli_env {
+        char **names;
+        char **values;
+        size_t n;
+} cli_env;
+/* "NAME=VALUE" or "NAME" (copied from our environment when set); `where` names the
+ * option in errors.  Reports usage errors itself. */
+int cli_env_add(cli_env *e, const char *arg, const char *verb, const char *where);
+int cli_env_file(cli_env *e, const char *path, const char *verb);
+void cli_env_done(cli_env *e);
 
 #endif

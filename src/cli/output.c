@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -48,8 +49,13 @@ bool cli_color(FILE *f) {
 }
 
 int cli_open_runtime(nook_runtime **ret) {
+        return cli_open_runtime_aliases(NULL, ret);
+}
+
+int cli_open_runtime_aliases(const char *const *aliases, nook_runtime **ret) {
         nook_options o = NOOK_OPTIONS_INIT;
         o.data_dir = arg_storage;
+        o.aliases = aliases;
         nook_error *err = NULL;
         if (nook_runtime_open(&o, ret, &err) < 0) {
                 cli_report(err);
@@ -57,4 +63,29 @@ int cli_open_runtime(nook_runtime **ret) {
                 return -1;
         }
         return 0;
+}
+
+char *cli_json_get(const char *json, const char *pointer) {
+        char *v = NULL;
+        return nook_json_get(json, pointer, &v) < 0 ? NULL : v;
+}
+
+void cli_format_ago(long long ms, char *buf, size_t size) {
+        if (ms <= 0) {
+                snprintf(buf, size, "-");
+                return;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long long s = ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - ms) / 1000;
+        if (s < 0)
+                s = 0;
+        if (s < 60)
+                snprintf(buf, size, "%llds ago", s);
+        else if (s < 3600)
+                snprintf(buf, size, "%lldm ago", s / 60);
+        else if (s < 86400)
+                snprintf(buf, size, "%lldh ago", s / 3600);
+        else
+                snprintf(buf, size, "%lldd ago", s / 86400);
 }

@@ -95,7 +95,7 @@ static int visit_processes(const nook_session *s, nook_process_visit_fn fn, void
                         .session_ref = s->ref,
                         .environment_id = s->environment_id,
                         .command = command,
-                        .state = rec.present ? "exited" : nook_session_alive(s) ? "running" : "lost",
+                        .state = rec.present ? "exited" : nook_process_lost(s, e->d_name) ? "lost" : "running",
                         .exit_code = rec.exit_code,
                         .terminal = terminal,
                         .started_ms = started,
@@ -166,9 +166,11 @@ int nook_userns_process_wait(void *state, nook_call_ctx *ctx, const char *ref, i
                         *ret_exit_code = rec.exit_code;
                         return 1;
                 }
-                if (!nook_session_alive(s))
+                if (nook_process_lost(s, ref))
                         return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_REPAIR_NEEDED,
-                                              EOWNERDEAD, "the session's holder died: the process is lost");
+                                              EOWNERDEAD,
+                                              "the process is lost: its monitor (or the session's holder) died "
+                                              "without recording an exit status");
                 t -= slice;
                 if (t <= 0)
                         return 0;

@@ -657,3 +657,19 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
         ret->ref = strdup(ref);
         return ret->ref ? 0 : nook_error_oom(err);
 }
+
+bool nook_process_lost(const nook_session *s, const char *process_ref) {
+        nook_exit_record rec;
+        if (nook_exit_record_read(s, process_ref, &rec) == 0 && rec.present)
+                return false;
+        if (!nook_session_alive(s))
+                return true;
+        int fd = -1;
+        _cleanup_(nook_error_freep) nook_error *e = NULL;
+        if (nook_session_connect(s, process_ref, &fd, &e) == 0) {
+                close(fd);
+                return false;
+        }
+        /* the monitor removes its socket only after writing the record: look once more */
+        return !(nook_exit_record_read(s, process_ref, &rec) == 0 && rec.present);
+}

@@ -97,6 +97,10 @@ typedef struct nook_exit_record {
 
 int nook_exit_record_read(const nook_session *s, const char *process_ref, nook_exit_record *ret);
 
+/* true when the process has no exit record and never will: its monitor (or the whole
+ * session) died, so nobody watches it any more. */
+bool nook_process_lost(const nook_session *s, const char *process_ref);
+
 /* io.c: waits up to timeout_ms for the exit record (inotify on the process dir);
  * 1 when the process has exited (*ret filled), 0 when still running. */
 int nook_process_wait(const nook_session *s, const char *process_ref, int64_t timeout_ms, nook_exit_record *ret);

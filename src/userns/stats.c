@@ -32,6 +32,10 @@ int nook_userns_collect_stats(void *state, nook_call_ctx *ctx, const nook_proces
                                ? nook_error_oom(err)
                                : 0;
         }
+        if (nook_process_lost(s, req->process_ref))
+                return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_REPAIR_NEEDED, EOWNERDEAD,
+                                      "collect_stats: the process is lost: its monitor died without recording "
+                                      "an exit status");
         nook_msg m = NOOK_MSG_INIT(NOOK_MSG_STATS), reply = NOOK_MSG_INIT(0);
         r = nook_session_request(s, req->process_ref, &m, &reply, 10000, "collect_stats", err);
         if (r >= 0) {

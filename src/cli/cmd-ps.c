@@ -1,0 +1,496 @@
+/* nook CLI — processes: `nook ps` (the listing), `nook logs` (a capture log from a byte
+ * cursor, -f to follow), `nook kill` (signal_process with grace), `nook stats`
+ * (collect_stats), and `nook gc` (reclaiming sessions whose owner is gone). */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "listing.h"
+#include "run.h"
+#include "util/strbuf.h"
+
+void help_ps(FILE *f) {
+        fputs("Usage: nook ps [SESSION] [--json]\n"
+              "\n"
+              "Lists the processes of every session (or of SESSION): process ref, session,\n"
+              "command (its name only: arguments may hold secrets), state (running, exited,\n"
+              "lost when its session died), exit code and start time.\n"
+              "\n"
+              "  --json      a JSON array, one object per process\n"
+              "  -h, --help  print this help\n",
+              f);
+}
+
+void help_logs(FILE *f) {
+        fputs("Usage: nook logs [-f] [--cursor N] [--stdout|--stderr] PROCESS\n"
+              "\n"
+              "Prints a process's captured output: its stdout to our stdout and its stderr to\n"
+              "our stderr (with a terminal, everything is in stdout). PROCESS is a process ref\n"
+              "(or a unique start of one, 'nook ps'), or a session, meaning the first process\n"
+              "started in it (the command of 'nook run').\n"
+              "\n"
+              "  -f, --follow  keep printing new output until the process exits\n"
+              "  --cursor N    start at byte N of the stream (with --stdout or --stderr)\n"
+              "  --stdout      only standard output\n"
+              "  --stderr      only standard error\n"
+              "  -h, --help    print this help\n",
+              f);
+}
+
+void help_kill(FILE *f) {
+        fputs("Usage: nook kill [--signal SIGNAL] [--grace DURATION] PROCESS\n"
+              "\n"
+              "Sends a signal to a process (PROCESS as in 'nook logs'). Says whether it was\n"
+              "delivered; a process that has already exited is not an error (exit code 0).\n"
+              "\n"
+              "  -s, --signal SIGNAL  kill (default), terminate or interrupt; also KILL, TERM,\n"
+              "                       INT, SIGKILL, SIGTERM, SIGINT, 9, 15, 2\n"
+              "  --grace DURATION     after DURATION (2s, 500ms), kill the process group if it\n"
+              "                       is still there (with terminate or interrupt)\n"
+              "  -h, --help           print this help\n"
+              "\n"
+              "Example:\n"
+              "  nook kill --signal terminate --grace 2s work\n",
+              f);
+}
+
+void help_stats(FILE *f) {
+        fputs("Usage: nook stats [--watch] [--json] PROCESS\n"
+              "\n"
+              "Shows what a process (and its children) uses: cpu time, resident memory, number\n"
+              "of processes, bytes written to the writable layer, and the exit code once it has\n"
+              "ended. What cannot be measured here is shown as '-' (absent in JSON), never 0.\n"
+              "PROCESS as in 'nook logs'.\n"
+              "\n"
+              "  --watch     one more line every second, until the process exits or Ctrl-C\n"
+              "  --json      the contract's ProcessStatsSnapshot (one a line with --watch)\n"
+              "  -h, --help  print this help\n",
+              f);
+}
+
+void help_gc(FILE *f) {
+        fputs("Usage: nook gc [--json]\n"
+              "\n"
+              "Removes every session whose holder died, and every session made by a 'nook run'\n"
+              "(or a program) that is gone without detaching it, with whatever they left:\n"
+              "processes, mounts, run-dir files. Sessions kept on purpose ('nook run -d',\n"
+              "'nook session create') stay. Exit 125 when something could not be removed.\n"
+              "\n"
+              "  --json      print {\"reclaimed\": N, \"summary\": \"...\"}\n"
+              "  -h, --help  print this help\n",
+              f);
+}
+
+static int print_text(nook_strbuf *b) {
+        _cleanup_free_ char *t = nook_strbuf_steal(b);
+        if (!t) {
+                fputs("nook: out of memory\n", stderr);
+                return EXIT_NOOK;
+        }
+        printf("%s\n", t);
+        return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
+}
+
+/* ---- ps ----------------------------------------------------------------------------------- */
+
+int cmd_ps(int argc, char **argv) {
+        bool json = false;
+        const char *session = NULL;
+        for (int i = 1; i < argc; i++) {
+                if (cli_is_help(argv[i])) {
+                        help_ps(stdout);
+                        return 0;
+                } else if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else if (strcmp(argv[i], "-a") == 0 || strcmp(argv[i], "--all") == 0)
+                        continue; /* podman habit: nook ps always shows exited processes too */
+                else if (argv[i][0] == '-' && argv[i][1])
+                        return cli_usage_error("ps", "unknown option '%s'", argv[i]);
+                else if (!session)
+                        session = argv[i];
+                else
+                        return cli_usage_error("ps", "unexpected argument '%s' (one SESSION at most)", argv[i]);
+        }
+        _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
+        if (cli_open_runtime(&rt) < 0)
+                return EXIT_NOOK;
+        _cleanup_(cli_sessions_done) cli_sessions s = { 0 };
+        _cleanup_(cli_processes_done) cli_processes p = { 0 };
+        int rc = cli_sessions_load(rt, &s);
+        if (!rc)
+                rc = cli_processes_load(rt, session, &p);
+        if (rc)
+                return rc;
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        if (json)
+                nook_strbuf_puts(&b, "[");
+        else
+                nook_strbuf_printf(&b, "%-44s %-20s %-12s %-8s %-5s %s", "PROCESS", "SESSION", "COMMAND", "STATE",
+                                   "EXIT", "STARTED");
+        for (size_t i = 0; i < p.n; i++) {
+                const cli_process_row *r = &p.v[i];
+                const cli_session_row *sr = cli_sessions_find(&s, r->env);
+                const char *label = sr ? cli_session_label(sr) : r->env;
+                bool exited = strcmp(r->state, "exited") == 0;
+                if (json) {
+                        nook_strbuf_puts(&b, i ? ",{\"process_ref\":" : "{\"process_ref\":");
+                        nook_strbuf_json_string(&b, r->ref);
+                        nook_strbuf_puts(&b, ",\"session\":");
+                        nook_strbuf_json_string(&b, label);
+                        nook_strbuf_puts(&b, ",\"environment_id\":");
+                        nook_strbuf_json_string(&b, r->env);
+                        nook_strbuf_puts(&b, ",\"command\":");
+                        nook_strbuf_json_string(&b, r->command ? r->command : "");
+                        nook_strbuf_puts(&b, ",\"state\":");
+                        nook_strbuf_json_string(&b, r->state);
+                        if (exited)
+                                nook_strbuf_printf(&b, ",\"exit_code\":%d", r->exit_code);
+                        else
+                                nook_strbuf_puts(&b, ",\"exit_code\":null");
+                        nook_strbuf_printf(&b, ",\"terminal\":%s,\"started_ms\":%lld,\"finished_ms\":%lld}",
+                                           r->terminal ? "true" : "false", r->started_ms, r->finished_ms);
+                        continue;
+                }
+                char code[16] = "-", ago[32];
+                if (exited)
+                        snprintf(code, sizeof(code), "%d", r->exit_code);
+                cli_format_ago(r->started_ms, ago, sizeof(ago));
+                nook_strbuf_printf(&b, "\n%-44s %-20s %-12s %-8s %-5s %s", r->ref, label, r->command ? r->command : "?",
+                                   r->state, code, ago);
+        }
+        if (json)
+                nook_strbuf_puts(&b, "]");
+        return print_text(&b);
+}
+
+/* ---- logs --------------------------------------------------------------------------------- */
+
+static int copy_fd(int from, int to, bool *ok) {
+        static char buf[65536];
+        for (;;) {
+                ssize_t n = read(from, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : 0;
+                for (ssize_t off = 0; *ok && off < n;) {
+                        ssize_t w = write(to, buf + off, (size_t)(n - off));
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0) {
+                                *ok = false; /* a closed pipe: the reader has what it wanted */
+                                return -errno;
+                        }
+                        off += w;
+                }
+                if (!*ok)
+                        return -EPIPE;
+        }
+}
+
+typedef struct log_opts {
+        bool follow;
+        bool want[2]; /* stdout, stderr */
+        uint64_t cursor;
+        bool has_cursor;
+} log_opts;
+
+static int follow_logs(nook_runtime *rt, const char *ref, const int fd[2], int sigfd, bool ok[2]) {
+        _cleanup_close_ int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        for (int i = 0; i < 2 && in >= 0; i++) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/self/fd/%d", fd[i]);
+                if (fd[i] >= 0)
+                        (void)inotify_add_watch(in, path, IN_MODIFY | IN_CLOSE_WRITE);
+        }
+        for (;;) {
+                for (int i = 0; i < 2; i++)
+                        if (fd[i] >= 0)
+                                (void)copy_fd(fd[i], i + 1, &ok[i]);
+                if (!ok[0] && !ok[1])
+                        return 0;
+                int code;
+                _cleanup_(cli_error_freep) nook_error *err = NULL;
+                int r = nook_runtime_process_wait(rt, ref, 0, &code, &err);
+                if (r < 0)
+                        return cli_report(err);
+                if (r == 1) {
+                        for (int i = 0; i < 2; i++)
+                                if (fd[i] >= 0)
+                                        (void)copy_fd(fd[i], i + 1, &ok[i]);
+                        return 0;
+                }
+                struct pollfd p[2] = { { .fd = in, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
+                if (poll(p, 2, in >= 0 ? 1000 : 200) > 0) {
+                        if (p[1].revents && cli_signal_take(sigfd))
+                                return 0; /* Ctrl-C ends following, as podman logs -f */
+                        char buf[4096];
+                        while (read(in, buf, sizeof(buf)) > 0)
+                                ;
+                }
+        }
+}
+
+int cmd_logs(int argc, char **argv) {
+        log_opts o = { .want = { true, true } };
+        const char *arg = NULL;
+        bool only = false;
+        for (int i = 1; i < argc; i++) {
+                if (cli_is_help(argv[i])) {
+                        help_logs(stdout);
+                        return 0;
+                } else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0)
+                        o.follow = true;
+                else if (strcmp(argv[i], "--stdout") == 0 || strcmp(argv[i], "--stderr") == 0) {
+                        bool out = argv[i][5] == 'o';
+                        o.want[0] = only ? o.want[0] || out : out;
+                        o.want[1] = only ? o.want[1] || !out : !out;
+                        only = true;
+                } else if (strcmp(argv[i], "--cursor") == 0 || strncmp(argv[i], "--cursor=", 9) == 0) {
+                        const char *v = argv[i][8] == '=' ? argv[i] + 9 : i + 1 < argc ? argv[++i] : NULL;
+                        char *end = NULL;
+                        errno = 0;
+                        unsigned long long c = v ? strtoull(v, &end, 10) : 0;
+                        if (!v || !*v || *end || errno || v[0] == '-')
+                                return cli_usage_error("logs", "--cursor needs a byte offset (a number >= 0)");
+                        o.cursor = c;
+                        o.has_cursor = true;
+                } else if (argv[i][0] == '-' && argv[i][1])
+                        return cli_usage_error("logs", "unknown option '%s'", argv[i]);
+                else if (!arg)
+                        arg = argv[i];
+                else
+                        return cli_usage_error("logs", "unexpected argument '%s' (one PROCESS)", argv[i]);
+        }
+        if (!arg)
+                return cli_usage_error("logs", "missing PROCESS (a process ref from 'nook ps', or a session)");
+        if (o.has_cursor && o.want[0] && o.want[1])
+                return cli_usage_error("logs", "--cursor is a byte offset in one stream: add --stdout or --stderr");
+        _cleanup_close_ int sigfd = o.follow ? cli_signals_block() : -1;
+        _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
+        if (cli_open_runtime(&rt) < 0)
+                return EXIT_NOOK;
+        _cleanup_free_ char *ref = NULL;
+        int rc = cli_process_resolve(rt, arg, &ref);
+        if (rc)
+                return rc;
+        int fd[2] = { -1, -1 };
+        bool ok[2] = { true, true };
+        for (int i = 0; i < 2 && !rc; i++) {
+                if (!o.want[i])
+                        continue;
+                _cleanup_(cli_error_freep) nook_error *err = NULL;
+                if (nook_runtime_process_log(rt, ref, i + 1, &fd[i], &err) < 0)
+                        rc = cli_report(err);
+                else if (o.has_cursor && lseek(fd[i], (off_t)o.cursor, SEEK_SET) < 0)
+                        rc = cli_usage_error("logs", "--cursor %llu: %s", (unsigned long long)o.cursor,
+                                             strerror(errno));
+        }
+        if (!rc && o.follow)
+                rc = follow_logs(rt, ref, fd, sigfd, ok);
+        else
+                for (int i = 0; i < 2 && !rc; i++)
+                        if (fd[i] >= 0)
+                                (void)copy_fd(fd[i], i + 1, &ok[i]);
+        for (int i = 0; i < 2; i++)
+                if (fd[i] >= 0)
+                        close(fd[i]);
+        return rc;
+}
+
+/* ---- kill --------------------------------------------------------------------------------- */
+
+static const char *signal_name(const char *s) {
+        static const struct {
+                const char *contract;
+                const char *names[4];
+        } map[] = {
+                { "kill", { "KILL", "SIGKILL", "9", NULL } },
+                { "terminate", { "TERM", "SIGTERM", "15", NULL } },
+                { "interrupt", { "INT", "SIGINT", "2", NULL } },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(map); i++) {
+                if (strcasecmp(s, map[i].contract) == 0)
+                        return map[i].contract;
+                for (size_t j = 0; map[i].names[j]; j++)
+                        if (strcasecmp(s, map[i].names[j]) == 0)
+                                return map[i].contract;
+        }
+        return NULL;
+}
+
+int cmd_kill(int argc, char **argv) {
+        const char *sig = "kill", *arg = NULL;
+        uint64_t grace = 0;
+        for (int i = 1; i < argc; i++) {
+                const char *v = NULL;
+                if (cli_is_help(argv[i])) {
+                        help_kill(stdout);
+                        return 0;
+                } else if ((strcmp(argv[i], "-s") == 0 || strcmp(argv[i], "--signal") == 0) && i + 1 < argc)
+                        v = argv[++i];
+                else if (strncmp(argv[i], "--signal=", 9) == 0)
+                        v = argv[i] + 9;
+                else if (strcmp(argv[i], "--grace") == 0 || strncmp(argv[i], "--grace=", 8) == 0) {
+                        const char *g = argv[i][7] == '=' ? argv[i] + 8 : i + 1 < argc ? argv[++i] : NULL;
+                        if (!g || cli_parse_duration(g, &grace) < 0 || grace > 3600000)
+                                return cli_usage_error("kill",
+                                                       "--grace needs a duration up to 1h (2s, 500ms), got "
+                                                       "'%s'",
+                                                       g ? g : "");
+                        continue;
+                } else if (argv[i][0] == '-' && argv[i][1])
+                        return cli_usage_error("kill", "unknown option '%s'", argv[i]);
+                else if (!arg)
+                        arg = argv[i];
+                else
+                        return cli_usage_error("kill", "unexpected argument '%s' (one PROCESS)", argv[i]);
+                if (v && !(sig = signal_name(v)))
+                        return cli_usage_error("kill",
+                                               "--signal '%s': nook sends kill, terminate or interrupt "
+                                               "(SIGKILL, SIGTERM, SIGINT)",
+                                               v);
+        }
+        if (!arg)
+                return cli_usage_error("kill", "missing PROCESS (a process ref from 'nook ps', or a session)");
+        if (grace && strcmp(sig, "kill") == 0)
+                return cli_usage_error("kill", "--grace goes with --signal terminate or interrupt (kill is "
+                                               "immediate)");
+        _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
+        if (cli_open_runtime(&rt) < 0)
+                return EXIT_NOOK;
+        _cleanup_free_ char *ref = NULL;
+        int rc = cli_process_resolve(rt, arg, &ref);
+        if (rc)
+                return rc;
+        char req[256];
+        snprintf(req, sizeof(req), "{\"process_ref\":\"%s\",\"signal\":\"%s\",\"grace_ms\":%llu}", ref, sig,
+                 (unsigned long long)grace);
+        _cleanup_free_ char *out = NULL;
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        if (nook_runtime_call(rt, "signal_process", req, &out, &err) < 0)
+                return cli_report(err);
+        _cleanup_free_ char *delivered = cli_json_get(out, "/delivered");
+        _cleanup_free_ char *summary = cli_json_get(out, "/redacted_summary");
+        if (delivered && strcmp(delivered, "true") == 0)
+                printf("%s: %s\n", ref, summary ? summary : "delivered");
+        else
+                printf("%s: not delivered: %s\n", ref, summary ? summary : "the process is no longer running");
+        return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
+}
+
+/* ---- stats -------------------------------------------------------------------------------- */
+
+static void stats_row(const char *json, const char *ref) {
+        static const char *const fields[] = { "/cpu_millis", "/memory_bytes", "/process_count", "/filesystem_bytes",
+                                              "/exit_code" };
+        char col[5][32];
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                _cleanup_free_ char *v = cli_json_get(json, fields[i]);
+                unsigned long long n = v ? strtoull(v, NULL, 10) : 0;
+                if (!v)
+                        snprintf(col[i], sizeof(col[i]), "-");
+                else if (i == 0)
+                        snprintf(col[i], sizeof(col[i]), "%llu.%03llus", n / 1000, n % 1000);
+                else if (i == 1 || i == 3)
+                        cli_format_bytes(n, col[i], sizeof(col[i]));
+                else
+                        snprintf(col[i], sizeof(col[i]), "%s", v);
+        }
+        printf("%-44s %-10s %-10s %-5s %-10s %s\n", ref, col[0], col[1], col[2], col[3], col[4]);
+}
+
+int cmd_stats(int argc, char **argv) {
+        bool watch = false, json = false;
+        const char *arg = NULL;
+        for (int i = 1; i < argc; i++) {
+                if (cli_is_help(argv[i])) {
+                        help_stats(stdout);
+                        return 0;
+                } else if (strcmp(argv[i], "--watch") == 0 || strcmp(argv[i], "-w") == 0)
+                        watch = true;
+                else if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else if (strcmp(argv[i], "--no-stream") == 0)
+                        watch = false; /* podman habit */
+                else if (argv[i][0] == '-' && argv[i][1])
+                        return cli_usage_error("stats", "unknown option '%s'", argv[i]);
+                else if (!arg)
+                        arg = argv[i];
+                else
+                        return cli_usage_error("stats", "unexpected argument '%s' (one PROCESS)", argv[i]);
+        }
+        if (!arg)
+                return cli_usage_error("stats", "missing PROCESS (a process ref from 'nook ps', or a session)");
+        _cleanup_close_ int sigfd = watch ? cli_signals_block() : -1;
+        _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
+        if (cli_open_runtime(&rt) < 0)
+                return EXIT_NOOK;
+        _cleanup_free_ char *ref = NULL;
+        int rc = cli_process_resolve(rt, arg, &ref);
+        if (rc)
+                return rc;
+        char req[160];
+        snprintf(req, sizeof(req), "{\"process_ref\":\"%s\"}", ref);
+        if (!json)
+                printf("%-44s %-10s %-10s %-5s %-10s %s\n", "PROCESS", "CPU", "MEMORY", "PIDS", "WRITTEN", "EXIT");
+        for (;;) {
+                _cleanup_free_ char *out = NULL;
+                _cleanup_(cli_error_freep) nook_error *err = NULL;
+                if (nook_runtime_call(rt, "collect_stats", req, &out, &err) < 0)
+                        return cli_report(err);
+                if (json)
+                        printf("%s\n", out);
+                else
+                        stats_row(out, ref);
+                if (fflush(stdout) != 0)
+                        return EXIT_NOOK;
+                _cleanup_free_ char *code = cli_json_get(out, "/exit_code");
+                if (!watch || code)
+                        return 0;
+                struct pollfd p = { .fd = sigfd, .events = POLLIN };
+                if (poll(&p, 1, 1000) > 0 && cli_signal_take(sigfd))
+                        return 0;
+        }
+}
+
+/* ---- gc ----------------------------------------------------------------------------------- */
+
+int cmd_gc(int argc, char **argv) {
+        bool json = false;
+        for (int i = 1; i < argc; i++) {
+                if (cli_is_help(argv[i])) {
+                        help_gc(stdout);
+                        return 0;
+                } else if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else
+                        return cli_usage_error("gc", "unknown argument '%s'", argv[i]);
+        }
+        _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
+        if (cli_open_runtime(&rt) < 0)
+                return EXIT_NOOK;
+        unsigned n = 0;
+        _cleanup_free_ char *summary = NULL;
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        int r = nook_runtime_gc(rt, &n, &summary, &err);
+        if (json) {
+                nook_strbuf b = NOOK_STRBUF_INIT;
+                nook_strbuf_printf(&b, "{\"reclaimed\":%u,\"summary\":", n);
+                nook_strbuf_json_string(&b, summary ? summary : r < 0 ? nook_error_get_message(err) : "");
+                nook_strbuf_puts(&b, "}");
+                int rc = print_text(&b);
+                if (r < 0)
+                        return cli_report(err);
+                return rc;
+        }
+        if (r < 0)
+                return cli_report(err);
+        printf("%s\n", summary ? summary : "done");
+        return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
+}

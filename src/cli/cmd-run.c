@@ -1,0 +1,398 @@
+/* nook CLI — `nook run` (a one-shot session: prepare_session, prepare_rootfs,
+ * prepare_environment, start_process, attach, cleanup) and `nook exec` (the warm path:
+ * one more process in a prepared session).  Exit codes as podman's: the command's own,
+ * 126 not executable, 127 not found, 125 nook's error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "util/strbuf.h"
+
+void help_run(FILE *f) {
+        fputs("Usage: nook run [OPTIONS] --rootfs DIR [--] [COMMAND [ARG...]]\n"
+              "\n"
+              "Runs COMMAND in a new sandbox whose root is DIR (read-only, under a writable\n"
+              "layer that is thrown away), attached to this terminal, and removes the sandbox\n"
+              "when the command ends. The exit code is the command's own (128+N when signal N\n"
+              "ended it); 125 when nook fails, 126 when COMMAND cannot be executed, 127 when it\n"
+              "is not found. Without COMMAND, /bin/sh of the root.\n"
+              "\n"
+              "Session:\n"
+              "  --rootfs DIR          the root directory of the sandbox (required until images\n"
+              "                        arrive)\n"
+              "  --name NAME           name the session (for exec, logs, session rm)\n"
+              "  -d, --detach          start COMMAND and keep the session: print the session and\n"
+              "                        the process ref, and return\n"
+              "  --rm                  remove the session when COMMAND ends (the default when\n"
+              "                        attached; accepted for podman habits)\n"
+              "  --rootfs-rw           bind DIR read-write: writes land in DIR itself\n"
+              "  --read-only           make the whole root read-only (no writable layer)\n"
+              "  --network MODE        none (own network namespace, loopback only; default) or\n"
+              "                        host (the host's network: a downgrade, reported)\n"
+              "  --hostname NAME       hostname inside (default: nook)\n"
+              "  --userns MODE         auto (default: subuid when usable, else root), root (you\n"
+              "                        are root inside), keep-id (your own uid inside), subuid\n"
+              "\n"
+              "Process:\n"
+              "  -i, --interactive     forward standard input to COMMAND\n"
+              "  -t, --tty             give COMMAND a terminal (a pty of the sandbox) sized as\n"
+              "                        ours; with -i our terminal is put in raw mode\n"
+              "  -e, --env NAME=VALUE  set a variable (NAME alone copies ours); repeatable\n"
+              "  --env-file FILE       variables from FILE: NAME=VALUE lines, '#' comments\n"
+              "  -w, --workdir DIR     working directory inside (absolute; default /)\n"
+              "  -u, --user USER[:GROUP]  user inside: a name of the root's /etc/passwd or uid[:gid]\n"
+              "  --timeout DURATION    kill COMMAND after DURATION (30s, 500ms, 2m, 1h30m; a bare\n"
+              "                        number is seconds; default: none)\n"
+              "  --memory SIZE         memory limit (512m, 1g; -1 for none, the default)\n"
+              "  --pids-limit N        process limit (-1 for none, the default)\n"
+              "  --cpus N              accepted; not enforced without a delegated cgroup v2 cpu\n"
+              "                        controller (nook says so)\n"
+              "  --security-opt seccomp=unconfined|FILE\n"
+              "                        no seccomp filter, or an OCI seccomp profile JSON file\n"
+              "                        instead of nook's default filter\n"
+              "\n"
+              "Output:\n"
+              "  --json                with -d: print {\"session\": ..., \"process_ref\": ...}\n"
+              "  --verbose             print each stage's time and how the limits are enforced\n"
+              "  -h, --help            print this help\n"
+              "\n"
+              "Signals: SIGINT, SIGTERM and SIGHUP are forwarded to COMMAND (a third Ctrl-C kills\n"
+              "it; SIGTERM and SIGHUP are followed by a kill 10 s later); with -it, keys go to\n"
+              "COMMAND's terminal as typed. Whatever happens, the session is removed (unless -d).\n"
+              "\n"
+              "Examples:\n"
+              "  nook run --rootfs ./rootfs -- sh -c 'id; hostname'\n"
+              "  nook run -it --rootfs ./rootfs -- sh\n"
+              "  nook run -d --name work --rootfs ./rootfs -- sleep 1000\n",
+              f);
+}
+
+void help_exec(FILE *f) {
+        fputs("Usage: nook exec [OPTIONS] SESSION [--] COMMAND [ARG...]\n"
+              "\n"
+              "Runs COMMAND in a session that already exists (made by 'nook run -d' or 'nook\n"
+              "session create'): no stage is repeated, so this is the fast way to run many\n"
+              "commands in one sandbox. SESSION is a session's name, environment id or ref\n"
+              "('nook session ls'). Exit codes as 'nook run'; the session stays.\n"
+              "\n"
+              "Options:\n"
+              "  -d, --detach          start COMMAND and print its process ref\n"
+              "  -i, --interactive     forward standard input to COMMAND\n"
+              "  -t, --tty             give COMMAND a terminal sized as ours (raw mode with -i)\n"
+              "  -e, --env NAME=VALUE  set a variable (NAME alone copies ours); repeatable\n"
+              "  --env-file FILE       variables from FILE: NAME=VALUE lines, '#' comments\n"
+              "  -w, --workdir DIR     working directory inside (absolute)\n"
+              "  -u, --user USER[:GROUP]  user inside\n"
+              "  --timeout DURATION    kill COMMAND after DURATION (default: none)\n"
+              "  --json                with -d: print {\"process_ref\": ...}\n"
+              "  --verbose             print the stage's time and how limits are enforced\n"
+              "  -h, --help            print this help\n"
+              "\n"
+              "Example:\n"
+              "  nook exec work -- sh -c 'echo hi > /tmp/x'; nook exec work cat /tmp/x\n",
+              f);
+}
+
+static const struct option run_options[] = {
+        { "detach", no_argument, NULL, 'd' },
+        { "interactive", no_argument, NULL, 'i' },
+        { "tty", no_argument, NULL, 't' },
+        { "env", required_argument, NULL, 'e' },
+        { "env-file", required_argument, NULL, OPT_ENV_FILE },
+        { "workdir", required_argument, NULL, 'w' },
+        { "user", required_argument, NULL, 'u' },
+        { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "verbose", no_argument, NULL, OPT_VERBOSE },
+        { "help", no_argument, NULL, 'h' },
+        { "name", required_argument, NULL, OPT_NAME },
+        { "rootfs", required_argument, NULL, OPT_ROOTFS },
+        { "rootfs-rw", no_argument, NULL, OPT_ROOTFS_RW },
+        { "read-only", no_argument, NULL, OPT_READ_ONLY },
+        { "network", required_argument, NULL, OPT_NETWORK },
+        { "net", required_argument, NULL, OPT_NETWORK },
+        { "hostname", required_argument, NULL, OPT_HOSTNAME },
+        { "userns", required_argument, NULL, OPT_USERNS },
+        { "memory", required_argument, NULL, OPT_MEMORY },
+        { "pids-limit", required_argument, NULL, OPT_PIDS_LIMIT },
+        { "cpus", required_argument, NULL, OPT_CPUS },
+        { "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
+        { "rm", no_argument, NULL, OPT_RM },
+        { NULL, 0, NULL, 0 },
+};
+
+static const struct option exec_options[] = {
+        { "detach", no_argument, NULL, 'd' },
+        { "interactive", no_argument, NULL, 'i' },
+        { "tty", no_argument, NULL, 't' },
+        { "env", required_argument, NULL, 'e' },
+        { "env-file", required_argument, NULL, OPT_ENV_FILE },
+        { "workdir", required_argument, NULL, 'w' },
+        { "user", required_argument, NULL, 'u' },
+        { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "verbose", no_argument, NULL, OPT_VERBOSE },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+};
+
+/* /bin/sh of the root, looked up inside it (an absolute symlink resolves in the root). */
+static bool root_has_sh(const char *root) {
+        _cleanup_close_ int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+        _cleanup_close_ int fd = rfd < 0 ? -1 : (int)syscall(SYS_openat2, rfd, "bin/sh", &how, sizeof(how));
+        return fd >= 0 || (rfd >= 0 && errno == ENOSYS);
+}
+
+static char *default_shell[] = { (char *)"/bin/sh", NULL };
+
+typedef struct run_ctx {
+        cli_session_opts s;
+        cli_process_opts p;
+        bool rm;
+        int sigfd;
+        nook_runtime *rt;
+        char env_id[80];
+        bool session_made; /* prepare_session was called: cleanup is owed */
+        char *ref;
+} run_ctx;
+
+static void run_ctx_done(run_ctx *c) {
+        cli_session_opts_done(&c->s);
+        cli_process_opts_done(&c->p);
+        free(c->ref);
+        nook_runtime_free(c->rt);
+        if (c->sigfd >= 0)
+                close(c->sigfd);
+}
+
+/* -1: go on; else the exit code (help printed, or a usage error reported). */
+static int parse_run(run_ctx *c, int argc, char **argv) {
+        int opt;
+        optind = 1;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "+:dite:w:u:h", run_options, NULL)) != -1) {
+                if (opt == 'h') {
+                        help_run(stdout);
+                        return 0;
+                }
+                if (opt == '?' || opt == ':')
+                        return cli_getopt_error(opt, argv, run_options, "run");
+                if (opt == OPT_RM) {
+                        c->rm = true;
+                        continue;
+                }
+                int r = cli_session_opt(opt, optarg, &c->s, "run");
+                if (r == 1)
+                        r = cli_process_opt(opt, optarg, &c->p, "run");
+                if (r != 0)
+                        return r == 1 ? cli_usage_error("run", "unexpected option '%s'", argv[optind - 1]) : r;
+        }
+        c->p.argv = argv + optind;
+        c->p.argc = (size_t)(argc - optind);
+        if (!c->s.rootfs)
+                return c->p.argc ? cli_usage_error("run",
+                                                   "'%s' looks like an image: images arrive with the images "
+                                                   "stage; use --rootfs DIR",
+                                                   c->p.argv[0])
+                                 : cli_usage_error("run", "missing --rootfs DIR (the root directory of the "
+                                                          "sandbox; images arrive with the images stage)");
+        if (c->s.rootfs_rw && c->s.read_only)
+                return cli_usage_error("run", "--rootfs-rw and --read-only contradict each other: choose one");
+        if (c->p.json && !c->p.detach)
+                return cli_usage_error("run", "--json goes with -d (attached, the output is the command's own)");
+        if (c->rm && c->p.detach)
+                return cli_usage_error("run", "--rm with -d: a detached session stays until 'nook session rm'");
+        if (!c->p.argc) {
+                if (!root_has_sh(c->s.rootfs))
+                        return cli_usage_error("run",
+                                               "%s has no /bin/sh to run by default: give a command "
+                                               "(nook run --rootfs %s -- COMMAND)",
+                                               c->s.rootfs, c->s.rootfs);
+                c->p.argv = default_shell;
+                c->p.argc = 1;
+        }
+        return -1;
+}
+
+static int name_taken(nook_runtime *rt, const char *name, const char *verb) {
+        _cleanup_free_ char *env = NULL;
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        int r = nook_runtime_session_resolve(rt, name, &env, &err);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return cli_report(err);
+        return cli_usage_error(verb,
+                               "a session named '%s' exists already: use 'nook exec %s ...', or remove it "
+                               "with 'nook session rm %s'",
+                               name, name, name);
+}
+
+/* The stages up to a prepared session; on failure or a signal, the session is removed. */
+static int run_prepare(run_ctx *c) {
+        int rc = c->s.name ? name_taken(c->rt, c->s.name, "run") : 0;
+        if (rc)
+                return rc;
+        c->session_made = true;
+        return cli_session_up(c->rt, c->env_id, &c->s, !c->p.detach, c->sigfd, c->p.verbose);
+}
+
+static void show_limits(const cli_session_opts *s, const cli_process_opts *p, const char *summary) {
+        if (p->verbose && summary)
+                fprintf(stderr, "nook: %s\n", summary);
+        const char *cpus = summary ? strstr(summary, "cpus ") : NULL;
+        if (s && s->cpus_arg && cpus && strstr(cpus, "not enforced")) {
+                size_t n = strcspn(cpus, ",");
+                fprintf(stderr, "nook: warning: --cpus %s is accepted but not enforced: %.*s\n", s->cpus_arg, (int)n,
+                        cpus);
+        }
+}
+
+static int print_detached(const char *session, const char *ref, bool json) {
+        if (json) {
+                nook_strbuf b = NOOK_STRBUF_INIT;
+                nook_strbuf_puts(&b, "{");
+                if (session) {
+                        nook_strbuf_puts(&b, "\"session\":");
+                        nook_strbuf_json_string(&b, session);
+                        nook_strbuf_puts(&b, ",");
+                }
+                nook_strbuf_puts(&b, "\"process_ref\":");
+                nook_strbuf_json_string(&b, ref);
+                nook_strbuf_puts(&b, "}");
+                _cleanup_free_ char *s = nook_strbuf_steal(&b);
+                printf("%s\n", s ? s : "{}");
+        } else if (session)
+                printf("%s\n%s\n", session, ref);
+        else
+                printf("%s\n", ref);
+        if (fflush(stdout) == 0)
+                return 0;
+        fprintf(stderr, "nook: writing the %s: %s\n", session ? "session name" : "process ref", strerror(errno));
+        return EXIT_NOOK;
+}
+
+/* Attached: copy until the end; the command's exit code, or 125. */
+static int attach_and_wait(nook_runtime *rt, const char *ref, const cli_process_opts *p, int sigfd) {
+        int code = 0;
+        double t0 = cli_now_ms();
+        int rc = cli_attach(rt, ref, p, sigfd, &code);
+        if (p->verbose)
+                fprintf(stderr, "nook: %-19s %7.1f ms\n", "attached", cli_now_ms() - t0);
+        if (rc)
+                return rc;
+        if (code == 137)
+                cli_explain_kill(rt, ref, p);
+        return code;
+}
+
+int cmd_run(int argc, char **argv) {
+        _cleanup_(run_ctx_done) run_ctx c = { .s = CLI_SESSION_OPTS_INIT, .sigfd = -1 };
+        int rc = parse_run(&c, argc, argv);
+        if (rc >= 0)
+                return rc;
+        if ((c.sigfd = cli_signals_block()) < 0) {
+                fprintf(stderr, "nook: setting up signal handling: %s\n", strerror(-c.sigfd));
+                return EXIT_NOOK;
+        }
+        _cleanup_free_ char *alias = NULL;
+        if (asprintf(&alias, "%s=%s", CLI_ROOTFS_ALIAS, c.s.rootfs) < 0)
+                return EXIT_NOOK;
+        const char *aliases[] = { alias, NULL };
+        if (cli_open_runtime_aliases(aliases, &c.rt) < 0)
+                return EXIT_NOOK;
+        char hex[13];
+        if (!c.s.name && cli_random_hex(hex, 6) < 0)
+                return EXIT_NOOK;
+        snprintf(c.env_id, sizeof(c.env_id), "%s%s", c.s.name ? "" : "run-", c.s.name ? c.s.name : hex);
+
+        rc = run_prepare(&c);
+        _cleanup_free_ char *summary = NULL;
+        if (rc == 0)
+                rc = cli_start(c.rt, c.env_id, &c.s, &c.p, "main", "run", &c.ref, &summary);
+        if (rc == 0) {
+                show_limits(&c.s, &c.p, summary);
+                if (!c.p.detach)
+                        rc = attach_and_wait(c.rt, c.ref, &c.p, c.sigfd);
+                else {
+                        /* kept only when it was asked for to the end and its name was shown */
+                        int sig = cli_signal_take(c.sigfd);
+                        rc = sig ? 128 + sig : print_detached(c.env_id, c.ref, c.p.json);
+                        if (rc == 0)
+                                return 0;
+                }
+        }
+        /* Whatever happened, a session of ours is removed: a failure to remove it wins
+         * over a success of the command, never over its failure. */
+        if (c.session_made) {
+                int down = cli_session_down(c.rt, c.env_id, "run", c.p.verbose);
+                if (down && rc == 0)
+                        rc = down;
+        }
+        return rc;
+}
+
+/* ---- exec ------------------------------------------------------------------------------- */
+
+int cmd_exec(int argc, char **argv) {
+        _cleanup_(cli_process_opts_done) cli_process_opts p = { 0 };
+        int opt;
+        optind = 1;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, "+:dite:w:u:h", exec_options, NULL)) != -1) {
+                if (opt == 'h') {
+                        help_exec(stdout);
+                        return 0;
+                }
+                if (opt == '?' || opt == ':')
+                        return cli_getopt_error(opt, argv, exec_options, "exec");
+                int r = cli_process_opt(opt, optarg, &p, "exec");
+                if (r != 0)
+                        return r == 1 ? cli_usage_error("exec", "unexpected option '%s'", argv[optind - 1]) : r;
+        }
+        if (optind >= argc)
+                return cli_usage_error("exec", "missing SESSION and COMMAND (nook exec SESSION -- COMMAND...)");
+        const char *session = argv[optind++];
+        if (optind < argc && strcmp(argv[optind], "--") == 0)
+                optind++;
+        if (optind >= argc)
+                return cli_usage_error("exec", "missing COMMAND to run in session '%s'", session);
+        if (p.json && !p.detach)
+                return cli_usage_error("exec", "--json goes with -d (attached, the output is the command's own)");
+        p.argv = argv + optind;
+        p.argc = (size_t)(argc - optind);
+
+        _cleanup_close_ int sigfd = cli_signals_block();
+        if (sigfd < 0) {
+                fprintf(stderr, "nook: setting up signal handling: %s\n", strerror(-sigfd));
+                return EXIT_NOOK;
+        }
+        _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
+        if (cli_open_runtime(&rt) < 0)
+                return EXIT_NOOK;
+        _cleanup_free_ char *env = NULL;
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        if (nook_runtime_session_resolve(rt, session, &env, &err) < 0) {
+                int rc = cli_report(err);
+                if (nook_error_get_errno(err) == ENOENT)
+                        fputs("hint: 'nook session ls' lists the sessions\n", stderr);
+                return rc;
+        }
+        char id[32] = "exec-";
+        if (cli_random_hex(id + 5, 6) < 0)
+                return EXIT_NOOK;
+        _cleanup_free_ char *ref = NULL, *summary = NULL;
+        int rc = cli_start(rt, env, NULL, &p, id, id, &ref, &summary);
+        if (rc)
+                return rc;
+        show_limits(NULL, &p, summary);
+        if (p.detach)
+                return print_detached(NULL, ref, p.json);
+        return attach_and_wait(rt, ref, &p, sigfd);
+}

@@ -1,0 +1,362 @@
+/* nook CLI — `nook session create|ls|inspect|rm`: sessions that outlive one command,
+ * for the warm path (`nook exec`).  create runs the stages up to a prepared
+ * environment; rm is the contract's cleanup. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "listing.h"
+#include "run.h"
+#include "util/strbuf.h"
+
+void help_session(FILE *f) {
+        fputs("Usage: nook session create --rootfs DIR [--name NAME] [OPTIONS]\n"
+              "       nook session ls [--json]\n"
+              "       nook session inspect SESSION [--json]\n"
+              "       nook session rm SESSION...\n"
+              "\n"
+              "A session is a prepared sandbox (its namespaces, its root, its holder process)\n"
+              "that any number of commands run in ('nook exec'). SESSION is a session's name,\n"
+              "environment id or ref.\n"
+              "\n"
+              "  create    prepare a session and print its name (or its environment id); it\n"
+              "            stays until 'nook session rm'. Options, as 'nook run':\n"
+              "              --rootfs DIR, --name NAME, --rootfs-rw, --read-only,\n"
+              "              --network none|host, --hostname NAME,\n"
+              "              --userns auto|root|keep-id|subuid, --json, --verbose\n"
+              "  ls        list the sessions: name, identity, state, network, processes\n"
+              "            (running/all), age, root directory\n"
+              "  inspect   everything about one session: identity, state, root, network,\n"
+              "            hostname, holder pid, downgrades taken (notes), processes\n"
+              "  rm        remove sessions: every process, the holder, mounts and run-dir\n"
+              "            state; exit 125 when any could not be removed completely\n"
+              "\n"
+              "  --json      machine-readable output (create, ls, inspect)\n"
+              "  -h, --help  print this help\n"
+              "\n"
+              "Example:\n"
+              "  nook session create --rootfs ./rootfs --name work\n"
+              "  nook exec work -- make test\n"
+              "  nook session rm work\n",
+              f);
+}
+
+/* ---- create ------------------------------------------------------------------------------ */
+
+static const struct option create_options[] = {
+        { "name", required_argument, NULL, OPT_NAME },
+        { "rootfs", required_argument, NULL, OPT_ROOTFS },
+        { "rootfs-rw", no_argument, NULL, OPT_ROOTFS_RW },
+        { "read-only", no_argument, NULL, OPT_READ_ONLY },
+        { "network", required_argument, NULL, OPT_NETWORK },
+        { "net", required_argument, NULL, OPT_NETWORK },
+        { "hostname", required_argument, NULL, OPT_HOSTNAME },
+        { "userns", required_argument, NULL, OPT_USERNS },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "verbose", no_argument, NULL, OPT_VERBOSE },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+};
+
+static int session_create(int argc, char **argv) {
+        _cleanup_(cli_session_opts_done) cli_session_opts s = CLI_SESSION_OPTS_INIT;
+        bool json = false, verbose = false;
+        int opt;
+        optind = 1;
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, ":h", create_options, NULL)) != -1) {
+                if (opt == 'h') {
+                        help_session(stdout);
+                        return 0;
+                }
+                if (opt == '?' || opt == ':')
+                        return cli_getopt_error(opt, argv, create_options, "session");
+                if (opt == OPT_JSON)
+                        json = true;
+                else if (opt == OPT_VERBOSE)
+                        verbose = true;
+                else if ((opt = cli_session_opt(opt, optarg, &s, "session")) != 0)
+                        return opt;
+        }
+        if (optind < argc)
+                return cli_usage_error("session", "unexpected argument '%s' (session create takes options only)",
+                                       argv[optind]);
+        if (!s.rootfs)
+                return cli_usage_error("session", "session create needs --rootfs DIR (the root directory of the "
+                                                  "sandbox)");
+        if (s.rootfs_rw && s.read_only)
+                return cli_usage_error("session", "--rootfs-rw and --read-only contradict each other: choose one");
+        _cleanup_close_ int sigfd = cli_signals_block();
+        _cleanup_free_ char *alias = NULL;
+        if (asprintf(&alias, "%s=%s", CLI_ROOTFS_ALIAS, s.rootfs) < 0)
+                return EXIT_NOOK;
+        const char *aliases[] = { alias, NULL };
+        _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
+        if (cli_open_runtime_aliases(aliases, &rt) < 0)
+                return EXIT_NOOK;
+        char env[80] = "session-";
+        if (s.name)
+                snprintf(env, sizeof(env), "%s", s.name);
+        else if (cli_random_hex(env + 8, 6) < 0)
+                return EXIT_NOOK;
+        if (s.name) {
+                _cleanup_free_ char *other = NULL;
+                _cleanup_(cli_error_freep) nook_error *err = NULL;
+                if (nook_runtime_session_resolve(rt, s.name, &other, &err) != -ENOENT)
+                        return cli_usage_error("session",
+                                               "a session named '%s' exists already (remove it with "
+                                               "'nook session rm %s')",
+                                               s.name, s.name);
+        }
+        int rc = cli_session_up(rt, env, &s, false, sigfd, verbose);
+        if (rc) {
+                (void)cli_session_down(rt, env, "create", verbose);
+                return rc;
+        }
+        if (json) {
+                nook_strbuf b = NOOK_STRBUF_INIT;
+                nook_strbuf_puts(&b, "{\"session\":");
+                nook_strbuf_json_string(&b, env);
+                nook_strbuf_puts(&b, "}");
+                _cleanup_free_ char *text = nook_strbuf_steal(&b);
+                printf("%s\n", text ? text : "{}");
+        } else
+                printf("%s\n", env);
+        return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
+}
+
+/* ---- ls and inspect ---------------------------------------------------------------------- */
+
+static void count_processes(const cli_processes *p, const char *env, unsigned *running, unsigned *total) {
+        *running = *total = 0;
+        for (size_t i = 0; i < p->n; i++)
+                if (strcmp(p->v[i].env, env) == 0) {
+                        (*total)++;
+                        *running += strcmp(p->v[i].state, "running") == 0;
+                }
+}
+
+static void json_str_field(nook_strbuf *b, const char *key, const char *v, bool comma) {
+        nook_strbuf_printf(b, "%s\"%s\":", comma ? "," : "", key);
+        if (v)
+                nook_strbuf_json_string(b, v);
+        else
+                nook_strbuf_puts(b, "null");
+}
+
+static void json_session(nook_strbuf *b, const cli_session_row *r) {
+        json_str_field(b, "name", r->name, false);
+        json_str_field(b, "environment_id", r->env, true);
+        json_str_field(b, "ref", r->ref, true);
+        json_str_field(b, "identity", r->identity, true);
+        json_str_field(b, "state", r->state, true);
+        json_str_field(b, "rootfs", r->rootfs, true);
+        json_str_field(b, "network", r->network, true);
+        json_str_field(b, "hostname", r->hostname, true);
+        json_str_field(b, "notes", r->notes, true);
+        nook_strbuf_printf(b, ",\"holder_pid\":%d,\"created_ms\":%lld,\"owned_by_caller\":%s", r->holder_pid,
+                           r->created_ms, r->owned ? "true" : "false");
+}
+
+static void json_process(nook_strbuf *b, const cli_process_row *p) {
+        nook_strbuf_puts(b, "{");
+        json_str_field(b, "process_ref", p->ref, false);
+        json_str_field(b, "session_ref", p->session_ref, true);
+        json_str_field(b, "environment_id", p->env, true);
+        json_str_field(b, "command", p->command, true);
+        json_str_field(b, "state", p->state, true);
+        if (strcmp(p->state, "exited") == 0)
+                nook_strbuf_printf(b, ",\"exit_code\":%d", p->exit_code);
+        else
+                nook_strbuf_puts(b, ",\"exit_code\":null");
+        nook_strbuf_printf(b, ",\"terminal\":%s,\"started_ms\":%lld,\"finished_ms\":%lld}",
+                           p->terminal ? "true" : "false", p->started_ms, p->finished_ms);
+}
+
+static int print_json(nook_strbuf *b) {
+        _cleanup_free_ char *text = nook_strbuf_steal(b);
+        if (!text) {
+                fputs("nook: out of memory\n", stderr);
+                return EXIT_NOOK;
+        }
+        printf("%s\n", text);
+        return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
+}
+
+static int session_ls(nook_runtime *rt, bool json) {
+        _cleanup_(cli_sessions_done) cli_sessions l = { 0 };
+        _cleanup_(cli_processes_done) cli_processes p = { 0 };
+        int rc = cli_sessions_load(rt, &l);
+        if (!rc)
+                rc = cli_processes_load(rt, NULL, &p);
+        if (rc)
+                return rc;
+        if (json) {
+                nook_strbuf b = NOOK_STRBUF_INIT;
+                nook_strbuf_puts(&b, "[");
+                for (size_t i = 0; i < l.n; i++) {
+                        unsigned running, total;
+                        count_processes(&p, l.v[i].env, &running, &total);
+                        nook_strbuf_puts(&b, i ? ",{" : "{");
+                        json_session(&b, &l.v[i]);
+                        nook_strbuf_printf(&b, ",\"processes_running\":%u,\"processes\":%u}", running, total);
+                }
+                nook_strbuf_puts(&b, "]");
+                return print_json(&b);
+        }
+        printf("%-24s %-8s %-9s %-7s %-6s %-9s %s\n", "SESSION", "IDENTITY", "STATE", "NETWORK", "PROCS", "CREATED",
+               "ROOTFS");
+        for (size_t i = 0; i < l.n; i++) {
+                const cli_session_row *r = &l.v[i];
+                unsigned running, total;
+                count_processes(&p, r->env, &running, &total);
+                char procs[24], ago[32];
+                snprintf(procs, sizeof(procs), "%u/%u", running, total);
+                cli_format_ago(r->created_ms, ago, sizeof(ago));
+                printf("%-24s %-8s %-9s %-7s %-6s %-9s %s\n", cli_session_label(r), r->identity ? r->identity : "-",
+                       r->state ? r->state : "-", r->network ? r->network : "-", procs, ago,
+                       r->rootfs ? r->rootfs : "-");
+        }
+        return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
+}
+
+static void print_when(const char *label, long long ms) {
+        char when[32] = "-", ago[32];
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+        if (ms > 0 && localtime_r(&t, &tm))
+                strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+        cli_format_ago(ms, ago, sizeof(ago));
+        printf("%-13s %s (%s)\n", label, when, ago);
+}
+
+static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
+        _cleanup_free_ char *env = NULL;
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        if (nook_runtime_session_resolve(rt, arg, &env, &err) < 0)
+                return cli_report(err);
+        _cleanup_(cli_sessions_done) cli_sessions l = { 0 };
+        _cleanup_(cli_processes_done) cli_processes p = { 0 };
+        int rc = cli_sessions_load(rt, &l);
+        if (!rc)
+                rc = cli_processes_load(rt, env, &p);
+        if (rc)
+                return rc;
+        const cli_session_row *r = cli_sessions_find(&l, env);
+        if (!r) {
+                fprintf(stderr, "nook: session '%s' went away meanwhile\n", arg);
+                return EXIT_NOOK;
+        }
+        if (json) {
+                nook_strbuf b = NOOK_STRBUF_INIT;
+                nook_strbuf_puts(&b, "{");
+                json_session(&b, r);
+                nook_strbuf_puts(&b, ",\"processes\":[");
+                for (size_t i = 0; i < p.n; i++) {
+                        if (i)
+                                nook_strbuf_puts(&b, ",");
+                        json_process(&b, &p.v[i]);
+                }
+                nook_strbuf_puts(&b, "]}");
+                return print_json(&b);
+        }
+        printf("%-13s %s\n", "Session:", cli_session_label(r));
+        printf("%-13s %s\n", "Environment:", r->env);
+        printf("%-13s %s\n", "Ref:", r->ref);
+        printf("%-13s %s\n", "State:", r->state ? r->state : "-");
+        printf("%-13s %s\n", "Identity:", r->identity ? r->identity : "-");
+        printf("%-13s %s\n", "Rootfs:", r->rootfs ? r->rootfs : "-");
+        printf("%-13s %s\n", "Network:", r->network ? r->network : "-");
+        printf("%-13s %s\n", "Hostname:", r->hostname ? r->hostname : "-");
+        if (r->holder_pid > 0)
+                printf("%-13s %d\n", "Holder pid:", r->holder_pid);
+        else
+                printf("%-13s - (gone: remove the session with 'nook session rm %s')\n",
+                       "Holder pid:", cli_session_label(r));
+        print_when("Created:", r->created_ms);
+        printf("%-13s %s\n",
+               "Lifetime:", r->owned ? "ends with the command that made it (nook run)" : "until 'nook session rm'");
+        printf("%-13s %s\n", "Notes:", r->notes && *r->notes ? r->notes : "none (nothing was downgraded)");
+        printf("Processes:%s\n", p.n ? "" : "    none");
+        for (size_t i = 0; i < p.n; i++) {
+                char ago[32], code[16] = "";
+                cli_format_ago(p.v[i].started_ms, ago, sizeof(ago));
+                if (strcmp(p.v[i].state, "exited") == 0)
+                        snprintf(code, sizeof(code), " (%d)", p.v[i].exit_code);
+                printf("  %s  %-12s %s%s, started %s\n", p.v[i].ref, p.v[i].command ? p.v[i].command : "?",
+                       p.v[i].state, code, ago);
+        }
+        return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
+}
+
+/* ---- rm ----------------------------------------------------------------------------------- */
+
+static int session_rm(nook_runtime *rt, int argc, char **argv) {
+        int rc = 0;
+        for (int i = 0; i < argc; i++) {
+                _cleanup_free_ char *env = NULL;
+                _cleanup_(cli_error_freep) nook_error *err = NULL;
+                if (nook_runtime_session_resolve(rt, argv[i], &env, &err) < 0) {
+                        rc = cli_report(err);
+                        continue;
+                }
+                if (cli_session_down(rt, env, "rm", false) != 0) {
+                        rc = EXIT_NOOK;
+                        continue;
+                }
+                printf("%s\n", argv[i]);
+        }
+        if (fflush(stdout) != 0)
+                rc = EXIT_NOOK;
+        return rc;
+}
+
+int cmd_session(int argc, char **argv) {
+        if (argc < 2) {
+                help_session(stderr);
+                return EXIT_NOOK;
+        }
+        const char *sub = argv[1];
+        if (cli_is_help(sub)) {
+                help_session(stdout);
+                return 0;
+        }
+        if (strcmp(sub, "create") == 0)
+                return session_create(argc - 1, argv + 1);
+        if (strcmp(sub, "ls") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "inspect") != 0 && strcmp(sub, "rm") != 0)
+                return cli_usage_error("session", "unknown subcommand '%s' (create, ls, inspect, rm)", sub);
+        bool json = false;
+        int n = 0;
+        char **args = calloc((size_t)argc, sizeof(char *));
+        if (!args)
+                return EXIT_NOOK;
+        int rc = -1;
+        for (int i = 2; i < argc && rc < 0; i++) {
+                if (cli_is_help(argv[i])) {
+                        help_session(stdout);
+                        rc = 0;
+                } else if (strcmp(argv[i], "--json") == 0 && strcmp(sub, "rm") != 0)
+                        json = true;
+                else if (argv[i][0] == '-' && argv[i][1])
+                        rc = cli_usage_error("session", "unknown option '%s' for session %s", argv[i], sub);
+                else
+                        args[n++] = argv[i];
+        }
+        if (rc < 0 && sub[0] == 'l' && n)
+                rc = cli_usage_error("session", "session ls takes no argument, got '%s'", args[0]);
+        if (rc < 0 && sub[0] == 'i' && n != 1)
+                rc = cli_usage_error("session", "session inspect takes one SESSION");
+        if (rc < 0 && sub[0] == 'r' && !n)
+                rc = cli_usage_error("session", "session rm needs at least one SESSION");
+        _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
+        if (rc < 0 && cli_open_runtime(&rt) < 0)
+                rc = EXIT_NOOK;
+        if (rc < 0)
+                rc = sub[0] == 'l'   ? session_ls(rt, json)
+                     : sub[0] == 'i' ? session_inspect(rt, args[0], json)
+                                     : session_rm(rt, n, args);
+        free(args);
+        return rc;
+}

@@ -1,0 +1,184 @@
+/* nook CLI — sessions and processes copied out of the library's listings (nook/session.h)
+ * for the verbs that show them (session ls/inspect, ps), and the rule that turns what
+ * a person types (a process ref, a unique prefix of one, or a session) into a process. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "listing.h"
+
+static char *dup_or_null(const char *s) {
+        return s ? strdup(s) : NULL;
+}
+
+static void session_row_done(cli_session_row *r) {
+        free(r->ref);
+        free(r->env);
+        free(r->name);
+        free(r->identity);
+        free(r->state);
+        free(r->rootfs);
+        free(r->notes);
+        free(r->network);
+        free(r->hostname);
+}
+
+void cli_sessions_done(cli_sessions *l) {
+        for (size_t i = 0; i < l->n; i++)
+                session_row_done(&l->v[i]);
+        free(l->v);
+        *l = (cli_sessions){ 0 };
+}
+
+static int add_session(const nook_session_info *s, void *userdata) {
+        cli_sessions *l = userdata;
+        cli_session_row *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+        if (!nv)
+                return -ENOMEM;
+        l->v = nv;
+        cli_session_row *r = &l->v[l->n++];
+        *r = (cli_session_row){
+                .ref = dup_or_null(s->ref),
+                .env = dup_or_null(s->environment_id),
+                .name = dup_or_null(s->name),
+                .identity = dup_or_null(s->identity),
+                .state = dup_or_null(s->state),
+                .rootfs = dup_or_null(s->rootfs),
+                .notes = dup_or_null(s->notes),
+                .network = dup_or_null(s->network),
+                .hostname = dup_or_null(s->hostname),
+                .holder_pid = s->holder_pid,
+                .created_ms = s->created_ms,
+                .owned = s->owned_by_caller,
+        };
+        return r->ref && r->env ? 0 : -ENOMEM;
+}
+
+static int by_created(const void *a, const void *b) {
+        const cli_session_row *x = a, *y = b;
+        return x->created_ms < y->created_ms ? -1 : x->created_ms > y->created_ms;
+}
+
+int cli_sessions_load(nook_runtime *rt, cli_sessions *ret) {
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        int r = nook_runtime_sessions(rt, add_session, ret, &err);
+        if (r < 0) {
+                if (err)
+                        cli_report(err);
+                else
+                        fprintf(stderr, "nook: listing the sessions: %s\n", strerror(-r));
+                cli_sessions_done(ret);
+                return EXIT_NOOK;
+        }
+        if (ret->n)
+                qsort(ret->v, ret->n, sizeof(ret->v[0]), by_created);
+        return 0;
+}
+
+const cli_session_row *cli_sessions_find(const cli_sessions *l, const char *env) {
+        for (size_t i = 0; i < l->n; i++)
+                if (strcmp(l->v[i].env, env) == 0)
+                        return &l->v[i];
+        return NULL;
+}
+
+const char *cli_session_label(const cli_session_row *r) {
+        return r->name ? r->name : r->env;
+}
+
+void cli_processes_done(cli_processes *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->v[i].ref);
+                free(l->v[i].session_ref);
+                free(l->v[i].env);
+                free(l->v[i].command);
+                free(l->v[i].state);
+        }
+        free(l->v);
+        *l = (cli_processes){ 0 };
+}
+
+static int add_process(const nook_process_info *p, void *userdata) {
+        cli_processes *l = userdata;
+        cli_process_row *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+        if (!nv)
+                return -ENOMEM;
+        l->v = nv;
+        cli_process_row *r = &l->v[l->n++];
+        *r = (cli_process_row){
+                .ref = dup_or_null(p->ref),
+                .session_ref = dup_or_null(p->session_ref),
+                .env = dup_or_null(p->environment_id),
+                .command = dup_or_null(p->command),
+                .state = dup_or_null(p->state),
+                .exit_code = p->exit_code,
+                .terminal = p->terminal,
+                .started_ms = p->started_ms,
+                .finished_ms = p->finished_ms,
+        };
+        return r->ref && r->env && r->state ? 0 : -ENOMEM;
+}
+
+static int by_started(const void *a, const void *b) {
+        const cli_process_row *x = a, *y = b;
+        return x->started_ms < y->started_ms ? -1 : x->started_ms > y->started_ms;
+}
+
+int cli_processes_load(nook_runtime *rt, const char *session, cli_processes *ret) {
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        int r = nook_runtime_processes(rt, session, add_process, ret, &err);
+        if (r < 0) {
+                if (err)
+                        cli_report(err);
+                else
+                        fprintf(stderr, "nook: listing the processes: %s\n", strerror(-r));
+                cli_processes_done(ret);
+                return EXIT_NOOK;
+        }
+        if (ret->n)
+                qsort(ret->v, ret->n, sizeof(ret->v[0]), by_started);
+        return 0;
+}
+
+int cli_process_resolve(nook_runtime *rt, const char *arg, char **ret_ref) {
+        _cleanup_(cli_processes_done) cli_processes all = { 0 };
+        int rc = cli_processes_load(rt, NULL, &all);
+        if (rc)
+                return rc;
+        const cli_process_row *hit = NULL;
+        size_t n = 0, len = strlen(arg);
+        for (size_t i = 0; i < all.n; i++)
+                if (strcmp(all.v[i].ref, arg) == 0) {
+                        hit = &all.v[i];
+                        n = 1;
+                        break;
+                } else if (len >= 4 && strncmp(all.v[i].ref, arg, len) == 0) {
+                        hit = &all.v[i];
+                        n++;
+                }
+        if (n > 1) {
+                fprintf(stderr, "nook: '%s' is the start of %zu process refs; give more of it\n", arg, n);
+                return EXIT_NOOK;
+        }
+        if (!hit) {
+                /* a session: the first process started in it (the command of 'nook run') */
+                _cleanup_free_ char *env = NULL;
+                _cleanup_(cli_error_freep) nook_error *err = NULL;
+                if (nook_runtime_session_resolve(rt, arg, &env, &err) == 0) {
+                        for (size_t i = 0; i < all.n && !hit; i++)
+                                if (strcmp(all.v[i].env, env) == 0)
+                                        hit = &all.v[i];
+                        if (!hit) {
+                                fprintf(stderr, "nook: session '%s' has no process yet\n", arg);
+                                return EXIT_NOOK;
+                        }
+                }
+        }
+        if (!hit) {
+                fprintf(stderr, "nook: no process or session '%s'\n", arg);
+                fprintf(stderr, "hint: 'nook ps' lists the processes, 'nook session ls' the sessions\n");
+                return EXIT_NOOK;
+        }
+        *ret_ref = strdup(hit->ref);
+        return *ret_ref ? 0 : EXIT_NOOK;
+}

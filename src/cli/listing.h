@@ -1,0 +1,46 @@
+/* nook CLI — sessions and processes as the listing verbs show them (listing.c). */
+#ifndef NOOK_CLI_LISTING_H
+#define NOOK_CLI_LISTING_H
+
+#include "cli.h"
+
+typedef struct cli_session_row {
+        char *ref, *env, *name, *identity, *state, *rootfs, *notes, *network, *hostname;
+        int holder_pid;
+        long long created_ms;
+        bool owned;
+} cli_session_row;
+
+typedef struct cli_sessions {
+        cli_session_row *v;
+        size_t n;
+} cli_sessions;
+
+typedef struct cli_process_row {
+        char *ref, *session_ref, *env, *command, *state;
+        int exit_code;
+        bool terminal;
+        long long started_ms, finished_ms;
+} cli_process_row;
+
+typedef struct cli_processes {
+        cli_process_row *v;
+        size_t n;
+} cli_processes;
+
+/* Oldest first; EXIT_NOOK after reporting. */
+int cli_sessions_load(nook_runtime *rt, cli_sessions *ret);
+void cli_sessions_done(cli_sessions *l);
+const cli_session_row *cli_sessions_find(const cli_sessions *l, const char *environment_id);
+/* The name, else the environment id. */
+const char *cli_session_label(const cli_session_row *r);
+
+/* Of one session (name, environment id or ref) or of all (NULL), oldest first. */
+int cli_processes_load(nook_runtime *rt, const char *session, cli_processes *ret);
+void cli_processes_done(cli_processes *l);
+
+/* A process ref, a unique prefix of one (4 characters or more), or a session (its first
+ * process: the command of 'nook run').  EXIT_NOOK after reporting. */
+int cli_process_resolve(nook_runtime *rt, const char *arg, char **ret_ref);
+
+#endif

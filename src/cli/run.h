@@ -1,0 +1,109 @@
+/* nook CLI — what `run`, `exec` and `session create` share: their options, the requests
+ * they build (spec.c) and the attached terminal (attach.c). */
+#ifndef NOOK_CLI_RUN_H
+#define NOOK_CLI_RUN_H
+
+#include <getopt.h>
+
+#include "cli.h"
+
+#define CLI_UNLIMITED_MEMORY_MB 16777216ull /* the contract's ceiling: no limit */
+#define CLI_UNLIMITED_PIDS 4194304ull
+#define CLI_MAX_TIMEOUT_MS 2678400000ull /* 31 days: the contract's ceiling */
+#define CLI_ROOTFS_ALIAS "nook-rootfs"
+
+/* How the session is built (run, session create) and the limits of a process. */
+typedef struct cli_session_opts {
+        const char *name;
+        char *rootfs; /* real path of --rootfs */
+        bool rootfs_rw, read_only;
+        const char *network; /* "none" | "host" */
+        const char *hostname;
+        const char *userns; /* "auto" | "root" | "keep-id" | "subuid" */
+        uint64_t memory_mb;
+        uint64_t pids;
+        double cpus;
+        const char *cpus_arg; /* NULL when --cpus was not given */
+} cli_session_opts;
+
+#define CLI_SESSION_OPTS_INIT                                                                                          \
+        {                                                                                                              \
+                .network = "none", .userns = "auto", .memory_mb = CLI_UNLIMITED_MEMORY_MB, .pids = CLI_UNLIMITED_PIDS, \
+                .cpus = 1                                                                                              \
+        }
+
+typedef struct cli_process_opts {
+        char **argv; /* the command (points into main's argv) */
+        size_t argc;
+        cli_env env;
+        const char *workdir, *user;
+        bool interactive, tty, detach, json, verbose;
+        uint64_t timeout_ms;     /* 0: none (the contract's maximum) */
+        const char *seccomp_arg; /* NULL, "unconfined" or a file */
+        char *seccomp_profile;   /* the file's bytes, spliced into the request as they are */
+} cli_process_opts;
+
+void cli_session_opts_done(cli_session_opts *s);
+void cli_process_opts_done(cli_process_opts *p);
+
+/* Long-only option codes shared by the verbs' getopt tables. */
+enum {
+        OPT_NAME = 0x100,
+        OPT_ROOTFS,
+        OPT_ROOTFS_RW,
+        OPT_READ_ONLY,
+        OPT_NETWORK,
+        OPT_ENV_FILE,
+        OPT_HOSTNAME,
+        OPT_USERNS,
+        OPT_TIMEOUT,
+        OPT_MEMORY,
+        OPT_PIDS_LIMIT,
+        OPT_CPUS,
+        OPT_SECURITY_OPT,
+        OPT_JSON,
+        OPT_VERBOSE,
+        OPT_RM,
+};
+
+/* Handles one option of the session (--rootfs, --name, --userns, limits...) or process
+ * (-e, -w, -u, -i, -t, --timeout...) families: 0 when handled, 1 when not one of
+ * them, EXIT_NOOK after a usage error was reported. */
+int cli_session_opt(int c, const char *arg, cli_session_opts *s, const char *verb);
+int cli_process_opt(int c, const char *arg, cli_process_opts *p, const char *verb);
+/* Reports getopt's '?' and ':' answers; returns EXIT_NOOK. */
+int cli_getopt_error(int c, char **argv, const struct option *longopts, const char *verb);
+
+/* ---- spec.c: the requests ---- */
+
+/* prepare_session, prepare_rootfs and prepare_environment for env_id.  0; or EXIT_NOOK
+ * after reporting; or 128+N when signal N arrived on sigfd meanwhile.  The caller
+ * cleans up in every case but success. */
+int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts *s, bool owned_by_caller, int sigfd,
+                   bool verbose);
+/* cleanup of env_id; 0 when completed, else EXIT_NOOK with the reason reported. */
+int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose);
+/* start_process; s gives the limits (NULL: none).  0 with the process ref and the
+ * redacted summary of how limits are enforced; else the exit code after reporting:
+ * 127 command not found, 126 not executable, 125 anything else. */
+int cli_start(nook_runtime *rt, const char *env_id, const cli_session_opts *s, const cli_process_opts *p,
+              const char *process_id, const char *effect_id, char **ret_ref, char **ret_summary);
+/* A monotonic clock in ms, for --verbose timings. */
+double cli_now_ms(void);
+
+/* ---- attach.c: signals, the terminal, the attached process ---- */
+
+/* Blocks SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH (delivered through the returned
+ * signalfd instead: no handler runs inside the library) and ignores SIGPIPE. */
+int cli_signals_block(void);
+/* The last terminating signal that arrived (SIGWINCH is dropped), or 0. */
+int cli_signal_take(int sigfd);
+/* Our terminal's size, from stdin, else stdout; false when neither is a terminal. */
+bool cli_tty_size(unsigned *rows, unsigned *cols);
+/* Copies the process's output to ours until it exits, forwarding stdin (-i), the
+ * terminal (-t) and signals.  0 with its exit code, or EXIT_NOOK after reporting. */
+int cli_attach(nook_runtime *rt, const char *ref, const cli_process_opts *p, int sigfd, int *ret_code);
+/* When a process was killed (137), says why (timeout, watchdog) on stderr. */
+void cli_explain_kill(nook_runtime *rt, const char *ref, const cli_process_opts *p);
+
+#endif
