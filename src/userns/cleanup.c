@@ -134,7 +134,7 @@ static int gc_resource(const nook_resource *res, void *userdata) {
         _cleanup_(nook_session_freep) nook_session *s = NULL;
         if (nook_session_load(g->c->run_dir, res->ref, &s, NULL) == 0)
                 return 0; /* a complete session: judged by its record */
-        nook_session_reclaim(g->c, NULL, res->environment_id, res->ref, res->pid, res->pid_start, g->left);
+        nook_session_reclaim(g->c, g->j, res->environment_id, res->ref, res->pid, res->pid_start, g->left);
         (void)nook_journal_resource_release(g->j, res->id, NULL);
         g->reclaimed++;
         return 0;

@@ -11,6 +11,7 @@ export XDG_CONFIG_HOME="$T/config"
 unset NOOK_STORAGE NOOK_FAULT NOOK_ADAPTER 2>/dev/null || true
 # Sessions a test prepared are cleaned up however it ends (a failed assertion included).
 cleanup_sessions() {
+        set +e # other tests of this user remove their sessions meanwhile
         # the environment ids of this test carry its pid ($EID), or were listed in envs
         rd=$(run_dir)
         for st in "$rd"/s-*/state; do
