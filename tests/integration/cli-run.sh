@@ -1,0 +1,85 @@
+#!/bin/sh
+# nook run / exec / session / ps / logs / kill / stats / gc as a person uses them:
+# exit codes like podman's, the warm path, detached processes, and nothing left behind.
+. "$NOOK_TEST_LIB/lib.sh"
+mk_rootfs "$ROOT"
+cd "$T"
+
+run_nook run --rootfs "$ROOT" -- sh -c 'echo out; echo err >&2; exit 3'
+assert_eq 3 "$RC" "the command's own exit code"
+assert_eq out "$OUT" "stdout"
+assert_eq err "$ERR" "stderr"
+run_nook run --rootfs "$ROOT" -- no-such-command
+assert_eq 127 "$RC" "command not found"
+run_nook run --rootfs "$ROOT" -- /etc/passwd
+assert_eq 126 "$RC" "not executable"
+run_nook run --rootfs "$ROOT" --timeout 300ms -- sleep 10
+assert_eq 137 "$RC" "killed by the timeout"
+run_nook run --rootfs "$T/none" -- true
+assert_eq 125 "$RC" "a missing root directory"
+assert_contains "$ERR" "$T/none" "the error names it"
+out=$(echo hello | "$NOOK" run -i --rootfs "$ROOT" -- cat)
+assert_eq hello "$out" "stdin with -i"
+run_nook run --rootfs "$ROOT" -e A=1 -w /tmp -u 1:1 --userns subuid --hostname box -- sh -c 'echo $A $(pwd) $(id -u) $(hostname)'
+if grep -q -E "^($(id -un)|$(id -u)):" /etc/subuid; then
+        assert_eq "1 /tmp 1 box" "$OUT" "env, workdir, user, hostname"
+else
+        assert_eq 125 "$RC" "subuid identity without a range"
+fi
+run_nook run --rootfs "$ROOT" --read-only -- touch /x
+[ "$RC" -ne 0 ] || fail "a write to a read-only root succeeded"
+ok "run"
+
+# keep-id with the directory bound read-write: files land on the host, owned by the user
+run_nook run --rootfs "$ROOT" --rootfs-rw --userns keep-id -- sh -c 'echo keep > /tmp/k; id -u'
+assert_eq "$(id -u)" "$OUT" "uid inside with keep-id"
+assert_eq "$(id -u)" "$(stat -c %u "$ROOT/tmp/k")" "owner outside of a file written with keep-id"
+assert_eq keep "$(cat "$ROOT/tmp/k")" "the file reached the host directory"
+run_nook run --rootfs "$ROOT" -- sh -c 'echo overlay > /tmp/o'
+[ ! -e "$ROOT/tmp/o" ] || fail "a write without --rootfs-rw reached the host directory"
+ok "writable layer vs bound directory"
+
+# a session: warm path, detached processes, logs, kill, stats
+name="s$$"
+echo "$name" >>"$T/envs"
+run_nook session create --rootfs "$ROOT" --name "$name"
+assert_eq 0 "$RC" "session create: $ERR"
+run_nook exec "$name" -- sh -c 'echo warm > /tmp/w'
+run_nook exec "$name" -- cat /tmp/w
+assert_eq warm "$OUT" "a file written by one exec is read by the next"
+run_nook exec -d "$name" -- sh -c 'echo started; sleep 100'
+assert_eq 0 "$RC" "exec -d"
+ref=$(printf '%s\n' "$OUT" | tail -n 1)
+case "$ref" in p-*) ;; *) fail "exec -d printed '$OUT'" ;; esac
+run_nook ps --json
+assert_contains "$OUT" "$ref" "ps lists the process"
+sleep 0.3
+run_nook logs "$ref"
+assert_eq started "$OUT" "logs"
+run_nook stats --json "$ref"
+assert_eq 0 "$RC" "stats"
+run_nook kill --signal terminate --grace 1s "$ref"
+assert_eq 0 "$RC" "kill"
+sleep 0.5
+run_nook ps --json
+printf '%s\n' "$OUT" | json_query "[p['state'] for p in j if p['process_ref'] == '$ref'][0]" | grep -q exited || fail "killed process not exited: $OUT"
+run_nook session inspect "$name"
+assert_eq 0 "$RC" "session inspect"
+holder=$(holder_pid "$(session_ref "$name")")
+run_nook session rm "$name"
+assert_eq 0 "$RC" "session rm"
+sleep 0.2
+alive "$holder" && fail "holder left after session rm"
+run_nook exec "$name" -- true
+assert_eq 125 "$RC" "exec into a removed session"
+ok "session verbs"
+
+for v in run exec session ps logs kill stats gc; do
+        run_nook "$v" --help
+        assert_eq 0 "$RC" "$v --help"
+done
+run_nook run --rootfs "$ROOT" --memory 12q -- true
+assert_eq 125 "$RC" "a bad size"
+run_nook run --rootfs "$ROOT" --timeout soon -- true
+assert_eq 125 "$RC" "a bad duration"
+ok "cli"
