@@ -5,7 +5,7 @@
 
 db="$XDG_DATA_HOME/nook/journal.db"
 for i in 1 2 3 4 5 6; do
-        run_nook_in "{\"environment\":{\"environment_id\":\"c$i\",\"spec\":{}}}" call prepare_session
+        run_nook_in "{\"environment\":{\"environment_id\":\"c$i\",\"spec\":{}}}" call prepare_secrets
 done
 [ -f "$db" ] || fail "no journal"
 
@@ -35,7 +35,7 @@ check_broken garbage
 
 # a real database truncated to a part of its first page plus garbage
 for i in 1 2 3 4 5 6 7 8; do
-        run_nook_in "{\"environment\":{\"environment_id\":\"t$i\",\"spec\":{}}}" call prepare_session
+        run_nook_in "{\"environment\":{\"environment_id\":\"t$i\",\"spec\":{}}}" call prepare_secrets
 done
 python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("pragma wal_checkpoint(TRUNCATE)"); c.close()' "$db"
 size=$(stat -c %s "$db")

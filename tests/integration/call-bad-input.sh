@@ -2,8 +2,9 @@
 # Bad input to `nook call`: a clear AgentError naming the field, exit 125, journal unchanged.
 . "$NOOK_TEST_LIB/lib.sh"
 
-# One journaled call so that the journal exists and has a row to compare.
-run_nook_in '{"environment":{"environment_id":"base","spec":{}}}' call prepare_session
+# One journaled call (one that creates nothing: secrets are not built yet) so that the
+# journal exists and has a row to compare.
+run_nook_in '{"environment":{"environment_id":"base","spec":{}}}' call prepare_secrets
 before=$("$NOOK" journal --json)
 
 expect() { # label method input expected-substring-in-stdout

@@ -4,7 +4,7 @@
 # is byte-identical afterwards.
 . "$NOOK_TEST_LIB/lib.sh"
 
-run_nook_in '{"environment":{"environment_id":"s30","spec":{}}}' call prepare_session
+run_nook_in '{"environment":{"environment_id":"s30","spec":{}}}' call prepare_secrets
 snapshot() { "$NOOK" journal --json; }
 before=$(snapshot)
 
