@@ -150,14 +150,15 @@ static int add_limits(const nook_environment_spec *spec, const nook_process_spec
         nook_strbuf_printf(sum, "limits: timeout %llu ms (monitor)", (unsigned long long)timeout);
         if (r >= 0 && spec->resources.memory_mb < UNLIMITED_MEMORY_MB) {
                 r = nook_msg_add_u64(m, T_MEMORY_MAX, spec->resources.memory_mb * 1024 * 1024);
-                nook_strbuf_printf(sum, ", memory %llu MiB (resident memory watchdog, no delegated cgroup)",
+                nook_strbuf_printf(sum, ", memory %llu MiB (the monitor's resident-memory watchdog; cgroup v2 limits are not used yet)",
                                    (unsigned long long)spec->resources.memory_mb);
         }
         if (r >= 0 && spec->resources.process_count < UNLIMITED_PROCESSES) {
                 r = nook_msg_add_u64(m, T_PIDS_MAX, spec->resources.process_count);
                 nook_strbuf_printf(sum, ", processes %llu (watchdog)", (unsigned long long)spec->resources.process_count);
         }
-        nook_strbuf_printf(sum, ", cpus %g not enforced (no delegated cgroup v2 cpu controller)", spec->resources.cpus);
+        nook_strbuf_printf(sum, ", cpus %g not enforced (needs a delegated cgroup v2 cpu controller, not used yet)",
+                           spec->resources.cpus);
         for (size_t i = 0; r >= 0 && i < p->n_rlimits; i++) {
                 struct nook_rlimit_msg rl = { .resource = (uint32_t)p->rlimit_parsed[i].resource,
                                               .soft = p->rlimit_parsed[i].soft,
