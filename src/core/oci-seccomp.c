@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/oci-seccomp.h"
+#include "core/schema.h"
 
 #define MAX_RULES 4096
 #define MAX_NAMES 512
@@ -16,26 +17,6 @@
 #define MAX_ERRNO_RET 4095 /* the kernel's MAX_ERRNO */
 #define MAX_NAME_LEN 64
 
-static const char *type_name(const json_t *v) {
-        switch (json_typeof(v)) {
-        case JSON_OBJECT:
-                return "an object";
-        case JSON_ARRAY:
-                return "an array";
-        case JSON_STRING:
-                return "a string";
-        case JSON_INTEGER:
-                return "an integer";
-        case JSON_REAL:
-                return "a number";
-        case JSON_TRUE:
-        case JSON_FALSE:
-                return "a boolean";
-        case JSON_NULL:
-                return "null";
-        }
-        return "a value";
-}
 
 /* A value quoted in a message: printable ASCII of bounded length, else a placeholder, so
  * that a file cannot put terminal escapes into what `nook` prints. */
@@ -68,7 +49,7 @@ _printf_(4, 5) static int fail(nook_error **err, nook_error_kind kind, const cha
 #define CV NOOK_ERROR_CONTRACT_VIOLATION
 
 static int wrong_type(nook_error **err, const char *ptr, const char *want, const json_t *v) {
-        return fail(err, CV, ptr, "expected %s, got %s", want, type_name(v));
+        return fail(err, CV, ptr, "expected %s, got %s", want, nook_json_type_name(v));
 }
 
 /* ptr + "/" + key, with key escaped as RFC 6901 says (~ → ~0, / → ~1). */
@@ -427,7 +408,7 @@ int nook_oci_seccomp_parse(const char *json_text, size_t len, nook_seccomp_profi
                             strstr(jerr.text, "too big integer") ? " (nook reads integers up to 2^63-1)" : "");
         }
         if (!json_is_object(doc))
-                return fail(err, CV, "", "expected an object (the OCI linux.seccomp format), got %s", type_name(doc));
+                return fail(err, CV, "", "expected an object (the OCI linux.seccomp format), got %s", nook_json_type_name(doc));
         _cleanup_(nook_seccomp_profile_clear) nook_seccomp_profile p = { 0 };
         int r = parse_profile(doc, &p, err);
         if (r < 0)

@@ -34,7 +34,7 @@ char *nook_pointer_index(const char *base, size_t i) {
         return asprintf(&s, "%s/%zu", base, i) < 0 ? NULL : s;
 }
 
-static const char *json_type_name(const json_t *v) {
+const char *nook_json_type_name(const json_t *v) {
         switch (json_typeof(v)) {
         case JSON_OBJECT:
                 return "an object";
@@ -57,7 +57,7 @@ static const char *json_type_name(const json_t *v) {
 
 static int wrong_type(const char *ptr, const char *want, const json_t *v, nook_error **err) {
         return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr, "expected %s, got %s", want,
-                                json_type_name(v));
+                                nook_json_type_name(v));
 }
 
 /* Control characters: C0, DEL and C1 (U+0080..U+009F, UTF-8 0xC2 0x80..0x9F). */
@@ -240,7 +240,7 @@ static int parse_variant(const nook_field *f, json_t *v, const char *ptr, nook_v
         } else
                 return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, ptr,
                                         "expected a variant name or an object with exactly one key, got %s",
-                                        json_type_name(v));
+                                        nook_json_type_name(v));
         for (size_t i = 0; i < f->n_alts; i++) {
                 const nook_alt *a = &f->alts[i];
                 if (strcmp(a->tag, tag) != 0)

@@ -123,6 +123,9 @@ int nook_schema_defaults(const nook_schema *s, void *obj);
 /* Frees what the struct owns (not the struct itself) and zeroes it. */
 void nook_schema_clear(const nook_schema *s, void *obj);
 
+/* "an object", "a string", ... for messages about a wrong type. */
+const char *nook_json_type_name(const json_t *v);
+
 /* Single-value checks, shared with hand-written validators. */
 bool nook_id_valid(const char *s);
 bool nook_path_valid(const char *s);
