@@ -42,6 +42,7 @@
 #include "userns/caps.h"
 #include "util/error.h"
 #include "util/macro.h"
+#include "util/proc.h"
 #include "util/strbuf.h"
 
 #include "userns/caps-run.h"
@@ -73,13 +74,9 @@ static int write_file(const char *path, const char *s) {
 }
 
 int caps_read_text(const char *path, char *buf, size_t size) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
-        ssize_t n = read(fd, buf, size - 1);
+        ssize_t n = nook_read_small(path, buf, size);
         if (n < 0)
-                return negative_errno();
-        buf[n] = 0;
+                return (int)n;
         while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
                 buf[--n] = 0;
         return 0;

@@ -8,7 +8,7 @@
 #include "util/macro.h"
 #include "util/proc.h"
 
-static ssize_t read_small(const char *path, char *buf, size_t size) {
+ssize_t nook_read_small(const char *path, char *buf, size_t size) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
@@ -22,7 +22,7 @@ static ssize_t read_small(const char *path, char *buf, size_t size) {
 int nook_proc_start_time(pid_t pid, uint64_t *ret) {
         char path[64], buf[1024];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        ssize_t n = read_small(path, buf, sizeof(buf));
+        ssize_t n = nook_read_small(path, buf, sizeof(buf));
         if (n < 0)
                 return (int)n;
         /* comm (field 2) may contain spaces and parentheses: fields resume after the last ')'. */
@@ -48,7 +48,7 @@ int nook_proc_start_time(pid_t pid, uint64_t *ret) {
 bool nook_proc_alive(pid_t pid, uint64_t start) {
         char path[64], buf[1024];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        if (pid <= 0 || read_small(path, buf, sizeof(buf)) < 0)
+        if (pid <= 0 || nook_read_small(path, buf, sizeof(buf)) < 0)
                 return false;
         const char *p = strrchr(buf, ')');
         if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x')
@@ -59,7 +59,7 @@ bool nook_proc_alive(pid_t pid, uint64_t start) {
 
 int nook_proc_boot_id(char ret[40]) {
         char buf[64];
-        ssize_t n = read_small("/proc/sys/kernel/random/boot_id", buf, sizeof(buf));
+        ssize_t n = nook_read_small("/proc/sys/kernel/random/boot_id", buf, sizeof(buf));
         if (n < 0)
                 return (int)n;
         buf[strcspn(buf, "\n")] = 0;

@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Reads at most size-1 bytes of a small file (a /proc or /sys entry) into buf,
+ * NUL-terminated; the length read, or -errno. */
+ssize_t nook_read_small(const char *path, char *buf, size_t size);
+
 /* Start time of pid (field 22 of /proc/<pid>/stat, clock ticks since boot).
  * -ENOENT when the process does not exist. */
 int nook_proc_start_time(pid_t pid, uint64_t *ret);
