@@ -11,14 +11,14 @@
 #include "userns/proto.h"
 
 typedef struct holder {
-        int listen_fd;   /* the session's control socket (bound by the client) */
-        int session_fd;  /* the session dir, opened by the client before clone */
-        int signal_fd;   /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
-        int devnull_fd;  /* the host's /dev/null, opened before pivot_root (S7) */
-        int upper_fd;    /* root of the tmpfs holding the writable layer, or -1 */
-        uid_t peer_uid;  /* the client's uid as this user namespace sees it */
+        int listen_fd;  /* the session's control socket (bound by the client) */
+        int session_fd; /* the session dir, opened by the client before clone */
+        int signal_fd;  /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
+        int devnull_fd; /* the host's /dev/null, opened before pivot_root (S7) */
+        int upper_fd;   /* root of the tmpfs holding the writable layer, or -1 */
+        uid_t peer_uid; /* the client's uid as this user namespace sees it */
         bool own_netns;
-        bool prepared;   /* pivoted into the session root */
+        bool prepared; /* pivoted into the session root */
 } holder;
 
 /* A failure to report: errno and a message naming the step. */

@@ -32,7 +32,7 @@
 
 typedef struct mon {
         holder *h;
-        int pdir;          /* the process's state dir */
+        int pdir; /* the process's state dir */
         int out_log, err_log;
         int out_fd, err_fd; /* read ends (pty master for both when pty) */
         int in_fd;          /* write end of stdin, -1 when closed */
@@ -138,8 +138,10 @@ static void tree_measure(pid_t root, tree *t) {
                 char *p = strrchr(buf, ')');
                 unsigned long long ut = 0, st = 0, rs = 0;
                 int ppid = 0;
-                if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %*u %*u %llu",
-                                 &ppid, &ut, &st, &rs) != 4)
+                if (!p ||
+                    sscanf(p + 2,
+                           "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %*u %*u %llu",
+                           &ppid, &ut, &st, &rs) != 4)
                         continue;
                 pids[n] = (pid_t)atoi(e->d_name);
                 ppids[n] = ppid;
@@ -468,8 +470,7 @@ static void plan_from(const nook_msg *q, spawn_plan *p) {
                         uint64_t g;
                         memcpy(&g, d, sizeof(g));
                         groups[ng++] = (gid_t)g;
-                }
-                else if (tag == T_SECCOMP && len && len % 8 == 0) {
+                } else if (tag == T_SECCOMP && len && len % 8 == 0) {
                         p->seccomp = d;
                         p->seccomp_len = len / 8;
                 }
@@ -496,7 +497,10 @@ static int start(mon *m, const nook_msg *q, struct spawn_failure *fail, hstatus 
         int status[2];
         if (pipe2(status, O_CLOEXEC) < 0)
                 return hfail(st, errno, "creating the status pipe");
-        spawn_plan p = { .stdin_fd = child[0], .stdout_fd = child[1], .stderr_fd = child[2], .pty = m->pty,
+        spawn_plan p = { .stdin_fd = child[0],
+                         .stdout_fd = child[1],
+                         .stderr_fd = child[2],
+                         .pty = m->pty,
                          .status_fd = status[1] };
         plan_from(q, &p);
         if (!p.argv || !p.argv[0] || !p.envp)

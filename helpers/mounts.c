@@ -204,9 +204,11 @@ static int mount_dev(build *b) {
         _cleanup_close_ int shm = openat(dev, "shm", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (mount_fd("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k") < 0)
                 return hfail(b->st, errno, "mounting /dev/shm");
-        static const char *const links[][2] = { { "pts/ptmx", "ptmx" },      { "/proc/self/fd", "fd" },
-                                               { "/proc/self/fd/0", "stdin" }, { "/proc/self/fd/1", "stdout" },
-                                               { "/proc/self/fd/2", "stderr" } };
+        static const char *const links[][2] = { { "pts/ptmx", "ptmx" },
+                                                { "/proc/self/fd", "fd" },
+                                                { "/proc/self/fd/0", "stdin" },
+                                                { "/proc/self/fd/1", "stdout" },
+                                                { "/proc/self/fd/2", "stderr" } };
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
                 if (symlinkat(links[i][0], dev, links[i][1]) < 0)
                         return hfail(b->st, errno, "creating /dev/%s", links[i][1]);
@@ -233,8 +235,8 @@ static int mount_sys(build *b) {
 
 /* S14: what podman masks and makes read-only, from sources of our own (S7). */
 static int mask_paths(build *b) {
-        static const char *const files[] = { "proc/kcore",       "proc/keys",         "proc/latency_stats",
-                                             "proc/timer_list",  "proc/timer_stats",  "proc/sched_debug",
+        static const char *const files[] = { "proc/kcore",        "proc/keys",        "proc/latency_stats",
+                                             "proc/timer_list",   "proc/timer_stats", "proc/sched_debug",
                                              "proc/sysrq-trigger" };
         static const char *const dirs[] = { "proc/acpi", "proc/scsi", "sys/firmware" };
         static const char *const ro[] = { "proc/asound", "proc/bus", "proc/fs", "proc/irq", "proc/sys" };
@@ -283,8 +285,8 @@ static int etc_file(build *b, const char *name, const char *content) {
                 struct stat st;
                 bool symlink = fstatat(etc, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
                 if (!symlink || unlinkat(etc, name, 0) == 0) {
-                        _cleanup_close_ int fd = openat(etc, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                                                        0644);
+                        _cleanup_close_ int fd =
+                                openat(etc, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
                         if (fd >= 0 && write(fd, content, len) == (ssize_t)len)
                                 return 0;
                         if (fd >= 0 || (errno != EACCES && errno != EPERM && errno != EROFS && errno != EOVERFLOW))
@@ -299,7 +301,8 @@ static int etc_file(build *b, const char *name, const char *content) {
         }
         char src[80];
         snprintf(src, sizeof(src), "etc-%s", name);
-        _cleanup_close_ int fd = openat(b->h->session_fd, src, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        _cleanup_close_ int fd =
+                openat(b->h->session_fd, src, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0 || write(fd, content, len) != (ssize_t)len)
                 return hfail(b->st, errno, "writing the session's copy of /%s", rel);
         if (mount_fd(fdpath((char[32]){ 0 }, fd), target, NULL, MS_BIND, NULL) < 0)

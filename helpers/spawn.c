@@ -143,7 +143,8 @@ _Noreturn void spawn_exec(const spawn_plan *p) {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 fail(p, "no_new_privs", errno);
         if (p->seccomp) {
-                struct sock_fprog prog = { .len = (unsigned short)p->seccomp_len, .filter = (struct sock_filter *)p->seccomp };
+                struct sock_fprog prog = { .len = (unsigned short)p->seccomp_len,
+                                           .filter = (struct sock_filter *)p->seccomp };
                 if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
                         fail(p, "seccomp", errno);
         }

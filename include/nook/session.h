@@ -17,30 +17,30 @@ extern "C" {
 #endif
 
 typedef struct nook_session_info {
-        const char *ref;            /* "s-..." */
+        const char *ref; /* "s-..." */
         const char *environment_id;
-        const char *name;           /* NULL when unnamed */
-        const char *identity;       /* "root", "keep-id", "subuid" */
-        const char *state;          /* "created", "prepared", "dead" (its holder is gone) */
-        const char *rootfs;         /* host path, or NULL */
-        const char *notes;          /* downgrades taken, or NULL */
-        const char *network;        /* "none", "host" */
+        const char *name;     /* NULL when unnamed */
+        const char *identity; /* "root", "keep-id", "subuid" */
+        const char *state;    /* "created", "prepared", "dead" (its holder is gone) */
+        const char *rootfs;   /* host path, or NULL */
+        const char *notes;    /* downgrades taken, or NULL */
+        const char *network;  /* "none", "host" */
         const char *hostname;
         int holder_pid;
         long long created_ms;
-        bool owned_by_caller;       /* ends with the process that made it (nook run) */
+        bool owned_by_caller; /* ends with the process that made it (nook run) */
 } nook_session_info;
 
 typedef struct nook_process_info {
-        const char *ref;            /* "p-..." */
+        const char *ref; /* "p-..." */
         const char *session_ref;
         const char *environment_id;
-        const char *command;        /* argv[0]'s base name only (arguments may hold secrets) */
-        const char *state;          /* "running", "exited" */
-        int exit_code;              /* when exited */
+        const char *command; /* argv[0]'s base name only (arguments may hold secrets) */
+        const char *state;   /* "running", "exited" */
+        int exit_code;       /* when exited */
         bool terminal;
         long long started_ms;
-        long long finished_ms;      /* 0 while running */
+        long long finished_ms; /* 0 while running */
 } nook_process_info;
 
 typedef int (*nook_session_visit_fn)(const nook_session_info *s, void *userdata);
@@ -48,8 +48,8 @@ typedef int (*nook_process_visit_fn)(const nook_process_info *p, void *userdata)
 
 NOOK_EXPORT int nook_runtime_sessions(nook_runtime *rt, nook_session_visit_fn fn, void *userdata, nook_error **err);
 /* session: a session ref, environment id or name; NULL for all. */
-NOOK_EXPORT int nook_runtime_processes(nook_runtime *rt, const char *session, nook_process_visit_fn fn,
-                                       void *userdata, nook_error **err);
+NOOK_EXPORT int nook_runtime_processes(nook_runtime *rt, const char *session, nook_process_visit_fn fn, void *userdata,
+                                       nook_error **err);
 /* The environment id of a session given by ref, environment id or name (newly
  * allocated); -ENOENT with an error naming it when there is none. */
 NOOK_EXPORT int nook_runtime_session_resolve(nook_runtime *rt, const char *session, char **ret_environment_id,
@@ -60,8 +60,8 @@ NOOK_EXPORT int nook_runtime_process_log(nook_runtime *rt, const char *process_r
                                          nook_error **err);
 /* Waits up to timeout_ms (-1: forever): 1 and *ret_exit_code once it has exited, 0
  * while it runs. */
-NOOK_EXPORT int nook_runtime_process_wait(nook_runtime *rt, const char *process_ref, int timeout_ms,
-                                          int *ret_exit_code, nook_error **err);
+NOOK_EXPORT int nook_runtime_process_wait(nook_runtime *rt, const char *process_ref, int timeout_ms, int *ret_exit_code,
+                                          nook_error **err);
 NOOK_EXPORT int nook_runtime_process_write(nook_runtime *rt, const char *process_ref, const void *data, size_t len,
                                            bool close_stdin, nook_error **err);
 NOOK_EXPORT int nook_runtime_process_resize(nook_runtime *rt, const char *process_ref, unsigned rows, unsigned cols,

@@ -52,8 +52,7 @@ typedef struct nook_adapter_ops {
         int (*sessions)(void *state, nook_call_ctx *ctx, nook_session_visit_fn fn, void *userdata, nook_error **err);
         int (*processes)(void *state, nook_call_ctx *ctx, const char *environment_id, nook_process_visit_fn fn,
                          void *userdata, nook_error **err);
-        int (*process_log)(void *state, nook_call_ctx *ctx, const char *ref, int stream, int *ret_fd,
-                           nook_error **err);
+        int (*process_log)(void *state, nook_call_ctx *ctx, const char *ref, int stream, int *ret_fd, nook_error **err);
         int (*process_wait)(void *state, nook_call_ctx *ctx, const char *ref, int timeout_ms, int *ret_exit_code,
                             nook_error **err);
         int (*process_write)(void *state, nook_call_ctx *ctx, const char *ref, const void *data, size_t len,

@@ -473,8 +473,7 @@ static int seccomp_parse(json_t *v, const char *ptr, void *dst, nook_error **err
                 const char *inner = err && *err ? nook_error_get_pointer(*err) : NULL;
                 _cleanup_free_ char *full = NULL;
                 if (inner && asprintf(&full, "%s%s", ptr, inner) >= 0)
-                        nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, full, "%s",
-                                         nook_error_get_message(*err));
+                        nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, full, "%s", nook_error_get_message(*err));
                 return r;
         }
         c->mode = NOOK_SECCOMP_PROFILE;

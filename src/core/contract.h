@@ -231,7 +231,7 @@ typedef enum { NOOK_SECCOMP_DEFAULT, NOOK_SECCOMP_UNCONFINED, NOOK_SECCOMP_PROFI
 struct nook_seccomp_profile;
 
 typedef struct nook_seccomp_choice {
-        int mode; /* nook_seccomp_mode */
+        int mode;                             /* nook_seccomp_mode */
         struct nook_seccomp_profile *profile; /* PROFILE: parsed OCI profile */
         char *text;                           /* PROFILE: its JSON, for encoding back */
 } nook_seccomp_choice;
@@ -308,8 +308,8 @@ typedef struct nook_session_ext {
         int identity; /* nook_identity */
         int network;  /* nook_netmode; "host" is an explicit downgrade */
         char *hostname;
-        char *name;              /* a person's name for the session (CLI --name) */
-        bool owned_by_caller;    /* the session ends with the calling process (nook gc) */
+        char *name;           /* a person's name for the session (CLI --name) */
+        bool owned_by_caller; /* the session ends with the calling process (nook gc) */
 } nook_session_ext;
 
 typedef struct nook_env_req { /* prepare_session, resolve_mounts, configure_network, prepare_environment, detach */

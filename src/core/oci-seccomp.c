@@ -17,7 +17,6 @@
 #define MAX_ERRNO_RET 4095 /* the kernel's MAX_ERRNO */
 #define MAX_NAME_LEN 64
 
-
 /* A value quoted in a message: printable ASCII of bounded length, else a placeholder, so
  * that a file cannot put terminal escapes into what `nook` prints. */
 static const char *shown(const char *s) {
@@ -408,7 +407,8 @@ int nook_oci_seccomp_parse(const char *json_text, size_t len, nook_seccomp_profi
                             strstr(jerr.text, "too big integer") ? " (nook reads integers up to 2^63-1)" : "");
         }
         if (!json_is_object(doc))
-                return fail(err, CV, "", "expected an object (the OCI linux.seccomp format), got %s", nook_json_type_name(doc));
+                return fail(err, CV, "", "expected an object (the OCI linux.seccomp format), got %s",
+                            nook_json_type_name(doc));
         _cleanup_(nook_seccomp_profile_clear) nook_seccomp_profile p = { 0 };
         int r = parse_profile(doc, &p, err);
         if (r < 0)

@@ -68,7 +68,7 @@ static int release_one(const nook_resource *res, void *userdata) {
 
 /* Ends one session; appends what is left to `left`. */
 void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const char *environment_id, const char *ref,
-                            pid_t pid, uint64_t start, nook_strbuf *left) {
+                          pid_t pid, uint64_t start, nook_strbuf *left) {
         int r = stop_process(pid, start);
         if (r < 0)
                 nook_strbuf_printf(left, "%sthe holder (pid %d) did not die: %s", left->len ? "; " : "", (int)pid,
@@ -110,7 +110,9 @@ int nook_userns_cleanup(void *state, nook_call_ctx *ctx, const nook_cleanup_req 
         _cleanup_free_ char *what = nook_strbuf_steal(&left);
         ret->cleanup_plan_ref = strdup(req->cleanup_plan_ref);
         ret->status = what && *what ? NOOK_CLEANUP_REPAIR_NEEDED : NOOK_CLEANUP_COMPLETED;
-        ret->redacted_summary = strdup(what && *what ? what : s || pid ? "session removed: holder, processes, mounts and run dir" : "nothing to clean");
+        ret->redacted_summary = strdup(what && *what ? what
+                                       : s || pid    ? "session removed: holder, processes, mounts and run dir"
+                                                     : "nothing to clean");
         return ret->cleanup_plan_ref && ret->redacted_summary ? 0 : nook_error_oom(err);
 }
 

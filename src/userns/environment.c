@@ -158,7 +158,8 @@ static int add_identity_files(const nook_session *s, nook_msg *m) {
                 char idstr[24];
                 snprintf(idstr, sizeof(idstr), ":%u:", (unsigned)(i ? s->gid : s->uid));
                 bool present = false;
-                for (char *line = old; line && *line && !present; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                for (char *line = old; line && *line && !present;
+                     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
                         char *c1 = strchr(line, ':');
                         char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
                         present = c2 && strncmp(c2, idstr, strlen(idstr)) == 0;
@@ -183,7 +184,8 @@ static int add_identity_files(const nook_session *s, nook_msg *m) {
 
 static int build_prepare(const nook_session *s, const nook_env_req *req, nook_msg *m) {
         char hosts[256];
-        snprintf(hosts, sizeof(hosts), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
+        snprintf(hosts, sizeof(hosts),
+                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
                  s->hostname ? s->hostname : "nook");
         char hostname[80];
         snprintf(hostname, sizeof(hostname), "%s\n", s->hostname ? s->hostname : "nook");

@@ -84,7 +84,8 @@ static bool utf8_valid(const unsigned char *p, size_t n) {
                         if ((p[i + k] & 0xc0) != 0x80)
                                 return false;
                 if ((len == 2 && c < 0xc2) || (len == 3 && c == 0xe0 && p[i + 1] < 0xa0) ||
-                    (len == 3 && c == 0xed && p[i + 1] >= 0xa0) || (len == 4 && (c > 0xf4 || (c == 0xf0 && p[i + 1] < 0x90))))
+                    (len == 3 && c == 0xed && p[i + 1] >= 0xa0) ||
+                    (len == 4 && (c > 0xf4 || (c == 0xf0 && p[i + 1] < 0x90))))
                         return false;
                 i += len;
         }
@@ -95,7 +96,8 @@ static char *base64(const unsigned char *p, size_t n) {
         static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         char *o = malloc(4 * ((n + 2) / 3) + 1), *q = o;
         for (size_t i = 0; o && i < n; i += 3) {
-                uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+                uint32_t v =
+                        (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
                 *q++ = t[v >> 18 & 63];
                 *q++ = t[v >> 12 & 63];
                 *q++ = i + 1 < n ? t[v >> 6 & 63] : '=';
@@ -120,8 +122,8 @@ static char *summary_of(const unsigned char *p, size_t n) {
         return nook_strbuf_steal(&b);
 }
 
-static int shape(nook_io_frame *f, const unsigned char *buf, size_t n, int capture, const char *ref,
-                 const char *stream, uint64_t start, nook_error **err) {
+static int shape(nook_io_frame *f, const unsigned char *buf, size_t n, int capture, const char *ref, const char *stream,
+                 uint64_t start, nook_error **err) {
         char hash[NOOK_DIGEST_LEN + 1];
         nook_sha256_digest(buf, n, hash);
         if (capture != NOOK_CAPTURE_OFF && !(f->content_hash = strdup(hash)))
@@ -236,8 +238,12 @@ int nook_io_frame_fill(const nook_session *s, const char *process_ref, int strea
 }
 
 static int b64val(char c) {
-        return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
-               : c == '+' ? 62 : c == '/' ? 63 : -1;
+        return c >= 'A' && c <= 'Z'   ? c - 'A'
+               : c >= 'a' && c <= 'z' ? c - 'a' + 26
+               : c >= '0' && c <= '9' ? c - '0' + 52
+               : c == '+'             ? 62
+               : c == '/'             ? 63
+                                      : -1;
 }
 
 /* The codec checked the alphabet and padding already. */

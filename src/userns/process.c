@@ -20,9 +20,9 @@
 #include "util/strbuf.h"
 
 /* podman's default set (SECURITY.md S9): no CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SYS_PTRACE. */
-#define DEFAULT_CAPS                                                                                                \
-        ((1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FOWNER) | (1ull << CAP_FSETID) |          \
-         (1ull << CAP_KILL) | (1ull << CAP_SETGID) | (1ull << CAP_SETUID) | (1ull << CAP_SETPCAP) |                \
+#define DEFAULT_CAPS                                                                                      \
+        ((1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FOWNER) | (1ull << CAP_FSETID) | \
+         (1ull << CAP_KILL) | (1ull << CAP_SETGID) | (1ull << CAP_SETUID) | (1ull << CAP_SETPCAP) |       \
          (1ull << CAP_NET_BIND_SERVICE) | (1ull << CAP_SYS_CHROOT) | (1ull << CAP_SETFCAP))
 
 #define UNLIMITED_MEMORY_MB (16ull * 1024 * 1024)
@@ -59,7 +59,8 @@ static int add_env(const nook_session *s, const nook_process_spec *p, uid_t uid,
                 if (!defaults[i][1] || env_has(seen, n, defaults[i][0]))
                         continue;
                 _cleanup_free_ char *kv = NULL;
-                r = asprintf(&kv, "%s=%s", defaults[i][0], defaults[i][1]) < 0 ? -ENOMEM : nook_msg_add_str(m, T_ENV, kv);
+                r = asprintf(&kv, "%s=%s", defaults[i][0], defaults[i][1]) < 0 ? -ENOMEM
+                                                                               : nook_msg_add_str(m, T_ENV, kv);
         }
         for (size_t i = 0; seen && i < n; i++)
                 free(seen[i]);
@@ -111,7 +112,8 @@ static int resolve_user(const nook_session *s, const nook_process_spec *p, uint3
                                       "start_process: user '%s' is not in the root's /etc/passwd", p->user_parsed.name);
         if (p->user_parsed.group[0] && lookup_id(s, true, p->user_parsed.group, gid, NULL) < 0)
                 return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
-                                      "start_process: group '%s' is not in the root's /etc/group", p->user_parsed.group);
+                                      "start_process: group '%s' is not in the root's /etc/group",
+                                      p->user_parsed.group);
         if (!mapped(s, *uid, false) || !mapped(s, *gid, true))
                 return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, EINVAL,
                                       "start_process: uid %u / gid %u is not mapped in this session's %s identity "
@@ -150,12 +152,15 @@ static int add_limits(const nook_environment_spec *spec, const nook_process_spec
         nook_strbuf_printf(sum, "limits: timeout %llu ms (monitor)", (unsigned long long)timeout);
         if (r >= 0 && spec->resources.memory_mb < UNLIMITED_MEMORY_MB) {
                 r = nook_msg_add_u64(m, T_MEMORY_MAX, spec->resources.memory_mb * 1024 * 1024);
-                nook_strbuf_printf(sum, ", memory %llu MiB (the monitor's resident-memory watchdog; cgroup v2 limits are not used yet)",
-                                   (unsigned long long)spec->resources.memory_mb);
+                nook_strbuf_printf(
+                        sum,
+                        ", memory %llu MiB (the monitor's resident-memory watchdog; cgroup v2 limits are not used yet)",
+                        (unsigned long long)spec->resources.memory_mb);
         }
         if (r >= 0 && spec->resources.process_count < UNLIMITED_PROCESSES) {
                 r = nook_msg_add_u64(m, T_PIDS_MAX, spec->resources.process_count);
-                nook_strbuf_printf(sum, ", processes %llu (watchdog)", (unsigned long long)spec->resources.process_count);
+                nook_strbuf_printf(sum, ", processes %llu (watchdog)",
+                                   (unsigned long long)spec->resources.process_count);
         }
         nook_strbuf_printf(sum, ", cpus %g not enforced (needs a delegated cgroup v2 cpu controller, not used yet)",
                            spec->resources.cpus);
@@ -223,7 +228,11 @@ static int spawn_error(const nook_msg *reply, const nook_process_spec *p, nook_e
                                       "start_process: working directory %s: %s", p->cwd ? p->cwd : "/", strerror(e));
         const char *msg = nook_msg_str(reply, T_MESSAGE);
         return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
-                              "start_process: %s: %s", stage ? stage : msg ? msg : "starting the workload", strerror(e));
+                              "start_process: %s: %s",
+                              stage ? stage
+                              : msg ? msg
+                                    : "starting the workload",
+                              strerror(e));
 }
 
 static int write_meta(const nook_session *s, const char *ref, const nook_start_process_req *req) {
@@ -275,7 +284,7 @@ static int finish_waiting(const nook_session *s, const nook_start_process_req *r
         nook_exit_record rec;
         if (nook_process_wait(s, ref, (int64_t)req->wait_ms, &rec) <= 0)
                 return 0;
-        ret->terminal_status = rec.timed_out ? NOOK_TERMINAL_TIMED_OUT
+        ret->terminal_status = rec.timed_out        ? NOOK_TERMINAL_TIMED_OUT
                                : rec.exit_code == 0 ? NOOK_TERMINAL_COMPLETED
                                                     : NOOK_TERMINAL_FAILED;
         const nook_io_policy *io = &req->environment.spec.io_policy;

@@ -201,8 +201,7 @@ int nook_msg_recv(int sock, nook_msg *m, int timeout_ms) {
                 struct cmsghdr align;
         } u;
         struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                             .msg_controllen = sizeof(u.buf) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
         int r = wait_readable(sock, deadline);
         if (r < 0)
                 return r;

@@ -14,27 +14,27 @@
 #define NOOK_MSG_MAX_FDS 4
 
 typedef enum nook_msg_type {
-        NOOK_MSG_PING = 1,   /* -> REPLY: is the holder alive and set up */
-        NOOK_MSG_PREPARE,    /* -> REPLY: build the root filesystem and pivot (prepare_environment) */
-        NOOK_MSG_SPAWN,      /* -> REPLY from the new monitor once the workload runs (or failed) */
-        NOOK_MSG_STDIN,      /* to a monitor: write T_DATA to the workload's stdin, or T_CLOSE it */
-        NOOK_MSG_SIGNAL,     /* to a monitor: T_SIGNAL, T_GRACE_MS */
-        NOOK_MSG_STATS,      /* to a monitor: -> REPLY with T_CPU_MS, T_RSS, T_NPROC, T_FS_BYTES */
-        NOOK_MSG_RESIZE,     /* to a monitor: T_ROWS, T_COLS of the pty */
+        NOOK_MSG_PING = 1, /* -> REPLY: is the holder alive and set up */
+        NOOK_MSG_PREPARE,  /* -> REPLY: build the root filesystem and pivot (prepare_environment) */
+        NOOK_MSG_SPAWN,    /* -> REPLY from the new monitor once the workload runs (or failed) */
+        NOOK_MSG_STDIN,    /* to a monitor: write T_DATA to the workload's stdin, or T_CLOSE it */
+        NOOK_MSG_SIGNAL,   /* to a monitor: T_SIGNAL, T_GRACE_MS */
+        NOOK_MSG_STATS,    /* to a monitor: -> REPLY with T_CPU_MS, T_RSS, T_NPROC, T_FS_BYTES */
+        NOOK_MSG_RESIZE,   /* to a monitor: T_ROWS, T_COLS of the pty */
         NOOK_MSG_REPLY = 100,
 } nook_msg_type;
 
 typedef enum nook_tag {
         /* replies */
-        T_ERRNO = 1,   /* u64: 0 ok, else the errno of the failure */
-        T_MESSAGE,     /* str: what failed, for the error message */
-        T_PID,         /* u64: the workload's pid in the session */
-        T_DELIVERED,   /* u64: 1 when a signal reached a running process */
-        T_CPU_MS,      /* u64 */
-        T_RSS,         /* u64: bytes */
-        T_NPROC,       /* u64 */
-        T_FS_BYTES,    /* u64: bytes used in the writable layer */
-        T_EXEC_STAGE,  /* str: which setup step of the workload failed */
+        T_ERRNO = 1,  /* u64: 0 ok, else the errno of the failure */
+        T_MESSAGE,    /* str: what failed, for the error message */
+        T_PID,        /* u64: the workload's pid in the session */
+        T_DELIVERED,  /* u64: 1 when a signal reached a running process */
+        T_CPU_MS,     /* u64 */
+        T_RSS,        /* u64: bytes */
+        T_NPROC,      /* u64 */
+        T_FS_BYTES,   /* u64: bytes used in the writable layer */
+        T_EXEC_STAGE, /* str: which setup step of the workload failed */
         /* PREPARE */
         T_ROOTFS = 20, /* str: host path of the root directory (driver dir) */
         T_ROOTFS_RW,   /* u64: 1 = bind it read-write (--rootfs-rw) */
@@ -45,27 +45,27 @@ typedef enum nook_tag {
         T_SCRATCH_MB,  /* u64: size of the tmpfs holding the writable layer */
         /* SPAWN */
         T_PROCESS_REF = 40, /* str */
-        T_ARGV,        /* str, repeated */
-        T_ENV,         /* str "NAME=value", repeated */
-        T_CWD,         /* str */
-        T_UID,         /* u64 */
-        T_GID,         /* u64 */
-        T_GROUPS,      /* u64, repeated: supplementary groups (subuid identity only) */
-        T_TERMINAL,    /* u64: 1 = pty */
-        T_ROWS,        /* u64 */
-        T_COLS,        /* u64 */
-        T_STDIN_OPEN,  /* u64: 1 = stdin is a pipe the client may write, else /dev/null */
-        T_TIMEOUT_MS,  /* u64: 0 = none */
-        T_RLIMIT,      /* bytes: struct nook_rlimit_msg, repeated */
-        T_SECCOMP,     /* bytes: struct sock_filter[]; absent = unconfined */
-        T_CAPS,        /* u64: capability bits kept for a uid-0 workload */
-        T_MEMORY_MAX,  /* u64: bytes; the monitor's watchdog kills the tree above it */
-        T_PIDS_MAX,    /* u64: the watchdog kills the tree above it */
+        T_ARGV,             /* str, repeated */
+        T_ENV,              /* str "NAME=value", repeated */
+        T_CWD,              /* str */
+        T_UID,              /* u64 */
+        T_GID,              /* u64 */
+        T_GROUPS,           /* u64, repeated: supplementary groups (subuid identity only) */
+        T_TERMINAL,         /* u64: 1 = pty */
+        T_ROWS,             /* u64 */
+        T_COLS,             /* u64 */
+        T_STDIN_OPEN,       /* u64: 1 = stdin is a pipe the client may write, else /dev/null */
+        T_TIMEOUT_MS,       /* u64: 0 = none */
+        T_RLIMIT,           /* bytes: struct nook_rlimit_msg, repeated */
+        T_SECCOMP,          /* bytes: struct sock_filter[]; absent = unconfined */
+        T_CAPS,             /* u64: capability bits kept for a uid-0 workload */
+        T_MEMORY_MAX,       /* u64: bytes; the monitor's watchdog kills the tree above it */
+        T_PIDS_MAX,         /* u64: the watchdog kills the tree above it */
         /* STDIN / SIGNAL */
-        T_DATA = 70,   /* bytes */
-        T_CLOSE,       /* u64 */
-        T_SIGNAL,      /* u64 */
-        T_GRACE_MS,    /* u64 */
+        T_DATA = 70, /* bytes */
+        T_CLOSE,     /* u64 */
+        T_SIGNAL,    /* u64 */
+        T_GRACE_MS,  /* u64 */
 } nook_tag;
 
 struct nook_rlimit_msg {
@@ -85,7 +85,10 @@ typedef struct nook_msg {
         bool owns_fds; /* fds were received: nook_msg_done closes them */
 } nook_msg;
 
-#define NOOK_MSG_INIT(t) { .type = (t), .fds = { -1, -1, -1, -1 } }
+#define NOOK_MSG_INIT(t)                               \
+        {                                              \
+                .type = (t), .fds = { -1, -1, -1, -1 } \
+        }
 
 void nook_msg_done(nook_msg *m); /* frees the buffer and closes received fds */
 int nook_msg_add(nook_msg *m, uint16_t tag, const void *data, uint32_t len);

@@ -22,8 +22,7 @@ static const char *identity_name(int id) {
         return id == NOOK_IDENTITY_KEEP_ID ? "keep-id" : id == NOOK_IDENTITY_SUBUID ? "subuid" : "root";
 }
 
-int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn fn, void *userdata,
-                         nook_error **err) {
+int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn fn, void *userdata, nook_error **err) {
         _cleanup_(closedirp) DIR *d = opendir(ctx->config->run_dir);
         if (!d)
                 return errno == ENOENT ? 0 : nook_error_sys(err, errno, "listing the run dir");
@@ -40,7 +39,9 @@ int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn 
                         .environment_id = s->environment_id,
                         .name = s->name,
                         .identity = identity_name(s->identity),
-                        .state = !alive ? "dead" : s->prepared ? "prepared" : "created",
+                        .state = !alive        ? "dead"
+                                 : s->prepared ? "prepared"
+                                               : "created",
                         .rootfs = s->rootfs,
                         .notes = s->notes,
                         .network = s->own_netns ? "none" : "host",
@@ -95,7 +96,9 @@ static int visit_processes(const nook_session *s, nook_process_visit_fn fn, void
                         .session_ref = s->ref,
                         .environment_id = s->environment_id,
                         .command = command,
-                        .state = rec.present ? "exited" : nook_process_lost(s, e->d_name) ? "lost" : "running",
+                        .state = rec.present                       ? "exited"
+                                 : nook_process_lost(s, e->d_name) ? "lost"
+                                                                   : "running",
                         .exit_code = rec.exit_code,
                         .terminal = terminal,
                         .started_ms = started,

@@ -13,7 +13,7 @@
 
 /* An OCI runtime-spec seccomp profile, parsed by the core (src/core/oci-seccomp.c). */
 typedef struct nook_seccomp_arg {
-        unsigned index;  /* 0..5 */
+        unsigned index; /* 0..5 */
         uint64_t value;
         uint64_t value_two;
         int op; /* NOOK_SECCOMP_OP_* */
@@ -39,8 +39,8 @@ enum {
 };
 
 typedef struct nook_seccomp_rule {
-        char **names; /* NULL-terminated syscall names; unknown names are skipped */
-        int action;   /* NOOK_SECCOMP_ACT_* */
+        char **names;  /* NULL-terminated syscall names; unknown names are skipped */
+        int action;    /* NOOK_SECCOMP_ACT_* */
         int errno_ret; /* for ERRNO; 0 means EPERM */
         nook_seccomp_arg *args;
         size_t n_args;
@@ -59,7 +59,7 @@ void nook_seccomp_profile_clear(nook_seccomp_profile *p);
 /* A compiled program: the BPF instructions (struct sock_filter[]) ready for
  * seccomp(SECCOMP_SET_MODE_FILTER). */
 typedef struct nook_seccomp_program {
-        void *insns;   /* struct sock_filter * */
+        void *insns; /* struct sock_filter * */
         size_t n_insns;
         char hash[72]; /* "sha256:..." of the profile that produced it */
 } nook_seccomp_program;

@@ -168,7 +168,8 @@ int nook_session_load(const char *run_dir, const char *ref, nook_session **ret, 
                 return nook_error_oom(err);
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         if (!f)
-                return errno == ENOENT || errno == ENOTDIR ? -ENOENT : nook_error_sys(err, errno, "reading a session record");
+                return errno == ENOENT || errno == ENOTDIR ? -ENOENT
+                                                           : nook_error_sys(err, errno, "reading a session record");
         char line[8192];
         while (fgets(line, sizeof(line), f)) {
                 line[strcspn(line, "\n")] = 0;
@@ -184,8 +185,7 @@ int nook_session_load(const char *run_dir, const char *ref, nook_session **ret, 
         return 0;
 }
 
-int nook_session_find(const nook_adapter_config *c, const char *environment_id, nook_session **ret,
-                      nook_error **err) {
+int nook_session_find(const nook_adapter_config *c, const char *environment_id, nook_session **ret, nook_error **err) {
         char ref[NOOK_SESSION_REF_LEN];
         nook_session_ref_for(environment_id, ref);
         return nook_session_load(c->run_dir, ref, ret, err);
@@ -198,13 +198,12 @@ int nook_session_save(const nook_session *s, nook_error **err) {
                            "subid_count=%u\nown_netns=%d\nholder_pid=%d\nholder_start=%llu\nowner_pid=%d\n"
                            "owner_start=%llu\ndetached=%d\nticket=%s\nrootfs=%s\nrootfs_rw=%d\nread_only=%d\n"
                            "prepared=%d\nhostname=%s\nnotes=%s\ncreated_ms=%lld\n",
-                           s->environment_id, s->name ? s->name : "", s->identity, (unsigned)s->uid,
-                           (unsigned)s->gid, (unsigned)s->inner_uid, (unsigned)s->inner_gid, s->subid_count,
-                           s->own_netns, (int)s->holder_pid, (unsigned long long)s->holder_start,
-                           (int)s->owner_pid, (unsigned long long)s->owner_start, s->detached,
-                           s->ticket ? s->ticket : "", s->rootfs ? s->rootfs : "", s->rootfs_rw, s->read_only,
-                           s->prepared, s->hostname ? s->hostname : "", s->notes ? s->notes : "",
-                           (long long)s->created_ms);
+                           s->environment_id, s->name ? s->name : "", s->identity, (unsigned)s->uid, (unsigned)s->gid,
+                           (unsigned)s->inner_uid, (unsigned)s->inner_gid, s->subid_count, s->own_netns,
+                           (int)s->holder_pid, (unsigned long long)s->holder_start, (int)s->owner_pid,
+                           (unsigned long long)s->owner_start, s->detached, s->ticket ? s->ticket : "",
+                           s->rootfs ? s->rootfs : "", s->rootfs_rw, s->read_only, s->prepared,
+                           s->hostname ? s->hostname : "", s->notes ? s->notes : "", (long long)s->created_ms);
         _cleanup_free_ char *text = nook_strbuf_steal(&b);
         _cleanup_free_ char *tmp = NULL, *path = NULL;
         if (!text || asprintf(&tmp, "%s/.state.tmp", s->dir) < 0 || asprintf(&path, "%s/state", s->dir) < 0)
@@ -236,8 +235,8 @@ int nook_session_connect(const nook_session *s, const char *process_ref, int *re
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                 int e = errno;
                 if ((e == ENOENT || e == ECONNREFUSED) && process_ref)
-                        return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE,
-                                              e, "the process's monitor is not running (the process has ended)");
+                        return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, e,
+                                              "the process's monitor is not running (the process has ended)");
                 if (e == ENOENT || e == ECONNREFUSED)
                         return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, e,
                                               "the session's holder is gone; run cleanup for the environment");
@@ -247,8 +246,8 @@ int nook_session_connect(const nook_session *s, const char *process_ref, int *re
         return 0;
 }
 
-int nook_session_request(const nook_session *s, const char *process_ref, nook_msg *req, nook_msg *reply,
-                         int timeout_ms, const char *what, nook_error **err) {
+int nook_session_request(const nook_session *s, const char *process_ref, nook_msg *req, nook_msg *reply, int timeout_ms,
+                         const char *what, nook_error **err) {
         _cleanup_close_ int fd = -1;
         int r = nook_session_connect(s, process_ref, &fd, err);
         if (r < 0)
@@ -340,8 +339,7 @@ int nook_rm_rf_at(int parent, const char *name) {
         return r;
 }
 
-int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret,
-                         nook_error **err) {
+int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret, nook_error **err) {
         size_t n = strlen(process_ref);
         bool ok = n == NOOK_PROCESS_REF_LEN - 1 && strncmp(process_ref, "p-", 2) == 0 && process_ref[26] == '-';
         for (size_t i = 2; ok && i < n; i++)
@@ -604,8 +602,12 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
                 return existing(s, ret, err);
         if (r != -ENOENT)
                 return r;
-        holder_launch l = { .uid = getuid(), .gid = getgid(), .own_netns = req->nook.network != NOOK_NETMODE_HOST,
-                            .ctl_fd = -1, .dir_fd = -1, .ready_fd = -1 };
+        holder_launch l = { .uid = getuid(),
+                            .gid = getgid(),
+                            .own_netns = req->nook.network != NOOK_NETMODE_HOST,
+                            .ctl_fd = -1,
+                            .dir_fd = -1,
+                            .ready_fd = -1 };
         if ((r = nook_identity_resolve(req->nook.identity, l.uid, &l.identity, err)) < 0)
                 return nook_error_prefix(err, r, "prepare_session");
         _cleanup_free_ char *helper = NULL;

@@ -12,8 +12,8 @@
 #include "userns/proto.h"
 #include "util/error.h"
 
-#define NOOK_SESSION_REF_LEN 27  /* "s-" + 24 hex + NUL */
-#define NOOK_PROCESS_REF_LEN 44  /* "p-" + 24 hex + "-" + 16 hex + NUL */
+#define NOOK_SESSION_REF_LEN 27 /* "s-" + 24 hex + NUL */
+#define NOOK_PROCESS_REF_LEN 44 /* "p-" + 24 hex + "-" + 16 hex + NUL */
 
 typedef struct nook_session {
         char ref[NOOK_SESSION_REF_LEN];
@@ -21,25 +21,25 @@ typedef struct nook_session {
         char *dir;
         char *environment_id;
         char *name;
-        int identity;      /* nook_identity actually used (never auto) */
-        uid_t uid;         /* the caller, outside */
+        int identity; /* nook_identity actually used (never auto) */
+        uid_t uid;    /* the caller, outside */
         gid_t gid;
-        uid_t inner_uid;   /* the caller as the session sees it: 0, or uid in keep-id */
+        uid_t inner_uid; /* the caller as the session sees it: 0, or uid in keep-id */
         gid_t inner_gid;
         uint32_t subid_count; /* ids mapped beyond the caller (subuid identity) */
         bool own_netns;
         pid_t holder_pid;
         uint64_t holder_start;
-        pid_t owner_pid;   /* 0: the session lives until cleanup */
+        pid_t owner_pid; /* 0: the session lives until cleanup */
         uint64_t owner_start;
         bool detached;
         char *ticket;
-        char *rootfs;      /* host path of the root directory (driver dir) */
+        char *rootfs; /* host path of the root directory (driver dir) */
         bool rootfs_rw;
         bool read_only;
         bool prepared;
         char *hostname;
-        char *notes;       /* downgrades taken, one line */
+        char *notes; /* downgrades taken, one line */
         int64_t created_ms;
 } nook_session;
 
@@ -56,8 +56,7 @@ int nook_rundir_open(const char *run_dir, nook_error **err);
 void nook_session_ref_for(const char *environment_id, char ret[NOOK_SESSION_REF_LEN]);
 /* Loads <run>/<ref>/state; -ENOENT (no error set) when there is no such session. */
 int nook_session_load(const char *run_dir, const char *ref, nook_session **ret, nook_error **err);
-int nook_session_find(const nook_adapter_config *c, const char *environment_id, nook_session **ret,
-                      nook_error **err);
+int nook_session_find(const nook_adapter_config *c, const char *environment_id, nook_session **ret, nook_error **err);
 /* Writes the state file atomically (temp file + rename). */
 int nook_session_save(const nook_session *s, nook_error **err);
 /* true while the holder runs (same pid and start time). */
@@ -65,8 +64,8 @@ bool nook_session_alive(const nook_session *s);
 /* Connects to the holder's control socket (or a monitor's, when process_ref is set). */
 int nook_session_connect(const nook_session *s, const char *process_ref, int *ret_fd, nook_error **err);
 /* One request, one reply; the reply's T_ERRNO becomes an error naming `what`. */
-int nook_session_request(const nook_session *s, const char *process_ref, nook_msg *req, nook_msg *reply,
-                         int timeout_ms, const char *what, nook_error **err);
+int nook_session_request(const nook_session *s, const char *process_ref, nook_msg *req, nook_msg *reply, int timeout_ms,
+                         const char *what, nook_error **err);
 
 /* The helper programs: $NOOK_HELPERS_DIR, the build tree when running from it, or
  * libexecdir/nook. */
@@ -78,8 +77,7 @@ int nook_idmap_write(pid_t child, int identity, uid_t uid, gid_t gid, uint32_t *
 int nook_identity_resolve(int requested, uid_t uid, int *ret, nook_error **err);
 
 /* Process refs: "p-<session id>-<16 hex>"; the session is found from the ref. */
-int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret,
-                         nook_error **err);
+int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret, nook_error **err);
 
 /* A process's exit record (p/<ref>/exit), when it has one. */
 typedef struct nook_exit_record {

@@ -39,7 +39,9 @@ int nook_userns_signal_process(void *state, nook_call_ctx *ctx, const nook_signa
         ret->delivered = r >= 0 && nook_msg_u64(&reply, T_DELIVERED, 0) == 1;
         nook_msg_done(&m);
         nook_msg_done(&reply);
-        const char *what = req->signal == NOOK_SIGNAL_KILL ? "SIGKILL" : req->signal == NOOK_SIGNAL_TERMINATE ? "SIGTERM" : "SIGINT";
+        const char *what = req->signal == NOOK_SIGNAL_KILL        ? "SIGKILL"
+                           : req->signal == NOOK_SIGNAL_TERMINATE ? "SIGTERM"
+                                                                  : "SIGINT";
         if (ret->delivered && req->grace_ms && req->signal != NOOK_SIGNAL_KILL)
                 r = asprintf(&ret->redacted_summary, "%s delivered; SIGKILL to its process group after %llu ms", what,
                              (unsigned long long)req->grace_ms);

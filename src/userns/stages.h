@@ -21,8 +21,8 @@ int nook_userns_read_content(void *state, nook_call_ctx *ctx, const nook_read_co
                              nook_content_result *ret, nook_error **err);
 int nook_userns_signal_process(void *state, nook_call_ctx *ctx, const nook_signal_req *req, nook_signal_result *ret,
                                nook_error **err);
-int nook_userns_collect_stats(void *state, nook_call_ctx *ctx, const nook_process_ref_req *req,
-                              nook_stats_result *ret, nook_error **err);
+int nook_userns_collect_stats(void *state, nook_call_ctx *ctx, const nook_process_ref_req *req, nook_stats_result *ret,
+                              nook_error **err);
 int nook_userns_cleanup(void *state, nook_call_ctx *ctx, const nook_cleanup_req *req, nook_cleanup_result *ret,
                         nook_error **err);
 

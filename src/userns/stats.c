@@ -10,8 +10,8 @@
 #include "userns/session.h"
 #include "userns/stages.h"
 
-int nook_userns_collect_stats(void *state, nook_call_ctx *ctx, const nook_process_ref_req *req,
-                              nook_stats_result *ret, nook_error **err) {
+int nook_userns_collect_stats(void *state, nook_call_ctx *ctx, const nook_process_ref_req *req, nook_stats_result *ret,
+                              nook_error **err) {
         _cleanup_(nook_session_freep) nook_session *s = NULL;
         int r = nook_process_session(ctx->config, req->process_ref, &s, err);
         if (r < 0)
@@ -28,7 +28,8 @@ int nook_userns_collect_stats(void *state, nook_call_ctx *ctx, const nook_proces
                         ret->has_cpu_millis = true;
                 }
                 return asprintf(&ret->redacted_summary, "exited with %d%s%s", rec.exit_code,
-                                rec.timed_out ? " (timed out)" : "", rec.killed_by[0] && !rec.timed_out ? " (killed by the watchdog)" : "") < 0
+                                rec.timed_out ? " (timed out)" : "",
+                                rec.killed_by[0] && !rec.timed_out ? " (killed by the watchdog)" : "") < 0
                                ? nook_error_oom(err)
                                : 0;
         }
