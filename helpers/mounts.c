@@ -328,6 +328,203 @@ static int etc_files(build *b, const nook_msg *m) {
         return 0;
 }
 
+/* ---- the mount plan (resolve_mounts, applied here) ------------------------------------ */
+
+typedef struct plan_mount {
+        const char *kind, *source, *dest, *options;
+        bool ro, file, follow;
+} plan_mount;
+
+static bool parse_mount(const void *d, uint32_t len, plan_mount *pm) {
+        const char *f[7];
+        const char *p = d, *end = p + len;
+        for (int i = 0; i < 7; i++) {
+                const char *z = memchr(p, 0, (size_t)(end - p));
+                if (!z)
+                        return false;
+                f[i] = p;
+                p = z + 1;
+        }
+        *pm = (plan_mount){ .kind = f[0],
+                            .ro = f[1][0] == '1',
+                            .file = f[2][0] == '1',
+                            .follow = f[3][0] == '1',
+                            .source = f[4],
+                            .dest = f[5],
+                            .options = f[6] };
+        return pm->dest[0] == '/';
+}
+
+/* One component below dirfd: never leaving it (RESOLVE_BENEATH: a symlink pointing out
+ * is refused, SECURITY.md S4), or, with follow_within_alias, symlinks read as if the
+ * root were "/" (RESOLVE_IN_ROOT). */
+static int open_step(int rootfd, int dirfd, const char *prefix, const char *comp, bool follow, int flags) {
+        struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
+                                .resolve = RESOLVE_NO_MAGICLINKS | (follow ? RESOLVE_IN_ROOT : RESOLVE_BENEATH) };
+        int fd;
+        if (follow)
+                fd = (int)syscall(SYS_openat2, rootfd, prefix, &how, sizeof(how));
+        else
+                fd = (int)syscall(SYS_openat2, dirfd, comp, &how, sizeof(how));
+        if (fd < 0 && errno == ENOSYS) /* no openat2: no symlink followed at all */
+                fd = openat(dirfd, comp, flags | O_CLOEXEC | O_NOFOLLOW);
+        return fd;
+}
+
+/* The destination's parent, every missing directory made with mkdirat(2) on the fd of
+ * its verified parent (S5: a racing symlink cannot redirect the creation); *ret_last is
+ * the final component. */
+static int walk_parent(build *b, const plan_mount *pm, char *path, const char **ret_last) {
+        int cur = fcntl(b->root_fd, F_DUPFD_CLOEXEC, 3);
+        char *comp = path + 1, *slash;
+        while (cur >= 0 && (slash = strchr(comp, '/'))) {
+                *slash = 0;
+                int next = open_step(b->root_fd, cur, path + 1, comp, pm->follow, O_PATH | O_DIRECTORY);
+                if (next < 0 && errno == ENOENT) {
+                        if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
+                                int e = errno;
+                                close(cur);
+                                return hfail(b->st, e, "creating %s for the mount on %s", path, pm->dest);
+                        }
+                        next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                }
+                int e = errno;
+                close(cur);
+                if (next < 0)
+                        return hfail(b->st, e, "mount destination %s: %s%s", pm->dest, path,
+                                     e == EXDEV || e == ELOOP ? " leads out of the root (refused)" : "");
+                *slash = '/';
+                comp = slash + 1;
+                cur = next;
+        }
+        *ret_last = comp;
+        return cur;
+}
+
+static int open_target(build *b, const plan_mount *pm, bool create) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s", pm->dest);
+        const char *last = NULL;
+        _cleanup_close_ int parent = walk_parent(b, pm, path, &last);
+        if (parent < 0 || !last)
+                return parent < 0 ? parent : hfail(b->st, EINVAL, "bad mount destination %s", pm->dest);
+        int flags = O_PATH | (pm->file ? 0 : O_DIRECTORY);
+        int fd = open_step(b->root_fd, parent, path + 1, last, pm->follow, flags);
+        if (fd < 0 && errno == ENOENT && create) {
+                if (pm->file) {
+                        int w = openat(parent, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                        if (w >= 0)
+                                close(w);
+                } else
+                        (void)mkdirat(parent, last, 0755);
+                fd = openat(parent, last, flags | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (fd < 0)
+                return hfail(b->st, errno, "mount destination %s%s", pm->dest,
+                             errno == ENOTDIR ? ": a file mount point where a directory is needed, or the reverse"
+                             : errno == EXDEV || errno == ELOOP ? ": leads out of the root (refused)"
+                                                                : "");
+        struct stat st;
+        if (fstat(fd, &st) < 0 || (pm->file ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode))) {
+                close(fd);
+                return hfail(b->st, EINVAL, "mount destination %s is not a %s", pm->dest,
+                             pm->file ? "regular file" : "directory");
+        }
+        return fd;
+}
+
+static unsigned long tmpfs_flags(const char *options, char *data, size_t size) {
+        unsigned long flags = MS_NOSUID | MS_NODEV;
+        char copy[256];
+        snprintf(copy, sizeof(copy), "%s", options);
+        data[0] = 0;
+        for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (!strcmp(t, "noexec"))
+                        flags |= MS_NOEXEC;
+                else if (!strcmp(t, "exec"))
+                        flags &= ~(unsigned long)MS_NOEXEC;
+                else if (!strncmp(t, "size=", 5) || !strncmp(t, "mode=", 5))
+                        snprintf(data + strlen(data), size - strlen(data), "%s%s", data[0] ? "," : "", t);
+        }
+        return flags;
+}
+
+static int make_read_only(build *b, const plan_mount *pm) {
+        _cleanup_close_ int top = open_target(b, pm, false); /* the new mount, reached anew */
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+        if (top < 0 || (syscall(SYS_mount_setattr, top, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0 &&
+                        mount_fd(NULL, top, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0))
+                return top < 0 ? top : hfail(b->st, errno, "making %s read-only", pm->dest);
+        return 0;
+}
+
+static int snapshot_layer(build *b, const plan_mount *pm, int dst, int n) {
+        _cleanup_close_ int top = openat(b->h->session_fd, "mnt", O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        char up[32], work[32], data[8192];
+        snprintf(up, sizeof(up), "ws-upper-%d", n);
+        snprintf(work, sizeof(work), "ws-work-%d", n);
+        if (top < 0 || mkdirat(top, up, 0755) < 0 || mkdirat(top, work, 0700) < 0 || fchdir(top) < 0)
+                return hfail(b->st, errno, "making the snapshot layer of %s", pm->dest);
+        size_t k = (size_t)snprintf(data, sizeof(data), "lowerdir=");
+        for (const char *c = pm->source; *c && k + 4 < sizeof(data); c++) {
+                if (*c == ',' || *c == ':' || *c == '\\')
+                        data[k++] = '\\';
+                data[k++] = *c;
+        }
+        snprintf(data + k, sizeof(data) - k, ",upperdir=%s,workdir=%s,userxattr", up, work);
+        if (mount_fd("overlay", dst, "overlay", 0, data) < 0)
+                return hfail(b->st, errno, "mounting the snapshot of %s", pm->dest);
+        return 0;
+}
+
+static int apply_one(build *b, const plan_mount *pm, int n) {
+        _cleanup_close_ int dst = open_target(b, pm, true);
+        if (dst < 0)
+                return dst;
+        if (!strcmp(pm->kind, "tmpfs")) {
+                char data[256];
+                unsigned long flags = tmpfs_flags(pm->options, data, sizeof(data));
+                if (mount_fd("tmpfs", dst, "tmpfs", flags, data) < 0)
+                        return hfail(b->st, errno, "mounting a tmpfs on %s", pm->dest);
+                return 0;
+        }
+        _cleanup_close_ int src = open(pm->source, O_PATH | O_CLOEXEC);
+        struct stat ss, ds;
+        if (src < 0 || fstat(src, &ss) < 0)
+                return hfail(b->st, errno, "opening the source of %s", pm->dest);
+        if (S_ISDIR(ss.st_mode) == (bool)pm->file)
+                return hfail(b->st, EINVAL, "the source of %s changed type since it was planned", pm->dest);
+        if (!strcmp(pm->kind, "snapshot"))
+                return snapshot_layer(b, pm, dst, n);
+        char p[32];
+        if (mount(fdpath(p, src), fdpath((char[32]){ 0 }, dst), NULL, MS_BIND | MS_REC, NULL) < 0)
+                return hfail(b->st, errno, "binding %s", pm->dest);
+        /* re-check (S4): the destination reached again is the source we opened */
+        _cleanup_close_ int top = open_target(b, pm, false);
+        if (top < 0 || fstat(top, &ds) < 0 || ds.st_dev != ss.st_dev || ds.st_ino != ss.st_ino)
+                return top < 0 ? top : hfail(b->st, EXDEV, "%s changed while it was being mounted: refused", pm->dest);
+        return pm->ro ? make_read_only(b, pm) : 0;
+}
+
+static int apply_mounts(build *b, const nook_msg *m) {
+        size_t off = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t len;
+        int n = 0;
+        while (nook_msg_next(m, &off, &tag, &d, &len)) {
+                plan_mount pm;
+                if (tag != T_MOUNT)
+                        continue;
+                if (!parse_mount(d, len, &pm))
+                        return hfail(b->st, EINVAL, "malformed mount plan");
+                int r = apply_one(b, &pm, n++);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* pivot_root(2) with new_root == put_old: the old root ends up stacked under the new
  * one and is detached right away (the trick runc and bubblewrap use). */
 static int pivot(build *b) {
@@ -359,6 +556,8 @@ int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size,
                 r = mask_paths(&b);
         if (r >= 0)
                 r = etc_files(&b, m);
+        if (r >= 0)
+                r = apply_mounts(&b, m);
         if (r >= 0 && hostname && sethostname(hostname, strlen(hostname)) < 0)
                 r = hfail(st, errno, "setting the hostname");
         if (r >= 0 && nook_msg_u64(m, T_ROOT_RO, 0) == 1 && b.writable &&

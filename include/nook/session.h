@@ -24,6 +24,7 @@ typedef struct nook_session_info {
         const char *state;    /* "created", "prepared", "dead" (its holder is gone) */
         const char *rootfs;   /* host path, or NULL */
         const char *notes;    /* downgrades taken, or NULL */
+        const char *mounts;   /* the mount plan applied, "; "-separated ("/data bind ro (ref)"), or NULL */
         const char *network;  /* "none", "host" */
         const char *hostname;
         int holder_pid;

@@ -14,6 +14,11 @@
 
 /* Global options (set by main before a verb runs). */
 extern const char *arg_storage;
+/* --alias NAME=PATH entries (PATH made real), given to every nook_runtime_open. */
+extern char **arg_aliases;
+extern size_t arg_n_aliases;
+/* true when --alias gave NAME. */
+bool cli_alias_given(const char *name);
 
 typedef struct cli_verb {
         const char *name;
@@ -54,7 +59,7 @@ static inline void cli_runtime_freep(nook_runtime **rt) {
 
 /* Opens the runtime with the global options; on failure reports and returns -1. */
 int cli_open_runtime(nook_runtime **ret);
-/* The same with NULL-terminated "NAME=PATH" aliases added. */
+/* The same with NULL-terminated "NAME=PATH" aliases added (to those of --alias). */
 int cli_open_runtime_aliases(const char *const *aliases, nook_runtime **ret);
 /* The value at JSON pointer `pointer` of a result, newly allocated; NULL when absent. */
 char *cli_json_get(const char *json, const char *pointer);

@@ -38,13 +38,35 @@ void help_run(FILE *f) {
               "  --userns MODE         auto (default: subuid when usable, else root), root (you\n"
               "                        are root inside), keep-id (your own uid inside), subuid\n"
               "\n"
+              "Mounts (planned and checked before the sandbox is built):\n"
+              "  -v, --volume SRC:DST[:ro|rw]\n"
+              "                        bind SRC at DST (absolute), read-write unless ro. SRC\n"
+              "                        with a '/' or starting with '.' or '~' is a host path;\n"
+              "                        a bare name is an alias the operator configured (nook\n"
+              "                        --alias NAME=PATH, $NOOK_ALIASES, ~/.config/nook/aliases)\n"
+              "  --tmpfs DST[:OPTS]    an empty tmpfs at DST; OPTS: size=256m, mode=1777,\n"
+              "                        noexec, exec, nosuid, nodev (comma-separated)\n"
+              "  --mount type=bind,src=SRC,dst=DST[,readonly]\n"
+              "  --mount type=tmpfs,dst=DST[,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]\n"
+              "                        docker's syntax (source, destination and target also\n"
+              "                        spelled src, dst; ro for readonly)\n"
+              "  --workspace ALIAS[:MODE]\n"
+              "                        the workspace ALIAS (or a host PATH) at /workspace, where\n"
+              "                        COMMAND starts unless -w; MODE: live_writable or rw\n"
+              "                        (default), live_read_only or ro, snapshot (changes stay\n"
+              "                        in the sandbox), or --workspace scratch (empty, per session)\n"
+              "  --workspace-dest DIR  mount the workspace at DIR instead of /workspace\n"
+              "  --deny-single-file    refuse mounts of single files (by default they are\n"
+              "                        allowed, and audited when more than the file is exposed)\n"
+              "\n"
               "Process:\n"
               "  -i, --interactive     forward standard input to COMMAND\n"
               "  -t, --tty             give COMMAND a terminal (a pty of the sandbox) sized as\n"
               "                        ours; with -i our terminal is put in raw mode\n"
               "  -e, --env NAME=VALUE  set a variable (NAME alone copies ours); repeatable\n"
               "  --env-file FILE       variables from FILE: NAME=VALUE lines, '#' comments\n"
-              "  -w, --workdir DIR     working directory inside (absolute; default /)\n"
+              "  -w, --workdir DIR     working directory inside (absolute; default /, or the\n"
+              "                        workspace when one is mounted)\n"
               "  -u, --user USER[:GROUP]  user inside: a name of the root's /etc/passwd or uid[:gid]\n"
               "  --timeout DURATION    kill COMMAND after DURATION (30s, 500ms, 2m, 1h30m; a bare\n"
               "                        number is seconds; default: none)\n"
@@ -68,7 +90,10 @@ void help_run(FILE *f) {
               "Examples:\n"
               "  nook run --rootfs ./rootfs -- sh -c 'id; hostname'\n"
               "  nook run -it --rootfs ./rootfs -- sh\n"
-              "  nook run -d --name work --rootfs ./rootfs -- sleep 1000\n",
+              "  nook run -d --name work --rootfs ./rootfs -- sleep 1000\n"
+              "  nook run -v ./proj:/src -w /src --rootfs ./rootfs -- make\n"
+              "  nook run -v ~/data:/data:ro --tmpfs /scratch:size=256m --rootfs ./rootfs -- sh\n"
+              "  nook --alias proj=$HOME/proj run --workspace proj:snapshot --rootfs ./rootfs -- sh\n",
               f);
 }
 
@@ -78,7 +103,9 @@ void help_exec(FILE *f) {
               "Runs COMMAND in a session that already exists (made by 'nook run -d' or 'nook\n"
               "session create'): no stage is repeated, so this is the fast way to run many\n"
               "commands in one sandbox. SESSION is a session's name, environment id or ref\n"
-              "('nook session ls'). Exit codes as 'nook run'; the session stays.\n"
+              "('nook session ls'). Exit codes as 'nook run'; the session stays. Mounts and\n"
+              "the workspace are the session's, fixed when it was made (-v, --tmpfs, --mount,\n"
+              "--workspace are refused here).\n"
               "\n"
               "Options:\n"
               "  -d, --detach          start COMMAND and print its process ref\n"
@@ -123,6 +150,12 @@ static const struct option run_options[] = {
         { "cpus", required_argument, NULL, OPT_CPUS },
         { "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
         { "rm", no_argument, NULL, OPT_RM },
+        { "volume", required_argument, NULL, 'v' },
+        { "tmpfs", required_argument, NULL, OPT_TMPFS },
+        { "mount", required_argument, NULL, OPT_MOUNT },
+        { "workspace", required_argument, NULL, OPT_WORKSPACE },
+        { "workspace-dest", required_argument, NULL, OPT_WORKSPACE_DEST },
+        { "deny-single-file", no_argument, NULL, OPT_DENY_SINGLE_FILE },
         { NULL, 0, NULL, 0 },
 };
 
@@ -138,6 +171,13 @@ static const struct option exec_options[] = {
         { "json", no_argument, NULL, OPT_JSON },
         { "verbose", no_argument, NULL, OPT_VERBOSE },
         { "help", no_argument, NULL, 'h' },
+        /* only to refuse them by name */
+        { "volume", required_argument, NULL, 'v' },
+        { "tmpfs", required_argument, NULL, OPT_TMPFS },
+        { "mount", required_argument, NULL, OPT_MOUNT },
+        { "workspace", required_argument, NULL, OPT_WORKSPACE },
+        { "workspace-dest", required_argument, NULL, OPT_WORKSPACE_DEST },
+        { "deny-single-file", no_argument, NULL, OPT_DENY_SINGLE_FILE },
         { NULL, 0, NULL, 0 },
 };
 
@@ -176,7 +216,7 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+:dite:w:u:h", run_options, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:h", run_options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_run(stdout);
                         return 0;
@@ -208,6 +248,9 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
                 return cli_usage_error("run", "--json goes with -d (attached, the output is the command's own)");
         if (c->rm && c->p.detach)
                 return cli_usage_error("run", "--rm with -d: a detached session stays until 'nook session rm'");
+        int rc = cli_session_check(&c->s, "run");
+        if (rc)
+                return rc;
         if (!c->p.argc) {
                 if (!root_has_sh(c->s.rootfs))
                         return cli_usage_error("run",
@@ -301,11 +344,7 @@ int cmd_run(int argc, char **argv) {
                 fprintf(stderr, "nook: setting up signal handling: %s\n", strerror(-c.sigfd));
                 return EXIT_NOOK;
         }
-        _cleanup_free_ char *alias = NULL;
-        if (asprintf(&alias, "%s=%s", CLI_ROOTFS_ALIAS, c.s.rootfs) < 0)
-                return EXIT_NOOK;
-        const char *aliases[] = { alias, NULL };
-        if (cli_open_runtime_aliases(aliases, &c.rt) < 0)
+        if (cli_session_runtime(&c.s, &c.rt) < 0)
                 return EXIT_NOOK;
         char hex[13];
         if (!c.s.name && cli_random_hex(hex, 6) < 0)
@@ -345,13 +384,24 @@ int cmd_exec(int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+:dite:w:u:h", exec_options, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:h", exec_options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_exec(stdout);
                         return 0;
                 }
                 if (opt == '?' || opt == ':')
                         return cli_getopt_error(opt, argv, exec_options, "exec");
+                if (cli_is_mount_opt(opt))
+                        return cli_usage_error("exec",
+                                               "exec does not take %s: a session's mounts and workspace are fixed "
+                                               "when it is prepared (give them to 'nook run' or 'nook session "
+                                               "create')",
+                                               opt == 'v'                  ? "-v"
+                                               : opt == OPT_TMPFS          ? "--tmpfs"
+                                               : opt == OPT_MOUNT          ? "--mount"
+                                               : opt == OPT_WORKSPACE      ? "--workspace"
+                                               : opt == OPT_WORKSPACE_DEST ? "--workspace-dest"
+                                                                           : "--deny-single-file");
                 int r = cli_process_opt(opt, optarg, &p, "exec");
                 if (r != 0)
                         return r == 1 ? cli_usage_error("exec", "unexpected option '%s'", argv[optind - 1]) : r;

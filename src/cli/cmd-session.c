@@ -12,7 +12,7 @@
 #include "util/strbuf.h"
 
 void help_session(FILE *f) {
-        fputs("Usage: nook session create --rootfs DIR [--name NAME] [OPTIONS]\n"
+        fputs("Usage: nook session create --rootfs DIR [--name NAME] [-v SRC:DST]... [OPTIONS]\n"
               "       nook session ls [--json]\n"
               "       nook session inspect SESSION [--json]\n"
               "       nook session rm SESSION...\n"
@@ -25,11 +25,16 @@ void help_session(FILE *f) {
               "            stays until 'nook session rm'. Options, as 'nook run':\n"
               "              --rootfs DIR, --name NAME, --rootfs-rw, --read-only,\n"
               "              --network none|host, --hostname NAME,\n"
-              "              --userns auto|root|keep-id|subuid, --json, --verbose\n"
+              "              --userns auto|root|keep-id|subuid, --json, --verbose,\n"
+              "              -v SRC:DST[:ro|rw], --tmpfs DST[:OPTS],\n"
+              "              --mount type=bind|tmpfs,..., --workspace ALIAS[:MODE],\n"
+              "              --workspace-dest DIR, --deny-single-file\n"
+              "            (the session's mounts: every 'nook exec' sees them)\n"
               "  ls        list the sessions: name, identity, state, network, processes\n"
               "            (running/all), age, root directory\n"
               "  inspect   everything about one session: identity, state, root, network,\n"
-              "            hostname, holder pid, downgrades taken (notes), processes\n"
+              "            hostname, holder pid, downgrades taken (notes), the mount\n"
+              "            plan (destination, kind, mode, ref), processes\n"
               "  rm        remove sessions: every process, the holder, mounts and run-dir\n"
               "            state; exit 125 when any could not be removed completely\n"
               "\n"
@@ -37,7 +42,7 @@ void help_session(FILE *f) {
               "  -h, --help  print this help\n"
               "\n"
               "Example:\n"
-              "  nook session create --rootfs ./rootfs --name work\n"
+              "  nook session create --rootfs ./rootfs --name work -v ./proj:/src\n"
               "  nook exec work -- make test\n"
               "  nook session rm work\n",
               f);
@@ -57,6 +62,12 @@ static const struct option create_options[] = {
         { "json", no_argument, NULL, OPT_JSON },
         { "verbose", no_argument, NULL, OPT_VERBOSE },
         { "help", no_argument, NULL, 'h' },
+        { "volume", required_argument, NULL, 'v' },
+        { "tmpfs", required_argument, NULL, OPT_TMPFS },
+        { "mount", required_argument, NULL, OPT_MOUNT },
+        { "workspace", required_argument, NULL, OPT_WORKSPACE },
+        { "workspace-dest", required_argument, NULL, OPT_WORKSPACE_DEST },
+        { "deny-single-file", no_argument, NULL, OPT_DENY_SINGLE_FILE },
         { NULL, 0, NULL, 0 },
 };
 
@@ -66,7 +77,7 @@ static int session_create(int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, ":h", create_options, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, ":v:h", create_options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_session(stdout);
                         return 0;
@@ -88,13 +99,12 @@ static int session_create(int argc, char **argv) {
                                                   "sandbox)");
         if (s.rootfs_rw && s.read_only)
                 return cli_usage_error("session", "--rootfs-rw and --read-only contradict each other: choose one");
+        int rc = cli_session_check(&s, "session");
+        if (rc)
+                return rc;
         _cleanup_close_ int sigfd = cli_signals_block();
-        _cleanup_free_ char *alias = NULL;
-        if (asprintf(&alias, "%s=%s", CLI_ROOTFS_ALIAS, s.rootfs) < 0)
-                return EXIT_NOOK;
-        const char *aliases[] = { alias, NULL };
         _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
-        if (cli_open_runtime_aliases(aliases, &rt) < 0)
+        if (cli_session_runtime(&s, &rt) < 0)
                 return EXIT_NOOK;
         char env[80] = "session-";
         if (s.name)
@@ -110,7 +120,7 @@ static int session_create(int argc, char **argv) {
                                                "'nook session rm %s')",
                                                s.name, s.name);
         }
-        int rc = cli_session_up(rt, env, &s, false, sigfd, verbose);
+        rc = cli_session_up(rt, env, &s, false, sigfd, verbose);
         if (rc) {
                 (void)cli_session_down(rt, env, "create", verbose);
                 return rc;
@@ -156,6 +166,7 @@ static void json_session(nook_strbuf *b, const cli_session_row *r) {
         json_str_field(b, "network", r->network, true);
         json_str_field(b, "hostname", r->hostname, true);
         json_str_field(b, "notes", r->notes, true);
+        json_str_field(b, "mounts", r->mounts, true);
         nook_strbuf_printf(b, ",\"holder_pid\":%d,\"created_ms\":%lld,\"owned_by_caller\":%s", r->holder_pid,
                            r->created_ms, r->owned ? "true" : "false");
 }
@@ -232,6 +243,24 @@ static void print_when(const char *label, long long ms) {
         printf("%-13s %s (%s)\n", label, when, ago);
 }
 
+/* The mount plan, one mount (with its exposure audit) a line. */
+static void print_mounts(const char *mounts) {
+        if (!mounts || !*mounts) {
+                printf("%-13s none\n", "Mounts:");
+                return;
+        }
+        printf("Mounts:\n");
+        for (const char *p = mounts; *p;) {
+                size_t n = strcspn(p, ";");
+                const char *e = p + n;
+                while (*p == ' ')
+                        p++, n--;
+                if (n)
+                        printf("  %.*s\n", (int)n, p);
+                p = *e ? e + 1 : e;
+        }
+}
+
 static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
         _cleanup_free_ char *env = NULL;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
@@ -279,6 +308,7 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
         printf("%-13s %s\n",
                "Lifetime:", r->owned ? "ends with the command that made it (nook run)" : "until 'nook session rm'");
         printf("%-13s %s\n", "Notes:", r->notes && *r->notes ? r->notes : "none (nothing was downgraded)");
+        print_mounts(r->mounts);
         printf("Processes:%s\n", p.n ? "" : "    none");
         for (size_t i = 0; i < p.n; i++) {
                 char ago[32], code[16] = "";

@@ -19,6 +19,7 @@ static void session_row_done(cli_session_row *r) {
         free(r->state);
         free(r->rootfs);
         free(r->notes);
+        free(r->mounts);
         free(r->network);
         free(r->hostname);
 }
@@ -45,6 +46,7 @@ static int add_session(const nook_session_info *s, void *userdata) {
                 .state = dup_or_null(s->state),
                 .rootfs = dup_or_null(s->rootfs),
                 .notes = dup_or_null(s->notes),
+                .mounts = dup_or_null(s->mounts),
                 .network = dup_or_null(s->network),
                 .hostname = dup_or_null(s->hostname),
                 .holder_pid = s->holder_pid,

@@ -5,7 +5,7 @@
 #include "cli.h"
 
 typedef struct cli_session_row {
-        char *ref, *env, *name, *identity, *state, *rootfs, *notes, *network, *hostname;
+        char *ref, *env, *name, *identity, *state, *rootfs, *notes, *mounts, *network, *hostname;
         int holder_pid;
         long long created_ms;
         bool owned;

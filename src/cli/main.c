@@ -1,11 +1,66 @@
 /* nook CLI — entry point: global options, verb dispatch, --version and help. */
+#include <errno.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
 const char *arg_storage = NULL;
+char **arg_aliases = NULL;
+size_t arg_n_aliases = 0;
+
+/* An alias name as the requests use it (source_alias, workspace_ref): letters, digits,
+ * '_', '.', '-', starting with a letter or digit. */
+static bool alias_name_valid(const char *s, size_t n) {
+        if (n == 0 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
+                        return false;
+        }
+        return true;
+}
+
+/* --alias NAME=PATH: PATH absolute and existing, stored as its real path. */
+static int opt_alias(const char *arg) {
+        const char *eq = strchr(arg, '=');
+        size_t n = eq ? (size_t)(eq - arg) : 0;
+        if (!eq || !alias_name_valid(arg, n))
+                return cli_usage_error(NULL,
+                                       "--alias '%s': expected NAME=PATH, NAME being 1 to 64 letters, digits, "
+                                       "'_', '.' and '-' (starting with a letter or digit)",
+                                       arg);
+        if (n == strlen("nook-rootfs") && strncmp(arg, "nook-rootfs", n) == 0)
+                return cli_usage_error(NULL, "--alias '%s': nook-rootfs is the name nook gives --rootfs", arg);
+        if (eq[1] != '/')
+                return cli_usage_error(NULL, "--alias '%s': PATH must be absolute", arg);
+        _cleanup_free_ char *name = strndup(arg, n);
+        if (!name)
+                return EXIT_NOOK;
+        if (cli_alias_given(name))
+                return cli_usage_error(NULL, "--alias '%s': %s is given twice", arg, name);
+        _cleanup_free_ char *real = realpath(eq + 1, NULL);
+        if (!real) {
+                int e = errno;
+                return cli_usage_error(NULL, "--alias '%s': %s%s%s", arg, eq + 1, e == ENOENT ? "" : ": ",
+                                       e == ENOENT ? " does not exist" : strerror(e));
+        }
+        char *entry = NULL;
+        char **nv = realloc(arg_aliases, (arg_n_aliases + 1) * sizeof(char *));
+        if (!nv || asprintf(&entry, "%s=%s", name, real) < 0) {
+                if (nv)
+                        arg_aliases = nv;
+                fputs("nook: out of memory\n", stderr);
+                return EXIT_NOOK;
+        }
+        arg_aliases = nv;
+        arg_aliases[arg_n_aliases++] = entry;
+        return 0;
+}
 
 static void help_main(FILE *f);
 
@@ -26,7 +81,7 @@ static const cli_verb verbs[] = {
 };
 
 static void help_main(FILE *f) {
-        fputs("Usage: nook [--storage DIR] COMMAND [OPTIONS]\n"
+        fputs("Usage: nook [--storage DIR] [--alias NAME=PATH]... COMMAND [OPTIONS]\n"
               "\n"
               "nook runs code in sandboxes built without root: user namespaces, an overlay root\n"
               "filesystem, userspace networking and secrets kept off disk.\n"
@@ -40,6 +95,10 @@ static void help_main(FILE *f) {
               "Global options:\n"
               "  --storage DIR  data dir (image store, journal); default $NOOK_STORAGE,\n"
               "                 else $XDG_DATA_HOME/nook, else ~/.local/share/nook\n"
+              "  --alias NAME=PATH\n"
+              "                 let requests name the host directory PATH as NAME (a\n"
+              "                 workspace or mount source: --workspace NAME, -v NAME:/dst);\n"
+              "                 repeatable; added to $NOOK_ALIASES and ~/.config/nook/aliases\n"
               "  --version      print the version and exit\n"
               "  -h, --help     print this help and exit\n"
               "\n"
@@ -92,6 +151,20 @@ int main(int argc, char **argv) {
                         arg_storage = argv[i] + 10;
                         if (arg_storage[0] != '/')
                                 return cli_usage_error(NULL, "--storage needs an absolute path, got '%s'", arg_storage);
+                        continue;
+                }
+                if (strcmp(argv[i], "--alias") == 0 && i + 1 < argc) {
+                        int r = opt_alias(argv[++i]);
+                        if (r)
+                                return r;
+                        continue;
+                }
+                if (strcmp(argv[i], "--alias") == 0)
+                        return cli_usage_error(NULL, "--alias needs NAME=PATH");
+                if (strncmp(argv[i], "--alias=", 8) == 0) {
+                        int r = opt_alias(argv[i] + 8);
+                        if (r)
+                                return r;
                         continue;
                 }
                 return cli_usage_error(NULL, "unknown global option '%s'", argv[i]);

@@ -52,10 +52,30 @@ int cli_open_runtime(nook_runtime **ret) {
         return cli_open_runtime_aliases(NULL, ret);
 }
 
+bool cli_alias_given(const char *name) {
+        size_t n = strlen(name);
+        for (size_t i = 0; i < arg_n_aliases; i++)
+                if (strncmp(arg_aliases[i], name, n) == 0 && arg_aliases[i][n] == '=')
+                        return true;
+        return false;
+}
+
 int cli_open_runtime_aliases(const char *const *aliases, nook_runtime **ret) {
+        size_t n = 0;
+        while (aliases && aliases[n])
+                n++;
+        _cleanup_free_ const char **all = calloc(arg_n_aliases + n + 1, sizeof(char *));
+        if (!all) {
+                fputs("nook: out of memory\n", stderr);
+                return -1;
+        }
+        for (size_t i = 0; i < arg_n_aliases; i++)
+                all[i] = arg_aliases[i];
+        for (size_t i = 0; i < n; i++)
+                all[arg_n_aliases + i] = aliases[i];
         nook_options o = NOOK_OPTIONS_INIT;
         o.data_dir = arg_storage;
-        o.aliases = aliases;
+        o.aliases = arg_n_aliases + n ? all : NULL;
         nook_error *err = NULL;
         if (nook_runtime_open(&o, ret, &err) < 0) {
                 cli_report(err);

@@ -12,6 +12,17 @@
 #define CLI_MAX_TIMEOUT_MS 2678400000ull /* 31 days: the contract's ceiling */
 #define CLI_ROOTFS_ALIAS "nook-rootfs"
 
+/* One mount of -v, --tmpfs or --mount, as the request carries it. */
+typedef struct cli_mount {
+        char *ref;     /* mount_ref: "v0", "v1"... for binds, "t0"... for tmpfs */
+        char *alias;   /* source_alias (the operator's name, or the ref when the CLI made it); NULL for tmpfs */
+        char *dest;    /* destination_path inside */
+        char *options; /* tmpfs options as given ("size=256m,noexec"), or NULL */
+        bool read_only, tmpfs;
+        bool host;  /* a host path: alias is the ref, added to the aliases */
+        char *flag; /* how it was given ("-v ./a:/b"), for messages */
+} cli_mount;
+
 /* How the session is built (run, session create) and the limits of a process. */
 typedef struct cli_session_opts {
         const char *name;
@@ -24,6 +35,17 @@ typedef struct cli_session_opts {
         uint64_t pids;
         double cpus;
         const char *cpus_arg; /* NULL when --cpus was not given */
+        /* -v, --tmpfs, --mount in order; the host paths of -v (and of --workspace PATH)
+         * become "NAME=PATH" aliases for nook_options.aliases */
+        cli_mount *mounts;
+        size_t n_mounts;
+        unsigned n_binds, n_tmpfs;
+        char **aliases;
+        size_t n_aliases;
+        /* --workspace: ws_mode NULL when not given; ws_ref NULL for scratch */
+        char *ws_ref, *ws_flag, *ws_dest;
+        const char *ws_mode;
+        bool deny_single_file;
 } cli_session_opts;
 
 #define CLI_SESSION_OPTS_INIT                                                                                          \
@@ -64,7 +86,15 @@ enum {
         OPT_JSON,
         OPT_VERBOSE,
         OPT_RM,
+        OPT_TMPFS,
+        OPT_MOUNT,
+        OPT_WORKSPACE,
+        OPT_WORKSPACE_DEST,
+        OPT_DENY_SINGLE_FILE,
 };
+
+/* true for the mount options' codes ('v' included): exec refuses them by name. */
+bool cli_is_mount_opt(int c);
 
 /* Handles one option of the session (--rootfs, --name, --userns, limits...) or process
  * (-e, -w, -u, -i, -t, --timeout...) families: 0 when handled, 1 when not one of
@@ -73,6 +103,12 @@ int cli_session_opt(int c, const char *arg, cli_session_opts *s, const char *ver
 int cli_process_opt(int c, const char *arg, cli_process_opts *p, const char *verb);
 /* Reports getopt's '?' and ':' answers; returns EXIT_NOOK. */
 int cli_getopt_error(int c, char **argv, const struct option *longopts, const char *verb);
+/* What is checked once every option is read (--workspace-dest without --workspace, two
+ * mounts on one destination): 0, or EXIT_NOOK after reporting. */
+int cli_session_check(const cli_session_opts *s, const char *verb);
+/* nook_runtime_open with the root directory's alias and the mounts' aliases; -1 after
+ * reporting. */
+int cli_session_runtime(const cli_session_opts *s, nook_runtime **ret);
 
 /* ---- spec.c: the requests ---- */
 

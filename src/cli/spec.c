@@ -5,6 +5,7 @@
  * profile file) are spliced in as they are and validated by the library. */
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +18,25 @@
 void cli_session_opts_done(cli_session_opts *s) {
         free(s->rootfs);
         s->rootfs = NULL;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                free(s->mounts[i].ref);
+                free(s->mounts[i].alias);
+                free(s->mounts[i].dest);
+                free(s->mounts[i].options);
+                free(s->mounts[i].flag);
+        }
+        free(s->mounts);
+        s->mounts = NULL;
+        s->n_mounts = 0;
+        for (size_t i = 0; i < s->n_aliases; i++)
+                free(s->aliases[i]);
+        free(s->aliases);
+        s->aliases = NULL;
+        s->n_aliases = 0;
+        free(s->ws_ref);
+        free(s->ws_flag);
+        free(s->ws_dest);
+        s->ws_ref = s->ws_flag = s->ws_dest = NULL;
 }
 
 void cli_process_opts_done(cli_process_opts *p) {
@@ -122,8 +142,444 @@ static int opt_cpus(const char *arg, cli_session_opts *s, const char *verb) {
         return 0;
 }
 
+/* ---- mounts: -v, --tmpfs, --mount, --workspace ------------------------------------------ */
+
+#define WORKSPACE_ALIAS "nook-workspace" /* the alias of --workspace PATH */
+
+bool cli_is_mount_opt(int c) {
+        return c == 'v' || c == OPT_TMPFS || c == OPT_MOUNT || c == OPT_WORKSPACE || c == OPT_WORKSPACE_DEST ||
+               c == OPT_DENY_SINGLE_FILE;
+}
+
+static int oom(void) {
+        fputs("nook: out of memory\n", stderr);
+        return EXIT_NOOK;
+}
+
+/* A source that is a host path (the operator speaking) rather than an alias name. */
+static bool is_host_path(const char *src) {
+        return strchr(src, '/') || src[0] == '.' || src[0] == '~';
+}
+
+/* The real path of a host source: "~" and "~/..." are our home; it must exist. */
+static int host_source(const char *flag, const char *src, const char *verb, char **ret) {
+        _cleanup_free_ char *expanded = NULL;
+        if (src[0] == '~') {
+                if (src[1] && src[1] != '/')
+                        return cli_usage_error(verb, "%s: '%.*s' is not expanded by nook: give the path", flag,
+                                               (int)strcspn(src, "/"), src);
+                const char *home = getenv("HOME");
+                if (!home || home[0] != '/') {
+                        struct passwd *pw = getpwuid(getuid());
+                        home = pw ? pw->pw_dir : NULL;
+                }
+                if (!home)
+                        return cli_usage_error(verb, "%s: no home directory to expand '~' in (HOME is unset)", flag);
+                if (asprintf(&expanded, "%s%s", home, src + 1) < 0)
+                        return oom();
+        }
+        char *real = realpath(expanded ? expanded : src, NULL);
+        if (!real) {
+                int e = errno;
+                if (e == ENOENT)
+                        return cli_usage_error(verb, "%s: %s does not exist", flag, src);
+                return cli_usage_error(verb, "%s: %s: %s", flag, src, strerror(e));
+        }
+        *ret = real;
+        return 0;
+}
+
+/* Adds "name=real" to the aliases given to nook_runtime_open; takes real. */
+static int add_alias(cli_session_opts *s, const char *flag, const char *name, char *real, const char *verb) {
+        _cleanup_free_ char *path = real;
+        if (cli_alias_given(name))
+                return cli_usage_error(verb,
+                                       "%s: nook names this host path '%s' in the request, and --alias %s names "
+                                       "another: choose another --alias name",
+                                       flag, name, name);
+        char **nv = realloc(s->aliases, (s->n_aliases + 1) * sizeof(char *));
+        if (!nv)
+                return oom();
+        s->aliases = nv;
+        if (asprintf(&s->aliases[s->n_aliases], "%s=%s", name, path) < 0)
+                return oom();
+        s->n_aliases++;
+        return 0;
+}
+
+/* "/data/" and "/a//b" as docker takes them: "/data", "/a/b" ("." and ".." stay, for
+ * the library to refuse). */
+static char *dest_dup(const char *dst) {
+        char *d = strdup(dst), *w = d;
+        if (!d)
+                return NULL;
+        for (const char *r = dst; *r; r++)
+                if (!(*r == '/' && w > d && w[-1] == '/'))
+                        *w++ = *r;
+        while (w > d + 1 && w[-1] == '/')
+                w--;
+        *w = 0;
+        return d;
+}
+
+static int check_dest(const char *flag, const char *dst, const char *verb) {
+        if (!*dst)
+                return cli_usage_error(verb, "%s: missing the destination (an absolute path inside the sandbox)", flag);
+        if (dst[0] != '/')
+                return cli_usage_error(verb, "%s: the destination '%s' must be an absolute path inside the sandbox",
+                                       flag, dst);
+        return 0;
+}
+
+/* src: a host path, an alias name, or NULL for tmpfs. */
+static int add_mount(cli_session_opts *s, const char *verb, const char *flag, const char *src, const char *dst, bool ro,
+                     const char *options) {
+        int r = check_dest(flag, dst, verb);
+        if (r)
+                return r;
+        bool tmpfs = !src;
+        if (src && !*src)
+                return cli_usage_error(verb, "%s: missing the source (a host path, or an alias name)", flag);
+        char ref[32];
+        snprintf(ref, sizeof(ref), "%c%u", tmpfs ? 't' : 'v', tmpfs ? s->n_tmpfs : s->n_binds);
+        const char *alias = src;
+        bool host = src && is_host_path(src);
+        if (host) {
+                char *real = NULL;
+                if ((r = host_source(flag, src, verb, &real)) || (r = add_alias(s, flag, ref, real, verb)))
+                        return r;
+                alias = ref;
+        }
+        cli_mount *nv = realloc(s->mounts, (s->n_mounts + 1) * sizeof(*nv));
+        if (!nv)
+                return oom();
+        s->mounts = nv;
+        cli_mount *m = &s->mounts[s->n_mounts];
+        *m = (cli_mount){
+                .ref = strdup(ref),
+                .alias = alias ? strdup(alias) : NULL,
+                .dest = dest_dup(dst),
+                .options = options && *options ? strdup(options) : NULL,
+                .read_only = ro,
+                .tmpfs = tmpfs,
+                .host = host,
+                .flag = strdup(flag),
+        };
+        s->n_mounts++; /* freed by cli_session_opts_done whatever happens next */
+        if (!m->ref || (alias && !m->alias) || !m->dest || (options && *options && !m->options) || !m->flag)
+                return oom();
+        if (tmpfs)
+                s->n_tmpfs++;
+        else
+                s->n_binds++;
+        return 0;
+}
+
+/* -v SRC:DST[:OPTS], OPTS a comma list of ro and rw. */
+static int opt_volume(const char *arg, cli_session_opts *s, const char *verb) {
+        _cleanup_free_ char *flag = NULL, *copy = strdup(arg);
+        if (!copy || asprintf(&flag, "-v %s", arg) < 0)
+                return oom();
+        char *dst = strchr(copy, ':');
+        if (!dst) {
+                if (arg[0] == '/')
+                        return cli_usage_error(verb,
+                                               "%s: expected SRC:DST[:ro|rw]; nook has no anonymous volumes "
+                                               "(--tmpfs %s gives an empty writable directory)",
+                                               flag, arg);
+                return cli_usage_error(verb,
+                                       "%s: expected SRC:DST[:ro|rw] (SRC a host path or an alias name, DST an "
+                                       "absolute path inside)",
+                                       flag);
+        }
+        *dst++ = 0;
+        char *opts = strchr(dst, ':');
+        if (opts)
+                *opts++ = 0;
+        if (opts && strchr(opts, ':'))
+                return cli_usage_error(verb,
+                                       "%s: too many ':' (SRC:DST[:ro|rw]; a path holding ':' needs --mount "
+                                       "type=bind,src=SRC,dst=DST)",
+                                       flag);
+        bool ro = false, seen_ro = false, seen_rw = false;
+        if (opts) {
+                if (!*opts)
+                        return cli_usage_error(verb, "%s: empty options after ':' (ro or rw)", flag);
+                for (char *o = opts, *next; o; o = next) {
+                        next = strchr(o, ',');
+                        if (next)
+                                *next++ = 0;
+                        if (strcmp(o, "ro") == 0)
+                                seen_ro = ro = true;
+                        else if (strcmp(o, "rw") == 0)
+                                seen_rw = true;
+                        else
+                                return cli_usage_error(verb, "%s: unknown option '%s' (ro or rw)", flag, o);
+                }
+                if (seen_ro && seen_rw)
+                        return cli_usage_error(verb, "%s: ro and rw contradict each other: choose one", flag);
+        }
+        return add_mount(s, verb, flag, copy, dst, ro, NULL);
+}
+
+/* --tmpfs DST[:OPTS]: the options go to the library as given (it knows size, mode,
+ * noexec, nosuid, nodev, exec). */
+static int opt_tmpfs(const char *arg, cli_session_opts *s, const char *verb) {
+        _cleanup_free_ char *flag = NULL, *copy = strdup(arg);
+        if (!copy || asprintf(&flag, "--tmpfs %s", arg) < 0)
+                return oom();
+        char *opts = strchr(copy, ':');
+        if (opts) {
+                *opts++ = 0;
+                if (!*opts)
+                        return cli_usage_error(verb,
+                                               "%s: empty options after ':' (size=256m, mode=1777, noexec, "
+                                               "nosuid, nodev, exec)",
+                                               flag);
+        }
+        return add_mount(s, verb, flag, NULL, copy, false, opts);
+}
+
+/* readonly / readonly=true|false|1|0 of --mount. */
+static int mount_bool(const char *flag, const char *key, const char *v, bool *ret, const char *verb) {
+        if (!v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+                *ret = true;
+        else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+                *ret = false;
+        else
+                return cli_usage_error(verb, "%s: %s=%s: expected true or false", flag, key, v);
+        return 0;
+}
+
+/* --mount type=bind|tmpfs,KEY=VALUE,... (docker's keys). */
+static int opt_mount(const char *arg, cli_session_opts *s, const char *verb) {
+        _cleanup_free_ char *flag = NULL, *copy = strdup(arg), *options = NULL;
+        if (!copy || asprintf(&flag, "--mount %s", arg) < 0)
+                return oom();
+        const char *type = NULL, *src = NULL, *dst = NULL, *size = NULL, *mode = NULL;
+        bool ro = false, ro_given = false;
+        for (char *kv = copy, *next; kv; kv = next) {
+                next = strchr(kv, ',');
+                if (next)
+                        *next++ = 0;
+                char *v = strchr(kv, '=');
+                if (v)
+                        *v++ = 0;
+                const char **slot = NULL;
+                if (strcmp(kv, "type") == 0)
+                        slot = &type;
+                else if (strcmp(kv, "source") == 0 || strcmp(kv, "src") == 0)
+                        slot = &src;
+                else if (strcmp(kv, "destination") == 0 || strcmp(kv, "dst") == 0 || strcmp(kv, "target") == 0)
+                        slot = &dst;
+                else if (strcmp(kv, "tmpfs-size") == 0)
+                        slot = &size;
+                else if (strcmp(kv, "tmpfs-mode") == 0)
+                        slot = &mode;
+                else if (strcmp(kv, "readonly") == 0 || strcmp(kv, "ro") == 0) {
+                        if (ro_given)
+                                return cli_usage_error(verb, "%s: readonly is given twice", flag);
+                        ro_given = true;
+                        int r = mount_bool(flag, kv, v, &ro, verb);
+                        if (r)
+                                return r;
+                        continue;
+                } else if (!*kv)
+                        return cli_usage_error(verb, "%s: an empty KEY=VALUE (a doubled or trailing ',')", flag);
+                else
+                        return cli_usage_error(verb,
+                                               "%s: unknown key '%s' (type, source or src, destination or dst or "
+                                               "target, readonly or ro, tmpfs-size, tmpfs-mode)",
+                                               flag, kv);
+                if (!v || !*v)
+                        return cli_usage_error(verb, "%s: %s needs a value (%s=...)", flag, kv, kv);
+                if (*slot)
+                        return cli_usage_error(verb, "%s: %s is given twice", flag, kv);
+                *slot = v;
+        }
+        if (!type)
+                return cli_usage_error(verb, "%s: missing type=bind or type=tmpfs", flag);
+        if (!dst)
+                return cli_usage_error(verb, "%s: missing dst=PATH (the absolute path inside)", flag);
+        if (strcmp(type, "bind") == 0) {
+                if (size || mode)
+                        return cli_usage_error(verb, "%s: %s goes with type=tmpfs, not type=bind", flag,
+                                               size ? "tmpfs-size" : "tmpfs-mode");
+                if (!src)
+                        return cli_usage_error(verb, "%s: missing src=PATH (a host path, or an alias name)", flag);
+                return add_mount(s, verb, flag, src, dst, ro, NULL);
+        }
+        if (strcmp(type, "tmpfs") != 0)
+                return cli_usage_error(verb,
+                                       "%s: unknown type '%s' (bind or tmpfs; nook has no named volumes: bind a "
+                                       "directory)",
+                                       flag, type);
+        if (src)
+                return cli_usage_error(verb, "%s: a tmpfs has no source: leave out src=", flag);
+        if (ro_given && ro)
+                return cli_usage_error(verb, "%s: a read-only tmpfs would stay empty: leave out readonly", flag);
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        if (size) {
+                uint64_t bytes = 0;
+                if (cli_parse_size(size, &bytes) < 0 || bytes == 0)
+                        return cli_usage_error(verb, "%s: tmpfs-size=%s: expected a size such as 67108864, 64m or 1g",
+                                               flag, size);
+                nook_strbuf_printf(&b, "size=%llu", (unsigned long long)bytes);
+        }
+        if (mode) {
+                char *end;
+                errno = 0;
+                unsigned long m = strtoul(mode, &end, 8);
+                if (errno || *end || mode[0] < '0' || mode[0] > '7' || m > 07777)
+                        return cli_usage_error(verb, "%s: tmpfs-mode=%s: expected an octal mode such as 1777 or 700",
+                                               flag, mode);
+                nook_strbuf_printf(&b, "%smode=%lo", size ? "," : "", m);
+        }
+        options = nook_strbuf_steal(&b);
+        if ((size || mode) && !options)
+                return oom();
+        return add_mount(s, verb, flag, NULL, dst, false, options);
+}
+
+/* --workspace ALIAS[:MODE] (MODE snapshot, live_read_only or ro, live_writable or rw,
+ * scratch); "scratch" or ":scratch" alone is an empty workspace. */
+static int opt_workspace(const char *arg, cli_session_opts *s, const char *verb) {
+        static const char *const modes[][2] = {
+                { "snapshot", "snapshot" }, { "live_read_only", "live_read_only" },
+                { "ro", "live_read_only" }, { "live_writable", "live_writable" },
+                { "rw", "live_writable" },  { "scratch", "scratch" },
+        };
+        if (s->ws_mode)
+                return cli_usage_error(verb, "--workspace %s: one workspace only (given before as %s)", arg,
+                                       s->ws_flag + strlen("--workspace "));
+        _cleanup_free_ char *flag = NULL, *ref = strdup(arg);
+        if (!ref || asprintf(&flag, "--workspace %s", arg) < 0)
+                return oom();
+        char *colon = strrchr(ref, ':');
+        const char *mode = "live_writable";
+        if (colon) {
+                *colon = 0;
+                mode = NULL;
+                for (size_t i = 0; i < ELEMENTSOF(modes); i++)
+                        if (strcmp(colon + 1, modes[i][0]) == 0)
+                                mode = modes[i][1];
+                if (!mode)
+                        return cli_usage_error(verb,
+                                               "%s: unknown mode '%s' (snapshot, live_read_only or ro, "
+                                               "live_writable or rw, scratch)",
+                                               flag, colon + 1);
+        } else if (strcmp(ref, "scratch") == 0) {
+                mode = "scratch";
+                ref[0] = 0;
+        } else if (strcmp(ref, "none") == 0)
+                return cli_usage_error(verb, "%s: leave out --workspace for none", flag);
+        if (strcmp(mode, "scratch") == 0 && *ref)
+                return cli_usage_error(verb,
+                                       "%s: a scratch workspace starts empty and takes no alias (--workspace "
+                                       "scratch)",
+                                       flag);
+        if (strcmp(mode, "scratch") != 0 && !*ref)
+                return cli_usage_error(verb,
+                                       "%s: which workspace? give ALIAS:%s (an alias of --alias, $NOOK_ALIASES "
+                                       "or ~/.config/nook/aliases) or PATH:%s",
+                                       flag, colon ? colon + 1 : mode, colon ? colon + 1 : mode);
+        if (*ref && is_host_path(ref)) {
+                char *real = NULL;
+                int r = host_source(flag, ref, verb, &real);
+                if (r || (r = add_alias(s, flag, WORKSPACE_ALIAS, real, verb)))
+                        return r;
+                free(ref);
+                if (!(ref = strdup(WORKSPACE_ALIAS)))
+                        return oom();
+        }
+        s->ws_mode = mode;
+        s->ws_ref = *ref ? TAKE_PTR(ref) : NULL;
+        s->ws_flag = TAKE_PTR(flag);
+        return 0;
+}
+
+/* The library refuses the rest ("/a/../a"). */
+static bool same_dest(const char *a, const char *b) {
+        return strcmp(a, b) == 0; /* both made by dest_dup */
+}
+
+/* The host path of -v (or --workspace) that nook names `name` in this request, or NULL. */
+static const char *generated_alias(const cli_session_opts *s, const char *name) {
+        size_t n = strlen(name);
+        for (size_t i = 0; i < s->n_aliases; i++)
+                if (strncmp(s->aliases[i], name, n) == 0 && s->aliases[i][n] == '=')
+                        return s->aliases[i] + n + 1;
+        return NULL;
+}
+
+int cli_session_check(const cli_session_opts *s, const char *verb) {
+        if (s->ws_dest && !s->ws_mode)
+                return cli_usage_error(verb, "--workspace-dest %s goes with --workspace ALIAS[:MODE]", s->ws_dest);
+        /* an alias name typed by the person must not be one nook gives a host path here */
+        for (size_t i = 0; i <= s->n_mounts; i++) {
+                const char *name = i < s->n_mounts ? s->mounts[i].alias : s->ws_ref;
+                const char *flag = i < s->n_mounts ? s->mounts[i].flag : s->ws_flag;
+                bool host = i < s->n_mounts ? s->mounts[i].host
+                                            : s->ws_ref && strcmp(s->ws_ref, WORKSPACE_ALIAS) == 0 &&
+                                                      generated_alias(s, WORKSPACE_ALIAS);
+                const char *path = name && !host ? generated_alias(s, name) : NULL;
+                if (path)
+                        return cli_usage_error(verb,
+                                               "%s: '%s' is the name nook gives the host path %s in this request: "
+                                               "name your directory with 'nook --alias OTHER=PATH' and use OTHER",
+                                               flag, name, path);
+                if (name && !host && strcmp(name, CLI_ROOTFS_ALIAS) == 0)
+                        return cli_usage_error(verb, "%s: '%s' is the name of --rootfs, not a mount source", flag,
+                                               name);
+        }
+        const char *ws_dest = s->ws_mode ? (s->ws_dest ? s->ws_dest : "/workspace") : NULL;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                if (ws_dest && same_dest(s->mounts[i].dest, ws_dest))
+                        return cli_usage_error(verb, "%s: %s is the workspace's destination (%s%s)", s->mounts[i].flag,
+                                               ws_dest, s->ws_dest ? "--workspace-dest " : "",
+                                               s->ws_dest ? s->ws_dest : "the default; --workspace-dest moves it");
+                for (size_t j = 0; j < i; j++)
+                        if (same_dest(s->mounts[i].dest, s->mounts[j].dest))
+                                return cli_usage_error(verb, "%s and %s: two mounts on %s", s->mounts[j].flag,
+                                                       s->mounts[i].flag, s->mounts[i].dest);
+        }
+        return 0;
+}
+
+int cli_session_runtime(const cli_session_opts *s, nook_runtime **ret) {
+        _cleanup_free_ char *rootfs = NULL;
+        _cleanup_free_ const char **aliases = calloc(s->n_aliases + 2, sizeof(char *));
+        if (!aliases || asprintf(&rootfs, "%s=%s", CLI_ROOTFS_ALIAS, s->rootfs) < 0) {
+                oom();
+                return -1;
+        }
+        aliases[0] = rootfs;
+        for (size_t i = 0; i < s->n_aliases; i++)
+                aliases[i + 1] = s->aliases[i];
+        return cli_open_runtime_aliases(aliases, ret);
+}
+
 int cli_session_opt(int c, const char *arg, cli_session_opts *s, const char *verb) {
         switch (c) {
+        case 'v':
+                return opt_volume(arg, s, verb);
+        case OPT_TMPFS:
+                return opt_tmpfs(arg, s, verb);
+        case OPT_MOUNT:
+                return opt_mount(arg, s, verb);
+        case OPT_WORKSPACE:
+                return opt_workspace(arg, s, verb);
+        case OPT_WORKSPACE_DEST:
+                if (arg[0] != '/')
+                        return cli_usage_error(verb, "--workspace-dest '%s': give an absolute path inside the sandbox",
+                                               arg);
+                free(s->ws_dest);
+                if (!(s->ws_dest = dest_dup(arg)))
+                        return oom();
+                return 0;
+        case OPT_DENY_SINGLE_FILE:
+                s->deny_single_file = true;
+                return 0;
         case OPT_NAME:
                 if (!cli_name_valid(arg))
                         return cli_usage_error(verb,
@@ -270,16 +726,61 @@ int cli_process_opt(int c, const char *arg, cli_process_opts *p, const char *ver
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
+/* filesystem.mounts, .workspace and .single_file_mount_expansion of the spec. */
+static void put_mounts(nook_strbuf *b, const cli_session_opts *s) {
+        if (s->n_mounts) {
+                nook_strbuf_puts(b, ",\"mounts\":[");
+                for (size_t i = 0; i < s->n_mounts; i++) {
+                        const cli_mount *m = &s->mounts[i];
+                        nook_strbuf_puts(b, i ? ",{\"mount_ref\":" : "{\"mount_ref\":");
+                        nook_strbuf_json_string(b, m->ref);
+                        if (m->alias) {
+                                nook_strbuf_puts(b, ",\"source_alias\":");
+                                nook_strbuf_json_string(b, m->alias);
+                        }
+                        nook_strbuf_puts(b, ",\"destination_path\":");
+                        nook_strbuf_json_string(b, m->dest);
+                        nook_strbuf_printf(b, ",\"mode\":\"%s\"", m->read_only ? "read_only" : "writable");
+                        if (m->tmpfs) {
+                                nook_strbuf_puts(b, ",\"nook\":{\"type\":\"tmpfs\"");
+                                if (m->options) {
+                                        nook_strbuf_puts(b, ",\"options\":");
+                                        nook_strbuf_json_string(b, m->options);
+                                }
+                                nook_strbuf_puts(b, "}");
+                        }
+                        nook_strbuf_puts(b, "}");
+                }
+                nook_strbuf_puts(b, "]");
+        }
+        if (s->ws_mode) {
+                nook_strbuf_puts(b, ",\"workspace\":{");
+                if (s->ws_ref) {
+                        nook_strbuf_puts(b, "\"workspace_ref\":");
+                        nook_strbuf_json_string(b, s->ws_ref);
+                        nook_strbuf_puts(b, ",");
+                }
+                nook_strbuf_printf(b, "\"mode\":\"%s\",\"destination_path\":", s->ws_mode);
+                nook_strbuf_json_string(b, s->ws_dest ? s->ws_dest : "/workspace");
+                nook_strbuf_puts(b, "}");
+        }
+        if (s->deny_single_file)
+                nook_strbuf_puts(b, ",\"single_file_mount_expansion\":\"deny_single_file\"");
+}
+
 static void put_environment(nook_strbuf *b, const char *env_id, const cli_session_opts *s, uint64_t timeout_ms) {
         nook_strbuf_puts(b, "{\"environment_id\":");
         nook_strbuf_json_string(b, env_id);
         nook_strbuf_printf(b,
                            ",\"spec\":{\"resources\":{\"cpus\":%g,\"memory_mb\":%llu,\"timeout_ms\":%llu,"
-                           "\"process_count\":%llu},\"filesystem\":{\"root\":\"%s\"}}}",
+                           "\"process_count\":%llu},\"filesystem\":{\"root\":\"%s\"",
                            s ? s->cpus : 1.0, (unsigned long long)(s ? s->memory_mb : CLI_UNLIMITED_MEMORY_MB),
                            (unsigned long long)(timeout_ms ? timeout_ms : CLI_MAX_TIMEOUT_MS),
                            (unsigned long long)(s ? s->pids : CLI_UNLIMITED_PIDS),
                            s && s->read_only ? "read_only" : "writable_layer");
+        if (s)
+                put_mounts(b, s);
+        nook_strbuf_puts(b, "}}}");
 }
 
 static int call(nook_runtime *rt, const char *method, nook_strbuf *req, bool verbose, char **ret, nook_error **err) {
@@ -288,6 +789,10 @@ static int call(nook_runtime *rt, const char *method, nook_strbuf *req, bool ver
                 fputs("nook: out of memory\n", stderr);
                 return -ENOMEM;
         }
+        /* NOOK_CLI_DEBUG=1 (not in --help): each request as sent; -e values included */
+        const char *debug = getenv("NOOK_CLI_DEBUG");
+        if (debug && *debug && strcmp(debug, "0") != 0)
+                fprintf(stderr, "nook: debug: %s %s\n", method, text);
         double t0 = verbose ? cli_now_ms() : 0;
         int r = nook_runtime_call(rt, method, text, ret, err);
         if (verbose)
@@ -304,6 +809,79 @@ static void hint_ownership(const nook_error *err, const cli_session_opts *s) {
                 "identities map only your own uid and gid): 'chown -R %u:%u %s', or --userns subuid when the "
                 "owners are in your /etc/subuid range\n",
                 s->rootfs, (unsigned)getuid(), (unsigned)getgid(), s->rootfs);
+}
+
+/* An error about a mount or the workspace names the option it came from: the pointer
+ * (/environment/spec/filesystem/mounts/1/destination_path) or the mount refs the
+ * message names ("v0") mean nothing to the person who typed -v. */
+static bool names_ref(const char *msg, const char *ref) {
+        size_t n = strlen(ref);
+        for (const char *p = strstr(msg, ref); p; p = strstr(p + 1, ref)) {
+                bool before = p == msg || !(p[-1] == '_' || p[-1] == '-' || (p[-1] >= '0' && p[-1] <= '9') ||
+                                            ((p[-1] | 0x20) >= 'a' && (p[-1] | 0x20) <= 'z'));
+                char c = p[n];
+                bool after =
+                        !(c == '_' || c == '-' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'));
+                if (before && after)
+                        return true;
+        }
+        return false;
+}
+
+/* Which mount the error's pointer names: its index, s->n_mounts for the workspace, or -1. */
+static long pointed_mount(const nook_error *err, const cli_session_opts *s, const char **ret_field) {
+        static const char fs[] = "/environment/spec/filesystem/";
+        const char *ptr = nook_error_get_pointer(err);
+        *ret_field = NULL;
+        if (!ptr || strncmp(ptr, fs, strlen(fs)) != 0)
+                return -1;
+        const char *rest = ptr + strlen(fs);
+        if (strncmp(rest, "mounts/", 7) == 0) {
+                char *end;
+                unsigned long i = strtoul(rest + 7, &end, 10);
+                if (end == rest + 7 || i >= s->n_mounts)
+                        return -1;
+                *ret_field = *end == '/' ? end + 1 : NULL;
+                return (long)i;
+        }
+        if (strncmp(rest, "workspace", 9) == 0 && (rest[9] == '/' || !rest[9]) && s->ws_flag) {
+                *ret_field = rest[9] == '/' ? rest + 10 : NULL;
+                return (long)s->n_mounts;
+        }
+        return -1;
+}
+
+static int report_mount_error(const nook_error *err, const cli_session_opts *s) {
+        const char *msg = nook_error_get_message(err), *field;
+        long i = pointed_mount(err, s, &field);
+        const char *flag = i < 0 ? NULL : (size_t)i < s->n_mounts ? s->mounts[i].flag : s->ws_flag;
+        if (!flag)
+                return cli_report(err);
+        _cleanup_free_ char *dest_flag = NULL;
+        if ((size_t)i == s->n_mounts && s->ws_dest && field && strcmp(field, "destination_path") == 0 &&
+            asprintf(&dest_flag, "--workspace-dest %s", s->ws_dest) >= 0)
+                flag = dest_flag;
+        /* the codec's "expected ..." needs the field; the plan's "mount v0: ..." says it */
+        if (field && names_ref(msg, (size_t)i < s->n_mounts ? s->mounts[i].ref : "workspace"))
+                field = NULL;
+        fprintf(stderr, "nook: %s: %s%s%s\n", flag, field ? field : "", field ? ": " : "", msg);
+        const char *hint = nook_error_get_hint(err);
+        if (hint)
+                fprintf(stderr, "hint: %s\n", hint);
+        return EXIT_NOOK;
+}
+
+/* After a message that names mount refs, which option each one is. */
+static void explain_refs(const nook_error *err, const cli_session_opts *s) {
+        const char *msg = nook_error_get_message(err), *hint = nook_error_get_hint(err);
+        const char *field;
+        long named = pointed_mount(err, s, &field);
+        for (size_t i = 0; i < s->n_mounts; i++)
+                if ((long)i != named &&
+                    (names_ref(msg, s->mounts[i].ref) || (hint && names_ref(hint, s->mounts[i].ref))))
+                        fprintf(stderr, "nook: (mount %s is %s)\n", s->mounts[i].ref, s->mounts[i].flag);
+        if (s->ws_ref && strcmp(s->ws_ref, WORKSPACE_ALIAS) == 0 && names_ref(msg, WORKSPACE_ALIAS))
+                fprintf(stderr, "nook: (%s is %s)\n", WORKSPACE_ALIAS, s->ws_flag);
 }
 
 static void req_prepare_session(nook_strbuf *b, const char *env_id, const cli_session_opts *s, bool owned) {
@@ -351,7 +929,8 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
                 if (call(rt, methods[i], &b, verbose, &out, &err) < 0) {
                         if (!err)
                                 return EXIT_NOOK;
-                        int rc = cli_report(err);
+                        int rc = report_mount_error(err, s);
+                        explain_refs(err, s);
                         hint_ownership(err, s);
                         return rc;
                 }
@@ -385,7 +964,7 @@ int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref,
         return EXIT_NOOK;
 }
 
-static void put_process(nook_strbuf *b, const cli_process_opts *p, const char *process_id) {
+static void put_process(nook_strbuf *b, const cli_process_opts *p, const char *process_id, const char *cwd) {
         nook_strbuf_puts(b, "{\"process_id\":");
         nook_strbuf_json_string(b, process_id);
         nook_strbuf_puts(b, ",\"argv\":[");
@@ -395,9 +974,9 @@ static void put_process(nook_strbuf *b, const cli_process_opts *p, const char *p
                 nook_strbuf_json_string(b, p->argv[i]);
         }
         nook_strbuf_puts(b, "]");
-        if (p->workdir) {
+        if (cwd) {
                 nook_strbuf_puts(b, ",\"cwd\":");
-                nook_strbuf_json_string(b, p->workdir);
+                nook_strbuf_json_string(b, cwd);
         }
         if (p->user) {
                 nook_strbuf_puts(b, ",\"user\":");
@@ -456,7 +1035,11 @@ int cli_start(nook_runtime *rt, const char *env_id, const cli_session_opts *s, c
         nook_strbuf_puts(&b, "{\"environment\":");
         put_environment(&b, env_id, s, p->timeout_ms);
         nook_strbuf_puts(&b, ",\"process\":");
-        put_process(&b, p, process_id);
+        /* with a workspace, the command starts in it unless -w says otherwise */
+        const char *cwd = p->workdir;
+        if (!cwd && s && s->ws_mode)
+                cwd = s->ws_dest ? s->ws_dest : "/workspace";
+        put_process(&b, p, process_id, cwd);
         nook_strbuf_puts(&b, ",\"effect_intent\":{\"effect_id\":");
         nook_strbuf_json_string(&b, effect_id);
         nook_strbuf_puts(&b, "}}");

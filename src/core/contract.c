@@ -137,15 +137,34 @@ static const nook_field workspace_fields[] = {
 };
 static const nook_schema schema_workspace = NOOK_SCHEMA(nook_workspace, workspace_fields, NULL);
 
+static const char *const mount_kind_values[] = { "bind", "tmpfs", NULL };
+static const nook_field mount_ext_fields[] = {
+        ENUM(nook_mount_ext, type, mount_kind_values, NOOK_MOUNT_KIND_BIND),
+        F_(nook_mount_ext, options, "options", NOOK_F_STRING, 0, .max_len = 256),
+};
+static const nook_schema schema_mount_ext = NOOK_SCHEMA(nook_mount_ext, mount_ext_fields, NULL);
+
+static int validate_mount_policy(void *obj, const char *ptr, nook_error **err) {
+        nook_mount_policy *m = obj;
+        bool tmpfs = m->has_nook && m->nook.type == NOOK_MOUNT_KIND_TMPFS;
+        if (!tmpfs && !m->source_alias) {
+                _cleanup_free_ char *p = nook_pointer_join(ptr, "source_alias");
+                return nook_error_field(err, NOOK_ERROR_MISSING_REQUIRED_FIELD, p ? p : ptr, "missing");
+        }
+        return 0;
+}
+
 static const nook_field mount_policy_fields[] = {
         ID(nook_mount_policy, mount_ref, NOOK_REQ),
-        ID(nook_mount_policy, source_alias, NOOK_REQ),
+        ID(nook_mount_policy, source_alias, 0),
         PATH(nook_mount_policy, destination_path, NOOK_REQ, NULL),
         ENUM(nook_mount_policy, mode, mount_mode_values, NOOK_MOUNT_READ_ONLY),
         JSON(nook_mount_policy, expansion_audit),
         JSON(nook_mount_policy, policy_refs),
+        OBJ_OPT(nook_mount_policy, nook, schema_mount_ext),
 };
-static const nook_schema schema_mount_policy = NOOK_SCHEMA(nook_mount_policy, mount_policy_fields, NULL);
+static const nook_schema schema_mount_policy =
+        NOOK_SCHEMA(nook_mount_policy, mount_policy_fields, validate_mount_policy);
 static const nook_field elem_mount_policy = { .type = NOOK_F_OBJECT, .schema = &schema_mount_policy };
 
 static const nook_field filesystem_fields[] = {

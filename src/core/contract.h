@@ -111,13 +111,22 @@ typedef struct nook_workspace {
         char *destination_path;
 } nook_workspace;
 
+typedef enum { NOOK_MOUNT_KIND_BIND, NOOK_MOUNT_KIND_TMPFS } nook_mount_kind;
+
+typedef struct nook_mount_ext {
+        int type;      /* nook_mount_kind */
+        char *options; /* tmpfs: "size=256m,mode=1777,noexec" */
+} nook_mount_ext;
+
 typedef struct nook_mount_policy {
         char *mount_ref;
-        char *source_alias;
+        char *source_alias; /* required for binds; none for tmpfs */
         char *destination_path;
         int mode;              /* nook_mount_mode */
         char *expansion_audit; /* JSON */
         char *policy_refs;     /* JSON */
+        nook_mount_ext nook;   /* ext */
+        bool has_nook;
 } nook_mount_policy;
 
 typedef struct nook_filesystem {

@@ -25,8 +25,8 @@ static const struct {
 } capability_table[] = {
         { "read_only_root", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, true },
         { "writable_layer", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS | NOOK_FACT_OVERLAY, true },
-        { "mount_read_only_enforcement", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
-        { "single_file_mount_expansion_audit", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
+        { "mount_read_only_enforcement", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, true },
+        { "single_file_mount_expansion_audit", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, true },
         { "no_network_guarantee", NOOK_FACT_USERNS | NOOK_FACT_NETNS, true },
         { "egress_allowlist", NOOK_FACT_USERNS | NOOK_FACT_NETNS | NOOK_FACT_NFTABLES, false },
         { "secret_isolation", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
@@ -247,7 +247,6 @@ static int userns_capability_report(void *state, nook_call_ctx *ctx, const nook_
         }
 
 NOT_YET(resolve_image, nook_resolve_image_req, nook_resolve_image_result, "images and the overlay root")
-NOT_YET(resolve_mounts, nook_env_req, nook_mount_plan, "mounts and the workspace")
 NOT_YET(prepare_secrets, nook_prepare_secrets_req, nook_secrets_result, "secrets")
 
 const nook_adapter_ops nook_userns_adapter = {
@@ -259,7 +258,7 @@ const nook_adapter_ops nook_userns_adapter = {
         .prepare_session = nook_userns_prepare_session,
         .resolve_image = userns_resolve_image,
         .prepare_rootfs = nook_userns_prepare_rootfs,
-        .resolve_mounts = userns_resolve_mounts,
+        .resolve_mounts = nook_userns_resolve_mounts,
         .configure_network = nook_userns_configure_network,
         .prepare_secrets = userns_prepare_secrets,
         .prepare_environment = nook_userns_prepare_environment,

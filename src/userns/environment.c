@@ -182,6 +182,28 @@ static int add_identity_files(const nook_session *s, nook_msg *m) {
         return 0;
 }
 
+static int add_mounts(const nook_mount_list *l, nook_msg *m) {
+        static const char *const kinds[] = { "bind", "tmpfs", "snapshot" };
+        for (size_t i = 0; i < l->n; i++) {
+                const nook_mount_entry *e = &l->e[i];
+                const char *f[] = { kinds[e->kind],
+                                    e->read_only ? "1" : "0",
+                                    e->is_file ? "1" : "0",
+                                    l->follow_within ? "1" : "0",
+                                    e->source ? e->source : "",
+                                    e->dest,
+                                    e->options };
+                nook_strbuf b = NOOK_STRBUF_INIT;
+                for (size_t k = 0; k < ELEMENTSOF(f); k++)
+                        nook_strbuf_putn(&b, f[k], strlen(f[k]) + 1);
+                size_t len = b.len;
+                _cleanup_free_ char *buf = nook_strbuf_steal(&b);
+                if (!buf || nook_msg_add(m, T_MOUNT, buf, (uint32_t)len) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 static int build_prepare(const nook_session *s, const nook_env_req *req, nook_msg *m) {
         char hosts[256];
         snprintf(hosts, sizeof(hosts),
@@ -221,8 +243,36 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                 return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
                                       "prepare_environment: no root filesystem yet; call prepare_rootfs first");
         if (!s->prepared) {
+                nook_mount_list mounts = { 0 };
+                if ((r = nook_mounts_plan(ctx->config, &req->environment, &mounts, err)) < 0)
+                        return nook_error_prefix(err, r, "prepare_environment");
+                if ((r = nook_mounts_check_root(&mounts, s->rootfs, err)) < 0) {
+                        nook_mount_list_clear(&mounts);
+                        return nook_error_prefix(err, r, "prepare_environment");
+                }
                 nook_msg m = NOOK_MSG_INIT(NOOK_MSG_PREPARE), reply = NOOK_MSG_INIT(0);
                 r = build_prepare(s, req, &m);
+                if (r >= 0)
+                        r = add_mounts(&mounts, &m);
+                if (r >= 0) {
+                        nook_strbuf b = NOOK_STRBUF_INIT;
+                        for (size_t i = 0; i < mounts.n; i++)
+                                nook_strbuf_printf(&b, "%s%s %s %s (%s, audit: %s)", i ? "; " : "", mounts.e[i].dest,
+                                                   mounts.e[i].kind == NOOK_MOUNT_KIND_TMPFS      ? "tmpfs"
+                                                   : mounts.e[i].kind == NOOK_MOUNT_KIND_SNAPSHOT ? "snapshot"
+                                                   : mounts.e[i].is_file                          ? "file"
+                                                                                                  : "bind",
+                                                   mounts.e[i].read_only ? "ro" : "rw", mounts.e[i].ref,
+                                                   mounts.e[i].audit);
+                        const nook_workspace *w = &req->environment.spec.filesystem.workspace;
+                        free(s->workspace);
+                        s->workspace = w->mode != NOOK_WS_NONE
+                                               ? strdup(w->destination_path ? w->destination_path : "/workspace")
+                                               : NULL;
+                        free(s->mounts);
+                        s->mounts = nook_strbuf_steal(&b);
+                }
+                nook_mount_list_clear(&mounts);
                 if (r < 0)
                         r = nook_error_oom(err);
                 else

@@ -186,7 +186,7 @@ static int build_spawn(const nook_adapter_config *c, const nook_session *s, cons
         for (size_t i = 0; r >= 0 && i < p->argv.n; i++)
                 r = nook_msg_add_str(m, T_ARGV, ((char **)p->argv.items)[i]);
         if (r >= 0)
-                r = nook_msg_add_str(m, T_CWD, p->cwd ? p->cwd : "/");
+                r = nook_msg_add_str(m, T_CWD, p->cwd ? p->cwd : s->workspace ? s->workspace : "/");
         if (r >= 0)
                 r = nook_msg_add_u64(m, T_UID, uid);
         if (r >= 0)

@@ -43,6 +43,7 @@ typedef enum nook_tag {
         T_ETC_FILE,    /* str: "<path>\0<content>" to bind over /etc/<path> (hosts, resolv.conf, passwd, group) */
         T_OWN_NETNS,   /* u64: 1 when the session has its own network namespace */
         T_SCRATCH_MB,  /* u64: size of the tmpfs holding the writable layer */
+        T_MOUNT,       /* strs "kind\0ro\0file\0follow\0source\0dest\0options\0", repeated, in order */
         /* SPAWN */
         T_PROCESS_REF = 40, /* str */
         T_ARGV,             /* str, repeated */

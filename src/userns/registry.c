@@ -44,6 +44,7 @@ int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn 
                                                : "created",
                         .rootfs = s->rootfs,
                         .notes = s->notes,
+                        .mounts = s->mounts,
                         .network = s->own_netns ? "none" : "host",
                         .hostname = s->hostname,
                         .holder_pid = alive ? (int)s->holder_pid : 0,

@@ -99,6 +99,8 @@ nook_session *nook_session_free(nook_session *s) {
         free(s->rootfs);
         free(s->hostname);
         free(s->notes);
+        free(s->mounts);
+        free(s->workspace);
         free(s);
         return NULL;
 }
@@ -152,6 +154,10 @@ static void parse_state_line(nook_session *s, const char *k, const char *v) {
                 set_str(&s->hostname, v);
         else if (strcmp(k, "notes") == 0)
                 set_str(&s->notes, v);
+        else if (strcmp(k, "mounts") == 0)
+                set_str(&s->mounts, v);
+        else if (strcmp(k, "workspace") == 0)
+                set_str(&s->workspace, v);
         else if (strcmp(k, "created_ms") == 0)
                 s->created_ms = (int64_t)n;
 }
@@ -197,13 +203,14 @@ int nook_session_save(const nook_session *s, nook_error **err) {
                            "environment_id=%s\nname=%s\nidentity=%d\nuid=%u\ngid=%u\ninner_uid=%u\ninner_gid=%u\n"
                            "subid_count=%u\nown_netns=%d\nholder_pid=%d\nholder_start=%llu\nowner_pid=%d\n"
                            "owner_start=%llu\ndetached=%d\nticket=%s\nrootfs=%s\nrootfs_rw=%d\nread_only=%d\n"
-                           "prepared=%d\nhostname=%s\nnotes=%s\ncreated_ms=%lld\n",
+                           "prepared=%d\nhostname=%s\nnotes=%s\nmounts=%s\nworkspace=%s\ncreated_ms=%lld\n",
                            s->environment_id, s->name ? s->name : "", s->identity, (unsigned)s->uid, (unsigned)s->gid,
                            (unsigned)s->inner_uid, (unsigned)s->inner_gid, s->subid_count, s->own_netns,
                            (int)s->holder_pid, (unsigned long long)s->holder_start, (int)s->owner_pid,
                            (unsigned long long)s->owner_start, s->detached, s->ticket ? s->ticket : "",
                            s->rootfs ? s->rootfs : "", s->rootfs_rw, s->read_only, s->prepared,
-                           s->hostname ? s->hostname : "", s->notes ? s->notes : "", (long long)s->created_ms);
+                           s->hostname ? s->hostname : "", s->notes ? s->notes : "", s->mounts ? s->mounts : "",
+                           s->workspace ? s->workspace : "", (long long)s->created_ms);
         _cleanup_free_ char *text = nook_strbuf_steal(&b);
         _cleanup_free_ char *tmp = NULL, *path = NULL;
         if (!text || asprintf(&tmp, "%s/.state.tmp", s->dir) < 0 || asprintf(&path, "%s/state", s->dir) < 0)
@@ -602,6 +609,11 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
                 return existing(s, ret, err);
         if (r != -ENOENT)
                 return r;
+        /* Bad mounts are refused before any namespace work starts. */
+        nook_mount_list plan;
+        if ((r = nook_mounts_plan(c, &req->environment, &plan, err)) < 0)
+                return nook_error_prefix(err, r, "prepare_session");
+        nook_mount_list_clear(&plan);
         holder_launch l = { .uid = getuid(),
                             .gid = getgid(),
                             .own_netns = req->nook.network != NOOK_NETMODE_HOST,

@@ -39,7 +39,9 @@ typedef struct nook_session {
         bool read_only;
         bool prepared;
         char *hostname;
-        char *notes; /* downgrades taken, one line */
+        char *notes;     /* downgrades taken, one line */
+        char *mounts;    /* the applied mount plan, one line ("; "-separated) */
+        char *workspace; /* the workspace's destination: the default cwd of processes */
         int64_t created_ms;
 } nook_session;
 
@@ -114,6 +116,34 @@ int nook_root_read_file(const char *root, const char *path, size_t max, char **r
 
 /* Looks an alias up in the operator's configuration (NAME=PATH entries). */
 const char *nook_alias_lookup(const nook_adapter_config *c, const char *name);
+
+/* mounts.c: the mount plan of an environment — the spec's workspace and mounts, aliases
+ * resolved through the operator's configuration, every destination checked — made
+ * without any side effect (resolve_mounts), then handed to the holder by
+ * prepare_environment. */
+enum { NOOK_MOUNT_KIND_SNAPSHOT = 2 };
+
+typedef struct nook_mount_entry {
+        char *ref;
+        int kind; /* NOOK_MOUNT_KIND_BIND, _TMPFS, _SNAPSHOT */
+        bool read_only;
+        bool is_file; /* a single file bound by itself */
+        char *alias;  /* NULL for tmpfs */
+        char *source; /* host path (bind, snapshot) */
+        char *dest;
+        char *options; /* tmpfs options, validated */
+        char *audit;   /* "none", or what more than the file is exposed */
+} nook_mount_entry;
+
+typedef struct nook_mount_list {
+        nook_mount_entry *e;
+        size_t n;
+        bool follow_within; /* symlink_policy follow_within_alias */
+} nook_mount_list;
+
+int nook_mounts_plan(const nook_adapter_config *c, const nook_environment *env, nook_mount_list *ret, nook_error **err);
+void nook_mount_list_clear(nook_mount_list *l);
+int nook_mounts_check_root(const nook_mount_list *l, const char *rootfs, nook_error **err);
 
 /* Removes a directory tree below dirfd without following symlinks (S24). */
 int nook_rm_rf_at(int dirfd, const char *name);

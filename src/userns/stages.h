@@ -7,6 +7,8 @@
 
 int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_ref_result *ret,
                                 nook_error **err);
+int nook_userns_resolve_mounts(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_mount_plan *ret,
+                               nook_error **err);
 int nook_userns_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepare_rootfs_req *req,
                                nook_ref_result *ret, nook_error **err);
 int nook_userns_configure_network(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_ref_result *ret,

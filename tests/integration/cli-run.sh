@@ -83,3 +83,24 @@ assert_eq 125 "$RC" "a bad size"
 run_nook run --rootfs "$ROOT" --timeout soon -- true
 assert_eq 125 "$RC" "a bad duration"
 ok "cli"
+
+# mounts from the command line (issue 5's CLI): -v, --tmpfs, --mount, --workspace
+mkdir -p "$T/proj" && echo p >"$T/proj/file"
+run_nook run --rootfs "$ROOT" -v "$T/proj:/src:ro" --tmpfs /scratch:size=1m -- sh -c 'cat /src/file; (touch /src/x) 2>&1 | grep -c Read-only; df /scratch | grep -c tmpfs'
+assert_eq "p
+1
+1" "$OUT" "-v ro and --tmpfs"
+run_nook run --rootfs "$ROOT" --mount "type=bind,src=$T/proj,dst=/m" -- sh -c 'echo w > /m/new'
+assert_eq w "$(cat "$T/proj/new")" "--mount bind writes to the host"
+run_nook run --rootfs "$ROOT" --workspace :scratch -- pwd
+assert_eq /workspace "$OUT" "the process starts in the workspace"
+run_nook run --rootfs "$ROOT" -v "$T/proj:/src:r0" -- true
+assert_eq 125 "$RC" "a :ro typo"
+assert_contains "$ERR" "r0" "the typo is named"
+run_nook run --rootfs "$ROOT" -v "$T/nope:/src" -- true
+assert_eq 125 "$RC" "a missing source"
+run_nook run --rootfs "$ROOT" -v "$T/proj/file:/tmp" -- true
+assert_eq 125 "$RC" "a file onto a directory"
+run_nook run --rootfs "$ROOT" -v "$T/proj:/proc/x" -- true
+assert_eq 125 "$RC" "a destination under /proc"
+ok "cli mounts"
