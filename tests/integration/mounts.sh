@@ -80,3 +80,25 @@ bad "tmpfs options" '[{"mount_ref":"m","destination_path":"/x","nook":{"type":"t
 run_nook_in "{\"environment\":{\"environment_id\":\"$EID-bad\",\"spec\":{\"filesystem\":{\"single_file_mount_expansion\":\"deny_single_file\",\"mounts\":[{\"mount_ref\":\"m\",\"source_alias\":\"conf\",\"destination_path\":\"/etc/a.conf\"}]}}}}" call prepare_session
 assert_contains "$OUT" "single-file mounts are denied" "deny_single_file"
 ok "mounts"
+
+# ownership across a writable bind: root maps 0 to the caller; subuid maps other ids to
+# the subordinate range (what the user sees outside)
+SENV="{\"environment_id\":\"$EID-o\",\"spec\":{\"filesystem\":{\"root\":\"writable_layer\",\"mounts\":[{\"mount_ref\":\"w\",\"source_alias\":\"rw\",\"destination_path\":\"/out\",\"mode\":\"writable\"}]},\"io_policy\":$io}}"
+for ident in root subuid; do
+        if [ "$ident" = subuid ] && ! grep -q -E "^($(id -un)|$(id -u)):" /etc/subuid; then
+                continue
+        fi
+        echo "$EID-o" >>"$T/envs"
+        call_ok prepare_session "{\"environment\":$SENV,\"nook\":{\"identity\":\"$ident\"}}"
+        call_ok prepare_rootfs "{\"rootfs\":{\"rootfs_ref\":\"testroot\"},\"environment_id\":\"$EID-o\"}"
+        call_ok prepare_environment "{\"environment\":$SENV,\"nook\":{\"identity\":\"$ident\"}}"
+        run_in '["sh","-c","echo r > /out/by-root; echo o > /out/by-1000; chown 1000:1000 /out/by-1000 2>/dev/null; true"]'
+        assert_eq "$(id -u)" "$(stat -c %u "$H/rw/by-root")" "owner outside of a file root wrote ($ident)"
+        if [ "$ident" = subuid ]; then
+                start=$(grep -E "^($(id -un)|$(id -u)):" /etc/subuid | head -n 1 | cut -d: -f2)
+                assert_eq $((start + 999)) "$(stat -c %u "$H/rw/by-1000")" "uid 1000 inside is subordinate id start+999 outside"
+        fi
+        rm -f "$H/rw/by-root" "$H/rw/by-1000" 2>/dev/null || true
+        session_down "$EID-o"
+done
+ok "ownership across mounts"
