@@ -355,17 +355,13 @@ static bool parse_mount(const void *d, uint32_t len, plan_mount *pm) {
         return pm->dest[0] == '/';
 }
 
-/* One component below dirfd: never leaving it (RESOLVE_BENEATH: a symlink pointing out
- * is refused, SECURITY.md S4), or, with follow_within_alias, symlinks read as if the
- * root were "/" (RESOLVE_IN_ROOT). */
+/* The path so far, resolved from the root and never leaving it: with deny_escapes
+ * (RESOLVE_BENEATH) an absolute symlink or a ".." past the root is refused (SECURITY.md
+ * S4); with follow_within_alias (RESOLVE_IN_ROOT) symlinks read as if the root were "/". */
 static int open_step(int rootfd, int dirfd, const char *prefix, const char *comp, bool follow, int flags) {
         struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
                                 .resolve = RESOLVE_NO_MAGICLINKS | (follow ? RESOLVE_IN_ROOT : RESOLVE_BENEATH) };
-        int fd;
-        if (follow)
-                fd = (int)syscall(SYS_openat2, rootfd, prefix, &how, sizeof(how));
-        else
-                fd = (int)syscall(SYS_openat2, dirfd, comp, &how, sizeof(how));
+        int fd = (int)syscall(SYS_openat2, rootfd, prefix, &how, sizeof(how));
         if (fd < 0 && errno == ENOSYS) /* no openat2: no symlink followed at all */
                 fd = openat(dirfd, comp, flags | O_CLOEXEC | O_NOFOLLOW);
         return fd;

@@ -102,3 +102,23 @@ for ident in root subuid; do
         session_down "$EID-o"
 done
 ok "ownership across mounts"
+
+# symlink_policy: a relative symlink inside the root is followed under both policies; an
+# absolute one only with follow_within_alias (read as if the root were /)
+mkdir -p "$ROOT/real"
+ln -s real "$ROOT/rel"
+ln -s /real "$ROOT/abs"
+pol() { # policy destination -> prints the status of prepare_environment
+        env="$EID-p$(echo "$1$2" | cksum | cut -d' ' -f1)"
+        echo "$env" >>"$T/envs"
+        V="{\"environment_id\":\"$env\",\"spec\":{\"filesystem\":{\"root\":\"writable_layer\",\"symlink_policy\":\"$1\",\"mounts\":[{\"mount_ref\":\"t\",\"destination_path\":\"$2\",\"mode\":\"writable\",\"nook\":{\"type\":\"tmpfs\"}}]}}}"
+        printf '%s' "{\"environment\":$V}" | "$NOOK" call prepare_session >/dev/null 2>&1
+        printf '%s' "{\"rootfs\":{\"rootfs_ref\":\"testroot\"},\"environment_id\":\"$env\"}" | "$NOOK" call prepare_rootfs >/dev/null 2>&1
+        if printf '%s' "{\"environment\":$V}" | "$NOOK" call prepare_environment >/dev/null 2>&1; then echo mounted; else echo refused; fi
+        printf '%s' "{\"environment\":{\"environment_id\":\"$env\",\"spec\":{}},\"cleanup_plan_ref\":\"c\"}" | "$NOOK" call cleanup >/dev/null 2>&1
+}
+assert_eq mounted "$(pol deny_escapes /rel/x)" "relative symlink, deny_escapes"
+assert_eq refused "$(pol deny_escapes /abs/x)" "absolute symlink, deny_escapes"
+assert_eq mounted "$(pol follow_within_alias /abs/x)" "absolute symlink, follow_within_alias"
+[ -z "$(ls -A "$ROOT/real")" ] || fail "a mount point was created in the host directory under the root"
+ok "symlink policies"
