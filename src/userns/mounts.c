@@ -152,6 +152,24 @@ static int plan_workspace(planner *p, const nook_filesystem *fs) {
         }
 }
 
+static size_t depth(const char *path) {
+        size_t n = 0;
+        for (; *path; path++)
+                n += *path == '/';
+        return n;
+}
+
+/* Parents before children (as podman sorts them): a mount never hides one made before
+ * it; mounts of equal depth keep the order the request gave. */
+static void order_by_depth(nook_mount_list *l) {
+        for (size_t i = 1; i < l->n; i++)
+                for (size_t j = i; j > 0 && depth(l->e[j - 1].dest) > depth(l->e[j].dest); j--) {
+                        nook_mount_entry t = l->e[j];
+                        l->e[j] = l->e[j - 1];
+                        l->e[j - 1] = t;
+                }
+}
+
 int nook_mounts_plan(const nook_adapter_config *c, const nook_environment *env, nook_mount_list *ret,
                      nook_error **err) {
         const nook_filesystem *fs = &env->spec.filesystem;
@@ -171,6 +189,7 @@ int nook_mounts_plan(const nook_adapter_config *c, const nook_environment *env, 
                 nook_mount_list_clear(&l);
                 return r;
         }
+        order_by_depth(&l);
         *ret = l;
         return 0;
 }
