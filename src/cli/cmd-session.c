@@ -51,23 +51,9 @@ void help_session(FILE *f) {
 /* ---- create ------------------------------------------------------------------------------ */
 
 static const struct option create_options[] = {
-        { "name", required_argument, NULL, OPT_NAME },
-        { "rootfs", required_argument, NULL, OPT_ROOTFS },
-        { "rootfs-rw", no_argument, NULL, OPT_ROOTFS_RW },
-        { "read-only", no_argument, NULL, OPT_READ_ONLY },
-        { "network", required_argument, NULL, OPT_NETWORK },
-        { "net", required_argument, NULL, OPT_NETWORK },
-        { "hostname", required_argument, NULL, OPT_HOSTNAME },
-        { "userns", required_argument, NULL, OPT_USERNS },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "verbose", no_argument, NULL, OPT_VERBOSE },
-        { "help", no_argument, NULL, 'h' },
-        { "volume", required_argument, NULL, 'v' },
-        { "tmpfs", required_argument, NULL, OPT_TMPFS },
-        { "mount", required_argument, NULL, OPT_MOUNT },
-        { "workspace", required_argument, NULL, OPT_WORKSPACE },
-        { "workspace-dest", required_argument, NULL, OPT_WORKSPACE_DEST },
-        { "deny-single-file", no_argument, NULL, OPT_DENY_SINGLE_FILE },
+        CLI_SESSION_OPTIONS,
+        CLI_MOUNT_OPTIONS,
+        CLI_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 },
 };
 

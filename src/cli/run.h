@@ -93,6 +93,39 @@ enum {
         OPT_DENY_SINGLE_FILE,
 };
 
+/* The getopt entries of each option family, spliced into the verbs' tables so that a flag
+ * is spelled once: run = process + session + limits + mounts + common, exec = process +
+ * mounts (refused by name) + common, session create = session + mounts + common. */
+#define CLI_COMMON_OPTIONS                                                     \
+        { "json", no_argument, NULL, OPT_JSON },                               \
+        { "verbose", no_argument, NULL, OPT_VERBOSE },                         \
+        { "help", no_argument, NULL, 'h' }
+#define CLI_PROCESS_OPTIONS                                                    \
+        { "detach", no_argument, NULL, 'd' },                                  \
+        { "interactive", no_argument, NULL, 'i' },                             \
+        { "tty", no_argument, NULL, 't' },                                     \
+        { "env", required_argument, NULL, 'e' },                               \
+        { "env-file", required_argument, NULL, OPT_ENV_FILE },                 \
+        { "workdir", required_argument, NULL, 'w' },                           \
+        { "user", required_argument, NULL, 'u' },                              \
+        { "timeout", required_argument, NULL, OPT_TIMEOUT }
+#define CLI_SESSION_OPTIONS                                                    \
+        { "name", required_argument, NULL, OPT_NAME },                         \
+        { "rootfs", required_argument, NULL, OPT_ROOTFS },                     \
+        { "rootfs-rw", no_argument, NULL, OPT_ROOTFS_RW },                     \
+        { "read-only", no_argument, NULL, OPT_READ_ONLY },                     \
+        { "network", required_argument, NULL, OPT_NETWORK },                   \
+        { "net", required_argument, NULL, OPT_NETWORK },                       \
+        { "hostname", required_argument, NULL, OPT_HOSTNAME },                 \
+        { "userns", required_argument, NULL, OPT_USERNS }
+#define CLI_MOUNT_OPTIONS                                                      \
+        { "volume", required_argument, NULL, 'v' },                            \
+        { "tmpfs", required_argument, NULL, OPT_TMPFS },                       \
+        { "mount", required_argument, NULL, OPT_MOUNT },                       \
+        { "workspace", required_argument, NULL, OPT_WORKSPACE },               \
+        { "workspace-dest", required_argument, NULL, OPT_WORKSPACE_DEST },     \
+        { "deny-single-file", no_argument, NULL, OPT_DENY_SINGLE_FILE }
+
 /* true for the mount options' codes ('v' included): exec refuses them by name. */
 bool cli_is_mount_opt(int c);
 
