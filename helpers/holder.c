@@ -89,9 +89,22 @@ static int reopen_here(int fd) {
         return here;
 }
 
-static void reap(void) {
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-                ;
+/* fuse-overlayfs dying leaves the root answering ENOTCONN; its status is kept in the
+ * session dir for session inspect and cleanup to report. */
+static void reap(holder *h) {
+        int status;
+        for (pid_t pid; (pid = waitpid(-1, &status, WNOHANG)) > 0;)
+                if (pid == h->fuse_pid) {
+                        h->fuse_pid = 0;
+                        char line[64];
+                        int n = snprintf(line, sizeof(line), "%s=%d\n", WIFSIGNALED(status) ? "signal" : "exit_code",
+                                         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                        int fd = openat(h->session_fd, "rootfs-died", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                        if (fd >= 0) {
+                                (void)!write(fd, line, (size_t)n);
+                                close(fd);
+                        }
+                }
 }
 
 /* Only the user who made the session talks to it (S27): SO_PEERCRED as this user
@@ -102,11 +115,13 @@ static bool peer_ok(const holder *h, int fd) {
         return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && cr.uid == h->peer_uid;
 }
 
-static void reply_ok(int fd, const char *notes) {
+static void reply_ok(int fd, const char *notes, const char *driver) {
         nook_msg r = NOOK_MSG_INIT(NOOK_MSG_REPLY);
         nook_msg_add_u64(&r, T_ERRNO, 0);
         if (notes && *notes)
                 nook_msg_add_str(&r, T_MESSAGE, notes);
+        if (driver)
+                nook_msg_add_str(&r, T_DRIVER, driver);
         (void)nook_msg_send(fd, &r);
         nook_msg_done(&r);
 }
@@ -125,7 +140,7 @@ static void handle_prepare(holder *h, int fd, const nook_msg *m) {
                 return;
         }
         h->prepared = true;
-        reply_ok(fd, notes);
+        reply_ok(fd, notes, h->driver);
 }
 
 static void handle_spawn(holder *h, int fd, nook_msg *m) {
@@ -161,7 +176,7 @@ static void serve_one(holder *h) {
         }
         switch (m.type) {
         case NOOK_MSG_PING:
-                reply_ok(fd, h->prepared ? "prepared" : "created");
+                reply_ok(fd, h->prepared ? "prepared" : "created", NULL);
                 break;
         case NOOK_MSG_PREPARE:
                 handle_prepare(h, fd, &m);
@@ -224,7 +239,7 @@ int main(int argc, char **argv) {
                         while (read(h.signal_fd, &si, sizeof(si)) == sizeof(si))
                                 if (si.ssi_signo != SIGCHLD)
                                         return 0; /* as pid 1, our exit ends the session */
-                        reap();
+                        reap(&h);
                 }
                 if (p[0].revents & POLLIN)
                         serve_one(&h);

@@ -35,6 +35,7 @@ struct mount_attr {
 
 typedef struct build {
         holder *h;
+        const nook_msg *msg;
         int root_fd;   /* the new root */
         bool writable; /* files may be written into the new root (overlay upper) */
         char *notes;
@@ -114,6 +115,17 @@ static int mount_overlay_root(build *b, const char *rootfs, bool rw) {
         _cleanup_close_ int root = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root < 0)
                 return hfail(st, errno, "opening the root mount point");
+        if (!rootfs) { /* an image: its layers under the writable layer the client made */
+                int r = holder_image_root(b->h, b->msg, top, root, &b->h->driver, b->h->driver_why,
+                                          sizeof(b->h->driver_why), st);
+                if (r < 0)
+                        return r;
+                if (b->h->driver_why[0])
+                        note(b, "%s", b->h->driver_why);
+                b->writable = true;
+                b->root_fd = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                return b->root_fd < 0 ? hfail(st, errno, "opening the root") : 0;
+        }
         if (rw) {
                 if (mount_fd(rootfs, root, NULL, MS_BIND | MS_REC, NULL) < 0)
                         return hfail(st, errno, "binding the root directory read-write");
@@ -536,10 +548,12 @@ static int pivot(build *b) {
 }
 
 int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size, hstatus *st) {
-        build b = { .h = h, .root_fd = -1, .notes = notes, .notes_size = notes_size, .st = st };
+        build b = { .h = h, .msg = m, .root_fd = -1, .notes = notes, .notes_size = notes_size, .st = st };
         const char *rootfs = nook_msg_str(m, T_ROOTFS);
         const char *hostname = nook_msg_str(m, T_HOSTNAME);
-        if (!rootfs || rootfs[0] != '/')
+        if (nook_msg_has(m, T_DRIVER))
+                rootfs = NULL;
+        else if (!rootfs || rootfs[0] != '/')
                 return hfail(st, EINVAL, "no root directory given");
         int r = mount_overlay_root(&b, rootfs, nook_msg_u64(m, T_ROOTFS_RW, 0) == 1);
         if (r >= 0)

@@ -8,5 +8,6 @@
 #include "nook/journal.h"
 #include "nook/runtime.h"
 #include "nook/session.h"
+#include "nook/image.h"
 
 #endif

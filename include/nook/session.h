@@ -30,6 +30,14 @@ typedef struct nook_session_info {
         int holder_pid;
         long long created_ms;
         bool owned_by_caller; /* ends with the process that made it (nook run) */
+        /* an image root: the image's manifest digest, the rootfs driver and why it was
+         * chosen, and how many of the image's entries show a collapsed owner (single-id
+         * identities); NULL / 0 otherwise */
+        const char *image;
+        const char *driver;
+        const char *driver_reason;
+        const char *upper; /* host path of the writable layer, when on disk */
+        unsigned long long owners_collapsed;
 } nook_session_info;
 
 typedef struct nook_process_info {

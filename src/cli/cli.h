@@ -47,6 +47,10 @@ int cmd_kill(int argc, char **argv);
 void help_kill(FILE *f);
 int cmd_stats(int argc, char **argv);
 void help_stats(FILE *f);
+int cmd_image(int argc, char **argv);
+void help_image(FILE *f);
+int cmd_images(int argc, char **argv);
+void help_images(FILE *f);
 int cmd_gc(int argc, char **argv);
 void help_gc(FILE *f);
 

@@ -164,12 +164,14 @@ typedef struct run_ctx {
         char env_id[80];
         bool session_made; /* prepare_session was called: cleanup is owed */
         char *ref;
+        char **image_argv; /* Entrypoint + (COMMAND or Cmd), owned */
 } run_ctx;
 
 static void run_ctx_done(run_ctx *c) {
         cli_session_opts_done(&c->s);
         cli_process_opts_done(&c->p);
         free(c->ref);
+        strv_free(c->image_argv);
         nook_runtime_free(c->rt);
         if (c->sigfd >= 0)
                 close(c->sigfd);
@@ -197,15 +199,17 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
                 if (r != 0)
                         return r == 1 ? cli_usage_error("run", "unexpected option '%s'", argv[optind - 1]) : r;
         }
+        if (!c->s.rootfs && optind < argc)
+                c->s.image = argv[optind++];
+        if (optind < argc && strcmp(argv[optind], "--") == 0)
+                optind++;
         c->p.argv = argv + optind;
         c->p.argc = (size_t)(argc - optind);
-        if (!c->s.rootfs)
-                return c->p.argc ? cli_usage_error("run",
-                                                   "'%s' looks like an image: images arrive with the images "
-                                                   "stage; use --rootfs DIR",
-                                                   c->p.argv[0])
-                                 : cli_usage_error("run", "missing --rootfs DIR (the root directory of the "
-                                                          "sandbox; images arrive with the images stage)");
+        if (!c->s.rootfs && !c->s.image)
+                return cli_usage_error("run", "missing IMAGE (nook images lists them; nook image import FILE adds "
+                                              "one) or --rootfs DIR");
+        if (c->s.image && (c->s.rootfs_rw))
+                return cli_usage_error("run", "--rootfs-rw goes with --rootfs DIR, not with an image");
         if (c->s.rootfs_rw && c->s.read_only)
                 return cli_usage_error("run", "--rootfs-rw and --read-only contradict each other: choose one");
         if (c->p.json && !c->p.detach)
@@ -215,6 +219,8 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
         int rc = cli_session_check(&c->s, "run");
         if (rc)
                 return rc;
+        if (!c->p.argc && c->s.image)
+                return -1; /* the image's Entrypoint and Cmd: cmd_run asks the store */
         if (!c->p.argc) {
                 if (!root_has_sh(c->s.rootfs))
                         return cli_usage_error("run",
@@ -225,6 +231,42 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
                 c->p.argc = 1;
         }
         return -1;
+}
+
+/* docker's rule: the image's Entrypoint, then COMMAND if given, else the image's Cmd. */
+static int image_command(run_ctx *c) {
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        _cleanup_free_ char *res = NULL;
+        if (nook_runtime_image_inspect(c->rt, c->s.image, &res, &err) < 0)
+                return cli_report(err);
+        size_t n = 0, cap = c->p.argc + 64;
+        char **v = calloc(cap + 1, sizeof(char *));
+        if (!v)
+                return EXIT_NOOK;
+        for (int part = 0; part < 2; part++) {
+                if (part == 1 && c->p.argc) {
+                        for (size_t i = 0; i < c->p.argc && n < cap; i++)
+                                v[n++] = strdup(c->p.argv[i]);
+                        break;
+                }
+                for (int i = 0; n < cap; i++) {
+                        char ptr[64];
+                        snprintf(ptr, sizeof(ptr), "/config/%s/%d", part ? "Cmd" : "Entrypoint", i);
+                        char *a = cli_json_get(res, ptr);
+                        if (!a)
+                                break;
+                        v[n++] = a;
+                }
+        }
+        if (!n) {
+                strv_free(v);
+                return cli_usage_error("run", "the image %s names no command (no Entrypoint, no Cmd): give one",
+                                       c->s.image);
+        }
+        c->image_argv = v;
+        c->p.argv = v;
+        c->p.argc = n;
+        return 0;
 }
 
 static int name_taken(nook_runtime *rt, const char *name, const char *verb) {
@@ -314,6 +356,8 @@ int cmd_run(int argc, char **argv) {
         if (!c.s.name && cli_random_hex(hex, 6) < 0)
                 return EXIT_NOOK;
         snprintf(c.env_id, sizeof(c.env_id), "%s%s", c.s.name ? "" : "run-", c.s.name ? c.s.name : hex);
+        if (c.s.image && (rc = image_command(&c)) != 0)
+                return rc;
 
         rc = run_prepare(&c);
         _cleanup_free_ char *summary = NULL;

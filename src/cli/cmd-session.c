@@ -12,7 +12,7 @@
 #include "util/strbuf.h"
 
 void help_session(FILE *f) {
-        fputs("Usage: nook session create --rootfs DIR [--name NAME] [-v SRC:DST]... [OPTIONS]\n"
+        fputs("Usage: nook session create [IMAGE | --rootfs DIR] [--name NAME] [-v SRC:DST]... [OPTIONS]\n"
               "       nook session ls [--json]\n"
               "       nook session inspect SESSION [--json]\n"
               "       nook session rm SESSION...\n"
@@ -77,12 +77,13 @@ static int session_create(int argc, char **argv) {
                 else if ((opt = cli_session_opt(opt, optarg, &s, "session")) != 0)
                         return opt;
         }
+        if (optind < argc && !s.rootfs)
+                s.image = argv[optind++];
         if (optind < argc)
-                return cli_usage_error("session", "unexpected argument '%s' (session create takes options only)",
+                return cli_usage_error("session", "unexpected argument '%s' (session create takes one IMAGE)",
                                        argv[optind]);
-        if (!s.rootfs)
-                return cli_usage_error("session", "session create needs --rootfs DIR (the root directory of the "
-                                                  "sandbox)");
+        if (!s.rootfs && !s.image)
+                return cli_usage_error("session", "session create needs an IMAGE (nook images) or --rootfs DIR");
         if (s.rootfs_rw && s.read_only)
                 return cli_usage_error("session", "--rootfs-rw and --read-only contradict each other: choose one");
         int rc = cli_session_check(&s, "session");
@@ -149,6 +150,12 @@ static void json_session(nook_strbuf *b, const cli_session_row *r) {
         json_str_field(b, "identity", r->identity, true);
         json_str_field(b, "state", r->state, true);
         json_str_field(b, "rootfs", r->rootfs, true);
+        json_str_field(b, "image", r->image, true);
+        json_str_field(b, "rootfs_driver", r->driver, true);
+        json_str_field(b, "rootfs_driver_reason", r->driver_reason, true);
+        json_str_field(b, "writable_layer", r->upper, true);
+        if (r->image)
+                nook_strbuf_printf(b, ",\"owners_collapsed\":%llu", r->owners_collapsed);
         json_str_field(b, "network", r->network, true);
         json_str_field(b, "hostname", r->hostname, true);
         json_str_field(b, "notes", r->notes, true);
@@ -282,7 +289,17 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
         printf("%-13s %s\n", "Ref:", r->ref);
         printf("%-13s %s\n", "State:", r->state ? r->state : "-");
         printf("%-13s %s\n", "Identity:", r->identity ? r->identity : "-");
-        printf("%-13s %s\n", "Rootfs:", r->rootfs ? r->rootfs : "-");
+        if (r->image) {
+                printf("%-13s %s\n", "Image:", r->image);
+                printf("%-13s %s (%s)\n", "Rootfs:", r->driver ? r->driver : "-",
+                       r->driver_reason ? r->driver_reason : "");
+                printf("%-13s %s\n", "Upper dir:", r->upper ? r->upper : "-");
+                if (r->owners_collapsed)
+                        printf("%-13s %llu entries of the image show the one mapped id as owner (modes exact; "
+                               "--userns subuid shows them)\n",
+                               "Owners:", r->owners_collapsed);
+        } else
+                printf("%-13s %s\n", "Rootfs:", r->rootfs ? r->rootfs : "-");
         printf("%-13s %s\n", "Network:", r->network ? r->network : "-");
         printf("%-13s %s\n", "Hostname:", r->hostname ? r->hostname : "-");
         if (r->holder_pid > 0)

@@ -18,6 +18,10 @@ static void session_row_done(cli_session_row *r) {
         free(r->identity);
         free(r->state);
         free(r->rootfs);
+        free(r->image);
+        free(r->driver);
+        free(r->driver_reason);
+        free(r->upper);
         free(r->notes);
         free(r->mounts);
         free(r->network);
@@ -45,6 +49,11 @@ static int add_session(const nook_session_info *s, void *userdata) {
                 .identity = dup_or_null(s->identity),
                 .state = dup_or_null(s->state),
                 .rootfs = dup_or_null(s->rootfs),
+                .image = dup_or_null(s->image),
+                .driver = dup_or_null(s->driver),
+                .driver_reason = dup_or_null(s->driver_reason),
+                .upper = dup_or_null(s->upper),
+                .owners_collapsed = s->owners_collapsed,
                 .notes = dup_or_null(s->notes),
                 .mounts = dup_or_null(s->mounts),
                 .network = dup_or_null(s->network),

@@ -6,6 +6,8 @@
 
 typedef struct cli_session_row {
         char *ref, *env, *name, *identity, *state, *rootfs, *notes, *mounts, *network, *hostname;
+        char *image, *driver, *driver_reason, *upper;
+        unsigned long long owners_collapsed;
         int holder_pid;
         long long created_ms;
         bool owned;

@@ -68,6 +68,8 @@ static const cli_verb verbs[] = {
         { "run", "run a command in a new sandbox (removed when it ends, unless -d)", cmd_run, help_run },
         { "exec", "run a command in an existing session (the warm path)", cmd_exec, help_exec },
         { "session", "create, list, inspect and remove sessions", cmd_session, help_session },
+        { "image", "import, list, inspect and remove images (no registry: files)", cmd_image, help_image },
+        { "images", "list the images of the local store", cmd_images, help_images },
         { "ps", "list the processes of the sessions", cmd_ps, help_ps },
         { "logs", "print a process's captured output (-f to follow)", cmd_logs, help_logs },
         { "kill", "send a signal to a process", cmd_kill, help_kill },

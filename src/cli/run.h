@@ -26,7 +26,10 @@ typedef struct cli_mount {
 /* How the session is built (run, session create) and the limits of a process. */
 typedef struct cli_session_opts {
         const char *name;
-        char *rootfs; /* real path of --rootfs */
+        char *rootfs;        /* real path of --rootfs */
+        const char *image;   /* IMAGE (when no --rootfs) */
+        const char *driver;  /* --rootfs-driver */
+        const char *upper;   /* --keep-upper NAME: a persistent writable layer */
         bool rootfs_rw, read_only;
         const char *network; /* "none" | "host" */
         const char *hostname;
@@ -91,6 +94,8 @@ enum {
         OPT_WORKSPACE,
         OPT_WORKSPACE_DEST,
         OPT_DENY_SINGLE_FILE,
+        OPT_ROOTFS_DRIVER,
+        OPT_KEEP_UPPER,
 };
 
 /* The getopt entries of each option family, spliced into the verbs' tables so that a flag
@@ -113,6 +118,8 @@ enum {
         { "name", required_argument, NULL, OPT_NAME },                         \
         { "rootfs", required_argument, NULL, OPT_ROOTFS },                     \
         { "rootfs-rw", no_argument, NULL, OPT_ROOTFS_RW },                     \
+        { "rootfs-driver", required_argument, NULL, OPT_ROOTFS_DRIVER },       \
+        { "keep-upper", required_argument, NULL, OPT_KEEP_UPPER },             \
         { "read-only", no_argument, NULL, OPT_READ_ONLY },                     \
         { "network", required_argument, NULL, OPT_NETWORK },                   \
         { "net", required_argument, NULL, OPT_NETWORK },                       \

@@ -549,13 +549,15 @@ int cli_session_check(const cli_session_opts *s, const char *verb) {
 int cli_session_runtime(const cli_session_opts *s, nook_runtime **ret) {
         _cleanup_free_ char *rootfs = NULL;
         _cleanup_free_ const char **aliases = calloc(s->n_aliases + 2, sizeof(char *));
-        if (!aliases || asprintf(&rootfs, "%s=%s", CLI_ROOTFS_ALIAS, s->rootfs) < 0) {
+        if (!aliases || (s->rootfs && asprintf(&rootfs, "%s=%s", CLI_ROOTFS_ALIAS, s->rootfs) < 0)) {
                 oom();
                 return -1;
         }
-        aliases[0] = rootfs;
+        size_t n = 0;
+        if (rootfs)
+                aliases[n++] = rootfs;
         for (size_t i = 0; i < s->n_aliases; i++)
-                aliases[i + 1] = s->aliases[i];
+                aliases[n++] = s->aliases[i];
         return cli_open_runtime_aliases(aliases, ret);
 }
 
@@ -592,6 +594,21 @@ int cli_session_opt(int c, const char *arg, cli_session_opts *s, const char *ver
                 return opt_rootfs(arg, s, verb);
         case OPT_ROOTFS_RW:
                 s->rootfs_rw = true;
+                return 0;
+        case OPT_ROOTFS_DRIVER:
+                if (strcmp(arg, "auto") && strcmp(arg, "overlay") && strcmp(arg, "fuse-overlayfs") &&
+                    strcmp(arg, "copy"))
+                        return cli_usage_error(verb, "--rootfs-driver %s: auto, overlay, fuse-overlayfs or copy", arg);
+                s->driver = arg;
+                return 0;
+        case OPT_KEEP_UPPER:
+                for (const char *ch = arg; *ch; ch++)
+                        if (!((*ch >= 'a' && *ch <= 'z') || (*ch >= 'A' && *ch <= 'Z') || (*ch >= '0' && *ch <= '9') ||
+                              *ch == '.' || *ch == '_' || *ch == '-') ||
+                            arg[0] == '.')
+                                return cli_usage_error(verb, "--keep-upper %s: a name of letters, digits, . _ -",
+                                                       arg);
+                s->upper = arg;
                 return 0;
         case OPT_READ_ONLY:
                 s->read_only = true;
@@ -899,12 +916,28 @@ static void req_prepare_session(nook_strbuf *b, const char *env_id, const cli_se
         nook_strbuf_printf(b, ",\"owned_by_caller\":%s}}", owned ? "true" : "false");
 }
 
-static void req_prepare_rootfs(nook_strbuf *b, const char *env_id, const cli_session_opts *s) {
-        nook_strbuf_printf(b,
-                           "{\"rootfs\":{\"rootfs_ref\":\"%s\",\"read_only\":%s},\"environment_id\":", CLI_ROOTFS_ALIAS,
-                           s->read_only ? "true" : "false");
+static void req_resolve_image(nook_strbuf *b, const cli_session_opts *s) {
+        nook_strbuf_puts(b, "{\"image\":{\"image_ref\":");
+        nook_strbuf_json_string(b, s->image);
+        nook_strbuf_puts(b, "}}");
+}
+
+/* image_digest: what resolve_image answered, so that the root is that very image */
+static void req_prepare_rootfs(nook_strbuf *b, const char *env_id, const cli_session_opts *s,
+                               const char *image_digest) {
+        nook_strbuf_puts(b, "{\"rootfs\":{\"rootfs_ref\":");
+        nook_strbuf_json_string(b, image_digest ? image_digest : CLI_ROOTFS_ALIAS);
+        nook_strbuf_printf(b, ",\"read_only\":%s", s->read_only ? "true" : "false");
+        if (s->upper) {
+                nook_strbuf_puts(b, ",\"writable_layer_ref\":");
+                nook_strbuf_json_string(b, s->upper);
+        }
+        nook_strbuf_puts(b, "},\"environment_id\":");
         nook_strbuf_json_string(b, env_id);
-        nook_strbuf_printf(b, ",\"nook\":{\"rootfs_rw\":%s}}", s->rootfs_rw ? "true" : "false");
+        nook_strbuf_printf(b, ",\"nook\":{\"rootfs_rw\":%s", s->rootfs_rw ? "true" : "false");
+        if (s->driver)
+                nook_strbuf_printf(b, ",\"driver\":\"%s\"", s->driver);
+        nook_strbuf_puts(b, "}}");
 }
 
 static void req_prepare_environment(nook_strbuf *b, const char *env_id, const cli_session_opts *s) {
@@ -915,13 +948,20 @@ static void req_prepare_environment(nook_strbuf *b, const char *env_id, const cl
 
 int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts *s, bool owned_by_caller, int sigfd,
                    bool verbose) {
-        static const char *const methods[] = { "prepare_session", "prepare_rootfs", "prepare_environment" };
+        /* the image first: a missing one fails before any namespace exists */
+        static const char *const methods[] = { "resolve_image", "prepare_session", "prepare_rootfs",
+                                               "prepare_environment" };
+        _cleanup_free_ char *digest = NULL;
         for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
                 nook_strbuf b = NOOK_STRBUF_INIT;
-                if (i == 0)
-                        req_prepare_session(&b, env_id, s, owned_by_caller);
+                if (i == 0 && !s->image)
+                        continue;
+                else if (i == 0)
+                        req_resolve_image(&b, s);
                 else if (i == 1)
-                        req_prepare_rootfs(&b, env_id, s);
+                        req_prepare_session(&b, env_id, s, owned_by_caller);
+                else if (i == 2)
+                        req_prepare_rootfs(&b, env_id, s, digest);
                 else
                         req_prepare_environment(&b, env_id, s);
                 _cleanup_free_ char *out = NULL;
@@ -934,6 +974,8 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
                         hint_ownership(err, s);
                         return rc;
                 }
+                if (i == 0 && !(digest = cli_json_get(out, "/digest")))
+                        return EXIT_NOOK;
                 /* a signal that came meanwhile stops here: the caller removes the session */
                 int sig = cli_signal_take(sigfd);
                 if (sig)

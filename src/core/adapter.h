@@ -9,6 +9,7 @@
 #include "core/contract.h"
 #include "core/journal.h"
 #include "nook/caps.h"
+#include "nook/image.h"
 #include "nook/session.h"
 
 typedef struct nook_adapter_config {
@@ -60,7 +61,12 @@ typedef struct nook_adapter_ops {
         int (*process_resize)(void *state, nook_call_ctx *ctx, const char *ref, unsigned rows, unsigned cols,
                               nook_error **err);
         int (*gc)(void *state, nook_call_ctx *ctx, unsigned *ret_reclaimed, char **ret_summary, nook_error **err);
+        /* nook/image.h: verb NOOK_IMAGE_*; o for import, arg the image for inspect and rm */
+        int (*image)(void *state, nook_call_ctx *ctx, int verb, const nook_import_options *o, const char *arg,
+                     char **ret_json, nook_error **err);
 } nook_adapter_ops;
+
+enum { NOOK_IMAGE_IMPORT, NOOK_IMAGE_LIST, NOOK_IMAGE_INSPECT, NOOK_IMAGE_REMOVE, NOOK_IMAGE_PRUNE };
 
 extern const nook_adapter_ops nook_userns_adapter;
 extern const nook_adapter_ops nook_fake_adapter;

@@ -604,6 +604,7 @@ const nook_schema nook_schema_resolve_image_req = NOOK_SCHEMA(nook_resolve_image
 
 static const nook_field rootfs_ext_fields[] = {
         BOOL(nook_rootfs_ext, rootfs_rw, false),
+        ID(nook_rootfs_ext, driver, 0),
 };
 static const nook_schema schema_rootfs_ext = NOOK_SCHEMA(nook_rootfs_ext, rootfs_ext_fields, NULL);
 

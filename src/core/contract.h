@@ -335,6 +335,7 @@ typedef struct nook_resolve_image_req {
 
 typedef struct nook_rootfs_ext {
         bool rootfs_rw; /* bind the directory read-write instead of under a writable layer */
+        char *driver;   /* image roots: auto (default), overlay, fuse-overlayfs, copy */
 } nook_rootfs_ext;
 
 typedef struct nook_prepare_rootfs_req {

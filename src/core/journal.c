@@ -16,6 +16,7 @@
 
 #include "core/journal.h"
 #include "util/fault.h"
+#include "util/fs.h"
 #include "util/proc.h"
 
 /* errno values that mark "this file is not a journal we can use": nook_journal_repair_file()
@@ -459,43 +460,6 @@ static int txn_commit(nook_journal **guard, nook_error **err) {
 
 /* ---- open, schema ---- */
 
-static int mkdir_one(const char *dir) {
-        if (mkdir(dir, 0700) == 0)
-                /* ours: make it exactly 0700 whatever the umask took away */
-                return chmod(dir, 0700) < 0 ? negative_errno() : 0;
-        int saved = errno;
-        struct stat st;
-        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-                return 0;
-        return -saved;
-}
-
-/* mkdir -p of the directory holding path; existing directories are left as they are. */
-static int mkdir_parents(const char *path) {
-        _cleanup_free_ char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        char *slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-                return 0;
-        *slash = 0;
-        struct stat st;
-        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-                return 0;
-        for (char *p = dir + 1;; p++) {
-                if (*p != '/' && *p != 0)
-                        continue;
-                char saved = *p;
-                *p = 0;
-                int r = mkdir_one(dir);
-                *p = saved;
-                if (r < 0)
-                        return r;
-                if (saved == 0)
-                        return 0;
-        }
-}
-
 /* WAL keeps its index in a shared mmap (the -shm file), which network filesystems do
  * not keep coherent between hosts: https://www.sqlite.org/wal.html#noshm */
 static bool is_network_fs(const struct statfs *sf) {
@@ -695,7 +659,7 @@ static int configure(nook_journal *j, bool network, nook_error **err) {
 }
 
 static int open_prepare_path(const char *path, bool *ret_network, nook_error **err) {
-        int r = mkdir_parents(path);
+        int r = nook_mkdir_parents(path);
         if (r < 0) {
                 r = nook_error_set(err, NOOK_ERROR_JOURNAL_FAILURE, retry_for_errno(-r), -r,
                                    "cannot create the journal directory: %s", strerror(-r));

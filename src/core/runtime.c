@@ -551,6 +551,38 @@ int nook_runtime_process_resize(nook_runtime *rt, const char *process_ref, unsig
         return r < 0 ? r : rt->ops->process_resize(rt->state, &ctx, process_ref, rows, cols, err);
 }
 
+static int image_op(nook_runtime *rt, int verb, const nook_import_options *o, const char *arg, char **ret_json,
+                    nook_error **err) {
+        if (!rt->ops->image)
+                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, ENOTSUP,
+                                      "the %s adapter has no image store", rt->ops->name);
+        nook_call_ctx ctx = { .config = &rt->config };
+        return rt->ops->image(rt->state, &ctx, verb, o, arg, ret_json, err);
+}
+
+int nook_runtime_image_import(nook_runtime *rt, const nook_import_options *opts, char **ret_json, nook_error **err) {
+        if (!opts || opts->version != NOOK_IMPORT_OPTIONS_VERSION || !opts->source)
+                return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
+                                      "image import: options of an unknown version, or no source");
+        return image_op(rt, NOOK_IMAGE_IMPORT, opts, NULL, ret_json, err);
+}
+
+int nook_runtime_images(nook_runtime *rt, char **ret_json, nook_error **err) {
+        return image_op(rt, NOOK_IMAGE_LIST, NULL, NULL, ret_json, err);
+}
+
+int nook_runtime_image_inspect(nook_runtime *rt, const char *image, char **ret_json, nook_error **err) {
+        return image_op(rt, NOOK_IMAGE_INSPECT, NULL, image, ret_json, err);
+}
+
+int nook_runtime_image_remove(nook_runtime *rt, const char *image, char **ret_json, nook_error **err) {
+        return image_op(rt, NOOK_IMAGE_REMOVE, NULL, image, ret_json, err);
+}
+
+int nook_runtime_image_prune(nook_runtime *rt, char **ret_json, nook_error **err) {
+        return image_op(rt, NOOK_IMAGE_PRUNE, NULL, NULL, ret_json, err);
+}
+
 int nook_runtime_gc(nook_runtime *rt, unsigned *ret_reclaimed, char **ret_summary, nook_error **err) {
         nook_call_ctx ctx;
         int r = ext_op(rt, (const void *)rt->ops->gc, true, &ctx, err);

@@ -246,7 +246,6 @@ static int userns_capability_report(void *state, nook_call_ctx *ctx, const nook_
                 return nook_error_not_implemented(err, #op " (" issue ")");                                       \
         }
 
-NOT_YET(resolve_image, nook_resolve_image_req, nook_resolve_image_result, "images and the overlay root")
 NOT_YET(prepare_secrets, nook_prepare_secrets_req, nook_secrets_result, "secrets")
 
 const nook_adapter_ops nook_userns_adapter = {
@@ -256,7 +255,7 @@ const nook_adapter_ops nook_userns_adapter = {
         .close = userns_close,
         .capability_report = userns_capability_report,
         .prepare_session = nook_userns_prepare_session,
-        .resolve_image = userns_resolve_image,
+        .resolve_image = nook_userns_resolve_image,
         .prepare_rootfs = nook_userns_prepare_rootfs,
         .resolve_mounts = nook_userns_resolve_mounts,
         .configure_network = nook_userns_configure_network,
@@ -277,4 +276,5 @@ const nook_adapter_ops nook_userns_adapter = {
         .process_write = nook_userns_process_write,
         .process_resize = nook_userns_process_resize,
         .gc = nook_userns_gc,
+        .image = nook_userns_image,
 };

@@ -1,5 +1,4 @@
-/* nook userns — prepare_rootfs (driver "dir": a directory the operator names by alias),
- * configure_network (own network namespace with loopback, or the host's, reported),
+/* nook userns — configure_network (own network namespace with loopback, or the host's, reported),
  * and prepare_environment: the holder builds the root and pivots into it
  * (helpers/mounts.c); here the client checks the session and composes /etc files. */
 #include <errno.h>
@@ -13,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "userns/image.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/strbuf.h"
@@ -55,70 +55,10 @@ int nook_root_read_file(const char *root, const char *path, size_t max, char **r
         return 0;
 }
 
-static bool has_control(const char *s) {
-        for (; *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                        return true;
-        return false;
-}
-
-static int need_session(const nook_adapter_config *c, const char *env, const char *stage, nook_session **ret,
-                        nook_error **err) {
-        int r = nook_session_find(c, env, ret, err);
-        if (r == -ENOENT)
-                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
-                                      "%s: no session for this environment; call prepare_session first", stage);
-        if (r < 0)
-                return r;
-        if (!nook_session_alive(*ret))
-                return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, EOWNERDEAD,
-                                      "%s: the session's holder is gone (killed?); run cleanup for the environment",
-                                      stage);
-        return 0;
-}
-
-int nook_userns_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepare_rootfs_req *req,
-                               nook_ref_result *ret, nook_error **err) {
-        if (!req->environment_id)
-                return nook_error_field(err, NOOK_ERROR_MISSING_REQUIRED_FIELD, "/environment_id",
-                                        "prepare_rootfs needs the session's environment_id (ext)");
-        _cleanup_(nook_session_freep) nook_session *s = NULL;
-        int r = need_session(ctx->config, req->environment_id, "prepare_rootfs", &s, err);
-        if (r < 0)
-                return r;
-        const char *path = nook_alias_lookup(ctx->config, req->rootfs.rootfs_ref);
-        if (!path)
-                return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
-                                      "prepare_rootfs: rootfs_ref '%s' is not an alias the operator configured "
-                                      "(images arrive with their own stage; use --alias NAME=DIR)",
-                                      req->rootfs.rootfs_ref);
-        struct stat st;
-        int e = path[0] != '/' || has_control(path) ? EINVAL : stat(path, &st) < 0 ? errno : 0;
-        if (!e && !S_ISDIR(st.st_mode))
-                e = ENOTDIR;
-        if (e) {
-                nook_error_sys(err, e, "prepare_rootfs: the root directory of alias '%s'", req->rootfs.rootfs_ref);
-                nook_error_set_hint(err, "%s must be an existing directory (the root of the sandbox)", path);
-                return -e;
-        }
-        if (s->prepared && (!s->rootfs || strcmp(s->rootfs, path) != 0))
-                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EBUSY,
-                                      "prepare_rootfs: the session already runs on another root");
-        free(s->rootfs);
-        s->rootfs = strdup(path);
-        s->rootfs_rw = req->nook.rootfs_rw;
-        s->read_only = req->rootfs.read_only;
-        if (!s->rootfs)
-                return nook_error_oom(err);
-        if ((r = nook_session_save(s, err)) < 0)
-                return nook_error_prefix(err, r, "prepare_rootfs");
-        return asprintf(&ret->ref, "rootfs-%s", s->ref + 2) < 0 ? nook_error_oom(err) : 0;
-}
-
 int nook_userns_configure_network(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_ref_result *ret,
                                   nook_error **err) {
         _cleanup_(nook_session_freep) nook_session *s = NULL;
-        int r = need_session(ctx->config, req->environment.environment_id, "configure_network", &s, err);
+        int r = nook_session_need(ctx->config, req->environment.environment_id, "configure_network", &s, err);
         if (r < 0)
                 return r;
         int tag = req->environment.spec.network.tag;
@@ -204,7 +144,38 @@ static int add_mounts(const nook_mount_list *l, nook_msg *m) {
         return 0;
 }
 
-static int build_prepare(const nook_session *s, const nook_env_req *req, nook_msg *m) {
+/* An image root: its layers top first, the writable layer, the driver. */
+static int add_image(const nook_session *s, const nook_adapter_config *c, nook_msg *m) {
+        nook_store store;
+        nook_image im = { 0 };
+        int r = nook_store_open(c->data_dir, false, &store, NULL);
+        if (r < 0)
+                return r;
+        r = nook_image_load(&store, s->image, &im, NULL);
+        nook_store_close(&store);
+        _cleanup_free_ char *layers = NULL;
+        if (r >= 0 && asprintf(&layers, "%s/layers", c->data_dir) < 0)
+                r = -ENOMEM;
+        if (r >= 0)
+                r = nook_msg_add_str(m, T_DRIVER, s->driver ? s->driver : "auto");
+        if (r >= 0)
+                r = nook_msg_add_str(m, T_LAYERS_DIR, layers);
+        for (size_t i = im.n_layers; r >= 0 && i-- > 0;) {
+                char name[80];
+                snprintf(name, sizeof(name), "%s/diff", im.layers[i] + 7);
+                r = nook_msg_add_str(m, T_LOWER, name);
+        }
+        if (r >= 0)
+                r = nook_msg_add_str(m, T_UPPER, s->upper);
+        if (r >= 0)
+                r = nook_msg_add_str(m, T_FUSE_BIN, nook_fuse_overlayfs_path());
+        if (r >= 0)
+                r = nook_msg_add_u64(m, T_SQUASH, s->identity != NOOK_IDENTITY_SUBUID);
+        nook_image_clear(&im);
+        return r;
+}
+
+static int build_prepare(const nook_session *s, const nook_adapter_config *c, const nook_env_req *req, nook_msg *m) {
         char hosts[256];
         snprintf(hosts, sizeof(hosts),
                  "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
@@ -212,7 +183,7 @@ static int build_prepare(const nook_session *s, const nook_env_req *req, nook_ms
         char hostname[80];
         snprintf(hostname, sizeof(hostname), "%s\n", s->hostname ? s->hostname : "nook");
         bool root_ro = s->read_only || req->environment.spec.filesystem.root == NOOK_ROOT_READ_ONLY;
-        int r = nook_msg_add_str(m, T_ROOTFS, s->rootfs);
+        int r = s->image ? add_image(s, c, m) : nook_msg_add_str(m, T_ROOTFS, s->rootfs);
         if (r >= 0)
                 r = nook_msg_add_u64(m, T_ROOTFS_RW, s->rootfs_rw);
         if (r >= 0)
@@ -228,7 +199,7 @@ static int build_prepare(const nook_session *s, const nook_env_req *req, nook_ms
                 if (nook_root_read_file("/", "etc/resolv.conf", 65536, &resolv, NULL) == 0)
                         r = add_etc(m, "resolv.conf", resolv);
         }
-        if (r >= 0 && s->identity == NOOK_IDENTITY_KEEP_ID)
+        if (r >= 0 && s->identity == NOOK_IDENTITY_KEEP_ID && s->rootfs)
                 r = add_identity_files(s, m);
         return r;
 }
@@ -236,22 +207,23 @@ static int build_prepare(const nook_session *s, const nook_env_req *req, nook_ms
 int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_ref_result *ret,
                                     nook_error **err) {
         _cleanup_(nook_session_freep) nook_session *s = NULL;
-        int r = need_session(ctx->config, req->environment.environment_id, "prepare_environment", &s, err);
+        int r = nook_session_need(ctx->config, req->environment.environment_id, "prepare_environment", &s, err);
         if (r < 0)
                 return r;
-        if (!s->rootfs)
+        if (!s->rootfs && !s->image)
                 return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
                                       "prepare_environment: no root filesystem yet; call prepare_rootfs first");
         if (!s->prepared) {
                 nook_mount_list mounts = { 0 };
                 if ((r = nook_mounts_plan(ctx->config, &req->environment, &mounts, err)) < 0)
                         return nook_error_prefix(err, r, "prepare_environment");
-                if ((r = nook_mounts_check_root(&mounts, s->rootfs, err)) < 0) {
+                /* an image root exists only once mounted: the holder checks it (S4) */
+                if (s->rootfs && (r = nook_mounts_check_root(&mounts, s->rootfs, err)) < 0) {
                         nook_mount_list_clear(&mounts);
                         return nook_error_prefix(err, r, "prepare_environment");
                 }
                 nook_msg m = NOOK_MSG_INIT(NOOK_MSG_PREPARE), reply = NOOK_MSG_INIT(0);
-                r = build_prepare(s, req, &m);
+                r = build_prepare(s, ctx->config, req, &m);
                 if (r >= 0)
                         r = add_mounts(&mounts, &m);
                 if (r >= 0) {
@@ -280,6 +252,11 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                 const char *notes = nook_msg_str(&reply, T_MESSAGE);
                 if (r >= 0 && notes && *notes)
                         s->notes = strdup(notes);
+                const char *used = nook_msg_str(&reply, T_DRIVER);
+                if (r >= 0 && used && (!s->driver || strcmp(used, s->driver) != 0)) {
+                        free(s->driver);
+                        s->driver = strdup(used);
+                }
                 nook_msg_done(&m);
                 nook_msg_done(&reply);
                 if (r < 0) {

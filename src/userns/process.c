@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "userns/image.h"
 #include "userns/seccomp.h"
 #include "userns/session.h"
 #include "userns/stages.h"
@@ -36,9 +37,14 @@ static bool env_has(char *const *v, size_t n, const char *name) {
         return false;
 }
 
-/* env: the plain values (ext env_values), then the defaults a login would set. */
-static int add_env(const nook_session *s, const nook_process_spec *p, uid_t uid, nook_msg *m, nook_error **err) {
-        char **seen = calloc(p->env_values.n + 1, sizeof(char *));
+/* env: the plain values (ext env_values), the image's Env, then the defaults a login
+ * would set. */
+static int add_env(const nook_session *s, const nook_process_spec *p, char **image_env, uid_t uid, nook_msg *m,
+                   nook_error **err) {
+        size_t n_image = 0;
+        while (image_env && image_env[n_image])
+                n_image++;
+        char **seen = calloc(p->env_values.n + n_image + 1, sizeof(char *));
         size_t n = 0;
         int r = seen ? 0 : -ENOMEM;
         for (size_t i = 0; r >= 0 && i < p->env_values.n; i++) {
@@ -47,6 +53,19 @@ static int add_env(const nook_session *s, const nook_process_spec *p, uid_t uid,
                         r = -ENOMEM;
                 else if ((r = nook_msg_add_str(m, T_ENV, kv)) >= 0)
                         seen[n++] = TAKE_PTR(kv);
+        }
+        /* the image's config is untrusted (S22): NAME=value with a sane NAME only */
+        for (size_t i = 0; r >= 0 && i < n_image; i++) {
+                const char *kv = image_env[i], *eq = strchr(kv, '=');
+                bool ok = eq && eq > kv && eq - kv < 256 && strlen(kv) < 65536;
+                for (const char *c = kv; ok && c < eq; c++)
+                        ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                             *c == '_';
+                _cleanup_free_ char *name = ok ? strndup(kv, (size_t)(eq - kv)) : NULL;
+                if (!name || env_has(seen, n, name))
+                        continue;
+                if ((r = nook_msg_add_str(m, T_ENV, kv)) >= 0 && !(seen[n++] = strdup(kv)))
+                        r = -ENOMEM;
         }
         const char *defaults[][2] = {
                 { "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
@@ -69,9 +88,9 @@ static int add_env(const nook_session *s, const nook_process_spec *p, uid_t uid,
 }
 
 /* A name from the root's /etc/passwd or /etc/group (read inside the root, S22). */
-static int lookup_id(const nook_session *s, bool group, const char *name, uint32_t *ret_id, uint32_t *ret_gid) {
+static int lookup_id(const nook_adapter_config *c, const nook_session *s, bool group, const char *name, uint32_t *ret_id, uint32_t *ret_gid) {
         _cleanup_free_ char *text = NULL;
-        if (nook_root_read_file(s->rootfs, group ? "etc/group" : "etc/passwd", 1u << 20, &text, NULL) < 0)
+        if (nook_session_read_root_file(c, s, group ? "etc/group" : "etc/passwd", 1u << 20, &text) < 0)
                 return -ENOENT;
         for (char *line = text; line && *line;) {
                 char *next = strchr(line, '\n');
@@ -98,7 +117,7 @@ static bool mapped(const nook_session *s, uint32_t id, bool group) {
         return id == (group ? s->inner_gid : s->inner_uid);
 }
 
-static int resolve_user(const nook_session *s, const nook_process_spec *p, uint32_t *uid, uint32_t *gid,
+static int resolve_user(const nook_adapter_config *c, const nook_session *s, const nook_process_spec *p, uint32_t *uid, uint32_t *gid,
                         nook_error **err) {
         *uid = s->inner_uid;
         *gid = s->inner_gid;
@@ -107,10 +126,10 @@ static int resolve_user(const nook_session *s, const nook_process_spec *p, uint3
         if (p->user_parsed.numeric) {
                 *uid = p->user_parsed.uid;
                 *gid = p->user_parsed.has_gid ? p->user_parsed.gid : *uid;
-        } else if (lookup_id(s, false, p->user_parsed.name, uid, gid) < 0)
+        } else if (lookup_id(c, s, false, p->user_parsed.name, uid, gid) < 0)
                 return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
                                       "start_process: user '%s' is not in the root's /etc/passwd", p->user_parsed.name);
-        if (p->user_parsed.group[0] && lookup_id(s, true, p->user_parsed.group, gid, NULL) < 0)
+        if (p->user_parsed.group[0] && lookup_id(c, s, true, p->user_parsed.group, gid, NULL) < 0)
                 return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
                                       "start_process: group '%s' is not in the root's /etc/group",
                                       p->user_parsed.group);
@@ -175,18 +194,82 @@ static int add_limits(const nook_environment_spec *spec, const nook_process_spec
         return r;
 }
 
+/* The image's User ("uid[:gid]", "name[:group]"), as the request's user would be. */
+static bool image_user(const char *spec, nook_process_spec *p) {
+        char u[128];
+        if (!spec || strlen(spec) >= sizeof(u))
+                return false;
+        snprintf(u, sizeof(u), "%s", spec);
+        char *colon = strchr(u, ':');
+        if (colon)
+                *colon++ = 0;
+        const char *parts[2] = { u, colon };
+        bool digits[2] = { true, true };
+        for (int k = 0; k < 2; k++)
+                for (const char *c = parts[k]; c && *c; c++) {
+                        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                              *c == '_' || *c == '-' || *c == '.'))
+                                return false;
+                        digits[k] &= *c >= '0' && *c <= '9';
+                }
+        if (!u[0] || strlen(u) > 63 || (colon && (!*colon || strlen(colon) > 63)))
+                return false;
+        p->user_parsed.set = true;
+        p->user_parsed.numeric = digits[0];
+        if (digits[0])
+                p->user_parsed.uid = (uint32_t)strtoul(u, NULL, 10);
+        else
+                snprintf(p->user_parsed.name, sizeof(p->user_parsed.name), "%s", u);
+        if (colon && digits[1]) {
+                p->user_parsed.has_gid = true;
+                p->user_parsed.gid = (uint32_t)strtoul(colon, NULL, 10);
+        } else if (colon)
+                snprintf(p->user_parsed.group, sizeof(p->user_parsed.group), "%s", colon);
+        return true;
+}
+
+/* WorkingDir from an image: absolute, clean, and never into /proc (S22). */
+static bool image_workdir_ok(const char *w) {
+        if (!w || w[0] != '/' || strlen(w) > 1024 || strstr(w, "/..") || strncmp(w, "/proc", 5) == 0)
+                return false;
+        for (const char *c = w; *c; c++)
+                if ((unsigned char)*c < 0x20)
+                        return false;
+        return true;
+}
+
 static int build_spawn(const nook_adapter_config *c, const nook_session *s, const nook_start_process_req *req,
                        const char *ref, nook_msg *m, nook_strbuf *sum, nook_error **err) {
-        const nook_process_spec *p = &req->process;
+        nook_process_spec pc = req->process; /* a shallow copy: the image may fill in user */
+        const nook_process_spec *p = &pc;
+        nook_image im = { 0 };
+        if (s->image) {
+                nook_store store;
+                if (nook_store_open(c->data_dir, false, &store, NULL) == 0) {
+                        (void)nook_image_load(&store, s->image, &im, NULL);
+                        nook_store_close(&store);
+                }
+                if (!pc.user_parsed.set && im.user && !image_user(im.user, &pc)) {
+                        nook_image_clear(&im);
+                        return nook_error_set(err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
+                                              "start_process: the image's User is not uid[:gid] or name[:group]");
+                }
+        }
+        const char *cwd = p->cwd                              ? p->cwd
+                          : s->workspace                      ? s->workspace
+                          : image_workdir_ok(im.workdir) ? im.workdir
+                                                              : "/";
         uint32_t uid, gid;
-        int r = resolve_user(s, p, &uid, &gid, err);
-        if (r < 0)
+        int r = resolve_user(c, s, p, &uid, &gid, err);
+        if (r < 0) {
+                nook_image_clear(&im);
                 return r;
+        }
         r = nook_msg_add_str(m, T_PROCESS_REF, ref);
         for (size_t i = 0; r >= 0 && i < p->argv.n; i++)
                 r = nook_msg_add_str(m, T_ARGV, ((char **)p->argv.items)[i]);
         if (r >= 0)
-                r = nook_msg_add_str(m, T_CWD, p->cwd ? p->cwd : s->workspace ? s->workspace : "/");
+                r = nook_msg_add_str(m, T_CWD, cwd);
         if (r >= 0)
                 r = nook_msg_add_u64(m, T_UID, uid);
         if (r >= 0)
@@ -206,9 +289,13 @@ static int build_spawn(const nook_adapter_config *c, const nook_session *s, cons
                 r = nook_msg_add_u64(m, T_CAPS, DEFAULT_CAPS);
         if (r >= 0)
                 r = add_limits(&req->environment.spec, p, m, sum);
-        if (r < 0)
+        if (r < 0) {
+                nook_image_clear(&im);
                 return nook_error_oom(err);
-        if ((r = add_env(s, p, uid, m, err)) < 0)
+        }
+        r = add_env(s, p, im.env, uid, m, err);
+        nook_image_clear(&im);
+        if (r < 0)
                 return r;
         return add_seccomp(c, p, m, err);
 }

@@ -50,6 +50,11 @@ int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn 
                         .holder_pid = alive ? (int)s->holder_pid : 0,
                         .created_ms = s->created_ms,
                         .owned_by_caller = s->owner_pid > 0,
+                        .image = s->image,
+                        .driver = s->driver ? s->driver : s->rootfs ? "dir" : NULL,
+                        .driver_reason = s->driver_reason,
+                        .upper = s->upper,
+                        .owners_collapsed = s->owners_collapsed,
                 };
                 int r = fn(&i, userdata);
                 if (r)

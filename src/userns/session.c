@@ -101,6 +101,10 @@ nook_session *nook_session_free(nook_session *s) {
         free(s->notes);
         free(s->mounts);
         free(s->workspace);
+        free(s->image);
+        free(s->driver);
+        free(s->driver_reason);
+        free(s->upper);
         free(s);
         return NULL;
 }
@@ -160,6 +164,18 @@ static void parse_state_line(nook_session *s, const char *k, const char *v) {
                 set_str(&s->workspace, v);
         else if (strcmp(k, "created_ms") == 0)
                 s->created_ms = (int64_t)n;
+        else if (strcmp(k, "image") == 0)
+                set_str(&s->image, v);
+        else if (strcmp(k, "driver") == 0)
+                set_str(&s->driver, v);
+        else if (strcmp(k, "driver_reason") == 0)
+                set_str(&s->driver_reason, v);
+        else if (strcmp(k, "upper") == 0)
+                set_str(&s->upper, v);
+        else if (strcmp(k, "keep_upper") == 0)
+                s->keep_upper = n != 0;
+        else if (strcmp(k, "owners_collapsed") == 0)
+                s->owners_collapsed = n;
 }
 
 int nook_session_load(const char *run_dir, const char *ref, nook_session **ret, nook_error **err) {
@@ -197,6 +213,21 @@ int nook_session_find(const nook_adapter_config *c, const char *environment_id, 
         return nook_session_load(c->run_dir, ref, ret, err);
 }
 
+int nook_session_need(const nook_adapter_config *c, const char *env, const char *stage, nook_session **ret,
+                      nook_error **err) {
+        int r = nook_session_find(c, env, ret, err);
+        if (r == -ENOENT)
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
+                                      "%s: no session for this environment; call prepare_session first", stage);
+        if (r < 0)
+                return r;
+        if (!nook_session_alive(*ret))
+                return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, EOWNERDEAD,
+                                      "%s: the session's holder is gone (killed?); run cleanup for the environment",
+                                      stage);
+        return 0;
+}
+
 int nook_session_save(const nook_session *s, nook_error **err) {
         nook_strbuf b = NOOK_STRBUF_INIT;
         nook_strbuf_printf(&b,
@@ -211,6 +242,10 @@ int nook_session_save(const nook_session *s, nook_error **err) {
                            s->rootfs ? s->rootfs : "", s->rootfs_rw, s->read_only, s->prepared,
                            s->hostname ? s->hostname : "", s->notes ? s->notes : "", s->mounts ? s->mounts : "",
                            s->workspace ? s->workspace : "", (long long)s->created_ms);
+        nook_strbuf_printf(&b, "image=%s\ndriver=%s\ndriver_reason=%s\nupper=%s\nkeep_upper=%d\nowners_collapsed=%llu\n",
+                           s->image ? s->image : "", s->driver ? s->driver : "",
+                           s->driver_reason ? s->driver_reason : "", s->upper ? s->upper : "", s->keep_upper,
+                           (unsigned long long)s->owners_collapsed);
         _cleanup_free_ char *text = nook_strbuf_steal(&b);
         _cleanup_free_ char *tmp = NULL, *path = NULL;
         if (!text || asprintf(&tmp, "%s/.state.tmp", s->dir) < 0 || asprintf(&path, "%s/state", s->dir) < 0)
@@ -315,6 +350,15 @@ int nook_rm_rf_at(int parent, const char *name) {
         if (!S_ISDIR(st.st_mode))
                 return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -errno : 0;
         int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == EACCES && st.st_uid == geteuid()) {
+                /* ours but closed (overlayfs's work/work is 0000, image dirs 0555): opened
+                 * as O_PATH without following, the fd names the very dir we chmod */
+                _cleanup_close_ int pfd = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                char p[32];
+                snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd);
+                if (pfd >= 0 && chmod(p, 0700) == 0)
+                        fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
         if (fd < 0)
                 return -errno;
         struct stat top;
@@ -322,6 +366,9 @@ int nook_rm_rf_at(int parent, const char *name) {
                 close(fd);
                 return -ESTALE; /* swapped under us */
         }
+        /* entries of a dir we own but may not write (0555) still go */
+        if ((top.st_mode & 0700) != 0700 && top.st_uid == geteuid())
+                (void)fchmod(fd, 0700);
         DIR *d = fdopendir(fd);
         if (!d) {
                 close(fd);

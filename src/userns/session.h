@@ -43,6 +43,13 @@ typedef struct nook_session {
         char *mounts;    /* the applied mount plan, one line ("; "-separated) */
         char *workspace; /* the workspace's destination: the default cwd of processes */
         int64_t created_ms;
+        /* an image root (prepare_rootfs): the manifest digest, the driver and why */
+        char *image;
+        char *driver; /* "overlay", "fuse-overlayfs", "copy", "dir" */
+        char *driver_reason;
+        char *upper;            /* host path of the writable layer when it lives on disk */
+        bool keep_upper;        /* a named writable layer: cleanup keeps it */
+        uint64_t owners_collapsed; /* image entries whose owner shows as the one mapped id */
 } nook_session;
 
 nook_session *nook_session_free(nook_session *s);
@@ -59,6 +66,10 @@ void nook_session_ref_for(const char *environment_id, char ret[NOOK_SESSION_REF_
 /* Loads <run>/<ref>/state; -ENOENT (no error set) when there is no such session. */
 int nook_session_load(const char *run_dir, const char *ref, nook_session **ret, nook_error **err);
 int nook_session_find(const nook_adapter_config *c, const char *environment_id, nook_session **ret, nook_error **err);
+/* The live session of env for a stage, or an error naming the stage: none yet
+ * (InvalidStateTransition), or its holder is gone (RecoveryRepairNeeded). */
+int nook_session_need(const nook_adapter_config *c, const char *env, const char *stage, nook_session **ret,
+                      nook_error **err);
 /* Writes the state file atomically (temp file + rename). */
 int nook_session_save(const nook_session *s, nook_error **err);
 /* true while the holder runs (same pid and start time). */

@@ -9,6 +9,10 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
                                 nook_error **err);
 int nook_userns_resolve_mounts(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_mount_plan *ret,
                                nook_error **err);
+int nook_userns_resolve_image(void *state, nook_call_ctx *ctx, const nook_resolve_image_req *req,
+                              nook_resolve_image_result *ret, nook_error **err);
+int nook_userns_image(void *state, nook_call_ctx *ctx, int verb, const nook_import_options *o, const char *arg,
+                      char **ret_json, nook_error **err);
 int nook_userns_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepare_rootfs_req *req,
                                nook_ref_result *ret, nook_error **err);
 int nook_userns_configure_network(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_ref_result *ret,

@@ -1,0 +1,324 @@
+/* nook-holder — the image root of prepare_environment: kernel overlayfs over the
+ * store's layer dirs (userxattr), fuse-overlayfs started here in its own mount
+ * namespace and mounted through a /dev/fuse fd we open, or a private merged copy. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "helper.h"
+#include "util/macro.h"
+
+/* overlayfs(5): ',' ':' '\' inside a path are escaped with '\'. */
+static size_t put_escaped(char *out, size_t n, size_t size, const char *s) {
+        for (; *s && n + 3 < size; s++) {
+                if (*s == ',' || *s == ':' || *s == '\\')
+                        out[n++] = '\\';
+                out[n++] = *s;
+        }
+        out[n] = 0;
+        return n;
+}
+
+/* "lowerdir=A:B:C" relative to the layers dir (our cwd while mounting: shorter than
+ * absolute paths, so more layers fit in the one page mount(2) takes). */
+static int lower_option(const nook_msg *m, char *out, size_t size) {
+        size_t n = (size_t)snprintf(out, size, "lowerdir=");
+        size_t off = 0, count = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t len;
+        while (nook_msg_next(m, &off, &tag, &d, &len))
+                if (tag == T_LOWER && len && ((const char *)d)[len - 1] == 0) {
+                        if (count++)
+                                out[n++] = ':';
+                        n = put_escaped(out, n, size, d);
+                        if (n + 64 >= size)
+                                return -E2BIG;
+                }
+        return count ? (int)n : -EINVAL;
+}
+
+static int upper_options(const char *upper, char *out, size_t n, size_t size) {
+        n += (size_t)snprintf(out + n, size - n, ",upperdir=");
+        n = put_escaped(out, n, size, upper);
+        n += (size_t)snprintf(out + n, size - n, "/upper,workdir=");
+        n = put_escaped(out, n, size, upper);
+        n += (size_t)snprintf(out + n, size - n, "/work");
+        return n + 2 >= size ? -E2BIG : (int)n;
+}
+
+static int mount_kernel_overlay(const nook_msg *m, int root, hstatus *st) {
+        char data[4096];
+        int n = lower_option(m, data, sizeof(data));
+        if (n >= 0)
+                n = upper_options(nook_msg_str(m, T_UPPER), data, (size_t)n, sizeof(data));
+        if (n < 0)
+                return hfail(st, -n, "the image has too many layers for one overlay mount");
+        size_t k = (size_t)n;
+        snprintf(data + k, sizeof(data) - k, ",userxattr");
+        char p[32];
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", root);
+        if (mount("overlay", p, "overlay", MS_NOSUID | MS_NODEV, data) < 0)
+                return hfail(st, errno, "mounting overlayfs over the image's layers");
+        return 0;
+}
+
+/* fuse-overlayfs runs from a memfd copy whose mode (0111) it cannot read: execve(2)
+ * then leaves it non-dumpable (fs/exec.c would_dump), so no workload of the session,
+ * same uid or not, can ptrace it, open its /proc/<pid>/mem, root or fds (S1, S3) —
+ * it holds the host's mount tree.  CAP_DAC_* are out of the effective set for the
+ * exec only, or the permission check would pass. */
+static int sealed_copy(const char *bin) {
+        _cleanup_close_ int in = open(bin, O_RDONLY | O_CLOEXEC);
+        int fd = (int)syscall(SYS_memfd_create, "fuse-overlayfs", MFD_CLOEXEC);
+        struct stat s;
+        if (in < 0 || fd < 0 || fstat(in, &s) < 0) {
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        for (off_t off = 0; off < s.st_size;)
+                if (sendfile(fd, in, &off, (size_t)(s.st_size - off)) <= 0) {
+                        close(fd);
+                        return -1;
+                }
+        if (fchmod(fd, 0111) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+static void drop_dac_effective(void) {
+        struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+        struct __user_cap_data_struct data[2];
+        if (syscall(SYS_capget, &hdr, data) < 0)
+                return;
+        data[0].effective &= ~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH));
+        (void)syscall(SYS_capset, &hdr, data);
+}
+
+_Noreturn static void fuse_child(holder *h, const nook_msg *m, int fuse_fd, int exe, int layers, bool squash) {
+        char opts[4096], fdarg[32];
+        int n = lower_option(m, opts, sizeof(opts));
+        if (n >= 0)
+                n = upper_options(nook_msg_str(m, T_UPPER), opts, (size_t)n, sizeof(opts));
+        if (n < 0)
+                _exit(126);
+        /* xattr_permissions=2: owners and modes the workload sets are kept in the upper
+         * layer's user.fuseoverlayfs.override_stat, so the upper stays the caller's
+         * files, removable without a user namespace */
+        n += snprintf(opts + n, sizeof(opts) - (size_t)n, ",xattr_permissions=2");
+        if (squash)
+                snprintf(opts + n, sizeof(opts) - (size_t)n, ",squash_to_root");
+        /* its own mount namespace: pivot_root in ours must not move its root or cwd */
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || fchdir(layers) < 0)
+                _exit(126);
+        int log = openat(h->session_fd, "fuse-overlayfs.log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+                         0600);
+        if (log >= 0) {
+                dup2(log, 1);
+                dup2(log, 2);
+        }
+        dup2(h->devnull_fd, 0);
+        if (fcntl(fuse_fd, F_SETFD, 0) < 0)
+                _exit(126);
+        snprintf(fdarg, sizeof(fdarg), "/dev/fd/%d", fuse_fd);
+        char *argv[] = { "fuse-overlayfs", "-f", "-o", opts, fdarg, NULL };
+        char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+        drop_dac_effective();
+        syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
+        _exit(127);
+}
+
+static int mount_fuse_overlayfs(holder *h, const nook_msg *m, int root, int layers, hstatus *st) {
+        const char *bin = nook_msg_str(m, T_FUSE_BIN);
+        if (!bin)
+                return hfail(st, ENOENT, "fuse-overlayfs is not installed");
+        _cleanup_close_ int exe = sealed_copy(bin);
+        if (exe < 0)
+                return hfail(st, errno, "reading %s", bin);
+        _cleanup_close_ int fuse = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+        if (fuse < 0)
+                return hfail(st, errno, "opening /dev/fuse");
+        /* allow_other in a user namespace admits only processes of this namespace and
+         * its children (fs/fuse/dir.c fuse_allow_current_process); without it, a
+         * workload running as another uid of the image could not read its own root */
+        char data[160], p[32];
+        snprintf(data, sizeof(data), "fd=%d,rootmode=40000,user_id=0,group_id=0,default_permissions,allow_other", fuse);
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", root);
+        if (mount("fuse-overlayfs", p, "fuse.fuse-overlayfs", MS_NOSUID | MS_NODEV, data) < 0)
+                return hfail(st, errno, "mounting FUSE for fuse-overlayfs");
+        pid_t pid = fork();
+        if (pid < 0)
+                return hfail(st, errno, "starting fuse-overlayfs");
+        if (pid == 0)
+                fuse_child(h, m, fuse, exe, layers, nook_msg_u64(m, T_SQUASH, 0) == 1);
+        h->fuse_pid = pid;
+        /* only the daemon holds /dev/fuse now: when it dies the connection aborts and
+         * every access fails with ENOTCONN instead of hanging */
+        return 0;
+}
+
+/* ---- copy: the layers merged into a private directory ---- */
+
+static int copy_tree(int src, int dst);
+
+static int copy_entry(int src, int dst, const char *name) {
+        struct stat s;
+        if (fstatat(src, name, &s, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (S_ISCHR(s.st_mode) && s.st_rdev == makedev(0, 0)) { /* a whiteout: the lower entry goes */
+                struct stat d;
+                if (fstatat(dst, name, &d, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(d.st_mode)) {
+                        int fd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd >= 0) {
+                                DIR *dd = fdopendir(fd);
+                                for (struct dirent *e; dd && (e = readdir(dd));)
+                                        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                                                (void)unlinkat(fd, e->d_name, 0);
+                                if (dd)
+                                        closedir(dd);
+                        }
+                        (void)unlinkat(dst, name, AT_REMOVEDIR);
+                }
+                (void)unlinkat(dst, name, 0);
+                return 0;
+        }
+        struct stat d;
+        bool exists = fstatat(dst, name, &d, AT_SYMLINK_NOFOLLOW) == 0;
+        if (exists && !(S_ISDIR(s.st_mode) && S_ISDIR(d.st_mode)))
+                (void)unlinkat(dst, name, S_ISDIR(d.st_mode) ? AT_REMOVEDIR : 0);
+        if (S_ISDIR(s.st_mode)) {
+                if (!(exists && S_ISDIR(d.st_mode)) && mkdirat(dst, name, 0700) < 0)
+                        return -errno;
+                _cleanup_close_ int sfd = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int dfd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sfd < 0 || dfd < 0)
+                        return -errno;
+                char v[4];
+                if (fgetxattr(sfd, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y') {
+                        DIR *dd = fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 3));
+                        for (struct dirent *e; dd && (e = readdir(dd));)
+                                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                                        (void)unlinkat(dfd, e->d_name, 0);
+                        if (dd)
+                                closedir(dd);
+                }
+                int r = copy_tree(sfd, dfd);
+                if (r < 0)
+                        return r;
+                return fchmod(dfd, s.st_mode & 07777) < 0 ? -errno : 0;
+        }
+        if (S_ISLNK(s.st_mode)) {
+                char t[4096];
+                ssize_t n = readlinkat(src, name, t, sizeof(t) - 1);
+                if (n < 0)
+                        return -errno;
+                t[n] = 0;
+                return symlinkat(t, dst, name) < 0 ? -errno : 0;
+        }
+        if (S_ISFIFO(s.st_mode))
+                return mkfifoat(dst, name, s.st_mode & 07777) < 0 ? -errno : 0;
+        if (!S_ISREG(s.st_mode))
+                return 0;
+        _cleanup_close_ int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (in < 0 || out < 0)
+                return -errno;
+        for (off_t left = s.st_size; left > 0;) {
+                /* copy_file_range(2) refuses some pairs of filesystems (EXDEV before 5.19
+                 * and for tmpfs targets); sendfile(2) takes any */
+                ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+                if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP))
+                        n = sendfile(out, in, NULL, (size_t)left);
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                left -= n;
+        }
+        return fchmod(out, s.st_mode & 07777) < 0 ? -errno : 0;
+}
+
+static int copy_tree(int src, int dst) {
+        DIR *d = fdopendir(fcntl(src, F_DUPFD_CLOEXEC, 3));
+        if (!d)
+                return -errno;
+        int r = 0;
+        for (struct dirent *e; r == 0 && (e = readdir(d));)
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                        r = copy_entry(src, dst, e->d_name);
+        closedir(d);
+        return r;
+}
+
+static int copy_layers(const nook_msg *m, int layers, int root, hstatus *st) {
+        const char *lower[512];
+        size_t n = 0, off = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t len;
+        while (nook_msg_next(m, &off, &tag, &d, &len) && n < ELEMENTSOF(lower))
+                if (tag == T_LOWER && len && ((const char *)d)[len - 1] == 0)
+                        lower[n++] = d;
+        _cleanup_close_ int dst = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        for (size_t i = n; i-- > 0;) { /* bottom first */
+                _cleanup_close_ int src = openat(layers, lower[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int r = src < 0 ? -errno : copy_tree(src, dst);
+                if (r < 0)
+                        return hfail(st, -r, "copying layer %zu of the image", n - i);
+        }
+        /* pivot_root(2) wants a mount point */
+        char p[32];
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", root);
+        return mount(p, p, NULL, MS_BIND, NULL) < 0 ? hfail(st, errno, "binding the copied root") : 0;
+}
+
+/* Builds the image root on the directory fd root (a mount point on the session
+ * tmpfs); *driver gets the driver used.  "auto" tries overlay, then fuse-overlayfs,
+ * then copy, and says why in notes. */
+int holder_image_root(holder *h, const nook_msg *m, int top, int root, const char **driver, char *why,
+                      size_t why_size, hstatus *st) {
+        const char *want = nook_msg_str(m, T_DRIVER);
+        const char *dir = nook_msg_str(m, T_LAYERS_DIR);
+        const char *upper = nook_msg_str(m, T_UPPER);
+        if (!want || !dir || !upper || upper[0] != '/')
+                return hfail(st, EINVAL, "an image root needs its layers and its writable layer");
+        _cleanup_close_ int layers = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (layers < 0 || fchdir(layers) < 0)
+                return hfail(st, errno, "opening the store's layers");
+        bool any = !strcmp(want, "auto");
+        int r = -1;
+        why[0] = 0;
+        if (any || !strcmp(want, "overlay")) {
+                *driver = "overlay";
+                r = mount_kernel_overlay(m, root, st);
+                if (r < 0 && any)
+                        snprintf(why, why_size, "kernel overlayfs failed here (%s)", st->msg);
+        }
+        if (r < 0 && (any || !strcmp(want, "fuse-overlayfs"))) {
+                *driver = "fuse-overlayfs";
+                r = mount_fuse_overlayfs(h, m, root, layers, st);
+                if (r < 0 && any)
+                        snprintf(why + strlen(why), why_size - strlen(why), "%sfuse-overlayfs failed (%s)",
+                                 why[0] ? "; " : "", st->msg);
+        }
+        if (r < 0 && (any || !strcmp(want, "copy"))) {
+                *driver = "copy";
+                r = copy_layers(m, layers, root, st);
+        }
+        (void)top;
+        return r < 0 ? r : 0;
+}

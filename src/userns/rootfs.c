@@ -1,0 +1,218 @@
+/* nook userns — prepare_rootfs: the root of a session is a directory the operator
+ * names by alias (driver "dir"), or an image of the store under a writable layer of the
+ * session's own (drivers overlay, fuse-overlayfs, copy; "auto" picks, and says why).
+ * The holder mounts it in prepare_environment (helpers/rootfs.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "userns/image.h"
+#include "userns/session.h"
+#include "userns/stages.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+#define FUSE_OVERLAYFS "/usr/bin/fuse-overlayfs"
+
+static bool has_control(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+const char *nook_fuse_overlayfs_path(void) {
+        const char *p = getenv("NOOK_FUSE_OVERLAYFS");
+        return p && *p ? p : FUSE_OVERLAYFS;
+}
+
+static int dir_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_rootfs_req *req, const char *path,
+                    nook_error **err) {
+        struct stat st;
+        int e = path[0] != '/' || has_control(path) ? EINVAL : stat(path, &st) < 0 ? errno : 0;
+        if (!e && !S_ISDIR(st.st_mode))
+                e = ENOTDIR;
+        if (e) {
+                nook_error_sys(err, e, "prepare_rootfs: the root directory of alias '%s'", req->rootfs.rootfs_ref);
+                nook_error_set_hint(err, "%s must be an existing directory (the root of the sandbox)", path);
+                return -e;
+        }
+        if (s->prepared && (!s->rootfs || strcmp(s->rootfs, path) != 0))
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EBUSY,
+                                      "prepare_rootfs: the session already runs on another root");
+        free(s->rootfs);
+        s->rootfs = strdup(path);
+        s->rootfs_rw = req->nook.rootfs_rw;
+        return s->rootfs ? 0 : nook_error_oom(err);
+}
+
+int nook_session_read_root_file(const nook_adapter_config *c, const nook_session *s, const char *path, size_t max,
+                                char **ret) {
+        if (s->rootfs)
+                return nook_root_read_file(s->rootfs, path, max, ret, NULL);
+        if (!s->image)
+                return -ENOENT;
+        nook_store store;
+        nook_image im = { 0 };
+        int r = nook_store_open(c->data_dir, false, &store, NULL);
+        if (r < 0)
+                return r;
+        r = nook_image_load(&store, s->image, &im, NULL);
+        for (size_t i = im.n_layers; r >= 0 && i-- > 0;) {
+                _cleanup_free_ char *dir = nook_store_layer_path(&store, im.layers[i]);
+                r = dir ? nook_root_read_file(dir, path, max, ret, NULL) : -ENOMEM;
+                if (r == 0 || r == -EINVAL) /* found, or a whiteout (not a regular file) */
+                        break;
+                r = 0;
+        }
+        nook_image_clear(&im);
+        nook_store_close(&store);
+        return r == 0 && *ret ? 0 : r < 0 ? r : -ENOENT;
+}
+
+/* auto: exact owners need fuse-overlayfs (the store keeps them in xattrs) and a subuid
+ * range to show them in; otherwise owners collapse whatever the driver, and kernel
+ * overlayfs is the fastest.  The holder falls back overlay → fuse-overlayfs → copy. */
+static void choose_driver(nook_session *s, const char *want, const char **ret, const char **why) {
+        bool fuse_ok = access(nook_fuse_overlayfs_path(), X_OK) == 0 && access("/dev/fuse", R_OK | W_OK) == 0;
+        if (want && strcmp(want, "auto") != 0) {
+                *ret = want;
+                *why = "asked for";
+        } else if (s->identity == NOOK_IDENTITY_SUBUID && fuse_ok) {
+                *ret = "fuse-overlayfs";
+                *why = "subuid identity: fuse-overlayfs shows the image's owners exactly";
+        } else if (s->identity == NOOK_IDENTITY_SUBUID) {
+                *ret = "auto";
+                *why = "subuid identity, but fuse-overlayfs or /dev/fuse is unusable here: kernel overlayfs, "
+                       "owners collapse";
+        } else {
+                *ret = "auto";
+                *why = "one id mapped: owners collapse to it with any driver; kernel overlayfs is the fastest";
+        }
+}
+
+/* The writable layer: per session (it goes with cleanup), or the persistent one a
+ * writable_layer_ref names under the data dir (kept). */
+static int make_upper(nook_call_ctx *ctx, nook_session *s, const char *named, nook_error **err) {
+        _cleanup_free_ char *dir = NULL;
+        if (named) {
+                for (const char *c = named; *c; c++)
+                        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                              *c == '.' || *c == '_' || *c == '-') ||
+                            named[0] == '.')
+                                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "/rootfs/writable_layer_ref",
+                                                        "a writable layer's name is letters, digits, . _ - only");
+                if (asprintf(&dir, "%s/uppers/%s/x", ctx->config->data_dir, named) < 0)
+                        return nook_error_oom(err);
+                int r = nook_mkdir_parents(dir);
+                if (r < 0)
+                        return nook_error_sys(err, -r, "creating the writable layer %s", named);
+                dir[strlen(dir) - 2] = 0;
+        } else if (asprintf(&dir, "%s/rootfs", s->dir) < 0)
+                return nook_error_oom(err);
+        else if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return nook_error_sys(err, errno, "creating the session's writable layer");
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || (mkdirat(fd, "upper", 0755) < 0 && errno != EEXIST) ||
+            (mkdirat(fd, "work", 0700) < 0 && errno != EEXIST))
+                return nook_error_sys(err, errno, "creating the writable layer's dirs");
+        free(s->upper);
+        s->upper = TAKE_PTR(dir);
+        s->keep_upper = named != NULL;
+        return 0;
+}
+
+static int image_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_rootfs_req *req, nook_error **err) {
+        nook_store store;
+        int r = nook_store_open(ctx->config->data_dir, false, &store, err);
+        if (r < 0)
+                return r;
+        char digest[NOOK_DIGEST_LEN + 1];
+        nook_image im = { 0 };
+        r = nook_store_lock(&store, LOCK_SH, err);
+        if (r == 0)
+                r = nook_store_lookup(&store, req->rootfs.rootfs_ref, digest, err);
+        if (r == 0)
+                r = nook_image_load(&store, digest, &im, err);
+        for (size_t i = 0; r == 0 && i < im.n_layers; i++)
+                if (!nook_store_has_layer(&store, im.layers[i]))
+                        r = nook_error_set(err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
+                                           "image %.19s…: layer %.19s… is missing from the store (import the image "
+                                           "again)",
+                                           digest, im.layers[i]);
+        nook_store_close(&store);
+        if (r < 0) {
+                nook_image_clear(&im);
+                return r;
+        }
+        if (s->prepared && (!s->image || strcmp(s->image, digest) != 0)) {
+                nook_image_clear(&im);
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EBUSY,
+                                      "the session already runs on another root");
+        }
+        const char *want = req->has_nook ? req->nook.driver : NULL;
+        if (want && strcmp(want, "auto") && strcmp(want, "overlay") && strcmp(want, "fuse-overlayfs") &&
+            strcmp(want, "copy")) {
+                nook_image_clear(&im);
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "/nook/driver",
+                                        "unknown rootfs driver '%.64s' (auto, overlay, fuse-overlayfs, copy)", want);
+        }
+        const char *driver, *why;
+        choose_driver(s, want, &driver, &why);
+        free(s->image);
+        free(s->driver);
+        free(s->driver_reason);
+        s->image = strdup(digest);
+        s->driver = strdup(driver);
+        s->driver_reason = strdup(why);
+        s->owners_collapsed = s->identity == NOOK_IDENTITY_SUBUID && strcmp(driver, "fuse-overlayfs") == 0
+                                      ? 0
+                                      : im.foreign_owners;
+        nook_image_clear(&im);
+        if (!s->image || !s->driver || !s->driver_reason)
+                return nook_error_oom(err);
+        return s->prepared ? 0 : make_upper(ctx, s, req->rootfs.writable_layer_ref, err);
+}
+
+int nook_userns_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepare_rootfs_req *req,
+                               nook_ref_result *ret, nook_error **err) {
+        if (!req->environment_id)
+                return nook_error_field(err, NOOK_ERROR_MISSING_REQUIRED_FIELD, "/environment_id",
+                                        "prepare_rootfs needs the session's environment_id (ext)");
+        _cleanup_(nook_session_freep) nook_session *s = NULL;
+        int r = nook_session_need(ctx->config, req->environment_id, "prepare_rootfs", &s, err);
+        if (r < 0)
+                return r;
+        /* an alias the operator configured names a directory; anything else an image */
+        const char *path = nook_alias_lookup(ctx->config, req->rootfs.rootfs_ref);
+        r = path ? dir_root(ctx, s, req, path, err) : image_root(ctx, s, req, err);
+        if (r < 0) {
+                if (!path && r == -ENOENT)
+                        nook_error_set_hint(err, "rootfs_ref '%s' is neither an alias the operator configured nor an "
+                                                 "image of the store (nook images; nook image import FILE)",
+                                            req->rootfs.rootfs_ref);
+                return nook_error_prefix(err, r, "prepare_rootfs");
+        }
+        s->read_only = req->rootfs.read_only;
+        if (ctx->journal && s->driver) {
+                _cleanup_free_ char *detail = NULL;
+                nook_strbuf b = NOOK_STRBUF_INIT;
+                nook_strbuf_printf(&b, "{\"driver\":\"%s\",\"image\":\"%s\",\"reason\":", s->driver, s->image);
+                nook_strbuf_json_string(&b, s->driver_reason);
+                nook_strbuf_puts(&b, "}");
+                detail = nook_strbuf_steal(&b);
+                nook_resource res = { .environment_id = req->environment_id, .kind = "rootfs", .ref = s->ref,
+                                      .detail = detail };
+                if ((r = nook_journal_resource_add(ctx->journal, &res, NULL, err)) < 0)
+                        return nook_error_prefix(err, r, "prepare_rootfs");
+        }
+        if ((r = nook_session_save(s, err)) < 0)
+                return nook_error_prefix(err, r, "prepare_rootfs");
+        return asprintf(&ret->ref, "rootfs-%s", s->ref + 2) < 0 ? nook_error_oom(err) : 0;
+}
