@@ -318,6 +318,10 @@ int holder_image_root(holder *h, const nook_msg *m, int top, int root, const cha
         if (r < 0 && (any || !strcmp(want, "copy"))) {
                 *driver = "copy";
                 r = copy_layers(m, layers, root, st);
+                if (r >= 0)
+                        snprintf(why + strlen(why), why_size - strlen(why),
+                                 "%sdegraded: the root is a private copy of the image (slower start, more memory)",
+                                 why[0] ? "; " : "");
         }
         (void)top;
         return r < 0 ? r : 0;

@@ -34,6 +34,7 @@ typedef struct nook_session_info {
          * chosen, and how many of the image's entries show a collapsed owner (single-id
          * identities); NULL / 0 otherwise */
         const char *image;
+        const char *image_store; /* the data dir holding it */
         const char *driver;
         const char *driver_reason;
         const char *upper; /* host path of the writable layer, when on disk */

@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "userns/image.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/proc.h"
@@ -107,6 +109,17 @@ int nook_userns_cleanup(void *state, nook_call_ctx *ctx, const nook_cleanup_req 
                 start = found.pid_start;
         }
         nook_session_reclaim(ctx->config, ctx->journal, env, ref, pid, start, &left);
+        /* a kept writable layer stays; overlayfs leaves work/work at mode 0, which would
+         * stop the user's own rm -rf of the data dir */
+        if (s && s->keep_upper && s->upper) {
+                _cleanup_close_ int up = open(s->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int work = up < 0 ? -1 : openat(up, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int ww = work < 0 ? -1 : openat(work, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                char p[32];
+                snprintf(p, sizeof(p), "/proc/self/fd/%d", ww);
+                if (ww >= 0)
+                        (void)chmod(p, 0700);
+        }
         _cleanup_free_ char *what = nook_strbuf_steal(&left);
         ret->cleanup_plan_ref = strdup(req->cleanup_plan_ref);
         ret->status = what && *what ? NOOK_CLEANUP_REPAIR_NEEDED : NOOK_CLEANUP_COMPLETED;
@@ -166,11 +179,19 @@ int nook_userns_gc(void *state, nook_call_ctx *ctx, unsigned *ret_reclaimed, cha
                 (void)nook_journal_reap_interrupted(ctx->journal, NULL, NULL);
                 (void)nook_journal_resources_held(ctx->journal, NULL, gc_resource, &g, NULL);
         }
+        /* imports killed mid-way leave staging dirs that nobody holds */
+        unsigned imports = 0;
+        nook_store store;
+        if (nook_store_open(ctx->config->data_dir, false, &store, NULL) == 0) {
+                imports = nook_store_sweep(&store);
+                nook_store_close(&store);
+        }
         _cleanup_free_ char *what = nook_strbuf_steal(&left);
         if (ret_reclaimed)
                 *ret_reclaimed = g.reclaimed;
-        if (ret_summary && asprintf(ret_summary, "%u session%s reclaimed%s%s", g.reclaimed, g.reclaimed == 1 ? "" : "s",
-                                    what && *what ? "; left: " : "", what && *what ? what : "") < 0)
+        if (ret_summary && asprintf(ret_summary, "%u session%s reclaimed%s%s%s", g.reclaimed, g.reclaimed == 1 ? "" : "s",
+                                    imports ? ", abandoned imports removed" : "", what && *what ? "; left: " : "",
+                                    what && *what ? what : "") < 0)
                 return nook_error_oom(err);
         if (what && *what)
                 return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, EBUSY,

@@ -53,11 +53,13 @@ int nook_userns_resolve_image(void *state, nook_call_ctx *ctx, const nook_resolv
 typedef struct users {
         char **digests; /* "sha256:... s-ref" */
         size_t n;
+        const char *data_dir;
 } users;
 
 static int collect_user(const nook_session_info *s, void *userdata) {
         users *u = userdata;
-        if (!s->image || strcmp(s->state, "dead") == 0)
+        /* sessions of this user may run images of other stores (NOOK_STORAGE) */
+        if (!s->image || strcmp(s->state, "dead") == 0 || !s->image_store || strcmp(s->image_store, u->data_dir) != 0)
                 return 0;
         char **v = reallocarray(u->digests, u->n + 2, sizeof(char *));
         if (!v)
@@ -77,7 +79,7 @@ static const char *user_of(const users *u, const char *digest) {
 }
 
 static int live_users(nook_call_ctx *ctx, users *ret, nook_error **err) {
-        *ret = (users){ 0 };
+        *ret = (users){ .data_dir = ctx->config->data_dir };
         int r = nook_userns_sessions(NULL, ctx, collect_user, ret, err);
         return r == -ENOMEM ? nook_error_oom(err) : r;
 }

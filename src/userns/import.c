@@ -40,6 +40,7 @@ typedef struct layer_ref {
         char *digest; /* as the manifest names it; for docker-archive the diff_id */
         char *path;   /* member path */
         int64_t size; /* -1: unknown */
+        bool staged;  /* unpacked and verified in the staging dir, not yet in the store */
 } layer_ref;
 
 typedef struct import {
@@ -115,7 +116,10 @@ static struct archive *open_outer(import *im, bool want_raw_detect) {
         if (want_raw_detect)
                 archive_read_support_format_raw(a);
         if (archive_read_open_filename(a, im->file, 1 << 16) != ARCHIVE_OK) {
-                bad(im, archive_errno(a) > 0 ? archive_errno(a) : EINVAL, "%s", archive_error_string(a));
+                bad(im, archive_errno(a) > 0 ? archive_errno(a) : EINVAL,
+                    "%s: not a readable tar (%s): give an oci-archive, a docker-archive, an OCI layout dir or a "
+                    "rootfs tarball",
+                    im->file, archive_error_string(a));
                 archive_read_free(a);
                 return NULL;
         }
@@ -586,10 +590,30 @@ static int unpack_layer(import *im, nook_staging *t, layer_ref *l, struct archiv
                            l->digest, (unsigned long long)n, (long long)l->size);
         write_info(lfd, &st);
         sum_stats(&im->sum, &st);
-        r = nook_store_commit_layer(im->store, t, hex, l->digest, im->err);
-        if (r == 0)
-                im->unpacked++;
-        return r;
+        for (size_t i = 0; i < im->n_layers; i++) /* a layer listed twice is unpacked once */
+                if (im->layers[i].digest && strcmp(im->layers[i].digest, l->digest) == 0)
+                        im->layers[i].staged = true;
+        l->staged = true;
+        im->unpacked++;
+        return 0;
+}
+
+static bool have_layer(import *im, size_t i) {
+        return im->layers[i].staged || (!im->rootfs_tar && nook_store_has_layer(im->store, im->layers[i].digest));
+}
+
+/* Every layer verified: only now do they enter the store, so a failed import leaves
+ * it as it was (a crash between renames leaves whole layers, which prune removes). */
+static int commit_layers(import *im, nook_staging *t) {
+        for (size_t i = 0; i < im->n_layers; i++) {
+                layer_ref *l = &im->layers[i];
+                if (!l->staged || nook_store_has_layer(im->store, l->digest))
+                        continue;
+                int r = nook_store_commit_layer(im->store, t, l->digest + 7, l->digest, im->err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int unpack_layers(import *im, nook_staging *t) {
@@ -597,7 +621,7 @@ static int unpack_layers(import *im, nook_staging *t) {
         nook_layer_limits_from_env(&lim);
         bool need_any = false;
         for (size_t i = 0; i < im->n_layers; i++) {
-                bool have = !im->rootfs_tar && nook_store_has_layer(im->store, im->layers[i].digest);
+                bool have = have_layer(im, i);
                 if (have)
                         im->reused++;
                 else {
@@ -610,7 +634,7 @@ static int unpack_layers(import *im, nook_staging *t) {
         if (im->layout) {
                 _cleanup_close_ int dfd = open(im->file, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 for (size_t i = 0; i < im->n_layers; i++) {
-                        if (nook_store_has_layer(im->store, im->layers[i].digest))
+                        if (have_layer(im, i))
                                 continue;
                         _cleanup_close_ int fd =
                                 dfd < 0 ? -1 : openat(dfd, im->layers[i].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -646,15 +670,14 @@ static int unpack_layers(import *im, nook_staging *t) {
                 while (p && p[0] == '.' && p[1] == '/')
                         p += 2;
                 for (size_t i = 0; r == 0 && p && i < im->n_layers; i++)
-                        if (strcmp(im->layers[i].path, p) == 0 &&
-                            !nook_store_has_layer(im->store, im->layers[i].digest)) {
+                        if (strcmp(im->layers[i].path, p) == 0 && !have_layer(im, i)) {
                                 r = unpack_layer(im, t, &im->layers[i], a, -1, &lim);
                                 break;
                         }
         }
         archive_read_free(a);
         for (size_t i = 0; r == 0 && i < im->n_layers; i++)
-                if (!nook_store_has_layer(im->store, im->layers[i].digest))
+                if (!have_layer(im, i))
                         r = bad(im, ENOENT, "%s: layer %.19s… was not found in the archive", im->file,
                                 im->layers[i].digest);
         return r;
@@ -811,6 +834,8 @@ int nook_image_import(const nook_adapter_config *c, const nook_import_options *o
                 r = unpack_layers(&im, &t);
         if (r == 0 && im.rootfs_tar)
                 r = rootfs_manifest(&im);
+        if (r == 0)
+                r = commit_layers(&im, &t);
         /* layers first, then the blobs that name them, then the name: a crash leaves
          * only unreferenced layers, which prune removes */
         if (r == 0)

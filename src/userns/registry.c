@@ -34,6 +34,23 @@ int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn 
                 if (nook_session_load(ctx->config->run_dir, e->d_name, &s, NULL) < 0)
                         continue;
                 bool alive = nook_session_alive(s);
+                /* the holder records fuse-overlayfs's death (helpers/holder.c) */
+                _cleanup_free_ char *notes = NULL;
+                char died[64] = "";
+                _cleanup_free_ char *dpath = NULL;
+                if (s->driver && asprintf(&dpath, "%s/rootfs-died", s->dir) >= 0) {
+                        FILE *f = fopen(dpath, "re");
+                        if (f) {
+                                if (!fgets(died, sizeof(died), f))
+                                        died[0] = 0;
+                                died[strcspn(died, "\n")] = 0;
+                                fclose(f);
+                                if (asprintf(&notes, "%s%sfuse-overlayfs died (%s): the root answers 'transport "
+                                             "endpoint is not connected'; remove the session",
+                                             s->notes ? s->notes : "", s->notes ? "; " : "", died) < 0)
+                                        notes = NULL;
+                        }
+                }
                 nook_session_info i = {
                         .ref = s->ref,
                         .environment_id = s->environment_id,
@@ -43,7 +60,7 @@ int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn 
                                  : s->prepared ? "prepared"
                                                : "created",
                         .rootfs = s->rootfs,
-                        .notes = s->notes,
+                        .notes = notes ? notes : s->notes,
                         .mounts = s->mounts,
                         .network = s->own_netns ? "none" : "host",
                         .hostname = s->hostname,
@@ -51,6 +68,7 @@ int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn 
                         .created_ms = s->created_ms,
                         .owned_by_caller = s->owner_pid > 0,
                         .image = s->image,
+                        .image_store = s->image_store,
                         .driver = s->driver ? s->driver : s->rootfs ? "dir" : NULL,
                         .driver_reason = s->driver_reason,
                         .upper = s->upper,

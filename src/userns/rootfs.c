@@ -169,6 +169,8 @@ static int image_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_ro
         free(s->driver);
         free(s->driver_reason);
         s->image = strdup(digest);
+        free(s->image_store);
+        s->image_store = strdup(ctx->config->data_dir);
         s->driver = strdup(driver);
         s->driver_reason = strdup(why);
         s->owners_collapsed = s->identity == NOOK_IDENTITY_SUBUID && strcmp(driver, "fuse-overlayfs") == 0

@@ -102,6 +102,7 @@ nook_session *nook_session_free(nook_session *s) {
         free(s->mounts);
         free(s->workspace);
         free(s->image);
+        free(s->image_store);
         free(s->driver);
         free(s->driver_reason);
         free(s->upper);
@@ -166,6 +167,8 @@ static void parse_state_line(nook_session *s, const char *k, const char *v) {
                 s->created_ms = (int64_t)n;
         else if (strcmp(k, "image") == 0)
                 set_str(&s->image, v);
+        else if (strcmp(k, "image_store") == 0)
+                set_str(&s->image_store, v);
         else if (strcmp(k, "driver") == 0)
                 set_str(&s->driver, v);
         else if (strcmp(k, "driver_reason") == 0)
@@ -242,8 +245,8 @@ int nook_session_save(const nook_session *s, nook_error **err) {
                            s->rootfs ? s->rootfs : "", s->rootfs_rw, s->read_only, s->prepared,
                            s->hostname ? s->hostname : "", s->notes ? s->notes : "", s->mounts ? s->mounts : "",
                            s->workspace ? s->workspace : "", (long long)s->created_ms);
-        nook_strbuf_printf(&b, "image=%s\ndriver=%s\ndriver_reason=%s\nupper=%s\nkeep_upper=%d\nowners_collapsed=%llu\n",
-                           s->image ? s->image : "", s->driver ? s->driver : "",
+        nook_strbuf_printf(&b, "image=%s\nimage_store=%s\ndriver=%s\ndriver_reason=%s\nupper=%s\nkeep_upper=%d\nowners_collapsed=%llu\n",
+                           s->image ? s->image : "", s->image_store ? s->image_store : "", s->driver ? s->driver : "",
                            s->driver_reason ? s->driver_reason : "", s->upper ? s->upper : "", s->keep_upper,
                            (unsigned long long)s->owners_collapsed);
         _cleanup_free_ char *text = nook_strbuf_steal(&b);

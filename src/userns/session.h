@@ -45,6 +45,7 @@ typedef struct nook_session {
         int64_t created_ms;
         /* an image root (prepare_rootfs): the manifest digest, the driver and why */
         char *image;
+        char *image_store; /* the data dir whose store holds the image */
         char *driver; /* "overlay", "fuse-overlayfs", "copy", "dir" */
         char *driver_reason;
         char *upper;            /* host path of the writable layer when it lives on disk */

@@ -25,7 +25,9 @@ cleanup_sessions() {
                         "$NOOK" call cleanup >/dev/null 2>&1 || true
         done
 }
-trap 'cleanup_sessions; rm -rf "$T"' EXIT
+# image layers hold read-only directories (0555, as the image made them): the owner
+# makes them writable before removing them
+trap 'cleanup_sessions; chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
 fail() {
         echo "FAIL: $*" >&2
