@@ -533,6 +533,34 @@ static int apply_mounts(build *b, const nook_msg *m) {
         return 0;
 }
 
+/* The image's WorkingDir, made when the image lacks it (docker does the same), one
+ * component at a time without following a symlink; a failure is a note, not an error:
+ * the process then says which directory it could not enter. */
+static void make_workdir(build *b, const char *path) {
+        if (!path || !b->writable)
+                return;
+        int fd = openat(b->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        char comp[256];
+        for (const char *p = path; fd >= 0 && *p;) {
+                while (*p == '/')
+                        p++;
+                const char *e = strchrnul(p, '/');
+                if (e == p)
+                        break;
+                snprintf(comp, sizeof(comp), "%.*s", (int)(e - p), p);
+                int next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0 && errno == ENOENT && mkdirat(fd, comp, 0755) == 0)
+                        next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        note(b, "the image's WorkingDir %s could not be made: %s", path, strerror(errno));
+                close(fd);
+                fd = next;
+                p = e;
+        }
+        if (fd >= 0)
+                close(fd);
+}
+
 /* pivot_root(2) with new_root == put_old: the old root ends up stacked under the new
  * one and is detached right away (the trick runc and bubblewrap use). */
 static int pivot(build *b) {
@@ -568,6 +596,8 @@ int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size,
                 r = etc_files(&b, m);
         if (r >= 0)
                 r = apply_mounts(&b, m);
+        if (r >= 0)
+                make_workdir(&b, nook_msg_str(m, T_WORKDIR));
         if (r >= 0 && hostname && sethostname(hostname, strlen(hostname)) < 0)
                 r = hfail(st, errno, "setting the hostname");
         if (r >= 0 && nook_msg_u64(m, T_ROOT_RO, 0) == 1 && b.writable &&

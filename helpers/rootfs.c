@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,8 +123,9 @@ _Noreturn static void fuse_child(holder *h, const nook_msg *m, int fuse_fd, int 
          * layer's user.fuseoverlayfs.override_stat, so the upper stays the caller's
          * files, removable without a user namespace */
         n += snprintf(opts + n, sizeof(opts) - (size_t)n, ",xattr_permissions=2");
-        if (squash)
-                snprintf(opts + n, sizeof(opts) - (size_t)n, ",squash_to_root");
+        if (squash) /* one id mapped: every owner shows as it (root, or the caller in keep-id) */
+                snprintf(opts + n, sizeof(opts) - (size_t)n, ",squash_to_uid=%u,squash_to_gid=%u", (unsigned)getuid(),
+                         (unsigned)getgid());
         /* its own mount namespace: pivot_root in ours must not move its root or cwd */
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || fchdir(layers) < 0)
                 _exit(126);
@@ -158,7 +160,9 @@ static int mount_fuse_overlayfs(holder *h, const nook_msg *m, int root, int laye
          * its children (fs/fuse/dir.c fuse_allow_current_process); without it, a
          * workload running as another uid of the image could not read its own root */
         char data[160], p[32];
-        snprintf(data, sizeof(data), "fd=%d,rootmode=40000,user_id=0,group_id=0,default_permissions,allow_other", fuse);
+        snprintf(data, sizeof(data),
+                 "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions,allow_other", fuse,
+                 (unsigned)getuid(), (unsigned)getgid()); /* mapped in every identity (keep-id too) */
         snprintf(p, sizeof(p), "/proc/self/fd/%d", root);
         if (mount("fuse-overlayfs", p, "fuse.fuse-overlayfs", MS_NOSUID | MS_NODEV, data) < 0)
                 return hfail(st, errno, "mounting FUSE for fuse-overlayfs");
@@ -177,31 +181,46 @@ static int mount_fuse_overlayfs(holder *h, const nook_msg *m, int root, int laye
 
 static int copy_tree(int src, int dst);
 
+/* What a whiteout or an opaque directory of an upper layer hides goes, subdirectories
+ * included; never following a symlink (the tree is the image's, inside our tmpfs). */
+static void remove_tree(int dirfd, const char *name) {
+        if (unlinkat(dirfd, name, 0) == 0 || errno != EISDIR)
+                return;
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        for (struct dirent *e; d && (e = readdir(d));)
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                        remove_tree(fd, e->d_name);
+        if (d)
+                closedir(d);
+        else if (fd >= 0)
+                close(fd);
+        (void)unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+static void empty_dir(int fd) {
+        DIR *d = fdopendir(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        for (struct dirent *e; d && (e = readdir(d));)
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                        remove_tree(fd, e->d_name);
+        if (d)
+                closedir(d);
+}
+
 static int copy_entry(int src, int dst, const char *name) {
         struct stat s;
         if (fstatat(src, name, &s, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
         if (S_ISCHR(s.st_mode) && s.st_rdev == makedev(0, 0)) { /* a whiteout: the lower entry goes */
-                struct stat d;
-                if (fstatat(dst, name, &d, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(d.st_mode)) {
-                        int fd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (fd >= 0) {
-                                DIR *dd = fdopendir(fd);
-                                for (struct dirent *e; dd && (e = readdir(dd));)
-                                        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-                                                (void)unlinkat(fd, e->d_name, 0);
-                                if (dd)
-                                        closedir(dd);
-                        }
-                        (void)unlinkat(dst, name, AT_REMOVEDIR);
-                }
-                (void)unlinkat(dst, name, 0);
+                remove_tree(dst, name);
                 return 0;
         }
         struct stat d;
         bool exists = fstatat(dst, name, &d, AT_SYMLINK_NOFOLLOW) == 0;
-        if (exists && !(S_ISDIR(s.st_mode) && S_ISDIR(d.st_mode)))
-                (void)unlinkat(dst, name, S_ISDIR(d.st_mode) ? AT_REMOVEDIR : 0);
+        if (exists && !(S_ISDIR(s.st_mode) && S_ISDIR(d.st_mode))) {
+                remove_tree(dst, name);
+                exists = false;
+        }
         if (S_ISDIR(s.st_mode)) {
                 if (!(exists && S_ISDIR(d.st_mode)) && mkdirat(dst, name, 0700) < 0)
                         return -errno;
@@ -210,14 +229,8 @@ static int copy_entry(int src, int dst, const char *name) {
                 if (sfd < 0 || dfd < 0)
                         return -errno;
                 char v[4];
-                if (fgetxattr(sfd, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y') {
-                        DIR *dd = fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 3));
-                        for (struct dirent *e; dd && (e = readdir(dd));)
-                                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-                                        (void)unlinkat(dfd, e->d_name, 0);
-                        if (dd)
-                                closedir(dd);
-                }
+                if (fgetxattr(sfd, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y')
+                        empty_dir(dfd);
                 int r = copy_tree(sfd, dfd);
                 if (r < 0)
                         return r;
@@ -253,7 +266,7 @@ static int copy_entry(int src, int dst, const char *name) {
 }
 
 static int copy_tree(int src, int dst) {
-        DIR *d = fdopendir(fcntl(src, F_DUPFD_CLOEXEC, 3));
+        DIR *d = fdopendir(openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!d)
                 return -errno;
         int r = 0;
@@ -286,9 +299,36 @@ static int copy_layers(const nook_msg *m, int layers, int root, hstatus *st) {
         return mount(p, p, NULL, MS_BIND, NULL) < 0 ? hfail(st, errno, "binding the copied root") : 0;
 }
 
+/* fuse-overlayfs answered FUSE's INIT and a lookup of its root: it serves.  A daemon
+ * that dies at start leaves ENOTCONN here, and the mount is taken away again. */
+static int fuse_serving(holder *h, int root, hstatus *st) {
+        char p[32];
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", root);
+        _cleanup_close_ int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat s;
+        if (fd >= 0 && fstat(fd, &s) == 0)
+                return 0;
+        int e = errno;
+        (void)umount2(p, MNT_DETACH);
+        if (h->fuse_pid > 0)
+                kill(h->fuse_pid, SIGKILL);
+        return hfail(st, e, "fuse-overlayfs did not serve the root (see fuse-overlayfs.log in the session dir)");
+}
+
+static int try_driver(holder *h, const nook_msg *m, const char *d, int root, int layers, hstatus *st) {
+        if (!strcmp(d, "overlay"))
+                return mount_kernel_overlay(m, root, st);
+        if (!strcmp(d, "fuse-overlayfs")) {
+                int r = mount_fuse_overlayfs(h, m, root, layers, st);
+                return r < 0 ? r : fuse_serving(h, root, st);
+        }
+        return copy_layers(m, layers, root, st);
+}
+
 /* Builds the image root on the directory fd root (a mount point on the session
  * tmpfs); *driver gets the driver used.  "auto" tries overlay, then fuse-overlayfs,
- * then copy, and says why in notes. */
+ * then copy; "auto:fuse-overlayfs" (exact owners wanted) fuse-overlayfs first; the
+ * reasons a driver was passed over go to why. */
 int holder_image_root(holder *h, const nook_msg *m, int top, int root, const char **driver, char *why,
                       size_t why_size, hstatus *st) {
         const char *want = nook_msg_str(m, T_DRIVER);
@@ -299,30 +339,25 @@ int holder_image_root(holder *h, const nook_msg *m, int top, int root, const cha
         _cleanup_close_ int layers = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (layers < 0 || fchdir(layers) < 0)
                 return hfail(st, errno, "opening the store's layers");
-        bool any = !strcmp(want, "auto");
-        int r = -1;
+        static const char *const plain[] = { "overlay", "fuse-overlayfs", "copy", NULL };
+        static const char *const fuse_first[] = { "fuse-overlayfs", "overlay", "copy", NULL };
+        const char *one[] = { want, NULL };
+        const char *const *order = !strcmp(want, "auto")                  ? plain
+                                   : !strcmp(want, "auto:fuse-overlayfs") ? fuse_first
+                                                                          : one;
         why[0] = 0;
-        if (any || !strcmp(want, "overlay")) {
-                *driver = "overlay";
-                r = mount_kernel_overlay(m, root, st);
-                if (r < 0 && any)
-                        snprintf(why, why_size, "kernel overlayfs failed here (%s)", st->msg);
+        int r = -1;
+        for (size_t i = 0; r < 0 && order[i]; i++) {
+                if (i > 0)
+                        snprintf(why + strlen(why), why_size - strlen(why), "%s%s failed here (%s)",
+                                 why[0] ? "; " : "", order[i - 1], st->msg);
+                *driver = order[i];
+                r = try_driver(h, m, order[i], root, layers, st);
         }
-        if (r < 0 && (any || !strcmp(want, "fuse-overlayfs"))) {
-                *driver = "fuse-overlayfs";
-                r = mount_fuse_overlayfs(h, m, root, layers, st);
-                if (r < 0 && any)
-                        snprintf(why + strlen(why), why_size - strlen(why), "%sfuse-overlayfs failed (%s)",
-                                 why[0] ? "; " : "", st->msg);
-        }
-        if (r < 0 && (any || !strcmp(want, "copy"))) {
-                *driver = "copy";
-                r = copy_layers(m, layers, root, st);
-                if (r >= 0)
-                        snprintf(why + strlen(why), why_size - strlen(why),
-                                 "%sdegraded: the root is a private copy of the image (slower start, more memory)",
-                                 why[0] ? "; " : "");
-        }
+        if (r >= 0 && !strcmp(*driver, "copy"))
+                snprintf(why + strlen(why), why_size - strlen(why),
+                         "%sdegraded: the root is a private copy of the image (slower start, more memory)",
+                         why[0] ? "; " : "");
         (void)top;
         return r < 0 ? r : 0;
 }

@@ -14,17 +14,25 @@
 #include "util/strbuf.h"
 
 void help_run(FILE *f) {
-        fputs("Usage: nook run [OPTIONS] --rootfs DIR [--] [COMMAND [ARG...]]\n"
+        fputs("Usage: nook run [OPTIONS] IMAGE [--] [COMMAND [ARG...]]\n"
+              "       nook run [OPTIONS] --rootfs DIR [--] [COMMAND [ARG...]]\n"
               "\n"
-              "Runs COMMAND in a new sandbox whose root is DIR (read-only, under a writable\n"
-              "layer that is thrown away), attached to this terminal, and removes the sandbox\n"
-              "when the command ends. The exit code is the command's own (128+N when signal N\n"
-              "ended it); 125 when nook fails, 126 when COMMAND cannot be executed, 127 when it\n"
-              "is not found. Without COMMAND, /bin/sh of the root.\n"
+              "Runs COMMAND in a new sandbox whose root is IMAGE (from 'nook images') or DIR,\n"
+              "read-only under a writable layer that is thrown away, attached to this terminal,\n"
+              "and removes the sandbox when the command ends. The exit code is the command's\n"
+              "own (128+N when signal N ended it); 125 when nook fails, 126 when COMMAND cannot\n"
+              "be executed, 127 when it is not found. With an IMAGE: its Entrypoint, then\n"
+              "COMMAND or else its Cmd, in its WorkingDir as its User with its Env; without\n"
+              "COMMAND on a DIR, /bin/sh of the root. Options go before IMAGE.\n"
               "\n"
               "Session:\n"
-              "  --rootfs DIR          the root directory of the sandbox (required until images\n"
-              "                        arrive)\n"
+              "  --rootfs DIR          the root directory of the sandbox instead of an IMAGE\n"
+              "  --rootfs-driver D     how an IMAGE becomes the root: auto (default: fuse-overlayfs\n"
+              "                        for exact owners with a subuid range, else overlay),\n"
+              "                        overlay, fuse-overlayfs, copy ('nook session inspect' says\n"
+              "                        which and why)\n"
+              "  --keep-upper NAME     keep the writable layer under the name NAME, and start from\n"
+              "                        it again next time (an IMAGE only)\n"
               "  --name NAME           name the session (for exec, logs, session rm)\n"
               "  -d, --detach          start COMMAND and keep the session: print the session and\n"
               "                        the process ref, and return\n"
@@ -88,6 +96,8 @@ void help_run(FILE *f) {
               "COMMAND's terminal as typed. Whatever happens, the session is removed (unless -d).\n"
               "\n"
               "Examples:\n"
+              "  nook image import app.tar && nook run app -- sh -c 'id; hostname'\n"
+              "  nook run -it --rootfs-driver overlay --userns keep-id app sh\n"
               "  nook run --rootfs ./rootfs -- sh -c 'id; hostname'\n"
               "  nook run -it --rootfs ./rootfs -- sh\n"
               "  nook run -d --name work --rootfs ./rootfs -- sleep 1000\n"
@@ -208,15 +218,16 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
         if (!c->s.rootfs && !c->s.image)
                 return cli_usage_error("run", "missing IMAGE (nook images lists them; nook image import FILE adds "
                                               "one) or --rootfs DIR");
-        if (c->s.image && (c->s.rootfs_rw))
-                return cli_usage_error("run", "--rootfs-rw goes with --rootfs DIR, not with an image");
+        int rc = cli_root_check(&c->s, "run");
+        if (rc)
+                return rc;
         if (c->s.rootfs_rw && c->s.read_only)
                 return cli_usage_error("run", "--rootfs-rw and --read-only contradict each other: choose one");
         if (c->p.json && !c->p.detach)
                 return cli_usage_error("run", "--json goes with -d (attached, the output is the command's own)");
         if (c->rm && c->p.detach)
                 return cli_usage_error("run", "--rm with -d: a detached session stays until 'nook session rm'");
-        int rc = cli_session_check(&c->s, "run");
+        rc = cli_session_check(&c->s, "run");
         if (rc)
                 return rc;
         if (!c->p.argc && c->s.image)

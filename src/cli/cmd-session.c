@@ -23,7 +23,8 @@ void help_session(FILE *f) {
               "\n"
               "  create    prepare a session and print its name (or its environment id); it\n"
               "            stays until 'nook session rm'. Options, as 'nook run':\n"
-              "              --rootfs DIR, --name NAME, --rootfs-rw, --read-only,\n"
+              "              IMAGE or --rootfs DIR, --rootfs-driver D, --keep-upper NAME,\n"
+              "              --name NAME, --rootfs-rw, --read-only,\n"
               "              --network none|host, --hostname NAME,\n"
               "              --userns auto|root|keep-id|subuid, --json, --verbose,\n"
               "              -v SRC:DST[:ro|rw], --tmpfs DST[:OPTS],\n"
@@ -42,7 +43,7 @@ void help_session(FILE *f) {
               "  -h, --help  print this help\n"
               "\n"
               "Example:\n"
-              "  nook session create --rootfs ./rootfs --name work -v ./proj:/src\n"
+              "  nook session create --name work -v ./proj:/src debian\n"
               "  nook exec work -- make test\n"
               "  nook session rm work\n",
               f);
@@ -86,7 +87,10 @@ static int session_create(int argc, char **argv) {
                 return cli_usage_error("session", "session create needs an IMAGE (nook images) or --rootfs DIR");
         if (s.rootfs_rw && s.read_only)
                 return cli_usage_error("session", "--rootfs-rw and --read-only contradict each other: choose one");
-        int rc = cli_session_check(&s, "session");
+        int rc = cli_root_check(&s, "session");
+        if (rc)
+                return rc;
+        rc = cli_session_check(&s, "session");
         if (rc)
                 return rc;
         _cleanup_close_ int sigfd = cli_signals_block();
@@ -219,9 +223,12 @@ static int session_ls(nook_runtime *rt, bool json) {
                 char procs[24], ago[32];
                 snprintf(procs, sizeof(procs), "%u/%u", running, total);
                 cli_format_ago(r->created_ms, ago, sizeof(ago));
+                char root[64];
+                if (r->image) /* the image's digest as 'nook images' shows it, and the driver */
+                        snprintf(root, sizeof(root), "%.12s (%s)", r->image + 7, r->driver ? r->driver : "?");
                 printf("%-24s %-8s %-9s %-7s %-6s %-9s %s\n", cli_session_label(r), r->identity ? r->identity : "-",
                        r->state ? r->state : "-", r->network ? r->network : "-", procs, ago,
-                       r->rootfs ? r->rootfs : "-");
+                       r->image ? root : r->rootfs ? r->rootfs : "-");
         }
         return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
 }
@@ -295,9 +302,12 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
                        r->driver_reason ? r->driver_reason : "");
                 printf("%-13s %s\n", "Upper dir:", r->upper ? r->upper : "-");
                 if (r->owners_collapsed)
-                        printf("%-13s %llu entries of the image show the one mapped id as owner (modes exact; "
-                               "--userns subuid shows them)\n",
-                               "Owners:", r->owners_collapsed);
+                        printf("%-13s %llu entries of the image show %s as owner (modes exact; %s shows them)\n",
+                               "Owners:", r->owners_collapsed,
+                               r->identity && !strcmp(r->identity, "subuid") ? "the owner on disk"
+                                                                               : "the one mapped id",
+                               r->identity && !strcmp(r->identity, "subuid") ? "--rootfs-driver fuse-overlayfs"
+                                                                               : "--userns subuid with a subuid range");
         } else
                 printf("%-13s %s\n", "Rootfs:", r->rootfs ? r->rootfs : "-");
         printf("%-13s %s\n", "Network:", r->network ? r->network : "-");

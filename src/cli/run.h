@@ -69,6 +69,8 @@ typedef struct cli_process_opts {
 } cli_process_opts;
 
 void cli_session_opts_done(cli_session_opts *s);
+/* The root options agree with each other (IMAGE or --rootfs DIR); else reports, 125. */
+int cli_root_check(const cli_session_opts *s, const char *verb);
 void cli_process_opts_done(cli_process_opts *p);
 
 /* Long-only option codes shared by the verbs' getopt tables. */

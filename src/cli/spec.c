@@ -512,6 +512,18 @@ static const char *generated_alias(const cli_session_opts *s, const char *name) 
         return NULL;
 }
 
+int cli_root_check(const cli_session_opts *s, const char *verb) {
+        if (s->image && s->rootfs_rw)
+                return cli_usage_error(verb, "--rootfs-rw goes with --rootfs DIR, not with an image");
+        if (s->rootfs && s->driver)
+                return cli_usage_error(verb, "--rootfs-driver goes with an IMAGE; --rootfs DIR is always "
+                                             "mounted as it is (driver dir)");
+        if (s->rootfs && s->upper)
+                return cli_usage_error(verb, "--keep-upper goes with an IMAGE; with --rootfs DIR use "
+                                             "--rootfs-rw to keep writes in DIR");
+        return 0;
+}
+
 int cli_session_check(const cli_session_opts *s, const char *verb) {
         if (s->ws_dest && !s->ws_mode)
                 return cli_usage_error(verb, "--workspace-dest %s goes with --workspace ALIAS[:MODE]", s->ws_dest);

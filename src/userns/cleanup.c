@@ -119,6 +119,8 @@ int nook_userns_cleanup(void *state, nook_call_ctx *ctx, const nook_cleanup_req 
                 snprintf(p, sizeof(p), "/proc/self/fd/%d", ww);
                 if (ww >= 0)
                         (void)chmod(p, 0700);
+                if (up >= 0) /* free for the next session */
+                        (void)unlinkat(up, "session", 0);
         }
         _cleanup_free_ char *what = nook_strbuf_steal(&left);
         ret->cleanup_plan_ref = strdup(req->cleanup_plan_ref);

@@ -144,6 +144,19 @@ static int add_mounts(const nook_mount_list *l, nook_msg *m) {
         return 0;
 }
 
+static uint64_t image_foreign_owners(const nook_adapter_config *c, const char *digest) {
+        nook_store store;
+        nook_image im = { 0 };
+        uint64_t n = 0;
+        if (nook_store_open(c->data_dir, false, &store, NULL) == 0) {
+                if (nook_image_load(&store, digest, &im, NULL) == 0)
+                        n = im.foreign_owners;
+                nook_image_clear(&im);
+                nook_store_close(&store);
+        }
+        return n;
+}
+
 /* An image root: its layers top first, the writable layer, the driver. */
 static int add_image(const nook_session *s, const nook_adapter_config *c, nook_msg *m) {
         nook_store store;
@@ -171,6 +184,8 @@ static int add_image(const nook_session *s, const nook_adapter_config *c, nook_m
                 r = nook_msg_add_str(m, T_FUSE_BIN, nook_fuse_overlayfs_path());
         if (r >= 0)
                 r = nook_msg_add_u64(m, T_SQUASH, s->identity != NOOK_IDENTITY_SUBUID);
+        if (r >= 0 && nook_image_workdir_ok(im.workdir))
+                r = nook_msg_add_str(m, T_WORKDIR, im.workdir);
         nook_image_clear(&im);
         return r;
 }
@@ -256,6 +271,20 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                 if (r >= 0 && used && (!s->driver || strcmp(used, s->driver) != 0)) {
                         free(s->driver);
                         s->driver = strdup(used);
+                        /* the fallback decides who sees exact owners */
+                        if (s->identity == NOOK_IDENTITY_SUBUID && strcmp(used, "fuse-overlayfs") != 0 &&
+                            s->image)
+                                s->owners_collapsed = image_foreign_owners(ctx->config, s->image);
+                }
+                if (r >= 0 && used && ctx->journal) { /* the driver used, next to the one chosen */
+                        _cleanup_free_ char *detail = NULL;
+                        if (asprintf(&detail, "{\"driver\":\"%s\",\"stage\":\"mounted\"}", used) >= 0) {
+                                nook_resource res = { .environment_id = req->environment.environment_id,
+                                                      .kind = "rootfs",
+                                                      .ref = s->ref,
+                                                      .detail = detail };
+                                (void)nook_journal_resource_add(ctx->journal, &res, NULL, NULL);
+                        }
                 }
                 nook_msg_done(&m);
                 nook_msg_done(&reply);

@@ -122,6 +122,10 @@ struct nook_session;
 int nook_session_read_root_file(const nook_adapter_config *c, const struct nook_session *s, const char *path,
                                 size_t max, char **ret);
 
+/* process.c: an image's WorkingDir nook will use: absolute, no "..", not under /proc
+ * (S22); others are ignored (the process starts in /). */
+bool nook_image_workdir_ok(const char *w);
+
 /* rootfs.c: the fuse-overlayfs program ($NOOK_FUSE_OVERLAYFS overrides). */
 const char *nook_fuse_overlayfs_path(void);
 

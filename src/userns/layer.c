@@ -201,16 +201,36 @@ static int add_dir_fix(unpack *u, const char *path, mode_t mode, struct archive_
         return 0;
 }
 
-/* Removes what an earlier entry of this layer left at name (any type). */
-static int clear_slot(unpack *u, int dfd, const char *name, bool keep_dir, const char *entry) {
+/* Forgets the pending fixes of the directory path and of everything below it: they
+ * are gone, and what now has that name (a symlink, a file) must not get their mode. */
+static void forget_dirs(unpack *u, const char *path) {
+        size_t len = strlen(path), kept = 0;
+        for (size_t i = 0; i < u->n_dirs; i++) {
+                const char *p = u->dirs[i].path;
+                if (strncmp(p, path, len) == 0 && (p[len] == 0 || p[len] == '/'))
+                        free(u->dirs[i].path);
+                else
+                        u->dirs[kept++] = u->dirs[i];
+        }
+        u->n_dirs = kept;
+}
+
+/* Removes what an earlier entry of this layer left at name (any type); path is its
+ * full name below the layer root.  dfd is the cached parent (open_dir): it holds the
+ * parent of what goes, never something below it, so it stays open and valid.
+ * Returns 1 when a directory is kept, 2 when a whiteout went, 0 otherwise. */
+static int clear_slot(unpack *u, int dfd, const char *name, const char *path, bool keep_dir, const char *entry) {
         struct stat st;
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return errno == ENOENT ? 0 : fail(u, errno, entry, "inspecting an earlier entry");
         if (keep_dir && S_ISDIR(st.st_mode))
                 return 1;
-        cache_drop(u); /* the cached parent may lie below what goes */
         int r = nook_rm_rf_at(dfd, name);
-        return r < 0 ? fail(u, -r, entry, "replacing an earlier entry") : 0;
+        if (r < 0)
+                return fail(u, -r, entry, "replacing an earlier entry");
+        if (S_ISDIR(st.st_mode))
+                forget_dirs(u, path);
+        return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0) ? 2 : 0;
 }
 
 static bool xattr_kept(const char *name) {
@@ -285,9 +305,20 @@ static int whiteout(unpack *u, int dfd, const char *base, const char *entry, str
                                : 0;
         if (!*target || strcmp(target, ".") == 0 || strcmp(target, "..") == 0 || strncmp(target, ".wh.", 4) == 0)
                 return fail(u, EINVAL, entry, "a malformed whiteout (refused)");
-        int r = clear_slot(u, dfd, target, false, entry);
-        if (r < 0)
-                return r;
+        /* OCI image-spec (layer.md, Whiteouts): a whiteout applies to lower layers only;
+         * what this layer already put at that name stays, and hides the lower entry (a
+         * directory by becoming opaque) */
+        struct stat st;
+        if (fstatat(dfd, target, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (!S_ISDIR(st.st_mode))
+                        return 0;
+                _cleanup_close_ int fd = openat(dfd, target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                return fd < 0 || fsetxattr(fd, NOOK_OPAQUE_XATTR, "y", 1, 0) < 0
+                               ? nook_error_sys(u->err, errno, "marking '%.200s' opaque", entry)
+                               : 0;
+        }
+        if (errno != ENOENT)
+                return fail(u, errno, entry, "inspecting an earlier entry");
         /* overlayfs(5): a whiteout is a 0/0 character device; since Linux 5.8 it needs no
          * CAP_MKNOD (vfs_mknod: "whiteout" exception, commit a3c751a50fe6). */
         if (mknodat(dfd, target, S_IFCHR | 0, makedev(0, 0)) < 0)
@@ -337,16 +368,19 @@ static int one_entry(unpack *u, struct archive *a, struct archive_entry *ae) {
                 note_skipped(u, name); /* S19: never a device node */
                 return 0;
         }
-        int r = clear_slot(u, dfd, base, type == AE_IFDIR, raw);
+        int r = clear_slot(u, dfd, base, name, type == AE_IFDIR, raw);
         if (r < 0)
                 return r;
         switch (type) {
         case AE_IFDIR: {
-                if (r == 0 && mkdirat(dfd, base, 0700) < 0)
+                if (r != 1 && mkdirat(dfd, base, 0700) < 0)
                         return fail(u, errno, raw, "creating the directory");
                 _cleanup_close_ int fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
                         return fail(u, errno, raw, "opening the directory");
+                /* it replaces this layer's whiteout: the lower directory stays hidden */
+                if (r == 2 && fsetxattr(fd, NOOK_OPAQUE_XATTR, "y", 1, 0) < 0)
+                        return nook_error_sys(u->err, errno, "marking '%.200s' opaque", raw);
                 apply_xattrs(u, fd, ae);
                 if ((r = set_override(fd, uid, gid, mode)) < 0)
                         return nook_error_sys(u->err, -r, "recording the owner of '%.200s'", raw);

@@ -229,8 +229,9 @@ static bool image_user(const char *spec, nook_process_spec *p) {
 }
 
 /* WorkingDir from an image: absolute, clean, and never into /proc (S22). */
-static bool image_workdir_ok(const char *w) {
-        if (!w || w[0] != '/' || strlen(w) > 1024 || strstr(w, "/..") || strncmp(w, "/proc", 5) == 0)
+bool nook_image_workdir_ok(const char *w) {
+        if (!w || w[0] != '/' || strlen(w) > 1024 || strstr(w, "/..") ||
+            (strncmp(w, "/proc", 5) == 0 && (w[5] == 0 || w[5] == '/')))
                 return false;
         for (const char *c = w; *c; c++)
                 if ((unsigned char)*c < 0x20)
@@ -257,7 +258,7 @@ static int build_spawn(const nook_adapter_config *c, const nook_session *s, cons
         }
         const char *cwd = p->cwd                              ? p->cwd
                           : s->workspace                      ? s->workspace
-                          : image_workdir_ok(im.workdir) ? im.workdir
+                          : nook_image_workdir_ok(im.workdir) ? im.workdir
                                                               : "/";
         uint32_t uid, gid;
         int r = resolve_user(c, s, p, &uid, &gid, err);

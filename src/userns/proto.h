@@ -50,6 +50,7 @@ typedef enum nook_tag {
         T_UPPER,       /* str: host dir holding upper/ and work/ of the writable layer */
         T_FUSE_BIN,    /* str: the fuse-overlayfs program */
         T_SQUASH,      /* u64: 1 = one id mapped: fuse-overlayfs shows every owner as root */
+        T_WORKDIR,     /* str: the image's WorkingDir, made (as docker does) when missing */
         /* SPAWN */
         T_PROCESS_REF = 40, /* str */
         T_ARGV,             /* str, repeated */

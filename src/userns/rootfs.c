@@ -85,7 +85,7 @@ static void choose_driver(nook_session *s, const char *want, const char **ret, c
                 *ret = want;
                 *why = "asked for";
         } else if (s->identity == NOOK_IDENTITY_SUBUID && fuse_ok) {
-                *ret = "fuse-overlayfs";
+                *ret = "auto:fuse-overlayfs"; /* the holder falls back to overlay, then copy */
                 *why = "subuid identity: fuse-overlayfs shows the image's owners exactly";
         } else if (s->identity == NOOK_IDENTITY_SUBUID) {
                 *ret = "auto";
@@ -95,6 +95,40 @@ static void choose_driver(nook_session *s, const char *want, const char **ret, c
                 *ret = "auto";
                 *why = "one id mapped: owners collapse to it with any driver; kernel overlayfs is the fastest";
         }
+}
+
+static int read_small(int dirfd, const char *name, char *buf, size_t size) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+        buf[n > 0 ? n : 0] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+        return n > 0 ? 0 : -ENOENT;
+}
+
+static int write_small(int dirfd, const char *name, const char *text) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        return fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -errno;
+}
+
+/* A kept writable layer belongs to one image and serves one session at a time. */
+static int claim_upper(nook_call_ctx *ctx, nook_session *s, int fd, const char *named, nook_error **err) {
+        char owner[128], image[NOOK_DIGEST_LEN + 2];
+        if (read_small(fd, "image", image, sizeof(image)) == 0 && strcmp(image, s->image) != 0)
+                return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, EEXIST,
+                                      "the writable layer '%s' was made on image %.19s…, not on %.19s…: give "
+                                      "another name",
+                                      named, image, s->image);
+        if (read_small(fd, "session", owner, sizeof(owner)) == 0 && strcmp(owner, s->ref) != 0) {
+                nook_session *o = NULL;
+                bool busy = nook_session_load(ctx->config->run_dir, owner, &o, NULL) == 0 && nook_session_alive(o);
+                nook_session_free(o);
+                if (busy)
+                        return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_USER_ACTION_NEEDED,
+                                              EBUSY, "the writable layer '%s' is in use by another session", named);
+        }
+        if (write_small(fd, "image", s->image) < 0 || write_small(fd, "session", s->ref) < 0)
+                return nook_error_sys(err, errno, "claiming the writable layer %s", named);
+        return 0;
 }
 
 /* The writable layer: per session (it goes with cleanup), or the persistent one a
@@ -122,6 +156,9 @@ static int make_upper(nook_call_ctx *ctx, nook_session *s, const char *named, no
         if (fd < 0 || (mkdirat(fd, "upper", 0755) < 0 && errno != EEXIST) ||
             (mkdirat(fd, "work", 0700) < 0 && errno != EEXIST))
                 return nook_error_sys(err, errno, "creating the writable layer's dirs");
+        int r = named ? claim_upper(ctx, s, fd, named, err) : 0;
+        if (r < 0)
+                return r;
         free(s->upper);
         s->upper = TAKE_PTR(dir);
         s->keep_upper = named != NULL;
@@ -173,9 +210,8 @@ static int image_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_ro
         s->image_store = strdup(ctx->config->data_dir);
         s->driver = strdup(driver);
         s->driver_reason = strdup(why);
-        s->owners_collapsed = s->identity == NOOK_IDENTITY_SUBUID && strcmp(driver, "fuse-overlayfs") == 0
-                                      ? 0
-                                      : im.foreign_owners;
+        s->owners_collapsed = s->identity == NOOK_IDENTITY_SUBUID && strstr(driver, "fuse-overlayfs") ? 0
+                                                                                                : im.foreign_owners;
         nook_image_clear(&im);
         if (!s->image || !s->driver || !s->driver_reason)
                 return nook_error_oom(err);

@@ -310,6 +310,13 @@ int nook_store_lookup(nook_store *s, const char *ref, char ret[NOOK_DIGEST_LEN +
                 if (read_name(s, enc, ret) == 0)
                         return 0;
         }
+        /* a short name finds what podman save names localhost/NAME, as podman does */
+        _cleanup_free_ char *local = NULL;
+        if (norm && !strchr(ref, '/') && asprintf(&local, "localhost/%s", norm) >= 0) {
+                name_encode(local, enc, sizeof(enc));
+                if (read_name(s, enc, ret) == 0)
+                        return 0;
+        }
         /* a digest prefix, as `nook images` shows it (12 hex digits or more) */
         size_t len = strlen(ref);
         bool hex = len >= 12 && len < 64;
