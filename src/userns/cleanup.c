@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,53 @@ static int release_one(const nook_resource *res, void *userdata) {
         return 0;
 }
 
+/* Files a workload chowned to subordinate ids (kernel overlayfs under the subuid
+ * identity writes them into the upper dir as they are) are removable only where those
+ * ids are mapped: a child enters a new user namespace, newuidmap maps it as the
+ * session's was, and the child removes the tree there (user_namespaces(7)). */
+static int rm_rf_mapped(int parent, const char *name) {
+        int sync[2];
+        if (pipe2(sync, O_CLOEXEC) < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid < 0) {
+                close(sync[0]);
+                close(sync[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                char c;
+                close(sync[1]);
+                if (unshare(CLONE_NEWUSER) < 0 || read(sync[0], &c, 1) != 1 || setresgid(0, 0, 0) < 0 ||
+                    setresuid(0, 0, 0) < 0)
+                        _exit(1);
+                _exit(nook_rm_rf_at(parent, name) < 0 ? 2 : 0);
+        }
+        close(sync[0]);
+        uint32_t count;
+        nook_error *e = NULL;
+        /* the child must have unshared before its map is written: give it the moment */
+        int r = -EAGAIN;
+        for (int i = 0; i < 200 && r < 0; i++) {
+                char path[64], self[64], child[64];
+                snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+                ssize_t a = readlink("/proc/self/ns/user", self, sizeof(self) - 1);
+                ssize_t b = readlink(path, child, sizeof(child) - 1);
+                if (a > 0 && b > 0 && (a != b || memcmp(self, child, (size_t)a) != 0))
+                        r = nook_idmap_write(pid, NOOK_IDENTITY_SUBUID, getuid(), getgid(), &count, &e);
+                else
+                        usleep(1000);
+        }
+        nook_error_free(e);
+        if (r == 0 && write(sync[1], "m", 1) != 1)
+                r = -EPIPE;
+        close(sync[1]);
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        return r < 0 ? r : WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EACCES;
+}
+
 /* Ends one session; appends what is left to `left`. */
 void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const char *environment_id, const char *ref,
                           pid_t pid, uint64_t start, nook_strbuf *left) {
@@ -77,6 +125,8 @@ void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const c
                                    strerror(-r));
         _cleanup_close_ int runfd = open(c->run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int q = runfd >= 0 ? nook_rm_rf_at(runfd, ref) : (errno == ENOENT ? 0 : -errno);
+        if ((q == -EACCES || q == -EPERM) && runfd >= 0)
+                q = rm_rf_mapped(runfd, ref) == 0 ? 0 : q;
         if (q < 0)
                 nook_strbuf_printf(left, "%sthe session dir %s could not be removed: %s", left->len ? "; " : "", ref,
                                    strerror(-q));

@@ -126,6 +126,22 @@ assert_eq 1 "$RC" "touch in a read-only root fails"
 assert_contains "$ERR$OUT" "Read-only" "read-only root"
 ok "writes land in the upper dir only; sessions apart; read-only root; rm refused in use"
 
+# ---- subordinate-owned files in a kernel-overlay upper dir still go with the session ----
+if [ "$SUBUID" = 1 ]; then
+        run_nook session create --name "o-$$" --rootfs-driver overlay t-layout
+        echo "o-$$" >>"$T/envs"
+        assert_eq 0 "$RC" "an overlay session under subuid: $ERR"
+        run_nook session inspect --json "o-$$"
+        upper=$(echo "$OUT" | json_query 'j["writable_layer"]')
+        run_nook exec "o-$$" -- sh -c 'mkdir -p /sub/dir && touch /sub/dir/f && chown -R 42:42 /sub && chmod 700 /sub'
+        assert_eq 0 "$RC" "chown inside: $ERR"
+        [ "$(stat -c %u "$upper/upper/sub")" != "$(id -u)" ] || fail "the chown did not reach the disk as a subordinate id"
+        run_nook session rm "o-$$"
+        assert_eq 0 "$RC" "session rm with subordinate-owned files: $ERR"
+        [ ! -e "$upper" ] || fail "the upper dir with subordinate-owned files survived"
+        ok "subordinate-owned files of a kernel-overlay upper dir are removed with the session"
+fi
+
 # ---- a persistent writable layer ----
 run_nook run --keep-upper "keep$$" t-layout -- sh -c 'echo kept > /kept'
 assert_eq 0 "$RC" "--keep-upper: $ERR"
