@@ -60,6 +60,7 @@ typedef struct import {
         layer_ref *layers;
         size_t n_layers;
         char *name;        /* as it will be stored */
+        uint64_t small_bytes; /* read whole in the first pass */
         bool rootfs_tar;   /* a plain rootfs tarball: one layer, config made here */
         uint64_t done, total;
         unsigned unpacked, reused;
@@ -99,12 +100,30 @@ static member *add_member(import *im, const char *path, int64_t size) {
         return v[im->n_m++] = m;
 }
 
-static bool wanted_small(const char *path, int64_t size) {
-        return size >= 0 && size <= SMALL_MAX &&
-               (strcmp(path, "index.json") == 0 || strcmp(path, "manifest.json") == 0 ||
-                strcmp(path, "oci-layout") == 0 || strcmp(path, "repositories") == 0 ||
-                (strlen(path) > 5 && strcmp(path + strlen(path) - 5, ".json") == 0) ||
-                (strncmp(path, "blobs/", 6) == 0 && size <= 256 * 1024));
+/* Members read whole in the first pass: the JSON documents, and blobs small enough to
+ * be manifests or configs, within a memory budget (the rest are layers, streamed). */
+#define SMALL_BUDGET (64u << 20)
+static bool wanted_small(import *im, const char *path, int64_t size) {
+        bool want = size >= 0 && size <= SMALL_MAX &&
+                    (strcmp(path, "index.json") == 0 || strcmp(path, "manifest.json") == 0 ||
+                     strcmp(path, "oci-layout") == 0 || strcmp(path, "repositories") == 0 ||
+                     (strlen(path) > 5 && strcmp(path + strlen(path) - 5, ".json") == 0) ||
+                     (strncmp(path, "blobs/", 6) == 0 && im->small_bytes + (uint64_t)size <= SMALL_BUDGET));
+        if (want)
+                im->small_bytes += (uint64_t)size;
+        return want;
+}
+
+/* The first file of a compressed archive tells an image archive (which nook reads as a
+ * plain tar) from a rootfs tarball. */
+static bool image_member(const char *p) {
+        size_t n = strlen(p);
+        bool hex = n >= 64;
+        for (size_t i = 0; hex && i < 64; i++)
+                hex = (p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f');
+        return (strncmp(p, "blobs", 5) == 0 && (p[5] == 0 || p[5] == '/')) || !strcmp(p, "oci-layout") ||
+               !strcmp(p, "index.json") || !strcmp(p, "manifest.json") || !strcmp(p, "repositories") ||
+               (hex && (p[64] == '/' || !strcmp(p + 64, ".json")));
 }
 
 static struct archive *open_outer(import *im, bool want_raw_detect) {
@@ -141,19 +160,28 @@ static int scan_archive(import *im) {
                                 archive_error_string(a));
                         break;
                 }
+                const char *p = archive_entry_pathname(ae);
+                while (p && p[0] == '.' && p[1] == '/')
+                        p += 2;
                 if (archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE) {
+                        if (p && image_member(p)) {
+                                r = bad(im, EPROTONOSUPPORT,
+                                        "%s: a compressed image archive (%s): decompress it first (gunzip, zstd -d); "
+                                        "image archives are read as plain tars",
+                                        im->file, archive_filter_name(a, 0));
+                                break;
+                        }
                         im->rootfs_tar = true; /* image archives are plain tars; a compressed tar is a rootfs */
                         break;
                 }
                 if (archive_entry_filetype(ae) != AE_IFREG)
                         continue;
-                const char *p = archive_entry_pathname(ae);
                 while (p && p[0] == '.' && p[1] == '/')
                         p += 2;
                 member *m = p ? add_member(im, p, archive_entry_size(ae)) : NULL;
                 if (!m)
                         r = nook_error_oom(im->err);
-                else if (wanted_small(p, m->size)) {
+                else if (wanted_small(im, p, m->size)) {
                         m->data = malloc((size_t)m->size + 1);
                         la_ssize_t n = m->data ? archive_read_data(a, m->data, (size_t)m->size) : -1;
                         if (n != m->size)
