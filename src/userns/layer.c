@@ -56,6 +56,7 @@ typedef struct unpack {
         int root;
         const nook_layer_limits *lim;
         nook_layer_stats *st;
+        uint64_t streamed; /* file bytes that came out of the decompressor */
         dir_fix *dirs;
         size_t n_dirs, cap_dirs;
         /* the parent directory of the last entry, kept open: tar entries come grouped */
@@ -258,13 +259,17 @@ static int write_file(unpack *u, struct archive *a, int dfd, const char *base, c
         size_t size;
         int64_t off;
         int r;
+        /* the size a file claims counts, holes of sparse files included: a copy of the
+         * root (driver copy) writes them out */
+        int64_t declared = archive_entry_size(ae);
+        u->st->bytes += declared > 0 ? (uint64_t)declared : 0;
+        if (u->st->bytes > u->lim->max_bytes)
+                return nook_error_set(u->err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_NOT_RETRYABLE, EFBIG,
+                                      "the layer expands past %llu bytes (NOOK_LIMIT_LAYER_BYTES)",
+                                      (unsigned long long)u->lim->max_bytes);
         while ((r = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
-                u->st->bytes += size;
-                if (u->st->bytes > u->lim->max_bytes)
-                        return nook_error_set(u->err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_NOT_RETRYABLE, EFBIG,
-                                              "the layer expands past %llu bytes (NOOK_LIMIT_LAYER_BYTES)",
-                                              (unsigned long long)u->lim->max_bytes);
-                if (u->st->bytes > RATIO_FLOOR && u->st->bytes / (u->st->compressed_in + 1) > u->lim->max_ratio)
+                u->streamed += size;
+                if (u->streamed > RATIO_FLOOR && u->streamed / (u->st->compressed_in + 1) > u->lim->max_ratio)
                         return nook_error_set(u->err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_NOT_RETRYABLE, EFBIG,
                                               "the layer expands more than %llu times its compressed size: a "
                                               "decompression bomb (NOOK_LIMIT_LAYER_RATIO)",
