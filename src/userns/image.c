@@ -418,10 +418,10 @@ static int do_remove(nook_store *s, nook_call_ctx *ctx, const char *ref, char **
         bool by_name = norm && !strchr(ref, '@') && !nook_digest_valid(ref);
         const char *user = user_of(&u, digest);
         if (user && (!by_name || c.n <= 1)) {
-                strv_free(u.digests);
                 nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_USER_ACTION_NEEDED, EBUSY,
                                "image %s (%.19s…) is in use by session %s", ref, digest, user);
                 nook_error_set_hint(err, "remove the session first (nook session rm %s), then the image", user);
+                strv_free(u.digests); /* user points into it */
                 return -EBUSY;
         }
         nook_strbuf b = NOOK_STRBUF_INIT;
