@@ -5,6 +5,7 @@
  * async-signal-safe calls: the monitor may be mid-allocation when it forks. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -136,8 +137,36 @@ _Noreturn void spawn_exec(const spawn_plan *p) {
                 if (setrlimit((int)p->rlimits[i].resource, &rl) < 0)
                         fail(p, "setrlimit", errno);
         }
-        if (p->cwd && chdir(p->cwd) < 0)
-                fail(p, "cwd", errno);
+        /* S2, S22 (runc CVE-2024-21626): no fd of the holder or monitor survives to the
+         * chdir (a cwd "/proc/self/fd/N" or an image symlink to it would land outside
+         * the root), and the cwd is resolved inside the root without magic links. */
+        if (syscall(SYS_close_range, 3, (unsigned)p->status_fd - 1, 0) < 0 ||
+            syscall(SYS_close_range, (unsigned)p->status_fd + 1, ~0U, 0) < 0)
+                for (int fd = 3; fd < 65536; fd++)
+                        if (fd != p->status_fd)
+                                close(fd);
+        if (p->cwd) {
+                struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+                int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC); /* the session's, after pivot_root */
+                int fd = root < 0 ? -1 : (int)syscall(SYS_openat2, root, p->cwd, &how, sizeof(how));
+                if (root >= 0) {
+                        int e = errno;
+                        close(root);
+                        errno = e;
+                }
+                if (fd < 0 && errno == ENOSYS)
+                        fd = chdir(p->cwd) < 0 ? -1 : -2;
+                else if (fd >= 0 && fchdir(fd) < 0) {
+                        int e = errno;
+                        close(fd);
+                        fail(p, "cwd", e);
+                }
+                if (fd == -1)
+                        fail(p, "cwd", errno);
+                if (fd >= 0)
+                        close(fd);
+        }
         set_caps(p);
         set_ids(p);
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -14,5 +14,15 @@ run_in '["nook-probe","fds"]' '"terminal_mode":"pty"'
 assert_eq "0
 1
 2" "$(printf '%s\n' "$STDOUT" | tr -d '\r')" "open fds in a pty workload"
+# a cwd through a magic link of one of the monitor's fds would be outside the root
+# (runc CVE-2024-21626): refused, for every fd number a monitor could hold
+for fd in 3 4 5 6 7 8 9 10 11 12; do
+        for cwd in "/proc/self/fd/$fd" "//proc/self/fd/$fd" "/dev/fd/$fd/.."; do
+                start_in '["sh","-c","pwd; ls .. | head -3"]' "\"cwd\":\"$cwd\"" 5000
+                case "$OUT" in
+                *'"terminal_status":"completed"'*) fail "cwd $cwd started a process: $OUT" ;;
+                esac
+        done
+done
 session_down "$EID"
 ok "S2"

@@ -1,0 +1,131 @@
+#!/bin/sh
+# S17 (CVE-2014-6407): a hard link's target must be an entry this layer already extracted,
+# inside the root: links to host files (by "..", by absolute name, through a symlinked
+# parent), to later entries and to directories are refused; a link that names a symlink
+# links the symlink itself; a regular entry that follows a link replaces it and never
+# writes through it.  Sentinel dir outside the store: byte-identical, its file's link count
+# still 1, nothing new in it; a refused import leaves the store unchanged.
+. "$NOOK_TEST_LIB/lib.sh"
+IMAGES="$NOOK_SOURCE_ROOT/tests/images"
+STORE="$XDG_DATA_HOME/nook"
+export SENT="$T/target"
+mkdir -p "$SENT" "$T/forged"
+echo original >"$SENT/sentinel"
+chmod 0755 "$SENT"
+chmod 0644 "$SENT/sentinel"
+REL=${SENT#/}
+
+# Every name under SENT (SENT included) with its type, mode, link count, size and mtime,
+# then the bytes of its files.
+sentinel_state() {
+        (cd "$SENT" && find . -printf '%p %y %m %n %s %T@\n' | sort && find . -type f | sort | xargs cat)
+}
+SENT0=$(sentinel_state)
+# The store's names, blobs, layers and staging dirs.
+store_state() {
+        "$NOOK" images --json
+        (cd "$STORE" && find images/names images/blobs images/tmp layers -maxdepth 2 | sort)
+}
+# mk OUT.tar 'LAYERS' ['CONFIG']: an oci-archive of mkimage's base layer and one
+# uncompressed layer per list in LAYERS, a Python expression over tests/images/ocilib.py
+# (F, D, SYM, HARD, ...) with S = SENT, s = SENT without its leading /, UP = "../" * 24;
+# CONFIG, a dict merged into the image config.
+mk() {
+        python3 - "$@" <<'EOF' || fail "building $1"
+import json, os, sys, tempfile
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.environ["NOOK_SOURCE_ROOT"], "tests", "images"))
+from ocilib import *
+import forge
+S = os.environ["SENT"]
+env = dict(globals(), S=S, s=S.lstrip("/"), UP=forge.UP)
+out, layers = sys.argv[1], eval(sys.argv[2], env)
+patch = eval(sys.argv[3], env) if len(sys.argv) > 3 else {}
+with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(out))) as tmp:
+    lay = Layout(tmp)
+    m = lay.image([forge.base(lay)] + [lay.put_layer(tar_bytes(l)) for l in layers])
+    if patch:
+        man = json.load(open(lay.path(m["digest"])))
+        cfg = json.load(open(lay.path(man["config"]["digest"])))
+        cfg["config"].update(patch)
+        man["config"] = lay.put(canon_json(cfg), MT_CONFIG)
+        m = dict(lay.put(canon_json(man), MT_MANIFEST), annotations=m["annotations"], platform=m["platform"])
+    lay.index([m])
+    lay.archive(out)
+EOF
+}
+# refused ARCHIVE PHRASE: exit 125, the error names the cause, store and sentinel unchanged.
+refused() {
+        before=$(store_state)
+        run_nook image import --name refused "$1"
+        c=$(basename "$1" .tar)
+        [ "$RC" -eq 125 ] || fail "$c: the import must be refused (125), got $RC: $OUT $ERR"
+        assert_contains "$ERR" "$2" "$c: the error names the cause"
+        assert_eq "$before" "$(store_state)" "$c: the store after a refused import"
+        assert_eq "" "$(ls -A "$STORE/images/tmp")" "$c: staging dirs left"
+        assert_eq "$SENT0" "$(sentinel_state)" "$c: the sentinel dir"
+}
+# accepted ARCHIVE NAME: imported; L is then the dir of its top (hostile) layer.
+accepted() {
+        run_nook image import --name "$2" "$1"
+        c=$(basename "$1" .tar)
+        assert_eq 0 "$RC" "$c: import ($ERR)"
+        assert_eq "$SENT0" "$(sentinel_state)" "$c: the sentinel dir"
+        L="$STORE/layers/$("$NOOK" image inspect "$2" | json_query 'j["layers"][-1]["digest"][7:]')/diff"
+        [ -d "$L" ] || fail "$c: no layer dir $L"
+}
+
+python3 "$IMAGES/forge.py" all "$T/forged" --sentinel "$SENT" >/dev/null || fail "forge.py"
+# the store exists and lacks the base layer every forged image carries
+mkdir -p "$T/tiny/etc"
+echo tiny >"$T/tiny/etc/tiny"
+tar -C "$T/tiny" -czf "$T/tiny.tar.gz" etc
+run_nook image import --name tiny "$T/tiny.tar.gz"
+assert_eq 0 "$RC" "importing a tiny rootfs tarball: $ERR"
+
+refused "$T/forged/s17-hardlink-escape.tar" "a hard link to an entry not extracted before it"
+refused "$T/forged/s17-hardlink-forward.tar" "a hard link to an entry not extracted before it"
+mk "$T/abs.tar" '[[HARD("keep", S + "/sentinel")]]'
+refused "$T/abs.tar" "a hard link to an entry not extracted before it"
+mk "$T/up.tar" '[[HARD("keep", UP + s + "/sentinel")]]'
+refused "$T/up.tar" "a hard link to an entry not extracted before it"
+mk "$T/via-symlink.tar" '[[SYM("t", S), HARD("h", "t/sentinel")]]'
+refused "$T/via-symlink.tar" "a parent is a symlink"
+mk "$T/via-up-symlink.tar" '[[SYM("t", UP + s), HARD("h", "t/sentinel")]]'
+refused "$T/via-up-symlink.tar" "a parent is a symlink"
+mk "$T/dest-via-symlink.tar" '[[F("f", b"in"), SYM("d", S), HARD("d/newlink", "f")]]'
+refused "$T/dest-via-symlink.tar" "a parent is a symlink"
+mk "$T/to-dir.tar" '[[D("dd"), HARD("hd", "dd")]]'
+refused "$T/to-dir.tar" "a hard link to an entry not extracted before it"
+ok "S17: hard links to host files, later entries and directories are refused"
+
+# a link that names a symlink to the sentinel links the symlink, and the regular "hs"
+# that follows replaces the link instead of writing through it
+accepted "$T/forged/s17-hardlink-to-symlink.tar" tosym
+[ -L "$L/s" ] || fail "s is a symlink"
+assert_eq "$SENT/sentinel" "$(readlink "$L/s")" "s's target"
+[ -f "$L/hs" ] && [ ! -L "$L/hs" ] || fail "hs is a regular file"
+assert_eq pwned "$(cat "$L/hs")" "hs's content"
+assert_eq 1 "$(stat -c %h "$L/hs")" "hs is no longer linked to anything"
+run_nook run tosym -- sh -c 'cat /hs; echo; readlink /s'
+assert_eq "pwned
+$SENT/sentinel" "$OUT" "hs and s inside the sandbox ($ERR)"
+ok "S17: a link to a symlink links the symlink; a regular entry after it replaces it"
+
+# a link's own name is cleaned like any name: it lands inside, linked to its target
+mk "$T/dest-up.tar" '[[F("srv/f", b"in\n"), HARD(UP + s + "/newlink", "srv/f"), HARD(S + "/newlink2", "srv/f"), F("srv/a", b"orig\n"), HARD("srv/b", "srv/a"), F("srv/b", b"new\n")]]'
+accepted "$T/dest-up.tar" destup
+for n in newlink newlink2; do
+        [ -f "$L/$REL/$n" ] || fail "$n is not inside the layer"
+        assert_eq "$(stat -c %i "$L/srv/f")" "$(stat -c %i "$L/$REL/$n")" "$n is linked to srv/f"
+done
+assert_eq 3 "$(stat -c %h "$L/srv/f")" "srv/f's links"
+assert_eq "orig" "$(cat "$L/srv/a")" "srv/a after srv/b (its link) was replaced"
+assert_eq "new" "$(cat "$L/srv/b")" "srv/b replaced"
+assert_eq 1 "$(stat -c %h "$L/srv/a")" "srv/a's links"
+run_nook run destup -- cat "/$REL/newlink" /srv/a /srv/b
+assert_eq "in
+orig
+new" "$OUT" "the links inside the sandbox ($ERR)"
+assert_eq "$SENT0" "$(sentinel_state)" "the sentinel dir after runs"
+ok "S17"
