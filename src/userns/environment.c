@@ -145,27 +145,16 @@ static int add_mounts(const nook_mount_list *l, nook_msg *m) {
 }
 
 static uint64_t image_foreign_owners(const nook_adapter_config *c, const char *digest) {
-        nook_store store;
         nook_image im = { 0 };
-        uint64_t n = 0;
-        if (nook_store_open(c->data_dir, false, &store, NULL) == 0) {
-                if (nook_image_load(&store, digest, &im, NULL) == 0)
-                        n = im.foreign_owners;
-                nook_image_clear(&im);
-                nook_store_close(&store);
-        }
+        uint64_t n = nook_image_load_from(c->data_dir, digest, &im, NULL) == 0 ? im.foreign_owners : 0;
+        nook_image_clear(&im);
         return n;
 }
 
 /* An image root: its layers top first, the writable layer, the driver. */
 static int add_image(const nook_session *s, const nook_adapter_config *c, nook_msg *m) {
-        nook_store store;
         nook_image im = { 0 };
-        int r = nook_store_open(c->data_dir, false, &store, NULL);
-        if (r < 0)
-                return r;
-        r = nook_image_load(&store, s->image, &im, NULL);
-        nook_store_close(&store);
+        int r = nook_image_load_from(c->data_dir, s->image, &im, NULL);
         _cleanup_free_ char *layers = NULL;
         if (r >= 0 && asprintf(&layers, "%s/layers", c->data_dir) < 0)
                 r = -ENOMEM;

@@ -85,8 +85,6 @@ int nook_store_put_blob(nook_store *s, const char *digest, const void *data, siz
 bool nook_store_has_layer(nook_store *s, const char *digest);
 /* Moves staged/<name> into layers/<hex> (losing a race to an identical layer is fine). */
 int nook_store_commit_layer(nook_store *s, nook_staging *t, const char *name, const char *digest, nook_error **err);
-/* Host path of a layer's diff dir (newly allocated). */
-char *nook_store_layer_path(const nook_store *s, const char *digest);
 
 int nook_store_set_name(nook_store *s, const char *name, const char *manifest_digest, nook_error **err);
 int nook_store_unset_name(nook_store *s, const char *name); /* normalized; -errno */
@@ -111,6 +109,8 @@ typedef struct nook_image {
 
 void nook_image_clear(nook_image *im);
 int nook_image_load(nook_store *s, const char *digest, nook_image *ret, nook_error **err);
+/* The same from the store of data_dir, opened and closed around it. */
+int nook_image_load_from(const char *data_dir, const char *digest, nook_image *ret, nook_error **err);
 
 /* import.c: `nook image import`. */
 int nook_image_import(const nook_adapter_config *c, const nook_import_options *o, char **ret_json, nook_error **err);

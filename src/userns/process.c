@@ -245,11 +245,7 @@ static int build_spawn(const nook_adapter_config *c, const nook_session *s, cons
         const nook_process_spec *p = &pc;
         nook_image im = { 0 };
         if (s->image) {
-                nook_store store;
-                if (nook_store_open(c->data_dir, false, &store, NULL) == 0) {
-                        (void)nook_image_load(&store, s->image, &im, NULL);
-                        nook_store_close(&store);
-                }
+                (void)nook_image_load_from(c->data_dir, s->image, &im, NULL);
                 if (!pc.user_parsed.set && im.user && !image_user(im.user, &pc)) {
                         nook_image_clear(&im);
                         return nook_error_set(err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_NOT_RETRYABLE, EINVAL,

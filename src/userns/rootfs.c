@@ -58,21 +58,18 @@ int nook_session_read_root_file(const nook_adapter_config *c, const nook_session
                 return nook_root_read_file(s->rootfs, path, max, ret, NULL);
         if (!s->image)
                 return -ENOENT;
-        nook_store store;
         nook_image im = { 0 };
-        int r = nook_store_open(c->data_dir, false, &store, NULL);
-        if (r < 0)
-                return r;
-        r = nook_image_load(&store, s->image, &im, NULL);
+        int r = nook_image_load_from(c->data_dir, s->image, &im, NULL);
         for (size_t i = im.n_layers; r >= 0 && i-- > 0;) {
-                _cleanup_free_ char *dir = nook_store_layer_path(&store, im.layers[i]);
+                _cleanup_free_ char *dir = NULL;
+                if (asprintf(&dir, "%s/layers/%s/diff", c->data_dir, im.layers[i] + 7) < 0)
+                        dir = NULL;
                 r = dir ? nook_root_read_file(dir, path, max, ret, NULL) : -ENOMEM;
                 if (r == 0 || r == -EINVAL) /* found, or a whiteout (not a regular file) */
                         break;
                 r = 0;
         }
         nook_image_clear(&im);
-        nook_store_close(&store);
         return r == 0 && *ret ? 0 : r < 0 ? r : -ENOENT;
 }
 

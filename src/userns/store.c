@@ -223,12 +223,6 @@ int nook_store_commit_layer(nook_store *s, nook_staging *t, const char *name, co
         return nook_error_sys(err, e, "moving layer %.19s into the store", digest);
 }
 
-char *nook_store_layer_path(const nook_store *s, const char *digest) {
-        char *p = NULL;
-        const char *hex = hex_of(digest);
-        return hex && asprintf(&p, "%s/layers/%s/diff", s->data_dir, hex) >= 0 ? p : NULL;
-}
-
 /* Names are files under images/names, spelled with %XX for every byte outside
  * [A-Za-z0-9._-] so that '/' and ':' of references stay one path component. */
 static void name_encode(const char *name, char *out, size_t size) {
@@ -367,6 +361,16 @@ void nook_image_clear(nook_image *im) {
         free(im->workdir);
         free(im->user);
         *im = (nook_image){ 0 };
+}
+
+int nook_image_load_from(const char *data_dir, const char *digest, nook_image *ret, nook_error **err) {
+        nook_store store;
+        int r = nook_store_open(data_dir, false, &store, err);
+        if (r < 0)
+                return r;
+        r = nook_image_load(&store, digest, ret, err);
+        nook_store_close(&store);
+        return r;
 }
 
 static char **strv_from_json(json_t *a) {

@@ -6,29 +6,7 @@
 # user.containers.*): a forged user.containers.override_stat of 0:0:4777 neither is
 # stored nor makes a setuid file in the sandbox; user.ok is kept.
 . "$NOOK_TEST_LIB/lib.sh"
-IMAGES="$NOOK_SOURCE_ROOT/tests/images"
-STORE="$XDG_DATA_HOME/nook"
-export SENT="$T/target"
-mkdir -p "$SENT" "$T/forged"
-echo original >"$SENT/sentinel"
-chmod 0755 "$SENT"
-chmod 0644 "$SENT/sentinel"
-
-# Every name under SENT (SENT included) with its type, mode, link count, size and mtime,
-# then the bytes of its files.
-sentinel_state() {
-        (cd "$SENT" && find . -printf '%p %y %m %n %s %T@\n' | sort && find . -type f | sort | xargs cat)
-}
-SENT0=$(sentinel_state)
-# accepted ARCHIVE NAME: imported; L is then the dir of its top (hostile) layer.
-accepted() {
-        run_nook image import --name "$2" "$1"
-        c=$(basename "$1" .tar)
-        assert_eq 0 "$RC" "$c: import ($ERR)"
-        assert_eq "$SENT0" "$(sentinel_state)" "$c: the sentinel dir"
-        L="$STORE/layers/$("$NOOK" image inspect "$2" | json_query 'j["layers"][-1]["digest"][7:]')/diff"
-        [ -d "$L" ] || fail "$c: no layer dir $L"
-}
+. "$NOOK_TEST_LIB/image-attack.sh"
 
 python3 "$IMAGES/forge.py" s19-devices-xattrs "$T/forged" --sentinel "$SENT" >/dev/null || fail "forge.py"
 

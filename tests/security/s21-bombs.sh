@@ -8,36 +8,7 @@
 # Small caps come from the environment (NOOK_LIMIT_LAYER_BYTES, _ENTRIES, _RATIO) so that
 # the test stays fast.
 . "$NOOK_TEST_LIB/lib.sh"
-IMAGES="$NOOK_SOURCE_ROOT/tests/images"
-STORE="$XDG_DATA_HOME/nook"
-export SENT="$T/target"
-mkdir -p "$SENT" "$T/forged"
-echo original >"$SENT/sentinel"
-chmod 0755 "$SENT"
-chmod 0644 "$SENT/sentinel"
-
-# Every name under SENT (SENT included) with its type, mode, link count, size and mtime,
-# then the bytes of its files.
-sentinel_state() {
-        (cd "$SENT" && find . -printf '%p %y %m %n %s %T@\n' | sort && find . -type f | sort | xargs cat)
-}
-SENT0=$(sentinel_state)
-# The store's names, blobs, layers and staging dirs.
-store_state() {
-        "$NOOK" images --json
-        (cd "$STORE" && find images/names images/blobs images/tmp layers -maxdepth 2 | sort)
-}
-# refused ARCHIVE PHRASE: exit 125, the error names the cause, store and sentinel unchanged.
-refused() {
-        before=$(store_state)
-        run_nook image import --name refused "$1"
-        c=$(basename "$1" .tar)
-        [ "$RC" -eq 125 ] || fail "$c: the import must be refused (125), got $RC: $OUT $ERR"
-        assert_contains "$ERR" "$2" "$c: the error names the cause"
-        assert_eq "$before" "$(store_state)" "$c: the store after a refused import"
-        assert_eq "" "$(ls -A "$STORE/images/tmp")" "$c: staging dirs left"
-        assert_eq "$SENT0" "$(sentinel_state)" "$c: the sentinel dir"
-}
+. "$NOOK_TEST_LIB/image-attack.sh"
 
 for c in s21-gzip-bomb s21-many-entries s21-huge-header; do
         python3 "$IMAGES/forge.py" "$c" "$T/forged" --sentinel "$SENT" >/dev/null || fail "forge.py $c"

@@ -8,18 +8,7 @@
 # size cap (4 MiB lines, fifos, directories, symlinks to host files: the name is not
 # found, and no host file is read); Volumes never bind anything of the host.
 . "$NOOK_TEST_LIB/lib.sh"
-export SENT="$T/target"
-mkdir -p "$SENT"
-echo original >"$SENT/sentinel"
-chmod 0755 "$SENT"
-chmod 0644 "$SENT/sentinel"
-
-# Every name under SENT (SENT included) with its type, mode, link count, size and mtime,
-# then the bytes of its files.
-sentinel_state() {
-        (cd "$SENT" && find . -printf '%p %y %m %n %s %T@\n' | sort && find . -type f | sort | xargs cat)
-}
-SENT0=$(sentinel_state)
+. "$NOOK_TEST_LIB/image-attack.sh"
 
 export XDG_RUNTIME_DIR="$T/run"
 mkdir -m 0700 "$XDG_RUNTIME_DIR"

@@ -11,18 +11,7 @@
 # Then: a workload that gives its files to another id of its subuid range (kernel
 # overlayfs) must not keep its writable layer from going.
 . "$NOOK_TEST_LIB/lib.sh"
-IMAGES="$NOOK_SOURCE_ROOT/tests/images"
-export SENT="$T/target"
-mkdir -p "$SENT"
-echo original >"$SENT/sentinel"
-chmod 0755 "$SENT"
-chmod 0644 "$SENT/sentinel"
-
-# Every name under SENT (SENT included) with its type, mode, link count, size and mtime,
-# then the bytes of its files.
-sentinel_state() {
-        (cd "$SENT" && find . -printf '%p %y %m %n %s %T@\n' | sort && find . -type f | sort | xargs cat)
-}
+. "$NOOK_TEST_LIB/image-attack.sh"
 
 export XDG_RUNTIME_DIR="$T/run"
 mkdir -m 0700 "$XDG_RUNTIME_DIR"
