@@ -74,3 +74,14 @@ accepted() {
 strays() {
         find "$T" -name "$1" ! -path "$STORE/layers/*" ! -path "$SENT/*"
 }
+
+# forged_all: every forge.py case in $T/forged, and a store that exists but lacks the base
+# layer every forged image carries (a refused import that kept it would show).
+forged_all() {
+        python3 "$IMAGES/forge.py" all "$T/forged" --sentinel "$SENT" >/dev/null || fail "forge.py"
+        mkdir -p "$T/tiny/etc"
+        echo tiny >"$T/tiny/etc/tiny"
+        tar -C "$T/tiny" -czf "$T/tiny.tar.gz" etc
+        run_nook image import --name tiny "$T/tiny.tar.gz"
+        assert_eq 0 "$RC" "importing a tiny rootfs tarball: $ERR"
+}
