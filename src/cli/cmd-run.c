@@ -246,10 +246,11 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
 
 /* docker's rule: the image's Entrypoint, then COMMAND if given, else the image's Cmd. */
 static int image_command(run_ctx *c) {
-        _cleanup_(cli_error_freep) nook_error *err = NULL;
-        _cleanup_free_ char *res = NULL;
-        if (nook_runtime_image_inspect(c->rt, c->s.image, &res, &err) < 0)
-                return cli_report(err);
+        /* resolve_image answers Entrypoint and Cmd (ext), and the session reuses its digest */
+        int rc = cli_resolve_image(c->rt, &c->s, c->p.verbose);
+        if (rc)
+                return rc;
+        const char *res = c->s.image_resolved;
         size_t n = 0, cap = c->p.argc + 64;
         char **v = calloc(cap + 1, sizeof(char *));
         if (!v)
@@ -262,7 +263,7 @@ static int image_command(run_ctx *c) {
                 }
                 for (int i = 0; n < cap; i++) {
                         char ptr[64];
-                        snprintf(ptr, sizeof(ptr), "/config/%s/%d", part ? "Cmd" : "Entrypoint", i);
+                        snprintf(ptr, sizeof(ptr), "/nook/%s/%d", part ? "cmd" : "entrypoint", i);
                         char *a = cli_json_get(res, ptr);
                         if (!a)
                                 break;

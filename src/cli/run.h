@@ -28,6 +28,7 @@ typedef struct cli_session_opts {
         const char *name;
         char *rootfs;        /* real path of --rootfs */
         const char *image;   /* IMAGE (when no --rootfs) */
+        char *image_resolved; /* resolve_image's result, when the caller already asked */
         const char *driver;  /* --rootfs-driver */
         const char *upper;   /* --keep-upper NAME: a persistent writable layer */
         bool rootfs_rw, read_only;
@@ -69,6 +70,9 @@ typedef struct cli_process_opts {
 } cli_process_opts;
 
 void cli_session_opts_done(cli_session_opts *s);
+/* resolve_image of s->image, kept in s->image_resolved (cli_session_up then uses its
+ * digest); 0 or the exit code after reporting. */
+int cli_resolve_image(nook_runtime *rt, cli_session_opts *s, bool verbose);
 /* The root options agree with each other (IMAGE or --rootfs DIR); else reports, 125. */
 int cli_root_check(const cli_session_opts *s, const char *verb);
 void cli_process_opts_done(cli_process_opts *p);

@@ -18,6 +18,8 @@
 void cli_session_opts_done(cli_session_opts *s) {
         free(s->rootfs);
         s->rootfs = NULL;
+        free(s->image_resolved);
+        s->image_resolved = NULL;
         for (size_t i = 0; i < s->n_mounts; i++) {
                 free(s->mounts[i].ref);
                 free(s->mounts[i].alias);
@@ -934,6 +936,15 @@ static void req_resolve_image(nook_strbuf *b, const cli_session_opts *s) {
         nook_strbuf_puts(b, "}}");
 }
 
+int cli_resolve_image(nook_runtime *rt, cli_session_opts *s, bool verbose) {
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        req_resolve_image(&b, s);
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        if (call(rt, "resolve_image", &b, verbose, &s->image_resolved, &err) < 0)
+                return err ? cli_report(err) : EXIT_NOOK;
+        return 0;
+}
+
 /* image_digest: what resolve_image answered, so that the root is that very image */
 static void req_prepare_rootfs(nook_strbuf *b, const char *env_id, const cli_session_opts *s,
                                const char *image_digest) {
@@ -963,10 +974,10 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
         /* the image first: a missing one fails before any namespace exists */
         static const char *const methods[] = { "resolve_image", "prepare_session", "prepare_rootfs",
                                                "prepare_environment" };
-        _cleanup_free_ char *digest = NULL;
+        _cleanup_free_ char *digest = s->image_resolved ? cli_json_get(s->image_resolved, "/digest") : NULL;
         for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
                 nook_strbuf b = NOOK_STRBUF_INIT;
-                if (i == 0 && !s->image)
+                if (i == 0 && (!s->image || digest))
                         continue;
                 else if (i == 0)
                         req_resolve_image(&b, s);

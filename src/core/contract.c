@@ -786,6 +786,7 @@ static const nook_field resolve_image_result_fields[] = {
         ID(nook_resolve_image_result, image_ref, NOOK_REQ),
         HASH(nook_resolve_image_result, digest, NOOK_REQ),
         STR(nook_resolve_image_result, redacted_credential_alias, 0),
+        JSON(nook_resolve_image_result, nook),
 };
 const nook_schema nook_schema_resolve_image_result =
         NOOK_SCHEMA(nook_resolve_image_result, resolve_image_result_fields, NULL);

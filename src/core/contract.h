@@ -472,6 +472,7 @@ typedef struct nook_resolve_image_result {
         char *image_ref;
         char *digest;
         char *redacted_credential_alias;
+        char *nook; /* ext JSON: {"entrypoint", "cmd", "architecture"} of the image */
 } nook_resolve_image_result;
 
 typedef struct nook_mount_ref {

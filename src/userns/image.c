@@ -18,6 +18,8 @@
 #include "util/macro.h"
 #include "util/strbuf.h"
 
+static void json_strv(nook_strbuf *b, const char *key, char **v);
+
 int nook_userns_resolve_image(void *state, nook_call_ctx *ctx, const nook_resolve_image_req *req,
                               nook_resolve_image_result *ret, nook_error **err) {
         const nook_image_request *q = &req->image;
@@ -45,6 +47,16 @@ int nook_userns_resolve_image(void *state, nook_call_ctx *ctx, const nook_resolv
                                    q->expected_architecture);
         if (r == 0 && (!(ret->image_ref = strdup(im.digest)) || !(ret->digest = strdup(im.digest))))
                 r = nook_error_oom(err);
+        if (r == 0) { /* ext: what a client needs to compose the command, docker's way */
+                nook_strbuf b = NOOK_STRBUF_INIT;
+                nook_strbuf_puts(&b, "{\"architecture\":");
+                nook_strbuf_json_string(&b, im.architecture ? im.architecture : "");
+                json_strv(&b, "entrypoint", im.entrypoint);
+                json_strv(&b, "cmd", im.cmd);
+                nook_strbuf_puts(&b, "}");
+                if (!(ret->nook = nook_strbuf_steal(&b)))
+                        r = nook_error_oom(err);
+        }
         nook_image_clear(&im);
         return r;
 }
