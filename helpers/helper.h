@@ -18,7 +18,7 @@ typedef struct holder {
         int upper_fd;   /* root of the tmpfs holding the writable layer, or -1 */
         uid_t peer_uid; /* the client's uid as this user namespace sees it */
         bool own_netns;
-        bool prepared; /* pivoted into the session root */
+        bool prepared;      /* pivoted into the session root */
         pid_t fuse_pid;     /* fuse-overlayfs serving the root, or 0 */
         const char *driver; /* image root driver used, or NULL */
         char driver_why[512];
@@ -39,8 +39,8 @@ int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size,
 /* rootfs.c: the image root on the directory fd root (drivers overlay, fuse-overlayfs,
  * copy, or auto: the first that works); *driver gets the one used, why the reasons
  * auto passed others over. */
-int holder_image_root(holder *h, const nook_msg *m, int top, int root, const char **driver, char *why,
-                      size_t why_size, hstatus *st);
+int holder_image_root(holder *h, const nook_msg *m, int top, int root, const char **driver, char *why, size_t why_size,
+                      hstatus *st);
 
 /* monitor.c: the monitor's life, in a fork of the holder; never returns. conn is the
  * client's connection, answered once the workload runs or failed. */

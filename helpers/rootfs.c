@@ -160,9 +160,8 @@ static int mount_fuse_overlayfs(holder *h, const nook_msg *m, int root, int laye
          * its children (fs/fuse/dir.c fuse_allow_current_process); without it, a
          * workload running as another uid of the image could not read its own root */
         char data[160], p[32];
-        snprintf(data, sizeof(data),
-                 "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions,allow_other", fuse,
-                 (unsigned)getuid(), (unsigned)getgid()); /* mapped in every identity (keep-id too) */
+        snprintf(data, sizeof(data), "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions,allow_other",
+                 fuse, (unsigned)getuid(), (unsigned)getgid()); /* mapped in every identity (keep-id too) */
         snprintf(p, sizeof(p), "/proc/self/fd/%d", root);
         if (mount("fuse-overlayfs", p, "fuse.fuse-overlayfs", MS_NOSUID | MS_NODEV, data) < 0)
                 return hfail(st, errno, "mounting FUSE for fuse-overlayfs");
@@ -329,8 +328,8 @@ static int try_driver(holder *h, const nook_msg *m, const char *d, int root, int
  * tmpfs); *driver gets the driver used.  "auto" tries overlay, then fuse-overlayfs,
  * then copy; "auto:fuse-overlayfs" (exact owners wanted) fuse-overlayfs first; the
  * reasons a driver was passed over go to why. */
-int holder_image_root(holder *h, const nook_msg *m, int top, int root, const char **driver, char *why,
-                      size_t why_size, hstatus *st) {
+int holder_image_root(holder *h, const nook_msg *m, int top, int root, const char **driver, char *why, size_t why_size,
+                      hstatus *st) {
         const char *want = nook_msg_str(m, T_DRIVER);
         const char *dir = nook_msg_str(m, T_LAYERS_DIR);
         const char *upper = nook_msg_str(m, T_UPPER);
@@ -349,8 +348,8 @@ int holder_image_root(holder *h, const nook_msg *m, int top, int root, const cha
         int r = -1;
         for (size_t i = 0; r < 0 && order[i]; i++) {
                 if (i > 0)
-                        snprintf(why + strlen(why), why_size - strlen(why), "%s%s failed here (%s)",
-                                 why[0] ? "; " : "", order[i - 1], st->msg);
+                        snprintf(why + strlen(why), why_size - strlen(why), "%s%s failed here (%s)", why[0] ? "; " : "",
+                                 order[i - 1], st->msg);
                 *driver = order[i];
                 r = try_driver(h, m, order[i], root, layers, st);
         }

@@ -258,7 +258,7 @@ static int image_each(int argc, char **argv, const char *verb) {
         for (int i = first; i < argc || (prune && i == first); i++) {
                 _cleanup_(cli_error_freep) nook_error *err = NULL;
                 _cleanup_free_ char *res = NULL;
-                int r = prune                              ? nook_runtime_image_prune(rt, &res, &err)
+                int r = prune                          ? nook_runtime_image_prune(rt, &res, &err)
                         : strcmp(verb, "inspect") == 0 ? nook_runtime_image_inspect(rt, argv[i], &res, &err)
                                                        : nook_runtime_image_remove(rt, argv[i], &res, &err);
                 if (r < 0) {

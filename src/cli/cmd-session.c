@@ -228,7 +228,9 @@ static int session_ls(nook_runtime *rt, bool json) {
                         snprintf(root, sizeof(root), "%.12s (%s)", r->image + 7, r->driver ? r->driver : "?");
                 printf("%-24s %-8s %-9s %-7s %-6s %-9s %s\n", cli_session_label(r), r->identity ? r->identity : "-",
                        r->state ? r->state : "-", r->network ? r->network : "-", procs, ago,
-                       r->image ? root : r->rootfs ? r->rootfs : "-");
+                       r->image    ? root
+                       : r->rootfs ? r->rootfs
+                                   : "-");
         }
         return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
 }
@@ -305,9 +307,9 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
                         printf("%-13s %llu entries of the image show %s as owner (modes exact; %s shows them)\n",
                                "Owners:", r->owners_collapsed,
                                r->identity && !strcmp(r->identity, "subuid") ? "the owner on disk"
-                                                                               : "the one mapped id",
+                                                                             : "the one mapped id",
                                r->identity && !strcmp(r->identity, "subuid") ? "--rootfs-driver fuse-overlayfs"
-                                                                               : "--userns subuid with a subuid range");
+                                                                             : "--userns subuid with a subuid range");
         } else
                 printf("%-13s %s\n", "Rootfs:", r->rootfs ? r->rootfs : "-");
         printf("%-13s %s\n", "Network:", r->network ? r->network : "-");

@@ -26,11 +26,11 @@ typedef struct cli_mount {
 /* How the session is built (run, session create) and the limits of a process. */
 typedef struct cli_session_opts {
         const char *name;
-        char *rootfs;        /* real path of --rootfs */
-        const char *image;   /* IMAGE (when no --rootfs) */
+        char *rootfs;         /* real path of --rootfs */
+        const char *image;    /* IMAGE (when no --rootfs) */
         char *image_resolved; /* resolve_image's result, when the caller already asked */
-        const char *driver;  /* --rootfs-driver */
-        const char *upper;   /* --keep-upper NAME: a persistent writable layer */
+        const char *driver;   /* --rootfs-driver */
+        const char *upper;    /* --keep-upper NAME: a persistent writable layer */
         bool rootfs_rw, read_only;
         const char *network; /* "none" | "host" */
         const char *hostname;
@@ -107,37 +107,34 @@ enum {
 /* The getopt entries of each option family, spliced into the verbs' tables so that a flag
  * is spelled once: run = process + session + limits + mounts + common, exec = process +
  * mounts (refused by name) + common, session create = session + mounts + common. */
-#define CLI_COMMON_OPTIONS                                                     \
-        { "json", no_argument, NULL, OPT_JSON },                               \
-        { "verbose", no_argument, NULL, OPT_VERBOSE },                         \
-        { "help", no_argument, NULL, 'h' }
-#define CLI_PROCESS_OPTIONS                                                    \
-        { "detach", no_argument, NULL, 'd' },                                  \
-        { "interactive", no_argument, NULL, 'i' },                             \
-        { "tty", no_argument, NULL, 't' },                                     \
-        { "env", required_argument, NULL, 'e' },                               \
-        { "env-file", required_argument, NULL, OPT_ENV_FILE },                 \
-        { "workdir", required_argument, NULL, 'w' },                           \
-        { "user", required_argument, NULL, 'u' },                              \
-        { "timeout", required_argument, NULL, OPT_TIMEOUT }
-#define CLI_SESSION_OPTIONS                                                    \
-        { "name", required_argument, NULL, OPT_NAME },                         \
-        { "rootfs", required_argument, NULL, OPT_ROOTFS },                     \
-        { "rootfs-rw", no_argument, NULL, OPT_ROOTFS_RW },                     \
-        { "rootfs-driver", required_argument, NULL, OPT_ROOTFS_DRIVER },       \
-        { "keep-upper", required_argument, NULL, OPT_KEEP_UPPER },             \
-        { "read-only", no_argument, NULL, OPT_READ_ONLY },                     \
-        { "network", required_argument, NULL, OPT_NETWORK },                   \
-        { "net", required_argument, NULL, OPT_NETWORK },                       \
-        { "hostname", required_argument, NULL, OPT_HOSTNAME },                 \
-        { "userns", required_argument, NULL, OPT_USERNS }
-#define CLI_MOUNT_OPTIONS                                                      \
-        { "volume", required_argument, NULL, 'v' },                            \
-        { "tmpfs", required_argument, NULL, OPT_TMPFS },                       \
-        { "mount", required_argument, NULL, OPT_MOUNT },                       \
-        { "workspace", required_argument, NULL, OPT_WORKSPACE },               \
-        { "workspace-dest", required_argument, NULL, OPT_WORKSPACE_DEST },     \
-        { "deny-single-file", no_argument, NULL, OPT_DENY_SINGLE_FILE }
+#define CLI_COMMON_OPTIONS                                                                        \
+        { "json", no_argument, NULL, OPT_JSON }, { "verbose", no_argument, NULL, OPT_VERBOSE }, { \
+                "help", no_argument, NULL, 'h'                                                    \
+        }
+#define CLI_PROCESS_OPTIONS                                                                                         \
+        { "detach", no_argument, NULL, 'd' }, { "interactive", no_argument, NULL, 'i' },                            \
+                { "tty", no_argument, NULL, 't' }, { "env", required_argument, NULL, 'e' },                         \
+                { "env-file", required_argument, NULL, OPT_ENV_FILE }, { "workdir", required_argument, NULL, 'w' }, \
+                { "user", required_argument, NULL, 'u' }, {                                                         \
+                "timeout", required_argument, NULL, OPT_TIMEOUT                                                     \
+        }
+#define CLI_SESSION_OPTIONS                                                                                           \
+        { "name", required_argument, NULL, OPT_NAME }, { "rootfs", required_argument, NULL, OPT_ROOTFS },             \
+                { "rootfs-rw", no_argument, NULL, OPT_ROOTFS_RW },                                                    \
+                { "rootfs-driver", required_argument, NULL, OPT_ROOTFS_DRIVER },                                      \
+                { "keep-upper", required_argument, NULL, OPT_KEEP_UPPER },                                            \
+                { "read-only", no_argument, NULL, OPT_READ_ONLY },                                                    \
+                { "network", required_argument, NULL, OPT_NETWORK }, { "net", required_argument, NULL, OPT_NETWORK }, \
+                { "hostname", required_argument, NULL, OPT_HOSTNAME }, {                                              \
+                "userns", required_argument, NULL, OPT_USERNS                                                         \
+        }
+#define CLI_MOUNT_OPTIONS                                                                            \
+        { "volume", required_argument, NULL, 'v' }, { "tmpfs", required_argument, NULL, OPT_TMPFS }, \
+                { "mount", required_argument, NULL, OPT_MOUNT },                                     \
+                { "workspace", required_argument, NULL, OPT_WORKSPACE },                             \
+                { "workspace-dest", required_argument, NULL, OPT_WORKSPACE_DEST }, {                 \
+                "deny-single-file", no_argument, NULL, OPT_DENY_SINGLE_FILE                          \
+        }
 
 /* true for the mount options' codes ('v' included): exec refuses them by name. */
 bool cli_is_mount_opt(int c);

@@ -620,8 +620,7 @@ int cli_session_opt(int c, const char *arg, cli_session_opts *s, const char *ver
                         if (!((*ch >= 'a' && *ch <= 'z') || (*ch >= 'A' && *ch <= 'Z') || (*ch >= '0' && *ch <= '9') ||
                               *ch == '.' || *ch == '_' || *ch == '-') ||
                             arg[0] == '.')
-                                return cli_usage_error(verb, "--keep-upper %s: a name of letters, digits, . _ -",
-                                                       arg);
+                                return cli_usage_error(verb, "--keep-upper %s: a name of letters, digits, . _ -", arg);
                 s->upper = arg;
                 return 0;
         case OPT_READ_ONLY:

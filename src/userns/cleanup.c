@@ -163,8 +163,10 @@ int nook_userns_cleanup(void *state, nook_call_ctx *ctx, const nook_cleanup_req 
          * stop the user's own rm -rf of the data dir */
         if (s && s->keep_upper && s->upper) {
                 _cleanup_close_ int up = open(s->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                _cleanup_close_ int work = up < 0 ? -1 : openat(up, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                _cleanup_close_ int ww = work < 0 ? -1 : openat(work, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int work =
+                        up < 0 ? -1 : openat(up, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int ww =
+                        work < 0 ? -1 : openat(work, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 char p[32];
                 snprintf(p, sizeof(p), "/proc/self/fd/%d", ww);
                 if (ww >= 0)
@@ -241,9 +243,9 @@ int nook_userns_gc(void *state, nook_call_ctx *ctx, unsigned *ret_reclaimed, cha
         _cleanup_free_ char *what = nook_strbuf_steal(&left);
         if (ret_reclaimed)
                 *ret_reclaimed = g.reclaimed;
-        if (ret_summary && asprintf(ret_summary, "%u session%s reclaimed%s%s%s", g.reclaimed, g.reclaimed == 1 ? "" : "s",
-                                    imports ? ", abandoned imports removed" : "", what && *what ? "; left: " : "",
-                                    what && *what ? what : "") < 0)
+        if (ret_summary && asprintf(ret_summary, "%u session%s reclaimed%s%s%s", g.reclaimed,
+                                    g.reclaimed == 1 ? "" : "s", imports ? ", abandoned imports removed" : "",
+                                    what && *what ? "; left: " : "", what && *what ? what : "") < 0)
                 return nook_error_oom(err);
         if (what && *what)
                 return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, EBUSY,

@@ -261,8 +261,7 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                         free(s->driver);
                         s->driver = strdup(used);
                         /* the fallback decides who sees exact owners */
-                        if (s->identity == NOOK_IDENTITY_SUBUID && strcmp(used, "fuse-overlayfs") != 0 &&
-                            s->image)
+                        if (s->identity == NOOK_IDENTITY_SUBUID && strcmp(used, "fuse-overlayfs") != 0 && s->image)
                                 s->owners_collapsed = image_foreign_owners(ctx->config, s->image);
                 }
                 if (r >= 0 && used && ctx->journal) { /* the driver used, next to the one chosen */

@@ -46,12 +46,12 @@ typedef struct layer_ref {
 typedef struct import {
         nook_store *store;
         const nook_import_options *o;
-        const char *file;  /* the archive, or the layout dir */
-        char *selector;    /* ":tag" or "@digest" given after a layout dir, without the mark */
-        bool layout;       /* a directory */
-        member **m; /* each allocated alone: pointers to them stay valid */
+        const char *file; /* the archive, or the layout dir */
+        char *selector;   /* ":tag" or "@digest" given after a layout dir, without the mark */
+        bool layout;      /* a directory */
+        member **m;       /* each allocated alone: pointers to them stay valid */
         size_t n_m;
-        char *manifest;    /* the OCI manifest, as stored */
+        char *manifest; /* the OCI manifest, as stored */
         size_t manifest_len;
         char manifest_digest[NOOK_DIGEST_LEN + 1];
         char *config;
@@ -59,9 +59,9 @@ typedef struct import {
         char config_digest[NOOK_DIGEST_LEN + 1];
         layer_ref *layers;
         size_t n_layers;
-        char *name;        /* as it will be stored */
+        char *name;           /* as it will be stored */
         uint64_t small_bytes; /* read whole in the first pass */
-        bool rootfs_tar;   /* a plain rootfs tarball: one layer, config made here */
+        bool rootfs_tar;      /* a plain rootfs tarball: one layer, config made here */
         uint64_t done, total;
         unsigned unpacked, reused;
         nook_layer_stats sum;
@@ -272,8 +272,8 @@ static int check_platform(import *im, json_t *config) {
         const char *arch = json_string_value(json_object_get(config, "architecture"));
         const char *os = json_string_value(json_object_get(config, "os"));
         if ((arch && strcmp(arch, nook_oci_arch()) != 0) || (os && strcmp(os, "linux") != 0))
-                return bad(im, ENOEXEC, "%s: the image is for %s/%s, this machine is linux/%s", im->file,
-                           os ? os : "?", arch ? arch : "?", nook_oci_arch());
+                return bad(im, ENOEXEC, "%s: the image is for %s/%s, this machine is linux/%s", im->file, os ? os : "?",
+                           arch ? arch : "?", nook_oci_arch());
         return 0;
 }
 
@@ -311,8 +311,8 @@ static int use_manifest(import *im, member *mm, const char *digest) {
                         r = bad(im, EINVAL, "%s: layer %zu's digest '%.80s' is not a sha256 digest", im->file, i,
                                 ld ? ld : "");
                 else if (!lt || !known_layer_type(lt))
-                        r = bad(im, EPROTONOSUPPORT, "%s: layer %zu has the unknown media type '%.100s'", im->file,
-                                i, lt ? lt : "");
+                        r = bad(im, EPROTONOSUPPORT, "%s: layer %zu has the unknown media type '%.100s'", im->file, i,
+                                lt ? lt : "");
                 else {
                         im->layers[i].digest = strdup(ld);
                         im->layers[i].size = json_integer_value(json_object_get(l, "size"));
@@ -360,11 +360,11 @@ static int pick_from_index(import *im, member *idx, int depth) {
                 const char *dig = json_string_value(json_object_get(d, "digest"));
                 json_t *plat = json_object_get(d, "platform");
                 const char *arch = json_string_value(json_object_get(plat, "architecture"));
-                bool ok = depth > 0 ? !arch || strcmp(arch, nook_oci_arch()) == 0
-                          : !want   ? true
+                bool ok = depth > 0        ? !arch || strcmp(arch, nook_oci_arch()) == 0
+                          : !want          ? true
                           : want[0] == '@' ? dig && strcmp(dig, want + 1) == 0
-                                           : ref && (strcmp(ref, want) == 0 || (strrchr(ref, ':') &&
-                                                                                strcmp(strrchr(ref, ':') + 1, want) == 0));
+                                           : ref && (strcmp(ref, want) == 0 ||
+                                                     (strrchr(ref, ':') && strcmp(strrchr(ref, ':') + 1, want) == 0));
                 if (ok) {
                         matches++;
                         chosen = chosen ? chosen : d;
@@ -375,8 +375,8 @@ static int pick_from_index(import *im, member *idx, int depth) {
                 r = bad(im, ENOENT, "%s: no image %s%s in the index", im->file, want ? "tagged " : "",
                         want ? want : "for this platform");
         else if (matches > 1 && (want || depth == 0))
-                r = bad(im, EEXIST, "%s: %u manifests match %s: ambiguous, refused (name one by @sha256:…)",
-                        im->file, matches, want ? want : "(no tag given)");
+                r = bad(im, EEXIST, "%s: %u manifests match %s: ambiguous, refused (name one by @sha256:…)", im->file,
+                        matches, want ? want : "(no tag given)");
         const char *dig = chosen ? json_string_value(json_object_get(chosen, "digest")) : NULL;
         const char *mt = chosen ? json_string_value(json_object_get(chosen, "mediaType")) : NULL;
         member *mm = NULL;
@@ -426,15 +426,17 @@ static int from_docker(import *im, member *mf) {
                         chosen = chosen ? chosen : e;
                 }
         }
-        int r = !chosen  ? bad(im, ENOENT, "%s: no image %s in manifest.json", im->file, im->selector ? im->selector : "")
-                : matches > 1 ? bad(im, EEXIST, "%s: manifest.json holds %u images: name one with FILE:TAG",
-                                    im->file, matches)
+        int r = !chosen       ? bad(im, ENOENT, "%s: no image %s in manifest.json", im->file,
+                              im->selector ? im->selector : "")
+                : matches > 1 ? bad(im, EEXIST, "%s: manifest.json holds %u images: name one with FILE:TAG", im->file,
+                                    matches)
                               : 0;
         const char *cpath = json_string_value(json_object_get(chosen, "Config"));
         json_t *lpaths = json_object_get(chosen, "Layers");
         member *cm = r == 0 && cpath ? find_member(im, cpath) : NULL;
         if (r == 0 && (!cm || !cm->data))
-                r = bad(im, ENOENT, "%s: the config %s named by manifest.json is missing", im->file, cpath ? cpath : "");
+                r = bad(im, ENOENT, "%s: the config %s named by manifest.json is missing", im->file,
+                        cpath ? cpath : "");
         json_t *config = r == 0 ? json_loadb(cm->data, (size_t)cm->size, JSON_REJECT_DUPLICATES, &je) : NULL;
         json_t *diff_ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
         if (r == 0 && (!json_is_array(lpaths) || json_array_size(lpaths) != json_array_size(diff_ids)))
@@ -611,11 +613,13 @@ static int unpack_layer(import *im, nook_staging *t, layer_ref *l, struct archiv
                 close(lfd);
                 lfd = openat(t->fd, hex, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         } else if (strcmp(actual, l->digest) != 0)
-                return bad(im, EBADMSG, "%s: layer %.19s… does not match its digest (the bytes hash to %.19s…): "
-                           "damaged or tampered with; nothing was stored", im->file, l->digest, actual);
+                return bad(im, EBADMSG,
+                           "%s: layer %.19s… does not match its digest (the bytes hash to %.19s…): "
+                           "damaged or tampered with; nothing was stored",
+                           im->file, l->digest, actual);
         else if (l->size >= 0 && (uint64_t)l->size != n)
-                return bad(im, EBADMSG, "%s: layer %.19s… is %llu bytes, the manifest says %lld", im->file,
-                           l->digest, (unsigned long long)n, (long long)l->size);
+                return bad(im, EBADMSG, "%s: layer %.19s… is %llu bytes, the manifest says %lld", im->file, l->digest,
+                           (unsigned long long)n, (long long)l->size);
         write_info(lfd, &st);
         sum_stats(&im->sum, &st);
         for (size_t i = 0; i < im->n_layers; i++) /* a layer listed twice is unpacked once */
@@ -807,7 +811,7 @@ static int locate(import *im, char **ret_file) {
 }
 
 int nook_image_import(const nook_adapter_config *c, const nook_import_options *o, char **ret_json, nook_error **err) {
-        import im = { .o = o, .err = err };
+import im = {.o = o, .err = err };
         if (o->name && !(im.name = nook_image_name_normalize(o->name)))
                 return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, EINVAL,
                                       "'%.200s' is not an image name (letters, digits, . _ - / and one :tag; "

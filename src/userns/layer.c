@@ -30,7 +30,7 @@ static uint64_t env_u64(const char *name, uint64_t def) {
                 return def;
         char *end;
         unsigned long long n = strtoull(v, &end, 10);
-        uint64_t mult = *end == 'k' || *end == 'K' ? 1ull << 10
+        uint64_t mult = *end == 'k' || *end == 'K'   ? 1ull << 10
                         : *end == 'm' || *end == 'M' ? 1ull << 20
                         : *end == 'g' || *end == 'G' ? 1ull << 30
                                                      : 1;

@@ -88,7 +88,8 @@ static int add_env(const nook_session *s, const nook_process_spec *p, char **ima
 }
 
 /* A name from the root's /etc/passwd or /etc/group (read inside the root, S22). */
-static int lookup_id(const nook_adapter_config *c, const nook_session *s, bool group, const char *name, uint32_t *ret_id, uint32_t *ret_gid) {
+static int lookup_id(const nook_adapter_config *c, const nook_session *s, bool group, const char *name,
+                     uint32_t *ret_id, uint32_t *ret_gid) {
         _cleanup_free_ char *text = NULL;
         if (nook_session_read_root_file(c, s, group ? "etc/group" : "etc/passwd", 1u << 20, &text) < 0)
                 return -ENOENT;
@@ -117,8 +118,8 @@ static bool mapped(const nook_session *s, uint32_t id, bool group) {
         return id == (group ? s->inner_gid : s->inner_uid);
 }
 
-static int resolve_user(const nook_adapter_config *c, const nook_session *s, const nook_process_spec *p, uint32_t *uid, uint32_t *gid,
-                        nook_error **err) {
+static int resolve_user(const nook_adapter_config *c, const nook_session *s, const nook_process_spec *p, uint32_t *uid,
+                        uint32_t *gid, nook_error **err) {
         *uid = s->inner_uid;
         *gid = s->inner_gid;
         if (!p->user_parsed.set)

@@ -44,13 +44,13 @@ typedef enum nook_tag {
         T_OWN_NETNS,   /* u64: 1 when the session has its own network namespace */
         T_SCRATCH_MB,  /* u64: size of the tmpfs holding the writable layer */
         T_MOUNT,       /* strs "kind\0ro\0file\0follow\0source\0dest\0options\0", repeated, in order */
-        T_DRIVER,      /* str: image root driver "overlay", "fuse-overlayfs", "copy", "auto"; in a reply: the one used */
-        T_LAYERS_DIR,  /* str: host path of the store's layers dir */
-        T_LOWER,       /* str, repeated: a layer's name under T_LAYERS_DIR ("<hex>/diff"), top first */
-        T_UPPER,       /* str: host dir holding upper/ and work/ of the writable layer */
-        T_FUSE_BIN,    /* str: the fuse-overlayfs program */
-        T_SQUASH,      /* u64: 1 = one id mapped: fuse-overlayfs shows every owner as root */
-        T_WORKDIR,     /* str: the image's WorkingDir, made (as docker does) when missing */
+        T_DRIVER,     /* str: image root driver "overlay", "fuse-overlayfs", "copy", "auto"; in a reply: the one used */
+        T_LAYERS_DIR, /* str: host path of the store's layers dir */
+        T_LOWER,      /* str, repeated: a layer's name under T_LAYERS_DIR ("<hex>/diff"), top first */
+        T_UPPER,      /* str: host dir holding upper/ and work/ of the writable layer */
+        T_FUSE_BIN,   /* str: the fuse-overlayfs program */
+        T_SQUASH,     /* u64: 1 = one id mapped: fuse-overlayfs shows every owner as root */
+        T_WORKDIR,    /* str: the image's WorkingDir, made (as docker does) when missing */
         /* SPAWN */
         T_PROCESS_REF = 40, /* str */
         T_ARGV,             /* str, repeated */

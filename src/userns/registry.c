@@ -45,7 +45,8 @@ int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn 
                                         died[0] = 0;
                                 died[strcspn(died, "\n")] = 0;
                                 fclose(f);
-                                if (asprintf(&notes, "%s%sfuse-overlayfs died (%s): the root answers 'transport "
+                                if (asprintf(&notes,
+                                             "%s%sfuse-overlayfs died (%s): the root answers 'transport "
                                              "endpoint is not connected'; remove the session",
                                              s->notes ? s->notes : "", s->notes ? "; " : "", died) < 0)
                                         notes = NULL;
@@ -69,7 +70,9 @@ int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn 
                         .owned_by_caller = s->owner_pid > 0,
                         .image = s->image,
                         .image_store = s->image_store,
-                        .driver = s->driver ? s->driver : s->rootfs ? "dir" : NULL,
+                        .driver = s->driver   ? s->driver
+                                  : s->rootfs ? "dir"
+                                              : NULL,
                         .driver_reason = s->driver_reason,
                         .upper = s->upper,
                         .owners_collapsed = s->owners_collapsed,

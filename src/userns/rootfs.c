@@ -137,7 +137,8 @@ static int make_upper(nook_call_ctx *ctx, nook_session *s, const char *named, no
                         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
                               *c == '.' || *c == '_' || *c == '-') ||
                             named[0] == '.')
-                                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "/rootfs/writable_layer_ref",
+                                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION,
+                                                        "/rootfs/writable_layer_ref",
                                                         "a writable layer's name is letters, digits, . _ - only");
                 if (asprintf(&dir, "%s/uppers/%s/x", ctx->config->data_dir, named) < 0)
                         return nook_error_oom(err);
@@ -207,8 +208,8 @@ static int image_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_ro
         s->image_store = strdup(ctx->config->data_dir);
         s->driver = strdup(driver);
         s->driver_reason = strdup(why);
-        s->owners_collapsed = s->identity == NOOK_IDENTITY_SUBUID && strstr(driver, "fuse-overlayfs") ? 0
-                                                                                                : im.foreign_owners;
+        s->owners_collapsed =
+                s->identity == NOOK_IDENTITY_SUBUID && strstr(driver, "fuse-overlayfs") ? 0 : im.foreign_owners;
         nook_image_clear(&im);
         if (!s->image || !s->driver || !s->driver_reason)
                 return nook_error_oom(err);
@@ -229,8 +230,9 @@ int nook_userns_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepa
         r = path ? dir_root(ctx, s, req, path, err) : image_root(ctx, s, req, err);
         if (r < 0) {
                 if (!path && r == -ENOENT)
-                        nook_error_set_hint(err, "rootfs_ref '%s' is neither an alias the operator configured nor an "
-                                                 "image of the store (nook images; nook image import FILE)",
+                        nook_error_set_hint(err,
+                                            "rootfs_ref '%s' is neither an alias the operator configured nor an "
+                                            "image of the store (nook images; nook image import FILE)",
                                             req->rootfs.rootfs_ref);
                 return nook_error_prefix(err, r, "prepare_rootfs");
         }
@@ -242,8 +244,9 @@ int nook_userns_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepa
                 nook_strbuf_json_string(&b, s->driver_reason);
                 nook_strbuf_puts(&b, "}");
                 detail = nook_strbuf_steal(&b);
-                nook_resource res = { .environment_id = req->environment_id, .kind = "rootfs", .ref = s->ref,
-                                      .detail = detail };
+                nook_resource res = {
+                        .environment_id = req->environment_id, .kind = "rootfs", .ref = s->ref, .detail = detail
+                };
                 if ((r = nook_journal_resource_add(ctx->journal, &res, NULL, err)) < 0)
                         return nook_error_prefix(err, r, "prepare_rootfs");
         }

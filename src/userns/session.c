@@ -245,7 +245,9 @@ int nook_session_save(const nook_session *s, nook_error **err) {
                            s->rootfs ? s->rootfs : "", s->rootfs_rw, s->read_only, s->prepared,
                            s->hostname ? s->hostname : "", s->notes ? s->notes : "", s->mounts ? s->mounts : "",
                            s->workspace ? s->workspace : "", (long long)s->created_ms);
-        nook_strbuf_printf(&b, "image=%s\nimage_store=%s\ndriver=%s\ndriver_reason=%s\nupper=%s\nkeep_upper=%d\nowners_collapsed=%llu\n",
+        nook_strbuf_printf(&b,
+                           "image=%s\nimage_store=%s\ndriver=%s\ndriver_reason=%s\nupper=%s\nkeep_upper=%d\nowners_"
+                           "collapsed=%llu\n",
                            s->image ? s->image : "", s->image_store ? s->image_store : "", s->driver ? s->driver : "",
                            s->driver_reason ? s->driver_reason : "", s->upper ? s->upper : "", s->keep_upper,
                            (unsigned long long)s->owners_collapsed);

@@ -46,10 +46,10 @@ typedef struct nook_session {
         /* an image root (prepare_rootfs): the manifest digest, the driver and why */
         char *image;
         char *image_store; /* the data dir whose store holds the image */
-        char *driver; /* "overlay", "fuse-overlayfs", "copy", "dir" */
+        char *driver;      /* "overlay", "fuse-overlayfs", "copy", "dir" */
         char *driver_reason;
-        char *upper;            /* host path of the writable layer when it lives on disk */
-        bool keep_upper;        /* a named writable layer: cleanup keeps it */
+        char *upper;               /* host path of the writable layer when it lives on disk */
+        bool keep_upper;           /* a named writable layer: cleanup keeps it */
         uint64_t owners_collapsed; /* image entries whose owner shows as the one mapped id */
 } nook_session;
 

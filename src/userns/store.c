@@ -340,8 +340,8 @@ int nook_store_lookup(nook_store *s, const char *ref, char ret[NOOK_DIGEST_LEN +
 }
 
 const char *nook_oci_arch(void) {
-        static const char *const map[][2] = { { "x86_64", "amd64" },  { "aarch64", "arm64" }, { "armv7l", "arm" },
-                                              { "i686", "386" },      { "ppc64le", "ppc64le" }, { "s390x", "s390x" },
+        static const char *const map[][2] = { { "x86_64", "amd64" },   { "aarch64", "arm64" },   { "armv7l", "arm" },
+                                              { "i686", "386" },       { "ppc64le", "ppc64le" }, { "s390x", "s390x" },
                                               { "riscv64", "riscv64" } };
         struct utsname u;
         if (uname(&u) == 0)

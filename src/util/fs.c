@@ -43,4 +43,3 @@ int nook_mkdir_parents(const char *path) {
                         return 0;
         }
 }
-

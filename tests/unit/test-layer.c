@@ -146,10 +146,8 @@ static void test_layer_hard_links_only_to_earlier_entries(void **state) {
 
 static void test_layer_owners_in_xattr_modes_exact_devices_skipped(void **state) {
         const entry e[] = {
-                { "ro", AE_IFDIR, 0555, NULL, 0, 0 },
-                { "ro/f", AE_IFREG, 0444, "f", 0, 0 },
-                { "shadow", AE_IFREG, 0640, "s", 0, 42 },
-                { "suid", AE_IFREG, 04755, "#!/bin/sh\n", 0, 0 },
+                { "ro", AE_IFDIR, 0555, NULL, 0, 0 },     { "ro/f", AE_IFREG, 0444, "f", 0, 0 },
+                { "shadow", AE_IFREG, 0640, "s", 0, 42 }, { "suid", AE_IFREG, 04755, "#!/bin/sh\n", 0, 0 },
                 { "null", AE_IFCHR, 0666, NULL, 0, 0 },
         };
         nook_layer_stats st = { 0 };
@@ -222,8 +220,7 @@ static void test_store_image_names(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_layer_names_are_clamped_into_the_root, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_layer_refuses_a_write_through_a_symlinked_parent, setup,
-                                                teardown),
+                cmocka_unit_test_setup_teardown(test_layer_refuses_a_write_through_a_symlinked_parent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_layer_hard_links_only_to_earlier_entries, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_layer_owners_in_xattr_modes_exact_devices_skipped, setup,
                                                 teardown),
