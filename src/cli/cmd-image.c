@@ -32,7 +32,7 @@ void help_image(FILE *f) {
               "first 12+ hex digits of one.\n"
               "\n"
               "Examples:\n"
-              "  podman save -o app.tar myapp && nook image import app.tar\n"
+              "  podman save -o app.tar app && nook image import app.tar && nook run app\n"
               "  nook image import --name deb ./oci-layout-dir:12\n"
               "  nook run deb -- cat /etc/os-release\n",
               f);
