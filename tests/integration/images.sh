@@ -94,6 +94,26 @@ else
 fi
 ok "image config: Cmd, Env, WorkingDir, User"
 
+# ---- the contract's way: resolve_image, prepare_rootfs on the image, start_process ----
+run_nook_in '{"image":{"image_ref":"t-layout"}}' call resolve_image
+assert_eq 0 "$RC" "resolve_image: $OUT"
+ref=$(echo "$OUT" | json_query 'j["image_ref"]')
+assert_eq "$manifest" "$ref" "resolve_image gives the manifest digest"
+assert_eq '["/bin/sh", "-c", "echo hello-from-cmd"]' "$(echo "$OUT" | json_query 'j["nook"]["cmd"]')" "ext cmd"
+SENV="{\"environment_id\":\"$EID-c\",\"spec\":{\"io_policy\":{\"stdout\":{\"default_capture\":\"raw_content_if_policy_allows\"}}}}"
+echo "$EID-c" >>"$T/envs"
+call_ok prepare_session "{\"environment\":$SENV}"
+call_ok prepare_rootfs "{\"rootfs\":{\"rootfs_ref\":\"$ref\",\"read_only\":false},\"environment_id\":\"$EID-c\",\"nook\":{\"driver\":\"overlay\"}}"
+call_ok prepare_environment "{\"environment\":$SENV}"
+run_in '["sh","-c","pwd; echo $NOOK_IMAGE_ENV; cat /etc/motd"]'
+assert_eq "/srv/work
+from-image
+layer3 motd" "$STDOUT" "start_process applies WorkingDir and Env of the image"
+session_down "$EID-c"
+run_nook_in "{\"rootfs\":{\"rootfs_ref\":\"t-layout\"},\"environment_id\":\"$EID-c\",\"nook\":{\"driver\":\"zfs\"}}" call prepare_rootfs
+assert_eq 125 "$RC" "prepare_rootfs without a session, or with an unknown driver"
+ok "the contract's way: resolve_image, prepare_rootfs on an image, start_process with its config"
+
 # ---- writes: the upper dir, never the layers; sessions apart; read-only ----
 run_nook session create --name "w1-$$" t-oci
 assert_eq 0 "$RC" "session create IMAGE: $ERR"
