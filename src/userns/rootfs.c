@@ -58,6 +58,14 @@ int nook_session_read_root_file(const nook_adapter_config *c, const nook_session
                 return nook_root_read_file(s->rootfs, path, max, ret, NULL);
         if (!s->image)
                 return -ENOENT;
+        /* the writable layer first: a kept one may hold a changed /etc/passwd */
+        if (s->upper) {
+                _cleanup_free_ char *up = NULL;
+                int q = asprintf(&up, "%s/upper", s->upper) < 0 ? -ENOMEM
+                                                                : nook_root_read_file(up, path, max, ret, NULL);
+                if (q == 0 || q == -EINVAL || q == -ENOMEM)
+                        return q == -EINVAL ? -ENOENT : q;
+        }
         nook_image im = { 0 };
         int r = nook_image_load_from(c->data_dir, s->image, &im, NULL);
         for (size_t i = im.n_layers; r >= 0 && i-- > 0;) {
