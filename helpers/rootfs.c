@@ -61,13 +61,43 @@ static int upper_options(const char *upper, char *out, size_t n, size_t size) {
         return n + 2 >= size ? -E2BIG : (int)n;
 }
 
+/* More layers than fit in mount(2)'s one page of options (images may have 127): the new
+ * mount API takes them one at a time ("lowerdir+", Linux 6.8, overlayfs(5)). */
+static int mount_overlay_layers(const nook_msg *m, int root, hstatus *st) {
+        _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return hfail(st, errno, "the image has too many layers for mount(2), and fsopen failed");
+        size_t off = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t len;
+        while (nook_msg_next(m, &off, &tag, &d, &len))
+                if (tag == T_LOWER && len && ((const char *)d)[len - 1] == 0 &&
+                    fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", d, 0) < 0)
+                        return hfail(st, errno, "the image has too many layers for this kernel's overlayfs");
+        char up[4096], work[4096];
+        snprintf(up, sizeof(up), "%s/upper", nook_msg_str(m, T_UPPER));
+        snprintf(work, sizeof(work), "%s/work", nook_msg_str(m, T_UPPER));
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", up, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return hfail(st, errno, "configuring overlayfs over the image's layers");
+        _cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (mnt < 0 || move_mount(mnt, "", root, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return hfail(st, errno, "mounting overlayfs over the image's layers");
+        return 0;
+}
+
 static int mount_kernel_overlay(const nook_msg *m, int root, hstatus *st) {
         char data[4096];
         int n = lower_option(m, data, sizeof(data));
         if (n >= 0)
                 n = upper_options(nook_msg_str(m, T_UPPER), data, (size_t)n, sizeof(data));
+        if (n == -E2BIG)
+                return mount_overlay_layers(m, root, st);
         if (n < 0)
-                return hfail(st, -n, "the image has too many layers for one overlay mount");
+                return hfail(st, -n, "the image names no layer");
         size_t k = (size_t)n;
         snprintf(data + k, sizeof(data) - k, ",userxattr");
         char p[32];
@@ -113,7 +143,7 @@ static void drop_dac_effective(void) {
 }
 
 _Noreturn static void fuse_child(holder *h, const nook_msg *m, int fuse_fd, int exe, int layers, bool squash) {
-        char opts[4096], fdarg[32];
+        char opts[65536], fdarg[32]; /* an argument, not mount(2)'s page: 127 layers fit */
         int n = lower_option(m, opts, sizeof(opts));
         if (n >= 0)
                 n = upper_options(nook_msg_str(m, T_UPPER), opts, (size_t)n, sizeof(opts));

@@ -169,6 +169,29 @@ run_nook run --keep-upper "keep$$" t-layout -- cat /kept
 assert_eq kept "$OUT" "the named writable layer came back"
 ok "--keep-upper keeps a named writable layer"
 
+# ---- 101 layers: more than mount(2)'s page of options holds ----
+python3 - "$T/many" <<'PY' || fail "building a 101-layer image"
+import os, sys
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.environ["NOOK_SOURCE_ROOT"], "tests", "images"))
+from ocilib import *
+lay = Layout(sys.argv[1])
+layers = [lay.put_layer(tar_bytes(layer1()), "gzip")]
+layers += [lay.put_layer(tar_bytes([D("srv"), F("srv/l%03d" % i, b"%d\n" % i)])) for i in range(100)]
+lay.index([lay.image(layers)])
+lay.archive(sys.argv[1] + ".tar")
+PY
+run_nook image import --name many "$T/many.tar"
+assert_eq 0 "$RC" "import of 101 layers: $ERR"
+for driver in overlay fuse-overlayfs; do
+        run_nook run --rootfs-driver "$driver" many -- sh -c 'ls /srv | grep -c "^l"; cat /srv/l000 /srv/l099'
+        assert_eq "0 100
+0
+99" "$RC $OUT" "101 layers through $driver"
+done
+run_nook image rm many
+ok "101 layers: overlayfs through the new mount API, fuse-overlayfs through its argument"
+
 # ---- removal ----
 run_nook image rm t-layout t-rootfs localhost/nook-test t-user
 assert_eq 0 "$RC" "rm all: $ERR"
