@@ -39,7 +39,7 @@ int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size,
 /* rootfs.c: the image root on the directory fd root (drivers overlay, fuse-overlayfs,
  * copy, or auto: the first that works); *driver gets the one used, why the reasons
  * auto passed others over. */
-int holder_image_root(holder *h, const nook_msg *m, int top, int root, const char **driver, char *why, size_t why_size,
+int holder_image_root(holder *h, const nook_msg *m, int root, const char **driver, char *why, size_t why_size,
                       hstatus *st);
 
 /* monitor.c: the monitor's life, in a fork of the holder; never returns. conn is the

@@ -116,8 +116,8 @@ static int mount_overlay_root(build *b, const char *rootfs, bool rw) {
         if (root < 0)
                 return hfail(st, errno, "opening the root mount point");
         if (!rootfs) { /* an image: its layers under the writable layer the client made */
-                int r = holder_image_root(b->h, b->msg, top, root, &b->h->driver, b->h->driver_why,
-                                          sizeof(b->h->driver_why), st);
+                int r = holder_image_root(b->h, b->msg, root, &b->h->driver, b->h->driver_why, sizeof(b->h->driver_why),
+                                          st);
                 if (r < 0)
                         return r;
                 if (b->h->driver_why[0])

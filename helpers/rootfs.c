@@ -358,7 +358,7 @@ static int try_driver(holder *h, const nook_msg *m, const char *d, int root, int
  * tmpfs); *driver gets the driver used.  "auto" tries overlay, then fuse-overlayfs,
  * then copy; "auto:fuse-overlayfs" (exact owners wanted) fuse-overlayfs first; the
  * reasons a driver was passed over go to why. */
-int holder_image_root(holder *h, const nook_msg *m, int top, int root, const char **driver, char *why, size_t why_size,
+int holder_image_root(holder *h, const nook_msg *m, int root, const char **driver, char *why, size_t why_size,
                       hstatus *st) {
         const char *want = nook_msg_str(m, T_DRIVER);
         const char *dir = nook_msg_str(m, T_LAYERS_DIR);
@@ -387,6 +387,5 @@ int holder_image_root(holder *h, const nook_msg *m, int top, int root, const cha
                 snprintf(why + strlen(why), why_size - strlen(why),
                          "%sdegraded: the root is a private copy of the image (slower start, more memory)",
                          why[0] ? "; " : "");
-        (void)top;
         return r < 0 ? r : 0;
 }

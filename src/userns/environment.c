@@ -146,7 +146,7 @@ static int add_mounts(const nook_mount_list *l, nook_msg *m) {
 
 static uint64_t image_foreign_owners(const nook_adapter_config *c, const char *digest) {
         nook_image im = { 0 };
-        uint64_t n = nook_image_load_from(c->data_dir, digest, &im, NULL) == 0 ? im.foreign_owners : 0;
+        uint64_t n = nook_image_load_from(c->data_dir, digest, true, &im, NULL) == 0 ? im.foreign_owners : 0;
         nook_image_clear(&im);
         return n;
 }
@@ -154,7 +154,7 @@ static uint64_t image_foreign_owners(const nook_adapter_config *c, const char *d
 /* An image root: its layers top first, the writable layer, the driver. */
 static int add_image(const nook_session *s, const nook_adapter_config *c, nook_msg *m) {
         nook_image im = { 0 };
-        int r = nook_image_load_from(c->data_dir, s->image, &im, NULL);
+        int r = nook_image_load_from(c->data_dir, s->image, false, &im, NULL);
         _cleanup_free_ char *layers = NULL;
         if (r >= 0 && asprintf(&layers, "%s/layers", c->data_dir) < 0)
                 r = -ENOMEM;
@@ -257,6 +257,12 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                 if (r >= 0 && notes && *notes)
                         s->notes = strdup(notes);
                 const char *used = nook_msg_str(&reply, T_DRIVER);
+                /* the holder tries "auto" in order overlay first, "auto:D" D first */
+                const char *first = !s->driver                        ? NULL
+                                    : !strcmp(s->driver, "auto")      ? "overlay"
+                                    : !strncmp(s->driver, "auto:", 5) ? s->driver + 5
+                                                                      : s->driver;
+                bool fell_back = used && first && strcmp(used, first) != 0;
                 if (r >= 0 && used && (!s->driver || strcmp(used, s->driver) != 0)) {
                         free(s->driver);
                         s->driver = strdup(used);
@@ -264,9 +270,10 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                         if (s->identity == NOOK_IDENTITY_SUBUID && strcmp(used, "fuse-overlayfs") != 0 && s->image)
                                 s->owners_collapsed = image_foreign_owners(ctx->config, s->image);
                 }
-                if (r >= 0 && used && ctx->journal) { /* the driver used, next to the one chosen */
+                /* the choice was journaled by prepare_rootfs; a fallback is journaled too */
+                if (r >= 0 && fell_back && ctx->journal) {
                         _cleanup_free_ char *detail = NULL;
-                        if (asprintf(&detail, "{\"driver\":\"%s\",\"stage\":\"mounted\"}", used) >= 0) {
+                        if (asprintf(&detail, "{\"driver\":\"%s\",\"stage\":\"fallback\"}", used) >= 0) {
                                 nook_resource res = { .environment_id = req->environment.environment_id,
                                                       .kind = "rootfs",
                                                       .ref = s->ref,

@@ -109,8 +109,9 @@ typedef struct nook_image {
 
 void nook_image_clear(nook_image *im);
 int nook_image_load(nook_store *s, const char *digest, nook_image *ret, nook_error **err);
-/* The same from the store of data_dir, opened and closed around it. */
-int nook_image_load_from(const char *data_dir, const char *digest, nook_image *ret, nook_error **err);
+/* The same from the store of data_dir, opened and closed around it; without stats,
+ * foreign_owners and size stay 0 (the start path needs the config and layer list only). */
+int nook_image_load_from(const char *data_dir, const char *digest, bool stats, nook_image *ret, nook_error **err);
 
 /* import.c: `nook image import`. */
 int nook_image_import(const nook_adapter_config *c, const nook_import_options *o, char **ret_json, nook_error **err);

@@ -126,14 +126,12 @@ static bool image_member(const char *p) {
                (hex && (p[64] == '/' || !strcmp(p + 64, ".json")));
 }
 
-static struct archive *open_outer(import *im, bool want_raw_detect) {
+static struct archive *open_outer(import *im) {
         struct archive *a = archive_read_new();
         if (!a)
                 return NULL;
         archive_read_support_filter_all(a);
         archive_read_support_format_tar(a);
-        if (want_raw_detect)
-                archive_read_support_format_raw(a);
         if (archive_read_open_filename(a, im->file, 1 << 16) != ARCHIVE_OK) {
                 bad(im, archive_errno(a) > 0 ? archive_errno(a) : EINVAL,
                     "%s: not a readable tar (%s): give an oci-archive, a docker-archive, an OCI layout dir or a "
@@ -148,7 +146,7 @@ static struct archive *open_outer(import *im, bool want_raw_detect) {
 /* First pass over an archive: names and sizes of every member, the bytes of the small
  * ones.  On an uncompressed tar, libarchive seeks over the rest. */
 static int scan_archive(import *im) {
-        struct archive *a = open_outer(im, false);
+        struct archive *a = open_outer(im);
         if (!a)
                 return -EINVAL;
         int r = 0;
@@ -688,7 +686,7 @@ static int unpack_layers(import *im, nook_staging *t) {
                 return unpack_layer(im, t, &im->layers[0], NULL, fd, &lim);
         }
         /* second pass: the layers in archive order, each unpacked from its member */
-        struct archive *a = open_outer(im, false);
+        struct archive *a = open_outer(im);
         if (!a)
                 return -EINVAL;
         int r = 0;

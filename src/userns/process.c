@@ -246,7 +246,7 @@ static int build_spawn(const nook_adapter_config *c, const nook_session *s, cons
         const nook_process_spec *p = &pc;
         nook_image im = { 0 };
         if (s->image) {
-                (void)nook_image_load_from(c->data_dir, s->image, &im, NULL);
+                (void)nook_image_load_from(c->data_dir, s->image, false, &im, NULL);
                 if (!pc.user_parsed.set && im.user && !image_user(im.user, &pc)) {
                         nook_image_clear(&im);
                         return nook_error_set(err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_NOT_RETRYABLE, EINVAL,

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "userns/image.h"
@@ -67,7 +66,7 @@ int nook_session_read_root_file(const nook_adapter_config *c, const nook_session
                         return q == -EINVAL ? -ENOENT : q;
         }
         nook_image im = { 0 };
-        int r = nook_image_load_from(c->data_dir, s->image, &im, NULL);
+        int r = nook_image_load_from(c->data_dir, s->image, false, &im, NULL);
         for (size_t i = im.n_layers; r >= 0 && i-- > 0;) {
                 _cleanup_free_ char *dir = NULL;
                 if (asprintf(&dir, "%s/layers/%s/diff", c->data_dir, im.layers[i] + 7) < 0)

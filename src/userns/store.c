@@ -363,9 +363,21 @@ void nook_image_clear(nook_image *im) {
         *im = (nook_image){ 0 };
 }
 
-int nook_image_load_from(const char *data_dir, const char *digest, nook_image *ret, nook_error **err) {
+int nook_image_load_from(const char *data_dir, const char *digest, bool stats, nook_image *ret, nook_error **err) {
         nook_store store;
-        int r = nook_store_open(data_dir, false, &store, err);
+        int r;
+        if (stats)
+                r = nook_store_open(data_dir, false, &store, err);
+        else {
+                /* the start path (start_process, prepare_environment): the blobs dir alone,
+                 * one open instead of the store's seven, no per-layer info files */
+                _cleanup_free_ char *blobs = NULL;
+                store = (nook_store){ -1, -1, -1, -1, -1, -1, -1, NULL };
+                if (asprintf(&blobs, "%s/images/blobs/sha256", data_dir) < 0)
+                        return nook_error_oom(err);
+                store.blobs_fd = open(blobs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                r = store.blobs_fd < 0 ? nook_error_sys(err, errno, "opening the image store in %s", data_dir) : 0;
+        }
         if (r < 0)
                 return r;
         r = nook_image_load(&store, digest, ret, err);
@@ -438,7 +450,8 @@ int nook_image_load(nook_store *s, const char *digest, nook_image *ret, nook_err
                         return nook_error_set(err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_NOT_RETRYABLE, EBADMSG,
                                               "image %.19s: layer %zu of its manifest is damaged", digest, i);
                 }
-                layer_info(s, im.layers[i], &im);
+                if (s->layers_fd >= 0) /* sizes and owner counts: listings and prepare_rootfs only */
+                        layer_info(s, im.layers[i], &im);
         }
         json_decref(m);
         if (!im.layers || (r = nook_store_read_blob(s, im.config_digest, 4u << 20, &ctext, NULL, err)) < 0) {

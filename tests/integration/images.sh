@@ -124,7 +124,15 @@ run_nook exec "w1-$$" -- sh -c 'echo one > /etc/written; rm /etc/motd; chmod 600
 assert_eq 0 "$RC" "write in session 1: $ERR"
 run_nook session inspect --json "w1-$$"
 upper=$(echo "$OUT" | json_query 'j["writable_layer"]')
-assert_contains "$(echo "$OUT" | json_query 'j["rootfs_driver_reason"]')" "" "a reason is recorded"
+if [ "$SUBUID" = 1 ]; then
+        assert_eq "fuse-overlayfs" "$(echo "$OUT" | json_query 'j["rootfs_driver"]')" "auto under subuid"
+        assert_contains "$(echo "$OUT" | json_query 'j["rootfs_driver_reason"]')" "owners exactly" "the reason"
+        assert_eq 0 "$(echo "$OUT" | json_query 'j["owners_collapsed"]')" "no owner collapses"
+else
+        assert_eq "overlay" "$(echo "$OUT" | json_query 'j["rootfs_driver"]')" "auto with one id"
+        assert_contains "$(echo "$OUT" | json_query 'j["rootfs_driver_reason"]')" "one id mapped" "the reason"
+        [ "$(echo "$OUT" | json_query 'j["owners_collapsed"]')" -ge 8 ] || fail "collapsed owners are counted"
+fi
 assert_eq one "$(cat "$upper/upper/etc/written")" "the write is in the session's upper dir"
 [ -z "$(find "$STORE/layers" -name written)" ] || fail "a write reached layers/"
 assert_eq "layer3 motd" "$(cat "$STORE/layers/$(json_query 'j["layers"][2][7:]' <"$IMG/digests.json")/diff/etc/motd")" \
