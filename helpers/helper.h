@@ -1,11 +1,13 @@
 /* nook helpers — what nook-holder's parts share: the holder's state, the in-namespace
- * halves of prepare_environment (mounts.c) and start_process (monitor.c, spawn.c). */
+ * halves of prepare_environment (mounts.c) and start_process (monitor.c, spawn.c), and
+ * the workloads' pid namespace with the holder's record of each workload (workloads.c). */
 #ifndef NOOK_HELPERS_HELPER_H
 #define NOOK_HELPERS_HELPER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "userns/proto.h"
@@ -22,6 +24,14 @@ typedef struct holder {
         pid_t fuse_pid;     /* fuse-overlayfs serving the root, or 0 */
         const char *driver; /* image root driver used, or NULL */
         char driver_why[512];
+        /* S33: the workloads' pid namespace, nested in the session's (workloads.c) */
+        int pidns_fd;   /* that namespace, for setns(2) by each monitor; -1 before PREPARE */
+        pid_t init_pid; /* its init, our child; 0 once it died */
+        int proc_fd;    /* a procfs of the session's pid namespace, mounted nowhere, or -1 */
+        char *title;    /* our argv strings, rewritten by the init (its cmdline) */
+        size_t title_size;
+        struct workload *work; /* one per started process, until it is reaped */
+        size_t n_work;
 } holder;
 
 /* A failure to report: errno and a message naming the step. */
@@ -42,9 +52,32 @@ int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size,
 int holder_image_root(holder *h, const nook_msg *m, int root, const char **driver, char *why, size_t why_size,
                       hstatus *st);
 
+/* workloads.c: creates the workloads' pid namespace and its init, which mounts that
+ * namespace's procfs on proc_dir (a dir of the new root); *ret_proc_errno is not 0 when
+ * the namespace exists but its procfs was refused (nested: the caller binds another). */
+int holder_pidns_start(holder *h, int proc_dir, int *ret_proc_errno, hstatus *st);
+/* A monitor was forked for process ref; link is our end of its socket, on which it
+ * hands over the workload's pid, pidfd and deadline once it runs (NOOK_MSG_STARTED). */
+int holder_workload_add(holder *h, const char *ref, pid_t monitor, int link);
+/* In a fork of the holder: closes the fds of the record. */
+void holder_workloads_forget(holder *h);
+/* A child of ours ended: a monitor (if its workload outlives it, the kernel made us the
+ * workload's parent, and we take over its timeout and exit record) or such a workload. */
+void holder_workload_reaped(holder *h, pid_t pid, int status, const struct rusage *ru);
+/* NOOK_MSG_SIGNAL from the client for a process whose monitor does not answer. */
+void holder_workload_signal(holder *h, int fd, const nook_msg *m);
+/* A process ref as the client makes them: [a-z0-9-], at most 64. */
+bool holder_ref_ok(const char *ref);
+/* Writes dirfd/name through a temporary file and rename(2). */
+int holder_write_file_at(int dirfd, const char *name, const char *content);
+/* poll(2) timeout until the next deadline we enforce (-1: none), and enforcing them. */
+int holder_workloads_timeout(const holder *h);
+void holder_workloads_timers(holder *h);
+
 /* monitor.c: the monitor's life, in a fork of the holder; never returns. conn is the
- * client's connection, answered once the workload runs or failed. */
-_Noreturn void monitor_main(holder *h, int conn, nook_msg *m);
+ * client's connection, answered once the workload runs or failed; link, the holder's
+ * (holder_workload_add), gets the workload's pidfd. */
+_Noreturn void monitor_main(holder *h, int conn, nook_msg *m, int link);
 
 /* spawn.c: in the workload's fork of the monitor — set up credentials, limits,
  * seccomp and exec; on failure writes {stage, errno} to status_fd and _exits 127. */

@@ -1,7 +1,8 @@
 /* nook-holder — pid 1 of a session: keeps its user, mount, pid, ipc, uts, cgroup and
- * net namespaces alive, reaps orphans, and serves the control socket (PING, PREPARE,
- * SPAWN).  Started by prepare_session (src/userns/session.c) inside the new namespaces;
- * refuses to run setuid or with capabilities in the initial user namespace (S12). */
+ * net namespaces alive, reaps its children, and serves the control socket (PING,
+ * PREPARE, SPAWN, SIGNAL).  Started by prepare_session (src/userns/session.c) inside the
+ * new namespaces; refuses to run setuid or with capabilities in the initial user
+ * namespace (S12).  Workloads run one pid namespace further down (workloads.c, S33). */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -90,11 +91,18 @@ static int reopen_here(int fd) {
 }
 
 /* fuse-overlayfs dying leaves the root answering ENOTCONN; its status is kept in the
- * session dir for session inspect and cleanup to report. */
+ * session dir for session inspect and cleanup to report.  The init of the workloads'
+ * namespace dying takes every workload with it (pid_namespaces(7)): no more can start.
+ * Our other children are monitors and the workloads they left to us. */
 static void reap(holder *h) {
         int status;
-        for (pid_t pid; (pid = waitpid(-1, &status, WNOHANG)) > 0;)
-                if (pid == h->fuse_pid) {
+        struct rusage ru;
+        for (pid_t pid; (pid = wait4(-1, &status, WNOHANG, &ru)) > 0;)
+                if (pid == h->init_pid)
+                        h->init_pid = 0;
+                else if (pid != h->fuse_pid)
+                        holder_workload_reaped(h, pid, status, &ru);
+                else {
                         h->fuse_pid = 0;
                         char line[64];
                         int n = snprintf(line, sizeof(line), "%s=%d\n", WIFSIGNALED(status) ? "signal" : "exit_code",
@@ -148,19 +156,36 @@ static void handle_spawn(holder *h, int fd, nook_msg *m) {
                 nook_msg_reply_error(fd, EINVAL, "the session is not prepared (prepare_environment first)");
                 return;
         }
+        if (h->pidns_fd < 0 || h->init_pid <= 0) {
+                nook_msg_reply_error(fd, ESRCH, "the init of the session's workloads is gone; clean the session up");
+                return;
+        }
+        /* the monitor hands the workload's pidfd over on this link (workloads.c) */
+        int link[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, link) < 0) {
+                nook_msg_reply_error(fd, errno, "creating the monitor's link");
+                return;
+        }
         pid_t pid = fork();
         if (pid < 0) {
                 nook_msg_reply_error(fd, errno, "forking a monitor");
+                close(link[0]);
+                close(link[1]);
                 return;
         }
         if (pid == 0) {
                 close(h->listen_fd);
                 close(h->signal_fd);
+                close(link[0]);
+                holder_workloads_forget(h);
                 sigset_t all;
                 sigemptyset(&all);
                 sigprocmask(SIG_SETMASK, &all, NULL);
-                monitor_main(h, fd, m);
+                monitor_main(h, fd, m, link[1]);
         }
+        close(link[1]);
+        if (holder_workload_add(h, nook_msg_str(m, T_PROCESS_REF), pid, link[0]) < 0)
+                close(link[0]); /* the monitor still works, without our backstop */
 }
 
 static void serve_one(holder *h) {
@@ -183,6 +208,9 @@ static void serve_one(holder *h) {
                 break;
         case NOOK_MSG_SPAWN:
                 handle_spawn(h, fd, &m);
+                break;
+        case NOOK_MSG_SIGNAL:
+                holder_workload_signal(h, fd, &m);
                 break;
         default:
                 nook_msg_reply_error(fd, EOPNOTSUPP, "unknown request");
@@ -207,7 +235,10 @@ static int setup_signals(void) {
 int main(int argc, char **argv) {
         if (privileged_outside() || argc != 3)
                 return 126;
-        holder h = { .listen_fd = 3, .session_fd = 4, .upper_fd = -1 };
+        holder h = { .listen_fd = 3, .session_fd = 4, .upper_fd = -1, .pidns_fd = -1, .proc_fd = -1 };
+        /* the argv strings are contiguous: the init rewrites them (its /proc/1/cmdline) */
+        h.title = argv[0];
+        h.title_size = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
         h.peer_uid = (uid_t)strtoul(argv[1], NULL, 10);
         h.own_netns = strcmp(argv[2], "1") == 0;
         /* Non-dumpable from the start: no process of the sandbox can open our
@@ -232,8 +263,9 @@ int main(int argc, char **argv) {
         for (;;) {
                 struct pollfd p[2] = { { .fd = h.listen_fd, .events = POLLIN },
                                        { .fd = h.signal_fd, .events = POLLIN } };
-                if (poll(p, 2, -1) < 0 && errno != EINTR)
+                if (poll(p, 2, holder_workloads_timeout(&h)) < 0 && errno != EINTR)
                         return 125;
+                holder_workloads_timers(&h);
                 if (p[1].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         while (read(h.signal_fd, &si, sizeof(si)) == sizeof(si))

@@ -2,16 +2,20 @@
  * the workload's stdio (pipes or a pty of the session's devpts), appends its output to
  * capture logs with one write per chunk, serves stdin/signal/stats/resize on a control
  * socket, enforces the timeout and the memory/pids watchdog, and records the exit
- * status; it survives the client that asked for it (DESIGN.md "Processes"). */
+ * status; it survives the client that asked for it (DESIGN.md "Processes").  It forks
+ * the workload into the workloads' pid namespace (setns(2)) and stays outside, out of
+ * the workload's sight and reach (S33); the holder gets the workload's pidfd. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -65,16 +69,6 @@ static int64_t wall_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int write_file_at(int dirfd, const char *name, const char *content) {
-        char tmp[64];
-        snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-        _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-        size_t len = strlen(content);
-        if (fd < 0 || write(fd, content, len) != (ssize_t)len)
-                return -errno;
-        return renameat(dirfd, tmp, dirfd, name) < 0 ? -errno : 0;
-}
-
 /* Appends one chunk of output; the log is the only copy, so a short write is retried.
  * 1: a chunk was copied; 0: end of file (or pty hangup); -1: nothing to read now. */
 static int pump(int from, int log) {
@@ -108,18 +102,24 @@ static void drain(mon *m) {
         }
 }
 
-/* Descendants of the workload from the session's own /proc (proc(5) stat fields 4, 14,
- * 15, 24): cpu time, resident memory and the number of processes of its tree. */
+/* Descendants of the workload from a procfs of the session's pid namespace (proc(5)
+ * stat fields 4, 14, 15, 24): cpu time, resident memory and the number of processes of
+ * its tree.  The root's /proc shows the workloads' namespace, where we have no pid. */
 typedef struct tree {
         uint64_t cpu_ms, rss, nproc;
 } tree;
 
-static void tree_measure(pid_t root, tree *t) {
+static void tree_measure(int proc_fd, pid_t root, tree *t) {
         *t = (tree){ 0 };
         _cleanup_(closedirp_) DIR *d = NULL;
-        d = opendir("/proc");
-        if (!d)
+        int dfd = proc_fd >= 0 ? openat(proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                               : open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!d) {
+                if (dfd >= 0)
+                        close(dfd);
                 return;
+        }
         pid_t pids[4096], ppids[4096];
         uint64_t cpu[4096], rss[4096];
         size_t n = 0;
@@ -129,8 +129,8 @@ static void tree_measure(pid_t root, tree *t) {
                 char path[300], buf[1024];
                 if (e->d_name[0] < '1' || e->d_name[0] > '9')
                         continue;
-                snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+                snprintf(path, sizeof(path), "%s/stat", e->d_name);
+                _cleanup_close_ int fd = openat(dirfd(d), path, O_RDONLY | O_CLOEXEC);
                 ssize_t len = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
                 if (len <= 0)
                         continue;
@@ -181,7 +181,7 @@ static void watchdog(mon *m) {
         if (!m->memory_max && !m->pids_max)
                 return;
         tree t;
-        tree_measure(m->pid, &t);
+        tree_measure(m->h->proc_fd, m->pid, &t);
         if (m->memory_max && t.rss > m->memory_max)
                 kill_tree(m, "memory");
         else if (m->pids_max && t.nproc > m->pids_max)
@@ -259,7 +259,7 @@ static void on_signal(mon *m, int fd, const nook_msg *q) {
 
 static void on_stats(mon *m, int fd) {
         tree t;
-        tree_measure(m->pid, &t);
+        tree_measure(m->h->proc_fd, m->pid, &t);
         uint64_t fs = 0;
         struct statfs sf;
         if (m->h->upper_fd >= 0 && fstatfs(m->h->upper_fd, &sf) == 0)
@@ -320,7 +320,7 @@ static _Noreturn void finish(mon *m) {
                  (unsigned long long)(ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
                                       ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000),
                  (unsigned long long)ru.ru_maxrss * 1024ull, (long long)wall_ms());
-        (void)write_file_at(m->pdir, "exit", rec);
+        (void)holder_write_file_at(m->pdir, "exit", rec);
         (void)unlinkat(m->pdir, "ctl.sock", 0);
         _exit(0);
 }
@@ -383,25 +383,21 @@ static _Noreturn void loop(mon *m) {
 
 /* ---- setting up ------------------------------------------------------------------ */
 
-static bool ref_ok(const char *r) {
-        if (!r || !*r || strlen(r) > 64)
-                return false;
-        for (const char *c = r; *c; c++)
-                if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
-                        return false;
-        return true;
-}
-
 static int open_logs(mon *m, hstatus *st) {
         m->out_log = openat(m->pdir, "out", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         m->err_log = openat(m->pdir, "err", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (m->out_log < 0 || m->err_log < 0)
                 return hfail(st, errno, "creating the capture logs");
+        /* bound relative to the process dir: no /proc/self here (see tree_measure); the
+         * cwd goes back to the root at once, the workload's cwd is set from it */
         m->ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/ctl.sock", m->pdir);
-        if (m->ctl < 0 || bind(m->ctl, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(m->ctl, 16) < 0)
-                return hfail(st, errno, "creating the process's control socket");
+        struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "ctl.sock" };
+        int r = m->ctl < 0 || fchdir(m->pdir) < 0 ? -1 : bind(m->ctl, (struct sockaddr *)&sa, sizeof(sa));
+        int e = errno;
+        if (chdir("/") < 0)
+                return hfail(st, errno, "returning to the root");
+        if (r < 0 || listen(m->ctl, 16) < 0)
+                return hfail(st, r < 0 ? e : errno, "creating the process's control socket");
         return 0;
 }
 
@@ -530,25 +526,38 @@ static int start(mon *m, const nook_msg *q, struct spawn_failure *fail, hstatus 
 static void write_info(mon *m) {
         char info[128];
         snprintf(info, sizeof(info), "pid=%d\nstarted_ms=%lld\npty=%d\n", (int)m->pid, (long long)wall_ms(), m->pty);
-        (void)write_file_at(m->pdir, "info", info);
+        (void)holder_write_file_at(m->pdir, "info", info);
 }
 
-_Noreturn void monitor_main(holder *h, int conn, nook_msg *q) {
+/* The holder's backstop (workloads.c): the workload's pid, its deadline and a pidfd. */
+static void hand_over(mon *m, int link) {
+        nook_msg r = NOOK_MSG_INIT(NOOK_MSG_STARTED);
+        nook_msg_add_u64(&r, T_PID, (uint64_t)m->pid);
+        nook_msg_add_u64(&r, T_DEADLINE_MS, (uint64_t)(m->deadline > 0 ? m->deadline : 0));
+        nook_msg_add_fd(&r, m->pidfd);
+        (void)nook_msg_send(link, &r);
+        nook_msg_done(&r);
+        close(link);
+}
+
+_Noreturn void monitor_main(holder *h, int conn, nook_msg *q, int link) {
         mon m = { .h = h, .pdir = -1, .out_fd = -1, .err_fd = -1, .in_fd = -1, .ctl = -1, .pidfd = -1 };
         hstatus st = { 0 };
         setsid();
+        (void)prctl(PR_SET_NAME, "nook-monitor");
         const char *ref = nook_msg_str(q, T_PROCESS_REF);
         char rel[80];
         snprintf(rel, sizeof(rel), "p/%s", ref ? ref : "");
         m.pty = nook_msg_u64(q, T_TERMINAL, 0) == 1;
         m.memory_max = nook_msg_u64(q, T_MEMORY_MAX, 0);
         m.pids_max = nook_msg_u64(q, T_PIDS_MAX, 0);
-        if (!ref_ok(ref))
+        if (!holder_ref_ok(ref))
                 hfail(&st, EINVAL, "bad process ref");
         else if ((m.pdir = openat(h->session_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
                 hfail(&st, errno, "opening the process dir");
-        else
-                open_logs(&m, &st);
+        /* our next child, the workload, is the workloads' namespace's (S33) */
+        else if (open_logs(&m, &st) == 0 && setns(h->pidns_fd, CLONE_NEWPID) < 0)
+                hfail(&st, errno, "entering the workloads' pid namespace");
         struct spawn_failure fail = { 0 };
         int r = st.err ? -st.err : start(&m, q, &fail, &st);
         if (r < 0 || r == 1) {
@@ -559,7 +568,7 @@ _Noreturn void monitor_main(holder *h, int conn, nook_msg *q) {
                                  fail.err == ENOENT ? 127 : 126, fail.stage, fail.err);
                         waitpid(m.pid, NULL, 0);
                         if (m.pdir >= 0)
-                                (void)write_file_at(m.pdir, "exit", rec);
+                                (void)holder_write_file_at(m.pdir, "exit", rec);
                         hfail(&st, fail.err, "%s", fail.stage);
                 }
                 nook_msg r2 = NOOK_MSG_INIT(NOOK_MSG_REPLY);
@@ -571,11 +580,12 @@ _Noreturn void monitor_main(holder *h, int conn, nook_msg *q) {
                 _exit(1);
         }
         write_info(&m);
+        uint64_t timeout = nook_msg_u64(q, T_TIMEOUT_MS, 0);
+        m.deadline = timeout ? now_ms() + (int64_t)timeout : 0;
+        hand_over(&m, link);
         uint64_t pid = (uint64_t)m.pid;
         reply_u64s(conn, (uint16_t[]){ T_PID }, &pid, 1);
         close(conn);
-        uint64_t timeout = nook_msg_u64(q, T_TIMEOUT_MS, 0);
-        m.deadline = timeout ? now_ms() + (int64_t)timeout : 0;
         m.next_watch = (m.memory_max || m.pids_max) ? now_ms() + WATCHDOG_MS : 0;
         loop(&m);
 }

@@ -169,14 +169,18 @@ static int mount_proc(build *b) {
         _cleanup_close_ int fd = need_dir(b, "proc", 0555);
         if (fd < 0)
                 return fd;
-        if (mount_fd("proc", fd, "proc", PROC_FLAGS, NULL) == 0)
-                return 0;
+        /* the procfs of the workloads' own pid namespace, mounted by its init (S33) */
+        int e = 0, r = holder_pidns_start(b->h, fd, &e, b->st);
+        if (r < 0 || e == 0)
+                return r;
         /* Nested in a container that masks /proc, the kernel refuses a fresh procfs
          * (mount_too_revealing()); bind the existing one instead, and say so. */
-        int e = errno;
         if (mount_fd("/proc", fd, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return hfail(b->st, errno, "mounting /proc (a fresh procfs failed: %s)", strerror(e));
-        note(b, "procfs bound from the host (a fresh one was refused: %s)", strerror(e));
+        note(b,
+             "procfs bound from the host (a fresh one was refused: %s): nook's processes are visible inside, "
+             "though out of reach of signals",
+             strerror(e));
         return 0;
 }
 

@@ -1,8 +1,8 @@
-/* nook-holder — the workload's last steps before execve(2), in its fork of the monitor:
- * session and controlling tty, stdio, parent-death signal, rlimits, cwd, groups and
- * ids, capabilities (S9), no_new_privs (S10), seccomp (S8, S13), every other fd marked
- * close-on-exec (S2), then the command, searched in PATH inside the sandbox.  Only
- * async-signal-safe calls: the monitor may be mid-allocation when it forks. */
+/* nook-holder — the workload's last steps before execve(2), in its fork of the monitor
+ * (in the workloads' pid namespace, S33): session and controlling tty, stdio, rlimits,
+ * cwd, groups and ids, capabilities (S9), no_new_privs (S10), seccomp (S8, S13), every
+ * other fd marked close-on-exec (S2), then the command, searched in PATH inside the
+ * sandbox.  Only async-signal-safe calls: the monitor may be mid-allocation when it forks. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -129,9 +129,8 @@ static void reset_signals(void) {
 _Noreturn void spawn_exec(const spawn_plan *p) {
         reset_signals();
         set_stdio(p);
-        /* The monitor's death takes the workload with it (prctl(2) PR_SET_PDEATHSIG). */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                fail(p, "parent-death signal", errno);
+        /* No parent-death signal: when the monitor dies, the holder becomes our parent and
+         * keeps the timeout, nook kill and the exit record working (workloads.c). */
         for (size_t i = 0; i < p->n_rlimits; i++) {
                 struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
                 if (setrlimit((int)p->rlimits[i].resource, &rl) < 0)

@@ -19,7 +19,9 @@ void help_ps(FILE *f) {
               "\n"
               "Lists the processes of every session (or of SESSION): process ref, session,\n"
               "command (its name only: arguments may hold secrets), state (running, exited,\n"
-              "lost when its session died), exit code and start time.\n"
+              "unmonitored when its monitor was killed: it runs on, its output is no longer\n"
+              "captured, kill and its timeout still work; lost when nobody can tell its end),\n"
+              "exit code and start time.\n"
               "\n"
               "  --json      a JSON array, one object per process\n"
               "  -h, --help  print this help\n",

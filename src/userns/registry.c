@@ -18,6 +18,12 @@ static void closedirp(DIR **d) {
                 closedir(*d);
 }
 
+bool nook_process_unmonitored(const nook_session *s, const char *process_ref) {
+        _cleanup_free_ char *p = NULL;
+        return asprintf(&p, "%s/p/%s/unmonitored", s->dir, process_ref) >= 0 && access(p, F_OK) == 0 &&
+               nook_session_alive(s);
+}
+
 static const char *identity_name(int id) {
         return id == NOOK_IDENTITY_KEEP_ID ? "keep-id" : id == NOOK_IDENTITY_SUBUID ? "subuid" : "root";
 }
@@ -123,9 +129,10 @@ static int visit_processes(const nook_session *s, nook_process_visit_fn fn, void
                         .session_ref = s->ref,
                         .environment_id = s->environment_id,
                         .command = command,
-                        .state = rec.present                       ? "exited"
-                                 : nook_process_lost(s, e->d_name) ? "lost"
-                                                                   : "running",
+                        .state = rec.present                              ? "exited"
+                                 : nook_process_unmonitored(s, e->d_name) ? "unmonitored"
+                                 : nook_process_lost(s, e->d_name)        ? "lost"
+                                                                          : "running",
                         .exit_code = rec.exit_code,
                         .terminal = terminal,
                         .started_ms = started,

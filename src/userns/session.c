@@ -730,6 +730,8 @@ bool nook_process_lost(const nook_session *s, const char *process_ref) {
                 return false;
         if (!nook_session_alive(s))
                 return true;
+        if (nook_process_unmonitored(s, process_ref)) /* the holder watches it */
+                return false;
         int fd = -1;
         _cleanup_(nook_error_freep) nook_error *e = NULL;
         if (nook_session_connect(s, process_ref, &fd, &e) == 0) {

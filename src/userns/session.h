@@ -112,6 +112,10 @@ int nook_exit_record_read(const nook_session *s, const char *process_ref, nook_e
 /* true when the process has no exit record and never will: its monitor (or the whole
  * session) died, so nobody watches it any more. */
 bool nook_process_lost(const nook_session *s, const char *process_ref);
+/* registry.c: true when the process runs on without its monitor (killed from outside):
+ * the holder adopted it, kills it on nook kill and its timeout, and records its exit;
+ * its output is no longer captured (S33). */
+bool nook_process_unmonitored(const nook_session *s, const char *process_ref);
 
 /* io.c: waits up to timeout_ms for the exit record (inotify on the process dir);
  * 1 when the process has exited (*ret filled), 0 when still running. */

@@ -1,7 +1,8 @@
 /* nook userns — signal_process: the monitor sends the signal through the workload's
  * pidfd (pidfd_send_signal(2): never a recycled pid) and, after grace_ms, escalates
- * interrupt/terminate to SIGKILL of the process group.  An exited process gives
- * delivered: false, not an error. */
+ * interrupt/terminate to SIGKILL of the process group.  When the monitor is gone or does
+ * not answer, the holder does the same through the pidfd the monitor handed it (S33).
+ * An exited process gives delivered: false, not an error. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,7 +36,14 @@ int nook_userns_signal_process(void *state, nook_call_ctx *ctx, const nook_signa
         if (r >= 0)
                 r = nook_msg_add_u64(&m, T_GRACE_MS, req->grace_ms);
         if (r >= 0)
-                r = nook_session_request(s, req->process_ref, &m, &reply, 10000, "signal_process", &e2);
+                r = nook_session_request(s, req->process_ref, &m, &reply, 3000, "signal_process", &e2);
+        /* the monitor is gone (killed from outside: the workload cannot reach it) or
+         * stopped: the holder holds the workload's pidfd too */
+        if (r < 0 && nook_msg_add_str(&m, T_PROCESS_REF, req->process_ref) >= 0) {
+                nook_msg_done(&reply);
+                reply = (nook_msg)NOOK_MSG_INIT(0);
+                r = nook_session_request(s, NULL, &m, &reply, 10000, "signal_process", NULL);
+        }
         ret->delivered = r >= 0 && nook_msg_u64(&reply, T_DELIVERED, 0) == 1;
         nook_msg_done(&m);
         nook_msg_done(&reply);

@@ -33,6 +33,10 @@ int nook_userns_collect_stats(void *state, nook_call_ctx *ctx, const nook_proces
                                ? nook_error_oom(err)
                                : 0;
         }
+        if (nook_process_unmonitored(s, req->process_ref))
+                return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, EOWNERDEAD,
+                                      "collect_stats: the process's monitor was killed: what it uses is no longer "
+                                      "measured (it still runs; nook kill and its timeout still work)");
         if (nook_process_lost(s, req->process_ref))
                 return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_REPAIR_NEEDED, EOWNERDEAD,
                                       "collect_stats: the process is lost: its monitor died without recording "
