@@ -14,15 +14,16 @@
 #define NOOK_MSG_MAX_FDS 4
 
 typedef enum nook_msg_type {
-        NOOK_MSG_PING = 1,     /* -> REPLY: is the holder alive and set up */
-        NOOK_MSG_PREPARE,      /* -> REPLY: build the root filesystem and pivot (prepare_environment) */
-        NOOK_MSG_SPAWN,        /* -> REPLY from the new monitor once the workload runs (or failed) */
-        NOOK_MSG_STDIN,        /* to a monitor: write T_DATA to the workload's stdin, or T_CLOSE it */
-        NOOK_MSG_SIGNAL,       /* to a monitor: T_SIGNAL, T_GRACE_MS; to the holder also T_PROCESS_REF
-                                * (when the monitor does not answer) */
-        NOOK_MSG_STATS,        /* to a monitor: -> REPLY with T_CPU_MS, T_RSS, T_NPROC, T_FS_BYTES */
-        NOOK_MSG_RESIZE,       /* to a monitor: T_ROWS, T_COLS of the pty */
-        NOOK_MSG_STARTED = 20, /* monitor -> holder on its link: T_PID, T_DEADLINE_MS, the pidfd */
+        NOOK_MSG_PING = 1, /* -> REPLY: is the holder alive and set up */
+        NOOK_MSG_PREPARE,  /* -> REPLY: build the root filesystem and pivot (prepare_environment) */
+        NOOK_MSG_SPAWN,    /* -> REPLY from the new monitor once the workload runs (or failed) */
+        NOOK_MSG_STDIN,    /* to a monitor: write T_DATA to the workload's stdin, or T_CLOSE it */
+        NOOK_MSG_SIGNAL,   /* to a monitor: T_SIGNAL, T_GRACE_MS; to the holder with T_PROCESS_REF */
+        NOOK_MSG_STATS,    /* to a monitor: -> REPLY with T_CPU_MS, T_RSS, T_NPROC, T_FS_BYTES */
+        NOOK_MSG_RESIZE,   /* to a monitor: T_ROWS, T_COLS of the pty */
+
+        /* monitor -> holder on its link: T_PID, T_DEADLINE_MS and the workload's pidfd */
+        NOOK_MSG_STARTED = 20,
         NOOK_MSG_REPLY = 100,
 } nook_msg_type;
 
