@@ -98,6 +98,7 @@ typedef struct spawn_plan {
         int stdin_fd, stdout_fd, stderr_fd;
         bool pty;
         int status_fd;
+        int go_fd; /* one byte once the holder has our pidfd; EOF: the monitor died first */
 } spawn_plan;
 
 struct spawn_failure {

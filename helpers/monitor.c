@@ -486,49 +486,6 @@ static void plan_from(const nook_msg *q, spawn_plan *p) {
 
 /* Forks the workload and waits for its execve: the status pipe is O_CLOEXEC, so EOF
  * without a record means the exec happened. */
-static int start(mon *m, const nook_msg *q, struct spawn_failure *fail, hstatus *st) {
-        int child[3] = { -1, -1, -1 };
-        if (make_stdio(m, q, child, st) < 0)
-                return -st->err;
-        int status[2];
-        if (pipe2(status, O_CLOEXEC) < 0)
-                return hfail(st, errno, "creating the status pipe");
-        spawn_plan p = { .stdin_fd = child[0],
-                         .stdout_fd = child[1],
-                         .stderr_fd = child[2],
-                         .pty = m->pty,
-                         .status_fd = status[1] };
-        plan_from(q, &p);
-        if (!p.argv || !p.argv[0] || !p.envp)
-                return hfail(st, EINVAL, "no command");
-        m->pid = fork();
-        if (m->pid < 0)
-                return hfail(st, errno, "forking the workload");
-        if (m->pid == 0)
-                spawn_exec(&p);
-        close(status[1]);
-        if (child[0] != m->h->devnull_fd && child[0] != child[1])
-                close(child[0]);
-        close(child[1]);
-        if (child[2] != child[1])
-                close(child[2]);
-        m->pidfd = (int)syscall(SYS_pidfd_open, m->pid, 0);
-        ssize_t n;
-        do
-                n = read(status[0], fail, sizeof(*fail));
-        while (n < 0 && errno == EINTR);
-        close(status[0]);
-        if (m->pidfd < 0)
-                return hfail(st, errno, "pidfd_open");
-        return n == (ssize_t)sizeof(*fail) ? 1 : 0;
-}
-
-static void write_info(mon *m) {
-        char info[128];
-        snprintf(info, sizeof(info), "pid=%d\nstarted_ms=%lld\npty=%d\n", (int)m->pid, (long long)wall_ms(), m->pty);
-        (void)holder_write_file_at(m->pdir, "info", info);
-}
-
 /* The holder's backstop (workloads.c): the workload's pid, its deadline and a pidfd. */
 static void hand_over(mon *m, int link) {
         nook_msg r = NOOK_MSG_INIT(NOOK_MSG_STARTED);
@@ -538,6 +495,62 @@ static void hand_over(mon *m, int link) {
         (void)nook_msg_send(link, &r);
         nook_msg_done(&r);
         close(link);
+}
+
+static int start(mon *m, const nook_msg *q, int link, struct spawn_failure *fail, hstatus *st) {
+        int child[3] = { -1, -1, -1 };
+        if (make_stdio(m, q, child, st) < 0)
+                return -st->err;
+        int status[2], go[2];
+        if (pipe2(status, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
+                return hfail(st, errno, "creating the status pipe");
+        spawn_plan p = { .stdin_fd = child[0],
+                         .stdout_fd = child[1],
+                         .stderr_fd = child[2],
+                         .pty = m->pty,
+                         .status_fd = status[1],
+                         .go_fd = go[0] };
+        plan_from(q, &p);
+        if (!p.argv || !p.argv[0] || !p.envp)
+                return hfail(st, EINVAL, "no command");
+        m->pid = fork();
+        if (m->pid < 0)
+                return hfail(st, errno, "forking the workload");
+        if (m->pid == 0) {
+                close(go[1]);
+                spawn_exec(&p);
+        }
+        close(status[1]);
+        close(go[0]);
+        if (child[0] != m->h->devnull_fd && child[0] != child[1])
+                close(child[0]);
+        close(child[1]);
+        if (child[2] != child[1])
+                close(child[2]);
+        /* The holder has the workload's pidfd before it runs a single instruction of its
+         * own: if we die from here on, the workload is still the holder's to kill (S33);
+         * if we die before, it never gets its go and ends. */
+        m->pidfd = (int)syscall(SYS_pidfd_open, m->pid, 0);
+        int pidfd_errno = errno;
+        if (m->pidfd >= 0) {
+                hand_over(m, link);
+                (void)!write(go[1], "g", 1);
+        }
+        close(go[1]);
+        ssize_t n;
+        do
+                n = read(status[0], fail, sizeof(*fail));
+        while (n < 0 && errno == EINTR);
+        close(status[0]);
+        if (m->pidfd < 0)
+                return hfail(st, pidfd_errno, "pidfd_open");
+        return n == (ssize_t)sizeof(*fail) ? 1 : 0;
+}
+
+static void write_info(mon *m) {
+        char info[128];
+        snprintf(info, sizeof(info), "pid=%d\nstarted_ms=%lld\npty=%d\n", (int)m->pid, (long long)wall_ms(), m->pty);
+        (void)holder_write_file_at(m->pdir, "info", info);
 }
 
 _Noreturn void monitor_main(holder *h, int conn, nook_msg *q, int link) {
@@ -559,7 +572,9 @@ _Noreturn void monitor_main(holder *h, int conn, nook_msg *q, int link) {
         else if (open_logs(&m, &st) == 0 && setns(h->pidns_fd, CLONE_NEWPID) < 0)
                 hfail(&st, errno, "entering the workloads' pid namespace");
         struct spawn_failure fail = { 0 };
-        int r = st.err ? -st.err : start(&m, q, &fail, &st);
+        uint64_t timeout = nook_msg_u64(q, T_TIMEOUT_MS, 0);
+        m.deadline = timeout ? now_ms() + (int64_t)timeout : 0;
+        int r = st.err ? -st.err : start(&m, q, link, &fail, &st);
         if (r < 0 || r == 1) {
                 if (r == 1) {
                         /* exec failed: record the podman-style exit code the CLI reports */
@@ -580,9 +595,6 @@ _Noreturn void monitor_main(holder *h, int conn, nook_msg *q, int link) {
                 _exit(1);
         }
         write_info(&m);
-        uint64_t timeout = nook_msg_u64(q, T_TIMEOUT_MS, 0);
-        m.deadline = timeout ? now_ms() + (int64_t)timeout : 0;
-        hand_over(&m, link);
         uint64_t pid = (uint64_t)m.pid;
         reply_u64s(conn, (uint16_t[]){ T_PID }, &pid, 1);
         close(conn);

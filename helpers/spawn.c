@@ -127,6 +127,10 @@ static void reset_signals(void) {
 }
 
 _Noreturn void spawn_exec(const spawn_plan *p) {
+        char go;
+        if (read(p->go_fd, &go, 1) != 1)
+                fail(p, "waiting for the monitor", EPIPE);
+        close(p->go_fd);
         reset_signals();
         set_stdio(p);
         /* No parent-death signal: when the monitor dies, the holder becomes our parent and

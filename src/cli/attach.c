@@ -15,6 +15,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "listing.h"
 #include "run.h"
 
 #define CHUNK 65536
@@ -103,6 +104,7 @@ typedef struct attach {
         size_t n_in;
         bool in_eof; /* our stdin ended: close the process's after what is pending */
         unsigned interrupts;
+        bool unmonitored; /* its monitor was killed: the holder records its end (S33) */
 } attach;
 
 static void attach_done(attach *a) {
@@ -254,13 +256,31 @@ static int inotify_drain(int in) {
         return what;
 }
 
+/* nook ps's "unmonitored": the monitor was killed, the process runs on under the holder. */
+static bool unmonitored(attach *a) {
+        _cleanup_(cli_processes_done) cli_processes all = { 0 };
+        if (cli_processes_load(a->rt, NULL, &all))
+                return false;
+        for (size_t i = 0; i < all.n; i++)
+                if (strcmp(all.v[i].ref, a->ref) == 0)
+                        return strcmp(all.v[i].state, "unmonitored") == 0;
+        return false;
+}
+
 /* Has it ended?  -1: no; 0: yes, with *code; EXIT_NOOK: reported failure.  closed: the
  * monitor closed the logs, which it does only when it ends, after the exit record. */
 static int ended(attach *a, bool closed, int *code) {
         int r = check_exit(a, 0, code);
-        if (r == 0 && closed) {
+        if (r == 0 && closed && !a->unmonitored) {
                 /* the monitor is gone without an exit record: give it a moment, then say so */
                 r = check_exit(a, 500, code);
+                if (r == 0 && (a->unmonitored = unmonitored(a))) {
+                        fprintf(stderr,
+                                "nook: the monitor of process %s was killed: its output is no longer shown; it "
+                                "runs on (Ctrl-C or 'nook kill' end it, its timeout still applies)\n",
+                                a->ref);
+                        return -1;
+                }
                 if (r == 0) {
                         fprintf(stderr,
                                 "nook: the monitor of process %s ended without recording an exit status "

@@ -132,7 +132,7 @@ int cmd_ps(int argc, char **argv) {
         if (json)
                 nook_strbuf_puts(&b, "[");
         else
-                nook_strbuf_printf(&b, "%-44s %-20s %-12s %-8s %-5s %s", "PROCESS", "SESSION", "COMMAND", "STATE",
+                nook_strbuf_printf(&b, "%-44s %-20s %-12s %-11s %-5s %s", "PROCESS", "SESSION", "COMMAND", "STATE",
                                    "EXIT", "STARTED");
         for (size_t i = 0; i < p.n; i++) {
                 const cli_process_row *r = &p.v[i];
@@ -162,8 +162,8 @@ int cmd_ps(int argc, char **argv) {
                 if (exited)
                         snprintf(code, sizeof(code), "%d", r->exit_code);
                 cli_format_ago(r->started_ms, ago, sizeof(ago));
-                nook_strbuf_printf(&b, "\n%-44s %-20s %-12s %-8s %-5s %s", r->ref, label, r->command ? r->command : "?",
-                                   r->state, code, ago);
+                nook_strbuf_printf(&b, "\n%-44s %-20s %-12s %-11s %-5s %s", r->ref, label,
+                                   r->command ? r->command : "?", r->state, code, ago);
         }
         if (json)
                 nook_strbuf_puts(&b, "]");

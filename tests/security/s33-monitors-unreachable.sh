@@ -7,6 +7,7 @@
 . "$NOOK_TEST_LIB/lib.sh"
 mk_rootfs "$ROOT"
 cd "$T"
+mkdir "$T/share" # the attacks start when the test makes share/go
 
 # What the workload sees: every process's pid, comm and cmdline, and busybox ps.
 LOOK='for d in /proc/[0-9]*; do echo "${d#/proc/} $(cat $d/comm 2>/dev/null) $(tr "\0" " " <$d/cmdline 2>/dev/null)"; done; ps -o pid,comm,args'
@@ -14,7 +15,7 @@ LOOK='for d in /proc/[0-9]*; do echo "${d#/proc/} $(cat $d/comm 2>/dev/null) $(t
 # namespace: fuse-overlayfs holds the host's).
 MOUNTS='own=$(cut -d" " -f5 /proc/self/mountinfo | sort | tr "\n" " "); for d in /proc/[0-9]*; do m=$(cut -d" " -f5 $d/mountinfo 2>/dev/null | sort | tr "\n" " "); [ -z "$m" ] || [ "$m" = "$own" ] || echo "foreign mounts in $d: $m"; done; echo checked'
 # The attacks: a signal to every pid the workload can see but its own (its init too).
-GO='echo ready; while ! test -e /tmp/go; do sleep 0.1; done'
+GO='echo ready; while ! test -e /share/go; do sleep 0.1; done'
 ATTACK='pids=$(ls /proc | grep "^[0-9]"); for p in $pids; do test "$p" = $$ || kill -SIG "$p"; done 2>/dev/null; echo attacked'
 
 # nook_procs HOLDER: "pid stat" of the holder and of each of its descendants that is
@@ -79,7 +80,7 @@ check_session() { # NAME WHAT
         bg=$!
         wait_for "$T/stop.out" ready
         before=$(nook_procs "$holder")
-        run_nook exec "$n" -- touch /tmp/go
+        touch "$T/share/go"
         wait_for "$T/stop.out" attacked
         sleep 0.3
         no_harm "$2: SIGSTOP to every pid" "$before"
@@ -89,7 +90,7 @@ check_session() { # NAME WHAT
         set -e
         assert_eq 137 "$rc" "$2: exit code of a command that stopped every pid it saw, after --timeout"
         assert_contains "$(cat "$T/stop.err")" "timed out" "$2: the timeout is reported"
-        run_nook exec "$n" -- rm /tmp/go
+        rm "$T/share/go"
         ok "$2: SIGSTOP to every visible pid harms no nook process; --timeout still ends the command"
 
         # ---- SIGKILL to everything (its init too), then nook kill must still work ----
@@ -98,7 +99,7 @@ check_session() { # NAME WHAT
         P=$(ref_of "$OUT")
         sleep 0.3
         before=$(nook_procs "$holder")
-        run_nook exec "$n" -- touch /tmp/go
+        touch "$T/share/go"
         for _ in $(seq 100); do
                 "$NOOK" logs "$P" | grep -q attacked && break
                 sleep 0.1
@@ -111,7 +112,8 @@ check_session() { # NAME WHAT
         assert_not_contains "$OUT$ERR" "not delivered" "$2: nook kill after the attack"
         sleep 0.3
         assert_eq "exited 137" "$(state "$P")" "$2: state after nook kill"
-        run_nook exec "$n" -- sh -c 'rm /tmp/go; echo fine'
+        rm "$T/share/go"
+        run_nook exec "$n" -- sh -c 'echo fine'
         assert_eq fine "$OUT" "$2: the session after the attacks"
         ok "$2: SIGKILL to every visible pid harms no nook process; nook kill still works"
 
@@ -160,7 +162,7 @@ check_session() { # NAME WHAT
 
 name="d$$"
 echo "$name" >>"$T/envs"
-run_nook session create --rootfs "$ROOT" --name "$name"
+run_nook session create -v "$T/share:/share" --rootfs "$ROOT" --name "$name"
 assert_eq 0 "$RC" "session create --rootfs: $ERR"
 check_session "$name" "--rootfs DIR"
 
@@ -171,7 +173,7 @@ run_nook image import --name t33 "$IMG/oci-archive.tar"
 assert_eq 0 "$RC" "import: $ERR"
 name="i$$"
 echo "$name" >>"$T/envs"
-run_nook session create --rootfs-driver fuse-overlayfs --name "$name" t33
+run_nook session create -v "$T/share:/share" --rootfs-driver fuse-overlayfs --name "$name" t33
 assert_eq 0 "$RC" "session create IMAGE: $ERR"
 run_nook session inspect --json "$name"
 assert_eq fuse-overlayfs "$(echo "$OUT" | json_query 'j["rootfs_driver"]')" "the image session's driver"
