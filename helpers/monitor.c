@@ -333,7 +333,8 @@ static int poll_timeout(const mon *m) {
                         next = cands[i];
         if (next < 0)
                 return -1;
-        return next <= now ? 0 : (int)(next - now);
+        /* timeouts reach 31 days: more ms than an int holds */
+        return next <= now ? 0 : next - now > 3600000 ? 3600000 : (int)(next - now);
 }
 
 static void on_timers(mon *m) {

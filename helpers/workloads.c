@@ -330,7 +330,8 @@ int holder_workloads_timeout(const holder *h) {
                         if (w->pidfd >= 0 && c[k] > 0 && (next < 0 || c[k] < next))
                                 next = c[k];
         }
-        return next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
+        /* timeouts reach 31 days: more ms than an int holds */
+        return next < 0 ? -1 : next <= now ? 0 : next - now > 3600000 ? 3600000 : (int)(next - now);
 }
 
 void holder_workloads_timers(holder *h) {
