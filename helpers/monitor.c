@@ -485,8 +485,6 @@ static void plan_from(const nook_msg *q, spawn_plan *p) {
         p->n_rlimits = nr;
 }
 
-/* Forks the workload and waits for its execve: the status pipe is O_CLOEXEC, so EOF
- * without a record means the exec happened. */
 /* The holder's backstop (workloads.c): the workload's pid, its deadline and a pidfd. */
 static void hand_over(mon *m, int link) {
         nook_msg r = NOOK_MSG_INIT(NOOK_MSG_STARTED);
@@ -498,6 +496,8 @@ static void hand_over(mon *m, int link) {
         close(link);
 }
 
+/* Forks the workload and waits for its execve: the status pipe is O_CLOEXEC, so EOF
+ * without a record means the exec happened. */
 static int start(mon *m, const nook_msg *q, int link, struct spawn_failure *fail, hstatus *st) {
         int child[3] = { -1, -1, -1 };
         if (make_stdio(m, q, child, st) < 0)
