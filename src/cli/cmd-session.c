@@ -135,7 +135,8 @@ static void count_processes(const cli_processes *p, const char *env, unsigned *r
         for (size_t i = 0; i < p->n; i++)
                 if (strcmp(p->v[i].env, env) == 0) {
                         (*total)++;
-                        *running += strcmp(p->v[i].state, "running") == 0;
+                        /* unmonitored: running on without its monitor (S33) */
+                        *running += strcmp(p->v[i].state, "running") == 0 || strcmp(p->v[i].state, "unmonitored") == 0;
                 }
 }
 
