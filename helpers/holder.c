@@ -230,10 +230,12 @@ static int setup_signals(void) {
         return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/* argv: nook-holder PEER_UID OWN_NETNS(0|1); fd 3 control socket, 4 session dir,
- * 5 readiness pipe (one byte 'R', then closed). */
+/* argv: nook-holder PEER_UID OWN_NETNS(0|1) [SESSION_DIR DEV:INO]; fd 3 control socket,
+ * 4 session dir, 5 readiness pipe (one byte 'R', then closed).  The session dir's path
+ * and inode are not used here: they name the session to clients proving who we are
+ * through /proc/<pid>/cmdline (S32, src/userns/proof.c). */
 int main(int argc, char **argv) {
-        if (privileged_outside() || argc != 3)
+        if (privileged_outside() || argc < 3)
                 return 126;
         holder h = { .listen_fd = 3, .session_fd = 4, .upper_fd = -1, .pidns_fd = -1, .proc_fd = -1 };
         /* the argv strings are contiguous: the init rewrites them (its /proc/1/cmdline) */
@@ -257,6 +259,11 @@ int main(int argc, char **argv) {
         if (h.signal_fd < 0 || h.devnull_fd < 0)
                 return 125;
         fcntl(3, F_SETFD, FD_CLOEXEC);
+        /* The client bound and listened; listening again makes SO_PEERCRED of every
+         * later connection name us (af_unix.c unix_listen() sets the peer credentials
+         * each time), which clients check before they send a byte (S32). */
+        if (listen(3, 64) < 0)
+                return 125;
         if (write(5, "R", 1) != 1)
                 return 125;
         close(5);

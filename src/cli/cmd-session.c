@@ -105,7 +105,10 @@ static int session_create(int argc, char **argv) {
         if (s.name) {
                 _cleanup_free_ char *other = NULL;
                 _cleanup_(cli_error_freep) nook_error *err = NULL;
-                if (nook_runtime_session_resolve(rt, s.name, &other, &err) != -ENOENT)
+                int r = nook_runtime_session_resolve(rt, s.name, &other, &err);
+                if (r < 0 && r != -ENOENT)
+                        return cli_report(err); /* the run dir refused, say */
+                if (r != -ENOENT)
                         return cli_usage_error("session",
                                                "a session named '%s' exists already (remove it with "
                                                "'nook session rm %s')",

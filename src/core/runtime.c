@@ -78,11 +78,15 @@ static char *resolve_data_dir(const nook_options *o) {
         return asprintf(&s, "%s/.local/share/nook", home) < 0 ? NULL : s;
 }
 
-/* $XDG_RUNTIME_DIR/nook, else /tmp/nook-<uid> (verified by the session stage before use). */
+/* NOOK_RUNTIME_DIR, else $XDG_RUNTIME_DIR/nook, else /tmp/nook-<uid> (opened and
+ * checked by every verb before use: src/userns/session.c nook_rundir_open). */
 static char *resolve_run_dir(const nook_options *o) {
         char *s = NULL;
         if (o && o->run_dir)
                 return strdup(o->run_dir);
+        const char *n = getenv("NOOK_RUNTIME_DIR");
+        if (n && n[0] == '/')
+                return strdup(n);
         const char *e = getenv("XDG_RUNTIME_DIR");
         if (e && e[0] == '/')
                 return asprintf(&s, "%s/nook", e) < 0 ? NULL : s;

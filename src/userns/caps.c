@@ -902,7 +902,7 @@ static void finding_dir(struct builder *b, const struct dir_check *c) {
                 remedy = strncmp(c->path, "/tmp/", 5) == 0
                                  ? fmt(b,
                                        "another user created %s first: ask root to remove it (sudo rm -rf %s), "
-                                       "or set XDG_RUNTIME_DIR to a private directory",
+                                       "or set NOOK_RUNTIME_DIR to a private directory",
                                        c->path, c->path)
                                  : fmt(b, "sudo chown %u:%u %s, or set %s", (unsigned)geteuid(), (unsigned)getegid(),
                                        c->path, c->env);
@@ -924,7 +924,7 @@ static void findings_dirs(struct builder *b, const nook_probe_options *opts, con
                                 "run directory",
                                 opts ? opts->run_dir : NULL,
                                 "from the options",
-                                "XDG_RUNTIME_DIR",
+                                "NOOK_RUNTIME_DIR",
                                 NOOK_FACT_RUN_DIR,
                                 false };
         struct dir_check dc = { "data_dir",
@@ -935,11 +935,16 @@ static void findings_dirs(struct builder *b, const nook_probe_options *opts, con
                                 NOOK_FACT_DATA_DIR,
                                 true };
         if (!rc.path) {
-                const char *x = secure_getenv("XDG_RUNTIME_DIR");
-                if ((x && x[0] == '/' ? asprintf(&run, "%s/nook", x) : asprintf(&run, "/tmp/nook-%u", h->uid)) < 0)
+                const char *n = secure_getenv("NOOK_RUNTIME_DIR"), *x = secure_getenv("XDG_RUNTIME_DIR");
+                int r = n && n[0] == '/'   ? asprintf(&run, "%s", n)
+                        : x && x[0] == '/' ? asprintf(&run, "%s/nook", x)
+                                           : asprintf(&run, "/tmp/nook-%u", h->uid);
+                if (r < 0)
                         b->oom = true;
                 rc.path = run;
-                rc.origin = x && x[0] == '/' ? "default: $XDG_RUNTIME_DIR/nook" : "default: /tmp/nook-<uid>";
+                rc.origin = n && n[0] == '/'   ? "default: $NOOK_RUNTIME_DIR"
+                            : x && x[0] == '/' ? "default: $XDG_RUNTIME_DIR/nook"
+                                               : "default: /tmp/nook-<uid>";
         }
         if (!dc.path) {
                 const char *s = secure_getenv("NOOK_STORAGE"), *x = secure_getenv("XDG_DATA_HOME"),

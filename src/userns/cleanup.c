@@ -29,21 +29,19 @@ static void closedirp(DIR **d) {
                 closedir(*d);
 }
 
-/* 0: gone (or never ours); -errno: still there. */
-static int stop_process(pid_t pid, uint64_t start) {
-        if (pid <= 0)
-                return 0;
-        _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (pfd < 0)
-                return errno == ESRCH ? 0 : -errno;
-        uint64_t now;
-        /* the pidfd pins the process we checked: the start time tells it is the one we made */
-        if (nook_proc_start_time(pid, &now) < 0 || (start && now != start))
-                return 0;
+/* 0: gone (or never ours); -errno: still there.  S32: only a process proven to be
+ * this user's holder (of the session dir dir_fd, when known) is signalled, through the
+ * pidfd that pinned it while it was checked; a record naming any other pid signals
+ * nothing. */
+static int stop_process(pid_t pid, uint64_t start, int dir_fd) {
+        _cleanup_close_ int pfd = -1;
+        int r = nook_holder_pin(pid, start, dir_fd, &pfd);
+        if (r < 0)
+                return r == -ESRCH || r == -EPERM ? 0 : r;
         if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
                 return -errno;
         struct pollfd p = { .fd = pfd, .events = POLLIN };
-        int r = poll(&p, 1, 5000);
+        r = poll(&p, 1, 5000);
         (void)waitpid(pid, NULL, WNOHANG); /* ours when this process made the session */
         return r > 0 ? 0 : -ETIMEDOUT;
 }
@@ -118,18 +116,19 @@ static int rm_rf_mapped(int parent, const char *name) {
 
 /* Ends one session; appends what is left to `left`. */
 void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const char *environment_id, const char *ref,
-                          pid_t pid, uint64_t start, nook_strbuf *left) {
-        int r = stop_process(pid, start);
+                          int dir_fd, pid_t pid, uint64_t start, nook_strbuf *left) {
+        int r = stop_process(pid, start, dir_fd);
         if (r < 0)
                 nook_strbuf_printf(left, "%sthe holder (pid %d) did not die: %s", left->len ? "; " : "", (int)pid,
                                    strerror(-r));
-        _cleanup_close_ int runfd = open(c->run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        int q = runfd >= 0 ? nook_rm_rf_at(runfd, ref) : (errno == ENOENT ? 0 : -errno);
+        /* the session dir goes below the checked run dir fd (S32), never by path */
+        _cleanup_close_ int runfd = nook_rundir_open(c, false, NULL);
+        int q = runfd >= 0 ? nook_rm_rf_at(runfd, ref) : runfd == -ENOENT ? 0 : runfd;
         if ((q == -EACCES || q == -EPERM) && runfd >= 0)
                 q = rm_rf_mapped(runfd, ref) == 0 ? 0 : q;
         if (q < 0)
                 nook_strbuf_printf(left, "%sthe session dir %s could not be removed: %s", left->len ? "; " : "", ref,
-                                   strerror(-q));
+                                   runfd < 0 ? "the run dir is refused (not private to this user)" : strerror(-q));
         if (j && r >= 0 && q >= 0) {
                 release_ctx rc = { .j = j };
                 (void)nook_journal_resources_held(j, environment_id, release_one, &rc, NULL);
@@ -158,7 +157,7 @@ int nook_userns_cleanup(void *state, nook_call_ctx *ctx, const nook_cleanup_req 
                 pid = found.pid;
                 start = found.pid_start;
         }
-        nook_session_reclaim(ctx->config, ctx->journal, env, ref, pid, start, &left);
+        nook_session_reclaim(ctx->config, ctx->journal, env, ref, s ? s->dir_fd : -1, pid, start, &left);
         /* a kept writable layer stays; overlayfs leaves work/work at mode 0, which would
          * stop the user's own rm -rf of the data dir */
         if (s && s->keep_upper && s->upper) {
@@ -190,44 +189,55 @@ static bool owner_gone(const nook_session *s) {
 typedef struct gc_ctx {
         const nook_adapter_config *c;
         nook_journal *j;
+        int runfd; /* the checked run dir, or -1 when there is none yet */
         unsigned reclaimed;
         nook_strbuf *left;
 } gc_ctx;
 
 /* A held "session" row whose dir is gone, or whose dir has no record: the client that
- * made it died mid-way. */
+ * made it died mid-way.  S32: unless its holder, proven, serves a complete record of
+ * its own: a live session of another run dir (another XDG_RUNTIME_DIR, same data dir),
+ * whose liveness the holder tells, not what this run dir shows. */
 static int gc_resource(const nook_resource *res, void *userdata) {
         gc_ctx *g = userdata;
         if (strcmp(res->kind, "session") != 0)
                 return 0;
         _cleanup_(nook_session_freep) nook_session *s = NULL;
-        if (nook_session_load(g->c->run_dir, res->ref, &s, NULL) == 0)
-                return 0; /* a complete session: judged by its record */
-        nook_session_reclaim(g->c, g->j, res->environment_id, res->ref, res->pid, res->pid_start, g->left);
+        int r = g->runfd >= 0 ? nook_session_load_at(g->runfd, g->c->run_dir, res->ref, &s, NULL) : -ENOENT;
+        if (r != -ENOENT)
+                return 0; /* a record: judged by it (gc_dirs), or not ours to judge */
+        if (nook_holder_serves(res->pid, res->pid_start, res->environment_id))
+                return 0;
+        nook_session_reclaim(g->c, g->j, res->environment_id, res->ref, -1, res->pid, res->pid_start, g->left);
         (void)nook_journal_resource_release(g->j, res->id, NULL);
         g->reclaimed++;
         return 0;
 }
 
 static void gc_dirs(gc_ctx *g) {
-        _cleanup_(closedirp) DIR *d = opendir(g->c->run_dir);
+        int dfd = g->runfd >= 0 ? fcntl(g->runfd, F_DUPFD_CLOEXEC, 3) : -1;
+        _cleanup_(closedirp) DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (dfd >= 0 && !d)
+                close(dfd);
         struct dirent *e;
         while (d && (e = readdir(d))) {
-                if (strncmp(e->d_name, "s-", 2) != 0 || strlen(e->d_name) != NOOK_SESSION_REF_LEN - 1)
-                        continue;
                 _cleanup_(nook_session_freep) nook_session *s = NULL;
-                if (nook_session_load(g->c->run_dir, e->d_name, &s, NULL) < 0)
-                        continue; /* no record yet: being created, or left for gc_resource */
+                if (nook_session_load_at(g->runfd, g->c->run_dir, e->d_name, &s, NULL) < 0)
+                        continue; /* no record yet (being created, or left for gc_resource), or not ours */
                 if (nook_session_alive(s) && !owner_gone(s))
                         continue;
-                nook_session_reclaim(g->c, g->j, s->environment_id, s->ref, s->holder_pid, s->holder_start, g->left);
+                nook_session_reclaim(g->c, g->j, s->environment_id, s->ref, s->dir_fd, s->holder_pid, s->holder_start,
+                                     g->left);
                 g->reclaimed++;
         }
 }
 
 int nook_userns_gc(void *state, nook_call_ctx *ctx, unsigned *ret_reclaimed, char **ret_summary, nook_error **err) {
+        _cleanup_close_ int runfd = nook_rundir_open(ctx->config, false, err);
+        if (runfd < 0 && runfd != -ENOENT)
+                return nook_error_prefix(err, runfd, "gc");
         nook_strbuf left = NOOK_STRBUF_INIT;
-        gc_ctx g = { .c = ctx->config, .j = ctx->journal, .left = &left };
+        gc_ctx g = { .c = ctx->config, .j = ctx->journal, .runfd = runfd, .left = &left };
         gc_dirs(&g);
         if (ctx->journal) {
                 (void)nook_journal_reap_interrupted(ctx->journal, NULL, NULL);

@@ -71,8 +71,8 @@ int nook_userns_reclaim(void *state, nook_call_ctx *ctx, const nook_reclaim_req 
         char ref[NOOK_SESSION_REF_LEN];
         nook_session_ref_for(env, ref);
         nook_strbuf left = NOOK_STRBUF_INIT;
-        nook_session_reclaim(ctx->config, ctx->journal, env, ref, s ? s->holder_pid : 0, s ? s->holder_start : 0,
-                             &left);
+        nook_session_reclaim(ctx->config, ctx->journal, env, ref, s ? s->dir_fd : -1, s ? s->holder_pid : 0,
+                             s ? s->holder_start : 0, &left);
         _cleanup_free_ char *what = nook_strbuf_steal(&left);
         if (!what || !*what)
                 (void)nook_journal_ticket_claim(ctx->journal, req->ticket_ref, NULL);

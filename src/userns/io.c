@@ -24,15 +24,19 @@ static int64_t mono_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *pfile(const nook_session *s, const char *ref, const char *name) {
-        char *p = NULL;
-        return asprintf(&p, "%s/p/%s/%s", s->dir, ref, name) < 0 ? NULL : p;
+/* A file of the process dir, opened below the session dir fd without following (S32). */
+static FILE *pfopen(const nook_session *s, const char *ref, const char *name) {
+        int fd = nook_session_openat(s, ref, name, O_RDONLY | O_NONBLOCK, 0);
+        FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+        if (fd >= 0 && !f)
+                close(fd);
+        return f;
 }
 
 static off_t log_size(const nook_session *s, const char *ref, const char *log) {
-        _cleanup_free_ char *p = pfile(s, ref, log);
+        _cleanup_close_ int fd = nook_session_openat(s, ref, log, O_RDONLY | O_NONBLOCK, 0);
         struct stat st;
-        return p && stat(p, &st) == 0 ? st.st_size : 0;
+        return fd >= 0 && fstat(fd, &st) == 0 ? st.st_size : 0;
 }
 
 /* Waits until `done` holds or timeout_ms passes, looking again after 1, 2, 4 … ms (at
@@ -177,8 +181,7 @@ typedef struct stream_policy {
 
 static void read_policy(const nook_session *s, const char *ref, const char *stream, stream_policy *ret) {
         *ret = (stream_policy){ .capture = NOOK_CAPTURE_REDACTED_SUMMARY, .max = 65536 };
-        _cleanup_free_ char *p = pfile(s, ref, "meta");
-        _cleanup_fclose_ FILE *f = p ? fopen(p, "re") : NULL;
+        _cleanup_fclose_ FILE *f = pfopen(s, ref, "meta");
         char line[256], key1[32], key2[32];
         snprintf(key1, sizeof(key1), "%s_capture=", stream);
         snprintf(key2, sizeof(key2), "%s_max=", stream);
@@ -198,8 +201,8 @@ int nook_io_frame_fill(const nook_session *s, const char *process_ref, int strea
         int capture = policy ? policy->default_capture : sp.capture;
         if (max == 0 || max > FRAME_CEILING)
                 max = max ? FRAME_CEILING : sp.max ? sp.max : 65536;
-        _cleanup_free_ char *path = pfile(s, process_ref, stream == NOOK_STREAM_STDERR ? "err" : "out");
-        _cleanup_close_ int fd = path ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        _cleanup_close_ int fd = nook_session_openat(s, process_ref, stream == NOOK_STREAM_STDERR ? "err" : "out",
+                                                     O_RDONLY | O_NONBLOCK, 0);
         struct stat st = { 0 };
         if (fd >= 0 && fstat(fd, &st) < 0)
                 return nook_error_sys(err, errno, "stream_io: reading the capture log");
@@ -296,8 +299,7 @@ static int write_stdin(const nook_session *s, const nook_stream_io_req *req, noo
 static uint64_t saved_cursor(const nook_session *s, const char *ref, const char *stream) {
         char name[32];
         snprintf(name, sizeof(name), ".cursor-%s", stream);
-        _cleanup_free_ char *p = pfile(s, ref, name);
-        _cleanup_fclose_ FILE *f = p ? fopen(p, "re") : NULL;
+        _cleanup_fclose_ FILE *f = pfopen(s, ref, name);
         unsigned long long v = 0;
         return f && fscanf(f, "%llu", &v) == 1 ? v : 0;
 }
@@ -306,10 +308,15 @@ static void save_cursor(const nook_session *s, const char *ref, const char *stre
         char name[32], tmp[40];
         snprintf(name, sizeof(name), ".cursor-%s", stream);
         snprintf(tmp, sizeof(tmp), ".cursor-%s.%d", stream, (int)getpid());
-        _cleanup_free_ char *p = pfile(s, ref, name), *t = pfile(s, ref, tmp);
-        _cleanup_fclose_ FILE *f = t ? fopen(t, "we") : NULL;
-        if (f && fprintf(f, "%llu\n", (unsigned long long)v) > 0 && fflush(f) == 0)
-                (void)rename(t, p);
+        _cleanup_close_ int dfd = nook_session_openat(s, ref, NULL, O_PATH | O_DIRECTORY, 0);
+        if (dfd < 0)
+                return;
+        (void)unlinkat(dfd, tmp, 0);
+        _cleanup_close_ int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        char text[32];
+        int n = snprintf(text, sizeof(text), "%llu\n", (unsigned long long)v);
+        if (fd >= 0 && write(fd, text, (size_t)n) == n)
+                (void)renameat(dfd, tmp, dfd, name);
 }
 
 int nook_userns_stream_io(void *state, nook_call_ctx *ctx, const nook_stream_io_req *req, nook_io_frame *ret,

@@ -321,14 +321,13 @@ static int spawn_error(const nook_msg *reply, const nook_process_spec *p, nook_e
 }
 
 static int write_meta(const nook_session *s, const char *ref, const nook_start_process_req *req) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
+        _cleanup_free_ char *text = NULL;
         const char *argv0 = ((char **)req->process.argv.items)[0];
         const char *base = strrchr(argv0, '/') ? strrchr(argv0, '/') + 1 : argv0;
         const nook_io_policy *io = &req->environment.spec.io_policy;
         const nook_stream_policy *o = req->process.has_stdout_policy ? &req->process.stdout_policy : &io->stdout_policy;
         const nook_stream_policy *e = req->process.has_stderr_policy ? &req->process.stderr_policy : &io->stderr_policy;
-        if (asprintf(&path, "%s/p/%s/meta", s->dir, ref) < 0 ||
-            asprintf(&text,
+        if (asprintf(&text,
                      "command=%.64s\nprocess_id=%s\nterminal=%d\nstdout_capture=%d\nstdout_max=%llu\n"
                      "stdout_truncation=%d\nstderr_capture=%d\nstderr_max=%llu\nstderr_truncation=%d\n",
                      base, req->process.process_id, req->process.terminal_mode == NOOK_TERM_PTY, o->default_capture,
@@ -338,27 +337,26 @@ static int write_meta(const nook_session *s, const char *ref, const nook_start_p
         for (char *c = text; *c; c++)
                 if ((unsigned char)*c < 0x20 && *c != '\n')
                         *c = '?';
-        _cleanup_fclose_ FILE *f = fopen(path, "wxe");
-        return f && fputs(text, f) >= 0 ? 0 : -errno;
+        _cleanup_close_ int fd = nook_session_openat(s, ref, "meta", O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0)
+                return fd;
+        size_t len = strlen(text);
+        return write(fd, text, len) == (ssize_t)len ? 0 : negative_errno();
 }
 
 static int new_process_dir(const nook_session *s, char ref[NOOK_PROCESS_REF_LEN], nook_error **err) {
-        _cleanup_free_ char *rnd = nook_random_hex(8), *path = NULL;
+        _cleanup_free_ char *rnd = nook_random_hex(8);
         if (!rnd)
                 return nook_error_oom(err);
         snprintf(ref, NOOK_PROCESS_REF_LEN, "p-%s-%s", s->ref + 2, rnd);
-        if (asprintf(&path, "%s/p/%s", s->dir, ref) < 0)
-                return nook_error_oom(err);
-        if (mkdir(path, 0700) < 0)
+        _cleanup_close_ int pfd = openat(s->dir_fd, "p", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (pfd < 0 || mkdirat(pfd, ref, 0700) < 0)
                 return nook_error_sys(err, errno, "start_process: creating the process dir");
         return 0;
 }
 
 static void remove_process_dir(const nook_session *s, const char *ref) {
-        _cleanup_free_ char *pdir = NULL;
-        if (asprintf(&pdir, "%s/p", s->dir) < 0)
-                return;
-        _cleanup_close_ int fd = open(pdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int fd = openat(s->dir_fd, "p", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0)
                 (void)nook_rm_rf_at(fd, ref);
 }
@@ -409,8 +407,9 @@ int nook_userns_start_process(void *state, nook_call_ctx *ctx, const nook_start_
         nook_msg m = NOOK_MSG_INIT(NOOK_MSG_SPAWN), reply = NOOK_MSG_INIT(0);
         nook_strbuf sum = NOOK_STRBUF_INIT;
         r = build_spawn(ctx->config, s, req, ref, &m, &sum, err);
-        if (r >= 0 && write_meta(s, ref, req) < 0)
-                r = nook_error_sys(err, errno, "start_process: recording the process");
+        int q = r >= 0 ? write_meta(s, ref, req) : 0;
+        if (q < 0)
+                r = nook_error_sys(err, -q, "start_process: recording the process");
         if (r >= 0) {
                 _cleanup_(nook_error_freep) nook_error *e2 = NULL;
                 r = nook_session_request(s, NULL, &m, &reply, 30000, "start_process", &e2);

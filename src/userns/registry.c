@@ -28,74 +28,101 @@ static const char *identity_name(int id) {
         return id == NOOK_IDENTITY_KEEP_ID ? "keep-id" : id == NOOK_IDENTITY_SUBUID ? "subuid" : "root";
 }
 
-int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn fn, void *userdata, nook_error **err) {
-        _cleanup_(closedirp) DIR *d = opendir(ctx->config->run_dir);
-        if (!d)
-                return errno == ENOENT ? 0 : nook_error_sys(err, errno, "listing the run dir");
+/* The sessions of the checked run dir (S32): the dir listed is the one checked, each
+ * session loaded below its fd; what nook did not make for this user is left out. */
+static int visit_run_dir(nook_call_ctx *ctx, int (*fn)(nook_session *s, void *userdata), void *userdata,
+                         nook_error **err) {
+        _cleanup_close_ int runfd = nook_rundir_open(ctx->config, false, err);
+        if (runfd == -ENOENT)
+                return 0;
+        if (runfd < 0)
+                return runfd;
+        int dfd = fcntl(runfd, F_DUPFD_CLOEXEC, 3);
+        _cleanup_(closedirp) DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!d) {
+                if (dfd >= 0)
+                        close(dfd);
+                return nook_error_sys(err, errno, "listing the run dir");
+        }
         struct dirent *e;
         while ((e = readdir(d))) {
-                if (strncmp(e->d_name, "s-", 2) != 0)
-                        continue;
                 _cleanup_(nook_session_freep) nook_session *s = NULL;
-                if (nook_session_load(ctx->config->run_dir, e->d_name, &s, NULL) < 0)
+                if (nook_session_load_at(runfd, ctx->config->run_dir, e->d_name, &s, NULL) < 0)
                         continue;
-                bool alive = nook_session_alive(s);
-                /* the holder records fuse-overlayfs's death (helpers/holder.c) */
-                _cleanup_free_ char *notes = NULL;
-                char died[64] = "";
-                _cleanup_free_ char *dpath = NULL;
-                if (s->driver && asprintf(&dpath, "%s/rootfs-died", s->dir) >= 0) {
-                        FILE *f = fopen(dpath, "re");
-                        if (f) {
-                                if (!fgets(died, sizeof(died), f))
-                                        died[0] = 0;
-                                died[strcspn(died, "\n")] = 0;
-                                fclose(f);
-                                if (asprintf(&notes,
-                                             "%s%sfuse-overlayfs died (%s): the root answers 'transport "
-                                             "endpoint is not connected'; remove the session",
-                                             s->notes ? s->notes : "", s->notes ? "; " : "", died) < 0)
-                                        notes = NULL;
-                        }
-                }
-                nook_session_info i = {
-                        .ref = s->ref,
-                        .environment_id = s->environment_id,
-                        .name = s->name,
-                        .identity = identity_name(s->identity),
-                        .state = !alive        ? "dead"
-                                 : s->prepared ? "prepared"
-                                               : "created",
-                        .rootfs = s->rootfs,
-                        .notes = notes ? notes : s->notes,
-                        .mounts = s->mounts,
-                        .network = s->own_netns ? "none" : "host",
-                        .hostname = s->hostname,
-                        .holder_pid = alive ? (int)s->holder_pid : 0,
-                        .created_ms = s->created_ms,
-                        .owned_by_caller = s->owner_pid > 0,
-                        .image = s->image,
-                        .image_store = s->image_store,
-                        .driver = s->driver   ? s->driver
-                                  : s->rootfs ? "dir"
-                                              : NULL,
-                        .driver_reason = s->driver_reason,
-                        .upper = s->upper,
-                        .owners_collapsed = s->owners_collapsed,
-                };
-                int r = fn(&i, userdata);
+                int r = fn(s, userdata);
                 if (r)
                         return r;
         }
         return 0;
 }
 
+typedef struct session_visit {
+        nook_session_visit_fn fn;
+        void *userdata;
+} session_visit;
+
+static int visit_session(nook_session *s, void *userdata) {
+        session_visit *v = userdata;
+        bool alive = nook_session_alive(s);
+        /* the holder records fuse-overlayfs's death (helpers/holder.c) */
+        _cleanup_free_ char *notes = NULL;
+        char died[64] = "";
+        int dfd = s->driver ? openat(s->dir_fd, "rootfs-died", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
+        if (dfd >= 0) {
+                FILE *f = fdopen(dfd, "re");
+                if (!f)
+                        close(dfd);
+                if (f) {
+                        if (!fgets(died, sizeof(died), f))
+                                died[0] = 0;
+                        died[strcspn(died, "\n")] = 0;
+                        fclose(f);
+                        if (asprintf(&notes,
+                                     "%s%sfuse-overlayfs died (%s): the root answers 'transport "
+                                     "endpoint is not connected'; remove the session",
+                                     s->notes ? s->notes : "", s->notes ? "; " : "", died) < 0)
+                                notes = NULL;
+                }
+        }
+        nook_session_info i = {
+                .ref = s->ref,
+                .environment_id = s->environment_id,
+                .name = s->name,
+                .identity = identity_name(s->identity),
+                .state = !alive        ? "dead"
+                         : s->prepared ? "prepared"
+                                       : "created",
+                .rootfs = s->rootfs,
+                .notes = notes ? notes : s->notes,
+                .mounts = s->mounts,
+                .network = s->own_netns ? "none" : "host",
+                .hostname = s->hostname,
+                .holder_pid = alive ? (int)s->holder_pid : 0,
+                .created_ms = s->created_ms,
+                .owned_by_caller = s->owner_pid > 0,
+                .image = s->image,
+                .image_store = s->image_store,
+                .driver = s->driver   ? s->driver
+                          : s->rootfs ? "dir"
+                                      : NULL,
+                .driver_reason = s->driver_reason,
+                .upper = s->upper,
+                .owners_collapsed = s->owners_collapsed,
+        };
+        return v->fn(&i, v->userdata);
+}
+
+int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn fn, void *userdata, nook_error **err) {
+        session_visit v = { fn, userdata };
+        return visit_run_dir(ctx, visit_session, &v, err);
+}
+
 static void read_meta(const nook_session *s, const char *ref, char *command, size_t size, bool *terminal,
                       long long *started) {
-        _cleanup_free_ char *p = NULL;
-        if (asprintf(&p, "%s/p/%s/meta", s->dir, ref) < 0)
-                return;
-        _cleanup_fclose_ FILE *f = fopen(p, "re");
+        int fd = nook_session_openat(s, ref, "meta", O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+        _cleanup_fclose_ FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+        if (fd >= 0 && !f)
+                close(fd);
         char line[256];
         while (f && fgets(line, sizeof(line), f)) {
                 line[strcspn(line, "\n")] = 0;
@@ -105,15 +132,15 @@ static void read_meta(const nook_session *s, const char *ref, char *command, siz
                         *terminal = line[9] == '1';
         }
         struct stat st;
-        if (p && stat(p, &st) == 0)
+        if (f && fstat(fileno(f), &st) == 0)
                 *started = (long long)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
 static int visit_processes(const nook_session *s, nook_process_visit_fn fn, void *userdata) {
-        _cleanup_free_ char *pdir = NULL;
-        if (asprintf(&pdir, "%s/p", s->dir) < 0)
-                return -ENOMEM;
-        _cleanup_(closedirp) DIR *d = opendir(pdir);
+        int pfd = openat(s->dir_fd, "p", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_(closedirp) DIR *d = pfd >= 0 ? fdopendir(pfd) : NULL;
+        if (pfd >= 0 && !d)
+                close(pfd);
         struct dirent *e;
         while (d && (e = readdir(d))) {
                 if (strncmp(e->d_name, "p-", 2) != 0)
@@ -145,25 +172,23 @@ static int visit_processes(const nook_session *s, nook_process_visit_fn fn, void
         return 0;
 }
 
+typedef struct process_visit {
+        const char *environment_id;
+        nook_process_visit_fn fn;
+        void *userdata;
+} process_visit;
+
+static int visit_session_processes(nook_session *s, void *userdata) {
+        process_visit *v = userdata;
+        if (v->environment_id && strcmp(v->environment_id, s->environment_id) != 0)
+                return 0;
+        return visit_processes(s, v->fn, v->userdata);
+}
+
 int nook_userns_processes(void *state, nook_call_ctx *ctx, const char *environment_id, nook_process_visit_fn fn,
                           void *userdata, nook_error **err) {
-        _cleanup_(closedirp) DIR *d = opendir(ctx->config->run_dir);
-        if (!d)
-                return errno == ENOENT ? 0 : nook_error_sys(err, errno, "listing the run dir");
-        struct dirent *e;
-        while ((e = readdir(d))) {
-                if (strncmp(e->d_name, "s-", 2) != 0)
-                        continue;
-                _cleanup_(nook_session_freep) nook_session *s = NULL;
-                if (nook_session_load(ctx->config->run_dir, e->d_name, &s, NULL) < 0)
-                        continue;
-                if (environment_id && strcmp(environment_id, s->environment_id) != 0)
-                        continue;
-                int r = visit_processes(s, fn, userdata);
-                if (r)
-                        return r;
-        }
-        return 0;
+        process_visit v = { environment_id, fn, userdata };
+        return visit_run_dir(ctx, visit_session_processes, &v, err);
 }
 
 int nook_userns_process_log(void *state, nook_call_ctx *ctx, const char *ref, int stream, int *ret_fd,
@@ -172,21 +197,17 @@ int nook_userns_process_log(void *state, nook_call_ctx *ctx, const char *ref, in
         int r = nook_process_session(ctx->config, ref, &s, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *p = NULL;
-        if (asprintf(&p, "%s/p/%s/%s", s->dir, ref, stream == 2 ? "err" : "out") < 0)
-                return nook_error_oom(err);
         /* the monitor creates the logs right after it starts: wait for them briefly */
-        for (int i = 0; i < 100; i++) {
-                int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd >= 0) {
-                        *ret_fd = fd;
-                        return 0;
-                }
-                if (errno != ENOENT)
-                        break;
-                usleep(10000);
+        int fd = -ENOENT;
+        for (int i = 0; i < 100 && fd == -ENOENT; i++) {
+                fd = nook_session_openat(s, ref, stream == 2 ? "err" : "out", O_RDONLY | O_NONBLOCK, 0);
+                if (fd == -ENOENT)
+                        usleep(10000);
         }
-        return nook_error_sys(err, errno, "opening the capture log");
+        if (fd < 0)
+                return nook_error_sys(err, -fd, "opening the capture log");
+        *ret_fd = fd;
+        return 0;
 }
 
 int nook_userns_process_wait(void *state, nook_call_ctx *ctx, const char *ref, int timeout_ms, int *ret_exit_code,

@@ -124,7 +124,7 @@ static int claim_upper(nook_call_ctx *ctx, nook_session *s, int fd, const char *
                                       named, image, s->image);
         if (read_small(fd, "session", owner, sizeof(owner)) == 0 && strcmp(owner, s->ref) != 0) {
                 nook_session *o = NULL;
-                bool busy = nook_session_load(ctx->config->run_dir, owner, &o, NULL) == 0 && nook_session_alive(o);
+                bool busy = nook_session_load(ctx->config, owner, &o, NULL) == 0 && nook_session_alive(o);
                 nook_session_free(o);
                 if (busy)
                         return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_USER_ACTION_NEEDED,
@@ -155,9 +155,11 @@ static int make_upper(nook_call_ctx *ctx, nook_session *s, const char *named, no
                 dir[strlen(dir) - 2] = 0;
         } else if (asprintf(&dir, "%s/rootfs", s->dir) < 0)
                 return nook_error_oom(err);
-        else if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        else if (mkdirat(s->dir_fd, "rootfs", 0700) < 0 && errno != EEXIST)
                 return nook_error_sys(err, errno, "creating the session's writable layer");
-        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* a session's own layer is reached below the session dir fd (S32) */
+        _cleanup_close_ int fd = named ? open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                                       : openat(s->dir_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || (mkdirat(fd, "upper", 0755) < 0 && errno != EEXIST) ||
             (mkdirat(fd, "work", 0700) < 0 && errno != EEXIST))
                 return nook_error_sys(err, errno, "creating the writable layer's dirs");

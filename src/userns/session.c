@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -16,6 +18,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -26,9 +29,20 @@
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/fault.h"
+#include "util/fs.h"
 #include "util/proc.h"
 #include "util/sha256.h"
 #include "util/strbuf.h"
+
+#ifndef LUSTRE_SUPER_MAGIC
+#define LUSTRE_SUPER_MAGIC 0x0BD00BD0
+#endif
+#ifndef GPFS_SUPER_MAGIC
+#define GPFS_SUPER_MAGIC 0x47504653
+#endif
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
 
 int64_t nook_now_ms(void) {
         struct timespec ts;
@@ -46,37 +60,76 @@ char *nook_random_hex(size_t nbytes) {
         return s;
 }
 
-int nook_rundir_open(const char *run_dir, nook_error **err) {
-        if (mkdir(run_dir, 0700) < 0 && errno != EEXIST) {
-                /* $XDG_RUNTIME_DIR/nook: the parent exists; /tmp/nook-<uid>: /tmp exists */
-                int e = errno;
-                nook_error_sys(err, e, "creating the run dir");
-                return nook_error_set_hint(err, "cannot create %s; set XDG_RUNTIME_DIR to a directory of yours",
-                                           run_dir),
-                       -e;
+/* Where a private run dir can be had instead: under the data dir when it is on a local
+ * filesystem (a run dir on a filesystem shared between hosts would mix their pids), else
+ * a fresh one from mktemp(1). */
+static bool local_fs(const char *path) {
+        struct statfs sf;
+        _cleanup_free_ char *p = path ? strdup(path) : NULL;
+        /* the data dir itself, or the nearest dir above it that exists */
+        for (char *slash; p && statfs(p, &sf) < 0 && (slash = strrchr(p, '/')) && slash != p;)
+                *slash = 0;
+        return p && statfs(p, &sf) == 0 && (uint32_t)sf.f_type != NFS_SUPER_MAGIC &&
+               (uint32_t)sf.f_type != SMB_SUPER_MAGIC && (uint32_t)sf.f_type != SMB2_SUPER_MAGIC &&
+               (uint32_t)sf.f_type != CIFS_SUPER_MAGIC && (uint32_t)sf.f_type != CEPH_SUPER_MAGIC &&
+               (uint32_t)sf.f_type != LUSTRE_SUPER_MAGIC && (uint32_t)sf.f_type != GPFS_SUPER_MAGIC &&
+               (uint32_t)sf.f_type != FUSE_SUPER_MAGIC;
+}
+
+static void rundir_hint(const nook_adapter_config *c, nook_error **err) {
+        if (local_fs(c->data_dir))
+                nook_error_set_hint(err,
+                                    "set NOOK_RUNTIME_DIR to a directory of yours, for example "
+                                    "NOOK_RUNTIME_DIR=%s/run (nook creates it 0700); if %s is yours, remove it",
+                                    c->data_dir, c->run_dir);
+        else
+                nook_error_set_hint(err,
+                                    "set NOOK_RUNTIME_DIR to a directory of yours, mode 0700, on a local "
+                                    "filesystem, for example NOOK_RUNTIME_DIR=$(mktemp -d); if %s is yours, "
+                                    "remove it",
+                                    c->run_dir);
+}
+
+int nook_rundir_open(const nook_adapter_config *c, bool create, nook_error **err) {
+        /* mkdir(2) never follows a symlink in the last component: a planted one is EEXIST */
+        bool made = create && mkdir(c->run_dir, 0700) == 0;
+        if (create && !made && errno == ENOENT) { /* NOOK_RUNTIME_DIR=<data dir>/run, say */
+                _cleanup_free_ char *below = NULL;
+                int r = asprintf(&below, "%s/x", c->run_dir) < 0 ? -ENOMEM : nook_mkdir_parents(below);
+                errno = r < 0 ? -r : EEXIST; /* made 0700 with its parents; checked below */
         }
-        int fd = open(run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (create && !made && errno != EEXIST) {
+                int e = errno;
+                nook_error_sys(err, e, "creating the run dir %s", c->run_dir);
+                return rundir_hint(c, err), -e;
+        }
+        _cleanup_close_ int fd = open(c->run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT && !create)
+                return -ENOENT;
         struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd < 0) {
                 int e = errno;
-                if (fd >= 0)
-                        close(fd);
-                nook_error_sys(err, e, "opening the run dir (a symlink there is refused)");
-                nook_error_set_hint(err, "%s must be a directory of yours, mode 0700, not a symlink", run_dir);
-                return -e;
+                if (lstat(c->run_dir, &st) == 0 && S_ISLNK(st.st_mode))
+                        nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, e,
+                                       "the run dir %s is a symlink: refused", c->run_dir);
+                else
+                        nook_error_sys(err, e, "opening the run dir %s", c->run_dir);
+                return rundir_hint(c, err), -e;
         }
-        /* S25 (CVE-2021-41091): a /tmp/nook-<uid> made by someone else, or opened to
-         * others, would let them reach our sessions. */
+        if (made) /* ours: exactly 0700 whatever the umask took away */
+                (void)fchmod(fd, 0700);
+        if (fstat(fd, &st) < 0)
+                return nook_error_sys(err, errno, "checking the run dir %s", c->run_dir);
+        /* S25, S32 (CVE-2021-41091, podman's /tmp/podman-run-<uid> checks): a dir made
+         * by someone else, or open to others, would let them forge records and sockets
+         * that we read and talk to.  Checked on the fd: what we use is what we checked. */
         if (st.st_uid != getuid() || (st.st_mode & 077)) {
-                close(fd);
                 nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, EPERM,
-                               "the run dir is not private to this user (owner %u, mode %04o): refused",
+                               "the run dir %s is not private to this user (owner %u, mode %04o): refused", c->run_dir,
                                (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-                nook_error_set_hint(err, "%s must be owned by you with mode 0700; remove it or set XDG_RUNTIME_DIR",
-                                    run_dir);
-                return -EPERM;
+                return rundir_hint(c, err), -EPERM;
         }
-        return fd;
+        return TAKE_FD(fd);
 }
 
 void nook_session_ref_for(const char *environment_id, char ret[NOOK_SESSION_REF_LEN]) {
@@ -91,6 +144,8 @@ void nook_session_ref_for(const char *environment_id, char ret[NOOK_SESSION_REF_
 nook_session *nook_session_free(nook_session *s) {
         if (!s)
                 return NULL;
+        if (s->dir_fd >= 0)
+                close(s->dir_fd);
         free(s->run_dir);
         free(s->dir);
         free(s->environment_id);
@@ -181,20 +236,40 @@ static void parse_state_line(nook_session *s, const char *k, const char *v) {
                 s->owners_collapsed = n;
 }
 
-int nook_session_load(const char *run_dir, const char *ref, nook_session **ret, nook_error **err) {
-        _cleanup_(nook_session_freep) nook_session *s = calloc(1, sizeof(*s));
-        if (!s)
-                return nook_error_oom(err);
-        snprintf(s->ref, sizeof(s->ref), "%s", ref);
-        if (asprintf(&s->dir, "%s/%s", run_dir, ref) < 0 || !(s->run_dir = strdup(run_dir)))
-                return nook_error_oom(err);
-        _cleanup_free_ char *path = NULL;
-        if (asprintf(&path, "%s/state", s->dir) < 0)
-                return nook_error_oom(err);
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
+static bool is_session_ref(const char *ref) {
+        if (strlen(ref) != NOOK_SESSION_REF_LEN - 1 || strncmp(ref, "s-", 2) != 0)
+                return false;
+        for (const char *c = ref + 2; *c; c++)
+                if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+                        return false;
+        return true;
+}
+
+static int refuse(nook_error **err, bool record, const char *dir, const char *ref) {
+        if (record)
+                nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, EPERM,
+                               "the session record %s/%s/state is not this user's record of this session: refused", dir,
+                               ref);
+        else
+                nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, EPERM,
+                               "the session dir %s/%s is not a private directory of this user: refused", dir, ref);
+        return nook_error_set_hint(err, "nook did not make it: remove %s/%s", dir, ref), -EPERM;
+}
+
+/* Reads the record of the session dir dfd (its "state": a regular file of ours, 0600,
+ * opened without following; O_NONBLOCK so that a planted fifo cannot hang us). */
+static int read_record(int dfd, nook_session *s) {
+        _cleanup_close_ int fd = openat(dfd, "state", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT : -EPERM;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077) ||
+            st.st_size > 65536)
+                return -EPERM;
+        _cleanup_fclose_ FILE *f = fdopen(fd, "re");
         if (!f)
-                return errno == ENOENT || errno == ENOTDIR ? -ENOENT
-                                                           : nook_error_sys(err, errno, "reading a session record");
+                return -ENOMEM;
+        fd = -1;
         char line[8192];
         while (fgets(line, sizeof(line), f)) {
                 line[strcspn(line, "\n")] = 0;
@@ -206,14 +281,50 @@ int nook_session_load(const char *run_dir, const char *ref, nook_session **ret, 
         }
         if (!s->environment_id)
                 return -ENOENT;
+        /* a record of this user for this very dir: the ref is what its environment gets */
+        char want[NOOK_SESSION_REF_LEN];
+        nook_session_ref_for(s->environment_id, want);
+        return strcmp(want, s->ref) == 0 && s->uid == getuid() ? 0 : -EPERM;
+}
+
+int nook_session_load_at(int runfd, const char *run_dir, const char *ref, nook_session **ret, nook_error **err) {
+        if (!is_session_ref(ref))
+                return -ENOENT;
+        _cleanup_(nook_session_freep) nook_session *s = calloc(1, sizeof(*s));
+        if (!s)
+                return nook_error_oom(err);
+        s->dir_fd = -1;
+        snprintf(s->ref, sizeof(s->ref), "%s", ref);
+        if (asprintf(&s->dir, "%s/%s", run_dir, ref) < 0 || !(s->run_dir = strdup(run_dir)))
+                return nook_error_oom(err);
+        /* S32: the session dir is reached below the checked run dir fd, never through a
+         * symlink, and checked on its own fd like the run dir */
+        s->dir_fd = openat(runfd, ref, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (s->dir_fd < 0 && errno == ENOENT)
+                return -ENOENT;
+        if (s->dir_fd < 0 || fstat(s->dir_fd, &st) < 0 || st.st_uid != getuid() || (st.st_mode & 077))
+                return refuse(err, false, run_dir, ref);
+        int r = read_record(s->dir_fd, s);
+        if (r == -EPERM)
+                return refuse(err, true, run_dir, ref);
+        if (r < 0)
+                return r == -ENOMEM ? nook_error_oom(err) : r;
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+int nook_session_load(const nook_adapter_config *c, const char *ref, nook_session **ret, nook_error **err) {
+        _cleanup_close_ int runfd = nook_rundir_open(c, false, err);
+        if (runfd < 0)
+                return runfd;
+        return nook_session_load_at(runfd, c->run_dir, ref, ret, err);
 }
 
 int nook_session_find(const nook_adapter_config *c, const char *environment_id, nook_session **ret, nook_error **err) {
         char ref[NOOK_SESSION_REF_LEN];
         nook_session_ref_for(environment_id, ref);
-        return nook_session_load(c->run_dir, ref, ret, err);
+        return nook_session_load(c, ref, ret, err);
 }
 
 int nook_session_need(const nook_adapter_config *c, const char *env, const char *stage, nook_session **ret,
@@ -252,27 +363,75 @@ int nook_session_save(const nook_session *s, nook_error **err) {
                            s->driver_reason ? s->driver_reason : "", s->upper ? s->upper : "", s->keep_upper,
                            (unsigned long long)s->owners_collapsed);
         _cleanup_free_ char *text = nook_strbuf_steal(&b);
-        _cleanup_free_ char *tmp = NULL, *path = NULL;
-        if (!text || asprintf(&tmp, "%s/.state.tmp", s->dir) < 0 || asprintf(&path, "%s/state", s->dir) < 0)
+        if (!text)
                 return nook_error_oom(err);
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        /* a fresh temp file (a leftover one is removed, never written through), renamed
+         * over the record, both below the session dir fd */
+        (void)unlinkat(s->dir_fd, ".state.tmp", 0);
+        _cleanup_close_ int fd =
+                openat(s->dir_fd, ".state.tmp", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         size_t len = strlen(text);
-        if (fd < 0 || write(fd, text, len) != (ssize_t)len || rename(tmp, path) < 0)
+        if (fd < 0 || write(fd, text, len) != (ssize_t)len || renameat(s->dir_fd, ".state.tmp", s->dir_fd, "state") < 0)
                 return nook_error_sys(err, errno, "writing the session record");
         return 0;
 }
 
 bool nook_session_alive(const nook_session *s) {
-        return s->holder_pid > 0 && nook_proc_alive(s->holder_pid, s->holder_start);
+        return nook_holder_pin(s->holder_pid, s->holder_start, s->dir_fd, NULL) == 0;
+}
+
+bool nook_holder_serves(pid_t pid, uint64_t start, const char *environment_id) {
+        _cleanup_close_ int dfd = -1;
+        if (nook_holder_session_dir(pid, start, &dfd) < 0)
+                return false;
+        _cleanup_(nook_session_freep) nook_session *s = calloc(1, sizeof(*s));
+        if (!s)
+                return true; /* cannot tell: never take a session on a doubt */
+        s->dir_fd = -1;
+        nook_session_ref_for(environment_id, s->ref);
+        return read_record(dfd, s) == 0 && strcmp(s->environment_id, environment_id) == 0 && s->holder_pid == pid &&
+               s->holder_start == start;
+}
+
+int nook_session_openat(const nook_session *s, const char *process_ref, const char *name, int flags, mode_t mode) {
+        char path[128];
+        if (strchr(process_ref, '/') || (name && strchr(name, '/')) ||
+            (size_t)snprintf(path, sizeof(path), "p/%s%s%s", process_ref, name ? "/" : "", name ? name : "") >=
+                    sizeof(path))
+                return -EINVAL;
+        /* S32: nothing below the session dir is followed (openat2(2) RESOLVE_NO_SYMLINKS) */
+        struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
+                                .mode = flags & O_CREAT ? mode : 0,
+                                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+        int fd = (int)syscall(SYS_openat2, s->dir_fd, path, &how, sizeof(how));
+        return fd < 0 ? negative_errno() : fd;
+}
+
+/* The control socket's dir: the session dir, or p/<process_ref> below it. */
+static int socket_dir(const nook_session *s, const char *process_ref) {
+        if (!process_ref)
+                return fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 3);
+        int fd = nook_session_openat(s, process_ref, NULL, O_PATH | O_DIRECTORY, 0);
+        return fd < 0 ? (errno = -fd, -1) : fd;
 }
 
 int nook_session_connect(const nook_session *s, const char *process_ref, int *ret_fd, nook_error **err) {
-        _cleanup_free_ char *dir = NULL;
-        if (process_ref ? asprintf(&dir, "%s/p/%s", s->dir, process_ref) < 0 : !(dir = strdup(s->dir)))
-                return nook_error_oom(err);
-        _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dfd < 0)
-                return nook_error_sys(err, errno, "opening the session dir");
+        /* S32: before a byte goes out, the holder is proven (pidfd, start time, owner,
+         * nook-holder, holding this session dir) and the socket's peer is checked */
+        _cleanup_close_ int pidfd = -1;
+        if (nook_holder_pin(s->holder_pid, s->holder_start, s->dir_fd, &pidfd) < 0)
+                return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, EOWNERDEAD,
+                                      "the session's holder is gone; run cleanup for the environment");
+        _cleanup_close_ int dfd = socket_dir(s, process_ref);
+        struct stat st;
+        if (dfd < 0 || fstatat(dfd, "ctl.sock", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode) ||
+            st.st_uid != getuid()) {
+                if (process_ref)
+                        return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE,
+                                              ENOENT, "the process's monitor is not running (the process has ended)");
+                return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, ENOENT,
+                                      "the session's control socket is missing; run cleanup for the environment");
+        }
         /* sun_path is 108 bytes; the dir fd keeps deep run dirs reachable. */
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/ctl.sock", dfd);
@@ -289,6 +448,14 @@ int nook_session_connect(const nook_session *s, const char *process_ref, int *re
                                               "the session's holder is gone; run cleanup for the environment");
                 return nook_error_sys(err, e, "connecting to the %s", process_ref ? "monitor" : "holder");
         }
+        /* SO_PEERCRED names who called listen(2) last: the holder (it listens again on
+         * the socket the client bound) or a monitor of this session (unix(7)) */
+        int r = nook_peer_check(fd, s, process_ref != NULL, pidfd);
+        if (r < 0)
+                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, -r,
+                                      "the control socket in %s%s%s is not served by this session's %s: refused",
+                                      s->dir, process_ref ? "/p/" : "", process_ref ? process_ref : "",
+                                      process_ref ? "monitor" : "holder");
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
@@ -406,7 +573,7 @@ int nook_process_session(const nook_adapter_config *c, const char *process_ref, 
                      (process_ref[i] >= 'a' && process_ref[i] <= 'f');
         char ref[NOOK_SESSION_REF_LEN];
         snprintf(ref, sizeof(ref), "s-%.24s", process_ref + 2);
-        int r = ok ? nook_session_load(c->run_dir, ref, ret, err) : -ENOENT;
+        int r = ok ? nook_session_load(c, ref, ret, err) : -ENOENT;
         if (r == -ENOENT)
                 return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
                                       "unknown process_ref (no such process in a live session of this user)");
@@ -415,12 +582,14 @@ int nook_process_session(const nook_adapter_config *c, const char *process_ref, 
 
 int nook_exit_record_read(const nook_session *s, const char *process_ref, nook_exit_record *ret) {
         *ret = (nook_exit_record){ 0 };
-        _cleanup_free_ char *path = NULL;
-        if (asprintf(&path, "%s/p/%s/exit", s->dir, process_ref) < 0)
+        int fd = nook_session_openat(s, process_ref, "exit", O_RDONLY | O_NONBLOCK, 0);
+        if (fd < 0)
+                return fd == -ENOENT ? 0 : fd;
+        _cleanup_fclose_ FILE *f = fdopen(fd, "re");
+        if (!f) {
+                close(fd);
                 return -ENOMEM;
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return errno == ENOENT ? 0 : -errno;
+        }
         char line[256];
         while (fgets(line, sizeof(line), f)) {
                 line[strcspn(line, "\n")] = 0;
@@ -456,6 +625,7 @@ int nook_exit_record_read(const nook_session *s, const char *process_ref, nook_e
 
 typedef struct holder_launch {
         const char *helper;
+        const char *dir; /* the session dir's path, for the holder's argv */
         int ctl_fd, dir_fd;
         int identity;
         bool own_netns;
@@ -515,6 +685,16 @@ static pid_t clone_namespaces(bool own_netns) {
 }
 
 static int launch_holder(holder_launch *l, nook_error **err) {
+        char peer[16], net[2] = { l->own_netns ? '1' : '0', 0 }, id[48];
+        snprintf(peer, sizeof(peer), "%u", l->identity == NOOK_IDENTITY_KEEP_ID ? (unsigned)l->uid : 0u);
+        /* the session it holds, by path and inode, in its cmdline: what clients read to
+         * prove a holder is this session's (S32; /proc/<pid>/fd is closed to us under
+         * keep-id, where the holder's user namespace maps no root to own it) */
+        struct stat st;
+        if (fstat(l->dir_fd, &st) < 0)
+                return nook_error_sys(err, errno, "checking the session dir");
+        nook_holder_dir_id(&st, id);
+        char *argv[] = { (char *)"nook-holder", peer, net, (char *)l->dir, id, NULL };
         int go[2], ready[2];
         if (pipe2(go, O_CLOEXEC) < 0)
                 return nook_error_sys(err, errno, "creating a pipe");
@@ -523,9 +703,6 @@ static int launch_holder(holder_launch *l, nook_error **err) {
                 close(go[1]);
                 return nook_error_sys(err, errno, "creating a pipe");
         }
-        char peer[16], net[2] = { l->own_netns ? '1' : '0', 0 };
-        snprintf(peer, sizeof(peer), "%u", l->identity == NOOK_IDENTITY_KEEP_ID ? (unsigned)l->uid : 0u);
-        char *argv[] = { (char *)"nook-holder", peer, net, NULL };
         l->ready_fd = ready[1];
         pid_t pid = clone_namespaces(l->own_netns);
         if (pid == 0) {
@@ -626,6 +803,7 @@ static nook_session *new_record(const nook_adapter_config *c, const nook_env_req
         if (!s)
                 return NULL;
         snprintf(s->ref, sizeof(s->ref), "%s", ref);
+        s->dir_fd = fcntl(l->dir_fd, F_DUPFD_CLOEXEC, 3);
         s->run_dir = strdup(c->run_dir);
         if (asprintf(&s->dir, "%s/%s", c->run_dir, ref) < 0)
                 s->dir = NULL;
@@ -646,7 +824,7 @@ static nook_session *new_record(const nook_adapter_config *c, const nook_env_req
                 (void)nook_proc_start_time(s->owner_pid, &s->owner_start);
         }
         s->created_ms = nook_now_ms();
-        if (!s->run_dir || !s->dir || !s->environment_id || !s->hostname)
+        if (s->dir_fd < 0 || !s->run_dir || !s->dir || !s->environment_id || !s->hostname)
                 return nook_session_free(s);
         return s;
 }
@@ -678,11 +856,15 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
         if ((r = nook_helper_path("nook-holder", &helper, err)) < 0)
                 return nook_error_prefix(err, r, "prepare_session");
         l.helper = helper;
-        _cleanup_close_ int runfd = nook_rundir_open(c->run_dir, err);
+        _cleanup_close_ int runfd = nook_rundir_open(c, true, err);
         if (runfd < 0)
                 return nook_error_prefix(err, runfd, "prepare_session");
         char ref[NOOK_SESSION_REF_LEN];
         nook_session_ref_for(env, ref);
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/%s", c->run_dir, ref) < 0)
+                return nook_error_oom(err);
+        l.dir = dir;
         /* Recorded before it exists: a crash from here on leaves a row that gc follows. */
         int64_t res_id = 0;
         nook_resource res = { .environment_id = env, .kind = "session", .ref = ref };
@@ -699,8 +881,6 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
                 nook_error_sys(err, -r, "injected fault");
         if (r >= 0)
                 r = launch_holder(&l, err);
-        if (l.dir_fd >= 0)
-                close(l.dir_fd);
         if (l.ctl_fd >= 0)
                 close(l.ctl_fd);
         uint64_t start = 0;
@@ -716,6 +896,8 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
                 r = nook_session_save(s, err);
         if (l.ready_fd >= 0)
                 close(l.ready_fd);
+        if (l.dir_fd >= 0)
+                close(l.dir_fd);
         if (r < 0) {
                 undo(ctx, runfd, ref, l.pid, res_id);
                 return nook_error_prefix(err, r, "prepare_session");

@@ -18,7 +18,8 @@
 typedef struct nook_session {
         char ref[NOOK_SESSION_REF_LEN];
         char *run_dir;
-        char *dir;
+        char *dir;  /* for messages and for the holder; this process goes through dir_fd */
+        int dir_fd; /* the session dir, opened below the run dir fd without following, checked */
         char *environment_id;
         char *name;
         int identity; /* nook_identity actually used (never auto) */
@@ -58,24 +59,40 @@ static inline void nook_session_freep(nook_session **s) {
         nook_session_free(*s);
 }
 
-/* The run dir: created 0700 if missing; refused when it is a symlink, not a
- * directory, not owned by the caller, or open to others (S25).  Returns an fd. */
-int nook_rundir_open(const char *run_dir, nook_error **err);
+/* The run dir, opened without following a symlink and checked on its fd (S25, S32): a
+ * directory of this user that group and others cannot enter.  create: made 0700 when
+ * missing; otherwise -ENOENT (no error set) when there is none yet.  A refusal names the
+ * dir and a working alternative (NOOK_RUNTIME_DIR).  Returns the fd. */
+int nook_rundir_open(const nook_adapter_config *c, bool create, nook_error **err);
 
 /* The session ref an environment id always gets: opaque, stable per user. */
 void nook_session_ref_for(const char *environment_id, char ret[NOOK_SESSION_REF_LEN]);
-/* Loads <run>/<ref>/state; -ENOENT (no error set) when there is no such session. */
-int nook_session_load(const char *run_dir, const char *ref, nook_session **ret, nook_error **err);
+/* Loads <run>/<ref>/state below the run dir fd: the session dir and the record are
+ * opened without following and must be this user's, private, and name this ref (S32);
+ * -ENOENT (no error set) when there is no such session, -EPERM with an error naming the
+ * path when what is there was not made by nook for this user. */
+int nook_session_load_at(int runfd, const char *run_dir, const char *ref, nook_session **ret, nook_error **err);
+int nook_session_load(const nook_adapter_config *c, const char *ref, nook_session **ret, nook_error **err);
 int nook_session_find(const nook_adapter_config *c, const char *environment_id, nook_session **ret, nook_error **err);
 /* The live session of env for a stage, or an error naming the stage: none yet
  * (InvalidStateTransition), or its holder is gone (RecoveryRepairNeeded). */
 int nook_session_need(const nook_adapter_config *c, const char *env, const char *stage, nook_session **ret,
                       nook_error **err);
+/* Opens p/<process_ref>[/<name>] below the session dir without following any symlink
+ * (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS); O_CLOEXEC added.  fd, or -errno. */
+int nook_session_openat(const nook_session *s, const char *process_ref, const char *name, int flags, mode_t mode);
 /* Writes the state file atomically (temp file + rename). */
 int nook_session_save(const nook_session *s, nook_error **err);
-/* true while the holder runs (same pid and start time). */
+/* true while the session's holder runs: proven (nook_holder_pin) to be this user's
+ * nook-holder with the recorded pid and start time, holding this session dir. */
 bool nook_session_alive(const nook_session *s);
-/* Connects to the holder's control socket (or a monitor's, when process_ref is set). */
+/* true when pid (with that start time) is a holder of ours whose own session dir, reached
+ * through the holder (/proc/<pid>/fd/4), has the complete record of environment_id: a
+ * live session, whichever run dir it is in. */
+bool nook_holder_serves(pid_t pid, uint64_t start, const char *environment_id);
+/* Connects to the holder's control socket (or a monitor's, when process_ref is set);
+ * the holder is proven first and the socket's peer checked (SO_PEERCRED) before the fd
+ * is handed out, so nothing is sent to a planted socket (S32). */
 int nook_session_connect(const nook_session *s, const char *process_ref, int *ret_fd, nook_error **err);
 /* One request, one reply; the reply's T_ERRNO becomes an error naming `what`. */
 int nook_session_request(const nook_session *s, const char *process_ref, nook_msg *req, nook_msg *reply, int timeout_ms,
@@ -161,15 +178,32 @@ int nook_mounts_plan(const nook_adapter_config *c, const nook_environment *env, 
 void nook_mount_list_clear(nook_mount_list *l);
 int nook_mounts_check_root(const nook_mount_list *l, const char *rootfs, nook_error **err);
 
+/* proof.c (S32): pid is this user's nook-holder started at `start` (and, when dir_fd
+ * is not -1, started for that session dir: its dev:ino is in the holder's argv),
+ * checked through a pidfd that pins it while /proc is read; 0 and the pidfd (when
+ * ret_pidfd), -ESRCH when it is gone, -EPERM when it is some other process. */
+int nook_holder_pin(pid_t pid, uint64_t start, int dir_fd, int *ret_pidfd);
+/* The session dir a proven holder was started for (path and dev:ino in its argv),
+ * opened without following and checked to be that very dir. */
+int nook_holder_session_dir(pid_t pid, uint64_t start, int *ret_dirfd);
+/* How a session dir is named in the holder's argv: "<dev>:<ino>" in hex. */
+struct stat;
+void nook_holder_dir_id(const struct stat *st, char ret[48]);
+/* The peer of a connected control socket is this user's and is the holder (or, for a
+ * monitor, a process in the holder's user namespace), and the holder pinned by
+ * holder_pidfd still runs.  0 or -errno. */
+int nook_peer_check(int fd, const nook_session *s, bool monitor, int holder_pidfd);
+
 /* Removes a directory tree below dirfd without following symlinks (S24). */
 int nook_rm_rf_at(int dirfd, const char *name);
 
 struct nook_strbuf;
-/* cleanup.c: ends one session (the holder through a pidfd, start time checked; then its
- * dir) and releases, reconciles and retires its journal rows; what is left is appended
- * to `left` ("; "-separated). */
+/* cleanup.c: ends one session (the holder through a pidfd once proven, nook_holder_pin,
+ * bound to dir_fd when the session dir is known, else -1; then its dir) and releases,
+ * reconciles and retires its journal rows; what is left is appended to `left`
+ * ("; "-separated). */
 void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const char *environment_id, const char *ref,
-                          pid_t pid, uint64_t start, struct nook_strbuf *left);
+                          int dir_fd, pid_t pid, uint64_t start, struct nook_strbuf *left);
 
 /* A nook_resource_visit_fn keeping the pid and start time of a "session" resource. */
 int nook_resource_copy_pid(const nook_resource *r, void *userdata);

@@ -8,7 +8,7 @@ set -eu
 T=$(mktemp -d "${TMPDIR:-/tmp}/nook-test.XXXXXX")
 export XDG_DATA_HOME="$T/data"
 export XDG_CONFIG_HOME="$T/config"
-unset NOOK_STORAGE NOOK_FAULT NOOK_ADAPTER 2>/dev/null || true
+unset NOOK_STORAGE NOOK_FAULT NOOK_ADAPTER NOOK_RUNTIME_DIR 2>/dev/null || true
 # Sessions a test prepared are cleaned up however it ends (a failed assertion included).
 cleanup_sessions() {
         set +e # other tests of this user remove their sessions meanwhile
@@ -186,8 +186,12 @@ tree_of() {
                 END { for (p in ppid) { q = p; while (q > 1 && q != root) q = ppid[q]; if (q == root && st[p] !~ /^Z/) print p } }'
 }
 
+# run_dir: the run dir nook uses here (NOOK_RUNTIME_DIR, $XDG_RUNTIME_DIR/nook, /tmp/nook-<uid>).
 run_dir() {
-        if [ -n "${XDG_RUNTIME_DIR:-}" ]; then echo "$XDG_RUNTIME_DIR/nook"; else echo "/tmp/nook-$(id -u)"; fi
+        case "${NOOK_RUNTIME_DIR:-}" in
+        /*) echo "$NOOK_RUNTIME_DIR" ;;
+        *) if [ -n "${XDG_RUNTIME_DIR:-}" ]; then echo "$XDG_RUNTIME_DIR/nook"; else echo "/tmp/nook-$(id -u)"; fi ;;
+        esac
 }
 
 # The environment ids tests use carry the shell's pid, so that parallel tests of one
