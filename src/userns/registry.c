@@ -52,16 +52,38 @@ int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn 
                                         notes = NULL;
                         }
                 }
+                /* a removal that stopped short (cleanup.c) says where, in <dir>/repair */
+                char repair[512] = "";
+                _cleanup_free_ char *rpath = NULL;
+                if (asprintf(&rpath, "%s/repair", s->dir) >= 0) {
+                        _cleanup_close_ int rfd = open(rpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                        ssize_t n = rfd < 0 ? -1 : read(rfd, repair, sizeof(repair) - 1);
+                        repair[n > 0 ? n : 0] = 0;
+                        if (rfd >= 0 && !repair[0])
+                                snprintf(repair, sizeof(repair), "removal incomplete");
+                }
+                _cleanup_free_ char *repair_notes = NULL;
+                if (repair[0] && asprintf(&repair_notes,
+                                          "%s%sremoval stopped: %s; 'nook gc' or 'nook session rm' "
+                                          "tries again",
+                                          notes      ? notes
+                                          : s->notes ? s->notes
+                                                     : "",
+                                          notes || s->notes ? "; " : "", repair) < 0)
+                        repair_notes = NULL;
                 nook_session_info i = {
                         .ref = s->ref,
                         .environment_id = s->environment_id,
                         .name = s->name,
                         .identity = identity_name(s->identity),
-                        .state = !alive        ? "dead"
+                        .state = repair[0]     ? "repair_needed"
+                                 : !alive      ? "dead"
                                  : s->prepared ? "prepared"
                                                : "created",
                         .rootfs = s->rootfs,
-                        .notes = notes ? notes : s->notes,
+                        .notes = repair_notes ? repair_notes
+                                 : notes      ? notes
+                                              : s->notes,
                         .mounts = s->mounts,
                         .network = s->own_netns ? "none" : "host",
                         .hostname = s->hostname,

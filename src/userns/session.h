@@ -157,9 +157,6 @@ int nook_mounts_plan(const nook_adapter_config *c, const nook_environment *env, 
 void nook_mount_list_clear(nook_mount_list *l);
 int nook_mounts_check_root(const nook_mount_list *l, const char *rootfs, nook_error **err);
 
-/* Removes a directory tree below dirfd without following symlinks (S24). */
-int nook_rm_rf_at(int dirfd, const char *name);
-
 struct nook_strbuf;
 /* cleanup.c: ends one session (the holder through a pidfd, start time checked; then its
  * dir) and releases, reconciles and retires its journal rows; what is left is appended
