@@ -14,6 +14,8 @@
 . "$NOOK_TEST_LIB/lib.sh"
 . "$NOOK_TEST_LIB/image-attack.sh"
 
+# meson's timeout sends SIGTERM: exit through the EXIT trap (sessions removed, FUSE unmounted)
+trap 'exit 143' TERM INT HUP
 export XDG_RUNTIME_DIR="$T/run"
 mkdir -m 0700 "$XDG_RUNTIME_DIR"
 RD="$XDG_RUNTIME_DIR/nook"
@@ -92,7 +94,13 @@ assert_eq 125 "$RC" "session rm of a session with a mount inside ($OUT)"
 assert_contains "$ERR$OUT" "repair_needed" "session rm's report"
 assert_eq repair_needed "$(state_of "$stuck")" "the stuck session after a failed rm"
 [ -f "$RD/$sref/state" ] || fail "the stuck session's record is gone"
-kill -9 "$(holder_pid "$dref")"
+dpid=$(holder_pid "$dref")
+kill -9 "$dpid"
+i=0
+while alive "$dpid" && [ "$i" -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+done
 run_nook gc
 assert_eq 125 "$RC" "gc with a stuck session ($OUT)"
 assert_contains "$ERR" "1 session reclaimed" "gc names what it did"
