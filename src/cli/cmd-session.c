@@ -218,7 +218,7 @@ static int session_ls(nook_runtime *rt, bool json) {
                 nook_strbuf_puts(&b, "]");
                 return print_json(&b);
         }
-        printf("%-24s %-8s %-9s %-7s %-6s %-9s %s\n", "SESSION", "IDENTITY", "STATE", "NETWORK", "PROCS", "CREATED",
+        printf("%-24s %-8s %-13s %-7s %-6s %-9s %s\n", "SESSION", "IDENTITY", "STATE", "NETWORK", "PROCS", "CREATED",
                "ROOTFS");
         for (size_t i = 0; i < l.n; i++) {
                 const cli_session_row *r = &l.v[i];
@@ -230,7 +230,7 @@ static int session_ls(nook_runtime *rt, bool json) {
                 char root[64];
                 if (r->image) /* the image's digest as 'nook images' shows it, and the driver */
                         snprintf(root, sizeof(root), "%.12s (%s)", r->image + 7, r->driver ? r->driver : "?");
-                printf("%-24s %-8s %-9s %-7s %-6s %-9s %s\n", cli_session_label(r), r->identity ? r->identity : "-",
+                printf("%-24s %-8s %-13s %-7s %-6s %-9s %s\n", cli_session_label(r), r->identity ? r->identity : "-",
                        r->state ? r->state : "-", r->network ? r->network : "-", procs, ago,
                        r->image    ? root
                        : r->rootfs ? r->rootfs

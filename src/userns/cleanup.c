@@ -22,6 +22,7 @@
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/proc.h"
+#include "util/rmrf.h"
 #include "util/strbuf.h"
 
 static void closedirp(DIR **d) {
@@ -67,29 +68,74 @@ static int release_one(const nook_resource *res, void *userdata) {
         return 0;
 }
 
+/* The record goes last (S35): a removal that stops short (a mount inside, an error on
+ * the way) leaves the session dir with its state file and a "repair" note saying where
+ * it stopped, so that the session stays listed as repair_needed and `nook gc` tries
+ * again; nothing of it is forgotten.  The walk itself is iterative and bounded in fds
+ * and stack (util/rmrf.c): a workload's deep tree does not defeat it. */
+static int remove_session_dir(int runfd, const char *ref, nook_rmrf_report *rep, char *where, size_t size) {
+        *rep = (nook_rmrf_report){ 0 };
+        snprintf(where, size, "%s", ref);
+        int fd = openat(runfd, ref, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : nook_rm_rf_report_at(runfd, ref, rep);
+        _cleanup_(closedirp) DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return nook_rm_rf_report_at(runfd, ref, rep);
+        }
+        struct dirent *e;
+        while ((e = readdir(d)))
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "state") &&
+                    strcmp(e->d_name, "repair")) {
+                        int r = nook_rm_rf_report_at(dirfd(d), e->d_name, rep);
+                        if (r < 0) {
+                                snprintf(where, size, "%s/%.200s", ref, e->d_name);
+                                return r;
+                        }
+                }
+        (void)unlinkat(dirfd(d), "repair", 0);
+        (void)unlinkat(dirfd(d), "state", 0);
+        return nook_rm_rf_report_at(runfd, ref, rep);
+}
+
 /* Files a workload chowned to subordinate ids (kernel overlayfs under the subuid
  * identity writes them into the upper dir as they are) are removable only where those
  * ids are mapped: a child enters a new user namespace, newuidmap maps it as the
- * session's was, and the child removes the tree there (user_namespaces(7)). */
-static int rm_rf_mapped(int parent, const char *name) {
-        int sync[2];
+ * session's was, and the child removes the tree there (user_namespaces(7)); its report
+ * comes back over a pipe. */
+static int rm_rf_mapped(int parent, const char *ref, nook_rmrf_report *rep, char *where, size_t size) {
+        int sync[2], back[2];
         if (pipe2(sync, O_CLOEXEC) < 0)
                 return -errno;
+        if (pipe2(back, O_CLOEXEC) < 0) {
+                close(sync[0]);
+                close(sync[1]);
+                return -errno;
+        }
         pid_t pid = fork();
         if (pid < 0) {
                 close(sync[0]);
                 close(sync[1]);
+                close(back[0]);
+                close(back[1]);
                 return -errno;
         }
         if (pid == 0) {
                 char c;
                 close(sync[1]);
+                close(back[0]);
                 if (unshare(CLONE_NEWUSER) < 0 || read(sync[0], &c, 1) != 1 || setresgid(0, 0, 0) < 0 ||
                     setresuid(0, 0, 0) < 0)
                         _exit(1);
-                _exit(nook_rm_rf_at(parent, name) < 0 ? 2 : 0);
+                int q = remove_session_dir(parent, ref, rep, where, size);
+                if (write(back[1], rep, sizeof(*rep)) != (ssize_t)sizeof(*rep) ||
+                    write(back[1], where, size) != (ssize_t)size)
+                        _exit(3);
+                _exit(q < 0 ? 2 : 0);
         }
         close(sync[0]);
+        close(back[1]);
         uint32_t count;
         nook_error *e = NULL;
         /* the child must have unshared before its map is written: give it the moment */
@@ -108,10 +154,36 @@ static int rm_rf_mapped(int parent, const char *name) {
         if (r == 0 && write(sync[1], "m", 1) != 1)
                 r = -EPIPE;
         close(sync[1]);
+        nook_rmrf_report got;
+        char at[256];
+        bool reported = read(back[0], &got, sizeof(got)) == (ssize_t)sizeof(got) && size <= sizeof(at) &&
+                        read(back[0], at, size) == (ssize_t)size;
+        close(back[0]);
         int status = 0;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        return r < 0 ? r : WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EACCES;
+        if (r < 0)
+                return r;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        if (reported && got.error < 0) {
+                *rep = got;
+                at[size - 1] = 0;
+                snprintf(where, size, "%s", at);
+                return got.error;
+        }
+        return -EACCES;
+}
+
+/* Notes in the session dir why its removal stopped: `session ls` shows repair_needed. */
+static void note_repair(int runfd, const char *ref, const char *why) {
+        _cleanup_close_ int dfd = openat(runfd, ref, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (dfd < 0 || fstatat(dfd, "state", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                return; /* no record: the journal's held row keeps it for gc */
+        _cleanup_close_ int fd = openat(dfd, "repair", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0)
+                (void)!write(fd, why, strlen(why));
 }
 
 /* Ends one session; appends what is left to `left`. */
@@ -123,12 +195,32 @@ void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const c
                                    strerror(-r));
         /* the session dir goes below the checked run dir fd (S32), never by path */
         _cleanup_close_ int runfd = nook_rundir_open(c, false, NULL);
-        int q = runfd >= 0 ? nook_rm_rf_at(runfd, ref) : runfd == -ENOENT ? 0 : runfd;
-        if ((q == -EACCES || q == -EPERM) && runfd >= 0)
-                q = rm_rf_mapped(runfd, ref) == 0 ? 0 : q;
-        if (q < 0)
+        nook_rmrf_report rep = { 0 };
+        char where[256] = "", why[768];
+        int q = runfd >= 0 ? remove_session_dir(runfd, ref, &rep, where, sizeof(where)) : runfd == -ENOENT ? 0 : runfd;
+        if ((q == -EACCES || q == -EPERM) && runfd >= 0) {
+                nook_rmrf_report mapped = { 0 };
+                char at[sizeof(where)];
+                int m = rm_rf_mapped(runfd, ref, &mapped, at, sizeof(at));
+                if (m == 0 || mapped.error < 0) {
+                        q = m;
+                        rep = mapped;
+                        memcpy(where, at, sizeof(where));
+                }
+        }
+        if (q < 0) {
+                if (runfd < 0)
+                        snprintf(why, sizeof(why), "the run dir is refused (not private to this user)");
+                else if (rep.error < 0) {
+                        nook_rmrf_report_format(&rep, why, sizeof(why) / 2);
+                        snprintf(why + strlen(why), sizeof(why) - strlen(why), " (in %s)", where);
+                } else
+                        snprintf(why, sizeof(why), "%s", strerror(-q));
                 nook_strbuf_printf(left, "%sthe session dir %s could not be removed: %s", left->len ? "; " : "", ref,
-                                   runfd < 0 ? "the run dir is refused (not private to this user)" : strerror(-q));
+                                   why);
+                if (runfd >= 0)
+                        note_repair(runfd, ref, why);
+        }
         if (j && r >= 0 && q >= 0) {
                 release_ctx rc = { .j = j };
                 (void)nook_journal_resources_held(j, environment_id, release_one, &rc, NULL);
@@ -191,8 +283,21 @@ typedef struct gc_ctx {
         nook_journal *j;
         int runfd; /* the checked run dir, or -1 when there is none yet */
         unsigned reclaimed;
+        unsigned stuck; /* sessions left repair_needed: tried again by the next gc */
         nook_strbuf *left;
 } gc_ctx;
+
+/* One session; what it left goes to g->left and it counts as stuck (the others go on). */
+static bool gc_reclaim(gc_ctx *g, const char *env, const char *ref, int dir_fd, pid_t pid, uint64_t start) {
+        size_t before = g->left->len;
+        nook_session_reclaim(g->c, g->j, env, ref, dir_fd, pid, start, g->left);
+        bool done = g->left->len == before;
+        if (done)
+                g->reclaimed++;
+        else
+                g->stuck++;
+        return done;
+}
 
 /* A held "session" row whose dir is gone, or whose dir has no record: the client that
  * made it died mid-way.  S32: unless its holder, proven, serves a complete record of
@@ -208,9 +313,9 @@ static int gc_resource(const nook_resource *res, void *userdata) {
                 return 0; /* a record: judged by it (gc_dirs), or not ours to judge */
         if (nook_holder_serves(res->pid, res->pid_start, res->environment_id))
                 return 0;
-        nook_session_reclaim(g->c, g->j, res->environment_id, res->ref, -1, res->pid, res->pid_start, g->left);
-        (void)nook_journal_resource_release(g->j, res->id, NULL);
-        g->reclaimed++;
+        /* the row stays held until its dir is gone: the next gc tries again */
+        if (gc_reclaim(g, res->environment_id, res->ref, -1, res->pid, res->pid_start))
+                (void)nook_journal_resource_release(g->j, res->id, NULL);
         return 0;
 }
 
@@ -226,9 +331,7 @@ static void gc_dirs(gc_ctx *g) {
                         continue; /* no record yet (being created, or left for gc_resource), or not ours */
                 if (nook_session_alive(s) && !owner_gone(s))
                         continue;
-                nook_session_reclaim(g->c, g->j, s->environment_id, s->ref, s->dir_fd, s->holder_pid, s->holder_start,
-                                     g->left);
-                g->reclaimed++;
+                (void)gc_reclaim(g, s->environment_id, s->ref, s->dir_fd, s->holder_pid, s->holder_start);
         }
 }
 
@@ -259,6 +362,8 @@ int nook_userns_gc(void *state, nook_call_ctx *ctx, unsigned *ret_reclaimed, cha
                 return nook_error_oom(err);
         if (what && *what)
                 return nook_error_set(err, NOOK_ERROR_RECOVERY_REPAIR_NEEDED, NOOK_RETRY_REPAIR_NEEDED, EBUSY,
-                                      "gc: could not remove everything: %s", what);
+                                      "gc: %u session%s reclaimed; %u left repair_needed (the next 'nook gc' tries "
+                                      "again): %s",
+                                      g.reclaimed, g.reclaimed == 1 ? "" : "s", g.stuck, what);
         return 0;
 }

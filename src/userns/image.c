@@ -16,6 +16,7 @@
 #include "userns/stages.h"
 #include "util/error.h"
 #include "util/macro.h"
+#include "util/rmrf.h"
 #include "util/strbuf.h"
 
 static void json_strv(nook_strbuf *b, const char *key, char **v);

@@ -20,6 +20,7 @@
 #include "util/error.h"
 #include "util/fault.h"
 #include "util/macro.h"
+#include "util/rmrf.h"
 
 #define NAME_MAX_LEN 4095
 #define RATIO_FLOOR (64ull << 20)

@@ -18,6 +18,7 @@
 #include "userns/seccomp.h"
 #include "userns/session.h"
 #include "userns/stages.h"
+#include "util/rmrf.h"
 #include "util/strbuf.h"
 
 /* podman's default set (SECURITY.md S9): no CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SYS_PTRACE. */

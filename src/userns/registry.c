@@ -84,16 +84,31 @@ static int visit_session(nook_session *s, void *userdata) {
                                 notes = NULL;
                 }
         }
+        /* a removal that stopped short (cleanup.c) says where, in <dir>/repair */
+        char repair[512] = "";
+        _cleanup_close_ int rfd = openat(s->dir_fd, "repair", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (rfd >= 0) {
+                ssize_t n = read(rfd, repair, sizeof(repair) - 1);
+                repair[n > 0 ? n : 0] = 0;
+                if (!repair[0])
+                        snprintf(repair, sizeof(repair), "removal incomplete");
+        }
+        _cleanup_free_ char *repair_notes = NULL;
+        const char *base = notes ? notes : s->notes;
+        if (repair[0] && asprintf(&repair_notes, "%s%sremoval stopped: %s; 'nook gc' or 'nook session rm' tries again",
+                                  base ? base : "", base ? "; " : "", repair) < 0)
+                repair_notes = NULL;
         nook_session_info i = {
                 .ref = s->ref,
                 .environment_id = s->environment_id,
                 .name = s->name,
                 .identity = identity_name(s->identity),
-                .state = !alive        ? "dead"
+                .state = repair[0]     ? "repair_needed"
+                         : !alive      ? "dead"
                          : s->prepared ? "prepared"
                                        : "created",
                 .rootfs = s->rootfs,
-                .notes = notes ? notes : s->notes,
+                .notes = repair_notes ? repair_notes : base,
                 .mounts = s->mounts,
                 .network = s->own_netns ? "none" : "host",
                 .hostname = s->hostname,

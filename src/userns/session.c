@@ -2,7 +2,6 @@
  * control socket, then nook-holder cloned into new user, mount, pid, ipc, uts, cgroup
  * (and net) namespaces (clone3(2), user_namespaces(7)) with its id maps written from
  * outside; plus the session record every later stage reads. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -31,6 +30,7 @@
 #include "util/fault.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/rmrf.h"
 #include "util/sha256.h"
 #include "util/strbuf.h"
 
@@ -512,57 +512,6 @@ int nook_helper_path(const char *name, char **ret, nook_error **err) {
         }
         *ret = p;
         return 0;
-}
-
-/* S24: teardown works below a dir fd, never follows a symlink, and crosses no mount. */
-int nook_rm_rf_at(int parent, const char *name) {
-        struct stat st;
-        if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (!S_ISDIR(st.st_mode))
-                return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 && errno == EACCES && st.st_uid == geteuid()) {
-                /* ours but closed (overlayfs's work/work is 0000, image dirs 0555): opened
-                 * as O_PATH without following, the fd names the very dir we chmod */
-                _cleanup_close_ int pfd = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                char p[32];
-                snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd);
-                if (pfd >= 0 && chmod(p, 0700) == 0)
-                        fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        }
-        if (fd < 0)
-                return -errno;
-        struct stat top;
-        if (fstat(fd, &top) < 0 || top.st_dev != st.st_dev || top.st_ino != st.st_ino) {
-                close(fd);
-                return -ESTALE; /* swapped under us */
-        }
-        /* entries of a dir we own but may not write (0555) still go */
-        if ((top.st_mode & 0700) != 0700 && top.st_uid == geteuid())
-                (void)fchmod(fd, 0700);
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return -errno;
-        }
-        int r = 0;
-        struct dirent *e;
-        while ((e = readdir(d)))
-                if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                        struct stat cst;
-                        if (fstatat(dirfd(d), e->d_name, &cst, AT_SYMLINK_NOFOLLOW) == 0 && cst.st_dev != top.st_dev)
-                                r = -EBUSY; /* a mount point: never descend */
-                        else {
-                                int q = nook_rm_rf_at(dirfd(d), e->d_name);
-                                if (q < 0)
-                                        r = q;
-                        }
-                }
-        closedir(d);
-        if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
-                r = -errno;
-        return r;
 }
 
 int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret, nook_error **err) {

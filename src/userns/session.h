@@ -194,9 +194,6 @@ void nook_holder_dir_id(const struct stat *st, char ret[48]);
  * holder_pidfd still runs.  0 or -errno. */
 int nook_peer_check(int fd, const nook_session *s, bool monitor, int holder_pidfd);
 
-/* Removes a directory tree below dirfd without following symlinks (S24). */
-int nook_rm_rf_at(int dirfd, const char *name);
-
 struct nook_strbuf;
 /* cleanup.c: ends one session (the holder through a pidfd once proven, nook_holder_pin,
  * bound to dir_fd when the session dir is known, else -1; then its dir) and releases,

@@ -12,6 +12,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -23,6 +24,34 @@ static int report(long r) {
         else
                 printf("denied %s\n", strerrorname_np(errno) ? strerrorname_np(errno) : "?");
         return 0;
+}
+
+/* deeptree PATH DEPTH [ZERO_EVERY [LINK]]: PATH/d/d/.../d, DEPTH levels, made below fds
+ * (no path grows with the depth), a file and a symlink to LINK at the bottom; with
+ * ZERO_EVERY, every ZERO_EVERY-th level is left mode 0000 (teardown's "odd modes"). */
+static int deeptree(const char *path, long depth, long zero_every, const char *link) {
+        if (mkdir(path, 0755) < 0)
+                return report(-1);
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        for (long i = 0; fd >= 0 && i < depth; i++) {
+                int next = mkdirat(fd, "d", 0755) < 0
+                                   ? -1
+                                   : openat(fd, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next >= 0 && zero_every > 0 && i % zero_every == zero_every - 1 && fchmod(fd, 0) < 0) {
+                        close(next);
+                        next = -1;
+                }
+                close(fd);
+                fd = next;
+        }
+        if (fd < 0)
+                return report(-1);
+        int f = openat(fd, "file", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        long r = f < 0 || write(f, "x\n", 2) != 2 || (link && symlinkat(link, fd, "link") < 0) ? -1 : 0;
+        if (f >= 0)
+                close(f);
+        close(fd);
+        return report(r);
 }
 
 static int tiocsti(unsigned long extra) {
@@ -74,7 +103,10 @@ int main(int argc, char **argv) {
                                 printf("%d\n", fd);
                 return 0;
         }
-        fprintf(stderr, "usage: nook-probe keyctl|bpf|userfaultfd|unshare-user|clone3|tiocsti|tiocsti-high|mount|"
-                        "open-tree|open PATH|open-write PATH|ptrace PID|setuid0|fds\n");
+        if (!strcmp(what, "deeptree") && argc > 3)
+                return deeptree(argv[2], atol(argv[3]), argc > 4 ? atol(argv[4]) : 0, argc > 5 ? argv[5] : NULL);
+        fprintf(stderr,
+                "usage: nook-probe keyctl|bpf|userfaultfd|unshare-user|clone3|tiocsti|tiocsti-high|mount|"
+                "open-tree|open PATH|open-write PATH|ptrace PID|setuid0|fds|deeptree PATH DEPTH [ZERO_EVERY [LINK]]\n");
         return 2;
 }

@@ -21,6 +21,7 @@
 #include "userns/image.h"
 #include "userns/session.h"
 #include "util/error.h"
+#include "util/rmrf.h"
 
 typedef struct entry {
         const char *name;
