@@ -93,7 +93,8 @@ static int reopen_here(int fd) {
  * session dir for session inspect and cleanup to report. */
 static void reap(holder *h) {
         int status;
-        for (pid_t pid; (pid = waitpid(-1, &status, WNOHANG)) > 0;)
+        for (pid_t pid; (pid = waitpid(-1, &status, WNOHANG)) > 0;) {
+                limits_monitor_gone(h, pid);
                 if (pid == h->fuse_pid) {
                         h->fuse_pid = 0;
                         char line[64];
@@ -105,6 +106,7 @@ static void reap(holder *h) {
                                 close(fd);
                         }
                 }
+        }
 }
 
 /* Only the user who made the session talks to it (S27): SO_PEERCRED as this user
@@ -126,13 +128,14 @@ static void reply_ok(int fd, const char *notes, const char *driver) {
         nook_msg_done(&r);
 }
 
-static void handle_prepare(holder *h, int fd, const nook_msg *m) {
+static void handle_prepare(holder *h, int fd, nook_msg *m) {
         hstatus st = { 0 };
         char notes[1024] = "";
         if (h->prepared) {
                 nook_msg_reply_error(fd, EALREADY, "the session root is already prepared");
                 return;
         }
+        limits_from_prepare(h, m); /* tmpfs sizes follow the limits */
         if (holder_prepare(h, m, notes, sizeof(notes), &st) < 0) {
                 nook_msg_reply_error(fd, st.err, st.msg);
                 /* A half-built root cannot be rebuilt in this mount namespace: the
@@ -140,6 +143,7 @@ static void handle_prepare(holder *h, int fd, const nook_msg *m) {
                 return;
         }
         h->prepared = true;
+        limits_prepared(h, notes, sizeof(notes));
         reply_ok(fd, notes, h->driver);
 }
 
@@ -148,6 +152,7 @@ static void handle_spawn(holder *h, int fd, nook_msg *m) {
                 nook_msg_reply_error(fd, EINVAL, "the session is not prepared (prepare_environment first)");
                 return;
         }
+        limits_spawn(h, m);
         pid_t pid = fork();
         if (pid < 0) {
                 nook_msg_reply_error(fd, errno, "forking a monitor");
@@ -161,6 +166,7 @@ static void handle_spawn(holder *h, int fd, nook_msg *m) {
                 sigprocmask(SIG_SETMASK, &all, NULL);
                 monitor_main(h, fd, m);
         }
+        limits_monitor_add(h, pid, m);
 }
 
 static void serve_one(holder *h) {
@@ -207,7 +213,10 @@ static int setup_signals(void) {
 int main(int argc, char **argv) {
         if (privileged_outside() || argc != 3)
                 return 126;
-        holder h = { .listen_fd = 3, .session_fd = 4, .upper_fd = -1 };
+        holder h = { .listen_fd = 3,
+                     .session_fd = 4,
+                     .upper_fd = -1,
+                     .lim = { .cgroup_fd = -1, .proc_fd = -1, .copy_fd = -1 } };
         h.peer_uid = (uid_t)strtoul(argv[1], NULL, 10);
         h.own_netns = strcmp(argv[2], "1") == 0;
         /* Non-dumpable from the start: no process of the sandbox can open our
@@ -232,8 +241,9 @@ int main(int argc, char **argv) {
         for (;;) {
                 struct pollfd p[2] = { { .fd = h.listen_fd, .events = POLLIN },
                                        { .fd = h.signal_fd, .events = POLLIN } };
-                if (poll(p, 2, -1) < 0 && errno != EINTR)
+                if (poll(p, 2, limits_timeout(&h)) < 0 && errno != EINTR)
                         return 125;
+                limits_tick(&h);
                 if (p[1].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         while (read(h.signal_fd, &si, sizeof(si)) == sizeof(si))

@@ -129,6 +129,14 @@ static void reset_signals(void) {
 _Noreturn void spawn_exec(const spawn_plan *p) {
         reset_signals();
         set_stdio(p);
+        /* A delegated cgroup v2 holds the session's memory and tasks (S34): join it
+         * before anything else runs here (cgroups(7) "cgroup.procs": "0" is us). */
+        if (p->cgroup_fd >= 0) {
+                int fd = openat(p->cgroup_fd, "cgroup.procs", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 || write(fd, "0", 1) != 1)
+                        fail(p, "joining the session's cgroup", errno);
+                close(fd);
+        }
         /* The monitor's death takes the workload with it (prctl(2) PR_SET_PDEATHSIG). */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 fail(p, "parent-death signal", errno);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "userns/image.h"
+#include "userns/limits.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/proc.h"
@@ -123,6 +124,9 @@ void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const c
         if (r < 0)
                 nook_strbuf_printf(left, "%sthe holder (pid %d) did not die: %s", left->len ? "; " : "", (int)pid,
                                    strerror(-r));
+        _cleanup_free_ char *dir = NULL;
+        if (r >= 0 && asprintf(&dir, "%s/%s", c->run_dir, ref) >= 0)
+                nook_limits_release(dir); /* the session's cgroup, now empty */
         _cleanup_close_ int runfd = open(c->run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int q = runfd >= 0 ? nook_rm_rf_at(runfd, ref) : (errno == ENOENT ? 0 : -errno);
         if ((q == -EACCES || q == -EPERM) && runfd >= 0)
