@@ -12,12 +12,35 @@
 
 #include "userns/proto.h"
 
+/* limits.c: the session's limits (S34), kept by the holder; monitors inherit a copy. */
+typedef struct hmonitor {
+        pid_t pid;
+        uint64_t memory_max, pids_max; /* this process's own, 0 = none */
+        char ref[68];                  /* its process ref (p/<ref> in the session dir) */
+} hmonitor;
+
+typedef struct hlimits {
+        uint64_t memory_max, pids_max, disk_max; /* the session's, 0 = none */
+        bool cgroup;                             /* a delegated cgroup v2 holds memory and tasks */
+        int cgroup_fd;                           /* the workloads' cgroup dir, or -1 */
+        int proc_fd;                             /* the session's procfs (pid 1 is the holder), or -1 */
+        int tmpfs_fd[8];                         /* the session's tmpfs mounts, charged to memory */
+        size_t n_tmpfs;
+        bool upper_on_disk; /* the writable layer is a host dir: measured by walking it */
+        uint64_t copy_base; /* driver copy: session tmpfs bytes that are the image itself */
+        int copy_fd;        /* driver copy: the session tmpfs holding root and layer, or -1 */
+        hmonitor *mon;      /* live monitors */
+        size_t n_mon;
+        int64_t next_tick, next_walk, walk_cost;
+        uint64_t layer_bytes, free_at_walk; /* the last walk, and the host fs's free bytes then */
+} hlimits;
+
 typedef struct holder {
         int listen_fd;  /* the session's control socket (bound by the client) */
         int session_fd; /* the session dir, opened by the client before clone */
         int signal_fd;  /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
         int devnull_fd; /* the host's /dev/null, opened before pivot_root (S7) */
-        int upper_fd;   /* root of the tmpfs holding the writable layer, or -1 */
+        int upper_fd;   /* the writable layer's upper dir (session tmpfs, or on disk for an image), or -1 */
         uid_t peer_uid; /* the client's uid as this user namespace sees it */
         bool own_netns;
         bool prepared;      /* pivoted into the session root */
@@ -32,6 +55,7 @@ typedef struct holder {
         size_t title_size;
         struct workload *work; /* one per started process, until it is reaped */
         size_t n_work;
+        hlimits lim;
 } holder;
 
 /* A failure to report: errno and a message naming the step. */
@@ -98,7 +122,8 @@ typedef struct spawn_plan {
         int stdin_fd, stdout_fd, stderr_fd;
         bool pty;
         int status_fd;
-        int go_fd; /* one byte once the holder has our pidfd; EOF: the monitor died first */
+        int go_fd;     /* one byte once the holder has our pidfd; EOF: the monitor died first */
+        int cgroup_fd; /* the workloads' cgroup v2 dir to join first, or -1 */
 } spawn_plan;
 
 struct spawn_failure {
@@ -109,4 +134,32 @@ struct spawn_failure {
 _Noreturn void spawn_exec(const spawn_plan *p);
 
 /* Runs `fmt` into a buffer; helpers never print. */
+
+/* limits.c — the session's limits without a cgroup (S34). */
+/* PREPARE: the limits, before anything is mounted (tmpfs sizes follow them). */
+void limits_from_prepare(holder *h, nook_msg *m);
+/* tmpfs(5) data for a session tmpfs: its size= (a percentage of RAM, or absent = half of
+ * it) clamped to the memory limit, and for the writable layer of a directory root to
+ * the disk limit too; rewritten in place. */
+void limits_tmpfs_clamp(const holder *h, char *data, size_t size, bool layer);
+/* A mounted session tmpfs (an fd on its root): its pages are charged to memory. */
+void limits_tmpfs_charge(holder *h, int fd);
+/* An image root was built (h->driver) over the session tmpfs at top: the writable
+ * layer is the on-disk upper dir of the PREPARE message m, or with the copy driver the
+ * tmpfs itself, which then holds the image (not charged) and may grow by the layer's
+ * room only. */
+void limits_image_root(holder *h, const nook_msg *m, int top);
+/* After pivot_root: the session's own /proc, kept open; a note when it is not ours. */
+void limits_prepared(holder *h, char *notes, size_t size);
+/* SPAWN, before the monitor's fork: adds T_NPROC_RLIMIT; after it, remembers the
+ * monitor; when it is reaped, forgets it. */
+void limits_spawn(holder *h, nook_msg *m);
+void limits_monitor_add(holder *h, pid_t pid, const nook_msg *m);
+void limits_monitor_gone(holder *h, pid_t pid);
+/* The holder's poll timeout for the next look (-1: none), and the look itself. */
+int limits_timeout(const holder *h);
+void limits_tick(holder *h);
+/* Bytes the writable layer holds; false when it cannot be measured here. */
+bool limits_layer_bytes(holder *h, uint64_t *ret);
+
 #endif

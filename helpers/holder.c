@@ -97,7 +97,8 @@ static int reopen_here(int fd) {
 static void reap(holder *h) {
         int status;
         struct rusage ru;
-        for (pid_t pid; (pid = wait4(-1, &status, WNOHANG, &ru)) > 0;)
+        for (pid_t pid; (pid = wait4(-1, &status, WNOHANG, &ru)) > 0;) {
+                limits_monitor_gone(h, pid);
                 if (pid == h->init_pid)
                         h->init_pid = 0;
                 else if (pid != h->fuse_pid)
@@ -113,6 +114,7 @@ static void reap(holder *h) {
                                 close(fd);
                         }
                 }
+        }
 }
 
 /* Only the user who made the session talks to it (S27): SO_PEERCRED as this user
@@ -134,13 +136,14 @@ static void reply_ok(int fd, const char *notes, const char *driver) {
         nook_msg_done(&r);
 }
 
-static void handle_prepare(holder *h, int fd, const nook_msg *m) {
+static void handle_prepare(holder *h, int fd, nook_msg *m) {
         hstatus st = { 0 };
         char notes[1024] = "";
         if (h->prepared) {
                 nook_msg_reply_error(fd, EALREADY, "the session root is already prepared");
                 return;
         }
+        limits_from_prepare(h, m); /* tmpfs sizes follow the limits */
         if (holder_prepare(h, m, notes, sizeof(notes), &st) < 0) {
                 nook_msg_reply_error(fd, st.err, st.msg);
                 /* A half-built root cannot be rebuilt in this mount namespace: the
@@ -148,6 +151,7 @@ static void handle_prepare(holder *h, int fd, const nook_msg *m) {
                 return;
         }
         h->prepared = true;
+        limits_prepared(h, notes, sizeof(notes));
         reply_ok(fd, notes, h->driver);
 }
 
@@ -166,6 +170,7 @@ static void handle_spawn(holder *h, int fd, nook_msg *m) {
                 nook_msg_reply_error(fd, errno, "creating the monitor's link");
                 return;
         }
+        limits_spawn(h, m);
         pid_t pid = fork();
         if (pid < 0) {
                 nook_msg_reply_error(fd, errno, "forking a monitor");
@@ -186,6 +191,7 @@ static void handle_spawn(holder *h, int fd, nook_msg *m) {
         close(link[1]);
         if (holder_workload_add(h, nook_msg_str(m, T_PROCESS_REF), pid, link[0]) < 0)
                 close(link[0]); /* the monitor still works, without our backstop */
+        limits_monitor_add(h, pid, m);
 }
 
 static void serve_one(holder *h) {
@@ -237,7 +243,12 @@ static int setup_signals(void) {
 int main(int argc, char **argv) {
         if (privileged_outside() || argc < 3)
                 return 126;
-        holder h = { .listen_fd = 3, .session_fd = 4, .upper_fd = -1, .pidns_fd = -1, .proc_fd = -1 };
+        holder h = { .listen_fd = 3,
+                     .session_fd = 4,
+                     .upper_fd = -1,
+                     .pidns_fd = -1,
+                     .proc_fd = -1,
+                     .lim = { .cgroup_fd = -1, .proc_fd = -1, .copy_fd = -1 } };
         /* the argv strings are contiguous: the init rewrites them (its /proc/1/cmdline) */
         h.title = argv[0];
         h.title_size = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
@@ -270,9 +281,11 @@ int main(int argc, char **argv) {
         for (;;) {
                 struct pollfd p[2] = { { .fd = h.listen_fd, .events = POLLIN },
                                        { .fd = h.signal_fd, .events = POLLIN } };
-                if (poll(p, 2, holder_workloads_timeout(&h)) < 0 && errno != EINTR)
+                int wt = holder_workloads_timeout(&h), lt = limits_timeout(&h);
+                if (poll(p, 2, wt < 0 ? lt : lt < 0 ? wt : wt < lt ? wt : lt) < 0 && errno != EINTR)
                         return 125;
                 holder_workloads_timers(&h);
+                limits_tick(&h);
                 if (p[1].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         while (read(h.signal_fd, &si, sizeof(si)) == sizeof(si))

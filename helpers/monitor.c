@@ -1,10 +1,11 @@
 /* nook-holder — a process's monitor (one per start_process, forked by the holder): owns
  * the workload's stdio (pipes or a pty of the session's devpts), appends its output to
- * capture logs with one write per chunk, serves stdin/signal/stats/resize on a control
- * socket, enforces the timeout and the memory/pids watchdog, and records the exit
- * status; it survives the client that asked for it (DESIGN.md "Processes").  It forks
- * the workload into the workloads' pid namespace (setns(2)) and stays outside, out of
- * the workload's sight and reach (S33); the holder gets the workload's pidfd. */
+ * capture logs with one write per chunk, up to the io policy's max_bytes (S34), serves
+ * stdin/signal/stats/resize on a control socket, enforces the timeout, and records the
+ * exit status; it survives the client that asked for it (DESIGN.md "Processes").  The
+ * session's memory, process and disk limits are the holder's (limits.c).  It forks the
+ * workload into the workloads' pid namespace (setns(2)) and stays outside, out of the
+ * workload's sight and reach (S33); the holder gets the workload's pidfd. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,12 +33,21 @@
 
 #define CHUNK 65536
 #define STDIN_BUFFER_MAX (1u << 20)
-#define WATCHDOG_MS 200
+#define TRUNCATED "\n[nook: output truncated at %llu bytes (the io policy's max_bytes)]\n"
+
+/* A capture log: it keeps at most max bytes; past them a marker ends it, or (fail) the
+ * process is killed; what comes after is read and dropped, so the workload never
+ * blocks on a full pipe. */
+typedef struct capture {
+        int fd;
+        uint64_t max, written;
+        bool fail, full;
+} capture;
 
 typedef struct mon {
         holder *h;
         int pdir; /* the process's state dir */
-        int out_log, err_log;
+        capture out_log, err_log;
         int out_fd, err_fd; /* read ends (pty master for both when pty) */
         int in_fd;          /* write end of stdin, -1 when closed */
         int ctl;            /* listening control socket */
@@ -45,8 +55,7 @@ typedef struct mon {
         pid_t pid;
         bool pty, exited, timed_out;
         const char *killed_by;
-        int64_t deadline, grace_deadline, next_watch;
-        uint64_t memory_max, pids_max;
+        int64_t deadline, grace_deadline;
         char *pending; /* stdin bytes not yet written */
         size_t n_pending;
         bool close_after_pending;
@@ -69,22 +78,41 @@ static int64_t wall_ms(void) {
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Appends one chunk of output; the log is the only copy, so a short write is retried.
- * 1: a chunk was copied; 0: end of file (or pty hangup); -1: nothing to read now. */
-static int pump(int from, int log) {
+static void kill_tree(mon *m, const char *why);
+
+static void write_all(int fd, const char *buf, size_t n) {
+        for (size_t off = 0; off < n;) {
+                ssize_t w = write(fd, buf + off, n - off);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        break; /* disk full: the output is lost, the workload goes on */
+                off += (size_t)w;
+        }
+}
+
+/* Appends one chunk of output, within the log's bound; the log is the only copy, so a
+ * short write is retried.  1: a chunk was read; 0: end of file (or pty hangup); -1:
+ * nothing to read now. */
+static int pump(mon *m, int from, capture *c) {
         char buf[CHUNK];
         ssize_t n = read(from, buf, sizeof(buf));
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return -1;
         if (n <= 0)
                 return 0;
-        for (ssize_t off = 0; off < n;) {
-                ssize_t w = write(log, buf + off, (size_t)(n - off));
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        break; /* disk full: the output is lost, the workload goes on */
-                off += w;
+        size_t keep = c->full ? 0 : c->max - c->written < (uint64_t)n ? (size_t)(c->max - c->written) : (size_t)n;
+        write_all(c->fd, buf, keep);
+        c->written += keep;
+        if (!c->full && keep < (size_t)n) {
+                c->full = true;
+                if (c->fail)
+                        kill_tree(m, "output");
+                else {
+                        char mark[128];
+                        int k = snprintf(mark, sizeof(mark), TRUNCATED, (unsigned long long)c->max);
+                        write_all(c->fd, mark, (size_t)k);
+                }
         }
         return 1;
 }
@@ -92,12 +120,12 @@ static int pump(int from, int log) {
 static void drain(mon *m) {
         if (m->out_fd >= 0) {
                 fcntl(m->out_fd, F_SETFL, O_NONBLOCK);
-                while (pump(m->out_fd, m->out_log) == 1)
+                while (pump(m, m->out_fd, &m->out_log) == 1)
                         ;
         }
         if (m->err_fd >= 0) {
                 fcntl(m->err_fd, F_SETFL, O_NONBLOCK);
-                while (pump(m->err_fd, m->err_log) == 1)
+                while (pump(m, m->err_fd, &m->err_log) == 1)
                         ;
         }
 }
@@ -177,17 +205,6 @@ static void kill_tree(mon *m, const char *why) {
         syscall(SYS_pidfd_send_signal, m->pidfd, SIGKILL, NULL, 0);
 }
 
-static void watchdog(mon *m) {
-        if (!m->memory_max && !m->pids_max)
-                return;
-        tree t;
-        tree_measure(m->h->proc_fd, m->pid, &t);
-        if (m->memory_max && t.rss > m->memory_max)
-                kill_tree(m, "memory");
-        else if (m->pids_max && t.nproc > m->pids_max)
-                kill_tree(m, "pids");
-}
-
 static void flush_stdin(mon *m) {
         while (m->in_fd >= 0 && m->n_pending) {
                 ssize_t w = write(m->in_fd, m->pending, m->n_pending);
@@ -261,12 +278,10 @@ static void on_stats(mon *m, int fd) {
         tree t;
         tree_measure(m->h->proc_fd, m->pid, &t);
         uint64_t fs = 0;
-        struct statfs sf;
-        if (m->h->upper_fd >= 0 && fstatfs(m->h->upper_fd, &sf) == 0)
-                fs = (uint64_t)(sf.f_blocks - sf.f_bfree) * (uint64_t)sf.f_bsize;
+        bool has_fs = limits_layer_bytes(m->h, &fs); /* the real layer, on disk for an image */
         uint16_t tags[] = { T_CPU_MS, T_RSS, T_NPROC, T_FS_BYTES };
         uint64_t vals[] = { t.cpu_ms, t.rss, t.nproc, fs };
-        reply_u64s(fd, tags, vals, m->h->upper_fd >= 0 ? 4 : 3);
+        reply_u64s(fd, tags, vals, has_fs ? 4 : 3);
 }
 
 static void on_resize(mon *m, int fd, const nook_msg *q) {
@@ -312,6 +327,14 @@ static _Noreturn void finish(mon *m) {
         while (wait4(m->pid, &status, 0, &ru) < 0 && errno == EINTR)
                 ;
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        char why[16] = "";
+        /* the holder says why before it kills the session's processes (limits.c) */
+        if (!m->killed_by && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+                _cleanup_close_ int fd = openat(m->pdir, "killed_by", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                ssize_t n = fd >= 0 ? read(fd, why, sizeof(why) - 1) : -1;
+                if (n > 0 && strspn(why, "abcdefghijklmnopqrstuvwxyz") == (size_t)n)
+                        m->killed_by = why;
+        }
         char rec[512];
         snprintf(rec, sizeof(rec),
                  "exit_code=%d\nsignal=%d\ntimed_out=%d\nkilled_by=%s\ncpu_ms=%llu\nmaxrss=%llu\nfinished_ms=%lld\n",
@@ -327,7 +350,7 @@ static _Noreturn void finish(mon *m) {
 
 static int poll_timeout(const mon *m) {
         int64_t next = -1, now = now_ms();
-        int64_t cands[] = { m->deadline, m->grace_deadline, m->next_watch };
+        int64_t cands[] = { m->deadline, m->grace_deadline };
         for (size_t i = 0; i < ELEMENTSOF(cands); i++)
                 if (cands[i] > 0 && (next < 0 || cands[i] < next))
                         next = cands[i];
@@ -348,10 +371,6 @@ static void on_timers(mon *m) {
                 m->grace_deadline = 0;
                 kill_tree(m, NULL);
         }
-        if (m->next_watch > 0 && now >= m->next_watch) {
-                watchdog(m);
-                m->next_watch = now + WATCHDOG_MS;
-        }
 }
 
 static _Noreturn void loop(mon *m) {
@@ -366,9 +385,9 @@ static _Noreturn void loop(mon *m) {
                 int r = poll(p, ELEMENTSOF(p), poll_timeout(m));
                 if (r < 0 && errno != EINTR)
                         finish(m);
-                if (p[1].revents & (POLLIN | POLLHUP | POLLERR) && pump(m->out_fd, m->out_log) == 0)
+                if (p[1].revents & (POLLIN | POLLHUP | POLLERR) && pump(m, m->out_fd, &m->out_log) == 0)
                         m->out_fd = -1; /* EOF (or pty hangup): nothing more to read */
-                if (p[2].revents & (POLLIN | POLLHUP | POLLERR) && pump(m->err_fd, m->err_log) == 0)
+                if (p[2].revents & (POLLIN | POLLHUP | POLLERR) && pump(m, m->err_fd, &m->err_log) == 0)
                         m->err_fd = -1;
                 if (p[3].revents & POLLIN)
                         serve_ctl(m);
@@ -384,10 +403,12 @@ static _Noreturn void loop(mon *m) {
 
 /* ---- setting up ------------------------------------------------------------------ */
 
-static int open_logs(mon *m, hstatus *st) {
-        m->out_log = openat(m->pdir, "out", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-        m->err_log = openat(m->pdir, "err", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (m->out_log < 0 || m->err_log < 0)
+static int open_logs(mon *m, const nook_msg *q, hstatus *st) {
+        m->out_log = (capture){ .max = nook_msg_u64(q, T_OUT_MAX, UINT64_MAX), .fail = nook_msg_u64(q, T_OUT_FAIL, 0) };
+        m->err_log = (capture){ .max = nook_msg_u64(q, T_ERR_MAX, UINT64_MAX), .fail = nook_msg_u64(q, T_ERR_FAIL, 0) };
+        m->out_log.fd = openat(m->pdir, "out", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        m->err_log.fd = openat(m->pdir, "err", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (m->out_log.fd < 0 || m->err_log.fd < 0)
                 return hfail(st, errno, "creating the capture logs");
         /* bound relative to the process dir: no /proc/self here (see tree_measure); the
          * cwd goes back to the root at once, the workload's cwd is set from it */
@@ -453,6 +474,22 @@ static char **strings(const nook_msg *q, uint16_t want) {
         return v;
 }
 
+/* The holder's RLIMIT_NPROC for the session's process limit (limits.c): merged with a
+ * requested one, the lower values kept (raising a hard limit would fail). */
+static size_t nproc_fence(const nook_msg *q, struct nook_rlimit_msg *rl, size_t nr) {
+        uint64_t v = nook_msg_u64(q, T_NPROC_RLIMIT, 0);
+        if (!v)
+                return nr;
+        for (size_t i = 0; i < nr; i++)
+                if (rl[i].resource == RLIMIT_NPROC) {
+                        rl[i].soft = rl[i].soft < v ? rl[i].soft : v;
+                        rl[i].hard = rl[i].hard < v ? rl[i].hard : v;
+                        return nr;
+                }
+        rl[nr] = (struct nook_rlimit_msg){ .resource = RLIMIT_NPROC, .soft = v, .hard = v };
+        return nr + 1;
+}
+
 static void plan_from(const nook_msg *q, spawn_plan *p) {
         size_t off = 0, nr = 0, ng = 0;
         uint16_t tag;
@@ -461,7 +498,7 @@ static void plan_from(const nook_msg *q, spawn_plan *p) {
         static struct nook_rlimit_msg rl[16];
         static gid_t groups[64];
         while (nook_msg_next(q, &off, &tag, &d, &len)) {
-                if (tag == T_RLIMIT && len == sizeof(rl[0]) && nr < ELEMENTSOF(rl))
+                if (tag == T_RLIMIT && len == sizeof(rl[0]) && nr < ELEMENTSOF(rl) - 1)
                         memcpy(&rl[nr++], d, sizeof(rl[0]));
                 else if (tag == T_GROUPS && len == 8 && ng < ELEMENTSOF(groups)) {
                         uint64_t g;
@@ -472,6 +509,7 @@ static void plan_from(const nook_msg *q, spawn_plan *p) {
                         p->seccomp_len = len / 8;
                 }
         }
+        nr = nproc_fence(q, rl, nr);
         p->argv = strings(q, T_ARGV);
         p->envp = strings(q, T_ENV);
         p->cwd = nook_msg_str(q, T_CWD);
@@ -510,7 +548,8 @@ static int start(mon *m, const nook_msg *q, int link, struct spawn_failure *fail
                          .stderr_fd = child[2],
                          .pty = m->pty,
                          .status_fd = status[1],
-                         .go_fd = go[0] };
+                         .go_fd = go[0],
+                         .cgroup_fd = m->h->lim.cgroup_fd };
         plan_from(q, &p);
         if (!p.argv || !p.argv[0] || !p.envp)
                 return hfail(st, EINVAL, "no command");
@@ -563,14 +602,12 @@ _Noreturn void monitor_main(holder *h, int conn, nook_msg *q, int link) {
         char rel[80];
         snprintf(rel, sizeof(rel), "p/%s", ref ? ref : "");
         m.pty = nook_msg_u64(q, T_TERMINAL, 0) == 1;
-        m.memory_max = nook_msg_u64(q, T_MEMORY_MAX, 0);
-        m.pids_max = nook_msg_u64(q, T_PIDS_MAX, 0);
         if (!holder_ref_ok(ref))
                 hfail(&st, EINVAL, "bad process ref");
         else if ((m.pdir = openat(h->session_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
                 hfail(&st, errno, "opening the process dir");
         /* our next child, the workload, is the workloads' namespace's (S33) */
-        else if (open_logs(&m, &st) == 0 && setns(h->pidns_fd, CLONE_NEWPID) < 0)
+        else if (open_logs(&m, q, &st) == 0 && setns(h->pidns_fd, CLONE_NEWPID) < 0)
                 hfail(&st, errno, "entering the workloads' pid namespace");
         struct spawn_failure fail = { 0 };
         uint64_t timeout = nook_msg_u64(q, T_TIMEOUT_MS, 0);
@@ -599,6 +636,5 @@ _Noreturn void monitor_main(holder *h, int conn, nook_msg *q, int link) {
         uint64_t pid = (uint64_t)m.pid;
         reply_u64s(conn, (uint16_t[]){ T_PID }, &pid, 1);
         close(conn);
-        m.next_watch = (m.memory_max || m.pids_max) ? now_ms() + WATCHDOG_MS : 0;
         loop(&m);
 }

@@ -105,9 +105,12 @@ static int mount_overlay_root(build *b, const char *rootfs, bool rw) {
                 return hfail(st, errno, "opening the session mount dir");
         char opts[64];
         snprintf(opts, sizeof(opts), "mode=0755,size=%llu%s", 50ull, "%");
+        limits_tmpfs_clamp(b->h, opts, sizeof(opts), rootfs != NULL); /* S34 */
         if (mount_fd("nook", mnt, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
                 return hfail(st, errno, "mounting the session tmpfs");
         _cleanup_close_ int top = openat(b->h->session_fd, "mnt", O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (top >= 0)
+                limits_tmpfs_charge(b->h, top);
         if (top < 0 || mkdirat(top, "upper", 0755) < 0 || mkdirat(top, "work", 0700) < 0 ||
             mkdirat(top, "root", 0755) < 0)
                 return hfail(st, errno, "creating the writable layer's dirs");
@@ -122,6 +125,7 @@ static int mount_overlay_root(build *b, const char *rootfs, bool rw) {
                         return r;
                 if (b->h->driver_why[0])
                         note(b, "%s", b->h->driver_why);
+                limits_image_root(b->h, b->msg, top);
                 b->writable = true;
                 b->root_fd = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 return b->root_fd < 0 ? hfail(st, errno, "opening the root") : 0;
@@ -202,11 +206,14 @@ static int mount_dev(build *b) {
         _cleanup_close_ int fd = need_dir(b, "dev", 0755);
         if (fd < 0)
                 return fd;
-        if (mount_fd("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k") < 0)
+        char data[64] = "mode=0755,size=65536k";
+        limits_tmpfs_clamp(b->h, data, sizeof(data), false);
+        if (mount_fd("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NOEXEC, data) < 0)
                 return hfail(b->st, errno, "mounting /dev");
         _cleanup_close_ int dev = open_beneath(b->root_fd, "dev", O_DIRECTORY);
         if (dev < 0)
                 return hfail(b->st, errno, "opening /dev");
+        limits_tmpfs_charge(b->h, dev);
         static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
         for (size_t i = 0; i < ELEMENTSOF(nodes); i++)
                 if (dev_node(b, dev, nodes[i]) < 0)
@@ -218,8 +225,13 @@ static int mount_dev(build *b) {
         if (mount_fd("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
                 return hfail(b->st, errno, "mounting /dev/pts");
         _cleanup_close_ int shm = openat(dev, "shm", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (mount_fd("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k") < 0)
+        snprintf(data, sizeof(data), "mode=1777,size=65536k");
+        limits_tmpfs_clamp(b->h, data, sizeof(data), false);
+        if (mount_fd("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV, data) < 0)
                 return hfail(b->st, errno, "mounting /dev/shm");
+        _cleanup_close_ int shm_top = openat(dev, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (shm_top >= 0)
+                limits_tmpfs_charge(b->h, shm_top);
         static const char *const links[][2] = { { "pts/ptmx", "ptmx" },
                                                 { "/proc/self/fd", "fd" },
                                                 { "/proc/self/fd/0", "stdin" },
@@ -496,8 +508,12 @@ static int apply_one(build *b, const plan_mount *pm, int n) {
         if (!strcmp(pm->kind, "tmpfs")) {
                 char data[256];
                 unsigned long flags = tmpfs_flags(pm->options, data, sizeof(data));
+                limits_tmpfs_clamp(b->h, data, sizeof(data), false);
                 if (mount_fd("tmpfs", dst, "tmpfs", flags, data) < 0)
                         return hfail(b->st, errno, "mounting a tmpfs on %s", pm->dest);
+                _cleanup_close_ int top = open_target(b, pm, false);
+                if (top >= 0)
+                        limits_tmpfs_charge(b->h, top);
                 return 0;
         }
         _cleanup_close_ int src = open(pm->source, O_PATH | O_CLOEXEC);

@@ -135,6 +135,14 @@ _Noreturn void spawn_exec(const spawn_plan *p) {
         set_stdio(p);
         /* No parent-death signal: when the monitor dies, the holder becomes our parent and
          * keeps the timeout, nook kill and the exit record working (workloads.c). */
+        /* A delegated cgroup v2 holds the session's memory and tasks (S34): join it
+         * before anything else runs here (cgroups(7) "cgroup.procs": "0" is us). */
+        if (p->cgroup_fd >= 0) {
+                int fd = openat(p->cgroup_fd, "cgroup.procs", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 || write(fd, "0", 1) != 1)
+                        fail(p, "joining the session's cgroup", errno);
+                close(fd);
+        }
         for (size_t i = 0; i < p->n_rlimits; i++) {
                 struct rlimit rl = { .rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard };
                 if (setrlimit((int)p->rlimits[i].resource, &rl) < 0)

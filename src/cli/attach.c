@@ -391,7 +391,15 @@ void cli_explain_kill(nook_runtime *rt, const char *ref, const cli_process_opts 
         if (summary && strstr(summary, "timed out"))
                 fprintf(stderr, "nook: the command timed out after %s and was killed\n",
                         p->timeout_ms ? d : "the maximum time");
-        else if (summary && strstr(summary, "watchdog"))
-                fprintf(stderr,
-                        "nook: the command was killed by the watchdog: it went over --memory or --pids-limit\n");
+        else if (summary && strstr(summary, "killed: output"))
+                fprintf(stderr, "nook: the command was killed: its output went over --log-max (the io policy's "
+                                "max_bytes)\n");
+        else if (summary && strstr(summary, "killed: "))
+                fprintf(stderr, "nook: the command was killed: the session went over its %s limit (%s)\n",
+                        strstr(summary, "killed: memory") ? "memory"
+                        : strstr(summary, "killed: disk") ? "disk"
+                                                          : "process",
+                        strstr(summary, "killed: memory") ? "--memory"
+                        : strstr(summary, "killed: disk") ? "--disk"
+                                                          : "--pids-limit");
 }

@@ -78,13 +78,21 @@ void help_run(FILE *f) {
               "  -u, --user USER[:GROUP]  user inside: a name of the root's /etc/passwd or uid[:gid]\n"
               "  --timeout DURATION    kill COMMAND after DURATION (30s, 500ms, 2m, 1h30m; a bare\n"
               "                        number is seconds; default: none)\n"
-              "  --memory SIZE         memory limit (512m, 1g; -1 for none, the default)\n"
-              "  --pids-limit N        process limit (-1 for none, the default)\n"
-              "  --cpus N              accepted; not enforced yet (needs a delegated cgroup v2 cpu\n"
-              "                        controller); nook warns\n"
+              "  --log-max SIZE        each capture log (stdout, stderr) keeps SIZE bytes, then\n"
+              "                        ends with a marker (default 1g)\n"
               "  --security-opt seccomp=unconfined|FILE\n"
               "                        no seccomp filter, or an OCI seccomp profile JSON file\n"
               "                        instead of nook's default filter\n"
+              "\n"
+              "Limits (of the whole session: every process in it, however started or reparented;\n"
+              "a delegated cgroup v2 when there is one, else nook counts them):\n"
+              "  --memory SIZE         memory, tmpfs files included (512m, 1g; -1 for none, the\n"
+              "                        default); above it every process of the session is killed\n"
+              "  --pids-limit N        tasks (processes and threads; -1 for none, the default):\n"
+              "                        forks past it fail\n"
+              "  --cpus N              needs a delegated cgroup v2 cpu controller; else nook warns\n"
+              "  --disk SIZE           what the writable layer may hold (-1 for none, the default):\n"
+              "                        a tmpfs size for a directory root, watched for an image\n"
               "\n"
               "Output:\n"
               "  --json                with -d: print {\"session\": ..., \"process_ref\": ...}\n"
@@ -126,6 +134,7 @@ void help_exec(FILE *f) {
               "  -w, --workdir DIR     working directory inside (absolute)\n"
               "  -u, --user USER[:GROUP]  user inside\n"
               "  --timeout DURATION    kill COMMAND after DURATION (default: none)\n"
+              "  --log-max SIZE        each capture log keeps SIZE bytes, then a marker (default 1g)\n"
               "  --json                with -d: print {\"process_ref\": ...}\n"
               "  --verbose             print the stage's time and how limits are enforced\n"
               "  -h, --help            print this help\n"
@@ -138,9 +147,7 @@ void help_exec(FILE *f) {
 static const struct option run_options[] = {
         CLI_PROCESS_OPTIONS,
         CLI_SESSION_OPTIONS,
-        { "memory", required_argument, NULL, OPT_MEMORY },
-        { "pids-limit", required_argument, NULL, OPT_PIDS_LIMIT },
-        { "cpus", required_argument, NULL, OPT_CPUS },
+        CLI_LIMIT_OPTIONS,
         { "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
         { "rm", no_argument, NULL, OPT_RM },
         CLI_MOUNT_OPTIONS,
@@ -304,15 +311,15 @@ static int run_prepare(run_ctx *c) {
         return cli_session_up(c->rt, c->env_id, &c->s, !c->p.detach, c->sigfd, c->p.verbose);
 }
 
-static void show_limits(const cli_session_opts *s, const cli_process_opts *p, const char *summary) {
+/* cpus: how start_process says the cpu limit is enforced (its ext "limits"). */
+static void show_limits(const cli_session_opts *s, const cli_process_opts *p, const char *summary, const char *cpus) {
         if (p->verbose && summary)
                 fprintf(stderr, "nook: %s\n", summary);
-        const char *cpus = summary ? strstr(summary, "cpus ") : NULL;
-        if (s && s->cpus_arg && cpus && strstr(cpus, "not enforced")) {
-                size_t n = strcspn(cpus, ",");
-                fprintf(stderr, "nook: warning: --cpus %s is accepted but not enforced: %.*s\n", s->cpus_arg, (int)n,
-                        cpus);
-        }
+        if (s && s->cpus_arg && cpus && strcmp(cpus, "not_enforced") == 0)
+                fprintf(stderr,
+                        "nook: warning: --cpus %s is accepted but not enforced: it needs a delegated cgroup v2 "
+                        "cpu controller\n",
+                        s->cpus_arg);
 }
 
 static int print_detached(const char *session, const char *ref, bool json) {
@@ -372,11 +379,11 @@ int cmd_run(int argc, char **argv) {
                 return rc;
 
         rc = run_prepare(&c);
-        _cleanup_free_ char *summary = NULL;
+        _cleanup_free_ char *summary = NULL, *cpus = NULL;
         if (rc == 0)
-                rc = cli_start(c.rt, c.env_id, &c.s, &c.p, "main", "run", &c.ref, &summary);
+                rc = cli_start(c.rt, c.env_id, &c.s, &c.p, "main", "run", &c.ref, &summary, &cpus);
         if (rc == 0) {
-                show_limits(&c.s, &c.p, summary);
+                show_limits(&c.s, &c.p, summary, cpus);
                 if (!c.p.detach)
                         rc = attach_and_wait(c.rt, c.ref, &c.p, c.sigfd);
                 else {
@@ -458,10 +465,10 @@ int cmd_exec(int argc, char **argv) {
         if (cli_random_hex(id + 5, 6) < 0)
                 return EXIT_NOOK;
         _cleanup_free_ char *ref = NULL, *summary = NULL;
-        int rc = cli_start(rt, env, NULL, &p, id, id, &ref, &summary);
+        int rc = cli_start(rt, env, NULL, &p, id, id, &ref, &summary, NULL);
         if (rc)
                 return rc;
-        show_limits(NULL, &p, summary);
+        show_limits(NULL, &p, summary, NULL);
         if (p.detach)
                 return print_detached(NULL, ref, p.json);
         return attach_and_wait(rt, ref, &p, sigfd);

@@ -29,8 +29,9 @@ void help_session(FILE *f) {
               "              --userns auto|root|keep-id|subuid, --json, --verbose,\n"
               "              -v SRC:DST[:ro|rw], --tmpfs DST[:OPTS],\n"
               "              --mount type=bind|tmpfs,..., --workspace ALIAS[:MODE],\n"
-              "              --workspace-dest DIR, --deny-single-file\n"
-              "            (the session's mounts: every 'nook exec' sees them)\n"
+              "              --workspace-dest DIR, --deny-single-file,\n"
+              "              --memory SIZE, --pids-limit N, --cpus N, --disk SIZE\n"
+              "            (the session's mounts and limits: every 'nook exec' has them)\n"
               "  ls        list the sessions: name, identity, state, network, processes\n"
               "            (running/all), age, root directory\n"
               "  inspect   everything about one session: identity, state, root, network,\n"
@@ -52,10 +53,7 @@ void help_session(FILE *f) {
 /* ---- create ------------------------------------------------------------------------------ */
 
 static const struct option create_options[] = {
-        CLI_SESSION_OPTIONS,
-        CLI_MOUNT_OPTIONS,
-        CLI_COMMON_OPTIONS,
-        { NULL, 0, NULL, 0 },
+        CLI_SESSION_OPTIONS, CLI_LIMIT_OPTIONS, CLI_MOUNT_OPTIONS, CLI_COMMON_OPTIONS, { NULL, 0, NULL, 0 },
 };
 
 static int session_create(int argc, char **argv) {

@@ -11,6 +11,7 @@
 #define CLI_UNLIMITED_PIDS 4194304ull
 #define CLI_MAX_TIMEOUT_MS 2678400000ull /* 31 days: the contract's ceiling */
 #define CLI_ROOTFS_ALIAS "nook-rootfs"
+#define CLI_LOG_MAX (1ull << 30) /* bytes a capture log keeps by default */
 
 /* One mount of -v, --tmpfs or --mount, as the request carries it. */
 typedef struct cli_mount {
@@ -37,6 +38,7 @@ typedef struct cli_session_opts {
         const char *userns; /* "auto" | "root" | "keep-id" | "subuid" */
         uint64_t memory_mb;
         uint64_t pids;
+        uint64_t disk_mb; /* --disk: what the writable layer may hold; 0: no limit */
         double cpus;
         const char *cpus_arg; /* NULL when --cpus was not given */
         /* -v, --tmpfs, --mount in order; the host paths of -v (and of --workspace PATH)
@@ -65,6 +67,7 @@ typedef struct cli_process_opts {
         const char *workdir, *user;
         bool interactive, tty, detach, json, verbose;
         uint64_t timeout_ms;     /* 0: none (the contract's maximum) */
+        uint64_t log_max;        /* --log-max: bytes each capture log keeps; 0: CLI_LOG_MAX */
         const char *seccomp_arg; /* NULL, "unconfined" or a file */
         char *seccomp_profile;   /* the file's bytes, spliced into the request as they are */
 } cli_process_opts;
@@ -102,6 +105,8 @@ enum {
         OPT_DENY_SINGLE_FILE,
         OPT_ROOTFS_DRIVER,
         OPT_KEEP_UPPER,
+        OPT_DISK,
+        OPT_LOG_MAX,
 };
 
 /* The getopt entries of each option family, spliced into the verbs' tables so that a flag
@@ -115,8 +120,14 @@ enum {
         { "detach", no_argument, NULL, 'd' }, { "interactive", no_argument, NULL, 'i' },                            \
                 { "tty", no_argument, NULL, 't' }, { "env", required_argument, NULL, 'e' },                         \
                 { "env-file", required_argument, NULL, OPT_ENV_FILE }, { "workdir", required_argument, NULL, 'w' }, \
-                { "user", required_argument, NULL, 'u' }, {                                                         \
-                "timeout", required_argument, NULL, OPT_TIMEOUT                                                     \
+                { "user", required_argument, NULL, 'u' }, { "timeout", required_argument, NULL, OPT_TIMEOUT }, {    \
+                "log-max", required_argument, NULL, OPT_LOG_MAX                                                     \
+        }
+/* The session's limits (S34): run and session create. */
+#define CLI_LIMIT_OPTIONS                                                                                             \
+        { "memory", required_argument, NULL, OPT_MEMORY }, { "pids-limit", required_argument, NULL, OPT_PIDS_LIMIT }, \
+                { "cpus", required_argument, NULL, OPT_CPUS }, {                                                      \
+                "disk", required_argument, NULL, OPT_DISK                                                             \
         }
 #define CLI_SESSION_OPTIONS                                                                                           \
         { "name", required_argument, NULL, OPT_NAME }, { "rootfs", required_argument, NULL, OPT_ROOTFS },             \
@@ -166,7 +177,7 @@ int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref,
  * redacted summary of how limits are enforced; else the exit code after reporting:
  * 127 command not found, 126 not executable, 125 anything else. */
 int cli_start(nook_runtime *rt, const char *env_id, const cli_session_opts *s, const cli_process_opts *p,
-              const char *process_id, const char *effect_id, char **ret_ref, char **ret_summary);
+              const char *process_id, const char *effect_id, char **ret_ref, char **ret_summary, char **ret_cpus);
 /* A monotonic clock in ms, for --verbose timings. */
 double cli_now_ms(void);
 

@@ -130,6 +130,25 @@ static int opt_pids(const char *arg, cli_session_opts *s, const char *verb) {
         return 0;
 }
 
+static int opt_disk(const char *arg, cli_session_opts *s, const char *verb) {
+        uint64_t bytes = 0;
+        if (strcmp(arg, "-1") == 0 || strcmp(arg, "0") == 0 || strcmp(arg, "unlimited") == 0) {
+                s->disk_mb = 0;
+                return 0;
+        }
+        int r = cli_parse_size(arg, &bytes);
+        uint64_t mb = r < 0 ? 0 : (bytes + (1u << 20) - 1) >> 20;
+        if (r == -ERANGE || mb > CLI_UNLIMITED_MEMORY_MB)
+                return cli_usage_error(verb, "--disk '%s': at most 16t (or -1 for no limit)", arg);
+        if (r < 0 || mb < 1)
+                return cli_usage_error(verb,
+                                       "--disk '%s': expected a size of at least 1m such as 512m or 10g (k, m, g, "
+                                       "t; a bare number is bytes), or -1 for no limit",
+                                       arg);
+        s->disk_mb = mb;
+        return 0;
+}
+
 static int opt_cpus(const char *arg, cli_session_opts *s, const char *verb) {
         char *end;
         errno = 0;
@@ -660,6 +679,8 @@ int cli_session_opt(int c, const char *arg, cli_session_opts *s, const char *ver
                 return opt_pids(arg, s, verb);
         case OPT_CPUS:
                 return opt_cpus(arg, s, verb);
+        case OPT_DISK:
+                return opt_disk(arg, s, verb);
         }
         return 1;
 }
@@ -742,6 +763,16 @@ int cli_process_opt(int c, const char *arg, cli_process_opts *p, const char *ver
                         return cli_usage_error(verb, "--timeout '%s': at most 31 days (744h)", arg);
                 p->timeout_ms = ms;
                 return 0;
+        case OPT_LOG_MAX: {
+                uint64_t bytes = 0;
+                if (cli_parse_size(arg, &bytes) < 0 || bytes < 1 || bytes > (1ull << 40))
+                        return cli_usage_error(verb,
+                                               "--log-max '%s': expected a size from 1 byte to 1t such as 64k or "
+                                               "512m (k, m, g, t; a bare number is bytes)",
+                                               arg);
+                p->log_max = bytes;
+                return 0;
+        }
         case OPT_SECURITY_OPT:
                 return opt_security(arg, p, verb);
         case OPT_JSON:
@@ -803,11 +834,13 @@ static void put_environment(nook_strbuf *b, const char *env_id, const cli_sessio
         nook_strbuf_json_string(b, env_id);
         nook_strbuf_printf(b,
                            ",\"spec\":{\"resources\":{\"cpus\":%g,\"memory_mb\":%llu,\"timeout_ms\":%llu,"
-                           "\"process_count\":%llu},\"filesystem\":{\"root\":\"%s\"",
+                           "\"process_count\":%llu",
                            s ? s->cpus : 1.0, (unsigned long long)(s ? s->memory_mb : CLI_UNLIMITED_MEMORY_MB),
                            (unsigned long long)(timeout_ms ? timeout_ms : CLI_MAX_TIMEOUT_MS),
-                           (unsigned long long)(s ? s->pids : CLI_UNLIMITED_PIDS),
-                           s && s->read_only ? "read_only" : "writable_layer");
+                           (unsigned long long)(s ? s->pids : CLI_UNLIMITED_PIDS));
+        if (s && s->disk_mb)
+                nook_strbuf_printf(b, ",\"disk_mb\":%llu", (unsigned long long)s->disk_mb);
+        nook_strbuf_printf(b, "},\"filesystem\":{\"root\":\"%s\"", s && s->read_only ? "read_only" : "writable_layer");
         if (s)
                 put_mounts(b, s);
         nook_strbuf_puts(b, "}}}");
@@ -1048,6 +1081,10 @@ static void put_process(nook_strbuf *b, const cli_process_opts *p, const char *p
         }
         nook_strbuf_printf(b, ",\"terminal_mode\":\"%s\",\"timeout_ms\":%llu", p->tty ? "pty" : "pipe",
                            (unsigned long long)(p->timeout_ms ? p->timeout_ms : CLI_MAX_TIMEOUT_MS));
+        /* the capture logs (which the terminal is copied from) keep this much (S34) */
+        unsigned long long log_max = p->log_max ? p->log_max : CLI_LOG_MAX;
+        nook_strbuf_printf(b, ",\"stdout_policy\":{\"max_bytes\":%llu},\"stderr_policy\":{\"max_bytes\":%llu}", log_max,
+                           log_max);
         if (p->env.n) {
                 nook_strbuf_puts(b, ",\"env_values\":{");
                 for (size_t i = 0; i < p->env.n; i++) {
@@ -1094,7 +1131,7 @@ static int start_failure(const nook_error *err, const cli_process_opts *p, const
 }
 
 int cli_start(nook_runtime *rt, const char *env_id, const cli_session_opts *s, const cli_process_opts *p,
-              const char *process_id, const char *effect_id, char **ret_ref, char **ret_summary) {
+              const char *process_id, const char *effect_id, char **ret_ref, char **ret_summary, char **ret_cpus) {
         nook_strbuf b = NOOK_STRBUF_INIT;
         nook_strbuf_puts(&b, "{\"environment\":");
         put_environment(&b, env_id, s, p->timeout_ms);
@@ -1119,5 +1156,7 @@ int cli_start(nook_runtime *rt, const char *env_id, const cli_session_opts *s, c
         *ret_ref = ref;
         if (ret_summary)
                 *ret_summary = cli_json_get(out, "/redacted_summary");
+        if (ret_cpus)
+                *ret_cpus = cli_json_get(out, "/limits/cpus");
         return 0;
 }

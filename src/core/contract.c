@@ -126,6 +126,7 @@ static const nook_field resources_fields[] = {
         UINT(nook_resources, memory_mb, 1, 16u * 1024 * 1024, 1024),
         UINT(nook_resources, timeout_ms, 1, 31ull * 24 * 3600 * 1000, 120000),
         UINT(nook_resources, process_count, 1, 4194304, 32),
+        UINT_OPT(nook_resources, disk_mb, 1, 16u * 1024 * 1024), /* ext */
 };
 static const nook_schema schema_resources = NOOK_SCHEMA(nook_resources, resources_fields, NULL);
 
@@ -830,6 +831,13 @@ static const nook_field io_frame_fields[] = {
 const nook_schema nook_schema_io_frame = NOOK_SCHEMA(nook_io_frame, io_frame_fields, NULL);
 static const nook_field elem_io_frame = { .type = NOOK_F_OBJECT, .schema = &nook_schema_io_frame };
 
+static const nook_field limits_report_fields[] = {
+        STR(nook_limits_report, memory, 0),  STR(nook_limits_report, process_count, 0),
+        STR(nook_limits_report, cpus, 0),    STR(nook_limits_report, disk, 0),
+        STR(nook_limits_report, timeout, 0), STR(nook_limits_report, output, 0),
+};
+static const nook_schema schema_limits_report = NOOK_SCHEMA(nook_limits_report, limits_report_fields, NULL);
+
 static const nook_field start_result_fields[] = {
         ID(nook_start_result, process_ref, NOOK_REQ),
         ID(nook_start_result, adapter_session_ref, NOOK_REQ),
@@ -837,6 +845,7 @@ static const nook_field start_result_fields[] = {
         ID(nook_start_result, external_operation_id, 0),
         ARR(nook_start_result, io_frames, "io_frames", elem_io_frame, nook_io_frame, 0),
         STR(nook_start_result, redacted_summary, 0),
+        OBJ_OPT(nook_start_result, limits, schema_limits_report), /* ext */
 };
 const nook_schema nook_schema_start_result = NOOK_SCHEMA(nook_start_result, start_result_fields, NULL);
 

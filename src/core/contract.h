@@ -102,6 +102,8 @@ typedef struct nook_resources {
         uint64_t memory_mb;
         uint64_t timeout_ms;
         uint64_t process_count;
+        uint64_t disk_mb; /* ext: what the writable layer may hold */
+        bool has_disk_mb;
 } nook_resources;
 
 typedef struct nook_workspace {
@@ -511,6 +513,18 @@ typedef struct nook_io_frame {
         bool has_exit_code;
 } nook_io_frame;
 
+/* ext: how each limit of a started process is enforced here (S34): "cgroup" (a
+ * delegated cgroup v2), "watchdog" (the holder counts the session), "tmpfs" (a tmpfs
+ * size), "rlimit", "monitor", "not_enforced", or "none" (no limit asked). */
+typedef struct nook_limits_report {
+        char *memory;
+        char *process_count;
+        char *cpus;
+        char *disk;
+        char *timeout;
+        char *output;
+} nook_limits_report;
+
 typedef struct nook_start_result {
         char *process_ref;
         char *adapter_session_ref;
@@ -518,6 +532,8 @@ typedef struct nook_start_result {
         char *external_operation_id;
         nook_array io_frames; /* nook_io_frame */
         char *redacted_summary;
+        nook_limits_report limits; /* ext */
+        bool has_limits;
 } nook_start_result;
 
 typedef struct nook_signal_result {

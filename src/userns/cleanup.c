@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "userns/image.h"
+#include "userns/limits.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/proc.h"
@@ -195,6 +196,11 @@ void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const c
                                    strerror(-r));
         /* the session dir goes below the checked run dir fd (S32), never by path */
         _cleanup_close_ int runfd = nook_rundir_open(c, false, NULL);
+        if (r >= 0 && runfd >= 0) { /* the session's cgroup, now empty */
+                _cleanup_close_ int own =
+                        dir_fd >= 0 ? -1 : openat(runfd, ref, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                nook_limits_release(dir_fd >= 0 ? dir_fd : own);
+        }
         nook_rmrf_report rep = { 0 };
         char where[256] = "", why[768];
         int q = runfd >= 0 ? remove_session_dir(runfd, ref, &rep, where, sizeof(where)) : runfd == -ENOENT ? 0 : runfd;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "userns/image.h"
+#include "userns/limits.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/strbuf.h"
@@ -230,6 +231,8 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                 r = build_prepare(s, ctx->config, req, &m);
                 if (r >= 0)
                         r = add_mounts(&mounts, &m);
+                if (r >= 0) /* S34: the holder sizes tmpfs from them */
+                        r = nook_limits_prepare(s, &req->environment.spec.resources, &m);
                 if (r >= 0) {
                         nook_strbuf b = NOOK_STRBUF_INIT;
                         for (size_t i = 0; i < mounts.n; i++)
@@ -288,6 +291,7 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                         return r;
                 }
                 s->prepared = true;
+                (void)nook_limits_record(s, &req->environment.spec, s->notes);
                 if ((r = nook_session_save(s, err)) < 0)
                         return nook_error_prefix(err, r, "prepare_environment");
         }

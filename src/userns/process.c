@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "userns/image.h"
+#include "userns/limits.h"
 #include "userns/seccomp.h"
 #include "userns/session.h"
 #include "userns/stages.h"
@@ -26,9 +27,6 @@
         ((1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FOWNER) | (1ull << CAP_FSETID) | \
          (1ull << CAP_KILL) | (1ull << CAP_SETGID) | (1ull << CAP_SETUID) | (1ull << CAP_SETPCAP) |       \
          (1ull << CAP_NET_BIND_SERVICE) | (1ull << CAP_SYS_CHROOT) | (1ull << CAP_SETFCAP))
-
-#define UNLIMITED_MEMORY_MB (16ull * 1024 * 1024)
-#define UNLIMITED_PROCESSES 4194304ull
 
 static bool env_has(char *const *v, size_t n, const char *name) {
         size_t len = strlen(name);
@@ -166,36 +164,6 @@ static int add_seccomp(const nook_adapter_config *c, const nook_process_spec *p,
         return r < 0 ? nook_error_oom(err) : 0;
 }
 
-/* Limits, and how each is enforced here: never a silent no-op (the summary says it). */
-static int add_limits(const nook_environment_spec *spec, const nook_process_spec *p, nook_msg *m, nook_strbuf *sum) {
-        uint64_t timeout = p->has_timeout_ms ? p->timeout_ms : spec->resources.timeout_ms;
-        int r = nook_msg_add_u64(m, T_TIMEOUT_MS, timeout);
-        nook_strbuf_printf(sum, "limits: timeout %llu ms (monitor)", (unsigned long long)timeout);
-        if (r >= 0 && spec->resources.memory_mb < UNLIMITED_MEMORY_MB) {
-                r = nook_msg_add_u64(m, T_MEMORY_MAX, spec->resources.memory_mb * 1024 * 1024);
-                nook_strbuf_printf(
-                        sum,
-                        ", memory %llu MiB (the monitor's resident-memory watchdog; cgroup v2 limits are not used yet)",
-                        (unsigned long long)spec->resources.memory_mb);
-        }
-        if (r >= 0 && spec->resources.process_count < UNLIMITED_PROCESSES) {
-                r = nook_msg_add_u64(m, T_PIDS_MAX, spec->resources.process_count);
-                nook_strbuf_printf(sum, ", processes %llu (watchdog)",
-                                   (unsigned long long)spec->resources.process_count);
-        }
-        nook_strbuf_printf(sum, ", cpus %g not enforced (needs a delegated cgroup v2 cpu controller, not used yet)",
-                           spec->resources.cpus);
-        for (size_t i = 0; r >= 0 && i < p->n_rlimits; i++) {
-                struct nook_rlimit_msg rl = { .resource = (uint32_t)p->rlimit_parsed[i].resource,
-                                              .soft = p->rlimit_parsed[i].soft,
-                                              .hard = p->rlimit_parsed[i].hard };
-                r = nook_msg_add(m, T_RLIMIT, &rl, sizeof(rl));
-        }
-        if (p->n_rlimits)
-                nook_strbuf_printf(sum, ", %zu rlimit%s (setrlimit)", p->n_rlimits, p->n_rlimits == 1 ? "" : "s");
-        return r;
-}
-
 /* The image's User ("uid[:gid]", "name[:group]"), as the request's user would be. */
 static bool image_user(const char *spec, nook_process_spec *p) {
         char u[128];
@@ -242,7 +210,7 @@ bool nook_image_workdir_ok(const char *w) {
 }
 
 static int build_spawn(const nook_adapter_config *c, const nook_session *s, const nook_start_process_req *req,
-                       const char *ref, nook_msg *m, nook_strbuf *sum, nook_error **err) {
+                       const char *ref, nook_msg *m, nook_strbuf *sum, nook_limits_report *rep, nook_error **err) {
         nook_process_spec pc = req->process; /* a shallow copy: the image may fill in user */
         const nook_process_spec *p = &pc;
         nook_image im = { 0 };
@@ -287,7 +255,7 @@ static int build_spawn(const nook_adapter_config *c, const nook_session *s, cons
         if (r >= 0)
                 r = nook_msg_add_u64(m, T_CAPS, DEFAULT_CAPS);
         if (r >= 0)
-                r = add_limits(&req->environment.spec, p, m, sum);
+                r = nook_limits_spawn(s, &req->environment.spec, p, m, sum, rep); /* S34 */
         if (r < 0) {
                 nook_image_clear(&im);
                 return nook_error_oom(err);
@@ -407,7 +375,8 @@ int nook_userns_start_process(void *state, nook_call_ctx *ctx, const nook_start_
                 return r;
         nook_msg m = NOOK_MSG_INIT(NOOK_MSG_SPAWN), reply = NOOK_MSG_INIT(0);
         nook_strbuf sum = NOOK_STRBUF_INIT;
-        r = build_spawn(ctx->config, s, req, ref, &m, &sum, err);
+        r = build_spawn(ctx->config, s, req, ref, &m, &sum, &ret->limits, err);
+        ret->has_limits = r >= 0;
         int q = r >= 0 ? write_meta(s, ref, req) : 0;
         if (q < 0)
                 r = nook_error_sys(err, -q, "start_process: recording the process");

@@ -70,8 +70,8 @@ typedef enum nook_tag {
         T_RLIMIT,           /* bytes: struct nook_rlimit_msg, repeated */
         T_SECCOMP,          /* bytes: struct sock_filter[]; absent = unconfined */
         T_CAPS,             /* u64: capability bits kept for a uid-0 workload */
-        T_MEMORY_MAX,       /* u64: bytes; the monitor's watchdog kills the tree above it */
-        T_PIDS_MAX,         /* u64: the watchdog kills the tree above it */
+        T_MEMORY_MAX,       /* u64: bytes (PREPARE: the session's; SPAWN: tighter while it runs) */
+        T_PIDS_MAX,         /* u64: tasks (PREPARE: the session's; SPAWN: tighter while it runs) */
         /* STDIN / SIGNAL */
         T_DATA = 70, /* bytes */
         T_CLOSE,     /* u64 */
@@ -79,6 +79,14 @@ typedef enum nook_tag {
         T_GRACE_MS,  /* u64 */
         /* STARTED */
         T_DEADLINE_MS = 90, /* u64: CLOCK_MONOTONIC ms when the timeout ends the workload, 0 none */
+        /* limits (S34; helpers/limits.c) */
+        T_DISK_MAX = 91, /* u64, PREPARE: bytes the writable layer may hold */
+        T_CGROUP,        /* u64, PREPARE: 1 = a delegated cgroup v2 holds memory and tasks; its dir is the fd */
+        T_NPROC_RLIMIT,  /* u64, SPAWN (added by the holder): RLIMIT_NPROC of the workload */
+        T_OUT_MAX,       /* u64, SPAWN: bytes the stdout (or pty) capture log keeps */
+        T_ERR_MAX,       /* u64, SPAWN: bytes the stderr capture log keeps */
+        T_OUT_FAIL,      /* u64, SPAWN: 1 = kill the process past T_OUT_MAX (else a marker ends the log) */
+        T_ERR_FAIL,      /* u64, SPAWN: the same for stderr */
 } nook_tag;
 
 struct nook_rlimit_msg {

@@ -27,9 +27,11 @@ int nook_userns_collect_stats(void *state, nook_call_ctx *ctx, const nook_proces
                         ret->cpu_millis = rec.cpu_ms;
                         ret->has_cpu_millis = true;
                 }
-                return asprintf(&ret->redacted_summary, "exited with %d%s%s", rec.exit_code,
+                return asprintf(&ret->redacted_summary, "exited with %d%s%s%s%s", rec.exit_code,
                                 rec.timed_out ? " (timed out)" : "",
-                                rec.killed_by[0] && !rec.timed_out ? " (killed by the watchdog)" : "") < 0
+                                rec.killed_by[0] && !rec.timed_out ? " (killed: " : "",
+                                rec.timed_out ? "" : rec.killed_by, /* memory, pids, disk, output (S34) */
+                                rec.killed_by[0] && !rec.timed_out ? ")" : "") < 0
                                ? nook_error_oom(err)
                                : 0;
         }

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,34 @@ static int tiocsti(unsigned long extra) {
         return report(syscall(SYS_ioctl, fd, (unsigned long)TIOCSTI | extra, &c));
 }
 
+/* Holds mib MiB of touched anonymous memory until killed; with detach, in a grandchild
+ * whose parent exited (reparented to the session's init), and "held" printed once the
+ * memory is there. */
+static int hog(int mib, bool detach) {
+        if (detach) {
+                pid_t p = fork();
+                if (p < 0)
+                        return report(-1);
+                if (p > 0) {
+                        waitpid(p, NULL, 0);
+                        return 0;
+                }
+                if (fork() != 0)
+                        _exit(0);
+                signal(SIGPIPE, SIG_IGN); /* the monitor reading our stdout is gone */
+        }
+        size_t n = (size_t)mib << 20;
+        char *m = malloc(n);
+        if (!m)
+                return report(-1);
+        for (size_t i = 0; i < n; i += 4096)
+                m[i] = 1;
+        printf("held %d\n", mib);
+        fflush(stdout);
+        for (;;)
+                pause();
+}
+
 int main(int argc, char **argv) {
         const char *what = argc > 1 ? argv[1] : "";
         if (!strcmp(what, "keyctl"))
@@ -105,8 +135,11 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(what, "deeptree") && argc > 3)
                 return deeptree(argv[2], atol(argv[3]), argc > 4 ? atol(argv[4]) : 0, argc > 5 ? argv[5] : NULL);
+        if (!strcmp(what, "hog") && argc > 2) /* hog MIB [detach]: hold MIB MiB of memory */
+                return hog(atoi(argv[2]), argc > 3 && !strcmp(argv[3], "detach"));
         fprintf(stderr,
                 "usage: nook-probe keyctl|bpf|userfaultfd|unshare-user|clone3|tiocsti|tiocsti-high|mount|"
-                "open-tree|open PATH|open-write PATH|ptrace PID|setuid0|fds|deeptree PATH DEPTH [ZERO_EVERY [LINK]]\n");
+                "open-tree|open PATH|open-write PATH|ptrace PID|setuid0|fds|deeptree PATH DEPTH [ZERO_EVERY [LINK]]|"
+                "hog MIB [detach]\n");
         return 2;
 }

@@ -1,0 +1,27 @@
+/* nook userns — the limits of a session and of its processes (S34): what goes to the
+ * holder, how each limit is enforced here, and the delegated cgroup v2 when there is
+ * one.  The holder's half is helpers/limits.c. */
+#ifndef NOOK_USERNS_LIMITS_H
+#define NOOK_USERNS_LIMITS_H
+
+#include "core/contract.h"
+#include "userns/proto.h"
+#include "userns/session.h"
+#include "util/strbuf.h"
+
+/* prepare_environment, before PREPARE is sent: the session's limits (spec.resources)
+ * into m; with a delegated cgroup v2 the session gets its own cgroup, the holder is
+ * moved into it and the workloads' cgroup dir is attached to m.  Never fails the
+ * stage: what cannot be used is recorded and enforced otherwise. */
+int nook_limits_prepare(const nook_session *s, const nook_resources *res, nook_msg *m);
+/* After PREPARE succeeded (the driver is known): <session>/limits, how each limit is
+ * enforced, for start_process to report. */
+int nook_limits_record(const nook_session *s, const nook_environment_spec *spec, const char *notes);
+/* start_process: the process's limits into m (timeout, memory, processes, rlimits, the
+ * capture logs' bounds), a summary line and the report of how each is enforced. */
+int nook_limits_spawn(const nook_session *s, const nook_environment_spec *spec, const nook_process_spec *p, nook_msg *m,
+                      nook_strbuf *sum, nook_limits_report *rep);
+/* cleanup: the session's cgroup, once the holder is gone. */
+void nook_limits_release(int session_dir_fd);
+
+#endif
