@@ -59,7 +59,7 @@ while [ $i -lt 40 ]; do
         i=$((i + 1))
         attempt "-v" run --rootfs "$ROOT" -v "$H/shared/d/src:/data" -- cat /data/marker
         attempt "--rootfs-rw" run --rootfs "$H/shared/d/root" --rootfs-rw -- sh -c 'cat /marker; echo w >/written'
-        attempt "--workspace" run --rootfs "$ROOT" --workspace "$H/shared/d/src:live" -- cat /workspace/marker
+        attempt "--workspace" run --rootfs "$ROOT" --workspace "$H/shared/d/src:rw" -- cat /workspace/marker
 done
 # the contract's path: an alias the operator configured that goes through d
 export NOOK_ALIASES="testroot=$ROOT;vol=$H/shared/d/src"
@@ -97,7 +97,7 @@ assert_eq "0 harmless" "$RC $OUT" "-v without the race"
 run_nook run --rootfs "$H/shared/d/root" --rootfs-rw -- sh -c 'cat /marker; echo w >/written'
 assert_eq "0 harmless" "$RC $OUT" "--rootfs-rw without the race"
 assert_eq w "$(cat "$H/shared/d/root/written")" "--rootfs-rw writes into the directory named"
-run_nook run --rootfs "$ROOT" --workspace "$H/shared/d/src:live" -- cat /workspace/marker
+run_nook run --rootfs "$ROOT" --workspace "$H/shared/d/src:rw" -- cat /workspace/marker
 assert_eq "0 harmless" "$RC $OUT" "--workspace without the race"
 # a symlink the user may not change (a root-owned directory) is followed as before
 if [ -L /bin ] && [ "$(stat -c %u /)" = 0 ]; then
