@@ -41,7 +41,7 @@ typedef struct build {
         const nook_msg *msg;
         int root_fd;          /* the new root */
         char root_path[4096]; /* its name here (d_path), for the checks of S6 */
-        bool writable; /* files may be written into the new root (overlay upper) */
+        bool writable;        /* files may be written into the new root (overlay upper) */
         char *notes;
         size_t notes_size;
         hstatus *st;
@@ -178,8 +178,8 @@ static int mount_overlay_root(build *b, bool image, bool rw) {
                 b->root_fd = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 return b->root_fd < 0 ? hfail(st, errno, "opening the root") : 0;
         }
-        _cleanup_close_ int src = host_source(b, nook_msg_u64(b->msg, T_ROOTFS_FD, UINT64_MAX), O_DIRECTORY,
-                                              "the root directory");
+        _cleanup_close_ int src =
+                host_source(b, nook_msg_u64(b->msg, T_ROOTFS_FD, UINT64_MAX), O_DIRECTORY, "the root directory");
         if (src < 0)
                 return src;
         char from[32];
@@ -471,7 +471,7 @@ static int kernel_dest(build *b, int fd, const plan_mount *pm) {
                 return hfail(b->st, EXDEV, "mount destination %s leads out of the root (refused)", pm->dest);
         if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC || under(rel, "/proc") || under(rel, "/sys"))
                 return hfail(b->st, EPERM,
-                             "mount destination %s resolves to %s, at or under /proc or /sys, which nook owns: refused "
+                             "mount destination %s reaches %s, at or under /proc or /sys, which nook owns: refused "
                              "(SECURITY.md S6)",
                              pm->dest, rel[0] ? rel : "/");
         return 0;

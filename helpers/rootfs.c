@@ -212,8 +212,7 @@ _Noreturn static void fuse_child(holder *h, const nook_msg *m, const upper_dirs 
         _exit(127);
 }
 
-static int mount_fuse_overlayfs(holder *h, const nook_msg *m, const upper_dirs *u, int root, int layers,
-                                hstatus *st) {
+static int mount_fuse_overlayfs(holder *h, const nook_msg *m, const upper_dirs *u, int root, int layers, hstatus *st) {
         const char *bin = nook_msg_str(m, T_FUSE_BIN);
         if (!bin)
                 return hfail(st, ENOENT, "fuse-overlayfs is not installed");

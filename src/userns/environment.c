@@ -256,8 +256,8 @@ static int describe_mounts(nook_session *s, const nook_env_req *req, const nook_
         }
         const nook_workspace *w = &req->environment.spec.filesystem.workspace;
         free(s->workspace);
-        s->workspace = w->mode != NOOK_WS_NONE ? strdup(w->destination_path ? w->destination_path : "/workspace")
-                                               : NULL;
+        s->workspace =
+                w->mode != NOOK_WS_NONE ? strdup(w->destination_path ? w->destination_path : "/workspace") : NULL;
         free(s->mounts);
         s->mounts = nook_strbuf_steal(&b);
         return s->mounts && (w->mode == NOOK_WS_NONE || s->workspace) ? 0 : -ENOMEM;
@@ -267,8 +267,8 @@ static int describe_mounts(nook_session *s, const nook_env_req *req, const nook_
  * the root's fd or the image's layers and writable layer's fd, all open until the
  * holder has answered.  *asked: the holder was asked (a failure then spoils the
  * session). */
-static int request_prepare(nook_call_ctx *ctx, nook_session *s, const nook_env_req *req, nook_msg *reply,
-                           bool *asked, nook_error **err) {
+static int request_prepare(nook_call_ctx *ctx, nook_session *s, const nook_env_req *req, nook_msg *reply, bool *asked,
+                           nook_error **err) {
         _cleanup_close_ int rootfd = s->image ? -1 : open_root(s, err);
         if (!s->image && rootfd < 0)
                 return rootfd;
