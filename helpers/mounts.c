@@ -506,7 +506,9 @@ static int open_target(build *b, const plan_mount *pm, bool create) {
                 return hfail(b->st, EINVAL, "mount destination %s is not a %s", pm->dest,
                              pm->file ? "regular file" : "directory");
         }
-        if (create && (kernel_dest(b, parent, pm) < 0 || kernel_dest(b, fd, pm) < 0)) {
+        /* before mounting (S6); a directory made under /proc or /sys would have failed:
+         * procfs and sysfs refuse mkdir, the masks are read-only */
+        if (create && kernel_dest(b, fd, pm) < 0) {
                 close(fd);
                 return -b->st->err;
         }
