@@ -565,8 +565,8 @@ static int apply_one(build *b, const plan_mount *pm, int n) {
                         return hfail(b->st, errno, "mounting a tmpfs on %s", pm->dest);
                 return 0;
         }
-        char what[4200];
-        snprintf(what, sizeof(what), "the source of %s (%s)", pm->dest, pm->source);
+        char what[4200]; /* errors name the destination, never the host path (docs/cli.md) */
+        snprintf(what, sizeof(what), "the source of %s", pm->dest);
         _cleanup_close_ int src = host_source(b, pm->fd, pm->file ? 0 : O_DIRECTORY, what);
         struct stat ss, ds;
         if (src < 0)

@@ -205,8 +205,10 @@ static int open_root(const nook_session *s, nook_error **err) {
                                "the root directory goes through a symlink that you (or a sandbox of yours) could "
                                "change: nook follows none (SECURITY.md S31)");
                 nook_error_set_hint(err, "%s: name the directory by its real path", s->rootfs);
-        } else if (fd < 0)
-                nook_error_sys(err, -fd, "opening the root directory %s", s->rootfs);
+        } else if (fd < 0) {
+                nook_error_sys(err, -fd, "opening the root directory");
+                nook_error_set_hint(err, "%s must be an existing directory (the root of the sandbox)", s->rootfs);
+        }
         return fd;
 }
 
@@ -275,8 +277,11 @@ static int request_prepare(nook_call_ctx *ctx, nook_session *s, const nook_env_r
         /* the writable layer is nook's own dir (session dir, or the data dir's uppers/):
          * its last component never a symlink; the holder mounts that inode */
         _cleanup_close_ int upper = s->image ? open(s->upper, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-        if (s->image && upper < 0)
-                return nook_error_sys(err, errno, "opening the writable layer %s", s->upper);
+        if (s->image && upper < 0) {
+                nook_error_sys(err, errno, "opening the writable layer");
+                nook_error_set_hint(err, "%s", s->upper);
+                return -nook_error_get_errno(*err);
+        }
         _cleanup_(nook_mount_list_clear) nook_mount_list mounts = { 0 };
         int r = nook_mounts_plan(ctx->config, &req->environment, &mounts, err);
         if (r < 0)
