@@ -11,11 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "helper.h"
+#include "util/hostpath.h"
 #include "util/macro.h"
 
 #ifndef MOUNT_ATTR_RDONLY
@@ -36,8 +39,9 @@ struct mount_attr {
 typedef struct build {
         holder *h;
         const nook_msg *msg;
-        int root_fd;   /* the new root */
-        bool writable; /* files may be written into the new root (overlay upper) */
+        int root_fd;          /* the new root */
+        char root_path[4096]; /* its name here (d_path), for the checks of S6 */
+        bool writable;        /* files may be written into the new root (overlay upper) */
         char *notes;
         size_t notes_size;
         hstatus *st;
@@ -96,9 +100,57 @@ static int mount_fd(const char *src, int fd, const char *type, unsigned long fla
         return mount(src, fdpath(p, fd), type, flags, data);
 }
 
+/* ---- host sources (SECURITY.md S31) ------------------------------------------------------
+ *
+ * A host source (the root directory, a -v or alias source, the workspace) is resolved
+ * once, by the client, without following a symlink a sandbox could swap
+ * (nook_host_open); its fd comes with PREPARE and is the identity of what may be
+ * mounted.  We cannot mount from that fd: its mount belongs to the client's mount
+ * namespace, and mount(2) MS_BIND and open_tree(2) refuse a source from another
+ * namespace (EINVAL, fs/namespace.c check_mnt; clone_private_mount for overlay's
+ * layers).  So the kernel's name of it (d_path) is opened here, in our copy of that
+ * namespace, with no symlink followed at all, and used only when st_dev/st_ino match the
+ * client's fd (nook_host_reopen): a swap in between fails the match, or the open
+ * (ELOOP), and nothing is mounted.  From then on only our fd is used, as
+ * /proc/self/fd/N (a bind's source, overlay's lowerdir): no path is resolved again.
+ * After a bind, the destination reached anew must be that inode (apply_one, below). */
+static int host_source(build *b, uint64_t index, int flags, const char *what) {
+        const nook_msg *m = b->msg;
+        if (index >= m->n_fds || m->fds[index] < 0)
+                return hfail(b->st, EBADF, "%s: the request carries no fd of it", what);
+        int fd = nook_host_reopen(m->fds[index], flags);
+        if (fd == -ESTALE || fd == -ELOOP || fd == -ENOENT || fd == -ENOTDIR)
+                return hfail(b->st, -fd, "%s changed after nook opened it: refused (SECURITY.md S31)", what);
+        return fd < 0 ? hfail(b->st, -fd, "reopening %s", what) : fd;
+}
+
+/* The mount on fd dst is the inode of src (a bind, checked after mounting). */
+static bool same_inode(int src, int dst) {
+        struct stat a, b;
+        return fstat(src, &a) == 0 && fstat(dst, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* The user's directory itself as the root (--rootfs-rw, or read-only when overlayfs is
+ * unavailable), bound from our fd of it and checked after (S31). */
+static int bind_root(build *b, int top, int root, int src, bool ro) {
+        if (mount_fd(fdpath((char[32]){ 0 }, src), root, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return hfail(b->st, errno, "binding the root directory");
+        /* an fd opened before a mount still names what is under it: reopen to reach
+         * the new mount */
+        b->root_fd = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (b->root_fd < 0)
+                return hfail(b->st, errno, "opening the root");
+        if (!same_inode(src, b->root_fd))
+                return hfail(b->st, ESTALE, "the root directory changed while it was mounted: refused");
+        if (ro && mount_fd(NULL, b->root_fd, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+                return hfail(b->st, errno, "making the root read-only");
+        b->writable = false; /* never write nook's files into the user's own directory */
+        return 0;
+}
+
 /* The writable layer: a tmpfs over the session's mnt dir (in this mount namespace only)
  * holding upper/ and work/, and the root dir as an overlay of the user's directory. */
-static int mount_overlay_root(build *b, const char *rootfs, bool rw) {
+static int mount_overlay_root(build *b, bool image, bool rw) {
         hstatus *st = b->st;
         _cleanup_close_ int mnt = openat(b->h->session_fd, "mnt", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (mnt < 0)
@@ -118,7 +170,7 @@ static int mount_overlay_root(build *b, const char *rootfs, bool rw) {
         _cleanup_close_ int root = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root < 0)
                 return hfail(st, errno, "opening the root mount point");
-        if (!rootfs) { /* an image: its layers under the writable layer the client made */
+        if (image) { /* an image: its layers under the writable layer the client made */
                 int r = holder_image_root(b->h, b->msg, root, &b->h->driver, b->h->driver_why, sizeof(b->h->driver_why),
                                           st);
                 if (r < 0)
@@ -130,41 +182,28 @@ static int mount_overlay_root(build *b, const char *rootfs, bool rw) {
                 b->root_fd = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
                 return b->root_fd < 0 ? hfail(st, errno, "opening the root") : 0;
         }
-        if (rw) {
-                if (mount_fd(rootfs, root, NULL, MS_BIND | MS_REC, NULL) < 0)
-                        return hfail(st, errno, "binding the root directory read-write");
-        } else {
-                /* overlayfs(5): option values escape ',' ':' '\' with '\'; upper and work
-                 * are relative to our cwd, the session tmpfs. */
-                char data[8192] = "lowerdir=";
-                size_t n = strlen(data);
-                for (const char *c = rootfs; *c && n + 4 < sizeof(data); c++) {
-                        if (*c == ',' || *c == ':' || *c == '\\')
-                                data[n++] = '\\';
-                        data[n++] = *c;
-                }
-                snprintf(data + n, sizeof(data) - n, ",upperdir=upper,workdir=work,userxattr");
-                if (fchdir(top) < 0)
-                        return hfail(st, errno, "entering the session tmpfs");
-                if (mount_fd("overlay", root, "overlay", 0, data) < 0) {
-                        int e = errno;
-                        /* Without overlay in a user namespace (kernel < 5.11, nested, NFS):
-                         * the directory read-only, writes refused.  Reported, not silent. */
-                        if (mount_fd(rootfs, root, NULL, MS_BIND | MS_REC, NULL) < 0)
-                                return hfail(st, errno, "binding the root directory");
-                        /* an fd opened before a mount still names what is under it:
-                         * reopen to reach the new mount */
-                        _cleanup_close_ int top_root = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
-                        if (top_root < 0 || mount_fd(NULL, top_root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
-                                return hfail(st, errno, "making the root read-only");
-                        note(b, "no writable layer (overlayfs in a user namespace failed: %s): the root is read-only",
-                             strerror(e));
-                        b->writable = false;
-                        b->root_fd = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
-                        return b->root_fd < 0 ? hfail(st, errno, "opening the root") : 0;
-                }
+        _cleanup_close_ int src =
+                host_source(b, nook_msg_u64(b->msg, T_ROOTFS_FD, UINT64_MAX), O_DIRECTORY, "the root directory");
+        if (src < 0)
+                return src;
+        char from[32];
+        fdpath(from, src);
+        if (rw)
+                return bind_root(b, top, root, src, false);
+        /* overlayfs(5): the lower layer by fd; upper and work are relative to our cwd,
+         * the session tmpfs */
+        char data[128];
+        snprintf(data, sizeof(data), "lowerdir=%s,upperdir=upper,workdir=work,userxattr", from);
+        if (fchdir(top) < 0)
+                return hfail(st, errno, "entering the session tmpfs");
+        if (mount_fd("overlay", root, "overlay", 0, data) < 0) {
+                /* Without overlay in a user namespace (kernel < 5.11, nested, NFS):
+                 * the directory read-only, writes refused.  Reported, not silent. */
+                note(b, "no writable layer (overlayfs in a user namespace failed: %s): the root is read-only",
+                     strerror(errno));
+                return bind_root(b, top, root, src, true);
         }
-        b->writable = !rw; /* never write nook's files into the user's own directory */
+        b->writable = true; /* the overlay's upper, on the session tmpfs */
         b->root_fd = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
         return b->root_fd < 0 ? hfail(st, errno, "opening the root") : 0;
 }
@@ -361,12 +400,13 @@ static int etc_files(build *b, const nook_msg *m) {
 typedef struct plan_mount {
         const char *kind, *source, *dest, *options;
         bool ro, file, follow;
+        uint64_t fd; /* index of the source's fd in the message, or UINT64_MAX */
 } plan_mount;
 
 static bool parse_mount(const void *d, uint32_t len, plan_mount *pm) {
-        const char *f[7];
+        const char *f[8];
         const char *p = d, *end = p + len;
-        for (int i = 0; i < 7; i++) {
+        for (int i = 0; i < 8; i++) {
                 const char *z = memchr(p, 0, (size_t)(end - p));
                 if (!z)
                         return false;
@@ -379,7 +419,8 @@ static bool parse_mount(const void *d, uint32_t len, plan_mount *pm) {
                             .follow = f[3][0] == '1',
                             .source = f[4],
                             .dest = f[5],
-                            .options = f[6] };
+                            .options = f[6],
+                            .fd = f[7][0] ? strtoull(f[7], NULL, 10) : UINT64_MAX };
         return pm->dest[0] == '/';
 }
 
@@ -425,6 +466,33 @@ static int walk_parent(build *b, const plan_mount *pm, char *path, const char **
         return cur;
 }
 
+static bool under(const char *path, const char *dir) {
+        size_t n = strlen(dir);
+        return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+/* S6: a destination is judged by what it resolved to, not by its spelling.  At or under
+ * the root's /proc or /sys by the kernel's name of the fd (d_path: every symlink
+ * resolved, pk -> proc/sys/kernel and /apk -> /proc/sys/kernel under
+ * follow_within_alias alike), or on a procfs or sysfs however reached (fstatfs(2)), it
+ * is refused: those are nook's (the masks of S14, the facts the workload's setup reads). */
+static int kernel_dest(build *b, int fd, const plan_mount *pm) {
+        struct statfs sf;
+        char path[4096];
+        size_t n = strlen(b->root_path);
+        if (fstatfs(fd, &sf) < 0 || nook_fd_path(fd, path, sizeof(path)) < 0)
+                return hfail(b->st, errno, "mount destination %s", pm->dest);
+        const char *rel = strncmp(path, b->root_path, n) == 0 && (path[n] == '/' || !path[n]) ? path + n : NULL;
+        if (!rel)
+                return hfail(b->st, EXDEV, "mount destination %s leads out of the root (refused)", pm->dest);
+        if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC || under(rel, "/proc") || under(rel, "/sys"))
+                return hfail(b->st, EPERM,
+                             "mount destination %s reaches %s, at or under /proc or /sys, which nook owns: refused "
+                             "(SECURITY.md S6)",
+                             pm->dest, rel[0] ? rel : "/");
+        return 0;
+}
+
 static int open_target(build *b, const plan_mount *pm, bool create) {
         char path[4096];
         snprintf(path, sizeof(path), "%s", pm->dest);
@@ -454,6 +522,12 @@ static int open_target(build *b, const plan_mount *pm, bool create) {
                 return hfail(b->st, EINVAL, "mount destination %s is not a %s", pm->dest,
                              pm->file ? "regular file" : "directory");
         }
+        /* before mounting (S6); a directory made under /proc or /sys would have failed:
+         * procfs and sysfs refuse mkdir, the masks are read-only */
+        if (create && kernel_dest(b, fd, pm) < 0) {
+                close(fd);
+                return -b->st->err;
+        }
         return fd;
 }
 
@@ -482,20 +556,15 @@ static int make_read_only(build *b, const plan_mount *pm) {
         return 0;
 }
 
-static int snapshot_layer(build *b, const plan_mount *pm, int dst, int n) {
+static int snapshot_layer(build *b, const plan_mount *pm, int src, int dst, int n) {
         _cleanup_close_ int top = openat(b->h->session_fd, "mnt", O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         char up[32], work[32], data[8192];
         snprintf(up, sizeof(up), "ws-upper-%d", n);
         snprintf(work, sizeof(work), "ws-work-%d", n);
         if (top < 0 || mkdirat(top, up, 0755) < 0 || mkdirat(top, work, 0700) < 0 || fchdir(top) < 0)
                 return hfail(b->st, errno, "making the snapshot layer of %s", pm->dest);
-        size_t k = (size_t)snprintf(data, sizeof(data), "lowerdir=");
-        for (const char *c = pm->source; *c && k + 4 < sizeof(data); c++) {
-                if (*c == ',' || *c == ':' || *c == '\\')
-                        data[k++] = '\\';
-                data[k++] = *c;
-        }
-        snprintf(data + k, sizeof(data) - k, ",upperdir=%s,workdir=%s,userxattr", up, work);
+        /* the lower layer by our fd of the source (S31) */
+        snprintf(data, sizeof(data), "lowerdir=/proc/self/fd/%d,upperdir=%s,workdir=%s,userxattr", src, up, work);
         if (mount_fd("overlay", dst, "overlay", 0, data) < 0)
                 return hfail(b->st, errno, "mounting the snapshot of %s", pm->dest);
         return 0;
@@ -516,14 +585,16 @@ static int apply_one(build *b, const plan_mount *pm, int n) {
                         limits_tmpfs_charge(b->h, top);
                 return 0;
         }
-        _cleanup_close_ int src = open(pm->source, O_PATH | O_CLOEXEC);
+        char what[4200]; /* errors name the destination, never the host path (docs/cli.md) */
+        snprintf(what, sizeof(what), "the source of %s", pm->dest);
+        _cleanup_close_ int src = host_source(b, pm->fd, pm->file ? 0 : O_DIRECTORY, what);
         struct stat ss, ds;
-        if (src < 0 || fstat(src, &ss) < 0)
-                return hfail(b->st, errno, "opening the source of %s", pm->dest);
-        if (S_ISDIR(ss.st_mode) == (bool)pm->file)
+        if (src < 0)
+                return src;
+        if (fstat(src, &ss) < 0 || S_ISDIR(ss.st_mode) == (bool)pm->file)
                 return hfail(b->st, EINVAL, "the source of %s changed type since it was planned", pm->dest);
         if (!strcmp(pm->kind, "snapshot"))
-                return snapshot_layer(b, pm, dst, n);
+                return snapshot_layer(b, pm, src, dst, n);
         char p[32];
         if (mount(fdpath(p, src), fdpath((char[32]){ 0 }, dst), NULL, MS_BIND | MS_REC, NULL) < 0)
                 return hfail(b->st, errno, "binding %s", pm->dest);
@@ -581,6 +652,25 @@ static void make_workdir(build *b, const char *path) {
                 close(fd);
 }
 
+/* Verified after every mount of the plan (S6): /proc and /sys of the root are still the
+ * procfs and sysfs nook mounted, and so is /proc/sys/kernel, whose facts the
+ * workload's setup may read. */
+static int check_kernel_dirs(build *b) {
+        static const struct {
+                const char *path;
+                long magic;
+        } want[] = { { "proc", PROC_SUPER_MAGIC }, { "proc/sys/kernel", PROC_SUPER_MAGIC }, { "sys", SYSFS_MAGIC } };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                _cleanup_close_ int fd = open_beneath(b->root_fd, want[i].path, O_PATH | O_DIRECTORY);
+                struct statfs sf;
+                if (fd < 0 || fstatfs(fd, &sf) < 0 || sf.f_type != want[i].magic)
+                        return hfail(b->st, fd < 0 ? errno : EPERM,
+                                     "/%s in the root is not what nook mounted there: refused (SECURITY.md S6)",
+                                     want[i].path);
+        }
+        return 0;
+}
+
 /* pivot_root(2) with new_root == put_old: the old root ends up stacked under the new
  * one and is detached right away (the trick runc and bubblewrap use). */
 static int pivot(build *b) {
@@ -597,13 +687,13 @@ static int pivot(build *b) {
 
 int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size, hstatus *st) {
         build b = { .h = h, .msg = m, .root_fd = -1, .notes = notes, .notes_size = notes_size, .st = st };
-        const char *rootfs = nook_msg_str(m, T_ROOTFS);
         const char *hostname = nook_msg_str(m, T_HOSTNAME);
-        if (nook_msg_has(m, T_DRIVER))
-                rootfs = NULL;
-        else if (!rootfs || rootfs[0] != '/')
+        bool image = nook_msg_has(m, T_DRIVER);
+        if (!image && !nook_msg_has(m, T_ROOTFS_FD))
                 return hfail(st, EINVAL, "no root directory given");
-        int r = mount_overlay_root(&b, rootfs, nook_msg_u64(m, T_ROOTFS_RW, 0) == 1);
+        int r = mount_overlay_root(&b, image, nook_msg_u64(m, T_ROOTFS_RW, 0) == 1);
+        if (r >= 0 && (r = nook_fd_path(b.root_fd, b.root_path, sizeof(b.root_path))) < 0)
+                r = hfail(st, -r, "naming the root");
         if (r >= 0)
                 r = mount_proc(&b);
         if (r >= 0)
@@ -618,6 +708,8 @@ int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size,
                 r = apply_mounts(&b, m);
         if (r >= 0)
                 make_workdir(&b, nook_msg_str(m, T_WORKDIR));
+        if (r >= 0)
+                r = check_kernel_dirs(&b);
         if (r >= 0 && hostname && sethostname(hostname, strlen(hostname)) < 0)
                 r = hfail(st, errno, "setting the hostname");
         if (r >= 0 && nook_msg_u64(m, T_ROOT_RO, 0) == 1 && b.writable &&

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "util/hostpath.h"
 #include "util/macro.h"
 
 /* overlayfs(5): ',' ':' '\' inside a path are escaped with '\'. */
@@ -52,18 +53,52 @@ static int lower_option(const nook_msg *m, char *out, size_t size) {
         return count ? (int)n : -EINVAL;
 }
 
-static int upper_options(const char *upper, char *out, size_t n, size_t size) {
+/* The writable layer (S31): the client's fd of its dir reached again here and proved
+ * the same inode (nook_host_reopen); upper/ and work/ opened below it, never through a
+ * symlink.  The kernel gets them as /proc/self/fd/N (no path is resolved again);
+ * fuse-overlayfs, another program, the kernel's name of the dir (d_path, no symlink). */
+typedef struct upper_dirs {
+        int up, work;
+        char path[4096];
+} upper_dirs;
+
+static void upper_close(upper_dirs *u) {
+        if (u->up >= 0)
+                close(u->up);
+        if (u->work >= 0)
+                close(u->work);
+}
+
+static int upper_open(const nook_msg *m, upper_dirs *u, hstatus *st) {
+        uint64_t i = nook_msg_u64(m, T_UPPER_FD, UINT64_MAX);
+        if (i >= m->n_fds || m->fds[i] < 0)
+                return hfail(st, EBADF, "the request carries no fd of the writable layer");
+        _cleanup_close_ int dir = nook_host_reopen(m->fds[i], O_DIRECTORY);
+        if (dir < 0)
+                return hfail(st, -dir, "the writable layer changed after nook opened it: refused (SECURITY.md S31)");
+        u->up = openat(dir, "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        u->work = openat(dir, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int r = u->up < 0 || u->work < 0 ? -errno : nook_fd_path(dir, u->path, sizeof(u->path));
+        return r < 0 ? hfail(st, -r, "opening the writable layer's upper/ and work/") : 0;
+}
+
+static int upper_options(const upper_dirs *u, bool by_fd, char *out, size_t n, size_t size) {
+        if (by_fd) {
+                n += (size_t)snprintf(out + n, size - n, ",upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d", u->up,
+                                      u->work);
+                return n + 2 >= size ? -E2BIG : (int)n;
+        }
         n += (size_t)snprintf(out + n, size - n, ",upperdir=");
-        n = put_escaped(out, n, size, upper);
+        n = put_escaped(out, n, size, u->path);
         n += (size_t)snprintf(out + n, size - n, "/upper,workdir=");
-        n = put_escaped(out, n, size, upper);
+        n = put_escaped(out, n, size, u->path);
         n += (size_t)snprintf(out + n, size - n, "/work");
         return n + 2 >= size ? -E2BIG : (int)n;
 }
 
 /* More layers than fit in mount(2)'s one page of options (images may have 127): the new
  * mount API takes them one at a time ("lowerdir+", Linux 6.8, overlayfs(5)). */
-static int mount_overlay_layers(const nook_msg *m, int root, hstatus *st) {
+static int mount_overlay_layers(const nook_msg *m, const upper_dirs *u, int root, hstatus *st) {
         _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
         if (fs < 0)
                 return hfail(st, errno, "the image has too many layers for mount(2), and fsopen failed");
@@ -75,9 +110,9 @@ static int mount_overlay_layers(const nook_msg *m, int root, hstatus *st) {
                 if (tag == T_LOWER && len && ((const char *)d)[len - 1] == 0 &&
                     fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", d, 0) < 0)
                         return hfail(st, errno, "the image has too many layers for this kernel's overlayfs");
-        char up[4096], work[4096];
-        snprintf(up, sizeof(up), "%s/upper", nook_msg_str(m, T_UPPER));
-        snprintf(work, sizeof(work), "%s/work", nook_msg_str(m, T_UPPER));
+        char up[32], work[32];
+        snprintf(up, sizeof(up), "/proc/self/fd/%d", u->up);
+        snprintf(work, sizeof(work), "/proc/self/fd/%d", u->work);
         if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", up, 0) < 0 ||
             fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
             fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
@@ -89,13 +124,13 @@ static int mount_overlay_layers(const nook_msg *m, int root, hstatus *st) {
         return 0;
 }
 
-static int mount_kernel_overlay(const nook_msg *m, int root, hstatus *st) {
+static int mount_kernel_overlay(const nook_msg *m, const upper_dirs *u, int root, hstatus *st) {
         char data[4096];
         int n = lower_option(m, data, sizeof(data));
         if (n >= 0)
-                n = upper_options(nook_msg_str(m, T_UPPER), data, (size_t)n, sizeof(data));
+                n = upper_options(u, true, data, (size_t)n, sizeof(data));
         if (n == -E2BIG)
-                return mount_overlay_layers(m, root, st);
+                return mount_overlay_layers(m, u, root, st);
         if (n < 0)
                 return hfail(st, -n, "the image names no layer");
         size_t k = (size_t)n;
@@ -142,11 +177,12 @@ static void drop_dac_effective(void) {
         (void)syscall(SYS_capset, &hdr, data);
 }
 
-_Noreturn static void fuse_child(holder *h, const nook_msg *m, int fuse_fd, int exe, int layers, bool squash) {
+_Noreturn static void fuse_child(holder *h, const nook_msg *m, const upper_dirs *u, int fuse_fd, int exe, int layers,
+                                 bool squash) {
         char opts[65536], fdarg[32]; /* an argument, not mount(2)'s page: 127 layers fit */
         int n = lower_option(m, opts, sizeof(opts));
         if (n >= 0)
-                n = upper_options(nook_msg_str(m, T_UPPER), opts, (size_t)n, sizeof(opts));
+                n = upper_options(u, false, opts, (size_t)n, sizeof(opts));
         if (n < 0)
                 _exit(126);
         /* xattr_permissions=2: owners and modes the workload sets are kept in the upper
@@ -176,7 +212,7 @@ _Noreturn static void fuse_child(holder *h, const nook_msg *m, int fuse_fd, int 
         _exit(127);
 }
 
-static int mount_fuse_overlayfs(holder *h, const nook_msg *m, int root, int layers, hstatus *st) {
+static int mount_fuse_overlayfs(holder *h, const nook_msg *m, const upper_dirs *u, int root, int layers, hstatus *st) {
         const char *bin = nook_msg_str(m, T_FUSE_BIN);
         if (!bin)
                 return hfail(st, ENOENT, "fuse-overlayfs is not installed");
@@ -199,7 +235,7 @@ static int mount_fuse_overlayfs(holder *h, const nook_msg *m, int root, int laye
         if (pid < 0)
                 return hfail(st, errno, "starting fuse-overlayfs");
         if (pid == 0)
-                fuse_child(h, m, fuse, exe, layers, nook_msg_u64(m, T_SQUASH, 0) == 1);
+                fuse_child(h, m, u, fuse, exe, layers, nook_msg_u64(m, T_SQUASH, 0) == 1);
         h->fuse_pid = pid;
         /* only the daemon holds /dev/fuse now: when it dies the connection aborts and
          * every access fails with ENOTCONN instead of hanging */
@@ -344,11 +380,12 @@ static int fuse_serving(holder *h, int root, hstatus *st) {
         return hfail(st, e, "fuse-overlayfs did not serve the root (see fuse-overlayfs.log in the session dir)");
 }
 
-static int try_driver(holder *h, const nook_msg *m, const char *d, int root, int layers, hstatus *st) {
+static int try_driver(holder *h, const nook_msg *m, const upper_dirs *u, const char *d, int root, int layers,
+                      hstatus *st) {
         if (!strcmp(d, "overlay"))
-                return mount_kernel_overlay(m, root, st);
+                return mount_kernel_overlay(m, u, root, st);
         if (!strcmp(d, "fuse-overlayfs")) {
-                int r = mount_fuse_overlayfs(h, m, root, layers, st);
+                int r = mount_fuse_overlayfs(h, m, u, root, layers, st);
                 return r < 0 ? r : fuse_serving(h, root, st);
         }
         return copy_layers(m, layers, root, st);
@@ -368,6 +405,9 @@ int holder_image_root(holder *h, const nook_msg *m, int root, const char **drive
         _cleanup_close_ int layers = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (layers < 0 || fchdir(layers) < 0)
                 return hfail(st, errno, "opening the store's layers");
+        _cleanup_(upper_close) upper_dirs u = { .up = -1, .work = -1 };
+        if (upper_open(m, &u, st) < 0)
+                return -st->err;
         static const char *const plain[] = { "overlay", "fuse-overlayfs", "copy", NULL };
         static const char *const fuse_first[] = { "fuse-overlayfs", "overlay", "copy", NULL };
         const char *one[] = { want, NULL };
@@ -381,7 +421,7 @@ int holder_image_root(holder *h, const nook_msg *m, int root, const char **drive
                         snprintf(why + strlen(why), why_size - strlen(why), "%s%s failed here (%s)", why[0] ? "; " : "",
                                  order[i - 1], st->msg);
                 *driver = order[i];
-                r = try_driver(h, m, order[i], root, layers, st);
+                r = try_driver(h, m, &u, order[i], root, layers, st);
         }
         if (r >= 0 && !strcmp(*driver, "copy"))
                 snprintf(why + strlen(why), why_size - strlen(why),

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "nook/nook.h"
 #include "util/macro.h"
@@ -19,6 +20,12 @@ extern char **arg_aliases;
 extern size_t arg_n_aliases;
 /* true when --alias gave NAME. */
 bool cli_alias_given(const char *name);
+
+/* The real path of a host path the person typed (relative to the cwd), resolved as the
+ * library and the holder resolve mount sources (no symlink a sandbox could swap, S31);
+ * NULL with errno set.  *st: what it names.  cli_host_path_error(errno) says why not. */
+char *cli_host_real_path(const char *path, struct stat *st);
+const char *cli_host_path_error(int e);
 
 typedef struct cli_verb {
         const char *name;

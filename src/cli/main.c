@@ -43,11 +43,12 @@ static int opt_alias(const char *arg) {
                 return EXIT_NOOK;
         if (cli_alias_given(name))
                 return cli_usage_error(NULL, "--alias '%s': %s is given twice", arg, name);
-        _cleanup_free_ char *real = realpath(eq + 1, NULL);
+        struct stat st;
+        _cleanup_free_ char *real = cli_host_real_path(eq + 1, &st);
         if (!real) {
                 int e = errno;
                 return cli_usage_error(NULL, "--alias '%s': %s%s%s", arg, eq + 1, e == ENOENT ? "" : ": ",
-                                       e == ENOENT ? " does not exist" : strerror(e));
+                                       e == ENOENT ? " does not exist" : cli_host_path_error(e));
         }
         char *entry = NULL;
         char **nv = realloc(arg_aliases, (arg_n_aliases + 1) * sizeof(char *));

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "run.h"
+#include "util/hostpath.h"
+#include "util/macro.h"
 #include "util/strbuf.h"
 
 void cli_session_opts_done(cli_session_opts *s) {
@@ -64,15 +66,38 @@ int cli_getopt_error(int c, char **argv, const struct option *longopts, const ch
 
 /* ---- options ---------------------------------------------------------------------------- */
 
-static int opt_rootfs(const char *arg, cli_session_opts *s, const char *verb) {
-        char *real = realpath(arg, NULL);
-        struct stat st;
-        if (!real || stat(real, &st) < 0) {
-                int e = errno;
-                free(real);
-                return cli_usage_error(verb, "--rootfs %s: %s (the directory to use as the sandbox's root)", arg,
-                                       strerror(e));
+/* Made absolute against the cwd, opened once the way the library and the holder open a
+ * source (nook_host_open, S31); the name handed on is the kernel's (d_path), which has
+ * no symlink in it, so the library's own open of it follows none either. */
+char *cli_host_real_path(const char *path, struct stat *st) {
+        _cleanup_free_ char *abs = NULL;
+        if (path[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+                if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0)
+                        return NULL;
         }
+        _cleanup_close_ int fd = nook_host_open(abs ? abs : path, 0);
+        char buf[PATH_MAX];
+        int r = fd < 0 ? fd : fstat(fd, st) < 0 ? -errno : nook_fd_path(fd, buf, sizeof(buf));
+        if (r < 0) {
+                errno = -r;
+                return NULL;
+        }
+        return strdup(buf);
+}
+
+const char *cli_host_path_error(int e) {
+        return e == ELOOP ? "it goes through a symlink that you (or a sandbox of yours) could change, and nook "
+                            "follows none (SECURITY.md S31): give the real path"
+                          : strerror(e);
+}
+
+static int opt_rootfs(const char *arg, cli_session_opts *s, const char *verb) {
+        struct stat st;
+        char *real = cli_host_real_path(arg, &st);
+        if (!real)
+                return cli_usage_error(verb, "--rootfs %s: %s (the directory to use as the sandbox's root)", arg,
+                                       cli_host_path_error(errno));
         if (!S_ISDIR(st.st_mode)) {
                 free(real);
                 return cli_usage_error(verb,
@@ -199,12 +224,13 @@ static int host_source(const char *flag, const char *src, const char *verb, char
                 if (asprintf(&expanded, "%s%s", home, src + 1) < 0)
                         return oom();
         }
-        char *real = realpath(expanded ? expanded : src, NULL);
+        struct stat st;
+        char *real = cli_host_real_path(expanded ? expanded : src, &st);
         if (!real) {
                 int e = errno;
                 if (e == ENOENT)
                         return cli_usage_error(verb, "%s: %s does not exist", flag, src);
-                return cli_usage_error(verb, "%s: %s: %s", flag, src, strerror(e));
+                return cli_usage_error(verb, "%s: %s: %s", flag, src, cli_host_path_error(e));
         }
         *ret = real;
         return 0;

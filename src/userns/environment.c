@@ -16,6 +16,7 @@
 #include "userns/limits.h"
 #include "userns/session.h"
 #include "userns/stages.h"
+#include "util/hostpath.h"
 #include "util/strbuf.h"
 
 const char *nook_alias_lookup(const nook_adapter_config *c, const char *name) {
@@ -30,6 +31,10 @@ int nook_root_read_file(const char *root, const char *path, size_t max, char **r
         _cleanup_close_ int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rfd < 0)
                 return -errno;
+        return nook_root_read_file_at(rfd, path, max, ret, ret_len);
+}
+
+int nook_root_read_file_at(int rfd, const char *path, size_t max, char **ret, size_t *ret_len) {
         struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
                                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
         _cleanup_close_ int fd = (int)syscall(SYS_openat2, rfd, path, &how, sizeof(how));
@@ -85,14 +90,14 @@ static int add_etc(nook_msg *m, const char *name, const char *content) {
 
 /* keep-id: the caller's uid gets a name inside, so that `id` and `whoami` work; the
  * root's own /etc/passwd is read inside the root with a size cap (S22). */
-static int add_identity_files(const nook_session *s, nook_msg *m) {
+static int add_identity_files(const nook_session *s, int rootfd, nook_msg *m) {
         struct passwd pw, *res = NULL;
         char buf[4096];
         const char *name = getpwuid_r(s->uid, &pw, buf, sizeof(buf), &res) == 0 && res ? res->pw_name : "user";
         const char *files[2] = { "passwd", "group" };
         for (int i = 0; i < 2; i++) {
                 _cleanup_free_ char *old = NULL;
-                if (nook_root_read_file(s->rootfs, i ? "etc/group" : "etc/passwd", 1u << 20, &old, NULL) < 0)
+                if (nook_root_read_file_at(rootfd, i ? "etc/group" : "etc/passwd", 1u << 20, &old, NULL) < 0)
                         old = strdup("");
                 if (!old)
                         return -ENOMEM;
@@ -123,17 +128,25 @@ static int add_identity_files(const nook_session *s, nook_msg *m) {
         return 0;
 }
 
+/* Each host source goes as the fd the plan opened (S31), named by its index. */
 static int add_mounts(const nook_mount_list *l, nook_msg *m) {
         static const char *const kinds[] = { "bind", "tmpfs", "snapshot" };
         for (size_t i = 0; i < l->n; i++) {
                 const nook_mount_entry *e = &l->e[i];
+                char index[16] = "";
+                if (e->fd >= 0) {
+                        snprintf(index, sizeof(index), "%u", m->n_fds);
+                        if (nook_msg_add_fd(m, e->fd) < 0)
+                                return -E2BIG;
+                }
                 const char *f[] = { kinds[e->kind],
                                     e->read_only ? "1" : "0",
                                     e->is_file ? "1" : "0",
                                     l->follow_within ? "1" : "0",
                                     e->source ? e->source : "",
                                     e->dest,
-                                    e->options };
+                                    e->options,
+                                    index };
                 nook_strbuf b = NOOK_STRBUF_INIT;
                 for (size_t k = 0; k < ELEMENTSOF(f); k++)
                         nook_strbuf_putn(&b, f[k], strlen(f[k]) + 1);
@@ -153,7 +166,7 @@ static uint64_t image_foreign_owners(const nook_adapter_config *c, const char *d
 }
 
 /* An image root: its layers top first, the writable layer, the driver. */
-static int add_image(const nook_session *s, const nook_adapter_config *c, nook_msg *m) {
+static int add_image(const nook_session *s, const nook_adapter_config *c, int upper, nook_msg *m) {
         nook_image im = { 0 };
         int r = nook_image_load_from(c->data_dir, s->image, false, &im, NULL);
         _cleanup_free_ char *layers = NULL;
@@ -169,6 +182,10 @@ static int add_image(const nook_session *s, const nook_adapter_config *c, nook_m
                 r = nook_msg_add_str(m, T_LOWER, name);
         }
         if (r >= 0)
+                r = nook_msg_add_u64(m, T_UPPER_FD, m->n_fds);
+        if (r >= 0)
+                r = nook_msg_add_fd(m, upper);
+        if (r >= 0)
                 r = nook_msg_add_str(m, T_UPPER, s->upper);
         if (r >= 0)
                 r = nook_msg_add_str(m, T_FUSE_BIN, nook_fuse_overlayfs_path());
@@ -180,7 +197,24 @@ static int add_image(const nook_session *s, const nook_adapter_config *c, nook_m
         return r;
 }
 
-static int build_prepare(const nook_session *s, const nook_adapter_config *c, const nook_env_req *req, nook_msg *m) {
+/* The root directory, resolved once (S31) the way mount sources are (nook_host_open):
+ * its fd is checked here and mounted by the holder. */
+static int open_root(const nook_session *s, nook_error **err) {
+        int fd = nook_host_open(s->rootfs, O_DIRECTORY);
+        if (fd == -ELOOP) {
+                nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, ELOOP,
+                               "the root directory goes through a symlink that you (or a sandbox of yours) could "
+                               "change: nook follows none (SECURITY.md S31)");
+                nook_error_set_hint(err, "%s: name the directory by its real path", s->rootfs);
+        } else if (fd < 0) {
+                nook_error_sys(err, -fd, "opening the root directory");
+                nook_error_set_hint(err, "%s must be an existing directory (the root of the sandbox)", s->rootfs);
+        }
+        return fd;
+}
+
+static int build_prepare(const nook_session *s, const nook_adapter_config *c, const nook_env_req *req, int rootfd,
+                         int upper, nook_msg *m) {
         char hosts[256];
         snprintf(hosts, sizeof(hosts),
                  "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
@@ -188,7 +222,9 @@ static int build_prepare(const nook_session *s, const nook_adapter_config *c, co
         char hostname[80];
         snprintf(hostname, sizeof(hostname), "%s\n", s->hostname ? s->hostname : "nook");
         bool root_ro = s->read_only || req->environment.spec.filesystem.root == NOOK_ROOT_READ_ONLY;
-        int r = s->image ? add_image(s, c, m) : nook_msg_add_str(m, T_ROOTFS, s->rootfs);
+        int r = s->image ? add_image(s, c, upper, m) : nook_msg_add_str(m, T_ROOTFS, s->rootfs);
+        if (r >= 0 && !s->image && (r = nook_msg_add_u64(m, T_ROOTFS_FD, m->n_fds)) >= 0)
+                r = nook_msg_add_fd(m, rootfd);
         if (r >= 0)
                 r = nook_msg_add_u64(m, T_ROOTFS_RW, s->rootfs_rw);
         if (r >= 0)
@@ -205,7 +241,70 @@ static int build_prepare(const nook_session *s, const nook_adapter_config *c, co
                         r = add_etc(m, "resolv.conf", resolv);
         }
         if (r >= 0 && s->identity == NOOK_IDENTITY_KEEP_ID && s->rootfs)
-                r = add_identity_files(s, m);
+                r = add_identity_files(s, rootfd, m);
+        return r;
+}
+
+/* What session inspect shows of the mounts, and the workspace's destination. */
+static int describe_mounts(nook_session *s, const nook_env_req *req, const nook_mount_list *mounts) {
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        for (size_t i = 0; i < mounts->n; i++) {
+                const nook_mount_entry *e = &mounts->e[i];
+                nook_strbuf_printf(&b, "%s%s %s %s (%s, audit: %s)", i ? "; " : "", e->dest,
+                                   e->kind == NOOK_MOUNT_KIND_TMPFS      ? "tmpfs"
+                                   : e->kind == NOOK_MOUNT_KIND_SNAPSHOT ? "snapshot"
+                                   : e->is_file                          ? "file"
+                                                                         : "bind",
+                                   e->read_only ? "ro" : "rw", e->ref, e->audit);
+        }
+        const nook_workspace *w = &req->environment.spec.filesystem.workspace;
+        free(s->workspace);
+        s->workspace =
+                w->mode != NOOK_WS_NONE ? strdup(w->destination_path ? w->destination_path : "/workspace") : NULL;
+        free(s->mounts);
+        s->mounts = nook_strbuf_steal(&b);
+        return s->mounts && (w->mode == NOOK_WS_NONE || s->workspace) ? 0 : -ENOMEM;
+}
+
+/* The PREPARE request and its answer: the plan's mounts with the fds of their sources,
+ * the root's fd or the image's layers and writable layer's fd, all open until the
+ * holder has answered.  *asked: the holder was asked (a failure then spoils the
+ * session). */
+static int request_prepare(nook_call_ctx *ctx, nook_session *s, const nook_env_req *req, nook_msg *reply, bool *asked,
+                           nook_error **err) {
+        _cleanup_close_ int rootfd = s->image ? -1 : open_root(s, err);
+        if (!s->image && rootfd < 0)
+                return rootfd;
+        /* the writable layer is nook's own dir (session dir, or the data dir's uppers/):
+         * its last component never a symlink; the holder mounts that inode */
+        _cleanup_close_ int upper = s->image ? open(s->upper, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        if (s->image && upper < 0) {
+                nook_error_sys(err, errno, "opening the writable layer");
+                nook_error_set_hint(err, "%s", s->upper);
+                return -nook_error_get_errno(*err);
+        }
+        _cleanup_(nook_mount_list_clear) nook_mount_list mounts = { 0 };
+        int r = nook_mounts_plan(ctx->config, &req->environment, &mounts, err);
+        if (r < 0)
+                return r;
+        /* an image root exists only once mounted: the holder checks it (S4) */
+        if (rootfd >= 0 && (r = nook_mounts_check_root(&mounts, rootfd, err)) < 0)
+                return r;
+        nook_msg m = NOOK_MSG_INIT(NOOK_MSG_PREPARE);
+        _cleanup_close_ int cgroup = -1;
+        r = build_prepare(s, ctx->config, req, rootfd, upper, &m);
+        if (r >= 0)
+                r = add_mounts(&mounts, &m);
+        if (r >= 0) /* S34: the holder sizes tmpfs from them */
+                r = nook_limits_prepare(s, &req->environment.spec.resources, &m, &cgroup);
+        if (r >= 0)
+                r = describe_mounts(s, req, &mounts);
+        *asked = true;
+        if (r < 0)
+                r = r == -ENOMEM ? nook_error_oom(err) : nook_error_sys(err, -r, "composing the request");
+        else
+                r = nook_session_request(s, NULL, &m, reply, 30000, "prepare_environment", err);
+        nook_msg_done(&m);
         return r;
 }
 
@@ -219,43 +318,13 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                 return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
                                       "prepare_environment: no root filesystem yet; call prepare_rootfs first");
         if (!s->prepared) {
-                nook_mount_list mounts = { 0 };
-                if ((r = nook_mounts_plan(ctx->config, &req->environment, &mounts, err)) < 0)
-                        return nook_error_prefix(err, r, "prepare_environment");
-                /* an image root exists only once mounted: the holder checks it (S4) */
-                if (s->rootfs && (r = nook_mounts_check_root(&mounts, s->rootfs, err)) < 0) {
-                        nook_mount_list_clear(&mounts);
+                nook_msg reply = NOOK_MSG_INIT(0);
+                bool asked = false;
+                r = request_prepare(ctx, s, req, &reply, &asked, err);
+                if (r < 0 && !asked) {
+                        nook_msg_done(&reply);
                         return nook_error_prefix(err, r, "prepare_environment");
                 }
-                nook_msg m = NOOK_MSG_INIT(NOOK_MSG_PREPARE), reply = NOOK_MSG_INIT(0);
-                r = build_prepare(s, ctx->config, req, &m);
-                if (r >= 0)
-                        r = add_mounts(&mounts, &m);
-                if (r >= 0) /* S34: the holder sizes tmpfs from them */
-                        r = nook_limits_prepare(s, &req->environment.spec.resources, &m);
-                if (r >= 0) {
-                        nook_strbuf b = NOOK_STRBUF_INIT;
-                        for (size_t i = 0; i < mounts.n; i++)
-                                nook_strbuf_printf(&b, "%s%s %s %s (%s, audit: %s)", i ? "; " : "", mounts.e[i].dest,
-                                                   mounts.e[i].kind == NOOK_MOUNT_KIND_TMPFS      ? "tmpfs"
-                                                   : mounts.e[i].kind == NOOK_MOUNT_KIND_SNAPSHOT ? "snapshot"
-                                                   : mounts.e[i].is_file                          ? "file"
-                                                                                                  : "bind",
-                                                   mounts.e[i].read_only ? "ro" : "rw", mounts.e[i].ref,
-                                                   mounts.e[i].audit);
-                        const nook_workspace *w = &req->environment.spec.filesystem.workspace;
-                        free(s->workspace);
-                        s->workspace = w->mode != NOOK_WS_NONE
-                                               ? strdup(w->destination_path ? w->destination_path : "/workspace")
-                                               : NULL;
-                        free(s->mounts);
-                        s->mounts = nook_strbuf_steal(&b);
-                }
-                nook_mount_list_clear(&mounts);
-                if (r < 0)
-                        r = nook_error_oom(err);
-                else
-                        r = nook_session_request(s, NULL, &m, &reply, 30000, "prepare_environment", err);
                 const char *notes = nook_msg_str(&reply, T_MESSAGE);
                 if (r >= 0 && notes && *notes)
                         s->notes = strdup(notes);
@@ -284,7 +353,6 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                                 (void)nook_journal_resource_add(ctx->journal, &res, NULL, NULL);
                         }
                 }
-                nook_msg_done(&m);
                 nook_msg_done(&reply);
                 if (r < 0) {
                         nook_error_set_hint(err, "the session cannot be used; remove it (cleanup) and try again");

@@ -76,7 +76,7 @@ static int record_write(int dir_fd, const record *r) {
         return renameat(dir_fd, ".limits.tmp", dir_fd, "limits") < 0 ? -errno : 0;
 }
 
-int nook_limits_prepare(const nook_session *s, const nook_resources *res, nook_msg *m) {
+int nook_limits_prepare(const nook_session *s, const nook_resources *res, nook_msg *m, int *ret_cgroup_fd) {
         int r = 0;
         if (res->memory_mb < UNLIMITED_MEMORY_MB)
                 r = nook_msg_add_u64(m, T_MEMORY_MAX, res->memory_mb << 20);
@@ -95,14 +95,12 @@ int nook_limits_prepare(const nook_session *s, const nook_resources *res, nook_m
         /* the path is recorded before the cgroup exists: cleanup removes what was made */
         if (nook_cgroup_session_path(s->ref, rec.cgroup, sizeof(rec.cgroup)) == 0 &&
             record_write(s->dir_fd, &rec) == 0 && nook_cgroup_session_make(rec.cgroup, &cl, s->holder_pid, &fd) == 0) {
+                /* the caller closes it after the send: the message carries borrowed
+                 * fds (the root's, the sources') and owns none */
+                *ret_cgroup_fd = fd;
                 int index = (int)m->n_fds;
-                if (nook_msg_add_fd(m, fd) < 0 || nook_msg_add_u64(m, T_CGROUP, (uint64_t)index + 1) < 0) {
-                        close(fd);
+                if (nook_msg_add_fd(m, fd) < 0 || nook_msg_add_u64(m, T_CGROUP, (uint64_t)index + 1) < 0)
                         return -ENOMEM;
-                }
-                /* the message does not own the fd: it is closed after the send, by the
-                 * holder's copy only (SCM_RIGHTS duplicates it) */
-                m->owns_fds = true;
         } else {
                 rec.cgroup[0] = 0;
                 (void)record_write(s->dir_fd, &rec);

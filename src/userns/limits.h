@@ -12,8 +12,9 @@
 /* prepare_environment, before PREPARE is sent: the session's limits (spec.resources)
  * into m; with a delegated cgroup v2 the session gets its own cgroup, the holder is
  * moved into it and the workloads' cgroup dir is attached to m.  Never fails the
- * stage: what cannot be used is recorded and enforced otherwise. */
-int nook_limits_prepare(const nook_session *s, const nook_resources *res, nook_msg *m);
+ * stage: what cannot be used is recorded and enforced otherwise.  *ret_cgroup_fd gets
+ * the fd attached to m (or stays -1): the caller closes it after the send. */
+int nook_limits_prepare(const nook_session *s, const nook_resources *res, nook_msg *m, int *ret_cgroup_fd);
 /* After PREPARE succeeded (the driver is known): <session>/limits, how each limit is
  * enforced, for start_process to report. */
 int nook_limits_record(const nook_session *s, const nook_environment_spec *spec, const char *notes);

@@ -12,8 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "userns/proto.h"
 #include "userns/session.h"
 #include "userns/stages.h"
+#include "util/hostpath.h"
 #include "util/strbuf.h"
 
 void nook_mount_list_clear(nook_mount_list *l) {
@@ -22,6 +24,8 @@ void nook_mount_list_clear(nook_mount_list *l) {
                 free(e->ref);
                 free(e->alias);
                 free(e->source);
+                if (e->fd >= 0)
+                        close(e->fd);
                 free(e->dest);
                 free(e->options);
                 free(e->audit);
@@ -62,9 +66,36 @@ typedef struct planner {
         const nook_adapter_config *c;
         nook_mount_list *l;
         nook_error **err;
+        int n_fds; /* host sources opened */
 } planner;
 
 #define fail_at(p, ptr, kind, ...) nook_error_field((p)->err, kind, ptr, __VA_ARGS__)
+
+/* the PREPARE message carries one fd per host source, and the root's and the writable
+ * layer's (proto.h) */
+#define NOOK_MAX_HOST_SOURCES (NOOK_MSG_MAX_FDS - 8)
+
+/* S31: the alias's path is resolved here once, never through a symlink a sandbox could
+ * swap (nook_host_open); the fd decides the type now and goes to the holder, which
+ * mounts exactly that inode (helpers/mounts.c).  An existing file or directory. */
+static int open_source(planner *p, const char *ref, const char *alias, const char *source, struct stat *st) {
+        _cleanup_close_ int fd = nook_host_open(source, 0);
+        int e = fd < 0 ? -fd : fstat(fd, st) < 0 ? errno : S_ISDIR(st->st_mode) || S_ISREG(st->st_mode) ? 0 : EINVAL;
+        if (!e)
+                return TAKE_FD(fd);
+        if (e == ELOOP) {
+                nook_error_set(p->err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, e,
+                               "mount %s: the source of alias '%s' goes through a symlink that you (or a sandbox "
+                               "of yours) could change: nook follows none (SECURITY.md S31)",
+                               ref, alias);
+                nook_error_set_hint(p->err, "%s: name the directory by its real path", source);
+                return -e;
+        }
+        nook_error_set(p->err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, e,
+                       "mount %s: the source of alias '%s' is not an existing file or directory", ref, alias);
+        nook_error_set_hint(p->err, "%s: %s", source, strerror(e));
+        return -e;
+}
 
 static int add(planner *p, const char *ptr, const char *ref, int kind, bool ro, const char *alias, const char *dest,
                const char *options, int sfm) {
@@ -81,6 +112,7 @@ static int add(planner *p, const char *ptr, const char *ref, int kind, bool ro, 
                                        "mount %s: destination %s is already taken by another mount", ref, dest);
         const char *source = NULL;
         struct stat st = { 0 };
+        _cleanup_close_ int fd = -1;
         if (alias) {
                 source = nook_alias_lookup(p->c, alias);
                 if (!source)
@@ -88,14 +120,8 @@ static int add(planner *p, const char *ptr, const char *ref, int kind, bool ro, 
                                               "mount %s: '%s' is not an alias the operator configured (--alias "
                                               "NAME=PATH, $NOOK_ALIASES, ~/.config/nook/aliases)",
                                               ref, alias);
-                if (stat(source, &st) < 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
-                        int e = errno ? errno : EINVAL;
-                        nook_error_set(p->err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, e,
-                                       "mount %s: the source of alias '%s' is not an existing file or directory", ref,
-                                       alias);
-                        nook_error_set_hint(p->err, "%s: %s", source, strerror(e));
-                        return -e;
-                }
+                if ((fd = open_source(p, ref, alias, source, &st)) < 0)
+                        return fd;
                 if (S_ISREG(st.st_mode) && kind == NOOK_MOUNT_KIND_SNAPSHOT)
                         return fail_at(p, ptr, NOOK_ERROR_CONTRACT_VIOLATION,
                                        "mount %s: a snapshot workspace needs a directory (%s)", ref, dest);
@@ -104,6 +130,10 @@ static int add(planner *p, const char *ptr, const char *ref, int kind, bool ro, 
                                               "mount %s: single-file mounts are denied by the environment "
                                               "(single_file_mount_expansion: deny_single_file)",
                                               ref);
+                if (++p->n_fds > NOOK_MAX_HOST_SOURCES)
+                        return fail_at(p, ptr, NOOK_ERROR_CONTRACT_VIOLATION,
+                                       "mount %s: more than %d mounts of host paths in one environment", ref,
+                                       NOOK_MAX_HOST_SOURCES);
         }
         char optr[128];
         snprintf(optr, sizeof(optr), "%.*s/nook/options", (int)(strlen(ptr) - strlen("/destination_path")), ptr);
@@ -117,7 +147,7 @@ static int add(planner *p, const char *ptr, const char *ref, int kind, bool ro, 
                 return nook_error_oom(p->err);
         p->l->e = n;
         nook_mount_entry *e = &n[p->l->n++];
-        *e = (nook_mount_entry){ .kind = kind, .read_only = ro, .is_file = S_ISREG(st.st_mode) };
+        *e = (nook_mount_entry){ .kind = kind, .read_only = ro, .is_file = S_ISREG(st.st_mode), .fd = TAKE_FD(fd) };
         e->ref = strdup(ref);
         e->alias = alias ? strdup(alias) : NULL;
         e->source = source ? strdup(source) : NULL;
@@ -197,8 +227,7 @@ int nook_mounts_plan(const nook_adapter_config *c, const nook_environment *env, 
 /* With the root known (prepare_environment), a destination that exists in it must be of
  * the source's type: a file onto a directory, or the reverse, is refused here, naming the
  * mount, before the holder is asked to mount anything. */
-int nook_mounts_check_root(const nook_mount_list *l, const char *rootfs, nook_error **err) {
-        _cleanup_close_ int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+int nook_mounts_check_root(const nook_mount_list *l, int root, nook_error **err) {
         for (size_t i = 0; root >= 0 && i < l->n; i++) {
                 const nook_mount_entry *e = &l->e[i];
                 struct open_how how = { .flags = O_PATH | O_CLOEXEC,

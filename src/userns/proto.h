@@ -11,7 +11,9 @@
 
 #define NOOK_MSG_MAGIC 0x6e6f6f6bu /* "nook" */
 #define NOOK_MSG_MAX (8u * 1024u * 1024u)
-#define NOOK_MSG_MAX_FDS 4
+/* fds one message carries: PREPARE passes every host mount source (S31); the kernel
+ * takes at most SCM_MAX_FD (253) in one SCM_RIGHTS message */
+#define NOOK_MSG_MAX_FDS 128
 
 typedef enum nook_msg_type {
         NOOK_MSG_PING = 1, /* -> REPLY: is the holder alive and set up */
@@ -46,7 +48,8 @@ typedef enum nook_tag {
         T_ETC_FILE,    /* str: "<path>\0<content>" to bind over /etc/<path> (hosts, resolv.conf, passwd, group) */
         T_OWN_NETNS,   /* u64: 1 when the session has its own network namespace */
         T_SCRATCH_MB,  /* u64: size of the tmpfs holding the writable layer */
-        T_MOUNT,       /* strs "kind\0ro\0file\0follow\0source\0dest\0options\0", repeated, in order */
+        T_MOUNT,       /* strs "kind\0ro\0file\0follow\0source\0dest\0options\0fd\0", repeated, in order;
+                        * fd: index of the source's fd in the message (bind, snapshot), else "" */
         T_DRIVER,     /* str: image root driver "overlay", "fuse-overlayfs", "copy", "auto"; in a reply: the one used */
         T_LAYERS_DIR, /* str: host path of the store's layers dir */
         T_LOWER,      /* str, repeated: a layer's name under T_LAYERS_DIR ("<hex>/diff"), top first */
@@ -54,6 +57,8 @@ typedef enum nook_tag {
         T_FUSE_BIN,   /* str: the fuse-overlayfs program */
         T_SQUASH,     /* u64: 1 = one id mapped: fuse-overlayfs shows every owner as root */
         T_WORKDIR,    /* str: the image's WorkingDir, made (as docker does) when missing */
+        T_ROOTFS_FD,  /* u64: index of the fd of T_ROOTFS in the message (S31: the holder mounts that inode) */
+        T_UPPER_FD,   /* u64: index of the fd of T_UPPER in the message */
         /* SPAWN */
         T_PROCESS_REF = 40, /* str */
         T_ARGV,             /* str, repeated */
@@ -106,10 +111,8 @@ typedef struct nook_msg {
         bool owns_fds; /* fds were received: nook_msg_done closes them */
 } nook_msg;
 
-#define NOOK_MSG_INIT(t)                               \
-        {                                              \
-                .type = (t), .fds = { -1, -1, -1, -1 } \
-        }
+#define NOOK_MSG_INIT(t) \
+        { .type = (t) } /* fds past n_fds are never read */
 
 void nook_msg_done(nook_msg *m); /* frees the buffer and closes received fds */
 int nook_msg_add(nook_msg *m, uint16_t tag, const void *data, uint32_t len);

@@ -15,6 +15,7 @@
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/fs.h"
+#include "util/hostpath.h"
 #include "util/strbuf.h"
 
 #define FUSE_OVERLAYFS "/usr/bin/fuse-overlayfs"
@@ -53,8 +54,10 @@ static int dir_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_root
 
 int nook_session_read_root_file(const nook_adapter_config *c, const nook_session *s, const char *path, size_t max,
                                 char **ret) {
-        if (s->rootfs)
-                return nook_root_read_file(s->rootfs, path, max, ret, NULL);
+        if (s->rootfs) { /* the root opened as prepare_environment opens it (S31) */
+                _cleanup_close_ int root = nook_host_open(s->rootfs, O_DIRECTORY);
+                return root < 0 ? root : nook_root_read_file_at(root, path, max, ret, NULL);
+        }
         if (!s->image)
                 return -ENOENT;
         /* the writable layer first: a kept one may hold a changed /etc/passwd */

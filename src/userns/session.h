@@ -146,6 +146,8 @@ int nook_io_frame_fill(const nook_session *s, const char *process_ref, int strea
 /* Reads <root>/<path> resolved inside the root (openat2 RESOLVE_IN_ROOT: a symlink in
  * the image cannot lead outside, S22), at most max bytes.  -ENOENT when absent. */
 int nook_root_read_file(const char *root, const char *path, size_t max, char **ret, size_t *ret_len);
+/* The same below the root's directory fd. */
+int nook_root_read_file_at(int rootfd, const char *path, size_t max, char **ret, size_t *ret_len);
 
 /* Looks an alias up in the operator's configuration (NAME=PATH entries). */
 const char *nook_alias_lookup(const nook_adapter_config *c, const char *name);
@@ -163,6 +165,7 @@ typedef struct nook_mount_entry {
         bool is_file; /* a single file bound by itself */
         char *alias;  /* NULL for tmpfs */
         char *source; /* host path (bind, snapshot) */
+        int fd;       /* the source opened once (nook_host_open, S31), or -1 */
         char *dest;
         char *options; /* tmpfs options, validated */
         char *audit;   /* "none", or what more than the file is exposed */
@@ -176,7 +179,7 @@ typedef struct nook_mount_list {
 
 int nook_mounts_plan(const nook_adapter_config *c, const nook_environment *env, nook_mount_list *ret, nook_error **err);
 void nook_mount_list_clear(nook_mount_list *l);
-int nook_mounts_check_root(const nook_mount_list *l, const char *rootfs, nook_error **err);
+int nook_mounts_check_root(const nook_mount_list *l, int rootfd, nook_error **err);
 
 /* proof.c (S32): pid is this user's nook-holder started at `start` (and, when dir_fd
  * is not -1, started for that session dir: its dev:ino is in the holder's argv),
