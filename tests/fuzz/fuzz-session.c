@@ -18,19 +18,19 @@
 #define PROC "p-0123456789abcdef01234567-0123456789abcdef"
 
 /* The string fields, in the order mode 1 fills them. */
-#define STRING_FIELDS(X)                                                                                         \
-        X(environment_id)                                                                                        \
-        X(name)                                                                                                  \
-        X(ticket)                                                                                                \
-        X(rootfs) X(hostname) X(notes) X(mounts) X(workspace) X(image) X(image_store) X(driver) X(driver_reason) \
-                X(upper)
-#define NUMBER_FIELDS(X)                                                                                      \
-        X(identity, int)                                                                                      \
-        X(uid, uid_t)                                                                                         \
-        X(gid, gid_t)                                                                                         \
-        X(inner_uid, uid_t) X(inner_gid, gid_t) X(subid_count, uint32_t) X(holder_pid, pid_t)                 \
-                X(holder_start, uint64_t) X(owner_pid, pid_t) X(owner_start, uint64_t) X(created_ms, int64_t) \
-                        X(owners_collapsed, uint64_t)
+#define STRING_FIELDS(X)  \
+        X(environment_id) \
+        X(name)           \
+        X(ticket)         \
+        X(rootfs)         \
+        X(hostname) X(notes) X(mounts) X(workspace) X(image) X(image_store) X(driver) X(driver_reason) X(upper)
+#define NUMBER_FIELDS(X)                                                                            \
+        X(identity, int)                                                                            \
+        X(uid, uid_t)                                                                               \
+        X(gid, gid_t)                                                                               \
+        X(inner_uid, uid_t)                                                                         \
+        X(inner_gid, gid_t) X(subid_count, uint32_t) X(holder_pid, pid_t) X(holder_start, uint64_t) \
+                X(owner_pid, pid_t) X(owner_start, uint64_t) X(created_ms, int64_t) X(owners_collapsed, uint64_t)
 #define BOOL_FIELDS(X) X(own_netns) X(detached) X(rootfs_rw) X(read_only) X(prepared) X(keep_upper)
 
 static int run_dir_fd(char **ret_run) {

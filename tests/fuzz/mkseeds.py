@@ -87,13 +87,39 @@ def contract_tokens():
          "18446744073709551616", "\"\"", "{\"nook\":{"]
 
 
+def nook_form(obj):
+    """A sample request as nook's codec takes it today: the samples' required_capabilities
+    object ({"capabilities": [...]}), secret destination object and ResourceLimits-shaped
+    process rlimits are refused (ContractViolation), which would stop every seed of a call
+    sequence at its first step."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k == "required_capabilities" and isinstance(v, dict):
+                out[k] = v.get("capabilities", [])
+            elif k == "destination" and isinstance(v, dict) and "id" in v:
+                out[k] = v["id"]
+            elif k == "rlimits" and isinstance(v, dict) and "cpus" in v:
+                continue
+            else:
+                out[k] = nook_form(v)
+        return out
+    if isinstance(obj, list):
+        return [nook_form(x) for x in obj]
+    return obj
+
+
 def codec_seeds(samples):
     clear_seeds("codec")
     for kind, flag in (("requests", 0), ("responses", 0x80)):
         for f in sorted(os.listdir(os.path.join(samples, kind))):
             m = method_of(f)
-            write("codec", f"{kind[:-1]}-{f[:-5]}", bytes([METHODS.index(m) | flag]) + compact(
-                os.path.join(samples, kind, f)))
+            path = os.path.join(samples, kind, f)
+            write("codec", f"{kind[:-1]}-{f[:-5]}", bytes([METHODS.index(m) | flag]) + compact(path))
+            obj = json.load(open(path))
+            if kind == "requests" and nook_form(obj) != obj:
+                write("codec", f"nookform-{f[:-5]}", bytes([METHODS.index(m)]) + json.dumps(
+                    nook_form(obj), separators=(",", ":")).encode())
     # what the CLI and the tests send: nook's own extension objects, read_content
     ext = {
         "prepare_session-nook": ("prepare_session", {
@@ -131,23 +157,28 @@ def journal_seeds(samples, ext):
     req = os.path.join(samples, "requests")
 
     def step(m, obj=None, f=None):
-        text = compact(os.path.join(req, f or m + ".json")) if obj is None else \
-            json.dumps(obj, separators=(",", ":")).encode()
-        return bytes([METHODS.index(m)]) + text
+        if obj is None:
+            obj = nook_form(json.load(open(os.path.join(req, f or m + ".json"))))
+        return bytes([METHODS.index(m)]) + json.dumps(obj, separators=(",", ":")).encode()
 
     sep = b"\n#step#\n"
     life = ["prepare_session", "configure_network", "prepare_environment", "start_process", "detach"]
     write("journal", "lifecycle", sep.join(step(m) for m in life))
-    write("journal", "secrets", sep.join([step("prepare_session", {"environment": json.load(open(
-        os.path.join(req, "prepare_secrets.json")))["environment"]}), step("prepare_secrets")]))
+    write("journal", "secrets", sep.join([step("prepare_session", {"environment": nook_form(json.load(open(
+        os.path.join(req, "prepare_secrets.json")))["environment"])}), step("prepare_secrets")]))
+    write("journal", "samples-as-written", sep.join(
+        bytes([METHODS.index(m)]) + compact(os.path.join(req, m + ".json")) for m in ("prepare_session", "cleanup")))
     write("journal", "cleanup", sep.join([step("prepare_session"), step("cleanup"), step("prepare_session")]))
     write("journal", "nook-ext", sep.join([step(ext["prepare_session-nook"][0], ext["prepare_session-nook"][1]),
                                           step("start_process", ext["start_process-nook"][1])]))
-    for status in range(4):
-        tamper = b"\xff" + bytes([status, 0]) + b'"fake-session-9"\x1fsha256:00\x1fboot\x1f1'
+    for status in range(4):  # the row's status and result rewritten, its hash kept
+        tamper = b"\xff" + bytes([status, 0]) + b'"fake-session-9"'
         write("journal", f"tampered-{status}", sep.join([step("prepare_session"), tamper, step("prepare_session")]))
-    write("journal", "explicit-key", sep.join([
-        step("resolve_image", f="resolve_image.pinned.json"), step("resolve_image", f="resolve_image.pinned.json")]))
+    tamper = b"\xff\x00\x00\x1fsha256:00\x1fboot\x1f1"  # intent of pid 1 in another boot, another hash
+    write("journal", "tampered-owner", sep.join([step("prepare_session"), tamper, step("prepare_session")]))
+    write("journal", "explicit-key", sep.join([step("resolve_image"), step("resolve_image")]))
+    write("journal", "mounts-rootfs", sep.join([step("prepare_session"), step("prepare_rootfs"),
+                                               step("resolve_mounts"), step("prepare_environment")]))
     write_dict("journal", contract_tokens() + ["\n#step#\n", "\xff", "\x1f", "done", "failed", "intent"])
 
 
