@@ -57,7 +57,8 @@ const char *fuzz_workdir(const char *target) {
                 base = usable_base("/dev/shm", true) ? "/dev/shm" : getenv("TMPDIR");
         if (!usable_base(base, false))
                 base = "/tmp";
-        snprintf(workdir, sizeof(workdir), "%s/nook-fuzz-%s-XXXXXX", base, target);
+        /* the pid in the name: smoke.sh and ./dev fuzz remove what a crashed run left */
+        snprintf(workdir, sizeof(workdir), "%s/nook-fuzz-%s-%d-XXXXXX", base, target, (int)getpid());
         if (!mkdtemp(workdir))
                 fuzz_fail("cannot make a scratch dir under %s: %s", base, strerror(errno));
         atexit(workdir_remove);

@@ -21,7 +21,7 @@ _Noreturn void fuzz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 
 
 /* A directory of this process's own, made once: under /dev/shm when it is a writable
  * tmpfs (fast, and it keeps user xattrs on Linux >= 6.6), else under $TMPDIR or /tmp.
- * Removed at exit; a crashed run leaves it (nook-fuzz-<target>-XXXXXX). */
+ * Removed at exit; a crashed run leaves it (nook-fuzz-<target>-<pid>-XXXXXX). */
 const char *fuzz_workdir(const char *target);
 
 /* One piece of an input split at a separator. */

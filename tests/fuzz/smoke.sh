@@ -34,7 +34,17 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 rc=0
 # shellcheck disable=SC2086 # dictarg and flags are words
 "$exe" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 $dictarg $flags \
-        -artifact_prefix="$work/" "$work/new" "$corpus" >"$work/log" 2>&1 || rc=$?
+        -artifact_prefix="$work/" "$work/new" "$corpus" >"$work/log" 2>&1 &
+pid=$!
+wait "$pid" || rc=$?
+# the scratch dir a crashed target could not remove (fuzz-common.c names it by pid)
+for d in /dev/shm "${TMPDIR:-/tmp}" /tmp; do
+        for left in "$d/nook-fuzz-$name-$pid-"*; do
+                [ -d "$left" ] || continue
+                chmod -R u+rwX "$left" 2>/dev/null || : # layers keep dirs of mode 0
+                rm -rf "$left" || echo "warning: could not remove $left"
+        done
+done
 tail -n 25 "$work/log"
 if [ "$rc" != 0 ]; then
         for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* "$work"/slow-unit-*; do
