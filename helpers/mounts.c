@@ -157,7 +157,7 @@ static int mount_overlay_root(build *b, bool image, bool rw) {
                 return hfail(st, errno, "opening the session mount dir");
         char opts[64];
         snprintf(opts, sizeof(opts), "mode=0755,size=%llu%s", 50ull, "%");
-        limits_tmpfs_clamp(b->h, opts, sizeof(opts), rootfs != NULL); /* S34 */
+        limits_tmpfs_clamp(b->h, opts, sizeof(opts), !image); /* S34: a directory root's layer */
         if (mount_fd("nook", mnt, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
                 return hfail(st, errno, "mounting the session tmpfs");
         _cleanup_close_ int top = openat(b->h->session_fd, "mnt", O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -465,7 +465,7 @@ static int opt_mount(const char *arg, cli_session_opts *s, const char *verb) {
                 return cli_usage_error(verb, "%s: a tmpfs has no source: leave out src=", flag);
         if (ro_given && ro)
                 return cli_usage_error(verb, "%s: a read-only tmpfs would stay empty: leave out readonly", flag);
-        nook_strbuf b = NOOK_STRBUF_INIT;
+        _cleanup_(nook_strbuf_done) nook_strbuf b = NOOK_STRBUF_INIT; /* a bad tmpfs-mode after tmpfs-size */
         if (size) {
                 uint64_t bytes = 0;
                 if (cli_parse_size(size, &bytes) < 0 || bytes == 0)

@@ -270,8 +270,11 @@ static int read_record(int dfd, nook_session *s) {
         if (!f)
                 return -ENOMEM;
         fd = -1;
-        char line[8192];
-        while (fgets(line, sizeof(line), f)) {
+        /* a line of any length: a fixed buffer would read the rest of a long value (a mount
+         * plan of many mounts) as keys of their own */
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        while (getline(&line, &cap, f) > 0) {
                 line[strcspn(line, "\n")] = 0;
                 char *eq = strchr(line, '=');
                 if (eq) {
@@ -342,7 +345,20 @@ int nook_session_need(const nook_adapter_config *c, const char *env, const char 
         return 0;
 }
 
+/* The record is one "key=value" a line: a value holding a newline would add keys. */
+static bool one_line_values(const nook_session *s) {
+        const char *v[] = { s->environment_id, s->name,          s->ticket,    s->rootfs, s->hostname,
+                            s->notes,          s->mounts,        s->workspace, s->image,  s->image_store,
+                            s->driver,         s->driver_reason, s->upper };
+        for (size_t i = 0; i < ELEMENTSOF(v); i++)
+                if (v[i] && strchr(v[i], '\n'))
+                        return false;
+        return true;
+}
+
 int nook_session_save(const nook_session *s, nook_error **err) {
+        if (!one_line_values(s))
+                return nook_error_sys(err, EINVAL, "writing the session record: a value holds a newline");
         nook_strbuf b = NOOK_STRBUF_INIT;
         nook_strbuf_printf(&b,
                            "environment_id=%s\nname=%s\nidentity=%d\nuid=%u\ngid=%u\ninner_uid=%u\ninner_gid=%u\n"

@@ -47,6 +47,7 @@ bool nook_strbuf_puts(nook_strbuf *b, const char *s) {
         return nook_strbuf_putn(b, s, strlen(s));
 }
 
+static bool vprintf_buf(nook_strbuf *b, const char *fmt, va_list ap) _printf_(2, 0);
 static bool vprintf_buf(nook_strbuf *b, const char *fmt, va_list ap) {
         va_list aq;
         va_copy(aq, ap);
