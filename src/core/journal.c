@@ -27,13 +27,6 @@
 #define JOURNAL_BUSY_TIMEOUT_MS 5000
 #define JOURNAL_WAL_PAGES 128
 
-#ifndef LUSTRE_SUPER_MAGIC
-#define LUSTRE_SUPER_MAGIC 0x0BD00BD0
-#endif
-#ifndef GPFS_SUPER_MAGIC
-#define GPFS_SUPER_MAGIC 0x47504653
-#endif
-
 enum {
         Q_BEGIN,
         Q_COMMIT,
@@ -460,25 +453,10 @@ static int txn_commit(nook_journal **guard, nook_error **err) {
 
 /* ---- open, schema ---- */
 
-/* WAL keeps its index in a shared mmap (the -shm file), which network filesystems do
- * not keep coherent between hosts: https://www.sqlite.org/wal.html#noshm */
-static bool is_network_fs(const struct statfs *sf) {
-        switch ((uint32_t)sf->f_type) {
-        case NFS_SUPER_MAGIC:
-        case SMB_SUPER_MAGIC:
-        case CIFS_SUPER_MAGIC:
-        case SMB2_SUPER_MAGIC:
-        case CEPH_SUPER_MAGIC:
-        case LUSTRE_SUPER_MAGIC:
-        case GPFS_SUPER_MAGIC:
-                return true;
-        default:
-                return false;
-        }
-}
-
 /* Creates the file 0600 (umask-independent) so SQLite never creates it with the
- * caller's umask; SQLite gives -wal and -shm the mode of the database file. */
+ * caller's umask; SQLite gives -wal and -shm the mode of the database file. Says whether
+ * it is on a network filesystem: WAL keeps its index in a shared mmap (the -shm file),
+ * which those do not keep coherent between hosts: https://www.sqlite.org/wal.html#noshm */
 static int precreate_file(const char *path, bool *ret_network) {
         struct statfs sf;
         _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
@@ -487,7 +465,7 @@ static int precreate_file(const char *path, bool *ret_network) {
                         return negative_errno();
         } else if (errno != EEXIST || statfs(path, &sf) < 0)
                 return negative_errno();
-        *ret_network = is_network_fs(&sf);
+        *ret_network = nook_fs_is_network(sf.f_type);
         return 0;
 }
 

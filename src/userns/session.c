@@ -34,12 +34,6 @@
 #include "util/sha256.h"
 #include "util/strbuf.h"
 
-#ifndef LUSTRE_SUPER_MAGIC
-#define LUSTRE_SUPER_MAGIC 0x0BD00BD0
-#endif
-#ifndef GPFS_SUPER_MAGIC
-#define GPFS_SUPER_MAGIC 0x47504653
-#endif
 #ifndef FUSE_SUPER_MAGIC
 #define FUSE_SUPER_MAGIC 0x65735546
 #endif
@@ -69,11 +63,8 @@ static bool local_fs(const char *path) {
         /* the data dir itself, or the nearest dir above it that exists */
         for (char *slash; p && statfs(p, &sf) < 0 && (slash = strrchr(p, '/')) && slash != p;)
                 *slash = 0;
-        return p && statfs(p, &sf) == 0 && (uint32_t)sf.f_type != NFS_SUPER_MAGIC &&
-               (uint32_t)sf.f_type != SMB_SUPER_MAGIC && (uint32_t)sf.f_type != SMB2_SUPER_MAGIC &&
-               (uint32_t)sf.f_type != CIFS_SUPER_MAGIC && (uint32_t)sf.f_type != CEPH_SUPER_MAGIC &&
-               (uint32_t)sf.f_type != LUSTRE_SUPER_MAGIC && (uint32_t)sf.f_type != GPFS_SUPER_MAGIC &&
-               (uint32_t)sf.f_type != FUSE_SUPER_MAGIC;
+        /* FUSE too: sshfs and its kind are as shared as NFS */
+        return p && statfs(p, &sf) == 0 && !nook_fs_is_network(sf.f_type) && (uint32_t)sf.f_type != FUSE_SUPER_MAGIC;
 }
 
 static void rundir_hint(const nook_adapter_config *c, nook_error **err) {

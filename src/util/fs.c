@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "util/fs.h"
@@ -41,5 +43,27 @@ int nook_mkdir_parents(const char *path) {
                         return r;
                 if (saved == 0)
                         return 0;
+        }
+}
+
+#ifndef LUSTRE_SUPER_MAGIC
+#define LUSTRE_SUPER_MAGIC 0x0BD00BD0
+#endif
+#ifndef GPFS_SUPER_MAGIC
+#define GPFS_SUPER_MAGIC 0x47504653
+#endif
+
+bool nook_fs_is_network(long f_type) {
+        switch ((uint32_t)f_type) {
+        case NFS_SUPER_MAGIC:
+        case SMB_SUPER_MAGIC:
+        case CIFS_SUPER_MAGIC:
+        case SMB2_SUPER_MAGIC:
+        case CEPH_SUPER_MAGIC:
+        case LUSTRE_SUPER_MAGIC:
+        case GPFS_SUPER_MAGIC:
+                return true;
+        default:
+                return false;
         }
 }

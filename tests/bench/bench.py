@@ -510,14 +510,20 @@ def main():
     time.sleep(0.3)
     ps = subprocess.run(["ps", "-u", str(os.getuid()), "-o", "pid=,ppid=,comm="], capture_output=True, text=True).stdout
     procs = {p[0]: p for p in (l.split() for l in ps.splitlines()) if len(p) == 3}
-    # the holder is a nook-holder whose parent is not one; its monitors are its children
-    holders = [p for p in procs.values() if p[2] == "nook-holder" and procs.get(p[1], ("", "", ""))[2] != "nook-holder"]
-    holder_rss = monitor_rss = None
+    # the holder is a nook-holder whose parent is not nook's; its children are the session's
+    # nook-init (pid 1 of the session's pid namespace) and one nook-monitor per process
+    ours = ("nook-holder", "nook-init", "nook-monitor")
+    holders = [p for p in procs.values() if p[2] == "nook-holder" and procs.get(p[1], ("", "", ""))[2] not in ours]
+    holder_rss = monitor_rss = init_rss = None
     for h in holders:
-        monitors = [p for p in procs.values() if p[1] == h[0] and p[2] == "nook-holder"]
+        kids = [p for p in procs.values() if p[1] == h[0]]
+        monitors = [p for p in kids if p[2] == "nook-monitor"]
+        inits = [p for p in kids if p[2] == "nook-init"]
         if monitors:
             holder_rss, monitor_rss = rss_kb(int(h[0])), rss_kb(int(monitors[0][0]))
+            init_rss = rss_kb(int(inits[0][0])) if inits else None
     rows.append(("holder RSS (KiB)", holder_rss, "", None, "<= 1024"))
+    rows.append(("session init RSS (KiB)", init_rss, "", None, "<= 1024"))
     rows.append(("monitor RSS (KiB)", monitor_rss, "", None, "<= 1024"))
 
     # output throughput: 256 MiB through a monitor (capture log) to our stdout, against the

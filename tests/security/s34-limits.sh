@@ -46,12 +46,17 @@ rm_session() {
 # ---- processes -------------------------------------------------------------------------
 
 # 40 double-forked sleeps (each reparented to the session's init at once) under a
-# limit of 5: the old per-tree watchdog never saw them.
-run_nook run -d --name "p$$" --pids-limit 5 --rootfs "$ROOT" -- \
-        sh -c 'for i in $(seq 40); do (sleep 60 &) 2>/dev/null; done; sleep 60'
-[ "$RC" -eq 0 ] || fail "starting the fork loop: $ERR"
-sleep 1.5
-n=$(workload_count "p$$")
+# limit of 5: the old per-tree watchdog never saw them.  Prints how many are left.
+fork_loop() { # NAME [run options...]
+        local name=$1
+        shift
+        run_nook run -d --name "$name" --pids-limit 5 "$@" --rootfs "$ROOT" -- \
+                sh -c 'for i in $(seq 40); do (sleep 60 &) 2>/dev/null; done; sleep 60'
+        [ "$RC" -eq 0 ] || fail "starting the fork loop ($*): $ERR"
+        sleep 1.5
+        workload_count "$name"
+}
+n=$(fork_loop "p$$")
 [ "$n" -le 5 ] || fail "S34: $n processes alive in a session with --pids-limit 5 (double-forked children survived)"
 rm_session "p$$"
 ok "S34: 40 double-forked children under --pids-limit 5: $n processes left"
@@ -59,11 +64,7 @@ ok "S34: 40 double-forked children under --pids-limit 5: $n processes left"
 # the same under another uid of the subordinate range, where nook's own helpers do not
 # share the kernel's per-uid count
 if grep -q "^$(id -un):" /etc/subuid 2>/dev/null; then
-        run_nook run -d --name "q$$" -u 1 --pids-limit 5 --rootfs "$ROOT" -- \
-                sh -c 'for i in $(seq 40); do (sleep 60 &) 2>/dev/null; done; sleep 60'
-        [ "$RC" -eq 0 ] || fail "starting the fork loop as uid 1: $ERR"
-        sleep 1.5
-        n=$(workload_count "q$$")
+        n=$(fork_loop "q$$" -u 1)
         [ "$n" -le 5 ] || fail "S34: $n processes of uid 1 alive under --pids-limit 5"
         rm_session "q$$"
         ok "S34: double forks as uid 1 under --pids-limit 5: $n processes left"
