@@ -66,6 +66,9 @@ typedef struct unpack {
         nook_error **err;
 } unpack;
 
+/* not an AE_IF* value (those are S_IF* ones) */
+#define TYPE_HARDLINK 1u
+
 static void cache_drop(unpack *u) {
         free(u->cached_path);
         u->cached_path = NULL;
@@ -348,7 +351,8 @@ static int one_entry(unpack *u, struct archive *a, struct archive_entry *ae) {
         if (clean_name(raw, name) < 0)
                 return fail(u, ENAMETOOLONG, raw, "name too long");
         mode_t mode = archive_entry_perm(ae);
-        unsigned type = archive_entry_hardlink(ae) ? 0 : archive_entry_filetype(ae);
+        /* a hard link has a type of its own here; libarchive's 0 is a type it does not know */
+        unsigned type = archive_entry_hardlink(ae) ? TYPE_HARDLINK : archive_entry_filetype(ae);
         uid_t uid = (uid_t)archive_entry_uid(ae);
         gid_t gid = (gid_t)archive_entry_gid(ae);
         if (!*name) { /* the layer root: "." or "/" may set its mode, never its type (S16) */
@@ -370,8 +374,8 @@ static int one_entry(unpack *u, struct archive *a, struct archive_entry *ae) {
                 *slash = '/';
         if (strncmp(base, ".wh.", 4) == 0)
                 return whiteout(u, dfd, base, raw, ae);
-        if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFSOCK) {
-                note_skipped(u, name); /* S19: never a device node */
+        if (type != AE_IFDIR && type != AE_IFREG && type != AE_IFLNK && type != AE_IFIFO && type != TYPE_HARDLINK) {
+                note_skipped(u, name); /* S19: never a device node; nor a type we do not know */
                 return 0;
         }
         int r = clear_slot(u, dfd, base, name, type == AE_IFDIR, raw);
@@ -412,7 +416,7 @@ static int one_entry(unpack *u, struct archive *a, struct archive_entry *ae) {
                         return fail(u, errno, raw, "setting the fifo's mode");
                 return 0;
         }
-        case 0: { /* a hard link: to an entry this layer already made, never out (S17) */
+        case TYPE_HARDLINK: { /* to an entry this layer already made, never out (S17) */
                 char target[NAME_MAX_LEN + 1];
                 if (clean_name(archive_entry_hardlink(ae), target) < 0 || !*target)
                         return fail(u, EINVAL, raw, "a hard link without a valid target");

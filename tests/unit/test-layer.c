@@ -145,6 +145,43 @@ static void test_layer_hard_links_only_to_earlier_entries(void **state) {
         assert_int_equal(mode_of("h2"), 0);
 }
 
+/* One ustar header, by hand: libarchive's writer never makes a hard link without a
+ * target, which is what the fuzzer found (libarchive then reads file type 0). */
+static void raw_header(char *h, const char *name, char typeflag) {
+        memset(h, 0, 512);
+        snprintf(h, 100, "%s", name);
+        memcpy(h + 100, "0000644", 8);
+        memcpy(h + 108, "0000000", 8);
+        memcpy(h + 116, "0000000", 8);
+        memcpy(h + 124, "00000000000", 12);
+        memcpy(h + 136, "00000000000", 12);
+        h[156] = typeflag;
+        memcpy(h + 257, "ustar", 6);
+        memcpy(h + 263, "00", 2);
+        memset(h + 148, ' ', 8);
+        unsigned sum = 0;
+        for (int i = 0; i < 512; i++)
+                sum += (unsigned char)h[i];
+        snprintf(h + 148, 8, "%06o", sum);
+}
+
+static void test_layer_skips_a_hard_link_without_target(void **state) {
+        static char tar[512 * 4];
+        raw_header(tar, "keep", '0');
+        raw_header(tar + 512, "keep", '1'); /* no linkname */
+        struct archive *a = archive_read_new();
+        archive_read_support_format_tar(a);
+        assert_int_equal(archive_read_open_memory(a, tar, sizeof(tar)), ARCHIVE_OK);
+        nook_layer_limits lim = { .max_bytes = 1 << 20, .max_entries = 100, .max_ratio = 1000 };
+        nook_layer_stats st = { 0 };
+        nook_error *err = NULL;
+        assert_int_equal(nook_layer_unpack(a, dfd, &lim, &st, &err), 0);
+        nook_error_free(err);
+        archive_read_free(a);
+        assert_int_equal(st.skipped, 1);
+        assert_true(S_ISREG(mode_of("keep"))); /* the entry it would have replaced is kept */
+}
+
 static void test_layer_owners_in_xattr_modes_exact_devices_skipped(void **state) {
         const entry e[] = {
                 { "ro", AE_IFDIR, 0555, NULL, 0, 0 },     { "ro/f", AE_IFREG, 0444, "f", 0, 0 },
@@ -223,6 +260,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_layer_names_are_clamped_into_the_root, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_layer_refuses_a_write_through_a_symlinked_parent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_layer_hard_links_only_to_earlier_entries, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_layer_skips_a_hard_link_without_target, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_layer_owners_in_xattr_modes_exact_devices_skipped, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_layer_whiteouts_become_overlay_forms, setup, teardown),
