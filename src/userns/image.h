@@ -91,7 +91,8 @@ int nook_store_unset_name(nook_store *s, const char *name); /* normalized; -errn
 /* The manifest digest a name, a digest or a unique digest prefix (12+ hex) names. */
 int nook_store_lookup(nook_store *s, const char *ref, char ret[NOOK_DIGEST_LEN + 1], nook_error **err);
 
-/* A name as stored: "name:tag" with ":latest" added when no tag is given. */
+/* A name as stored: "name:tag" with ":latest" added when no tag is given; NULL for what
+ * is not a reference (printable ASCII without spaces, @ or a backslash; not a digest). */
 char *nook_image_name_normalize(const char *name);
 
 /* An image as the store knows it: manifest, config and the per-layer facts. */

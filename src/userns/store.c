@@ -242,8 +242,10 @@ char *nook_image_name_normalize(const char *name) {
         size_t len = strlen(name);
         if (!len || len > 255)
                 return NULL;
+        /* printable ASCII, as references are: a byte past 0x7f could be invalid UTF-8, which
+         * JSON answers would show as U+FFFD, a name no later lookup could give back */
         for (const char *c = name; *c; c++)
-                if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '@' || *c == '\\')
+                if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || *c == '@' || *c == '\\')
                         return NULL;
         const char *slash = strrchr(name, '/');
         const char *colon = strchr(slash ? slash : name, ':');

@@ -250,7 +250,10 @@ static void test_store_image_names(void **state) {
         n = nook_image_name_normalize("localhost:5000/app");
         assert_string_equal(n, "localhost:5000/app:latest");
         free(n);
-        const char *bad[] = { "", "a b", "sha256:abc", "x@sha256:00", "/abs", "trail/", "tag:", "a\\b" };
+        const char *bad[] = {
+                "",     "a b",  "sha256:abc", "x@sha256:00", "/abs",   "trail/",
+                "tag:", "a\\b", "l\xef\xbf",  "caf\xc3\xa9", "del\x7f"
+        }; /* ASCII only: bad UTF-8, é, DEL */
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 assert_null(nook_image_name_normalize(bad[i]));
 }
