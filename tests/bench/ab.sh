@@ -1,14 +1,25 @@
 #!/bin/bash
-# interleaved A/B cold start of two nook builds on a busybox root, medians:
-#   A=/path/to/old/nook B=/path/to/new/nook tests/bench/ab.sh RUNS [nook run options...]
-R=$(mktemp -d /tmp/ab.XXXX); mkdir -p $R/bin; cp /bin/busybox $R/bin/; for a in sh true; do ln -s busybox $R/bin/$a; done
-runs=$1; shift
-for i in $(seq $runs); do
-  for v in base main; do
-    if [ $v = base ]; then N=${A:?A=old nook}; else N=${B:?B=new nook}; fi
-    s=$(date +%s%N); $N run "$@" --rootfs $R -- /bin/true; e=$(date +%s%N)
-    echo "$v $(( (e-s)/1000 ))"
-  done
-done > /tmp/ab.$$.txt
-for v in base main; do grep "^$v " /tmp/ab.$$.txt | awk '{print $2}' | sort -n | awk -v v=$v '{a[NR]=$1} END{printf "%s median %.1f ms (n=%d)\n", v, a[int((NR+1)/2)]/1000, NR}'; done
-rm -rf $R /tmp/ab.$$.txt
+# nook bench — interleaved A/B of two nook builds' cold start on a busybox root: each round
+# runs A then B once (so drift in the machine's load hits both alike), then prints medians.
+#   A=/old/build/src/nook B=/new/build/src/nook tests/bench/ab.sh RUNS [nook run options...]
+# Run it as an unprivileged user on an idle machine; numbers only, never a pass or fail.
+set -euo pipefail
+: "${A:?A=path of the old nook}" "${B:?B=path of the new nook}"
+runs=${1:?how many rounds}
+shift
+work=$(mktemp -d "${TMPDIR:-/tmp}/nook-ab.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/root/bin"
+cp /bin/busybox "$work/root/bin/"
+ln -s busybox "$work/root/bin/true"
+for _ in $(seq "$runs"); do
+        for v in A B; do
+                s=$(date +%s%N)
+                "${!v}" run "$@" --rootfs "$work/root" -- /bin/true
+                echo "$v $((($(date +%s%N) - s) / 1000))" >>"$work/times"
+        done
+done
+for v in A B; do
+        awk -v v="$v" '$1 == v { print $2 }' "$work/times" | sort -n |
+                awk -v v="$v" -v p="${!v}" '{ a[NR] = $1 } END { printf "%s %s: median %.1f ms (n=%d)\n", v, p, a[int((NR + 1) / 2)] / 1000, NR }'
+done
