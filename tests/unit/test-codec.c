@@ -1349,6 +1349,7 @@ static void test_path_limit_is_4096_bytes(void **state) {
         json_auto_t *good = J(REQ_ENV_MOUNT);
         jset(good, SP "/filesystem/mounts/0/destination_path", json_string(ok));
         _cleanup_typed_ typed t = parse_ok(&nook_schema_env_req, good);
+        assert_non_null(t.obj);
         json_auto_t *doc = J(REQ_ENV_MOUNT);
         jset(doc, SP "/filesystem/mounts/0/destination_path", json_string(bad));
         expect_reject(&nook_schema_env_req, doc, CV, SP "/filesystem/mounts/0/destination_path", MSG_PATH,
