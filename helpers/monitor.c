@@ -30,6 +30,7 @@
 
 #include "helper.h"
 #include "util/macro.h"
+#include "util/clock.h"
 
 #define CHUNK 65536
 #define STDIN_BUFFER_MAX (1u << 20)
@@ -60,23 +61,6 @@ typedef struct mon {
         size_t n_pending;
         bool close_after_pending;
 } mon;
-
-static void closedirp_(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void kill_tree(mon *m, const char *why);
 
@@ -139,7 +123,7 @@ typedef struct tree {
 
 static void tree_measure(int proc_fd, pid_t root, tree *t) {
         *t = (tree){ 0 };
-        _cleanup_(closedirp_) DIR *d = NULL;
+        _cleanup_closedir_ DIR *d = NULL;
         int dfd = proc_fd >= 0 ? openat(proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                                : open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         d = dfd >= 0 ? fdopendir(dfd) : NULL;
@@ -267,7 +251,7 @@ static void on_signal(mon *m, int fd, const nook_msg *q) {
         if (!m->exited && syscall(SYS_pidfd_send_signal, m->pidfd, sig, NULL, 0) == 0) {
                 delivered = 1;
                 if (sig != SIGKILL && grace)
-                        m->grace_deadline = now_ms() + (int64_t)grace;
+                        m->grace_deadline = nook_mono_ms() + (int64_t)grace;
                 else if (sig == SIGKILL)
                         kill(-m->pid, SIGKILL);
         }
@@ -342,14 +326,14 @@ static _Noreturn void finish(mon *m) {
                  m->killed_by ? m->killed_by : "",
                  (unsigned long long)(ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
                                       ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000),
-                 (unsigned long long)ru.ru_maxrss * 1024ull, (long long)wall_ms());
+                 (unsigned long long)ru.ru_maxrss * 1024ull, (long long)nook_wall_ms());
         (void)holder_write_file_at(m->pdir, "exit", rec);
         (void)unlinkat(m->pdir, "ctl.sock", 0);
         _exit(0);
 }
 
 static int poll_timeout(const mon *m) {
-        int64_t next = -1, now = now_ms();
+        int64_t next = -1, now = nook_mono_ms();
         int64_t cands[] = { m->deadline, m->grace_deadline };
         for (size_t i = 0; i < ELEMENTSOF(cands); i++)
                 if (cands[i] > 0 && (next < 0 || cands[i] < next))
@@ -361,7 +345,7 @@ static int poll_timeout(const mon *m) {
 }
 
 static void on_timers(mon *m) {
-        int64_t now = now_ms();
+        int64_t now = nook_mono_ms();
         if (m->deadline > 0 && now >= m->deadline) {
                 m->timed_out = true;
                 m->deadline = 0;
@@ -589,7 +573,7 @@ static int start(mon *m, const nook_msg *q, int link, struct spawn_failure *fail
 
 static void write_info(mon *m) {
         char info[128];
-        snprintf(info, sizeof(info), "pid=%d\nstarted_ms=%lld\npty=%d\n", (int)m->pid, (long long)wall_ms(), m->pty);
+        snprintf(info, sizeof(info), "pid=%d\nstarted_ms=%lld\npty=%d\n", (int)m->pid, (long long)nook_wall_ms(), m->pty);
         (void)holder_write_file_at(m->pdir, "info", info);
 }
 
@@ -611,7 +595,7 @@ _Noreturn void monitor_main(holder *h, int conn, nook_msg *q, int link) {
                 hfail(&st, errno, "entering the workloads' pid namespace");
         struct spawn_failure fail = { 0 };
         uint64_t timeout = nook_msg_u64(q, T_TIMEOUT_MS, 0);
-        m.deadline = timeout ? now_ms() + (int64_t)timeout : 0;
+        m.deadline = timeout ? nook_mono_ms() + (int64_t)timeout : 0;
         int r = st.err ? -st.err : start(&m, q, link, &fail, &st);
         if (r < 0 || r == 1) {
                 if (r == 1) {

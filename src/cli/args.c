@@ -137,23 +137,6 @@ void cli_format_bytes(uint64_t b, char *buf, size_t size) {
                 snprintf(buf, size, "%.1f%s", v, u[i]);
 }
 
-int cli_random_hex(char *buf, size_t nbytes) {
-        unsigned char raw[32];
-        if (nbytes > sizeof(raw))
-                return -EINVAL;
-        for (size_t got = 0; got < nbytes;) {
-                ssize_t n = getrandom(raw + got, nbytes - got, 0);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                got += (size_t)n;
-        }
-        for (size_t i = 0; i < nbytes; i++)
-                snprintf(buf + 2 * i, 3, "%02x", raw[i]);
-        return 0;
-}
-
 /* podman's container-name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]*, here at most 64 bytes. */
 bool cli_name_valid(const char *s) {
         size_t n = strlen(s);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "run.h"
+#include "util/random.h"
 #include "util/strbuf.h"
 
 void help_run(FILE *f) {
@@ -372,7 +373,7 @@ int cmd_run(int argc, char **argv) {
         if (cli_session_runtime(&c.s, &c.rt) < 0)
                 return EXIT_NOOK;
         char hex[13];
-        if (!c.s.name && cli_random_hex(hex, 6) < 0)
+        if (!c.s.name && nook_random_hex_into(hex, 6) < 0)
                 return EXIT_NOOK;
         snprintf(c.env_id, sizeof(c.env_id), "%s%s", c.s.name ? "" : "run-", c.s.name ? c.s.name : hex);
         if (c.s.image && (rc = image_command(&c)) != 0)
@@ -462,7 +463,7 @@ int cmd_exec(int argc, char **argv) {
                 return rc;
         }
         char id[32] = "exec-";
-        if (cli_random_hex(id + 5, 6) < 0)
+        if (nook_random_hex_into(id + 5, 6) < 0)
                 return EXIT_NOOK;
         _cleanup_free_ char *ref = NULL, *summary = NULL;
         int rc = cli_start(rt, env, NULL, &p, id, id, &ref, &summary, NULL);

@@ -9,6 +9,7 @@
 
 #include "listing.h"
 #include "run.h"
+#include "util/random.h"
 #include "util/strbuf.h"
 
 void help_session(FILE *f) {
@@ -98,7 +99,7 @@ static int session_create(int argc, char **argv) {
         char env[80] = "session-";
         if (s.name)
                 snprintf(env, sizeof(env), "%s", s.name);
-        else if (cli_random_hex(env + 8, 6) < 0)
+        else if (nook_random_hex_into(env + 8, 6) < 0)
                 return EXIT_NOOK;
         if (s.name) {
                 _cleanup_free_ char *other = NULL;

@@ -6,6 +6,7 @@
 #include <getopt.h>
 
 #include "cli.h"
+#include "util/clock.h"
 
 #define CLI_UNLIMITED_MEMORY_MB 16777216ull /* the contract's ceiling: no limit */
 #define CLI_UNLIMITED_PIDS 4194304ull
@@ -179,7 +180,9 @@ int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref,
 int cli_start(nook_runtime *rt, const char *env_id, const cli_session_opts *s, const cli_process_opts *p,
               const char *process_id, const char *effect_id, char **ret_ref, char **ret_summary, char **ret_cpus);
 /* A monotonic clock in ms, for --verbose timings. */
-double cli_now_ms(void);
+static inline double cli_now_ms(void) {
+        return (double)nook_mono_us() / 1000.0;
+}
 
 /* ---- attach.c: signals, the terminal, the attached process ---- */
 

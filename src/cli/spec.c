@@ -49,12 +49,6 @@ void cli_process_opts_done(cli_process_opts *p) {
         p->seccomp_profile = NULL;
 }
 
-double cli_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 int cli_getopt_error(int c, char **argv, const struct option *longopts, const char *verb) {
         const char *opt = argv[optind - 1];
         if (c == ':')

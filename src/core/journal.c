@@ -18,6 +18,7 @@
 #include "util/fault.h"
 #include "util/fs.h"
 #include "util/proc.h"
+#include "util/clock.h"
 
 /* errno values that mark "this file is not a journal we can use": nook_journal_repair_file()
  * moves such files aside and leaves every other failure (locks, permissions) alone. */
@@ -156,32 +157,8 @@ struct nook_journal {
         sqlite3_stmt *stmts[_Q_MAX];
 };
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool streq(const char *a, const char *b) {
         return a && b && strcmp(a, b) == 0;
-}
-
-static nook_retry retry_for_errno(int errnum) {
-        switch (errnum) {
-        case EAGAIN:
-        case EINTR:
-        case EBUSY:
-        case ENOMEM:
-                return NOOK_RETRY_RETRYABLE;
-        case EPERM:
-        case EACCES:
-        case ENOSPC:
-        case EDQUOT:
-        case EROFS:
-                return NOOK_RETRY_USER_ACTION_NEEDED;
-        default:
-                return NOOK_RETRY_NOT_RETRYABLE;
-        }
 }
 
 /* ---- owners ---- */
@@ -337,7 +314,7 @@ static int journal_error(nook_journal *j, int rc, nook_error **err) {
 }
 
 static int fault_error(int r, const char *point, nook_error **err) {
-        return nook_error_set(err, NOOK_ERROR_JOURNAL_FAILURE, retry_for_errno(-r), -r,
+        return nook_error_set(err, NOOK_ERROR_JOURNAL_FAILURE, nook_retry_for_errno(-r), -r,
                               "journal failure at %s (injected fault): %s", point, strerror(-r));
 }
 
@@ -639,14 +616,14 @@ static int configure(nook_journal *j, bool network, nook_error **err) {
 static int open_prepare_path(const char *path, bool *ret_network, nook_error **err) {
         int r = nook_mkdir_parents(path);
         if (r < 0) {
-                r = nook_error_set(err, NOOK_ERROR_JOURNAL_FAILURE, retry_for_errno(-r), -r,
+                r = nook_error_set(err, NOOK_ERROR_JOURNAL_FAILURE, nook_retry_for_errno(-r), -r,
                                    "cannot create the journal directory: %s", strerror(-r));
                 nook_error_set_hint(err, "creating the directory of the journal file %s failed", path);
                 return r;
         }
         r = precreate_file(path, ret_network);
         if (r < 0) {
-                r = nook_error_set(err, NOOK_ERROR_JOURNAL_FAILURE, retry_for_errno(-r), -r,
+                r = nook_error_set(err, NOOK_ERROR_JOURNAL_FAILURE, nook_retry_for_errno(-r), -r,
                                    "cannot create the journal database: %s", strerror(-r));
                 nook_error_set_hint(err, "creating the journal file %s failed", path);
                 return r;
@@ -769,7 +746,7 @@ static int call_insert(nook_journal *j, const nook_call_intent *in, int64_t *ret
         if (r < 0)
                 return r;
         r = jbind(j, s, err, JT(in->method), JT(in->idempotency_key), JT(in->request_hash), JT(in->request_json),
-                  JT(in->environment_id), JOWNER(&j->self), JI(now_ms()));
+                  JT(in->environment_id), JOWNER(&j->self), JI(nook_wall_ms()));
         if (r < 0)
                 return r;
         r = step(j, s, err);
@@ -784,7 +761,7 @@ static int call_retry(nook_journal *j, int64_t id, const nook_call_intent *in, n
         int r = stmt(j, Q_CALL_RETRY, &s, err);
         if (r < 0)
                 return r;
-        r = jbind(j, s, err, JI(id), JOWNER(&j->self), JI(now_ms()), JT(in->request_hash), JT(in->request_json));
+        r = jbind(j, s, err, JI(id), JOWNER(&j->self), JI(nook_wall_ms()), JT(in->request_hash), JT(in->request_json));
         if (r < 0)
                 return r;
         r = step(j, s, err);
@@ -797,7 +774,7 @@ static int call_interrupt(nook_journal *j, int64_t id, const nook_owner *o, nook
         int r = stmt(j, Q_CALL_INTERRUPT, &s, err);
         if (r < 0)
                 return r;
-        r = jbind(j, s, err, JI(id), JOWNER(o), JI(now_ms()));
+        r = jbind(j, s, err, JI(id), JOWNER(o), JI(nook_wall_ms()));
         if (r < 0)
                 return r;
         r = step(j, s, err);
@@ -935,7 +912,7 @@ static int call_end(nook_journal *j, int64_t id, nook_call_status st, const char
         int r = stmt(j, Q_CALL_END, &s, err);
         if (r < 0)
                 return r;
-        r = jbind(j, s, err, JI(id), JT(nook_call_status_name(st)), JT(result), JT(error), JI(now_ms()));
+        r = jbind(j, s, err, JI(id), JT(nook_call_status_name(st)), JT(result), JT(error), JI(nook_wall_ms()));
         if (r < 0)
                 return r;
         r = step(j, s, err);
@@ -1070,7 +1047,7 @@ int nook_journal_reconcile_environment(nook_journal *j, const char *environment_
                 r = stmt(j, Q_ENV_RECONCILE, &s, err);
                 if (r < 0)
                         return r;
-                r = jbind(j, s, err, JT(environment_id), JI(now_ms()));
+                r = jbind(j, s, err, JT(environment_id), JI(nook_wall_ms()));
                 if (r < 0)
                         return r;
                 r = step(j, s, err);
@@ -1136,7 +1113,7 @@ int nook_journal_resource_add(nook_journal *j, const nook_resource *res, int64_t
         if (r < 0)
                 return r;
         r = jbind(j, s, err, JT(res->environment_id), JT(res->kind), JT(res->ref), JI(res->pid), JI(res->pid_start),
-                  JT(res->detail), JI(res->created_ms > 0 ? res->created_ms : now_ms()));
+                  JT(res->detail), JI(res->created_ms > 0 ? res->created_ms : nook_wall_ms()));
         if (r < 0)
                 return r;
         r = step(j, s, err);
@@ -1182,7 +1159,7 @@ int nook_journal_resource_release(nook_journal *j, int64_t id, nook_error **err)
         int r = stmt(j, Q_RES_RELEASE, &s, err);
         if (r < 0)
                 return r;
-        r = jbind(j, s, err, JI(id), JI(now_ms()));
+        r = jbind(j, s, err, JI(id), JI(nook_wall_ms()));
         if (r < 0)
                 return r;
         r = step(j, s, err);
@@ -1256,7 +1233,7 @@ int nook_journal_ticket_add(nook_journal *j, const char *ticket_ref, const char 
                 int r = stmt(j, Q_TICKET_ADD, &s, err);
                 if (r < 0)
                         return r;
-                r = jbind(j, s, err, JT(ticket_ref), JT(environment_id), JI(now_ms()));
+                r = jbind(j, s, err, JT(ticket_ref), JT(environment_id), JI(nook_wall_ms()));
                 if (r < 0)
                         return r;
                 r = step(j, s, err);
@@ -1290,7 +1267,7 @@ int nook_journal_ticket_claim(nook_journal *j, const char *ticket_ref, nook_erro
         int r = stmt(j, Q_TICKET_CLAIM, &s, err);
         if (r < 0)
                 return r;
-        r = jbind(j, s, err, JT(ticket_ref), JI(now_ms()));
+        r = jbind(j, s, err, JT(ticket_ref), JI(nook_wall_ms()));
         if (r < 0)
                 return r;
         r = step(j, s, err);
@@ -1404,7 +1381,7 @@ int nook_journal_repair_file(const char *path, char **ret_moved_to, nook_error *
         if (r >= 0 && asprintf(&moved, "%s%s", path, suffix) < 0)
                 r = -ENOMEM;
         if (r < 0) {
-                r = nook_error_set(err, NOOK_ERROR_JOURNAL_FAILURE, retry_for_errno(-r), -r,
+                r = nook_error_set(err, NOOK_ERROR_JOURNAL_FAILURE, nook_retry_for_errno(-r), -r,
                                    "cannot move the damaged journal aside: %s", strerror(-r));
                 nook_error_set_hint(err, "renaming the journal file %s failed", path);
                 return r;

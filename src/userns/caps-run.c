@@ -44,14 +44,9 @@
 #include "util/macro.h"
 #include "util/proc.h"
 #include "util/strbuf.h"
+#include "util/clock.h"
 
 #include "userns/caps-run.h"
-
-uint64_t caps_now_us(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 const char *caps_errname(int e) {
         const char *n = strerrorname_np(e);
@@ -493,12 +488,12 @@ static void helper_kill(struct helper *h) {
  * group's other members become its children: reap them by group (waitpid(2), -pgid).
  * Otherwise this returns ECHILD at once. */
 static void reap_group(pid_t pgid) {
-        uint64_t until = caps_now_us() + 100000;
+        uint64_t until = nook_mono_us() + 100000;
         for (;;) {
                 pid_t r = waitpid(-pgid, NULL, WNOHANG);
                 if (r < 0 && errno == EINTR)
                         continue;
-                if (r < 0 || (r == 0 && caps_now_us() >= until))
+                if (r < 0 || (r == 0 && nook_mono_us() >= until))
                         return;
                 if (r == 0)
                         nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
@@ -521,7 +516,7 @@ static void helper_reap(struct helper *h, uint64_t deadline) {
                         h->pid = -1;
                         break;
                 }
-                uint64_t now = caps_now_us();
+                uint64_t now = nook_mono_us();
                 if (!h->killed && now >= deadline)
                         helper_kill(h);
                 if (h->killed && !grace)
@@ -697,7 +692,7 @@ void caps_probe_run_collect(struct probe_run *run, uint64_t deadline) {
                                 pfd[n] = (struct pollfd){ .fd = run->h[i].fd, .events = POLLIN };
                                 who[n++] = &run->h[i];
                         }
-                uint64_t now = caps_now_us();
+                uint64_t now = nook_mono_us();
                 if (n == 0 || now >= deadline)
                         break;
                 int r = poll(pfd, n, (int)((deadline - now + 999) / 1000));

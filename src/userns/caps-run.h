@@ -119,7 +119,6 @@ struct reporter {
 const char *caps_errdesc(int e);
 const char *caps_errname(int e);
 int caps_find_program(const char *name, char **ret);
-uint64_t caps_now_us(void);
 void caps_probe_run_collect(struct probe_run *run, uint64_t deadline);
 void caps_probe_run_free(struct probe_run *run);
 void caps_probe_run_freep(struct probe_run **run);

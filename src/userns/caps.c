@@ -43,6 +43,7 @@
 #include "util/strbuf.h"
 
 #include "userns/caps-run.h"
+#include "util/clock.h"
 
 /* ---- findings ----------------------------------------------------------------------- */
 
@@ -1156,7 +1157,7 @@ static void summarise(struct builder *b, const struct host *h) {
 }
 
 int nook_caps_probe(const nook_probe_options *opts, nook_probe **ret, nook_error **err) {
-        uint64_t t0 = caps_now_us();
+        uint64_t t0 = nook_mono_us();
         _cleanup_(nook_probe_freep) nook_probe *p = calloc(1, sizeof(*p));
         _cleanup_(caps_probe_run_freep) struct probe_run *run = caps_probe_run_new();
         if (!p || !run)
@@ -1176,7 +1177,7 @@ int nook_caps_probe(const nook_probe_options *opts, nook_probe **ret, nook_error
         finding_subuid(&b, &h);
         findings_dirs(&b, opts, &h);
 
-        caps_probe_run_collect(run, caps_now_us() + PROBE_TIMEOUT_US);
+        caps_probe_run_collect(run, nook_mono_us() + PROBE_TIMEOUT_US);
         if (!run->dir && run->steps[S_TMPFS].err == ST_FAILED)
                 snprintf(run->steps[S_TMPFS].msg, MSG_MAX,
                          "could not create the probe's temp dir under %.100s: %s "
@@ -1197,7 +1198,7 @@ int nook_caps_probe(const nook_probe_options *opts, nook_probe **ret, nook_error
         caps_probe_run_free(TAKE_PTR(run));
         if (b.oom)
                 return nook_error_oom(err);
-        p->duration_us = caps_now_us() - t0;
+        p->duration_us = nook_mono_us() - t0;
         *ret = TAKE_PTR(p);
         return 0;
 }

@@ -26,11 +26,6 @@
 #include "util/rmrf.h"
 #include "util/strbuf.h"
 
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 /* 0: gone (or never ours); -errno: still there.  S32: only a process proven to be
  * this user's holder (of the session dir dir_fd, when known) is signalled, through the
  * pidfd that pinned it while it was checked; a record naming any other pid signals
@@ -80,7 +75,7 @@ static int remove_session_dir(int runfd, const char *ref, nook_rmrf_report *rep,
         int fd = openat(runfd, ref, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : nook_rm_rf_report_at(runfd, ref, rep);
-        _cleanup_(closedirp) DIR *d = fdopendir(fd);
+        _cleanup_closedir_ DIR *d = fdopendir(fd);
         if (!d) {
                 close(fd);
                 return nook_rm_rf_report_at(runfd, ref, rep);
@@ -327,7 +322,7 @@ static int gc_resource(const nook_resource *res, void *userdata) {
 
 static void gc_dirs(gc_ctx *g) {
         int dfd = g->runfd >= 0 ? fcntl(g->runfd, F_DUPFD_CLOEXEC, 3) : -1;
-        _cleanup_(closedirp) DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        _cleanup_closedir_ DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
         if (dfd >= 0 && !d)
                 close(dfd);
         struct dirent *e;

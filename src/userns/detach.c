@@ -9,6 +9,7 @@
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/strbuf.h"
+#include "util/random.h"
 
 int nook_userns_detach(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_detach_result *ret,
                        nook_error **err) {

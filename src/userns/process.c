@@ -21,6 +21,7 @@
 #include "userns/stages.h"
 #include "util/rmrf.h"
 #include "util/strbuf.h"
+#include "util/random.h"
 
 /* podman's default set (SECURITY.md S9): no CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SYS_PTRACE. */
 #define DEFAULT_CAPS                                                                                      \

@@ -10,6 +10,7 @@
 
 #include "userns/proto.h"
 #include "util/macro.h"
+#include "util/clock.h"
 
 struct header {
         uint32_t magic;
@@ -132,17 +133,11 @@ int nook_msg_send(int sock, const nook_msg *m) {
         return m->len ? write_all(sock, m->buf, m->len) : 0;
 }
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int wait_readable(int sock, int64_t deadline) {
         if (deadline < 0)
                 return 0;
         for (;;) {
-                int64_t left = deadline - now_ms();
+                int64_t left = deadline - nook_mono_ms();
                 if (left <= 0)
                         return -ETIMEDOUT;
                 struct pollfd p = { .fd = sock, .events = POLLIN };
@@ -194,7 +189,7 @@ static void take_cmsg_fds(nook_msg *m, struct msghdr *mh) {
 }
 
 int nook_msg_recv(int sock, nook_msg *m, int timeout_ms) {
-        int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+        int64_t deadline = timeout_ms < 0 ? -1 : nook_mono_ms() + timeout_ms;
         struct header h;
         union {
                 char buf[CMSG_SPACE(sizeof(int) * NOOK_MSG_MAX_FDS)];

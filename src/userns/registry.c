@@ -13,11 +13,6 @@
 #include "userns/session.h"
 #include "userns/stages.h"
 
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 bool nook_process_unmonitored(const nook_session *s, const char *process_ref) {
         _cleanup_free_ char *p = NULL;
         return asprintf(&p, "%s/p/%s/unmonitored", s->dir, process_ref) >= 0 && access(p, F_OK) == 0 &&
@@ -38,7 +33,7 @@ static int visit_run_dir(nook_call_ctx *ctx, int (*fn)(nook_session *s, void *us
         if (runfd < 0)
                 return runfd;
         int dfd = fcntl(runfd, F_DUPFD_CLOEXEC, 3);
-        _cleanup_(closedirp) DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        _cleanup_closedir_ DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
         if (!d) {
                 if (dfd >= 0)
                         close(dfd);
@@ -153,7 +148,7 @@ static void read_meta(const nook_session *s, const char *ref, char *command, siz
 
 static int visit_processes(const nook_session *s, nook_process_visit_fn fn, void *userdata) {
         int pfd = openat(s->dir_fd, "p", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        _cleanup_(closedirp) DIR *d = pfd >= 0 ? fdopendir(pfd) : NULL;
+        _cleanup_closedir_ DIR *d = pfd >= 0 ? fdopendir(pfd) : NULL;
         if (pfd >= 0 && !d)
                 close(pfd);
         struct dirent *e;

@@ -33,26 +33,12 @@
 #include "util/rmrf.h"
 #include "util/sha256.h"
 #include "util/strbuf.h"
+#include "util/clock.h"
+#include "util/random.h"
 
 #ifndef FUSE_SUPER_MAGIC
 #define FUSE_SUPER_MAGIC 0x65735546
 #endif
-
-int64_t nook_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-char *nook_random_hex(size_t nbytes) {
-        unsigned char b[32];
-        if (nbytes > sizeof(b) || getrandom(b, nbytes, 0) != (ssize_t)nbytes)
-                return NULL;
-        char *s = malloc(nbytes * 2 + 1);
-        for (size_t i = 0; s && i < nbytes; i++)
-                snprintf(s + 2 * i, 3, "%02x", b[i]);
-        return s;
-}
 
 /* Where a private run dir can be had instead: under the data dir when it is on a local
  * filesystem (a run dir on a filesystem shared between hosts would mix their pids), else
@@ -779,7 +765,7 @@ static nook_session *new_record(const nook_adapter_config *c, const nook_env_req
                 s->owner_pid = getpid();
                 (void)nook_proc_start_time(s->owner_pid, &s->owner_start);
         }
-        s->created_ms = nook_now_ms();
+        s->created_ms = nook_wall_ms();
         if (s->dir_fd < 0 || !s->run_dir || !s->dir || !s->environment_id || !s->hostname)
                 return nook_session_free(s);
         return s;

@@ -9,6 +9,7 @@
 
 #include "userns/session.h"
 #include "userns/stages.h"
+#include "util/random.h"
 
 int nook_userns_collect_stats(void *state, nook_call_ctx *ctx, const nook_process_ref_req *req, nook_stats_result *ret,
                               nook_error **err) {

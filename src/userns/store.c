@@ -20,6 +20,7 @@
 #include "util/fs.h"
 #include "util/macro.h"
 #include "util/rmrf.h"
+#include "util/random.h"
 
 static int open_sub(int dirfd, const char *name, bool create) {
         if (create && mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)

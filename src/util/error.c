@@ -79,7 +79,7 @@ int nook_error_set(nook_error **err, nook_error_kind kind, nook_retry retry, int
         return r;
 }
 
-static nook_retry retry_for_errno(int errnum) {
+nook_retry nook_retry_for_errno(int errnum) {
         switch (errnum) {
         case EAGAIN:
         case EINTR:
@@ -109,7 +109,7 @@ int nook_error_sys(nook_error **err, int errnum, const char *fmt, ...) {
         if (vasprintf(&msg, fmt, ap) < 0)
                 msg = NULL;
         va_end(ap);
-        return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, retry_for_errno(errnum), errnum, "%s: %s",
+        return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, nook_retry_for_errno(errnum), errnum, "%s: %s",
                               msg ? msg : "?", strerror(errnum));
 }
 

@@ -8,6 +8,12 @@
 #include "nook/error.h"
 #include "util/macro.h"
 
+/* The retry class of a failed system call: retryable for a passing condition (EAGAIN,
+ * EINTR, EBUSY, ENOMEM, ETIMEDOUT), user action for a permission or a full or read-only
+ * filesystem, else not retryable.  One table for every caller, so that the journal and
+ * the stages agree. */
+nook_retry nook_retry_for_errno(int errnum);
+
 /* Sets *err (err may be NULL) and returns -errnum, or -EINVAL when errnum is 0. */
 int nook_error_set(nook_error **err, nook_error_kind kind, nook_retry retry, int errnum, const char *fmt, ...)
         _printf_(5, 6);
