@@ -573,7 +573,8 @@ static int start(mon *m, const nook_msg *q, int link, struct spawn_failure *fail
 
 static void write_info(mon *m) {
         char info[128];
-        snprintf(info, sizeof(info), "pid=%d\nstarted_ms=%lld\npty=%d\n", (int)m->pid, (long long)nook_wall_ms(), m->pty);
+        snprintf(info, sizeof(info), "pid=%d\nstarted_ms=%lld\npty=%d\n", (int)m->pid, (long long)nook_wall_ms(),
+                 m->pty);
         (void)holder_write_file_at(m->pdir, "info", info);
 }
 

@@ -208,5 +208,4 @@ void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const c
 /* A nook_resource_visit_fn keeping the pid and start time of a "session" resource. */
 int nook_resource_copy_pid(const nook_resource *r, void *userdata);
 
-
 #endif
