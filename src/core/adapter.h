@@ -68,7 +68,9 @@ typedef struct nook_adapter_ops {
 
 enum { NOOK_IMAGE_IMPORT, NOOK_IMAGE_LIST, NOOK_IMAGE_INSPECT, NOOK_IMAGE_REMOVE, NOOK_IMAGE_PRUNE };
 
-extern const nook_adapter_ops nook_userns_adapter;
-extern const nook_adapter_ops nook_fake_adapter;
+/* The runtime over the adapter ops (core/runtime.c): what nook_runtime_open() (src/lib,
+ * which picks ops from its table of adapters) calls.  The core names no adapter. */
+int nook_runtime_open_ops(const nook_adapter_ops *ops, const nook_options *opts, nook_runtime **ret,
+                          nook_error **err);
 
 #endif

@@ -10,7 +10,6 @@
 
 #include "core/contract.h"
 #include "core/oci-seccomp.h"
-#include "userns/seccomp.h"
 
 #define F_(st, member, jname, ty, fl, ...)                                                                         \
         {                                                                                                          \

@@ -393,6 +393,18 @@ static void sanitise(char *s) {
                         *s = '?';
 }
 
+void nook_seccomp_profile_clear(nook_seccomp_profile *p) {
+        if (!p)
+                return;
+        strv_free(p->architectures);
+        for (size_t i = 0; p->rules && i < p->n_rules; i++) {
+                strv_free(p->rules[i].names);
+                free(p->rules[i].args);
+        }
+        free(p->rules);
+        *p = (nook_seccomp_profile){ 0 };
+}
+
 int nook_oci_seccomp_parse(const char *json_text, size_t len, nook_seccomp_profile *ret, nook_error **err) {
         if (!json_text || !ret)
                 return fail(err, CV, "", "no profile text");

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config.h" /* NOOK_VERSION */
 #include "core/adapter.h"
 #include "core/codec.h"
 #include "core/journal.h"
@@ -153,18 +153,6 @@ static int load_aliases(const nook_options *o, char ***ret) {
         return 0;
 }
 
-static const nook_adapter_ops *find_adapter(const char *name, nook_error **err) {
-        if (!name || strcmp(name, "userns") == 0)
-                return &nook_userns_adapter;
-#if NOOK_FAKE_ADAPTER
-        if (strcmp(name, "fake") == 0)
-                return &nook_fake_adapter;
-#endif
-        nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, EINVAL,
-                       "unknown adapter '%s' (this build has: userns%s)", name, NOOK_FAKE_ADAPTER ? ", fake" : "");
-        return NULL;
-}
-
 nook_runtime *nook_runtime_free(nook_runtime *rt) {
         if (!rt)
                 return NULL;
@@ -183,18 +171,12 @@ nook_runtime *nook_runtime_free(nook_runtime *rt) {
         return NULL;
 }
 
-int nook_runtime_open(const nook_options *opts, nook_runtime **ret, nook_error **err) {
-        if (opts && opts->version != NOOK_OPTIONS_VERSION)
-                return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
-                                      "nook_options version %u is not supported (expected %u)", opts->version,
-                                      NOOK_OPTIONS_VERSION);
+int nook_runtime_open_ops(const nook_adapter_ops *ops, const nook_options *opts, nook_runtime **ret,
+                          nook_error **err) {
         _cleanup_(nook_runtime_freep) nook_runtime *rt = calloc(1, sizeof(*rt));
         if (!rt)
                 return nook_error_oom(err);
-        const char *adapter = opts && opts->adapter ? opts->adapter : getenv("NOOK_ADAPTER");
-        rt->ops = find_adapter(adapter && *adapter ? adapter : NULL, err);
-        if (!rt->ops)
-                return -EINVAL;
+        rt->ops = ops;
         rt->data_dir = resolve_data_dir(opts);
         rt->run_dir = resolve_run_dir(opts);
         if (!rt->data_dir || !rt->run_dir)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/adapter.h"
+#include "fake/fake.h"
 #include "util/sha256.h"
 #include "util/strbuf.h"
 

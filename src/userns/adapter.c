@@ -8,7 +8,7 @@
 #include <sys/utsname.h>
 
 #include "config.h"
-#include "core/adapter.h"
+#include "userns/adapter.h"
 #include "userns/caps.h"
 #include "userns/stages.h"
 #include "util/strbuf.h"

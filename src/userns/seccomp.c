@@ -43,18 +43,6 @@ static void seccomp_releasep(scmp_filter_ctx *ctx) {
                 seccomp_release(*ctx);
 }
 
-void nook_seccomp_profile_clear(nook_seccomp_profile *p) {
-        if (!p)
-                return;
-        strv_free(p->architectures);
-        for (size_t i = 0; p->rules && i < p->n_rules; i++) {
-                strv_free(p->rules[i].names);
-                free(p->rules[i].args);
-        }
-        free(p->rules);
-        *p = (nook_seccomp_profile){ 0 };
-}
-
 void nook_seccomp_program_clear(nook_seccomp_program *p) {
         if (!p)
                 return;

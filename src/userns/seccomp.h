@@ -9,52 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/oci-seccomp.h"
 #include "util/error.h"
 
-/* An OCI runtime-spec seccomp profile, parsed by the core (src/core/oci-seccomp.c). */
-typedef struct nook_seccomp_arg {
-        unsigned index; /* 0..5 */
-        uint64_t value;
-        uint64_t value_two;
-        int op; /* NOOK_SECCOMP_OP_* */
-} nook_seccomp_arg;
-
-enum {
-        NOOK_SECCOMP_OP_NE = 1,
-        NOOK_SECCOMP_OP_LT,
-        NOOK_SECCOMP_OP_LE,
-        NOOK_SECCOMP_OP_EQ,
-        NOOK_SECCOMP_OP_GE,
-        NOOK_SECCOMP_OP_GT,
-        NOOK_SECCOMP_OP_MASKED_EQ,
-};
-
-enum {
-        NOOK_SECCOMP_ACT_ALLOW = 1,
-        NOOK_SECCOMP_ACT_ERRNO,
-        NOOK_SECCOMP_ACT_KILL_PROCESS,
-        NOOK_SECCOMP_ACT_KILL_THREAD,
-        NOOK_SECCOMP_ACT_TRAP,
-        NOOK_SECCOMP_ACT_LOG,
-};
-
-typedef struct nook_seccomp_rule {
-        char **names;  /* NULL-terminated syscall names; unknown names are skipped */
-        int action;    /* NOOK_SECCOMP_ACT_* */
-        int errno_ret; /* for ERRNO; 0 means EPERM */
-        nook_seccomp_arg *args;
-        size_t n_args;
-} nook_seccomp_rule;
-
-typedef struct nook_seccomp_profile {
-        int default_action; /* NOOK_SECCOMP_ACT_* */
-        int default_errno;
-        char **architectures; /* NULL-terminated OCI names (SCMP_ARCH_X86_64, ...); NULL: native + compat */
-        nook_seccomp_rule *rules;
-        size_t n_rules;
-} nook_seccomp_profile;
-
-void nook_seccomp_profile_clear(nook_seccomp_profile *p);
 
 /* A compiled program: the BPF instructions (struct sock_filter[]) ready for
  * seccomp(SECCOMP_SET_MODE_FILTER). */
