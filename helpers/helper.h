@@ -10,7 +10,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#include "userns/proto.h"
+#include "fail.h"
+#include "proto/proto.h"
 
 /* limits.c: the session's limits (S34), kept by the holder; monitors inherit a copy. */
 typedef struct hmonitor {
@@ -59,12 +60,6 @@ typedef struct holder {
 } holder;
 
 /* A failure to report: errno and a message naming the step. */
-typedef struct hstatus {
-        int err;
-        char msg[512];
-} hstatus;
-
-int hfail(hstatus *st, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* mounts.c: builds the root of the session from a PREPARE message and pivots into it.
  * On success *notes may hold downgrades taken ("procfs bound from the host: ..."). */

@@ -25,17 +25,6 @@
 #include "helper.h"
 #include "util/macro.h"
 
-int hfail(hstatus *st, int err, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(st->msg, sizeof(st->msg), fmt, ap);
-        va_end(ap);
-        if (err && n >= 0 && (size_t)n < sizeof(st->msg))
-                snprintf(st->msg + n, sizeof(st->msg) - (size_t)n, ": %s", strerror(err));
-        st->err = err ? err : EIO;
-        return -st->err;
-}
-
 /* S12 (bubblewrap CVE-2020-5291): a helper made setuid, or started with privileges of
  * the initial user namespace, refuses to run.  In our own user namespace we hold every
  * capability by design (user_namespaces(7)); what must never be true is that those

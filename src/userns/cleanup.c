@@ -18,8 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "userns/cleanup.h"
+#include "userns/idmap.h"
 #include "userns/image.h"
 #include "userns/limits.h"
+#include "userns/proof.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/proc.h"

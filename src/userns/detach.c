@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "userns/cleanup.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/strbuf.h"

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "userns/idmap.h"
 #include "userns/session.h"
 
 extern char **environ;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "userns/io.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/sha256.h"

@@ -5,7 +5,7 @@
 #define NOOK_USERNS_LIMITS_H
 
 #include "core/contract.h"
-#include "userns/proto.h"
+#include "proto/proto.h"
 #include "userns/session.h"
 #include "util/strbuf.h"
 

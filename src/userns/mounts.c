@@ -12,11 +12,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "userns/proto.h"
+#include "userns/mounts.h"
+#include "proto/proto.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/hostpath.h"
 #include "util/strbuf.h"
+
+const char *nook_alias_lookup(const nook_adapter_config *c, const char *name) {
+        size_t n = strlen(name);
+        for (size_t i = 0; c->aliases && c->aliases[i]; i++)
+                if (strncmp(c->aliases[i], name, n) == 0 && c->aliases[i][n] == '=')
+                        return c->aliases[i] + n + 1;
+        return NULL;
+}
 
 void nook_mount_list_clear(nook_mount_list *l) {
         for (size_t i = 0; i < l->n; i++) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "userns/image.h"
+#include "userns/io.h"
 #include "userns/limits.h"
 #include "userns/seccomp.h"
 #include "userns/session.h"

@@ -13,8 +13,38 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "userns/proof.h"
 #include "userns/session.h"
 #include "util/proc.h"
+
+int nook_helper_path(const char *name, char **ret, nook_error **err) {
+        char *p = NULL;
+        const char *dir = secure_getenv("NOOK_HELPERS_DIR");
+        if (dir && *dir) {
+                if (asprintf(&p, "%s/%s", dir, name) < 0)
+                        return nook_error_oom(err);
+        } else {
+                /* Running from the build tree (tests, ./dev): use the helpers built beside us. */
+                char exe[4096];
+                ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+                size_t blen = strlen(NOOK_BUILD_ROOT);
+                if (n > 0 && (exe[n] = 0, strncmp(exe, NOOK_BUILD_ROOT "/", blen + 1) == 0)) {
+                        if (asprintf(&p, "%s/helpers/%s", NOOK_BUILD_ROOT, name) < 0)
+                                return nook_error_oom(err);
+                } else if (asprintf(&p, "%s/%s", NOOK_LIBEXECDIR, name) < 0)
+                        return nook_error_oom(err);
+        }
+        if (access(p, X_OK) < 0) {
+                int e = errno;
+                nook_error_sys(err, e, "finding the helper %s", name);
+                nook_error_set_hint(err, "%s is missing: reinstall nook, or set NOOK_HELPERS_DIR", p);
+                free(p);
+                return -e;
+        }
+        *ret = p;
+        return 0;
+}
 
 /* All four uids of /proc/<pid>/status (real, effective, saved, filesystem) are ours. */
 static bool owned_by_us(int procfd) {

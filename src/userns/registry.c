@@ -10,14 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "userns/io.h"
 #include "userns/session.h"
 #include "userns/stages.h"
-
-bool nook_process_unmonitored(const nook_session *s, const char *process_ref) {
-        _cleanup_free_ char *p = NULL;
-        return asprintf(&p, "%s/p/%s/unmonitored", s->dir, process_ref) >= 0 && access(p, F_OK) == 0 &&
-               nook_session_alive(s);
-}
 
 static const char *identity_name(int id) {
         return id == NOOK_IDENTITY_KEEP_ID ? "keep-id" : id == NOOK_IDENTITY_SUBUID ? "subuid" : "root";

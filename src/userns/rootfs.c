@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "userns/image.h"
+#include "userns/mounts.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/fs.h"
 #include "util/hostpath.h"
+#include "util/rootfile.h"
 #include "util/strbuf.h"
 
 #define FUSE_OVERLAYFS "/usr/bin/fuse-overlayfs"

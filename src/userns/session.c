@@ -25,6 +25,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "userns/idmap.h"
+#include "userns/mounts.h"
+#include "userns/proof.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/fault.h"
@@ -479,34 +482,6 @@ int nook_session_request(const nook_session *s, const char *process_ref, nook_ms
         return 0;
 }
 
-int nook_helper_path(const char *name, char **ret, nook_error **err) {
-        char *p = NULL;
-        const char *dir = secure_getenv("NOOK_HELPERS_DIR");
-        if (dir && *dir) {
-                if (asprintf(&p, "%s/%s", dir, name) < 0)
-                        return nook_error_oom(err);
-        } else {
-                /* Running from the build tree (tests, ./dev): use the helpers built beside us. */
-                char exe[4096];
-                ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-                size_t blen = strlen(NOOK_BUILD_ROOT);
-                if (n > 0 && (exe[n] = 0, strncmp(exe, NOOK_BUILD_ROOT "/", blen + 1) == 0)) {
-                        if (asprintf(&p, "%s/helpers/%s", NOOK_BUILD_ROOT, name) < 0)
-                                return nook_error_oom(err);
-                } else if (asprintf(&p, "%s/%s", NOOK_LIBEXECDIR, name) < 0)
-                        return nook_error_oom(err);
-        }
-        if (access(p, X_OK) < 0) {
-                int e = errno;
-                nook_error_sys(err, e, "finding the helper %s", name);
-                nook_error_set_hint(err, "%s is missing: reinstall nook, or set NOOK_HELPERS_DIR", p);
-                free(p);
-                return -e;
-        }
-        *ret = p;
-        return 0;
-}
-
 int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret, nook_error **err) {
         size_t n = strlen(process_ref);
         bool ok = n == NOOK_PROCESS_REF_LEN - 1 && strncmp(process_ref, "p-", 2) == 0 && process_ref[26] == '-';
@@ -846,6 +821,11 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
         }
         ret->ref = strdup(ref);
         return ret->ref ? 0 : nook_error_oom(err);
+}
+
+bool nook_process_unmonitored(const nook_session *s, const char *process_ref) {
+        _cleanup_close_ int fd = nook_session_openat(s, process_ref, "unmonitored", O_PATH, 0);
+        return fd >= 0 && nook_session_alive(s);
 }
 
 bool nook_process_lost(const nook_session *s, const char *process_ref) {

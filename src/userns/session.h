@@ -1,6 +1,8 @@
 /* nook userns — what the stage files share: the run dir, the session record kept in
  * <run dir>/s-<id>/state, the process records under p/<ref>/, and talking to the
- * session's holder and monitors.  Stages include this, never each other. */
+ * session's holder and monitors.  The other concerns stages share have a header each:
+ * proof.h (is that process our holder), idmap.h, mounts.h (the mount plan), io.h (exit
+ * waits and capture frames), cleanup.h (ending a session). */
 #ifndef NOOK_USERNS_SESSION_H
 #define NOOK_USERNS_SESSION_H
 
@@ -9,7 +11,7 @@
 #include <sys/types.h>
 
 #include "core/adapter.h"
-#include "userns/proto.h"
+#include "proto/proto.h"
 #include "util/error.h"
 
 #define NOOK_SESSION_REF_LEN 27 /* "s-" + 24 hex + NUL */
@@ -98,15 +100,6 @@ int nook_session_connect(const nook_session *s, const char *process_ref, int *re
 int nook_session_request(const nook_session *s, const char *process_ref, nook_msg *req, nook_msg *reply, int timeout_ms,
                          const char *what, nook_error **err);
 
-/* The helper programs: $NOOK_HELPERS_DIR, the build tree when running from it, or
- * libexecdir/nook. */
-int nook_helper_path(const char *name, char **ret, nook_error **err);
-
-/* idmap.c: writes the id maps of a child in a new user namespace. */
-int nook_idmap_write(pid_t child, int identity, uid_t uid, gid_t gid, uint32_t *ret_count, nook_error **err);
-/* Resolves "auto" to subuid (ranges and newuidmap present) or root. */
-int nook_identity_resolve(int requested, uid_t uid, int *ret, nook_error **err);
-
 /* Process refs: "p-<session id>-<16 hex>"; the session is found from the ref. */
 int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret, nook_error **err);
 
@@ -129,83 +122,9 @@ int nook_exit_record_read(const nook_session *s, const char *process_ref, nook_e
 /* true when the process has no exit record and never will: its monitor (or the whole
  * session) died, so nobody watches it any more. */
 bool nook_process_lost(const nook_session *s, const char *process_ref);
-/* registry.c: true when the process runs on without its monitor (killed from outside):
+/* true when the process runs on without its monitor (killed from outside):
  * the holder adopted it, kills it on nook kill and its timeout, and records its exit;
  * its output is no longer captured (S33). */
 bool nook_process_unmonitored(const nook_session *s, const char *process_ref);
-
-/* io.c: waits up to timeout_ms for the exit record (inotify on the process dir);
- * 1 when the process has exited (*ret filled), 0 when still running. */
-int nook_process_wait(const nook_session *s, const char *process_ref, int64_t timeout_ms, nook_exit_record *ret);
-/* io.c: one frame of a capture log from cursor, at most max bytes, shaped by the
- * stream's io policy; eof/exit_code set once the process has exited and the log is read
- * to its end. */
-int nook_io_frame_fill(const nook_session *s, const char *process_ref, int stream, uint64_t cursor, uint64_t max,
-                       const nook_stream_policy *policy, nook_io_frame *f, nook_error **err);
-
-/* Reads <root>/<path> resolved inside the root (openat2 RESOLVE_IN_ROOT: a symlink in
- * the image cannot lead outside, S22), at most max bytes.  -ENOENT when absent. */
-int nook_root_read_file(const char *root, const char *path, size_t max, char **ret, size_t *ret_len);
-/* The same below the root's directory fd. */
-int nook_root_read_file_at(int rootfd, const char *path, size_t max, char **ret, size_t *ret_len);
-
-/* Looks an alias up in the operator's configuration (NAME=PATH entries). */
-const char *nook_alias_lookup(const nook_adapter_config *c, const char *name);
-
-/* mounts.c: the mount plan of an environment — the spec's workspace and mounts, aliases
- * resolved through the operator's configuration, every destination checked — made
- * without any side effect (resolve_mounts), then handed to the holder by
- * prepare_environment. */
-enum { NOOK_MOUNT_KIND_SNAPSHOT = 2 };
-
-typedef struct nook_mount_entry {
-        char *ref;
-        int kind; /* NOOK_MOUNT_KIND_BIND, _TMPFS, _SNAPSHOT */
-        bool read_only;
-        bool is_file; /* a single file bound by itself */
-        char *alias;  /* NULL for tmpfs */
-        char *source; /* host path (bind, snapshot) */
-        int fd;       /* the source opened once (nook_host_open, S31), or -1 */
-        char *dest;
-        char *options; /* tmpfs options, validated */
-        char *audit;   /* "none", or what more than the file is exposed */
-} nook_mount_entry;
-
-typedef struct nook_mount_list {
-        nook_mount_entry *e;
-        size_t n;
-        bool follow_within; /* symlink_policy follow_within_alias */
-} nook_mount_list;
-
-int nook_mounts_plan(const nook_adapter_config *c, const nook_environment *env, nook_mount_list *ret, nook_error **err);
-void nook_mount_list_clear(nook_mount_list *l);
-int nook_mounts_check_root(const nook_mount_list *l, int rootfd, nook_error **err);
-
-/* proof.c (S32): pid is this user's nook-holder started at `start` (and, when dir_fd
- * is not -1, started for that session dir: its dev:ino is in the holder's argv),
- * checked through a pidfd that pins it while /proc is read; 0 and the pidfd (when
- * ret_pidfd), -ESRCH when it is gone, -EPERM when it is some other process. */
-int nook_holder_pin(pid_t pid, uint64_t start, int dir_fd, int *ret_pidfd);
-/* The session dir a proven holder was started for (path and dev:ino in its argv),
- * opened without following and checked to be that very dir. */
-int nook_holder_session_dir(pid_t pid, uint64_t start, int *ret_dirfd);
-/* How a session dir is named in the holder's argv: "<dev>:<ino>" in hex. */
-struct stat;
-void nook_holder_dir_id(const struct stat *st, char ret[48]);
-/* The peer of a connected control socket is this user's and is the holder (or, for a
- * monitor, a process in the holder's user namespace), and the holder pinned by
- * holder_pidfd still runs.  0 or -errno. */
-int nook_peer_check(int fd, const nook_session *s, bool monitor, int holder_pidfd);
-
-struct nook_strbuf;
-/* cleanup.c: ends one session (the holder through a pidfd once proven, nook_holder_pin,
- * bound to dir_fd when the session dir is known, else -1; then its dir) and releases,
- * reconciles and retires its journal rows; what is left is appended to `left`
- * ("; "-separated). */
-void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const char *environment_id, const char *ref,
-                          int dir_fd, pid_t pid, uint64_t start, struct nook_strbuf *left);
-
-/* A nook_resource_visit_fn keeping the pid and start time of a "session" resource. */
-int nook_resource_copy_pid(const nook_resource *r, void *userdata);
 
 #endif

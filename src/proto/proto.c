@@ -1,4 +1,4 @@
-/* nook userns — the client/helper message format: header + TLV fields over a unix
+/* nook proto — the client/helper message format: header + TLV fields over a unix
  * stream socket, fds as SCM_RIGHTS with the header (unix(7), cmsg(3)). */
 #include <errno.h>
 #include <poll.h>
@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "userns/proto.h"
+#include "proto/proto.h"
 #include "util/macro.h"
 #include "util/clock.h"
 

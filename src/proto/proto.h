@@ -1,9 +1,9 @@
-/* nook userns — the message format between the client and the session's helpers
+/* nook proto — the message format between the client and the session's helpers
  * (nook-holder and its monitors): a header, then tag-length-value fields, over a
  * unix stream socket, with file descriptors passed as SCM_RIGHTS (unix(7)).  Shared
  * by both sides; links nothing but libc. */
-#ifndef NOOK_USERNS_PROTO_H
-#define NOOK_USERNS_PROTO_H
+#ifndef NOOK_PROTO_PROTO_H
+#define NOOK_PROTO_PROTO_H
 
 #include <stdbool.h>
 #include <stddef.h>

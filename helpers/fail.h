@@ -1,0 +1,15 @@
+/* nook helpers — how a helper's step fails: errno and a message for the client, carried
+ * back in the reply (T_ERRNO, T_MESSAGE); the helper itself never prints. */
+#ifndef NOOK_HELPERS_FAIL_H
+#define NOOK_HELPERS_FAIL_H
+
+typedef struct hstatus {
+        int err;
+        char msg[512];
+} hstatus;
+
+/* Sets st (the message gets ": <strerror>" when err is not 0) and returns -st->err;
+ * err 0 is recorded as EIO. */
+int hfail(hstatus *st, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,34 @@
+/* nook userns — which programs are nook's helpers, and proving that a process is one of
+ * this user's holders before it is trusted or signalled (SECURITY.md S32). */
+#ifndef NOOK_USERNS_PROOF_H
+#define NOOK_USERNS_PROOF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+struct stat;
+struct nook_session;
+
+/* The helper programs: $NOOK_HELPERS_DIR, the build tree when running from it, or
+ * libexecdir/nook. */
+int nook_helper_path(const char *name, char **ret, nook_error **err);
+
+/* proof.c (S32): pid is this user's nook-holder started at `start` (and, when dir_fd
+ * is not -1, started for that session dir: its dev:ino is in the holder's argv),
+ * checked through a pidfd that pins it while /proc is read; 0 and the pidfd (when
+ * ret_pidfd), -ESRCH when it is gone, -EPERM when it is some other process. */
+int nook_holder_pin(pid_t pid, uint64_t start, int dir_fd, int *ret_pidfd);
+/* The session dir a proven holder was started for (path and dev:ino in its argv),
+ * opened without following and checked to be that very dir. */
+int nook_holder_session_dir(pid_t pid, uint64_t start, int *ret_dirfd);
+/* How a session dir is named in the holder's argv: "<dev>:<ino>" in hex. */
+void nook_holder_dir_id(const struct stat *st, char ret[48]);
+/* The peer of a connected control socket is this user's and is the holder (or, for a
+ * monitor, a process in the holder's user namespace), and the holder pinned by
+ * holder_pidfd still runs.  0 or -errno. */
+int nook_peer_check(int fd, const struct nook_session *s, bool monitor, int holder_pidfd);
+
+#endif
