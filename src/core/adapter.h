@@ -70,7 +70,6 @@ enum { NOOK_IMAGE_IMPORT, NOOK_IMAGE_LIST, NOOK_IMAGE_INSPECT, NOOK_IMAGE_REMOVE
 
 /* The runtime over the adapter ops (core/runtime.c): what nook_runtime_open() (src/lib,
  * which picks ops from its table of adapters) calls.  The core names no adapter. */
-int nook_runtime_open_ops(const nook_adapter_ops *ops, const nook_options *opts, nook_runtime **ret,
-                          nook_error **err);
+int nook_runtime_open_ops(const nook_adapter_ops *ops, const nook_options *opts, nook_runtime **ret, nook_error **err);
 
 #endif

@@ -171,8 +171,7 @@ nook_runtime *nook_runtime_free(nook_runtime *rt) {
         return NULL;
 }
 
-int nook_runtime_open_ops(const nook_adapter_ops *ops, const nook_options *opts, nook_runtime **ret,
-                          nook_error **err) {
+int nook_runtime_open_ops(const nook_adapter_ops *ops, const nook_options *opts, nook_runtime **ret, nook_error **err) {
         _cleanup_(nook_runtime_freep) nook_runtime *rt = calloc(1, sizeof(*rt));
         if (!rt)
                 return nook_error_oom(err);

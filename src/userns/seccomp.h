@@ -12,7 +12,6 @@
 #include "core/oci-seccomp.h"
 #include "util/error.h"
 
-
 /* A compiled program: the BPF instructions (struct sock_filter[]) ready for
  * seccomp(SECCOMP_SET_MODE_FILTER). */
 typedef struct nook_seccomp_program {
