@@ -160,11 +160,3 @@ int nook_runtime_journal_list_json(nook_runtime *rt, size_t limit, char **ret_js
         *ret_json = s;
         return 0;
 }
-
-int nook_journal_repair(const nook_options *opts, char **ret_moved_to, nook_error **err) {
-        _cleanup_(nook_runtime_freep) nook_runtime *rt = NULL;
-        int r = nook_runtime_open(opts, &rt, err);
-        if (r < 0)
-                return r;
-        return nook_journal_repair_file(nook_runtime_journal_path(rt), ret_moved_to, err);
-}

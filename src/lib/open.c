@@ -8,6 +8,8 @@
 
 #include "config.h"
 #include "core/adapter.h"
+#include "core/journal.h"
+#include "core/runtime-internal.h"
 #include "nook/runtime.h"
 #include "userns/adapter.h"
 #include "util/error.h"
@@ -47,4 +49,14 @@ int nook_runtime_open(const nook_options *opts, nook_runtime **ret, nook_error *
         if (!ops)
                 return -EINVAL;
         return nook_runtime_open_ops(ops, opts, ret, err);
+}
+
+/* A public entry point too: the runtime opts describe is opened for the journal path it
+ * uses, and that journal is repaired (core/journal.c). */
+int nook_journal_repair(const nook_options *opts, char **ret_moved_to, nook_error **err) {
+        _cleanup_(nook_runtime_freep) nook_runtime *rt = NULL;
+        int r = nook_runtime_open(opts, &rt, err);
+        if (r < 0)
+                return r;
+        return nook_journal_repair_file(nook_runtime_journal_path(rt), ret_moved_to, err);
 }

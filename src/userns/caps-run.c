@@ -39,7 +39,6 @@
 #include <nftables/libnftables.h>
 #include <seccomp.h>
 
-#include "userns/caps.h"
 #include "util/error.h"
 #include "util/macro.h"
 #include "util/proc.h"

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "userns/idmap.h"
-#include "userns/session.h"
 
 extern char **environ;
 

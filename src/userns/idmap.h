@@ -3,9 +3,11 @@
 #ifndef NOOK_USERNS_IDMAP_H
 #define NOOK_USERNS_IDMAP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/contract.h" /* nook_identity */
 #include "util/error.h"
 
 /* Writes the id maps of a child in a new user namespace. */

@@ -343,6 +343,59 @@ static void note_skipped(unpack *u, const char *entry) {
                          entry);
 }
 
+/* A directory entry; slot is clear_slot's answer (1: one is there already, 2: it
+ * replaces this layer's whiteout). */
+static int make_dir(unpack *u, int dfd, const char *base, const char *name, const char *raw, int slot,
+                    struct archive_entry *ae) {
+        if (slot != 1 && mkdirat(dfd, base, 0700) < 0)
+                return fail(u, errno, raw, "creating the directory");
+        _cleanup_close_ int fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return fail(u, errno, raw, "opening the directory");
+        /* it replaces this layer's whiteout: the lower directory stays hidden */
+        if (slot == 2 && fsetxattr(fd, NOOK_OPAQUE_XATTR, "y", 1, 0) < 0)
+                return nook_error_sys(u->err, errno, "marking '%.200s' opaque", raw);
+        apply_xattrs(u, fd, ae);
+        mode_t mode = archive_entry_perm(ae);
+        int r = set_override(fd, (uid_t)archive_entry_uid(ae), (gid_t)archive_entry_gid(ae), mode);
+        if (r < 0)
+                return nook_error_sys(u->err, -r, "recording the owner of '%.200s'", raw);
+        return add_dir_fix(u, name, mode, ae);
+}
+
+/* A hard link to an entry this layer already made, never out (S17). */
+static int make_hardlink(unpack *u, const char *base, const char *name, const char *raw, struct archive_entry *ae) {
+        char target[NAME_MAX_LEN + 1];
+        if (clean_name(archive_entry_hardlink(ae), target) < 0 || !*target)
+                return fail(u, EINVAL, raw, "a hard link without a valid target");
+        char *ts = strrchr(target, '/');
+        const char *tbase = ts ? ts + 1 : target;
+        if (ts)
+                *ts = 0;
+        _cleanup_free_ char *dname = strdup(name);
+        if (!dname)
+                return nook_error_oom(u->err);
+        int tfd = open_dir(u, ts ? target : "", raw);
+        if (tfd < 0)
+                return tfd;
+        struct stat st;
+        if (fstatat(tfd, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode))
+                return fail(u, errno ? errno : EISDIR, raw,
+                            "a hard link to an entry not extracted before it in this layer (refused)");
+        int tdup = fcntl(tfd, F_DUPFD_CLOEXEC, 3);
+        char *ds = strrchr(dname, '/');
+        if (ds)
+                *ds = 0;
+        int ddfd = open_dir(u, ds ? dname : "", raw);
+        /* linkat without AT_SYMLINK_FOLLOW links a symlink itself, not its target */
+        int e = ddfd < 0 ? 0 : linkat(tdup, tbase, ddfd, base, 0) < 0 ? errno : 0;
+        if (tdup >= 0)
+                close(tdup);
+        if (ddfd < 0)
+                return ddfd;
+        return e ? fail(u, e, raw, "creating the hard link") : 0;
+}
+
 static int one_entry(unpack *u, struct archive *a, struct archive_entry *ae) {
         const char *raw = archive_entry_pathname(ae);
         if (!raw)
@@ -382,20 +435,8 @@ static int one_entry(unpack *u, struct archive *a, struct archive_entry *ae) {
         if (r < 0)
                 return r;
         switch (type) {
-        case AE_IFDIR: {
-                if (r != 1 && mkdirat(dfd, base, 0700) < 0)
-                        return fail(u, errno, raw, "creating the directory");
-                _cleanup_close_ int fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        return fail(u, errno, raw, "opening the directory");
-                /* it replaces this layer's whiteout: the lower directory stays hidden */
-                if (r == 2 && fsetxattr(fd, NOOK_OPAQUE_XATTR, "y", 1, 0) < 0)
-                        return nook_error_sys(u->err, errno, "marking '%.200s' opaque", raw);
-                apply_xattrs(u, fd, ae);
-                if ((r = set_override(fd, uid, gid, mode)) < 0)
-                        return nook_error_sys(u->err, -r, "recording the owner of '%.200s'", raw);
-                return add_dir_fix(u, name, mode, ae);
-        }
+        case AE_IFDIR:
+                return make_dir(u, dfd, base, name, raw, r, ae);
         case AE_IFREG:
                 return write_file(u, a, dfd, base, raw, mode, ae);
         case AE_IFLNK: {
@@ -416,37 +457,8 @@ static int one_entry(unpack *u, struct archive *a, struct archive_entry *ae) {
                         return fail(u, errno, raw, "setting the fifo's mode");
                 return 0;
         }
-        case TYPE_HARDLINK: { /* to an entry this layer already made, never out (S17) */
-                char target[NAME_MAX_LEN + 1];
-                if (clean_name(archive_entry_hardlink(ae), target) < 0 || !*target)
-                        return fail(u, EINVAL, raw, "a hard link without a valid target");
-                char *ts = strrchr(target, '/');
-                const char *tbase = ts ? ts + 1 : target;
-                if (ts)
-                        *ts = 0;
-                _cleanup_free_ char *dname = strdup(name);
-                if (!dname)
-                        return nook_error_oom(u->err);
-                int tfd = open_dir(u, ts ? target : "", raw);
-                if (tfd < 0)
-                        return tfd;
-                struct stat st;
-                if (fstatat(tfd, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode))
-                        return fail(u, errno ? errno : EISDIR, raw,
-                                    "a hard link to an entry not extracted before it in this layer (refused)");
-                int tdup = fcntl(tfd, F_DUPFD_CLOEXEC, 3);
-                char *ds = strrchr(dname, '/');
-                if (ds)
-                        *ds = 0;
-                int ddfd = open_dir(u, ds ? dname : "", raw);
-                /* linkat without AT_SYMLINK_FOLLOW links a symlink itself, not its target */
-                int e = ddfd < 0 ? 0 : linkat(tdup, tbase, ddfd, base, 0) < 0 ? errno : 0;
-                if (tdup >= 0)
-                        close(tdup);
-                if (ddfd < 0)
-                        return ddfd;
-                return e ? fail(u, e, raw, "creating the hard link") : 0;
-        }
+        case TYPE_HARDLINK:
+                return make_hardlink(u, base, name, raw, ae);
         }
         return 0; /* not reached: the types made are those let through above */
 }

@@ -14,7 +14,6 @@
 
 #include "userns/mounts.h"
 #include "proto/proto.h"
-#include "userns/session.h"
 #include "userns/stages.h"
 #include "util/hostpath.h"
 #include "util/strbuf.h"

@@ -15,7 +15,6 @@
 
 #include "config.h"
 #include "userns/proof.h"
-#include "userns/session.h"
 #include "util/proc.h"
 
 int nook_helper_path(const char *name, char **ret, nook_error **err) {
@@ -181,7 +180,7 @@ static bool in_holder_userns(pid_t pid, pid_t holder) {
         return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-int nook_peer_check(int fd, const nook_session *s, bool monitor, int holder_pidfd) {
+int nook_peer_check(int fd, pid_t holder_pid, bool monitor, int holder_pidfd) {
         struct ucred cr;
         socklen_t len = sizeof(cr);
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
@@ -190,10 +189,10 @@ int nook_peer_check(int fd, const nook_session *s, bool monitor, int holder_pidf
                 return -EPERM;
         if (monitor) {
                 _cleanup_close_ int peer = (int)syscall(SYS_pidfd_open, cr.pid, 0);
-                if (peer < 0 || cr.pid == s->holder_pid || !in_holder_userns(cr.pid, s->holder_pid) ||
+                if (peer < 0 || cr.pid == holder_pid || !in_holder_userns(cr.pid, holder_pid) ||
                     syscall(SYS_pidfd_send_signal, peer, 0, NULL, 0) < 0)
                         return -EPERM;
-        } else if (cr.pid != s->holder_pid)
+        } else if (cr.pid != holder_pid)
                 return -EPERM;
         /* the holder proven before the connection is still that process */
         return syscall(SYS_pidfd_send_signal, holder_pidfd, 0, NULL, 0) < 0 ? -ESRCH : 0;

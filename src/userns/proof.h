@@ -10,7 +10,6 @@
 #include "util/error.h"
 
 struct stat;
-struct nook_session;
 
 /* The helper programs: $NOOK_HELPERS_DIR, the build tree when running from it, or
  * libexecdir/nook. */
@@ -26,9 +25,9 @@ int nook_holder_pin(pid_t pid, uint64_t start, int dir_fd, int *ret_pidfd);
 int nook_holder_session_dir(pid_t pid, uint64_t start, int *ret_dirfd);
 /* How a session dir is named in the holder's argv: "<dev>:<ino>" in hex. */
 void nook_holder_dir_id(const struct stat *st, char ret[48]);
-/* The peer of a connected control socket is this user's and is the holder (or, for a
- * monitor, a process in the holder's user namespace), and the holder pinned by
- * holder_pidfd still runs.  0 or -errno. */
-int nook_peer_check(int fd, const struct nook_session *s, bool monitor, int holder_pidfd);
+/* The peer of a connected control socket is this user's and is the holder holder_pid
+ * (or, for a monitor, a process in that holder's user namespace), and the holder pinned
+ * by holder_pidfd still runs.  0 or -errno. */
+int nook_peer_check(int fd, pid_t holder_pid, bool monitor, int holder_pidfd);
 
 #endif

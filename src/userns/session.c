@@ -446,7 +446,7 @@ int nook_session_connect(const nook_session *s, const char *process_ref, int *re
         }
         /* SO_PEERCRED names who called listen(2) last: the holder (it listens again on
          * the socket the client bound) or a monitor of this session (unix(7)) */
-        int r = nook_peer_check(fd, s, process_ref != NULL, pidfd);
+        int r = nook_peer_check(fd, s->holder_pid, process_ref != NULL, pidfd);
         if (r < 0)
                 return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, -r,
                                       "the control socket in %s%s%s is not served by this session's %s: refused",
