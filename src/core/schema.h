@@ -1,6 +1,10 @@
 /* nook core — descriptor-driven JSON codec: each contract type is a table of fields
  * (name, type, offset, rules); one engine parses with strict validation (JSON pointer
- * in every error), encodes, and frees.  Only src/core includes jansson. */
+ * in every error), encodes, and frees.  The contract's shapes are read and written here
+ * only.  jansson itself is used by three more parts, each for a format of its own
+ * (tests/lib/structure.py holds the list): the CLI for its --json output, and
+ * src/userns/import.c and store.c for the OCI image documents (index, manifests,
+ * config), which are the image format's, not the contract's. */
 #ifndef NOOK_CORE_SCHEMA_H
 #define NOOK_CORE_SCHEMA_H
 

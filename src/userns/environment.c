@@ -1,5 +1,4 @@
-/* nook userns — configure_network (own network namespace with loopback, or the host's, reported),
- * and prepare_environment: the holder builds the root and pivots into it
+/* nook userns — prepare_environment: the holder builds the root and pivots into it
  * (helpers/mounts.c); here the client checks the session and composes /etc files. */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,23 +19,6 @@
 #include "util/hostpath.h"
 #include "util/rootfile.h"
 #include "util/strbuf.h"
-
-int nook_userns_configure_network(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_ref_result *ret,
-                                  nook_error **err) {
-        _cleanup_(nook_session_freep) nook_session *s = NULL;
-        int r = nook_session_need(ctx->config, req->environment.environment_id, "configure_network", &s, err);
-        if (r < 0)
-                return r;
-        int tag = req->environment.spec.network.tag;
-        if (tag != NOOK_NET_DISABLED && tag != NOOK_NET_ADAPTER_DEFINED_DENIED)
-                return nook_error_not_implemented(err, "configure_network with egress, allowlists or published ports "
-                                                       "(userspace networking)");
-        if (!s->own_netns)
-                ret->ref = strdup("netns-host");
-        else if (asprintf(&ret->ref, "netns-%s", s->ref + 2) < 0)
-                ret->ref = NULL;
-        return ret->ref ? 0 : nook_error_oom(err);
-}
 
 static int add_etc(nook_msg *m, const char *name, const char *content) {
         size_t nl = strlen(name), cl = strlen(content);

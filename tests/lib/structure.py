@@ -11,7 +11,8 @@ and util.  A module is a directory and a file stem (src/userns/session.{c,h}).  
      between modules outside the CLI (whose verbs share main.c's and output.c's helpers
      both ways): the calls are read from the built objects (nm), so a function declared
      in one header and defined in another file is seen where it is defined;
-  3. size: no file over 1,500 lines, no function over 100 lines (a function is what
+  3. jansson only where JANSSON_USERS says;
+  4. size: no file over 1,500 lines, no function over 100 lines (a function is what
      clang-format leaves at column 0: a line ending in ") {" up to the next "}").
 
 Usage: structure.py SRC [BUILD]   (BUILD: the call check, when the objects exist)
@@ -34,10 +35,14 @@ ALLOWED = {
     "cli": {"cli", "util"},
     "helpers": {"helpers", "proto", "util"},
 }
+# jansson is the contract's codec (src/core); the others that read or write JSON of
+# another format are listed here, and nothing else includes it (see core/schema.h).
+JANSSON_USERS = ("src/core/", "src/cli/", "src/userns/import.c", "src/userns/store.c")
 MAX_FILE_LINES = 1500
 MAX_FUNCTION_LINES = 100
 
 INCLUDE = re.compile(r'^#include "([^"]+)"', re.M)
+JANSSON = re.compile(r"^#include <jansson\.h>", re.M)
 
 
 def sources(src):
@@ -113,6 +118,8 @@ def check_includes(src, breaches):
         text = open(os.path.join(src, rel), encoding="utf-8").read()
         mod = module_of(rel)
         d = mod.split("/")[0]
+        if JANSSON.search(text) and not rel.startswith(JANSSON_USERS):
+            breaches.append(f"layering: {rel} includes jansson (only {', '.join(JANSSON_USERS)} do)")
         for inc in INCLUDE.findall(text):
             target = include_target(rel, inc)
             if target is None:
