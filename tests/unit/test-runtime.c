@@ -361,9 +361,46 @@ static void test_options_with_unknown_version_are_refused(void **state) {
         nook_error_free(err);
 }
 
+/* The library's entry point picks the adapter from its table (src/lib/open.c): an
+ * unknown name is refused, naming it and the adapters this build has, and nothing is
+ * created in the data dir. */
+static void test_unknown_adapter_is_refused_naming_those_built(void **state) {
+        fixture *f = *state;
+        nook_options o = NOOK_OPTIONS_INIT;
+        o.data_dir = f->dir;
+        o.adapter = "nosuch";
+        nook_runtime *rt = NULL;
+        nook_error *err = NULL;
+        assert_int_equal(nook_runtime_open(&o, &rt, &err), -EINVAL);
+        assert_null(rt);
+        assert_int_equal(nook_error_get_kind(err), NOOK_ERROR_HOST_CONFIGURATION_NEEDED);
+        assert_int_equal(nook_error_get_errno(err), EINVAL);
+        assert_non_null(strstr(nook_error_get_message(err), "unknown adapter 'nosuch'"));
+        assert_non_null(strstr(nook_error_get_message(err), "this build has: userns, fake"));
+        nook_error_free(err);
+        err = NULL;
+        /* NOOK_ADAPTER names it when the options do not */
+        o.adapter = NULL;
+        setenv("NOOK_ADAPTER", "alsonot", 1);
+        assert_int_equal(nook_runtime_open(&o, &rt, &err), -EINVAL);
+        unsetenv("NOOK_ADAPTER");
+        assert_non_null(strstr(nook_error_get_message(err), "unknown adapter 'alsonot'"));
+        nook_error_free(err);
+        /* a name in the table opens, and opening journals nothing yet */
+        o.adapter = "fake";
+        err = NULL;
+        assert_int_equal(nook_runtime_open(&o, &rt, &err), 0);
+        struct stat st;
+        char journal[96];
+        snprintf(journal, sizeof(journal), "%s/journal.db", f->dir);
+        assert_int_equal(stat(journal, &st), -1); /* opening journals nothing */
+        nook_runtime_free(rt);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_runtime_ref_names_the_adapter, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unknown_adapter_is_refused_naming_those_built, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unknown_method_is_a_contract_violation_and_journals_nothing, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_same_key_same_request_replays_without_calling_the_adapter, setup,
