@@ -37,6 +37,7 @@ assert_eq "$holder" "$(ps -o ppid= -p "$work" | tr -d ' ')" "the workload's pare
 run_nook_in "{\"process_ref\":\"$P\"}" call collect_stats
 assert_eq 125 "$RC" "stats after the monitor died"
 assert_contains "$OUT" "monitor was killed" "stats say why"
+assert_contains "$OUT" "ChildLifecycleFailure" "error kind of stats after the monitor died"
 call_ok signal_process "{\"process_ref\":\"$P\",\"signal\":\"kill\",\"grace_ms\":0}"
 assert_eq true "$(printf '%s\n' "$OUT" | json_query 'j["delivered"]')" "signal_process without the monitor"
 sleep 0.3

@@ -33,7 +33,10 @@ else
         assert_eq 125 "$RC" "subuid without ranges"
         assert_contains "$OUT" "HostConfigurationNeeded" "error kind"
         assert_contains "$OUT" "/etc/subuid" "error names what is missing"
-        [ ! -e "$(run_dir)/$(printf '%s\n' "$OUT" | json_query 'j' 2>/dev/null || echo none)" ] || true
+        # refused before anything is made: the identity is resolved before the session dir
+        sref=$(session_ref "$EID-s")
+        [ ! -e "$(run_dir)/$sref" ] || fail "the refused subuid session left its dir $(run_dir)/$sref"
+        [ -z "$(holders_of "$sref")" ] || fail "the refused subuid session left a holder"
         # auto falls back to root for this user
         session_up "$EID-a" auto
         run_in '["id","-u"]'

@@ -21,6 +21,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "fixtures.h"
 #include "userns/caps.h"
 
 /* A fresh directory per test, under the caller's TMPDIR; removed in teardown. */
@@ -28,32 +29,9 @@ struct fixture {
         char root[512];
 };
 
-static void rm_rf(const char *path) {
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return;
-        if (S_ISDIR(st.st_mode)) {
-                chmod(path, 0700);
-                DIR *d = opendir(path);
-                for (struct dirent *e; d && (e = readdir(d));) {
-                        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                                continue;
-                        char sub[1024];
-                        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-                        rm_rf(sub);
-                }
-                if (d)
-                        closedir(d);
-                rmdir(path);
-        } else
-                unlink(path);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
-        const char *t = getenv("TMPDIR");
-        snprintf(f->root, sizeof(f->root), "%s/test-caps.XXXXXX", t && *t ? t : "/tmp");
-        if (!mkdtemp(f->root))
+        if (!nook_test_mkdtemp(f->root, sizeof(f->root), "test-caps"))
                 return -1;
         *state = f;
         return 0;
@@ -61,7 +39,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        rm_rf(f->root);
+        nook_test_rm_rf(f->root);
         free(f);
         return 0;
 }
@@ -96,21 +74,6 @@ static bool is_snake_case(const char *s) {
                 if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
                         return false;
         return s[-1] != '_';
-}
-
-static size_t count_entries(const char *dir) {
-        DIR *d = opendir(dir);
-        assert_non_null(d);
-        size_t n = 0;
-        for (struct dirent *e; (e = readdir(d));)
-                if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-                        n++;
-        closedir(d);
-        return n;
-}
-
-static size_t count_fds(void) {
-        return count_entries("/proc/self/fd");
 }
 
 static void test_findings_are_well_formed(void **state) {
@@ -208,7 +171,7 @@ static void test_probe_leaves_nothing_behind(void **state) {
         int out = memfd_create("test-caps-output", MFD_CLOEXEC);
         assert_true(out >= 0);
         int saved1 = fcntl(1, F_DUPFD_CLOEXEC, 3), saved2 = fcntl(2, F_DUPFD_CLOEXEC, 3);
-        size_t fds_before = count_fds();
+        size_t fds_before = nook_test_count_fds();
 
         set_tmpdir(tmp);
         dup2(out, 1);
@@ -221,8 +184,8 @@ static void test_probe_leaves_nothing_behind(void **state) {
         dup2(saved2, 2);
         set_tmpdir(old);
 
-        size_t fds_after = count_fds();
-        size_t left_in_tmpdir = count_entries(tmp);
+        size_t fds_after = nook_test_count_fds();
+        size_t left_in_tmpdir = nook_test_count_entries(tmp);
         struct stat st;
         assert_int_equal(fstat(out, &st), 0);
         errno = 0;
@@ -388,7 +351,7 @@ static void test_missing_dirs_under_writable_parent_are_ok_and_not_created(void 
         struct stat st;
         assert_int_equal(lstat(a, &st), -1);
         assert_int_equal(lstat(c, &st), -1);
-        assert_int_equal(count_entries(fx->root), 0);
+        assert_int_equal(nook_test_count_entries(fx->root), 0);
         nook_probe_free(p);
         free(run);
         free(data);

@@ -36,6 +36,7 @@
 
 #include "config.h"
 #include "core/oci-seccomp.h"
+#include "fixtures.h"
 #include "userns/seccomp.h"
 #include "util/error.h"
 #include "util/sha256.h"
@@ -57,32 +58,9 @@ struct fixture {
         char cache[600];
 };
 
-static void rm_rf(const char *path) {
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return;
-        if (S_ISDIR(st.st_mode)) {
-                chmod(path, 0700);
-                DIR *d = opendir(path);
-                for (struct dirent *e; d && (e = readdir(d));) {
-                        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                                continue;
-                        char sub[1200];
-                        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-                        rm_rf(sub);
-                }
-                if (d)
-                        closedir(d);
-                rmdir(path);
-        } else
-                unlink(path);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
-        const char *t = getenv("TMPDIR");
-        snprintf(f->root, sizeof(f->root), "%s/test-seccomp.XXXXXX", t && *t ? t : "/tmp");
-        if (!mkdtemp(f->root))
+        if (!nook_test_mkdtemp(f->root, sizeof(f->root), "test-seccomp"))
                 return -1;
         snprintf(f->cache, sizeof(f->cache), "%s/cache", f->root);
         *state = f;
@@ -91,24 +69,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        rm_rf(f->root);
+        nook_test_rm_rf(f->root);
         free(f);
         return 0;
-}
-
-static size_t count_entries(const char *dir) {
-        DIR *d = opendir(dir);
-        assert_non_null(d);
-        size_t n = 0;
-        for (struct dirent *e; (e = readdir(d));)
-                if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-                        n++;
-        closedir(d);
-        return n;
-}
-
-static size_t count_fds(void) {
-        return count_entries("/proc/self/fd");
 }
 
 static double now_us(void) {
@@ -255,7 +218,7 @@ static void test_default_compiles_and_second_compile_is_a_cache_hit(void **state
         assert_true(S_ISREG(s1.st_mode));
         assert_int_equal(s1.st_mode & 07777, 0600);
         assert_int_equal((size_t)s1.st_size, a.n_insns * sizeof(struct sock_filter));
-        assert_int_equal(count_entries(fx->cache), 1); /* no temp file left */
+        assert_int_equal(nook_test_count_entries(fx->cache), 1); /* no temp file left */
 
         compile_ok(NULL, false, fx->cache, &b);
         assert_int_equal(lstat(path, &s2), 0);
@@ -367,7 +330,7 @@ static void test_corrupt_cache_files_are_replaced(void **state) {
                 assert_int_equal(read(fd, onfile, size), (ssize_t)size);
                 close(fd);
                 assert_memory_equal(onfile, good.insns, size);
-                assert_int_equal(count_entries(fx->cache), 1);
+                assert_int_equal(nook_test_count_entries(fx->cache), 1);
                 nook_seccomp_program_clear(&p);
         }
         /* The symlink was replaced, its target never written through. */
@@ -410,7 +373,7 @@ static void test_concurrent_compiles_share_one_cache_file(void **state) {
                 assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
                 assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
         }
-        assert_int_equal(count_entries(fx->cache), 1);
+        assert_int_equal(nook_test_count_entries(fx->cache), 1);
         nook_seccomp_program hit = { 0 };
         compile_ok(NULL, false, fx->cache, &hit);
         assert_memory_equal(hit.insns, want.insns, want.n_insns * sizeof(struct sock_filter));
@@ -443,13 +406,13 @@ static void test_cache_dir_is_made_0700_and_must_be_ours_and_real(void **state) 
         snprintf(link, sizeof(link), "%s/link", fx->root);
         assert_int_equal(symlink(fx->cache, link), 0);
         assert_compile_fails(link, -ENOTDIR, "a symlink is refused"); /* O_DIRECTORY|O_NOFOLLOW */
-        assert_int_equal(count_entries(fx->cache), 0);
+        assert_int_equal(nook_test_count_entries(fx->cache), 0);
         /* A directory others may write is refused. */
         snprintf(shared_dir, sizeof(shared_dir), "%s/shared", fx->root);
         assert_int_equal(mkdir(shared_dir, 0700), 0);
         assert_int_equal(chmod(shared_dir, 0777), 0);
         assert_compile_fails(shared_dir, -EPERM, "writable by others");
-        assert_int_equal(count_entries(shared_dir), 0);
+        assert_int_equal(nook_test_count_entries(shared_dir), 0);
 }
 
 static void test_cache_write_failure_is_not_fatal_and_leaves_no_temp_file(void **state) {
@@ -460,10 +423,10 @@ static void test_cache_write_failure_is_not_fatal_and_leaves_no_temp_file(void *
         nook_seccomp_program p = { 0 };
         compile_ok(NULL, false, fx->cache, &p);
         unsetenv("NOOK_FAULT");
-        assert_int_equal(count_entries(fx->cache), 0);
+        assert_int_equal(nook_test_count_entries(fx->cache), 0);
         nook_seccomp_program_clear(&p);
         compile_ok(NULL, false, fx->cache, &p);
-        assert_int_equal(count_entries(fx->cache), 1);
+        assert_int_equal(nook_test_count_entries(fx->cache), 1);
         nook_seccomp_program_clear(&p);
 }
 
@@ -509,7 +472,7 @@ static void test_hash_covers_profile_nesting_and_default(void **state) {
 
 static void test_compile_leaks_no_fd(void **state) {
         struct fixture *fx = *state;
-        size_t before = count_fds();
+        size_t before = nook_test_count_fds();
         for (int i = 0; i < 3; i++) { /* miss, hit, hit */
                 nook_seccomp_program p = { 0 };
                 compile_ok(NULL, false, fx->cache, &p);
@@ -521,7 +484,7 @@ static void test_compile_leaks_no_fd(void **state) {
         nook_error *err = NULL;
         assert_true(nook_seccomp_compile(NULL, false, bad, &p, &err) < 0);
         nook_error_free(err);
-        assert_int_equal(count_fds(), before);
+        assert_int_equal(nook_test_count_fds(), before);
 }
 
 static void test_compile_checks_profiles_built_by_code(void **state) {
