@@ -379,9 +379,9 @@ static int make_hardlink(unpack *u, const char *base, const char *name, const ch
         if (tfd < 0)
                 return tfd;
         struct stat st;
-        if (fstatat(tfd, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode))
-                return fail(u, errno ? errno : EISDIR, raw,
-                            "a hard link to an entry not extracted before it in this layer (refused)");
+        int found = fstatat(tfd, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+        if (found)
+                return fail(u, found, raw, "a hard link to an entry not extracted before it in this layer (refused)");
         int tdup = fcntl(tfd, F_DUPFD_CLOEXEC, 3);
         char *ds = strrchr(dname, '/');
         if (ds)

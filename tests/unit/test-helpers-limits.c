@@ -19,7 +19,7 @@
 
 #include "fixtures.h"
 #include "helper.h"
-#include "userns/proto.h"
+#include "proto/proto.h"
 
 static holder h;
 

@@ -20,6 +20,7 @@
 
 #include "core/contract.h"
 #include "fixtures.h"
+#include "userns/idmap.h"
 #include "userns/session.h"
 #include "util/error.h"
 #include "util/macro.h"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "fixtures.h"
-#include "userns/proto.h"
+#include "proto/proto.h"
 #include "util/macro.h"
 
 /* The frame header as it travels (proto.c): magic, type, length of the fields, fds. */
