@@ -312,7 +312,10 @@ bool nook_holder_serves(pid_t pid, uint64_t start, const char *environment_id) {
                 return true; /* cannot tell: never take a session on a doubt */
         s->dir_fd = -1;
         nook_session_ref_for(environment_id, s->ref);
-        return read_record(dfd, s) == 0 && strcmp(s->environment_id, environment_id) == 0 && s->holder_pid == pid &&
+        int r = read_record(dfd, s);
+        if (r == -ENOMEM)
+                return true;
+        return r == 0 && strcmp(s->environment_id, environment_id) == 0 && s->holder_pid == pid &&
                s->holder_start == start;
 }
 
