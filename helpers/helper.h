@@ -12,6 +12,7 @@
 
 #include "fail.h"
 #include "proto/proto.h"
+#include "proto/record.h"
 
 /* limits.c: the session's limits (S34), kept by the holder; monitors inherit a copy. */
 typedef struct hmonitor {
@@ -89,6 +90,8 @@ void holder_workload_signal(holder *h, int fd, const nook_msg *m);
 bool holder_ref_ok(const char *ref);
 /* Writes dirfd/name through a temporary file and rename(2). */
 int holder_write_file_at(int dirfd, const char *name, const char *content);
+/* A process's exit record (record.h), written the same way as dirfd/"exit". */
+int holder_write_exit_at(int dirfd, const nook_exit_record *rec);
 /* poll(2) timeout until the next deadline we enforce (-1: none), and enforcing them. */
 int holder_workloads_timeout(const holder *h);
 void holder_workloads_timers(holder *h);

@@ -319,15 +319,17 @@ static _Noreturn void finish(mon *m) {
                 if (n > 0 && strspn(why, "abcdefghijklmnopqrstuvwxyz") == (size_t)n)
                         m->killed_by = why;
         }
-        char rec[512];
-        snprintf(rec, sizeof(rec),
-                 "exit_code=%d\nsignal=%d\ntimed_out=%d\nkilled_by=%s\ncpu_ms=%llu\nmaxrss=%llu\nfinished_ms=%lld\n",
-                 code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, m->timed_out ? 1 : 0,
-                 m->killed_by ? m->killed_by : "",
-                 (unsigned long long)(ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
-                                      ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000),
-                 (unsigned long long)ru.ru_maxrss * 1024ull, (long long)nook_wall_ms());
-        (void)holder_write_file_at(m->pdir, "exit", rec);
+        nook_exit_record rec = {
+                .exit_code = code,
+                .signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+                .timed_out = m->timed_out,
+                .cpu_ms = (uint64_t)(ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
+                                     ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000),
+                .maxrss = (uint64_t)ru.ru_maxrss * 1024ull,
+                .finished_ms = nook_wall_ms(),
+        };
+        snprintf(rec.killed_by, sizeof(rec.killed_by), "%s", m->killed_by ? m->killed_by : "");
+        (void)holder_write_exit_at(m->pdir, &rec);
         (void)unlinkat(m->pdir, "ctl.sock", 0);
         _exit(0);
 }
@@ -601,12 +603,11 @@ _Noreturn void monitor_main(holder *h, int conn, nook_msg *q, int link) {
         if (r < 0 || r == 1) {
                 if (r == 1) {
                         /* exec failed: record the podman-style exit code the CLI reports */
-                        char rec[128];
-                        snprintf(rec, sizeof(rec), "exit_code=%d\nexec_failed=%s\nerrno=%d\n",
-                                 fail.err == ENOENT ? 127 : 126, fail.stage, fail.err);
+                        nook_exit_record rec = { .exit_code = fail.err == ENOENT ? 127 : 126, .exec_errno = fail.err };
+                        snprintf(rec.exec_failed, sizeof(rec.exec_failed), "%s", fail.stage);
                         waitpid(m.pid, NULL, 0);
                         if (m.pdir >= 0)
-                                (void)holder_write_file_at(m.pdir, "exit", rec);
+                                (void)holder_write_exit_at(m.pdir, &rec);
                         hfail(&st, fail.err, "%s", fail.stage);
                 }
                 nook_msg r2 = NOOK_MSG_INIT(NOOK_MSG_REPLY);

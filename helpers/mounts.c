@@ -398,30 +398,73 @@ static int etc_files(build *b, const nook_msg *m) {
 /* ---- the mount plan (resolve_mounts, applied here) ------------------------------------ */
 
 typedef struct plan_mount {
-        const char *kind, *source, *dest, *options;
+        const char *kind, *dest, *options;
         bool ro, file, follow;
         uint64_t fd; /* index of the source's fd in the message, or UINT64_MAX */
 } plan_mount;
 
-static bool parse_mount(const void *d, uint32_t len, plan_mount *pm) {
-        const char *f[8];
-        const char *p = d, *end = p + len;
-        for (int i = 0; i < 8; i++) {
-                const char *z = memchr(p, 0, (size_t)(end - p));
-                if (!z)
-                        return false;
-                f[i] = p;
-                p = z + 1;
+/* One field of a T_MOUNT group into pm; what is wrong with it, or NULL. */
+static const char *mount_field(plan_mount *pm, uint16_t tag, const void *d, uint32_t len) {
+        bool str = tag == M_KIND || tag == M_DEST || tag == M_OPTIONS;
+        if (str && (len == 0 || memchr(d, 0, len) != (const char *)d + len - 1))
+                return "a string field that is not one string";
+        if (!str && len != sizeof(uint64_t))
+                return "a number field of the wrong size";
+        uint64_t v = 0;
+        if (!str)
+                memcpy(&v, d, sizeof(v));
+        if (!str && tag != M_FD && v > 1)
+                return "a flag other than 0 or 1";
+        switch ((nook_mount_tag)tag) {
+        case M_KIND:
+                pm->kind = d;
+                return strcmp(d, "bind") && strcmp(d, "tmpfs") && strcmp(d, "snapshot") ? "an unknown kind" : NULL;
+        case M_READ_ONLY:
+                pm->ro = v;
+                return NULL;
+        case M_IS_FILE:
+                pm->file = v;
+                return NULL;
+        case M_FOLLOW:
+                pm->follow = v;
+                return NULL;
+        case M_DEST:
+                pm->dest = d;
+                return pm->dest[0] == '/' ? NULL : "a relative destination";
+        case M_OPTIONS:
+                pm->options = d;
+                return NULL;
+        case M_FD:
+                pm->fd = v;
+                return NULL;
         }
-        *pm = (plan_mount){ .kind = f[0],
-                            .ro = f[1][0] == '1',
-                            .file = f[2][0] == '1',
-                            .follow = f[3][0] == '1',
-                            .source = f[4],
-                            .dest = f[5],
-                            .options = f[6],
-                            .fd = f[7][0] ? strtoull(f[7], NULL, 10) : UINT64_MAX };
-        return pm->dest[0] == '/';
+        return "an unknown field";
+}
+
+/* A T_MOUNT group: its fields by tag, in any order, each once; all but M_FD present. */
+static const char *parse_mount(const void *data, uint32_t len, plan_mount *pm) {
+        nook_msg g;
+        if (!nook_msg_group(data, len, &g))
+                return "a truncated field";
+        *pm = (plan_mount){ .fd = UINT64_MAX };
+        uint32_t seen = 0;
+        size_t off = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t n;
+        while (nook_msg_next(&g, &off, &tag, &d, &n)) {
+                if (tag < M_KIND || tag > M_FD)
+                        return "an unknown field";
+                if (seen & (1u << tag))
+                        return "a field given twice";
+                seen |= 1u << tag;
+                const char *why = mount_field(pm, tag, d, n);
+                if (why)
+                        return why;
+        }
+        const uint32_t required =
+                1u << M_KIND | 1u << M_READ_ONLY | 1u << M_IS_FILE | 1u << M_FOLLOW | 1u << M_DEST | 1u << M_OPTIONS;
+        return (seen & required) == required ? NULL : "a missing field";
 }
 
 /* The path so far, resolved from the root and never leaving it: with deny_escapes
@@ -615,8 +658,9 @@ static int apply_mounts(build *b, const nook_msg *m) {
                 plan_mount pm;
                 if (tag != T_MOUNT)
                         continue;
-                if (!parse_mount(d, len, &pm))
-                        return hfail(b->st, EINVAL, "malformed mount plan");
+                const char *why = parse_mount(d, len, &pm);
+                if (why)
+                        return hfail(b->st, EINVAL, "malformed mount plan: mount %d has %s", n, why);
                 int r = apply_one(b, &pm, n++);
                 if (r < 0)
                         return r;

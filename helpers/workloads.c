@@ -66,6 +66,15 @@ int holder_write_file_at(int dirfd, const char *name, const char *content) {
         return renameat(dirfd, tmp, dirfd, name) < 0 ? -errno : 0;
 }
 
+int holder_write_exit_at(int dirfd, const nook_exit_record *rec) {
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        int r = nook_record_format(&nook_exit_record_desc, rec, &b);
+        _cleanup_free_ char *text = nook_strbuf_steal(&b);
+        if (r < 0 || !text)
+                return r < 0 ? r : -ENOMEM;
+        return holder_write_file_at(dirfd, "exit", text);
+}
+
 /* ---- the namespace and its init ------------------------------------------------------ */
 
 /* pid 1 of the workloads' namespace: it mounts the namespace's procfs (proc(5): a
@@ -258,17 +267,22 @@ static void monitor_gone(holder *h, workload *w) {
 }
 
 static void record_exit(holder *h, workload *w, int status, const struct rusage *ru) {
-        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        char rec[512];
-        snprintf(rec, sizeof(rec),
-                 "exit_code=%d\nsignal=%d\ntimed_out=%d\nkilled_by=%s\ncpu_ms=%llu\nmaxrss=%llu\nfinished_ms=%lld\n"
-                 "monitor_lost=1\n",
-                 code, WIFSIGNALED(status) ? WTERMSIG(status) : 0, w->timed_out ? 1 : 0,
-                 w->killed_by ? w->killed_by : "",
-                 (unsigned long long)(ru->ru_utime.tv_sec * 1000 + ru->ru_utime.tv_usec / 1000 +
-                                      ru->ru_stime.tv_sec * 1000 + ru->ru_stime.tv_usec / 1000),
-                 (unsigned long long)ru->ru_maxrss * 1024ull, (long long)wall_ms());
-        write_in_pdir(h, w, "exit", rec);
+        nook_exit_record rec = {
+                .exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+                .signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+                .timed_out = w->timed_out,
+                .cpu_ms = (uint64_t)(ru->ru_utime.tv_sec * 1000 + ru->ru_utime.tv_usec / 1000 +
+                                     ru->ru_stime.tv_sec * 1000 + ru->ru_stime.tv_usec / 1000),
+                .maxrss = (uint64_t)ru->ru_maxrss * 1024ull,
+                .finished_ms = wall_ms(),
+                .monitor_lost = true,
+        };
+        snprintf(rec.killed_by, sizeof(rec.killed_by), "%s", w->killed_by ? w->killed_by : "");
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        int r = nook_record_format(&nook_exit_record_desc, &rec, &b);
+        _cleanup_free_ char *text = nook_strbuf_steal(&b);
+        if (r == 0 && text)
+                write_in_pdir(h, w, "exit", text);
 }
 
 void holder_workload_reaped(holder *h, pid_t pid, int status, const struct rusage *ru) {

@@ -79,6 +79,12 @@ int nook_msg_add_u64(nook_msg *m, uint16_t tag, uint64_t v) {
         return nook_msg_add(m, tag, &v, sizeof(v));
 }
 
+int nook_msg_add_group(nook_msg *m, uint16_t tag, const nook_msg *sub) {
+        if (sub->failed)
+                return -ENOMEM;
+        return nook_msg_add(m, tag, sub->buf, (uint32_t)sub->len);
+}
+
 int nook_msg_add_fd(nook_msg *m, int fd) {
         if (m->n_fds >= NOOK_MSG_MAX_FDS)
                 return -E2BIG;
@@ -271,6 +277,17 @@ bool nook_msg_has(const nook_msg *m, uint16_t tag) {
         const void *d;
         uint32_t len;
         return find(m, tag, &d, &len);
+}
+
+bool nook_msg_group(const void *data, uint32_t len, nook_msg *ret) {
+        *ret = (nook_msg){ .buf = (char *)data, .len = len };
+        size_t off = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t n;
+        while (nook_msg_next(ret, &off, &tag, &d, &n))
+                ;
+        return off == len;
 }
 
 int nook_msg_take_fd(nook_msg *m, unsigned index) {

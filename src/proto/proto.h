@@ -46,10 +46,7 @@ typedef enum nook_tag {
         T_ROOT_RO,     /* u64: 1 = the root is read-only (no writable layer) */
         T_HOSTNAME,    /* str */
         T_ETC_FILE,    /* str: "<path>\0<content>" to bind over /etc/<path> (hosts, resolv.conf, passwd, group) */
-        T_OWN_NETNS,   /* u64: 1 when the session has its own network namespace */
-        T_SCRATCH_MB,  /* u64: size of the tmpfs holding the writable layer */
-        T_MOUNT,       /* strs "kind\0ro\0file\0follow\0source\0dest\0options\0fd\0", repeated, in order;
-                        * fd: index of the source's fd in the message (bind, snapshot), else "" */
+        T_MOUNT = 27,  /* group of M_* fields, repeated, in order: one mount of the plan (25, 26 unused) */
         T_DRIVER,     /* str: image root driver "overlay", "fuse-overlayfs", "copy", "auto"; in a reply: the one used */
         T_LAYERS_DIR, /* str: host path of the store's layers dir */
         T_LOWER,      /* str, repeated: a layer's name under T_LAYERS_DIR ("<hex>/diff"), top first */
@@ -94,6 +91,18 @@ typedef enum nook_tag {
         T_ERR_FAIL,      /* u64, SPAWN: the same for stderr */
 } nook_tag;
 
+/* The fields of one T_MOUNT group: each at most once, every one but M_FD required; an
+ * unknown one is an error (the holder refuses the plan rather than guess). */
+typedef enum nook_mount_tag {
+        M_KIND = 1,  /* str: "bind", "tmpfs" or "snapshot" */
+        M_READ_ONLY, /* u64: 1 = made read-only after mounting */
+        M_IS_FILE,   /* u64: 1 = a single file, else a directory */
+        M_FOLLOW,    /* u64: 1 = symlinks in the destination resolve inside the root (follow_within_alias) */
+        M_DEST,      /* str: absolute path inside the root */
+        M_OPTIONS,   /* str: tmpfs options, validated */
+        M_FD,        /* u64: index of the source's fd in the message (bind, snapshot; S31) */
+} nook_mount_tag;
+
 struct nook_rlimit_msg {
         uint32_t resource;
         uint32_t pad;
@@ -135,6 +144,14 @@ uint64_t nook_msg_u64(const nook_msg *m, uint16_t tag, uint64_t def);
 bool nook_msg_has(const nook_msg *m, uint16_t tag);
 /* Takes a received fd out of the message (index in arrival order), or -1. */
 int nook_msg_take_fd(nook_msg *m, unsigned index);
+
+/* A group: the fields of sub (a message built like any other, its fds not carried)
+ * added to m as one field with tag; a repeated group keeps its order. */
+int nook_msg_add_group(nook_msg *m, uint16_t tag, const nook_msg *sub);
+/* A group field's data as a message to read with nook_msg_next and the getters: a view
+ * into m's buffer, without fds; never nook_msg_done() it.  false when its length is not
+ * a whole number of fields. */
+bool nook_msg_group(const void *data, uint32_t len, nook_msg *ret);
 
 /* A reply carrying an error: errno e and a message. */
 int nook_msg_reply_error(int sock, int e, const char *message);

@@ -70,32 +70,27 @@ static int add_identity_files(const nook_session *s, int rootfd, nook_msg *m) {
         return 0;
 }
 
-/* Each host source goes as the fd the plan opened (S31), named by its index. */
+/* One T_MOUNT group a mount; each host source goes as the fd the plan opened (S31),
+ * named by its index. */
 static int add_mounts(const nook_mount_list *l, nook_msg *m) {
         static const char *const kinds[] = { "bind", "tmpfs", "snapshot" };
         for (size_t i = 0; i < l->n; i++) {
                 const nook_mount_entry *e = &l->e[i];
-                char index[16] = "";
-                if (e->fd >= 0) {
-                        snprintf(index, sizeof(index), "%u", m->n_fds);
-                        if (nook_msg_add_fd(m, e->fd) < 0)
-                                return -E2BIG;
-                }
-                const char *f[] = { kinds[e->kind],
-                                    e->read_only ? "1" : "0",
-                                    e->is_file ? "1" : "0",
-                                    l->follow_within ? "1" : "0",
-                                    e->source ? e->source : "",
-                                    e->dest,
-                                    e->options,
-                                    index };
-                nook_strbuf b = NOOK_STRBUF_INIT;
-                for (size_t k = 0; k < ELEMENTSOF(f); k++)
-                        nook_strbuf_putn(&b, f[k], strlen(f[k]) + 1);
-                size_t len = b.len;
-                _cleanup_free_ char *buf = nook_strbuf_steal(&b);
-                if (!buf || nook_msg_add(m, T_MOUNT, buf, (uint32_t)len) < 0)
-                        return -ENOMEM;
+                nook_msg g = NOOK_MSG_INIT(0);
+                nook_msg_add_str(&g, M_KIND, kinds[e->kind]);
+                nook_msg_add_u64(&g, M_READ_ONLY, e->read_only);
+                nook_msg_add_u64(&g, M_IS_FILE, e->is_file);
+                nook_msg_add_u64(&g, M_FOLLOW, l->follow_within);
+                nook_msg_add_str(&g, M_DEST, e->dest);
+                nook_msg_add_str(&g, M_OPTIONS, e->options);
+                if (e->fd >= 0)
+                        nook_msg_add_u64(&g, M_FD, m->n_fds);
+                int r = e->fd >= 0 ? nook_msg_add_fd(m, e->fd) : 0;
+                if (r >= 0)
+                        r = nook_msg_add_group(m, T_MOUNT, &g);
+                nook_msg_done(&g);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

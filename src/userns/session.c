@@ -121,6 +121,45 @@ void nook_session_ref_for(const char *environment_id, char ret[NOOK_SESSION_REF_
         snprintf(ret, NOOK_SESSION_REF_LEN, "s-%.24s", d + 7);
 }
 
+/* The session record: every key of <run>/<ref>/state, in the order it is written. */
+#define F(member, type) NOOK_REC(nook_session, member, type)
+static const nook_rec_field session_fields[] = {
+        F(environment_id, NOOK_REC_STR),
+        F(name, NOOK_REC_STR),
+        F(identity, NOOK_REC_INT),
+        F(uid, NOOK_REC_UINT),
+        F(gid, NOOK_REC_UINT),
+        F(inner_uid, NOOK_REC_UINT),
+        F(inner_gid, NOOK_REC_UINT),
+        F(subid_count, NOOK_REC_UINT),
+        F(own_netns, NOOK_REC_BOOL),
+        F(holder_pid, NOOK_REC_INT),
+        F(holder_start, NOOK_REC_UINT),
+        F(owner_pid, NOOK_REC_INT),
+        F(owner_start, NOOK_REC_UINT),
+        F(detached, NOOK_REC_BOOL),
+        F(ticket, NOOK_REC_STR),
+        F(rootfs, NOOK_REC_STR),
+        F(rootfs_rw, NOOK_REC_BOOL),
+        F(read_only, NOOK_REC_BOOL),
+        F(prepared, NOOK_REC_BOOL),
+        F(hostname, NOOK_REC_STR),
+        F(notes, NOOK_REC_STR),
+        F(mounts, NOOK_REC_STR),
+        F(workspace, NOOK_REC_STR),
+        F(created_ms, NOOK_REC_INT),
+        F(image, NOOK_REC_STR),
+        F(image_store, NOOK_REC_STR),
+        F(driver, NOOK_REC_STR),
+        F(driver_reason, NOOK_REC_STR),
+        F(upper, NOOK_REC_STR),
+        F(keep_upper, NOOK_REC_BOOL),
+        F(owners_collapsed, NOOK_REC_UINT),
+};
+#undef F
+
+const nook_record nook_session_record = NOOK_RECORD(session_fields);
+
 nook_session *nook_session_free(nook_session *s) {
         if (!s)
                 return NULL;
@@ -128,92 +167,9 @@ nook_session *nook_session_free(nook_session *s) {
                 close(s->dir_fd);
         free(s->run_dir);
         free(s->dir);
-        free(s->environment_id);
-        free(s->name);
-        free(s->ticket);
-        free(s->rootfs);
-        free(s->hostname);
-        free(s->notes);
-        free(s->mounts);
-        free(s->workspace);
-        free(s->image);
-        free(s->image_store);
-        free(s->driver);
-        free(s->driver_reason);
-        free(s->upper);
+        nook_record_clear(&nook_session_record, s);
         free(s);
         return NULL;
-}
-
-static void set_str(char **dst, const char *v) {
-        free(*dst);
-        *dst = *v ? strdup(v) : NULL;
-}
-
-static void parse_state_line(nook_session *s, const char *k, const char *v) {
-        unsigned long long n = strtoull(v, NULL, 10);
-        if (strcmp(k, "environment_id") == 0)
-                set_str(&s->environment_id, v);
-        else if (strcmp(k, "name") == 0)
-                set_str(&s->name, v);
-        else if (strcmp(k, "identity") == 0)
-                s->identity = (int)n;
-        else if (strcmp(k, "uid") == 0)
-                s->uid = (uid_t)n;
-        else if (strcmp(k, "gid") == 0)
-                s->gid = (gid_t)n;
-        else if (strcmp(k, "inner_uid") == 0)
-                s->inner_uid = (uid_t)n;
-        else if (strcmp(k, "inner_gid") == 0)
-                s->inner_gid = (gid_t)n;
-        else if (strcmp(k, "subid_count") == 0)
-                s->subid_count = (uint32_t)n;
-        else if (strcmp(k, "own_netns") == 0)
-                s->own_netns = n != 0;
-        else if (strcmp(k, "holder_pid") == 0)
-                s->holder_pid = (pid_t)n;
-        else if (strcmp(k, "holder_start") == 0)
-                s->holder_start = n;
-        else if (strcmp(k, "owner_pid") == 0)
-                s->owner_pid = (pid_t)n;
-        else if (strcmp(k, "owner_start") == 0)
-                s->owner_start = n;
-        else if (strcmp(k, "detached") == 0)
-                s->detached = n != 0;
-        else if (strcmp(k, "ticket") == 0)
-                set_str(&s->ticket, v);
-        else if (strcmp(k, "rootfs") == 0)
-                set_str(&s->rootfs, v);
-        else if (strcmp(k, "rootfs_rw") == 0)
-                s->rootfs_rw = n != 0;
-        else if (strcmp(k, "read_only") == 0)
-                s->read_only = n != 0;
-        else if (strcmp(k, "prepared") == 0)
-                s->prepared = n != 0;
-        else if (strcmp(k, "hostname") == 0)
-                set_str(&s->hostname, v);
-        else if (strcmp(k, "notes") == 0)
-                set_str(&s->notes, v);
-        else if (strcmp(k, "mounts") == 0)
-                set_str(&s->mounts, v);
-        else if (strcmp(k, "workspace") == 0)
-                set_str(&s->workspace, v);
-        else if (strcmp(k, "created_ms") == 0)
-                s->created_ms = (int64_t)n;
-        else if (strcmp(k, "image") == 0)
-                set_str(&s->image, v);
-        else if (strcmp(k, "image_store") == 0)
-                set_str(&s->image_store, v);
-        else if (strcmp(k, "driver") == 0)
-                set_str(&s->driver, v);
-        else if (strcmp(k, "driver_reason") == 0)
-                set_str(&s->driver_reason, v);
-        else if (strcmp(k, "upper") == 0)
-                set_str(&s->upper, v);
-        else if (strcmp(k, "keep_upper") == 0)
-                s->keep_upper = n != 0;
-        else if (strcmp(k, "owners_collapsed") == 0)
-                s->owners_collapsed = n;
 }
 
 static bool is_session_ref(const char *ref) {
@@ -246,22 +202,10 @@ static int read_record(int dfd, nook_session *s) {
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077) ||
             st.st_size > 65536)
                 return -EPERM;
-        _cleanup_fclose_ FILE *f = fdopen(fd, "re");
-        if (!f)
-                return -ENOMEM;
-        fd = -1;
-        /* a line of any length: a fixed buffer would read the rest of a long value (a mount
-         * plan of many mounts) as keys of their own */
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0;
-        while (getline(&line, &cap, f) > 0) {
-                line[strcspn(line, "\n")] = 0;
-                char *eq = strchr(line, '=');
-                if (eq) {
-                        *eq = 0;
-                        parse_state_line(s, line, eq + 1);
-                }
-        }
+        /* a malformed record was not written by nook: refused like a foreign one */
+        int r = nook_record_read_fd(&nook_session_record, fd, 65536, s);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EPERM;
         if (!s->environment_id)
                 return -ENOENT;
         /* a record of this user for this very dir: the ref is what its environment gets */
@@ -325,39 +269,11 @@ int nook_session_need(const nook_adapter_config *c, const char *env, const char 
         return 0;
 }
 
-/* The record is one "key=value" a line: a value holding a newline would add keys. */
-static bool one_line_values(const nook_session *s) {
-        const char *v[] = { s->environment_id, s->name,          s->ticket,    s->rootfs, s->hostname,
-                            s->notes,          s->mounts,        s->workspace, s->image,  s->image_store,
-                            s->driver,         s->driver_reason, s->upper };
-        for (size_t i = 0; i < ELEMENTSOF(v); i++)
-                if (v[i] && strchr(v[i], '\n'))
-                        return false;
-        return true;
-}
-
 int nook_session_save(const nook_session *s, nook_error **err) {
-        if (!one_line_values(s))
-                return nook_error_sys(err, EINVAL, "writing the session record: a value holds a newline");
         nook_strbuf b = NOOK_STRBUF_INIT;
-        nook_strbuf_printf(&b,
-                           "environment_id=%s\nname=%s\nidentity=%d\nuid=%u\ngid=%u\ninner_uid=%u\ninner_gid=%u\n"
-                           "subid_count=%u\nown_netns=%d\nholder_pid=%d\nholder_start=%llu\nowner_pid=%d\n"
-                           "owner_start=%llu\ndetached=%d\nticket=%s\nrootfs=%s\nrootfs_rw=%d\nread_only=%d\n"
-                           "prepared=%d\nhostname=%s\nnotes=%s\nmounts=%s\nworkspace=%s\ncreated_ms=%lld\n",
-                           s->environment_id, s->name ? s->name : "", s->identity, (unsigned)s->uid, (unsigned)s->gid,
-                           (unsigned)s->inner_uid, (unsigned)s->inner_gid, s->subid_count, s->own_netns,
-                           (int)s->holder_pid, (unsigned long long)s->holder_start, (int)s->owner_pid,
-                           (unsigned long long)s->owner_start, s->detached, s->ticket ? s->ticket : "",
-                           s->rootfs ? s->rootfs : "", s->rootfs_rw, s->read_only, s->prepared,
-                           s->hostname ? s->hostname : "", s->notes ? s->notes : "", s->mounts ? s->mounts : "",
-                           s->workspace ? s->workspace : "", (long long)s->created_ms);
-        nook_strbuf_printf(&b,
-                           "image=%s\nimage_store=%s\ndriver=%s\ndriver_reason=%s\nupper=%s\nkeep_upper=%d\nowners_"
-                           "collapsed=%llu\n",
-                           s->image ? s->image : "", s->image_store ? s->image_store : "", s->driver ? s->driver : "",
-                           s->driver_reason ? s->driver_reason : "", s->upper ? s->upper : "", s->keep_upper,
-                           (unsigned long long)s->owners_collapsed);
+        /* one "key=value" a line: a value holding a newline would add keys */
+        if (nook_record_format(&nook_session_record, s, &b) == -EINVAL)
+                return nook_error_sys(err, EINVAL, "writing the session record: a value holds a newline");
         _cleanup_free_ char *text = nook_strbuf_steal(&b);
         if (!text)
                 return nook_error_oom(err);
@@ -385,7 +301,10 @@ bool nook_holder_serves(pid_t pid, uint64_t start, const char *environment_id) {
                 return true; /* cannot tell: never take a session on a doubt */
         s->dir_fd = -1;
         nook_session_ref_for(environment_id, s->ref);
-        return read_record(dfd, s) == 0 && strcmp(s->environment_id, environment_id) == 0 && s->holder_pid == pid &&
+        int r = read_record(dfd, s);
+        if (r == -ENOMEM)
+                return true;
+        return r == 0 && strcmp(s->environment_id, environment_id) == 0 && s->holder_pid == pid &&
                s->holder_start == start;
 }
 
@@ -499,40 +418,14 @@ int nook_process_session(const nook_adapter_config *c, const char *process_ref, 
 
 int nook_exit_record_read(const nook_session *s, const char *process_ref, nook_exit_record *ret) {
         *ret = (nook_exit_record){ 0 };
-        int fd = nook_session_openat(s, process_ref, "exit", O_RDONLY | O_NONBLOCK, 0);
+        _cleanup_close_ int fd = nook_session_openat(s, process_ref, "exit", O_RDONLY | O_NONBLOCK, 0);
         if (fd < 0)
                 return fd == -ENOENT ? 0 : fd;
-        _cleanup_fclose_ FILE *f = fdopen(fd, "re");
-        if (!f) {
-                close(fd);
-                return -ENOMEM;
-        }
-        char line[256];
-        while (fgets(line, sizeof(line), f)) {
-                line[strcspn(line, "\n")] = 0;
-                char *v = strchr(line, '=');
-                if (!v)
-                        continue;
-                *v++ = 0;
-                long long n = strtoll(v, NULL, 10);
-                if (strcmp(line, "exit_code") == 0)
-                        ret->exit_code = (int)n;
-                else if (strcmp(line, "signal") == 0)
-                        ret->signal = (int)n;
-                else if (strcmp(line, "timed_out") == 0)
-                        ret->timed_out = n != 0;
-                else if (strcmp(line, "killed_by") == 0)
-                        snprintf(ret->killed_by, sizeof(ret->killed_by), "%s", v);
-                else if (strcmp(line, "cpu_ms") == 0)
-                        ret->cpu_ms = (uint64_t)n;
-                else if (strcmp(line, "maxrss") == 0)
-                        ret->maxrss = (uint64_t)n;
-                else if (strcmp(line, "finished_ms") == 0)
-                        ret->finished_ms = n;
-                else if (strcmp(line, "exec_failed") == 0)
-                        snprintf(ret->exec_failed, sizeof(ret->exec_failed), "%s", v);
-                else if (strcmp(line, "errno") == 0)
-                        ret->exec_errno = (int)n;
+        /* written whole and renamed into place: a record that does not parse is not one */
+        int r = nook_record_read_fd(&nook_exit_record_desc, fd, 4096, ret);
+        if (r < 0) {
+                *ret = (nook_exit_record){ 0 };
+                return r;
         }
         ret->present = true;
         return 0;

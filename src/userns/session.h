@@ -12,6 +12,7 @@
 
 #include "core/adapter.h"
 #include "proto/proto.h"
+#include "proto/record.h"
 #include "util/error.h"
 
 #define NOOK_SESSION_REF_LEN 27 /* "s-" + 24 hex + NUL */
@@ -55,6 +56,9 @@ typedef struct nook_session {
         bool keep_upper;           /* a named writable layer: cleanup keeps it */
         uint64_t owners_collapsed; /* image entries whose owner shows as the one mapped id */
 } nook_session;
+
+/* The state file's table: the key of each field, in the order written (record.h). */
+extern const nook_record nook_session_record;
 
 nook_session *nook_session_free(nook_session *s);
 static inline void nook_session_freep(nook_session **s) {
@@ -103,20 +107,8 @@ int nook_session_request(const nook_session *s, const char *process_ref, nook_ms
 /* Process refs: "p-<session id>-<16 hex>"; the session is found from the ref. */
 int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret, nook_error **err);
 
-/* A process's exit record (p/<ref>/exit), when it has one. */
-typedef struct nook_exit_record {
-        bool present;
-        int exit_code;
-        int signal;
-        bool timed_out;
-        char killed_by[16];
-        uint64_t cpu_ms;
-        uint64_t maxrss;
-        int64_t finished_ms;
-        char exec_failed[40]; /* the setup step that failed, or "" */
-        int exec_errno;
-} nook_exit_record;
-
+/* A process's exit record (p/<ref>/exit), when it has one (record.h): 0 with present
+ * false when there is none yet; -EINVAL when it does not parse. */
 int nook_exit_record_read(const nook_session *s, const char *process_ref, nook_exit_record *ret);
 
 /* true when the process has no exit record and never will: its monitor (or the whole

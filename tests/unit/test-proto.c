@@ -1,4 +1,4 @@
-/* Unit tests of src/userns/proto.c, the message format between the client and the
+/* Unit tests of src/proto/proto.c, the message format between the client and the
  * session's helpers: messages built with nook_msg_add*, sent over a socketpair with fds
  * as SCM_RIGHTS and read back field by field; frames that are forged, cut short or too
  * large are refused with the errno the callers act on. */
@@ -53,7 +53,7 @@ static void test_fields_and_an_fd_travel_intact(void **state) {
         assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
         nook_msg m = NOOK_MSG_INIT(NOOK_MSG_PREPARE);
         assert_int_equal(nook_msg_add_str(&m, T_ROOTFS, "/some/root"), 0);
-        assert_int_equal(nook_msg_add_u64(&m, T_SCRATCH_MB, 1ull << 40), 0);
+        assert_int_equal(nook_msg_add_u64(&m, T_MEMORY_MAX, 1ull << 40), 0);
         assert_int_equal(nook_msg_add_str(&m, T_LOWER, "top/diff"), 0);
         assert_int_equal(nook_msg_add_str(&m, T_LOWER, "bottom/diff"), 0);
         assert_int_equal(nook_msg_add(&m, T_DATA, "abcde", 5), 0); /* padded to 8 on the wire */
@@ -70,7 +70,7 @@ static void test_fields_and_an_fd_travel_intact(void **state) {
         assert_int_equal(nook_msg_recv(sp[1], &r, 1000), 0);
         assert_int_equal(r.type, NOOK_MSG_PREPARE);
         assert_string_equal(nook_msg_str(&r, T_ROOTFS), "/some/root");
-        assert_int_equal(nook_msg_u64(&r, T_SCRATCH_MB, 7), 1ull << 40);
+        assert_int_equal(nook_msg_u64(&r, T_MEMORY_MAX, 7), 1ull << 40);
         assert_string_equal(nook_msg_str(&r, T_LOWER), "top/diff"); /* the first of a repeated tag */
         assert_true(nook_msg_has(&r, T_CLOSE));
         assert_false(nook_msg_has(&r, T_HOSTNAME));
@@ -78,7 +78,7 @@ static void test_fields_and_an_fd_travel_intact(void **state) {
         assert_int_equal(nook_msg_u64(&r, T_HOSTNAME, 7), 7);
 
         /* iteration gives every field in order, with its exact length */
-        const uint16_t tags[] = { T_ROOTFS, T_SCRATCH_MB, T_LOWER, T_LOWER, T_DATA, T_CLOSE };
+        const uint16_t tags[] = { T_ROOTFS, T_MEMORY_MAX, T_LOWER, T_LOWER, T_DATA, T_CLOSE };
         const uint32_t lens[] = { 11, 8, 9, 12, 5, 0 };
         size_t off = 0, i = 0;
         uint16_t tag;
@@ -308,6 +308,70 @@ static void test_reply_error_carries_errno_and_message(void **state) {
         nook_msg_done(&r);
 }
 
+/* ---- T_MOUNT groups: a mount of the plan, its fields tagged, its fd in the message's list (S31) */
+
+static void add_mount(nook_msg *m, const char *dest, int fd) {
+        nook_msg g = NOOK_MSG_INIT(0);
+        assert_int_equal(nook_msg_add_str(&g, M_KIND, fd >= 0 ? "bind" : "tmpfs"), 0);
+        assert_int_equal(nook_msg_add_str(&g, M_DEST, dest), 0);
+        if (fd >= 0) {
+                assert_int_equal(nook_msg_add_u64(&g, M_FD, m->n_fds), 0);
+                assert_int_equal(nook_msg_add_fd(m, fd), 0);
+        }
+        assert_int_equal(nook_msg_add_group(m, T_MOUNT, &g), 0);
+        nook_msg_done(&g);
+}
+
+static void test_groups_keep_their_fields_order_and_fds(void **state) {
+        nook_msg m = NOOK_MSG_INIT(NOOK_MSG_PREPARE);
+        assert_int_equal(nook_msg_add_str(&m, T_HOSTNAME, "h"), 0);
+        add_mount(&m, "/data", 7);
+        add_mount(&m, "/tmp/x", -1); /* 6 bytes + NUL: padded inside the group */
+        add_mount(&m, "/work", 9);
+        assert_int_equal(m.n_fds, 2);
+        static const char *const dests[] = { "/data", "/tmp/x", "/work" };
+        size_t off = 0, i = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t len;
+        while (nook_msg_next(&m, &off, &tag, &d, &len)) {
+                if (tag != T_MOUNT)
+                        continue;
+                nook_msg g;
+                assert_true(nook_msg_group(d, len, &g));
+                assert_string_equal(nook_msg_str(&g, M_DEST), dests[i]);
+                uint64_t fd = nook_msg_u64(&g, M_FD, UINT64_MAX);
+                if (i == 1)
+                        assert_true(fd == UINT64_MAX && !nook_msg_has(&g, M_FD));
+                else
+                        assert_int_equal(m.fds[fd], i == 0 ? 7 : 9);
+                i++;
+        }
+        assert_int_equal(i, 3);
+        assert_string_equal(nook_msg_str(&m, T_HOSTNAME), "h");
+        nook_msg_done(&m); /* the fds are the caller's: not closed */
+}
+
+static void test_a_truncated_group_is_refused(void **state) {
+        nook_msg g = NOOK_MSG_INIT(0);
+        assert_int_equal(nook_msg_add_str(&g, M_DEST, "/data"), 0);
+        nook_msg view;
+        assert_true(nook_msg_group(g.buf, (uint32_t)g.len, &view));
+        assert_false(nook_msg_group(g.buf, (uint32_t)g.len - 4, &view));
+        assert_false(nook_msg_group(g.buf, 4, &view));
+        assert_true(nook_msg_group(g.buf, 0, &view)); /* empty: no field at all */
+        nook_msg_done(&g);
+}
+
+static void test_a_failed_group_is_not_added(void **state) {
+        nook_msg m = NOOK_MSG_INIT(NOOK_MSG_PREPARE);
+        nook_msg g = NOOK_MSG_INIT(0);
+        g.failed = true;
+        assert_int_equal(nook_msg_add_group(&m, T_MOUNT, &g), -ENOMEM);
+        assert_int_equal(m.len, 0);
+        nook_msg_done(&m);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_fields_and_an_fd_travel_intact, setup, teardown),
@@ -324,6 +388,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_oversized_message_is_refused_and_never_sent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fd_count_is_capped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reply_error_carries_errno_and_message, setup, teardown),
+                cmocka_unit_test(test_groups_keep_their_fields_order_and_fds),
+                cmocka_unit_test(test_a_truncated_group_is_refused),
+                cmocka_unit_test(test_a_failed_group_is_not_added),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
