@@ -79,10 +79,6 @@ typedef struct planner {
 
 #define fail_at(p, ptr, kind, ...) nook_error_field((p)->err, kind, ptr, __VA_ARGS__)
 
-/* the PREPARE message carries one fd per host source, and the root's and the writable
- * layer's (proto.h) */
-#define NOOK_MAX_HOST_SOURCES (NOOK_MSG_MAX_FDS - 8)
-
 /* S31: the alias's path is resolved here once, never through a symlink a sandbox could
  * swap (nook_host_open); the fd decides the type now and goes to the holder, which
  * mounts exactly that inode (helpers/mounts.c).  An existing file or directory. */
@@ -244,11 +240,15 @@ int nook_mounts_check_root(const nook_mount_list *l, int root, nook_error **err)
                 struct stat st;
                 if (fd < 0 || fstat(fd, &st) < 0)
                         continue; /* created at mount time */
-                if (e->kind != NOOK_MOUNT_KIND_TMPFS && e->is_file == S_ISDIR(st.st_mode))
+                /* a tmpfs is a directory: onto a file it would fail in the holder, unnamed */
+                bool tmpfs = e->kind == NOOK_MOUNT_KIND_TMPFS;
+                if ((tmpfs || !e->is_file) != S_ISDIR(st.st_mode))
                         return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
                                               "mount %s: the source is a %s but %s in the root is a %s", e->ref,
-                                              e->is_file ? "file" : "directory", e->dest,
-                                              S_ISDIR(st.st_mode) ? "directory" : "file");
+                                              tmpfs        ? "tmpfs"
+                                              : e->is_file ? "file"
+                                                           : "directory",
+                                              e->dest, S_ISDIR(st.st_mode) ? "directory" : "file");
         }
         return 0;
 }

@@ -9,12 +9,17 @@
 #include <stddef.h>
 
 #include "core/adapter.h"
+#include "proto/proto.h"
 #include "util/error.h"
 
 /* Looks an alias up in the operator's configuration (NAME=PATH entries). */
 const char *nook_alias_lookup(const nook_adapter_config *c, const char *name);
 
 enum { NOOK_MOUNT_KIND_SNAPSHOT = 2 };
+
+/* The PREPARE message carries one fd per host source, and the root's and the writable
+ * layer's (proto.h): the plan refuses more host sources than this. */
+#define NOOK_MAX_HOST_SOURCES (NOOK_MSG_MAX_FDS - 8)
 
 typedef struct nook_mount_entry {
         char *ref;

@@ -34,7 +34,7 @@
 #define DENIED NOOK_ERROR_POLICY_DENIAL
 #define MPTR(i) "/environment/spec/filesystem/mounts/" #i "/destination_path"
 #define WSPTR "/environment/spec/filesystem/workspace"
-/* mounts.c's NOOK_MAX_HOST_SOURCES, which it keeps to itself: the PREPARE message's fds
+/* NOOK_MAX_HOST_SOURCES (mounts.h), spelled out: the PREPARE message's fds
  * less the root's, the writable layer's and spares */
 #define MAX_HOST_SOURCES (NOOK_MSG_MAX_FDS - 8)
 
@@ -637,14 +637,22 @@ static void test_check_root_refuses_type_mismatches(void **state) {
                 { "data", "/etc/hosts", "mount m-1: the source is a directory but /etc/hosts in the root is a file" },
                 /* /abs -> /in-root-dir resolves inside the root, not on the host */
                 { "file", "/abs", "mount m-1: the source is a file but /abs in the root is a directory" },
+                /* a tmpfs is a directory: onto a file the holder would fail without naming it */
+                { NULL, "/f", "mount m-1: the source is a tmpfs but /f in the root is a file" },
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
                 _cleanup_free_ char *fs = NULL;
+                _cleanup_free_ char *m1 = NULL;
+                if (bad[i].alias)
+                        assert_true(asprintf(&m1, "'source_alias':'%s','destination_path':'%s'", bad[i].alias,
+                                             bad[i].dest) > 0);
+                else
+                        assert_true(asprintf(&m1, "'destination_path':'%s','nook':{'type':'tmpfs'}", bad[i].dest) > 0);
                 assert_true(
                         asprintf(&fs,
                                  "{'mounts':[{'mount_ref':'m-0','source_alias':'cache','destination_path':'/mnt/c'},"
-                                 "{'mount_ref':'m-1','source_alias':'%s','destination_path':'%s'}]}",
-                                 bad[i].alias, bad[i].dest) > 0);
+                                 "{'mount_ref':'m-1',%s}]}",
+                                 m1) > 0);
                 nook_mount_list l = plan_ok(fs);
                 _cleanup_(nook_error_freep) nook_error *err = NULL;
                 assert_int_equal(nook_mounts_check_root(&l, root, &err), -EINVAL);
