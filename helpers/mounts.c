@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "mountspec.h"
 #include "util/hostpath.h"
 #include "util/macro.h"
 
@@ -397,76 +398,6 @@ static int etc_files(build *b, const nook_msg *m) {
 
 /* ---- the mount plan (resolve_mounts, applied here) ------------------------------------ */
 
-typedef struct plan_mount {
-        const char *kind, *dest, *options;
-        bool ro, file, follow;
-        uint64_t fd; /* index of the source's fd in the message, or UINT64_MAX */
-} plan_mount;
-
-/* One field of a T_MOUNT group into pm; what is wrong with it, or NULL. */
-static const char *mount_field(plan_mount *pm, uint16_t tag, const void *d, uint32_t len) {
-        bool str = tag == M_KIND || tag == M_DEST || tag == M_OPTIONS;
-        if (str && (len == 0 || memchr(d, 0, len) != (const char *)d + len - 1))
-                return "a string field that is not one string";
-        if (!str && len != sizeof(uint64_t))
-                return "a number field of the wrong size";
-        uint64_t v = 0;
-        if (!str)
-                memcpy(&v, d, sizeof(v));
-        if (!str && tag != M_FD && v > 1)
-                return "a flag other than 0 or 1";
-        switch ((nook_mount_tag)tag) {
-        case M_KIND:
-                pm->kind = d;
-                return strcmp(d, "bind") && strcmp(d, "tmpfs") && strcmp(d, "snapshot") ? "an unknown kind" : NULL;
-        case M_READ_ONLY:
-                pm->ro = v;
-                return NULL;
-        case M_IS_FILE:
-                pm->file = v;
-                return NULL;
-        case M_FOLLOW:
-                pm->follow = v;
-                return NULL;
-        case M_DEST:
-                pm->dest = d;
-                return pm->dest[0] == '/' ? NULL : "a relative destination";
-        case M_OPTIONS:
-                pm->options = d;
-                return NULL;
-        case M_FD:
-                pm->fd = v;
-                return NULL;
-        }
-        return "an unknown field";
-}
-
-/* A T_MOUNT group: its fields by tag, in any order, each once; all but M_FD present. */
-static const char *parse_mount(const void *data, uint32_t len, plan_mount *pm) {
-        nook_msg g;
-        if (!nook_msg_group(data, len, &g))
-                return "a truncated field";
-        *pm = (plan_mount){ .fd = UINT64_MAX };
-        uint32_t seen = 0;
-        size_t off = 0;
-        uint16_t tag;
-        const void *d;
-        uint32_t n;
-        while (nook_msg_next(&g, &off, &tag, &d, &n)) {
-                if (tag < M_KIND || tag > M_FD)
-                        return "an unknown field";
-                if (seen & (1u << tag))
-                        return "a field given twice";
-                seen |= 1u << tag;
-                const char *why = mount_field(pm, tag, d, n);
-                if (why)
-                        return why;
-        }
-        const uint32_t required =
-                1u << M_KIND | 1u << M_READ_ONLY | 1u << M_IS_FILE | 1u << M_FOLLOW | 1u << M_DEST | 1u << M_OPTIONS;
-        return (seen & required) == required ? NULL : "a missing field";
-}
-
 /* The path so far, resolved from the root and never leaving it: with deny_escapes
  * (RESOLVE_BENEATH) an absolute symlink or a ".." past the root is refused (SECURITY.md
  * S4); with follow_within_alias (RESOLVE_IN_ROOT) symlinks read as if the root were "/". */
@@ -509,11 +440,6 @@ static int walk_parent(build *b, const plan_mount *pm, char *path, const char **
         return cur;
 }
 
-static bool under(const char *path, const char *dir) {
-        size_t n = strlen(dir);
-        return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/');
-}
-
 /* S6: a destination is judged by what it resolved to, not by its spelling.  At or under
  * the root's /proc or /sys by the kernel's name of the fd (d_path: every symlink
  * resolved, pk -> proc/sys/kernel and /apk -> /proc/sys/kernel under
@@ -528,7 +454,8 @@ static int kernel_dest(build *b, int fd, const plan_mount *pm) {
         const char *rel = strncmp(path, b->root_path, n) == 0 && (path[n] == '/' || !path[n]) ? path + n : NULL;
         if (!rel)
                 return hfail(b->st, EXDEV, "mount destination %s leads out of the root (refused)", pm->dest);
-        if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC || under(rel, "/proc") || under(rel, "/sys"))
+        if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC || holder_path_under(rel, "/proc") ||
+            holder_path_under(rel, "/sys"))
                 return hfail(b->st, EPERM,
                              "mount destination %s reaches %s, at or under /proc or /sys, which nook owns: refused "
                              "(SECURITY.md S6)",
@@ -574,22 +501,6 @@ static int open_target(build *b, const plan_mount *pm, bool create) {
         return fd;
 }
 
-static unsigned long tmpfs_flags(const char *options, char *data, size_t size) {
-        unsigned long flags = MS_NOSUID | MS_NODEV;
-        char copy[256];
-        snprintf(copy, sizeof(copy), "%s", options);
-        data[0] = 0;
-        for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (!strcmp(t, "noexec"))
-                        flags |= MS_NOEXEC;
-                else if (!strcmp(t, "exec"))
-                        flags &= ~(unsigned long)MS_NOEXEC;
-                else if (!strncmp(t, "size=", 5) || !strncmp(t, "mode=", 5))
-                        snprintf(data + strlen(data), size - strlen(data), "%s%s", data[0] ? "," : "", t);
-        }
-        return flags;
-}
-
 static int make_read_only(build *b, const plan_mount *pm) {
         _cleanup_close_ int top = open_target(b, pm, false); /* the new mount, reached anew */
         struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
@@ -619,7 +530,7 @@ static int apply_one(build *b, const plan_mount *pm, int n) {
                 return dst;
         if (!strcmp(pm->kind, "tmpfs")) {
                 char data[256];
-                unsigned long flags = tmpfs_flags(pm->options, data, sizeof(data));
+                unsigned long flags = holder_tmpfs_flags(pm->options, data, sizeof(data));
                 limits_tmpfs_clamp(b->h, data, sizeof(data), false);
                 if (mount_fd("tmpfs", dst, "tmpfs", flags, data) < 0)
                         return hfail(b->st, errno, "mounting a tmpfs on %s", pm->dest);
@@ -658,7 +569,7 @@ static int apply_mounts(build *b, const nook_msg *m) {
                 plan_mount pm;
                 if (tag != T_MOUNT)
                         continue;
-                const char *why = parse_mount(d, len, &pm);
+                const char *why = holder_mount_parse(d, len, &pm);
                 if (why)
                         return hfail(b->st, EINVAL, "malformed mount plan: mount %d has %s", n, why);
                 int r = apply_one(b, &pm, n++);
