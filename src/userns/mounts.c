@@ -104,8 +104,7 @@ static int open_source(planner *p, const char *ref, const char *alias, const cha
 static int add(planner *p, const char *ptr, const char *ref, int kind, bool ro, const char *alias, const char *dest,
                const char *options, int sfm) {
         if (!strcmp(dest, "/"))
-                return fail_at(p, ptr, NOOK_ERROR_CONTRACT_VIOLATION, "mount %s: the destination cannot be /%s", ref,
-                               "");
+                return fail_at(p, ptr, NOOK_ERROR_CONTRACT_VIOLATION, "mount %s: the destination cannot be /", ref);
         if (under(dest, "/proc") || under(dest, "/sys"))
                 return fail_at(p, ptr, NOOK_ERROR_CONTRACT_VIOLATION,
                                "mount %s: %s is at or under /proc or /sys, which nook owns (SECURITY.md S6)", ref,
