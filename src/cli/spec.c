@@ -1131,7 +1131,6 @@ static json_t *process(const cli_process_opts *p, const char *process_id, const 
 static int start_failure(const nook_error *err, const cli_process_opts *p, const char *env_id) {
         const char *msg = nook_error_get_message(err);
         const char *ptr = nook_error_get_pointer(err);
-        bool lifecycle = nook_error_get_kind(err) == NOOK_ERROR_CHILD_LIFECYCLE_FAILURE;
         if (p->seccomp_profile && ptr && strncmp(ptr, "/process/nook/seccomp", 21) == 0) {
                 fprintf(stderr, "nook: --security-opt seccomp=%s: %s\n", p->seccomp_arg, msg);
                 return EXIT_NOOK;
@@ -1142,11 +1141,9 @@ static int start_failure(const nook_error *err, const cli_process_opts *p, const
                         "hint: the session cannot run anything more: remove it with 'nook session rm %s' "
                         "(or 'nook gc')\n",
                         env_id);
-        if (lifecycle && nook_error_get_errno(err) == ENOENT && strstr(msg, "not found"))
-                return 127;
-        if (lifecycle && strstr(msg, "cannot execute"))
-                return 126;
-        return EXIT_NOOK;
+        if (nook_error_get_exec_stage(err) != NOOK_EXEC_STAGE_EXEC)
+                return EXIT_NOOK;
+        return nook_error_get_errno(err) == ENOENT ? 127 : 126;
 }
 
 int cli_start(nook_runtime *rt, const char *env_id, const cli_session_opts *s, const cli_process_opts *p,
