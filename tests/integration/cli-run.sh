@@ -91,6 +91,28 @@ run_nook run --rootfs "$ROOT" --timeout soon -- true
 assert_eq 125 "$RC" "a bad duration"
 ok "cli"
 
+# --security-opt seccomp=FILE: the profile reaches the sandbox as written; a file that
+# is not one JSON object, or gives a key twice, is refused before any call
+printf '%s' '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}' >"$T/deny-mkdir.json"
+run_nook run --rootfs "$ROOT" --security-opt seccomp="$T/deny-mkdir.json" -- sh -c 'mkdir /tmp/m 2>/dev/null && echo made || echo refused'
+assert_eq refused "$OUT" "mkdir denied by the profile: $ERR"
+all_calls() { "$NOOK" journal --json --limit 1000000 | json_query 'len(j)'; }
+calls=$(all_calls)
+printf '%s' '{"defaultAction":"SCMP_ACT_ALLOW","defaultAction":"SCMP_ACT_LOG"}' >"$T/twice.json"
+run_nook run --rootfs "$ROOT" --security-opt seccomp="$T/twice.json" -- true
+assert_eq 125 "$RC" "a key given twice"
+assert_contains "$ERR" "duplicate object key" "the doubled key is named"
+printf '[]' >"$T/array.json"
+run_nook run --rootfs "$ROOT" --security-opt seccomp="$T/array.json" -- true
+assert_eq 125 "$RC" "a profile that is not an object"
+assert_contains "$ERR" "not a JSON object" "what is wrong with it"
+assert_eq "$calls" "$(all_calls)" "refused profiles: no call was made"
+printf '%s' '{"defaultAction":"SCMP_ACT_NOPE"}' >"$T/bad-action.json"
+run_nook run --rootfs "$ROOT" --security-opt seccomp="$T/bad-action.json" -- true
+assert_eq 125 "$RC" "an unknown action"
+assert_contains "$ERR" "seccomp=$T/bad-action.json: seccomp profile at /defaultAction" "the library's field, under the option"
+ok "--security-opt seccomp=FILE"
+
 # --cpus warns exactly when start_process says the cpu limit is not enforced (its ext
 # limits.cpus: not_enforced without a delegated cgroup v2 cpu controller, else cgroup)
 session_up "$EID-cpus"
