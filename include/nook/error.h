@@ -2,8 +2,9 @@
  *
  * Every failing call fills one nook_error: what kind of failure it is (the
  * contract's AgentError variants and Classified kinds), whether retrying can help,
- * the errno behind it, a message and, for request errors, the JSON pointer of the
- * offending field.  nook_error_to_json() renders the contract's AgentError JSON. */
+ * the errno behind it, a message, for request errors the JSON pointer of the
+ * offending field, and for a workload that did not start the step that failed.  nook_error_to_json() renders the
+ * contract's AgentError JSON. */
 #ifndef NOOK_ERROR_H
 #define NOOK_ERROR_H
 
@@ -41,6 +42,16 @@ typedef enum nook_retry {
         NOOK_RETRY_HOST_CONFIGURATION_NEEDED,
 } nook_retry;
 
+/* Which step of starting a workload failed (start_process): NONE for every other
+ * failure.  With the errno it says what a shell would: EXEC with ENOENT is a command
+ * not found (127), EXEC with another errno one that cannot be executed (126). */
+typedef enum nook_exec_stage {
+        NOOK_EXEC_STAGE_NONE = 0,
+        NOOK_EXEC_STAGE_SETUP, /* ids, capabilities, seccomp, stdio: before the working directory */
+        NOOK_EXEC_STAGE_CWD,   /* changing into the working directory */
+        NOOK_EXEC_STAGE_EXEC,  /* execve(2) of the command */
+} nook_exec_stage;
+
 NOOK_EXPORT nook_error_kind nook_error_get_kind(const nook_error *err);
 NOOK_EXPORT nook_retry nook_error_get_retry(const nook_error *err);
 /* Positive errno behind the failure, 0 when there is none. */
@@ -52,6 +63,7 @@ NOOK_EXPORT const char *nook_error_get_message(const nook_error *err);
 NOOK_EXPORT const char *nook_error_get_pointer(const nook_error *err);
 /* Human advice for a person at a terminal (may name host paths and commands), or NULL. */
 NOOK_EXPORT const char *nook_error_get_hint(const nook_error *err);
+NOOK_EXPORT nook_exec_stage nook_error_get_exec_stage(const nook_error *err);
 /* Contract name of the kind: "MissingRequiredField", "PolicyDenial", ... */
 NOOK_EXPORT const char *nook_error_kind_name(nook_error_kind kind);
 NOOK_EXPORT const char *nook_retry_name(nook_retry retry);

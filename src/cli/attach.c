@@ -133,11 +133,11 @@ static int write_all(int fd, const char *buf, size_t len) {
 
 /* false when the call failed (the process having just ended is a success). */
 static bool signal_workload(attach *a, const char *sig, unsigned grace_ms) {
-        char req[256];
-        snprintf(req, sizeof(req), "{\"process_ref\":\"%s\",\"signal\":\"%s\",\"grace_ms\":%u}", a->ref, sig, grace_ms);
+        _cleanup_free_ char *req = cli_json_text(json_pack("{s:o,s:s,s:I}", "process_ref", cli_json_str(a->ref),
+                                                           "signal", sig, "grace_ms", (json_int_t)grace_ms));
         _cleanup_free_ char *out = NULL;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
-        return nook_runtime_call(a->rt, "signal_process", req, &out, &err) == 0;
+        return req && nook_runtime_call(a->rt, "signal_process", req, &out, &err) == 0;
 }
 
 /* Copies what the logs hold now; our closed stdout tells the workload to stop, as a
@@ -297,11 +297,11 @@ static int ended(attach *a, bool closed, int *code) {
 }
 
 static bool monitor_answers(attach *a) {
-        char req[160];
-        snprintf(req, sizeof(req), "{\"process_ref\":\"%s\"}", a->ref);
+        _cleanup_free_ char *req = cli_json_text(json_pack("{s:o}", "process_ref", cli_json_str(a->ref)));
         _cleanup_free_ char *out = NULL;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
-        return nook_runtime_call(a->rt, "collect_stats", req, &out, &err) == 0;
+        /* out of memory says nothing about the monitor: it is taken to answer */
+        return !req || nook_runtime_call(a->rt, "collect_stats", req, &out, &err) == 0;
 }
 
 /* The first moments are watched by looking (1, 2, 4, 8 ms apart): most short commands
@@ -379,11 +379,10 @@ int cli_attach(nook_runtime *rt, const char *ref, const cli_process_opts *p, int
 }
 
 void cli_explain_kill(nook_runtime *rt, const char *ref, const cli_process_opts *p) {
-        char req[160];
-        snprintf(req, sizeof(req), "{\"process_ref\":\"%s\"}", ref);
+        _cleanup_free_ char *req = cli_json_text(json_pack("{s:o}", "process_ref", cli_json_str(ref)));
         _cleanup_free_ char *out = NULL;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
-        if (nook_runtime_call(rt, "collect_stats", req, &out, &err) < 0)
+        if (!req || nook_runtime_call(rt, "collect_stats", req, &out, &err) < 0)
                 return;
         _cleanup_free_ char *summary = cli_json_get(out, "/redacted_summary");
         char d[32];

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "nook/nook.h"
 #include "util/macro.h"
 
@@ -74,6 +76,17 @@ int cli_open_runtime(nook_runtime **ret);
 int cli_open_runtime_aliases(const char *const *aliases, nook_runtime **ret);
 /* The value at JSON pointer `pointer` of a result, newly allocated; NULL when absent. */
 char *cli_json_get(const char *json, const char *pointer);
+/* The JSON the CLI writes (requests, --json output) is built with jansson.  s as a JSON
+ * string: bytes that are not UTF-8 become U+FFFD, as nook_strbuf_json_string does (a file
+ * name typed in another encoding), since jansson refuses them.  NULL on ENOMEM. */
+json_t *cli_json_str(const char *s);
+/* cli_json_str(s), or JSON null when s is NULL. */
+json_t *cli_json_str_or_null(const char *s);
+/* The compact text of v (one line, keys in the order they were set); v is released.
+ * NULL on ENOMEM, v NULL included. */
+char *cli_json_text(json_t *v);
+/* Prints cli_json_text(v) and a newline on stdout; 0, or EXIT_NOOK after reporting. */
+int cli_json_print(json_t *v);
 /* "3s ago", "2m ago", ... for a wall-clock time in ms; "-" for 0. */
 void cli_format_ago(long long ms, char *buf, size_t size);
 /* Prints "nook: <message>" (and "hint: ...") on stderr; returns EXIT_NOOK. */

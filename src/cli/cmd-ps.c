@@ -100,6 +100,28 @@ static int print_text(nook_strbuf *b) {
 
 /* ---- ps ----------------------------------------------------------------------------------- */
 
+static int ps_json(const cli_sessions *s, const cli_processes *p) {
+        json_t *a = json_array();
+        int q = 0;
+        for (size_t i = 0; i < p->n; i++) {
+                const cli_process_row *r = &p->v[i];
+                const cli_session_row *sr = cli_sessions_find(s, r->env);
+                q |= json_array_append_new(
+                        a, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:I}", "process_ref", cli_json_str(r->ref),
+                                     "session", cli_json_str(sr ? cli_session_label(sr) : r->env), "environment_id",
+                                     cli_json_str(r->env), "command", cli_json_str(r->command ? r->command : ""),
+                                     "state", cli_json_str(r->state), "exit_code",
+                                     strcmp(r->state, "exited") == 0 ? json_integer(r->exit_code) : json_null(),
+                                     "terminal", r->terminal, "started_ms", (json_int_t)r->started_ms, "finished_ms",
+                                     (json_int_t)r->finished_ms));
+        }
+        if (q) {
+                json_decref(a);
+                a = NULL;
+        }
+        return cli_json_print(a);
+}
+
 int cmd_ps(int argc, char **argv) {
         bool json = false;
         const char *session = NULL;
@@ -128,36 +150,16 @@ int cmd_ps(int argc, char **argv) {
                 rc = cli_processes_load(rt, session, &p);
         if (rc)
                 return rc;
-        nook_strbuf b = NOOK_STRBUF_INIT;
         if (json)
-                nook_strbuf_puts(&b, "[");
-        else
-                nook_strbuf_printf(&b, "%-44s %-20s %-12s %-11s %-5s %s", "PROCESS", "SESSION", "COMMAND", "STATE",
-                                   "EXIT", "STARTED");
+                return ps_json(&s, &p);
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        nook_strbuf_printf(&b, "%-44s %-20s %-12s %-11s %-5s %s", "PROCESS", "SESSION", "COMMAND", "STATE", "EXIT",
+                           "STARTED");
         for (size_t i = 0; i < p.n; i++) {
                 const cli_process_row *r = &p.v[i];
                 const cli_session_row *sr = cli_sessions_find(&s, r->env);
                 const char *label = sr ? cli_session_label(sr) : r->env;
                 bool exited = strcmp(r->state, "exited") == 0;
-                if (json) {
-                        nook_strbuf_puts(&b, i ? ",{\"process_ref\":" : "{\"process_ref\":");
-                        nook_strbuf_json_string(&b, r->ref);
-                        nook_strbuf_puts(&b, ",\"session\":");
-                        nook_strbuf_json_string(&b, label);
-                        nook_strbuf_puts(&b, ",\"environment_id\":");
-                        nook_strbuf_json_string(&b, r->env);
-                        nook_strbuf_puts(&b, ",\"command\":");
-                        nook_strbuf_json_string(&b, r->command ? r->command : "");
-                        nook_strbuf_puts(&b, ",\"state\":");
-                        nook_strbuf_json_string(&b, r->state);
-                        if (exited)
-                                nook_strbuf_printf(&b, ",\"exit_code\":%d", r->exit_code);
-                        else
-                                nook_strbuf_puts(&b, ",\"exit_code\":null");
-                        nook_strbuf_printf(&b, ",\"terminal\":%s,\"started_ms\":%lld,\"finished_ms\":%lld}",
-                                           r->terminal ? "true" : "false", r->started_ms, r->finished_ms);
-                        continue;
-                }
                 char code[16] = "-", ago[32];
                 if (exited)
                         snprintf(code, sizeof(code), "%d", r->exit_code);
@@ -165,8 +167,6 @@ int cmd_ps(int argc, char **argv) {
                 nook_strbuf_printf(&b, "\n%-44s %-20s %-12s %-11s %-5s %s", r->ref, label,
                                    r->command ? r->command : "?", r->state, code, ago);
         }
-        if (json)
-                nook_strbuf_puts(&b, "]");
         return print_text(&b);
 }
 
@@ -370,9 +370,12 @@ int cmd_kill(int argc, char **argv) {
         int rc = cli_process_resolve(rt, arg, &ref);
         if (rc)
                 return rc;
-        char req[256];
-        snprintf(req, sizeof(req), "{\"process_ref\":\"%s\",\"signal\":\"%s\",\"grace_ms\":%llu}", ref, sig,
-                 (unsigned long long)grace);
+        _cleanup_free_ char *req = cli_json_text(json_pack("{s:o,s:s,s:I}", "process_ref", cli_json_str(ref), "signal",
+                                                           sig, "grace_ms", (json_int_t)grace));
+        if (!req) {
+                fputs("nook: out of memory\n", stderr);
+                return EXIT_NOOK;
+        }
         _cleanup_free_ char *out = NULL;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
         if (nook_runtime_call(rt, "signal_process", req, &out, &err) < 0)
@@ -437,8 +440,11 @@ int cmd_stats(int argc, char **argv) {
         int rc = cli_process_resolve(rt, arg, &ref);
         if (rc)
                 return rc;
-        char req[160];
-        snprintf(req, sizeof(req), "{\"process_ref\":\"%s\"}", ref);
+        _cleanup_free_ char *req = cli_json_text(json_pack("{s:o}", "process_ref", cli_json_str(ref)));
+        if (!req) {
+                fputs("nook: out of memory\n", stderr);
+                return EXIT_NOOK;
+        }
         if (!json)
                 printf("%-44s %-10s %-10s %-5s %-10s %s\n", "PROCESS", "CPU", "MEMORY", "PIDS", "WRITTEN", "EXIT");
         for (;;) {
@@ -482,11 +488,10 @@ int cmd_gc(int argc, char **argv) {
         _cleanup_(cli_error_freep) nook_error *err = NULL;
         int r = nook_runtime_gc(rt, &n, &summary, &err);
         if (json) {
-                nook_strbuf b = NOOK_STRBUF_INIT;
-                nook_strbuf_printf(&b, "{\"reclaimed\":%u,\"summary\":", n);
-                nook_strbuf_json_string(&b, summary ? summary : r < 0 ? nook_error_get_message(err) : "");
-                nook_strbuf_puts(&b, "}");
-                int rc = print_text(&b);
+                int rc = cli_json_print(json_pack("{s:I,s:o}", "reclaimed", (json_int_t)n, "summary",
+                                                  cli_json_str(summary ? summary
+                                                               : r < 0 ? nook_error_get_message(err)
+                                                                       : "")));
                 if (r < 0)
                         return cli_report(err);
                 return rc;

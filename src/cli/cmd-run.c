@@ -12,7 +12,6 @@
 
 #include "run.h"
 #include "util/random.h"
-#include "util/strbuf.h"
 
 static const char run_usage[] =
         "Usage: nook run [OPTIONS] IMAGE [--] [COMMAND [ARG...]]\n"
@@ -327,18 +326,19 @@ static void show_limits(const cli_session_opts *s, const cli_process_opts *p, co
 
 static int print_detached(const char *session, const char *ref, bool json) {
         if (json) {
-                nook_strbuf b = NOOK_STRBUF_INIT;
-                nook_strbuf_puts(&b, "{");
-                if (session) {
-                        nook_strbuf_puts(&b, "\"session\":");
-                        nook_strbuf_json_string(&b, session);
-                        nook_strbuf_puts(&b, ",");
+                json_t *o = json_object();
+                int r = session ? json_object_set_new(o, "session", cli_json_str(session)) : 0;
+                r |= json_object_set_new(o, "process_ref", cli_json_str(ref));
+                if (r) {
+                        json_decref(o);
+                        o = NULL;
                 }
-                nook_strbuf_puts(&b, "\"process_ref\":");
-                nook_strbuf_json_string(&b, ref);
-                nook_strbuf_puts(&b, "}");
-                _cleanup_free_ char *s = nook_strbuf_steal(&b);
-                printf("%s\n", s ? s : "{}");
+                _cleanup_free_ char *s = cli_json_text(o);
+                if (!s) {
+                        fputs("nook: out of memory\n", stderr);
+                        return EXIT_NOOK;
+                }
+                printf("%s\n", s);
         } else if (session)
                 printf("%s\n%s\n", session, ref);
         else

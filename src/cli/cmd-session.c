@@ -10,7 +10,6 @@
 #include "listing.h"
 #include "run.h"
 #include "util/random.h"
-#include "util/strbuf.h"
 
 void help_session(FILE *f) {
         fputs("Usage: nook session create [IMAGE | --rootfs DIR] [--name NAME] [-v SRC:DST]... [OPTIONS]\n"
@@ -118,15 +117,9 @@ static int session_create(int argc, char **argv) {
                 (void)cli_session_down(rt, env, "create", verbose);
                 return rc;
         }
-        if (json) {
-                nook_strbuf b = NOOK_STRBUF_INIT;
-                nook_strbuf_puts(&b, "{\"session\":");
-                nook_strbuf_json_string(&b, env);
-                nook_strbuf_puts(&b, "}");
-                _cleanup_free_ char *text = nook_strbuf_steal(&b);
-                printf("%s\n", text ? text : "{}");
-        } else
-                printf("%s\n", env);
+        if (json)
+                return cli_json_print(json_pack("{s:o}", "session", cli_json_str(env)));
+        printf("%s\n", env);
         return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
 }
 
@@ -142,58 +135,38 @@ static void count_processes(const cli_processes *p, const char *env, unsigned *r
                 }
 }
 
-static void json_str_field(nook_strbuf *b, const char *key, const char *v, bool comma) {
-        nook_strbuf_printf(b, "%s\"%s\":", comma ? "," : "", key);
-        if (v)
-                nook_strbuf_json_string(b, v);
-        else
-                nook_strbuf_puts(b, "null");
-}
-
-static void json_session(nook_strbuf *b, const cli_session_row *r) {
-        json_str_field(b, "name", r->name, false);
-        json_str_field(b, "environment_id", r->env, true);
-        json_str_field(b, "ref", r->ref, true);
-        json_str_field(b, "identity", r->identity, true);
-        json_str_field(b, "state", r->state, true);
-        json_str_field(b, "rootfs", r->rootfs, true);
-        json_str_field(b, "image", r->image, true);
-        json_str_field(b, "rootfs_driver", r->driver, true);
-        json_str_field(b, "rootfs_driver_reason", r->driver_reason, true);
-        json_str_field(b, "writable_layer", r->upper, true);
+/* A session as session ls and inspect --json show it; NULL on ENOMEM. */
+static json_t *json_session(const cli_session_row *r) {
+        json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", cli_json_str_or_null(r->name),
+                              "environment_id", cli_json_str_or_null(r->env), "ref", cli_json_str_or_null(r->ref),
+                              "identity", cli_json_str_or_null(r->identity), "state", cli_json_str_or_null(r->state),
+                              "rootfs", cli_json_str_or_null(r->rootfs), "image", cli_json_str_or_null(r->image),
+                              "rootfs_driver", cli_json_str_or_null(r->driver), "rootfs_driver_reason",
+                              cli_json_str_or_null(r->driver_reason), "writable_layer", cli_json_str_or_null(r->upper));
+        int q = 0;
         if (r->image)
-                nook_strbuf_printf(b, ",\"owners_collapsed\":%llu", r->owners_collapsed);
-        json_str_field(b, "network", r->network, true);
-        json_str_field(b, "hostname", r->hostname, true);
-        json_str_field(b, "notes", r->notes, true);
-        json_str_field(b, "mounts", r->mounts, true);
-        nook_strbuf_printf(b, ",\"holder_pid\":%d,\"created_ms\":%lld,\"owned_by_caller\":%s", r->holder_pid,
-                           r->created_ms, r->owned ? "true" : "false");
-}
-
-static void json_process(nook_strbuf *b, const cli_process_row *p) {
-        nook_strbuf_puts(b, "{");
-        json_str_field(b, "process_ref", p->ref, false);
-        json_str_field(b, "session_ref", p->session_ref, true);
-        json_str_field(b, "environment_id", p->env, true);
-        json_str_field(b, "command", p->command, true);
-        json_str_field(b, "state", p->state, true);
-        if (strcmp(p->state, "exited") == 0)
-                nook_strbuf_printf(b, ",\"exit_code\":%d", p->exit_code);
-        else
-                nook_strbuf_puts(b, ",\"exit_code\":null");
-        nook_strbuf_printf(b, ",\"terminal\":%s,\"started_ms\":%lld,\"finished_ms\":%lld}",
-                           p->terminal ? "true" : "false", p->started_ms, p->finished_ms);
-}
-
-static int print_json(nook_strbuf *b) {
-        _cleanup_free_ char *text = nook_strbuf_steal(b);
-        if (!text) {
-                fputs("nook: out of memory\n", stderr);
-                return EXIT_NOOK;
+                q |= json_object_set_new(o, "owners_collapsed", json_integer((json_int_t)r->owners_collapsed));
+        q |= json_object_set_new(o, "network", cli_json_str_or_null(r->network));
+        q |= json_object_set_new(o, "hostname", cli_json_str_or_null(r->hostname));
+        q |= json_object_set_new(o, "notes", cli_json_str_or_null(r->notes));
+        q |= json_object_set_new(o, "mounts", cli_json_str_or_null(r->mounts));
+        q |= json_object_set_new(o, "holder_pid", json_integer(r->holder_pid));
+        q |= json_object_set_new(o, "created_ms", json_integer(r->created_ms));
+        q |= json_object_set_new(o, "owned_by_caller", json_boolean(r->owned));
+        if (q) {
+                json_decref(o);
+                return NULL;
         }
-        printf("%s\n", text);
-        return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
+        return o;
+}
+
+static json_t *json_process(const cli_process_row *p) {
+        return json_pack(
+                "{s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:I}", "process_ref", cli_json_str_or_null(p->ref), "session_ref",
+                cli_json_str_or_null(p->session_ref), "environment_id", cli_json_str_or_null(p->env), "command",
+                cli_json_str_or_null(p->command), "state", cli_json_str_or_null(p->state), "exit_code",
+                strcmp(p->state, "exited") == 0 ? json_integer(p->exit_code) : json_null(), "terminal", p->terminal,
+                "started_ms", (json_int_t)p->started_ms, "finished_ms", (json_int_t)p->finished_ms);
 }
 
 static int session_ls(nook_runtime *rt, bool json) {
@@ -205,17 +178,21 @@ static int session_ls(nook_runtime *rt, bool json) {
         if (rc)
                 return rc;
         if (json) {
-                nook_strbuf b = NOOK_STRBUF_INIT;
-                nook_strbuf_puts(&b, "[");
+                json_t *a = json_array();
+                int q = 0;
                 for (size_t i = 0; i < l.n; i++) {
                         unsigned running, total;
                         count_processes(&p, l.v[i].env, &running, &total);
-                        nook_strbuf_puts(&b, i ? ",{" : "{");
-                        json_session(&b, &l.v[i]);
-                        nook_strbuf_printf(&b, ",\"processes_running\":%u,\"processes\":%u}", running, total);
+                        json_t *o = json_session(&l.v[i]);
+                        q |= json_object_set_new(o, "processes_running", json_integer(running));
+                        q |= json_object_set_new(o, "processes", json_integer(total));
+                        q |= json_array_append_new(a, o);
                 }
-                nook_strbuf_puts(&b, "]");
-                return print_json(&b);
+                if (q) {
+                        json_decref(a);
+                        a = NULL;
+                }
+                return cli_json_print(a);
         }
         printf("%-24s %-8s %-13s %-7s %-6s %-9s %s\n", "SESSION", "IDENTITY", "STATE", "NETWORK", "PROCS", "CREATED",
                "ROOTFS");
@@ -284,17 +261,16 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
                 return EXIT_NOOK;
         }
         if (json) {
-                nook_strbuf b = NOOK_STRBUF_INIT;
-                nook_strbuf_puts(&b, "{");
-                json_session(&b, r);
-                nook_strbuf_puts(&b, ",\"processes\":[");
-                for (size_t i = 0; i < p.n; i++) {
-                        if (i)
-                                nook_strbuf_puts(&b, ",");
-                        json_process(&b, &p.v[i]);
+                json_t *o = json_session(r), *a = json_array();
+                int q = 0;
+                for (size_t i = 0; i < p.n; i++)
+                        q |= json_array_append_new(a, json_process(&p.v[i]));
+                q |= json_object_set_new(o, "processes", a);
+                if (q) {
+                        json_decref(o);
+                        o = NULL;
                 }
-                nook_strbuf_puts(&b, "]}");
-                return print_json(&b);
+                return cli_json_print(o);
         }
         printf("%-13s %s\n", "Session:", cli_session_label(r));
         printf("%-13s %s\n", "Environment:", r->env);

@@ -90,6 +90,77 @@ char *cli_json_get(const char *json, const char *pointer) {
         return nook_json_get(json, pointer, &v) < 0 ? NULL : v;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates,
+ * nothing above U+10FFFF), or 0: the rule of nook_strbuf_json_string (util/strbuf.c), so
+ * that the requests carry what they carried when the CLI wrote them with it. */
+static size_t utf8_seq(const unsigned char *p) {
+        if (p[0] < 0x80)
+                return 1;
+        if (p[0] >= 0xc2 && p[0] <= 0xdf)
+                return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+        if (p[0] >= 0xe0 && p[0] <= 0xef) {
+                unsigned char lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+                return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+        }
+        if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+                unsigned char lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+                return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
+        }
+        return 0;
+}
+
+json_t *cli_json_str(const char *s) {
+        size_t bad = 0;
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                size_t k = utf8_seq(p);
+                bad += !k;
+                p += k ? k : 1;
+        }
+        if (!bad)
+                return json_string(s);
+        /* each stray byte (3 bytes of U+FFFD in its place) */
+        _cleanup_free_ char *fixed = malloc(strlen(s) + 2 * bad + 1);
+        if (!fixed)
+                return NULL;
+        char *o = fixed;
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                size_t k = utf8_seq(p);
+                if (k) {
+                        memcpy(o, p, k);
+                        o += k;
+                        p += k;
+                } else {
+                        memcpy(o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        p++;
+                }
+        }
+        *o = 0;
+        return json_string(fixed);
+}
+
+json_t *cli_json_str_or_null(const char *s) {
+        return s ? cli_json_str(s) : json_null();
+}
+
+char *cli_json_text(json_t *v) {
+        /* 15 digits give back any decimal a person types (--cpus 0.1 stays 0.1, not
+         * jansson's default 17-digit 0.10000000000000001) */
+        char *text = v ? json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+        json_decref(v);
+        return text;
+}
+
+int cli_json_print(json_t *v) {
+        _cleanup_free_ char *text = cli_json_text(v);
+        if (!text) {
+                fputs("nook: out of memory\n", stderr);
+                return EXIT_NOOK;
+        }
+        printf("%s\n", text);
+        return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
+}
+
 void cli_format_ago(long long ms, char *buf, size_t size) {
         if (ms <= 0) {
                 snprintf(buf, size, "-");

@@ -70,7 +70,7 @@ typedef struct cli_process_opts {
         uint64_t timeout_ms;     /* 0: none (the contract's maximum) */
         uint64_t log_max;        /* --log-max: bytes each capture log keeps; 0: CLI_LOG_MAX */
         const char *seccomp_arg; /* NULL, "unconfined" or a file */
-        char *seccomp_profile;   /* the file's bytes, spliced into the request as they are */
+        json_t *seccomp_profile; /* the file's JSON object, carried into the request */
 } cli_process_opts;
 
 void cli_session_opts_done(cli_session_opts *s);

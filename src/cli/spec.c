@@ -1,8 +1,8 @@
 /* nook CLI — the options `run`, `exec` and `session create` share, and the contract
  * requests they turn into: prepare_session, prepare_rootfs, prepare_environment,
- * start_process and cleanup (CONTRACT.md; the ext "nook" objects carry the flags).
- * JSON is only written here, never parsed: values the library must judge (a seccomp
- * profile file) are spliced in as they are and validated by the library. */
+ * start_process and cleanup (CONTRACT.md; the ext "nook" objects carry the flags),
+ * built with jansson.  A seccomp profile file is parsed here only to be carried (as
+ * strictly as the library reads requests: no doubled key); the library judges it. */
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
@@ -45,7 +45,7 @@ void cli_session_opts_done(cli_session_opts *s) {
 
 void cli_process_opts_done(cli_process_opts *p) {
         cli_env_done(&p->env);
-        free(p->seccomp_profile);
+        json_decref(p->seccomp_profile);
         p->seccomp_profile = NULL;
 }
 
@@ -720,17 +720,25 @@ static int opt_seccomp(const char *arg, cli_process_opts *p, const char *verb) {
                                        r == -EFBIG     ? "larger than 1 MiB"
                                        : r == -EBADMSG ? "holds a NUL byte"
                                                        : strerror(-r));
-        /* The library parses it; asking it whether this is JSON at all gives the person a
-         * message about the file before any sandbox is built. */
-        const char *first = text + strspn(text, " \t\r\n");
-        _cleanup_free_ char *whole = NULL;
-        if (*first != '{' || nook_json_get(text, "", &whole) < 0)
+        /* The library judges the profile; whether this is a JSON object at all is said
+         * about the file before any sandbox is built.  A doubled key is refused as the
+         * library refuses it in a request (JSON_REJECT_DUPLICATES): carried as parsed, it
+         * would silently keep the last value. */
+        json_error_t jerr;
+        json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_object(v)) {
+                bool dup = !v && json_error_code(&jerr) == json_error_duplicate_key;
+                json_decref(v);
+                if (dup)
+                        return cli_usage_error(verb, "--security-opt seccomp=%s: line %d: %s", arg, jerr.line,
+                                               jerr.text);
                 return cli_usage_error(verb,
                                        "--security-opt seccomp=%s: not a JSON object (an OCI seccomp profile, "
                                        "as podman and docker take)",
                                        arg);
-        free(p->seccomp_profile);
-        p->seccomp_profile = TAKE_PTR(text);
+        }
+        json_decref(p->seccomp_profile);
+        p->seccomp_profile = v;
         p->seccomp_arg = arg;
         return 0;
 }
@@ -807,67 +815,66 @@ int cli_process_opt(int c, const char *arg, cli_process_opts *p, const char *ver
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
-/* filesystem.mounts, .workspace and .single_file_mount_expansion of the spec. */
-static void put_mounts(nook_strbuf *b, const cli_session_opts *s) {
+/* filesystem.mounts, .workspace and .single_file_mount_expansion of the spec; -1 on
+ * ENOMEM (jansson's setters take NULL for a failed allocation and return -1). */
+static int put_mounts(json_t *fs, const cli_session_opts *s) {
+        int r = 0;
         if (s->n_mounts) {
-                nook_strbuf_puts(b, ",\"mounts\":[");
+                json_t *mounts = json_array();
                 for (size_t i = 0; i < s->n_mounts; i++) {
                         const cli_mount *m = &s->mounts[i];
-                        nook_strbuf_puts(b, i ? ",{\"mount_ref\":" : "{\"mount_ref\":");
-                        nook_strbuf_json_string(b, m->ref);
-                        if (m->alias) {
-                                nook_strbuf_puts(b, ",\"source_alias\":");
-                                nook_strbuf_json_string(b, m->alias);
-                        }
-                        nook_strbuf_puts(b, ",\"destination_path\":");
-                        nook_strbuf_json_string(b, m->dest);
-                        nook_strbuf_printf(b, ",\"mode\":\"%s\"", m->read_only ? "read_only" : "writable");
+                        json_t *o = json_pack("{s:o}", "mount_ref", cli_json_str(m->ref));
+                        if (m->alias)
+                                r |= json_object_set_new(o, "source_alias", cli_json_str(m->alias));
+                        r |= json_object_set_new(o, "destination_path", cli_json_str(m->dest));
+                        r |= json_object_set_new(o, "mode", json_string(m->read_only ? "read_only" : "writable"));
                         if (m->tmpfs) {
-                                nook_strbuf_puts(b, ",\"nook\":{\"type\":\"tmpfs\"");
-                                if (m->options) {
-                                        nook_strbuf_puts(b, ",\"options\":");
-                                        nook_strbuf_json_string(b, m->options);
-                                }
-                                nook_strbuf_puts(b, "}");
+                                json_t *ext = json_pack("{s:s}", "type", "tmpfs");
+                                if (m->options)
+                                        r |= json_object_set_new(ext, "options", cli_json_str(m->options));
+                                r |= json_object_set_new(o, "nook", ext);
                         }
-                        nook_strbuf_puts(b, "}");
+                        r |= json_array_append_new(mounts, o);
                 }
-                nook_strbuf_puts(b, "]");
+                r |= json_object_set_new(fs, "mounts", mounts);
         }
         if (s->ws_mode) {
-                nook_strbuf_puts(b, ",\"workspace\":{");
-                if (s->ws_ref) {
-                        nook_strbuf_puts(b, "\"workspace_ref\":");
-                        nook_strbuf_json_string(b, s->ws_ref);
-                        nook_strbuf_puts(b, ",");
-                }
-                nook_strbuf_printf(b, "\"mode\":\"%s\",\"destination_path\":", s->ws_mode);
-                nook_strbuf_json_string(b, s->ws_dest ? s->ws_dest : "/workspace");
-                nook_strbuf_puts(b, "}");
+                json_t *ws = json_object();
+                if (s->ws_ref)
+                        r |= json_object_set_new(ws, "workspace_ref", cli_json_str(s->ws_ref));
+                r |= json_object_set_new(ws, "mode", cli_json_str(s->ws_mode));
+                r |= json_object_set_new(ws, "destination_path", cli_json_str(s->ws_dest ? s->ws_dest : "/workspace"));
+                r |= json_object_set_new(fs, "workspace", ws);
         }
         if (s->deny_single_file)
-                nook_strbuf_puts(b, ",\"single_file_mount_expansion\":\"deny_single_file\"");
+                r |= json_object_set_new(fs, "single_file_mount_expansion", json_string("deny_single_file"));
+        return r;
 }
 
-static void put_environment(nook_strbuf *b, const char *env_id, const cli_session_opts *s, uint64_t timeout_ms) {
-        nook_strbuf_puts(b, "{\"environment_id\":");
-        nook_strbuf_json_string(b, env_id);
-        nook_strbuf_printf(b,
-                           ",\"spec\":{\"resources\":{\"cpus\":%g,\"memory_mb\":%llu,\"timeout_ms\":%llu,"
-                           "\"process_count\":%llu",
-                           s ? s->cpus : 1.0, (unsigned long long)(s ? s->memory_mb : CLI_UNLIMITED_MEMORY_MB),
-                           (unsigned long long)(timeout_ms ? timeout_ms : CLI_MAX_TIMEOUT_MS),
-                           (unsigned long long)(s ? s->pids : CLI_UNLIMITED_PIDS));
+/* The request's environment; NULL on ENOMEM. */
+static json_t *environment(const char *env_id, const cli_session_opts *s, uint64_t timeout_ms) {
+        json_t *res = json_pack("{s:f,s:I,s:I,s:I}", "cpus", s ? s->cpus : 1.0, "memory_mb",
+                                (json_int_t)(s ? s->memory_mb : CLI_UNLIMITED_MEMORY_MB), "timeout_ms",
+                                (json_int_t)(timeout_ms ? timeout_ms : CLI_MAX_TIMEOUT_MS), "process_count",
+                                (json_int_t)(s ? s->pids : CLI_UNLIMITED_PIDS));
+        int r = 0;
         if (s && s->disk_mb)
-                nook_strbuf_printf(b, ",\"disk_mb\":%llu", (unsigned long long)s->disk_mb);
-        nook_strbuf_printf(b, "},\"filesystem\":{\"root\":\"%s\"", s && s->read_only ? "read_only" : "writable_layer");
+                r |= json_object_set_new(res, "disk_mb", json_integer((json_int_t)s->disk_mb));
+        json_t *fs = json_pack("{s:s}", "root", s && s->read_only ? "read_only" : "writable_layer");
         if (s)
-                put_mounts(b, s);
-        nook_strbuf_puts(b, "}}}");
+                r |= put_mounts(fs, s);
+        json_t *env = json_pack("{s:o,s:{s:o,s:o}}", "environment_id", cli_json_str(env_id), "spec", "resources", res,
+                                "filesystem", fs);
+        if (r) {
+                json_decref(env);
+                return NULL;
+        }
+        return env;
 }
 
-static int call(nook_runtime *rt, const char *method, nook_strbuf *req, bool verbose, char **ret, nook_error **err) {
-        _cleanup_free_ char *text = nook_strbuf_steal(req);
+/* Sends req (released here); NULL req: out of memory. */
+static int call(nook_runtime *rt, const char *method, json_t *req, bool verbose, char **ret, nook_error **err) {
+        _cleanup_free_ char *text = cli_json_text(req);
         if (!text) {
                 fputs("nook: out of memory\n", stderr);
                 return -ENOMEM;
@@ -967,58 +974,54 @@ static void explain_refs(const nook_error *err, const cli_session_opts *s) {
                 fprintf(stderr, "nook: (%s is %s)\n", WORKSPACE_ALIAS, s->ws_flag);
 }
 
-static void req_prepare_session(nook_strbuf *b, const char *env_id, const cli_session_opts *s, bool owned) {
-        nook_strbuf_puts(b, "{\"environment\":");
-        put_environment(b, env_id, s, 0);
-        nook_strbuf_printf(b, ",\"nook\":{\"identity\":\"%s\",\"network\":\"%s\"", s->userns, s->network);
-        if (s->hostname) {
-                nook_strbuf_puts(b, ",\"hostname\":");
-                nook_strbuf_json_string(b, s->hostname);
+static json_t *req_prepare_session(const char *env_id, const cli_session_opts *s, bool owned) {
+        json_t *ext = json_pack("{s:o,s:o}", "identity", cli_json_str(s->userns), "network", cli_json_str(s->network));
+        int r = 0;
+        if (s->hostname)
+                r |= json_object_set_new(ext, "hostname", cli_json_str(s->hostname));
+        if (s->name)
+                r |= json_object_set_new(ext, "name", cli_json_str(s->name));
+        r |= json_object_set_new(ext, "owned_by_caller", json_boolean(owned));
+        json_t *req = json_pack("{s:o,s:o}", "environment", environment(env_id, s, 0), "nook", ext);
+        if (r) {
+                json_decref(req);
+                return NULL;
         }
-        if (s->name) {
-                nook_strbuf_puts(b, ",\"name\":");
-                nook_strbuf_json_string(b, s->name);
-        }
-        nook_strbuf_printf(b, ",\"owned_by_caller\":%s}}", owned ? "true" : "false");
+        return req;
 }
 
-static void req_resolve_image(nook_strbuf *b, const cli_session_opts *s) {
-        nook_strbuf_puts(b, "{\"image\":{\"image_ref\":");
-        nook_strbuf_json_string(b, s->image);
-        nook_strbuf_puts(b, "}}");
+static json_t *req_resolve_image(const cli_session_opts *s) {
+        return json_pack("{s:{s:o}}", "image", "image_ref", cli_json_str(s->image));
 }
 
 int cli_resolve_image(nook_runtime *rt, cli_session_opts *s, bool verbose) {
-        nook_strbuf b = NOOK_STRBUF_INIT;
-        req_resolve_image(&b, s);
         _cleanup_(cli_error_freep) nook_error *err = NULL;
-        if (call(rt, "resolve_image", &b, verbose, &s->image_resolved, &err) < 0)
+        if (call(rt, "resolve_image", req_resolve_image(s), verbose, &s->image_resolved, &err) < 0)
                 return err ? cli_report(err) : EXIT_NOOK;
         return 0;
 }
 
 /* image_digest: what resolve_image answered, so that the root is that very image */
-static void req_prepare_rootfs(nook_strbuf *b, const char *env_id, const cli_session_opts *s,
-                               const char *image_digest) {
-        nook_strbuf_puts(b, "{\"rootfs\":{\"rootfs_ref\":");
-        nook_strbuf_json_string(b, image_digest ? image_digest : CLI_ROOTFS_ALIAS);
-        nook_strbuf_printf(b, ",\"read_only\":%s", s->read_only ? "true" : "false");
-        if (s->upper) {
-                nook_strbuf_puts(b, ",\"writable_layer_ref\":");
-                nook_strbuf_json_string(b, s->upper);
-        }
-        nook_strbuf_puts(b, "},\"environment_id\":");
-        nook_strbuf_json_string(b, env_id);
-        nook_strbuf_printf(b, ",\"nook\":{\"rootfs_rw\":%s", s->rootfs_rw ? "true" : "false");
+static json_t *req_prepare_rootfs(const char *env_id, const cli_session_opts *s, const char *image_digest) {
+        json_t *rootfs =
+                json_pack("{s:o,s:b}", "rootfs_ref", cli_json_str(image_digest ? image_digest : CLI_ROOTFS_ALIAS),
+                          "read_only", s->read_only);
+        int r = 0;
+        if (s->upper)
+                r |= json_object_set_new(rootfs, "writable_layer_ref", cli_json_str(s->upper));
+        json_t *ext = json_pack("{s:b}", "rootfs_rw", s->rootfs_rw);
         if (s->driver)
-                nook_strbuf_printf(b, ",\"driver\":\"%s\"", s->driver);
-        nook_strbuf_puts(b, "}}");
+                r |= json_object_set_new(ext, "driver", cli_json_str(s->driver));
+        json_t *req = json_pack("{s:o,s:o,s:o}", "rootfs", rootfs, "environment_id", cli_json_str(env_id), "nook", ext);
+        if (r) {
+                json_decref(req);
+                return NULL;
+        }
+        return req;
 }
 
-static void req_prepare_environment(nook_strbuf *b, const char *env_id, const cli_session_opts *s) {
-        nook_strbuf_puts(b, "{\"environment\":");
-        put_environment(b, env_id, s, 0);
-        nook_strbuf_puts(b, "}");
+static json_t *req_prepare_environment(const char *env_id, const cli_session_opts *s) {
+        return json_pack("{s:o}", "environment", environment(env_id, s, 0));
 }
 
 int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts *s, bool owned_by_caller, int sigfd,
@@ -1028,20 +1031,15 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
                                                "prepare_environment" };
         _cleanup_free_ char *digest = s->image_resolved ? cli_json_get(s->image_resolved, "/digest") : NULL;
         for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
-                nook_strbuf b = NOOK_STRBUF_INIT;
                 if (i == 0 && (!s->image || digest))
                         continue;
-                else if (i == 0)
-                        req_resolve_image(&b, s);
-                else if (i == 1)
-                        req_prepare_session(&b, env_id, s, owned_by_caller);
-                else if (i == 2)
-                        req_prepare_rootfs(&b, env_id, s, digest);
-                else
-                        req_prepare_environment(&b, env_id, s);
+                json_t *req = i == 0   ? req_resolve_image(s)
+                              : i == 1 ? req_prepare_session(env_id, s, owned_by_caller)
+                              : i == 2 ? req_prepare_rootfs(env_id, s, digest)
+                                       : req_prepare_environment(env_id, s);
                 _cleanup_free_ char *out = NULL;
                 _cleanup_(cli_error_freep) nook_error *err = NULL;
-                if (call(rt, methods[i], &b, verbose, &out, &err) < 0) {
+                if (call(rt, methods[i], req, verbose, &out, &err) < 0) {
                         if (!err)
                                 return EXIT_NOOK;
                         int rc = report_mount_error(err, s);
@@ -1060,13 +1058,13 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
 }
 
 int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose) {
-        nook_strbuf b = NOOK_STRBUF_INIT;
-        nook_strbuf_puts(&b, "{\"environment\":{\"environment_id\":");
-        nook_strbuf_json_string(&b, env_id);
-        nook_strbuf_printf(&b, ",\"spec\":{}},\"cleanup_plan_ref\":\"%s\"}", plan_ref);
+        json_t *req = json_pack("{s:{s:o,s:{}},s:o}", "environment", "environment_id", cli_json_str(env_id), "spec",
+                                "cleanup_plan_ref", cli_json_str(plan_ref));
         _cleanup_free_ char *out = NULL;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
-        if (call(rt, "cleanup", &b, verbose, &out, &err) < 0) {
+        if (call(rt, "cleanup", req, verbose, &out, &err) < 0) {
+                if (!err)
+                        return EXIT_NOOK;
                 cli_report(err);
                 fprintf(stderr, "hint: run 'nook session rm %s' to try again, or 'nook gc'\n", env_id);
                 return EXIT_NOOK;
@@ -1081,58 +1079,52 @@ int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref,
         return EXIT_NOOK;
 }
 
-static void put_process(nook_strbuf *b, const cli_process_opts *p, const char *process_id, const char *cwd) {
-        nook_strbuf_puts(b, "{\"process_id\":");
-        nook_strbuf_json_string(b, process_id);
-        nook_strbuf_puts(b, ",\"argv\":[");
-        for (size_t i = 0; i < p->argc; i++) {
-                if (i)
-                        nook_strbuf_puts(b, ",");
-                nook_strbuf_json_string(b, p->argv[i]);
-        }
-        nook_strbuf_puts(b, "]");
-        if (cwd) {
-                nook_strbuf_puts(b, ",\"cwd\":");
-                nook_strbuf_json_string(b, cwd);
-        }
-        if (p->user) {
-                nook_strbuf_puts(b, ",\"user\":");
-                nook_strbuf_json_string(b, p->user);
-        }
-        nook_strbuf_printf(b, ",\"terminal_mode\":\"%s\",\"timeout_ms\":%llu", p->tty ? "pty" : "pipe",
-                           (unsigned long long)(p->timeout_ms ? p->timeout_ms : CLI_MAX_TIMEOUT_MS));
+static json_t *process(const cli_process_opts *p, const char *process_id, const char *cwd) {
+        json_t *argv = json_array();
+        int r = 0;
+        for (size_t i = 0; i < p->argc; i++)
+                r |= json_array_append_new(argv, cli_json_str(p->argv[i]));
+        json_t *o = json_pack("{s:o,s:o}", "process_id", cli_json_str(process_id), "argv", argv);
+        if (cwd)
+                r |= json_object_set_new(o, "cwd", cli_json_str(cwd));
+        if (p->user)
+                r |= json_object_set_new(o, "user", cli_json_str(p->user));
+        r |= json_object_set_new(o, "terminal_mode", json_string(p->tty ? "pty" : "pipe"));
+        r |= json_object_set_new(o, "timeout_ms",
+                                 json_integer((json_int_t)(p->timeout_ms ? p->timeout_ms : CLI_MAX_TIMEOUT_MS)));
         /* the capture logs (which the terminal is copied from) keep this much (S34) */
-        unsigned long long log_max = p->log_max ? p->log_max : CLI_LOG_MAX;
-        nook_strbuf_printf(b, ",\"stdout_policy\":{\"max_bytes\":%llu},\"stderr_policy\":{\"max_bytes\":%llu}", log_max,
-                           log_max);
+        json_int_t log_max = (json_int_t)(p->log_max ? p->log_max : CLI_LOG_MAX);
+        r |= json_object_set_new(o, "stdout_policy", json_pack("{s:I}", "max_bytes", log_max));
+        r |= json_object_set_new(o, "stderr_policy", json_pack("{s:I}", "max_bytes", log_max));
         if (p->env.n) {
-                nook_strbuf_puts(b, ",\"env_values\":{");
-                for (size_t i = 0; i < p->env.n; i++) {
-                        if (i)
-                                nook_strbuf_puts(b, ",");
-                        nook_strbuf_json_string(b, p->env.names[i]);
-                        nook_strbuf_puts(b, ":");
-                        nook_strbuf_json_string(b, p->env.values[i]);
-                }
-                nook_strbuf_puts(b, "}");
+                json_t *env = json_object();
+                /* names are letters, digits and '_' (cli_env_add) */
+                for (size_t i = 0; i < p->env.n; i++)
+                        r |= json_object_set_new(env, p->env.names[i], cli_json_str(p->env.values[i]));
+                r |= json_object_set_new(o, "env_values", env);
         }
-        nook_strbuf_printf(b, ",\"nook\":{\"stdin_open\":%s", p->interactive ? "true" : "false");
+        json_t *ext = json_pack("{s:b}", "stdin_open", p->interactive);
         unsigned rows, cols;
-        if (p->tty && cli_tty_size(&rows, &cols))
-                nook_strbuf_printf(b, ",\"tty_rows\":%u,\"tty_cols\":%u", rows, cols);
-        if (p->seccomp_profile) {
-                nook_strbuf_puts(b, ",\"seccomp\":");
-                nook_strbuf_puts(b, p->seccomp_profile);
-        } else if (p->seccomp_arg)
-                nook_strbuf_puts(b, ",\"seccomp\":\"unconfined\"");
-        nook_strbuf_puts(b, "}}");
+        if (p->tty && cli_tty_size(&rows, &cols)) {
+                r |= json_object_set_new(ext, "tty_rows", json_integer(rows));
+                r |= json_object_set_new(ext, "tty_cols", json_integer(cols));
+        }
+        if (p->seccomp_profile)
+                r |= json_object_set(ext, "seccomp", p->seccomp_profile);
+        else if (p->seccomp_arg)
+                r |= json_object_set_new(ext, "seccomp", json_string("unconfined"));
+        r |= json_object_set_new(o, "nook", ext);
+        if (r) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
 }
 
 /* podman's codes: 127 the command was not found, 126 it could not be executed. */
 static int start_failure(const nook_error *err, const cli_process_opts *p, const char *env_id) {
         const char *msg = nook_error_get_message(err);
         const char *ptr = nook_error_get_pointer(err);
-        bool lifecycle = nook_error_get_kind(err) == NOOK_ERROR_CHILD_LIFECYCLE_FAILURE;
         if (p->seccomp_profile && ptr && strncmp(ptr, "/process/nook/seccomp", 21) == 0) {
                 fprintf(stderr, "nook: --security-opt seccomp=%s: %s\n", p->seccomp_arg, msg);
                 return EXIT_NOOK;
@@ -1143,30 +1135,22 @@ static int start_failure(const nook_error *err, const cli_process_opts *p, const
                         "hint: the session cannot run anything more: remove it with 'nook session rm %s' "
                         "(or 'nook gc')\n",
                         env_id);
-        if (lifecycle && nook_error_get_errno(err) == ENOENT && strstr(msg, "not found"))
-                return 127;
-        if (lifecycle && strstr(msg, "cannot execute"))
-                return 126;
-        return EXIT_NOOK;
+        if (nook_error_get_exec_stage(err) != NOOK_EXEC_STAGE_EXEC)
+                return EXIT_NOOK;
+        return nook_error_get_errno(err) == ENOENT ? 127 : 126;
 }
 
 int cli_start(nook_runtime *rt, const char *env_id, const cli_session_opts *s, const cli_process_opts *p,
               const char *process_id, const char *effect_id, char **ret_ref, char **ret_summary, char **ret_cpus) {
-        nook_strbuf b = NOOK_STRBUF_INIT;
-        nook_strbuf_puts(&b, "{\"environment\":");
-        put_environment(&b, env_id, s, p->timeout_ms);
-        nook_strbuf_puts(&b, ",\"process\":");
         /* with a workspace, the command starts in it unless -w says otherwise */
         const char *cwd = p->workdir;
         if (!cwd && s && s->ws_mode)
                 cwd = s->ws_dest ? s->ws_dest : "/workspace";
-        put_process(&b, p, process_id, cwd);
-        nook_strbuf_puts(&b, ",\"effect_intent\":{\"effect_id\":");
-        nook_strbuf_json_string(&b, effect_id);
-        nook_strbuf_puts(&b, "}}");
+        json_t *req = json_pack("{s:o,s:o,s:{s:o}}", "environment", environment(env_id, s, p->timeout_ms), "process",
+                                process(p, process_id, cwd), "effect_intent", "effect_id", cli_json_str(effect_id));
         _cleanup_free_ char *out = NULL;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
-        if (call(rt, "start_process", &b, p->verbose, &out, &err) < 0)
+        if (call(rt, "start_process", req, p->verbose, &out, &err) < 0)
                 return err ? start_failure(err, p, env_id) : EXIT_NOOK;
         char *ref = cli_json_get(out, "/process_ref");
         if (!ref) {

@@ -269,26 +269,38 @@ static int build_spawn(const nook_adapter_config *c, const nook_session *s, cons
         return add_seccomp(c, p, m, err);
 }
 
+/* The workload's setup failed (T_EXEC_STAGE: the step, from helpers/spawn.c); the
+ * step travels on the error too (nook_error_get_exec_stage), for callers that map it to
+ * an exit code as a shell does. */
 static int spawn_error(const nook_msg *reply, const nook_process_spec *p, nook_error **err) {
         int e = (int)nook_msg_u64(reply, T_ERRNO, EIO);
         const char *stage = nook_msg_str(reply, T_EXEC_STAGE);
         const char *cmd = ((char **)p->argv.items)[0];
-        if (stage && strcmp(stage, "exec") == 0 && e == ENOENT)
-                return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
-                                      "start_process: %s: command not found in the sandbox", cmd);
-        if (stage && strcmp(stage, "exec") == 0)
-                return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
-                                      "start_process: %s: cannot execute: %s", cmd, strerror(e));
-        if (stage && strcmp(stage, "cwd") == 0)
-                return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
-                                      "start_process: working directory %s: %s", p->cwd ? p->cwd : "/", strerror(e));
-        const char *msg = nook_msg_str(reply, T_MESSAGE);
-        return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
-                              "start_process: %s: %s",
-                              stage ? stage
-                              : msg ? msg
-                                    : "starting the workload",
-                              strerror(e));
+        nook_exec_stage st = !stage                       ? NOOK_EXEC_STAGE_NONE
+                             : strcmp(stage, "exec") == 0 ? NOOK_EXEC_STAGE_EXEC
+                             : strcmp(stage, "cwd") == 0  ? NOOK_EXEC_STAGE_CWD
+                                                          : NOOK_EXEC_STAGE_SETUP;
+        int r;
+        if (st == NOOK_EXEC_STAGE_EXEC && e == ENOENT)
+                r = nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
+                                   "start_process: %s: command not found in the sandbox", cmd);
+        else if (st == NOOK_EXEC_STAGE_EXEC)
+                r = nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
+                                   "start_process: %s: cannot execute: %s", cmd, strerror(e));
+        else if (st == NOOK_EXEC_STAGE_CWD)
+                r = nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
+                                   "start_process: working directory %s: %s", p->cwd ? p->cwd : "/", strerror(e));
+        else {
+                const char *msg = nook_msg_str(reply, T_MESSAGE);
+                r = nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
+                                   "start_process: %s: %s",
+                                   stage ? stage
+                                   : msg ? msg
+                                         : "starting the workload",
+                                   strerror(e));
+        }
+        nook_error_set_exec_stage(err, st);
+        return r;
 }
 
 static int write_meta(const nook_session *s, const char *ref, const nook_start_process_req *req) {

@@ -1,6 +1,6 @@
-/* nook util — the one error type: kind, retry class, errno, message, JSON pointer
- * and a human hint; rendered as the contract's AgentError JSON without a JSON library
- * (util links nothing). */
+/* nook util — the one error type: kind, retry class, errno, message, JSON pointer,
+ * a human hint and the failed step of starting a workload; rendered as the contract's
+ * AgentError JSON without a JSON library (util links nothing). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@ struct nook_error {
         char *message;
         char *pointer;
         char *hint;
+        nook_exec_stage exec_stage;
 };
 
 static nook_error oom_error = {
@@ -172,6 +173,11 @@ void nook_error_reclassify(nook_error **err, nook_error_kind kind, nook_retry re
         (*err)->retry = retry;
 }
 
+void nook_error_set_exec_stage(nook_error **err, nook_exec_stage stage) {
+        if (err && *err && !is_static(*err))
+                (*err)->exec_stage = stage;
+}
+
 int nook_error_oom(nook_error **err) {
         if (err) {
                 nook_error_free(*err);
@@ -192,7 +198,7 @@ nook_error *nook_error_dup(const nook_error *e) {
         nook_error *n = calloc(1, sizeof(*n));
         if (!n)
                 return &oom_error;
-        *n = (nook_error){ .kind = e->kind, .retry = e->retry, .errnum = e->errnum };
+        *n = (nook_error){ .kind = e->kind, .retry = e->retry, .errnum = e->errnum, .exec_stage = e->exec_stage };
         n->message = xstrdup0(e->message);
         n->pointer = xstrdup0(e->pointer);
         n->hint = xstrdup0(e->hint);
@@ -216,6 +222,9 @@ const char *nook_error_get_pointer(const nook_error *e) {
 }
 const char *nook_error_get_hint(const nook_error *e) {
         return e ? e->hint : NULL;
+}
+nook_exec_stage nook_error_get_exec_stage(const nook_error *e) {
+        return e ? e->exec_stage : NOOK_EXEC_STAGE_NONE;
 }
 
 const char *nook_error_kind_name(nook_error_kind kind) {

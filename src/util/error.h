@@ -32,6 +32,8 @@ int nook_error_not_implemented(nook_error **err, const char *what);
 int nook_error_prefix(nook_error **err, int r, const char *fmt, ...) _printf_(3, 4);
 /* Sets the human hint (may name host paths and commands).  Returns 0. */
 int nook_error_set_hint(nook_error **err, const char *fmt, ...) _printf_(2, 3);
+/* Marks an existing error as a failure of that step of starting a workload. */
+void nook_error_set_exec_stage(nook_error **err, nook_exec_stage stage);
 /* Overrides kind and retry of an existing error, keeping its message. */
 void nook_error_reclassify(nook_error **err, nook_error_kind kind, nook_retry retry);
 int nook_error_oom(nook_error **err);

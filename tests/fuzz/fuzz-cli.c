@@ -5,7 +5,7 @@
  * "\x1e", each a byte choosing the option and its value (file contents for --env-file
  * and seccomp=FILE).  Oracles: every request is JSON, and carries the mounts, the
  * environment and the argv as the options gave them (bytes that are not UTF-8 become
- * U+FFFD, as strbuf.c says). */
+ * U+FFFD, as strbuf.c says and cli_json_str does). */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -136,9 +136,9 @@ static const char *canned_result(const char *method) {
 
 int __wrap_nook_runtime_call(nook_runtime *rt, const char *method, const char *request_json, char **ret_result_json,
                              nook_error **err) {
-        /* jansson without JSON_REJECT_DUPLICATES: a seccomp profile with a doubled key is
-         * the library's to refuse, the CLI splices it as it is */
-        json_t *doc = json_loads(request_json, 0, NULL);
+        /* as strict as the library: the CLI writes no doubled key (a seccomp profile with
+         * one is refused with the option) */
+        json_t *doc = json_loads(request_json, JSON_REJECT_DUPLICATES, NULL);
         FUZZ_CHECK(doc, "the CLI wrote a %s request that is not JSON: %s", method, request_json);
         json_t *env = json_object_get(doc, "environment");
         if (env && cur_s && strcmp(method, "cleanup") != 0) /* cleanup names the environment alone */

@@ -11,8 +11,15 @@ assert_eq out "$OUT" "stdout"
 assert_eq err "$ERR" "stderr"
 run_nook run --rootfs "$ROOT" -- no-such-command
 assert_eq 127 "$RC" "command not found"
+assert_contains "$ERR" "no-such-command: command not found in the sandbox" "what 127 says"
 run_nook run --rootfs "$ROOT" -- /etc/passwd
 assert_eq 126 "$RC" "not executable"
+assert_contains "$ERR" "/etc/passwd: cannot execute: Permission denied" "what 126 says"
+# 126 and 127 are about the command itself: a missing working directory is ENOENT too,
+# and it is nook's 125
+run_nook run --rootfs "$ROOT" -w /no/such/dir -- true
+assert_eq 125 "$RC" "a missing working directory"
+assert_contains "$ERR" "working directory /no/such/dir: No such file or directory" "the directory is named"
 run_nook run --rootfs "$ROOT" --timeout 300ms -- sleep 10
 assert_eq 137 "$RC" "killed by the timeout"
 run_nook run --rootfs "$T/none" -- true
@@ -83,6 +90,46 @@ assert_eq 125 "$RC" "a bad size"
 run_nook run --rootfs "$ROOT" --timeout soon -- true
 assert_eq 125 "$RC" "a bad duration"
 ok "cli"
+
+# --security-opt seccomp=FILE: the profile reaches the sandbox as written; a file that
+# is not one JSON object, or gives a key twice, is refused before any call
+printf '%s' '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}' >"$T/deny-mkdir.json"
+run_nook run --rootfs "$ROOT" --security-opt seccomp="$T/deny-mkdir.json" -- sh -c 'mkdir /tmp/m 2>/dev/null && echo made || echo refused'
+assert_eq refused "$OUT" "mkdir denied by the profile: $ERR"
+all_calls() { "$NOOK" journal --json --limit 1000000 | json_query 'len(j)'; }
+calls=$(all_calls)
+printf '%s' '{"defaultAction":"SCMP_ACT_ALLOW","defaultAction":"SCMP_ACT_LOG"}' >"$T/twice.json"
+run_nook run --rootfs "$ROOT" --security-opt seccomp="$T/twice.json" -- true
+assert_eq 125 "$RC" "a key given twice"
+assert_contains "$ERR" "duplicate object key" "the doubled key is named"
+printf '[]' >"$T/array.json"
+run_nook run --rootfs "$ROOT" --security-opt seccomp="$T/array.json" -- true
+assert_eq 125 "$RC" "a profile that is not an object"
+assert_contains "$ERR" "not a JSON object" "what is wrong with it"
+assert_eq "$calls" "$(all_calls)" "refused profiles: no call was made"
+printf '%s' '{"defaultAction":"SCMP_ACT_NOPE"}' >"$T/bad-action.json"
+run_nook run --rootfs "$ROOT" --security-opt seccomp="$T/bad-action.json" -- true
+assert_eq 125 "$RC" "an unknown action"
+assert_contains "$ERR" "seccomp=$T/bad-action.json: seccomp profile at /defaultAction" "the library's field, under the option"
+ok "--security-opt seccomp=FILE"
+
+# --cpus warns exactly when start_process says the cpu limit is not enforced (its ext
+# limits.cpus: not_enforced without a delegated cgroup v2 cpu controller, else cgroup)
+session_up "$EID-cpus"
+start_in '["true"]' "" 5000
+[ "$RC" -eq 0 ] || fail "start_process failed ($RC): $OUT $ERR"
+how=$(printf '%s\n' "$OUT" | json_query 'j["limits"]["cpus"]')
+session_down "$EID-cpus"
+run_nook run --rootfs "$ROOT" --cpus 0.5 -- true
+assert_eq 0 "$RC" "run --cpus 0.5: $ERR"
+case "$how" in
+not_enforced) assert_contains "$ERR" "nook: warning: --cpus 0.5 is accepted but not enforced" "the --cpus warning" ;;
+cgroup) assert_not_contains "$ERR" "--cpus" "no warning when cpu.max holds the limit" ;;
+*) fail "start_process's limits.cpus is '$how'" ;;
+esac
+run_nook run --rootfs "$ROOT" -- true
+assert_not_contains "$ERR" "warning" "no --cpus, no warning"
+ok "--cpus warning follows limits.cpus ($how)"
 
 # mounts from the command line (issue 5's CLI): -v, --tmpfs, --mount, --workspace
 mkdir -p "$T/proj" && echo p >"$T/proj/file"

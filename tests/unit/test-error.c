@@ -102,6 +102,27 @@ static void test_hint_and_dup(void **state) {
         assert_string_equal(nook_error_get_message(d), "corrupt");
 }
 
+/* The step of a workload's start travels with the error (the CLI's 126 and 127 read it,
+ * never the message): kept by prefix and dup, cleared by a new error, absent in the
+ * contract's JSON. */
+static void test_exec_stage_is_a_field(void **state) {
+        _cleanup_(nook_error_freep) nook_error *e = NULL;
+        assert_int_equal(nook_error_get_exec_stage(NULL), NOOK_EXEC_STAGE_NONE);
+        nook_error_set(&e, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, ENOENT, "x");
+        assert_int_equal(nook_error_get_exec_stage(e), NOOK_EXEC_STAGE_NONE);
+        nook_error_set_exec_stage(&e, NOOK_EXEC_STAGE_EXEC);
+        nook_error_set_exec_stage(NULL, NOOK_EXEC_STAGE_CWD);
+        assert_int_equal(nook_error_prefix(&e, -ENOENT, "run"), -ENOENT);
+        assert_int_equal(nook_error_get_exec_stage(e), NOOK_EXEC_STAGE_EXEC);
+        assert_int_equal(nook_error_get_errno(e), ENOENT);
+        _cleanup_(nook_error_freep) nook_error *d = nook_error_dup(e);
+        assert_int_equal(nook_error_get_exec_stage(d), NOOK_EXEC_STAGE_EXEC);
+        _cleanup_free_ char *text = nook_error_to_json(e);
+        assert_null(strstr(text, "stage"));
+        nook_error_set(&e, NOOK_ERROR_TIMEOUT, NOOK_RETRY_RETRYABLE, ETIMEDOUT, "y");
+        assert_int_equal(nook_error_get_exec_stage(e), NOOK_EXEC_STAGE_NONE);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_set_returns_negative_errno_and_fills_fields),
@@ -114,6 +135,7 @@ int main(void) {
                 cmocka_unit_test(test_not_implemented_is_a_classified_isolation_failure),
                 cmocka_unit_test(test_every_kind_has_a_contract_name),
                 cmocka_unit_test(test_hint_and_dup),
+                cmocka_unit_test(test_exec_stage_is_a_field),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
