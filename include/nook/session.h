@@ -51,6 +51,9 @@ typedef struct nook_process_info {
         bool terminal;
         long long started_ms;
         long long finished_ms; /* 0 while running */
+        /* when exited and nook ended it: "timeout", or the limit it went over: "memory",
+         * "pids", "disk", "output" (SECURITY.md S34); NULL otherwise */
+        const char *ended_by;
 } nook_process_info;
 
 typedef int (*nook_session_visit_fn)(const nook_session_info *s, void *userdata);

@@ -378,27 +378,40 @@ int cli_attach(nook_runtime *rt, const char *ref, const cli_process_opts *p, int
         return rc;
 }
 
+typedef struct kill_reason {
+        const char *ref;
+        char by[16];
+} kill_reason;
+
+static int find_ended(const nook_process_info *i, void *userdata) {
+        kill_reason *e = userdata;
+        if (strcmp(i->ref, e->ref) != 0)
+                return 0;
+        snprintf(e->by, sizeof(e->by), "%s", i->ended_by ? i->ended_by : "");
+        return 1;
+}
+
+/* Why nook killed the command, from the process's record (nook_process_info.ended_by). */
 void cli_explain_kill(nook_runtime *rt, const char *ref, const cli_process_opts *p) {
-        _cleanup_free_ char *req = cli_json_text(json_pack("{s:o}", "process_ref", cli_json_str(ref)));
-        _cleanup_free_ char *out = NULL;
+        kill_reason e = { .ref = ref };
+        char session[32];
+        /* the session is named by the process ref: "p-<session id>-<n>" -> "s-<session id>" */
+        snprintf(session, sizeof(session), "s-%.24s", ref + 2);
         _cleanup_(cli_error_freep) nook_error *err = NULL;
-        if (!req || nook_runtime_call(rt, "collect_stats", req, &out, &err) < 0)
+        if (strlen(ref) < 26 || nook_runtime_processes(rt, session, find_ended, &e, &err) < 0)
                 return;
-        _cleanup_free_ char *summary = cli_json_get(out, "/redacted_summary");
         char d[32];
         cli_format_duration(p->timeout_ms, d, sizeof(d));
-        if (summary && strstr(summary, "timed out"))
+        if (!strcmp(e.by, "timeout"))
                 fprintf(stderr, "nook: the command timed out after %s and was killed\n",
                         p->timeout_ms ? d : "the maximum time");
-        else if (summary && strstr(summary, "killed: output"))
+        else if (!strcmp(e.by, "output"))
                 fprintf(stderr, "nook: the command was killed: its output went over --log-max (the io policy's "
                                 "max_bytes)\n");
-        else if (summary && strstr(summary, "killed: "))
+        else if (!strcmp(e.by, "memory") || !strcmp(e.by, "disk") || !strcmp(e.by, "pids"))
                 fprintf(stderr, "nook: the command was killed: the session went over its %s limit (%s)\n",
-                        strstr(summary, "killed: memory") ? "memory"
-                        : strstr(summary, "killed: disk") ? "disk"
-                                                          : "process",
-                        strstr(summary, "killed: memory") ? "--memory"
-                        : strstr(summary, "killed: disk") ? "--disk"
-                                                          : "--pids-limit");
+                        !strcmp(e.by, "pids") ? "process" : e.by,
+                        !strcmp(e.by, "memory") ? "--memory"
+                        : !strcmp(e.by, "disk") ? "--disk"
+                                                : "--pids-limit");
 }

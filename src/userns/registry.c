@@ -169,6 +169,10 @@ static int visit_processes(const nook_session *s, nook_process_visit_fn fn, void
                         .terminal = terminal,
                         .started_ms = started,
                         .finished_ms = rec.finished_ms,
+                        .ended_by = !rec.present       ? NULL
+                                    : rec.timed_out    ? "timeout"
+                                    : rec.killed_by[0] ? rec.killed_by
+                                                       : NULL,
                 };
                 int r = fn(&i, userdata);
                 if (r)

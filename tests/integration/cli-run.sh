@@ -22,6 +22,11 @@ assert_eq 125 "$RC" "a missing working directory"
 assert_contains "$ERR" "working directory /no/such/dir: No such file or directory" "the directory is named"
 run_nook run --rootfs "$ROOT" --timeout 300ms -- sleep 10
 assert_eq 137 "$RC" "killed by the timeout"
+assert_contains "$ERR" "nook: the command timed out after 300ms and was killed" "why 137 (the record's ended_by)"
+run_nook run --rootfs "$ROOT" --memory 32m -- nook-probe hog 64
+assert_eq 137 "$RC" "killed over --memory"
+assert_contains "$ERR" "nook: the command was killed: the session went over its memory limit (--memory)" \
+        "why 137 (the limit named)"
 run_nook run --rootfs "$T/none" -- true
 assert_eq 125 "$RC" "a missing root directory"
 assert_contains "$ERR" "$T/none" "the error names it"
