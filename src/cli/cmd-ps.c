@@ -107,13 +107,13 @@ static int ps_json(const cli_sessions *s, const cli_processes *p) {
                 const cli_process_row *r = &p->v[i];
                 const cli_session_row *sr = cli_sessions_find(s, r->env);
                 q |= json_array_append_new(
-                        a, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:I}", "process_ref", cli_json_str(r->ref),
+                        a, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:I,s:o}", "process_ref", cli_json_str(r->ref),
                                      "session", cli_json_str(sr ? cli_session_label(sr) : r->env), "environment_id",
                                      cli_json_str(r->env), "command", cli_json_str(r->command ? r->command : ""),
                                      "state", cli_json_str(r->state), "exit_code",
                                      strcmp(r->state, "exited") == 0 ? json_integer(r->exit_code) : json_null(),
                                      "terminal", r->terminal, "started_ms", (json_int_t)r->started_ms, "finished_ms",
-                                     (json_int_t)r->finished_ms));
+                                     (json_int_t)r->finished_ms, "ended_by", cli_json_str_or_null(r->ended_by)));
         }
         if (q) {
                 json_decref(a);

@@ -104,6 +104,7 @@ void cli_processes_done(cli_processes *l) {
                 free(l->v[i].env);
                 free(l->v[i].command);
                 free(l->v[i].state);
+                free(l->v[i].ended_by);
         }
         free(l->v);
         *l = (cli_processes){ 0 };
@@ -126,8 +127,9 @@ static int add_process(const nook_process_info *p, void *userdata) {
                 .terminal = p->terminal,
                 .started_ms = p->started_ms,
                 .finished_ms = p->finished_ms,
+                .ended_by = dup_or_null(p->ended_by),
         };
-        return r->ref && r->env && r->state ? 0 : -ENOMEM;
+        return r->ref && r->env && r->state && (r->ended_by || !p->ended_by) ? 0 : -ENOMEM;
 }
 
 static int by_started(const void *a, const void *b) {

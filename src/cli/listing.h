@@ -20,6 +20,7 @@ typedef struct cli_sessions {
 
 typedef struct cli_process_row {
         char *ref, *session_ref, *env, *command, *state;
+        char *ended_by; /* nook_process_info.ended_by, or NULL */
         int exit_code;
         bool terminal;
         long long started_ms, finished_ms;

@@ -75,6 +75,17 @@ assert_eq 0 "$RC" "kill"
 sleep 0.5
 run_nook ps --json
 printf '%s\n' "$OUT" | json_query "[p['state'] for p in j if p['process_ref'] == '$ref'][0]" | grep -q exited || fail "killed process not exited: $OUT"
+by=$(printf '%s\n' "$OUT" | json_query "[p['ended_by'] for p in j if p['process_ref'] == '$ref'][0]")
+assert_eq null "$by" "ended_by of a process a person killed"
+run_nook exec -d --timeout 200ms "$name" -- sleep 100
+tref=$(printf '%s\n' "$OUT" | tail -n 1)
+by=
+for _ in $(seq 50); do
+        by=$("$NOOK" ps --json | json_query "[p['ended_by'] for p in j if p['process_ref'] == '$tref'][0]")
+        [ "$by" = null ] || break
+        sleep 0.1
+done
+assert_eq timeout "$by" "ps --json says nook ended it at its timeout"
 run_nook session inspect "$name"
 assert_eq 0 "$RC" "session inspect"
 holder=$(holder_pid "$(session_ref "$name")")
