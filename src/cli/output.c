@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util/strbuf.h"
 
 int cli_report(const nook_error *err) {
         fprintf(stderr, "nook: %s\n", nook_error_get_message(err));
@@ -90,29 +91,13 @@ char *cli_json_get(const char *json, const char *pointer) {
         return nook_json_get(json, pointer, &v) < 0 ? NULL : v;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates,
- * nothing above U+10FFFF), or 0: the rule of nook_strbuf_json_string (util/strbuf.c), so
- * that the requests carry what they carried when the CLI wrote them with it. */
-static size_t utf8_seq(const unsigned char *p) {
-        if (p[0] < 0x80)
-                return 1;
-        if (p[0] >= 0xc2 && p[0] <= 0xdf)
-                return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-        if (p[0] >= 0xe0 && p[0] <= 0xef) {
-                unsigned char lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
-                return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
-        }
-        if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-                unsigned char lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-                return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
-        }
-        return 0;
-}
-
+/* Bytes that are not UTF-8 become U+FFFD, by the rule of nook_strbuf_json_string
+ * (nook_utf8_seq), so that the requests carry what they carried when the CLI wrote them
+ * with it; jansson would refuse the whole string. */
 json_t *cli_json_str(const char *s) {
         size_t bad = 0;
         for (const unsigned char *p = (const unsigned char *)s; *p;) {
-                size_t k = utf8_seq(p);
+                size_t k = nook_utf8_seq(p);
                 bad += !k;
                 p += k ? k : 1;
         }
@@ -124,7 +109,7 @@ json_t *cli_json_str(const char *s) {
                 return NULL;
         char *o = fixed;
         for (const unsigned char *p = (const unsigned char *)s; *p;) {
-                size_t k = utf8_seq(p);
+                size_t k = nook_utf8_seq(p);
                 if (k) {
                         memcpy(o, p, k);
                         o += k;

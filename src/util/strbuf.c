@@ -70,9 +70,7 @@ bool nook_strbuf_printf(nook_strbuf *b, const char *fmt, ...) {
         return ok;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *p) {
+size_t nook_utf8_seq(const unsigned char *p) {
         if (p[0] < 0x80)
                 return 1;
         if (p[0] >= 0xc2 && p[0] <= 0xdf)
@@ -94,7 +92,7 @@ bool nook_strbuf_json_string(nook_strbuf *b, const char *s) {
                 if (*p >= 0x80) {
                         /* invalid UTF-8 (say, a file name in a message) becomes U+FFFD: the
                          * output stays valid JSON */
-                        size_t n = utf8_seq(p);
+                        size_t n = nook_utf8_seq(p);
                         if (n) {
                                 nook_strbuf_putn(b, (const char *)p, n);
                                 p += n - 1;

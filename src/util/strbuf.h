@@ -23,6 +23,10 @@ void nook_strbuf_done(nook_strbuf *b);
 bool nook_strbuf_putn(nook_strbuf *b, const char *s, size_t n);
 bool nook_strbuf_puts(nook_strbuf *b, const char *s);
 bool nook_strbuf_printf(nook_strbuf *b, const char *fmt, ...) _printf_(2, 3);
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0 for a byte that starts none: the rule by
+ * which nook's JSON writers replace such bytes with U+FFFD. */
+size_t nook_utf8_seq(const unsigned char *p);
 /* Appends s as a quoted JSON string (control characters escaped; UTF-8 kept). */
 bool nook_strbuf_json_string(nook_strbuf *b, const char *s);
 bool nook_strbuf_json_stringf(nook_strbuf *b, const char *fmt, ...) _printf_(2, 3);
