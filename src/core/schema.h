@@ -2,9 +2,10 @@
  * (name, type, offset, rules); one engine parses with strict validation (JSON pointer
  * in every error), encodes, and frees.  The contract's shapes are read and written here
  * only.  jansson itself is used by three more parts, each for a format of its own
- * (tests/lib/structure.py holds the list): the CLI for its --json output, and
+ * (tests/lib/structure.py holds the list): the CLI for its --json output,
  * src/userns/import.c and store.c for the OCI image documents (index, manifests,
- * config), which are the image format's, not the contract's. */
+ * config), which are the image format's, not the contract's, and image.c for the
+ * image verbs' answers. */
 #ifndef NOOK_CORE_SCHEMA_H
 #define NOOK_CORE_SCHEMA_H
 

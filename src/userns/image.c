@@ -2,6 +2,7 @@
  * expected_digest and expected_architecture) and the store's listing, inspect, rm and
  * prune.  Importing is import.c; nothing here reaches the network. */
 #include <dirent.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,7 +20,43 @@
 #include "util/rmrf.h"
 #include "util/strbuf.h"
 
-static void json_strv(nook_strbuf *b, const char *key, char **v);
+/* A JSON string of s (NULL: null); bytes that are not UTF-8 (a layer's skipped file
+ * names come from the archive) become U+FFFD, as in every JSON nook writes. */
+static json_t *jstr(const char *s) {
+        if (!s)
+                return json_null();
+        json_t *v = json_string(s);
+        if (v)
+                return v;
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                size_t k = nook_utf8_seq(p);
+                nook_strbuf_putn(&b, k ? (const char *)p : "\xef\xbf\xbd", k ? k : 3);
+                p += k ? k : 1;
+        }
+        _cleanup_free_ char *fixed = nook_strbuf_steal(&b);
+        return fixed ? json_string(fixed) : NULL;
+}
+
+/* A NULL-terminated vector as an array of strings; NULL as null. */
+static json_t *jstrv(char **v) {
+        if (!v)
+                return json_null();
+        json_t *a = json_array();
+        for (size_t i = 0; a && v[i]; i++)
+                if (json_array_append_new(a, jstr(v[i])) < 0) {
+                        json_decref(a);
+                        a = NULL;
+                }
+        return a;
+}
+
+/* Compact text of v (consumed); NULL when v is (an allocation failed on the way). */
+static char *jtext(json_t *v) {
+        char *t = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        json_decref(v);
+        return t;
+}
 
 int nook_userns_resolve_image(void *state, nook_call_ctx *ctx, const nook_resolve_image_req *req,
                               nook_resolve_image_result *ret, nook_error **err) {
@@ -49,13 +86,10 @@ int nook_userns_resolve_image(void *state, nook_call_ctx *ctx, const nook_resolv
         if (r == 0 && (!(ret->image_ref = strdup(im.digest)) || !(ret->digest = strdup(im.digest))))
                 r = nook_error_oom(err);
         if (r == 0) { /* ext: what a client needs to compose the command, docker's way */
-                nook_strbuf b = NOOK_STRBUF_INIT;
-                nook_strbuf_puts(&b, "{\"architecture\":");
-                nook_strbuf_json_string(&b, im.architecture ? im.architecture : "");
-                json_strv(&b, "entrypoint", im.entrypoint);
-                json_strv(&b, "cmd", im.cmd);
-                nook_strbuf_puts(&b, "}");
-                if (!(ret->nook = nook_strbuf_steal(&b)))
+                ret->nook =
+                        jtext(json_pack("{s:o,s:o,s:o}", "architecture", jstr(im.architecture ? im.architecture : ""),
+                                        "entrypoint", jstrv(im.entrypoint), "cmd", jstrv(im.cmd)));
+                if (!ret->nook)
                         r = nook_error_oom(err);
         }
         nook_image_clear(&im);
@@ -143,7 +177,7 @@ static int each_name(nook_store *s, name_fn fn, void *userdata) {
 
 typedef struct listing {
         nook_store *s;
-        nook_strbuf *b;
+        json_t *a;
         const users *u;
         char **seen; /* digests listed so far */
         size_t n_seen;
@@ -151,17 +185,24 @@ typedef struct listing {
 
 typedef struct names_of {
         const char *digest;
-        nook_strbuf *b;
-        unsigned n;
+        json_t *names;
 } names_of;
 
 static int add_name_if(const char *name, const char *file, const char *digest, void *userdata) {
         names_of *o = userdata;
-        if (strcmp(digest, o->digest) == 0) {
-                nook_strbuf_puts(o->b, o->n++ ? "," : "");
-                nook_strbuf_json_string(o->b, name);
-        }
+        if (strcmp(digest, o->digest) == 0 && json_array_append_new(o->names, jstr(name)) < 0)
+                return -ENOMEM;
         return 0;
+}
+
+/* The names of digest, as an array; NULL when an allocation failed. */
+static json_t *names_json(nook_store *s, const char *digest) {
+        names_of o = { digest, json_array() };
+        if (o.names && each_name(s, add_name_if, &o) < 0) {
+                json_decref(o.names);
+                return NULL;
+        }
+        return o.names;
 }
 
 static int list_one(const char *name, const char *file, const char *digest, void *userdata) {
@@ -183,17 +224,13 @@ static int list_one(const char *name, const char *file, const char *digest, void
         char path[80];
         snprintf(path, sizeof(path), "%s", digest + 7);
         long long created = fstatat(l->s->blobs_fd, path, &st, 0) == 0 ? (long long)st.st_mtime * 1000 : 0;
-        nook_strbuf_puts(l->b, l->n_seen > 1 ? ",{\"names\":[" : "{\"names\":[");
-        names_of o = { digest, l->b, 0 };
-        each_name(l->s, add_name_if, &o);
         const char *user = user_of(l->u, digest);
-        nook_strbuf_printf(l->b,
-                           "],\"digest\":\"%s\",\"created_ms\":%lld,\"size\":%llu,\"layers\":%zu,"
-                           "\"architecture\":\"%s\",\"in_use\":%s}",
-                           digest, created, (unsigned long long)im.size, im.n_layers,
-                           im.architecture ? im.architecture : "", user ? "true" : "false");
+        json_t *row = json_pack("{s:o,s:s,s:I,s:I,s:I,s:o,s:b}", "names", names_json(l->s, digest), "digest", digest,
+                                "created_ms", (json_int_t)created, "size", (json_int_t)im.size, "layers",
+                                (json_int_t)im.n_layers, "architecture", jstr(im.architecture ? im.architecture : ""),
+                                "in_use", user != NULL);
         nook_image_clear(&im);
-        return 0;
+        return json_array_append_new(l->a, row) < 0 ? -ENOMEM : 0;
 }
 
 static int do_list(nook_store *s, nook_call_ctx *ctx, char **ret_json, nook_error **err) {
@@ -201,60 +238,42 @@ static int do_list(nook_store *s, nook_call_ctx *ctx, char **ret_json, nook_erro
         int r = live_users(ctx, &u, err);
         if (r < 0)
                 return r;
-        nook_strbuf b = NOOK_STRBUF_INIT;
-        nook_strbuf_puts(&b, "[");
-        listing l = { s, &b, &u, NULL, 0 };
-        r = each_name(s, list_one, &l);
-        nook_strbuf_puts(&b, "]");
+        listing l = { s, json_array(), &u, NULL, 0 };
+        r = l.a ? each_name(s, list_one, &l) : -ENOMEM;
         for (size_t i = 0; i < l.n_seen; i++)
                 free(l.seen[i]);
         free(l.seen);
         strv_free(u.digests);
         if (r < 0) {
-                nook_strbuf_done(&b);
+                json_decref(l.a);
                 return nook_error_sys(err, -r, "listing the images");
         }
-        return (*ret_json = nook_strbuf_steal(&b)) ? 0 : nook_error_oom(err);
+        return (*ret_json = jtext(l.a)) ? 0 : nook_error_oom(err);
 }
 
 /* ---- nook image inspect ---- */
 
-static void json_strv(nook_strbuf *b, const char *key, char **v) {
-        nook_strbuf_printf(b, ",\"%s\":", key);
-        if (!v) {
-                nook_strbuf_puts(b, "null");
-                return;
-        }
-        nook_strbuf_puts(b, "[");
-        for (size_t i = 0; v[i]; i++) {
-                nook_strbuf_puts(b, i ? "," : "");
-                nook_strbuf_json_string(b, v[i]);
-        }
-        nook_strbuf_puts(b, "]");
-}
-
-static void layer_json(nook_store *s, nook_strbuf *b, const char *digest) {
+static json_t *layer_json(nook_store *s, const char *digest) {
         char p[100], buf[1024] = "";
         snprintf(p, sizeof(p), "%s/info", digest + 7);
         _cleanup_close_ int fd = openat(s->layers_fd, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
         buf[n > 0 ? n : 0] = 0;
-        nook_strbuf_printf(b, "{\"digest\":\"%s\",\"present\":%s", digest,
-                           nook_store_has_layer(s, digest) ? "true" : "false");
-        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *o = json_pack("{s:s,s:b}", "digest", digest, "present", nook_store_has_layer(s, digest));
+        for (char *save = NULL, *line = strtok_r(buf, "\n", &save); o && line; line = strtok_r(NULL, "\n", &save)) {
                 char *eq = strchr(line, '=');
                 if (!eq)
                         continue;
                 *eq = 0;
-                nook_strbuf_printf(b, ",\"%s\":", line);
-                if (strcmp(line, "skipped_names") == 0)
-                        nook_strbuf_json_string(b, eq + 1);
-                else
-                        nook_strbuf_printf(b, "%llu", strtoull(eq + 1, NULL, 10));
+                json_t *v = strcmp(line, "skipped_names") == 0 ? jstr(eq + 1)
+                                                               : json_integer((json_int_t)strtoull(eq + 1, NULL, 10));
+                if (json_object_set_new(o, line, v) < 0) {
+                        json_decref(o);
+                        o = NULL;
+                }
         }
-        nook_strbuf_puts(b, "}");
+        return o;
 }
-
 static int do_inspect(nook_store *s, nook_call_ctx *ctx, const char *ref, char **ret_json, nook_error **err) {
         char digest[NOOK_DIGEST_LEN + 1];
         nook_image im = { 0 };
@@ -266,43 +285,29 @@ static int do_inspect(nook_store *s, nook_call_ctx *ctx, const char *ref, char *
                 r = live_users(ctx, &u, err);
         if (r < 0)
                 return r;
-        nook_strbuf b = NOOK_STRBUF_INIT;
-        nook_strbuf_puts(&b, "{\"names\":[");
-        names_of o = { digest, &b, 0 };
-        each_name(s, add_name_if, &o);
-        nook_strbuf_printf(&b, "],\"digest\":\"%s\",\"config_digest\":\"%s\",\"architecture\":", im.digest,
-                           im.config_digest);
-        nook_strbuf_json_string(&b, im.architecture ? im.architecture : "");
-        nook_strbuf_puts(&b, ",\"os\":");
-        nook_strbuf_json_string(&b, im.os ? im.os : "");
-        nook_strbuf_printf(&b, ",\"size\":%llu,\"config\":{\"User\":", (unsigned long long)im.size);
-        nook_strbuf_json_string(&b, im.user ? im.user : "");
-        nook_strbuf_puts(&b, ",\"WorkingDir\":");
-        nook_strbuf_json_string(&b, im.workdir ? im.workdir : "");
-        json_strv(&b, "Env", im.env);
-        json_strv(&b, "Entrypoint", im.entrypoint);
-        json_strv(&b, "Cmd", im.cmd);
-        nook_strbuf_puts(&b, "},\"layers\":[");
-        for (size_t i = 0; i < im.n_layers; i++) {
-                nook_strbuf_puts(&b, i ? "," : "");
-                layer_json(s, &b, im.layers[i]);
-        }
+        json_t *layers = json_array();
+        for (size_t i = 0; layers && i < im.n_layers; i++)
+                if (json_array_append_new(layers, layer_json(s, im.layers[i])) < 0) {
+                        json_decref(layers);
+                        layers = NULL;
+                }
         /* A user namespace shows only the ids it maps (user_namespaces(7)) */
-        nook_strbuf_printf(&b,
-                           "],\"ownership\":{\"foreign_owners\":%llu,\"subuid\":\"exact (fuse-overlayfs presents "
-                           "the recorded owners)\",\"single_id\":\"%llu entries owned by other ids show as the one "
-                           "mapped id; modes stay exact\"}",
-                           (unsigned long long)im.foreign_owners, (unsigned long long)im.foreign_owners);
-        const char *user = user_of(&u, digest);
-        nook_strbuf_puts(&b, ",\"in_use_by\":");
-        if (user)
-                nook_strbuf_json_string(&b, user);
-        else
-                nook_strbuf_puts(&b, "null");
-        nook_strbuf_puts(&b, "}");
+        char single_id[128];
+        snprintf(single_id, sizeof(single_id),
+                 "%llu entries owned by other ids show as the one mapped id; modes stay exact",
+                 (unsigned long long)im.foreign_owners);
+        json_t *o = json_pack("{s:o,s:s,s:s,s:o,s:o,s:I,s:{s:o,s:o,s:o,s:o,s:o},s:o,s:{s:I,s:s,s:s},s:o}", "names",
+                              names_json(s, digest), "digest", im.digest, "config_digest", im.config_digest,
+                              "architecture", jstr(im.architecture ? im.architecture : ""), "os",
+                              jstr(im.os ? im.os : ""), "size", (json_int_t)im.size, "config", "User",
+                              jstr(im.user ? im.user : ""), "WorkingDir", jstr(im.workdir ? im.workdir : ""), "Env",
+                              jstrv(im.env), "Entrypoint", jstrv(im.entrypoint), "Cmd", jstrv(im.cmd), "layers", layers,
+                              "ownership", "foreign_owners", (json_int_t)im.foreign_owners, "subuid",
+                              "exact (fuse-overlayfs presents the recorded owners)", "single_id", single_id,
+                              "in_use_by", jstr(user_of(&u, digest)));
         strv_free(u.digests);
         nook_image_clear(&im);
-        return (*ret_json = nook_strbuf_steal(&b)) ? 0 : nook_error_oom(err);
+        return (*ret_json = jtext(o)) ? 0 : nook_error_oom(err);
 }
 
 /* ---- rm and prune ---- */
@@ -390,8 +395,7 @@ static int sweep_unreferenced(nook_store *s, const users *u, unsigned *ret_layer
 typedef struct untag {
         nook_store *s;
         const char *digest; /* remove every name of it */
-        nook_strbuf *b;
-        unsigned n;
+        json_t *names;      /* the names removed */
 } untag;
 
 static int untag_one(const char *name, const char *file, const char *digest, void *userdata) {
@@ -400,9 +404,7 @@ static int untag_one(const char *name, const char *file, const char *digest, voi
                 return 0;
         if (unlinkat(t->s->names_fd, file, 0) < 0)
                 return -errno;
-        nook_strbuf_puts(t->b, t->n++ ? "," : "");
-        nook_strbuf_json_string(t->b, name);
-        return 0;
+        return json_array_append_new(t->names, jstr(name)) < 0 ? -ENOMEM : 0;
 }
 
 typedef struct count_names {
@@ -437,27 +439,29 @@ static int do_remove(nook_store *s, nook_call_ctx *ctx, const char *ref, char **
                 strv_free(u.digests); /* user points into it */
                 return -EBUSY;
         }
-        nook_strbuf b = NOOK_STRBUF_INIT;
-        nook_strbuf_puts(&b, "{\"untagged\":[");
-        if (by_name && c.n > 1) {
+        json_t *untagged = json_array(), *o = NULL;
+        if (!untagged)
+                r = -ENOMEM;
+        else if (by_name && c.n > 1) {
                 r = nook_store_unset_name(s, norm);
-                nook_strbuf_json_string(&b, norm);
-                nook_strbuf_puts(&b, "],\"deleted\":null");
+                if (r == 0 && json_array_append_new(untagged, jstr(norm)) == 0)
+                        o = json_pack("{s:O,s:n}", "untagged", untagged, "deleted");
         } else {
-                untag t = { s, digest, &b, 0 };
+                untag t = { s, digest, untagged };
                 r = each_name(s, untag_one, &t);
                 unsigned nl = 0, nb = 0;
                 if (r == 0)
                         r = sweep_unreferenced(s, &u, &nl, &nb);
-                nook_strbuf_printf(&b, "],\"deleted\":\"%s\",\"layers_removed\":%u", digest, nl);
+                o = json_pack("{s:O,s:s,s:I}", "untagged", untagged, "deleted", digest, "layers_removed",
+                              (json_int_t)nl);
         }
-        nook_strbuf_puts(&b, "}");
+        json_decref(untagged);
         strv_free(u.digests);
         if (r < 0) {
-                nook_strbuf_done(&b);
+                json_decref(o);
                 return nook_error_sys(err, -r, "removing image %s", ref);
         }
-        return (*ret_json = nook_strbuf_steal(&b)) ? 0 : nook_error_oom(err);
+        return (*ret_json = jtext(o)) ? 0 : nook_error_oom(err);
 }
 
 static int do_prune(nook_store *s, nook_call_ctx *ctx, char **ret_json, nook_error **err) {
@@ -470,10 +474,9 @@ static int do_prune(nook_store *s, nook_call_ctx *ctx, char **ret_json, nook_err
         strv_free(u.digests);
         if (r < 0)
                 return nook_error_sys(err, -r, "pruning the image store");
-        return asprintf(ret_json, "{\"layers_removed\":%u,\"blobs_removed\":%u,\"abandoned_imports_removed\":%u}", nl,
-                        nb, staging) < 0
-                       ? nook_error_oom(err)
-                       : 0;
+        *ret_json = jtext(json_pack("{s:I,s:I,s:I}", "layers_removed", (json_int_t)nl, "blobs_removed", (json_int_t)nb,
+                                    "abandoned_imports_removed", (json_int_t)staging));
+        return !*ret_json ? nook_error_oom(err) : 0;
 }
 
 int nook_userns_image(void *state, nook_call_ctx *ctx, int verb, const nook_import_options *o, const char *arg,

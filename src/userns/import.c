@@ -877,18 +877,17 @@ import im = {.o = o, .err = err };
         if (t.fd >= 0)
                 nook_store_staging_done(&store, &t);
         if (r == 0) {
-                nook_strbuf b = NOOK_STRBUF_INIT;
-                nook_strbuf_puts(&b, "{\"name\":");
-                nook_strbuf_json_string(&b, im.name);
-                nook_strbuf_printf(&b,
-                                   ",\"digest\":\"%s\",\"config_digest\":\"%s\",\"architecture\":\"%s\",\"layers\":%zu,"
-                                   "\"unpacked\":%u,\"reused\":%u,\"size\":%llu,\"entries\":%llu,"
-                                   "\"foreign_owners\":%llu,\"skipped\":%llu,\"xattrs_dropped\":%llu}",
-                                   im.manifest_digest, im.config_digest, nook_oci_arch(), im.n_layers, im.unpacked,
-                                   im.reused, (unsigned long long)im.sum.bytes, (unsigned long long)im.sum.entries,
-                                   (unsigned long long)im.sum.foreign_owners, (unsigned long long)im.sum.skipped,
-                                   (unsigned long long)im.sum.xattrs_dropped);
-                if (!(*ret_json = nook_strbuf_steal(&b)))
+                /* the name is printable ASCII (nook_image_name_normalize) */
+                json_t *res = json_pack(
+                        "{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "name", im.name, "digest",
+                        im.manifest_digest, "config_digest", im.config_digest, "architecture", nook_oci_arch(),
+                        "layers", (json_int_t)im.n_layers, "unpacked", (json_int_t)im.unpacked, "reused",
+                        (json_int_t)im.reused, "size", (json_int_t)im.sum.bytes, "entries", (json_int_t)im.sum.entries,
+                        "foreign_owners", (json_int_t)im.sum.foreign_owners, "skipped", (json_int_t)im.sum.skipped,
+                        "xattrs_dropped", (json_int_t)im.sum.xattrs_dropped);
+                *ret_json = res ? json_dumps(res, JSON_COMPACT) : NULL;
+                json_decref(res);
+                if (!*ret_json)
                         r = nook_error_oom(err);
         }
         import_done(&im);
