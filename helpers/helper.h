@@ -90,6 +90,10 @@ void holder_workload_signal(holder *h, int fd, const nook_msg *m);
 bool holder_ref_ok(const char *ref);
 /* Writes dirfd/name through a temporary file and rename(2). */
 int holder_write_file_at(int dirfd, const char *name, const char *content);
+/* A process's exit record from its wait status and rusage (cpu and peak memory), as the
+ * monitor and, when the monitor died first, the holder record it. */
+void holder_exit_record(int status, const struct rusage *ru, bool timed_out, const char *killed_by,
+                        nook_exit_record *ret);
 /* A process's exit record (record.h), written the same way as dirfd/"exit". */
 int holder_write_exit_at(int dirfd, const nook_exit_record *rec);
 /* poll(2) timeout until the next deadline we enforce (-1: none), and enforcing them. */

@@ -19,18 +19,13 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "util/clock.h"
 #include "util/macro.h"
 
 #define TICK_MS 100
 #define WALK_MIN_MS 1000
 #define WALK_DEPTH 128
 #define KILL_ROUNDS 16
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The tighter of two limits, 0 meaning none. */
 static uint64_t tighter(uint64_t a, uint64_t b) {
@@ -419,7 +414,7 @@ static bool layer_over(holder *h, int64_t now) {
                 return false;
         uint64_t bytes = 0;
         bool ok = walk(h->upper_fd, &bytes);
-        int64_t end = mono_ms();
+        int64_t end = nook_mono_ms();
         l->walk_cost = end - now;
         l->next_walk = end + (l->walk_cost * 10 > WALK_MIN_MS ? l->walk_cost * 10 : WALK_MIN_MS);
         l->layer_bytes = bytes;
@@ -439,7 +434,7 @@ static bool armed(const holder *h) {
 int limits_timeout(const holder *h) {
         if (!armed(h))
                 return -1;
-        int64_t left = h->lim.next_tick - mono_ms();
+        int64_t left = h->lim.next_tick - nook_mono_ms();
         return left <= 0 ? 0 : (int)left;
 }
 
@@ -464,7 +459,7 @@ static const char *over_limit(holder *h, int64_t now) {
 }
 
 void limits_tick(holder *h) {
-        int64_t now = mono_ms();
+        int64_t now = nook_mono_ms();
         if (!armed(h) || now < h->lim.next_tick)
                 return;
         h->lim.next_tick = now + TICK_MS;

@@ -310,7 +310,6 @@ static _Noreturn void finish(mon *m) {
         struct rusage ru = { 0 };
         while (wait4(m->pid, &status, 0, &ru) < 0 && errno == EINTR)
                 ;
-        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         char why[16] = "";
         /* the holder says why before it kills the session's processes (limits.c) */
         if (!m->killed_by && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
@@ -319,16 +318,8 @@ static _Noreturn void finish(mon *m) {
                 if (n > 0 && strspn(why, "abcdefghijklmnopqrstuvwxyz") == (size_t)n)
                         m->killed_by = why;
         }
-        nook_exit_record rec = {
-                .exit_code = code,
-                .signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-                .timed_out = m->timed_out,
-                .cpu_ms = (uint64_t)(ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 +
-                                     ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000),
-                .maxrss = (uint64_t)ru.ru_maxrss * 1024ull,
-                .finished_ms = nook_wall_ms(),
-        };
-        snprintf(rec.killed_by, sizeof(rec.killed_by), "%s", m->killed_by ? m->killed_by : "");
+        nook_exit_record rec;
+        holder_exit_record(status, &ru, m->timed_out, m->killed_by, &rec);
         (void)holder_write_exit_at(m->pdir, &rec);
         (void)unlinkat(m->pdir, "ctl.sock", 0);
         _exit(0);

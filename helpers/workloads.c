@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "helper.h"
+#include "util/clock.h"
 #include "util/macro.h"
 
 #ifndef P_PIDFD
@@ -41,12 +42,6 @@ typedef struct workload {
         const char *killed_by;
 } workload;
 
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool holder_ref_ok(const char *r) {
         if (!r || !*r || strlen(r) > 64)
                 return false;
@@ -64,6 +59,20 @@ int holder_write_file_at(int dirfd, const char *name, const char *content) {
         if (fd < 0 || write(fd, content, len) != (ssize_t)len)
                 return -errno;
         return renameat(dirfd, tmp, dirfd, name) < 0 ? -errno : 0;
+}
+
+void holder_exit_record(int status, const struct rusage *ru, bool timed_out, const char *killed_by,
+                        nook_exit_record *ret) {
+        *ret = (nook_exit_record){
+                .exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+                .signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+                .timed_out = timed_out,
+                .cpu_ms = (uint64_t)(ru->ru_utime.tv_sec * 1000 + ru->ru_utime.tv_usec / 1000 +
+                                     ru->ru_stime.tv_sec * 1000 + ru->ru_stime.tv_usec / 1000),
+                .maxrss = (uint64_t)ru->ru_maxrss * 1024ull,
+                .finished_ms = nook_wall_ms(),
+        };
+        snprintf(ret->killed_by, sizeof(ret->killed_by), "%s", killed_by ? killed_by : "");
 }
 
 int holder_write_exit_at(int dirfd, const nook_exit_record *rec) {
@@ -232,20 +241,18 @@ static workload *find(holder *h, pid_t monitor, pid_t pid, const char *ref) {
         return NULL;
 }
 
-static int64_t wall_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* The workload's process dir, p/<ref> below the session dir, or -1. */
+static int open_pdir(const holder *h, const workload *w) {
+        char rel[96];
+        snprintf(rel, sizeof(rel), "p/%s", w->ref);
+        return openat(h->session_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 static void write_in_pdir(holder *h, const workload *w, const char *name, const char *content) {
-        char rel[96];
-        snprintf(rel, sizeof(rel), "p/%s", w->ref);
-        _cleanup_close_ int pdir = openat(h->session_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int pdir = open_pdir(h, w);
         if (pdir >= 0)
                 (void)holder_write_file_at(pdir, name, content);
 }
-
 /* The monitor died with its workload still running (or a zombie not yet reaped): the
  * kernel reparented the workload to us, the reaper of the monitor's pid namespace
  * (kernel/exit.c find_child_reaper), so we may wait for it.  waitid(P_PIDFD) fails
@@ -259,7 +266,7 @@ static void monitor_gone(holder *h, workload *w) {
                 return drop(h, w);
         w->adopted = true;
         char rec[64];
-        snprintf(rec, sizeof(rec), "since_ms=%lld\n", (long long)wall_ms());
+        snprintf(rec, sizeof(rec), "since_ms=%lld\n", (long long)nook_wall_ms());
         write_in_pdir(h, w, "unmonitored", rec);
         char rel[96];
         snprintf(rel, sizeof(rel), "p/%s/ctl.sock", w->ref);
@@ -267,22 +274,12 @@ static void monitor_gone(holder *h, workload *w) {
 }
 
 static void record_exit(holder *h, workload *w, int status, const struct rusage *ru) {
-        nook_exit_record rec = {
-                .exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-                .signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-                .timed_out = w->timed_out,
-                .cpu_ms = (uint64_t)(ru->ru_utime.tv_sec * 1000 + ru->ru_utime.tv_usec / 1000 +
-                                     ru->ru_stime.tv_sec * 1000 + ru->ru_stime.tv_usec / 1000),
-                .maxrss = (uint64_t)ru->ru_maxrss * 1024ull,
-                .finished_ms = wall_ms(),
-                .monitor_lost = true,
-        };
-        snprintf(rec.killed_by, sizeof(rec.killed_by), "%s", w->killed_by ? w->killed_by : "");
-        nook_strbuf b = NOOK_STRBUF_INIT;
-        int r = nook_record_format(&nook_exit_record_desc, &rec, &b);
-        _cleanup_free_ char *text = nook_strbuf_steal(&b);
-        if (r == 0 && text)
-                write_in_pdir(h, w, "exit", text);
+        nook_exit_record rec;
+        holder_exit_record(status, ru, w->timed_out, w->killed_by, &rec);
+        rec.monitor_lost = true;
+        _cleanup_close_ int pdir = open_pdir(h, w);
+        if (pdir >= 0)
+                (void)holder_write_exit_at(pdir, &rec);
 }
 
 void holder_workload_reaped(holder *h, pid_t pid, int status, const struct rusage *ru) {
@@ -324,7 +321,7 @@ void holder_workload_signal(holder *h, int fd, const nook_msg *m) {
                 if (sig == SIGKILL)
                         kill_workload(w, NULL);
                 else if (grace)
-                        w->kill_at = mono_ms() + (int64_t)grace;
+                        w->kill_at = nook_mono_ms() + (int64_t)grace;
         }
         nook_msg r = NOOK_MSG_INIT(NOOK_MSG_REPLY);
         nook_msg_add_u64(&r, T_ERRNO, 0);
@@ -336,7 +333,7 @@ void holder_workload_signal(holder *h, int fd, const nook_msg *m) {
 /* The timeout is the monitor's while it lives (it records timed_out itself); we enforce
  * it for a workload we adopted, and the grace of signals we delivered. */
 int holder_workloads_timeout(const holder *h) {
-        int64_t next = -1, now = mono_ms();
+        int64_t next = -1, now = nook_mono_ms();
         for (size_t i = 0; i < h->n_work; i++) {
                 const workload *w = &h->work[i];
                 int64_t c[] = { w->adopted ? w->deadline : 0, w->kill_at };
@@ -349,7 +346,7 @@ int holder_workloads_timeout(const holder *h) {
 }
 
 void holder_workloads_timers(holder *h) {
-        int64_t now = mono_ms();
+        int64_t now = nook_mono_ms();
         for (size_t i = 0; i < h->n_work; i++) {
                 workload *w = &h->work[i];
                 if (w->pidfd < 0)

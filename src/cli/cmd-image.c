@@ -4,10 +4,10 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "util/clock.h"
 #include "util/strbuf.h"
 
 void help_image(FILE *f) {
@@ -53,7 +53,7 @@ void help_images(FILE *f) {
 
 typedef struct bar {
         bool tty;
-        struct timespec last;
+        int64_t last_ms; /* nook_mono_ms() of the last line drawn */
         char what[64];
 } bar;
 
@@ -70,12 +70,10 @@ static void human_size(unsigned long long n, char *buf, size_t size) {
 
 static void progress(const char *what, uint64_t done, uint64_t total, void *userdata) {
         bar *b = userdata;
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long ms = (now.tv_sec - b->last.tv_sec) * 1000 + (now.tv_nsec - b->last.tv_nsec) / 1000000;
+        int64_t now = nook_mono_ms(), ms = now - b->last_ms;
         if (ms < 100 && strcmp(what, b->what) == 0 && done < total)
                 return;
-        b->last = now;
+        b->last_ms = now;
         snprintf(b->what, sizeof(b->what), "%s", what);
         char d[32], t[32];
         human_size(done, d, sizeof(d));

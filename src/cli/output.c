@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util/clock.h"
 #include "util/strbuf.h"
 
 int cli_report(const nook_error *err) {
@@ -151,9 +152,7 @@ void cli_format_ago(long long ms, char *buf, size_t size) {
                 snprintf(buf, size, "-");
                 return;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        long long s = ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - ms) / 1000;
+        long long s = ((long long)nook_wall_ms() - ms) / 1000;
         if (s < 0)
                 s = 0;
         if (s < 60)

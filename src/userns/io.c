@@ -14,16 +14,11 @@
 #include "userns/io.h"
 #include "userns/session.h"
 #include "userns/stages.h"
+#include "util/clock.h"
 #include "util/sha256.h"
 #include "util/strbuf.h"
 
 #define FRAME_CEILING (16u * 1024u * 1024u)
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A file of the process dir, opened below the session dir fd without following (S32). */
 static FILE *pfopen(const nook_session *s, const char *ref, const char *name) {
@@ -46,9 +41,9 @@ static off_t log_size(const nook_session *s, const char *ref, const char *log) {
  * short command. */
 static void wait_dir(const nook_session *s, const char *ref, int64_t timeout_ms,
                      bool (*done)(const nook_session *, const char *, void *), void *data) {
-        int64_t deadline = mono_ms() + timeout_ms;
+        int64_t deadline = nook_mono_ms() + timeout_ms;
         for (int64_t step = 1; !done(s, ref, data);) {
-                int64_t left = deadline - mono_ms();
+                int64_t left = deadline - nook_mono_ms();
                 if (left <= 0)
                         return;
                 struct timespec ts = { .tv_nsec = (long)((step < left ? step : left) * 1000000) };
