@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/utsname.h>
 
 #include "config.h"
 #include "userns/adapter.h"
 #include "userns/caps.h"
 #include "userns/stages.h"
+#include "util/random.h"
 #include "util/strbuf.h"
 
 #define ADAPTER_REF "nook.userns"
@@ -53,16 +53,12 @@ static void userns_close(void *state) {
 }
 
 static char *random_ref(const char *prefix) {
-        unsigned char b[12];
-        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-                return NULL;
+        char hex[25];
         char *s = NULL;
-        if (asprintf(&s, "%s-%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x%02x", prefix, b[0], b[1], b[2], b[3], b[4],
-                     b[5], b[6], b[7], b[8], b[9], b[10], b[11]) < 0)
+        if (nook_random_hex_into(hex, 12) < 0 || asprintf(&s, "%s-%s", prefix, hex) < 0)
                 return NULL;
         return s;
 }
-
 /* JSON results never carry host paths (CONTRACT.md "Errors"): the dirs nook uses, the
  * home directory and the user-specific ancestors of the dirs are named, not spelled
  * out ("<data dir>/.."). */
