@@ -3,8 +3,8 @@
  * Every failing call fills one nook_error: what kind of failure it is (the
  * contract's AgentError variants and Classified kinds), whether retrying can help,
  * the errno behind it, a message, for request errors the JSON pointer of the
- * offending field, and for a workload that did not start the step that failed.  nook_error_to_json() renders the
- * contract's AgentError JSON. */
+ * offending field, and for a workload that did not start the step that failed.
+ * nook_error_to_json() renders the contract's AgentError JSON. */
 #ifndef NOOK_ERROR_H
 #define NOOK_ERROR_H
 

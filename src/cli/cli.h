@@ -107,7 +107,6 @@ int cli_parse_duration(const char *s, uint64_t *ret_ms);
 int cli_parse_size(const char *s, uint64_t *ret_bytes);
 void cli_format_duration(uint64_t ms, char *buf, size_t size);
 void cli_format_bytes(uint64_t bytes, char *buf, size_t size);
-/* 2*nbytes hex digits and a NUL into buf (nbytes <= 32). */
 /* A session name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 64 bytes. */
 bool cli_name_valid(const char *s);
 /* Reads a whole text file of at most max bytes (-EFBIG beyond, -EBADMSG with a NUL). */

@@ -92,39 +92,16 @@ char *cli_json_get(const char *json, const char *pointer) {
         return nook_json_get(json, pointer, &v) < 0 ? NULL : v;
 }
 
-/* Bytes that are not UTF-8 become U+FFFD, by the rule of nook_strbuf_json_string
- * (nook_utf8_seq), so that the requests carry what they carried when the CLI wrote them
- * with it; jansson would refuse the whole string. */
+/* Bytes that are not UTF-8 become U+FFFD (nook_utf8_fix), the rule of
+ * nook_strbuf_json_string, so that the requests carry what they carried when the CLI
+ * wrote them with it; jansson would refuse the whole string. */
 json_t *cli_json_str(const char *s) {
-        size_t bad = 0;
-        for (const unsigned char *p = (const unsigned char *)s; *p;) {
-                size_t k = nook_utf8_seq(p);
-                bad += !k;
-                p += k ? k : 1;
-        }
-        if (!bad)
-                return json_string(s);
-        /* each stray byte (3 bytes of U+FFFD in its place) */
-        _cleanup_free_ char *fixed = malloc(strlen(s) + 2 * bad + 1);
-        if (!fixed)
-                return NULL;
-        char *o = fixed;
-        for (const unsigned char *p = (const unsigned char *)s; *p;) {
-                size_t k = nook_utf8_seq(p);
-                if (k) {
-                        memcpy(o, p, k);
-                        o += k;
-                        p += k;
-                } else {
-                        memcpy(o, "\xef\xbf\xbd", 3);
-                        o += 3;
-                        p++;
-                }
-        }
-        *o = 0;
-        return json_string(fixed);
+        json_t *v = json_string(s);
+        if (v)
+                return v;
+        _cleanup_free_ char *fixed = nook_utf8_fix(s);
+        return fixed ? json_string(fixed) : NULL;
 }
-
 json_t *cli_json_str_or_null(const char *s) {
         return s ? cli_json_str(s) : json_null();
 }

@@ -28,16 +28,9 @@ static json_t *jstr(const char *s) {
         json_t *v = json_string(s);
         if (v)
                 return v;
-        nook_strbuf b = NOOK_STRBUF_INIT;
-        for (const unsigned char *p = (const unsigned char *)s; *p;) {
-                size_t k = nook_utf8_seq(p);
-                nook_strbuf_putn(&b, k ? (const char *)p : "\xef\xbf\xbd", k ? k : 3);
-                p += k ? k : 1;
-        }
-        _cleanup_free_ char *fixed = nook_strbuf_steal(&b);
+        _cleanup_free_ char *fixed = nook_utf8_fix(s);
         return fixed ? json_string(fixed) : NULL;
 }
-
 /* A NULL-terminated vector as an array of strings; NULL as null. */
 static json_t *jstrv(char **v) {
         if (!v)

@@ -86,6 +86,16 @@ size_t nook_utf8_seq(const unsigned char *p) {
         return 0;
 }
 
+char *nook_utf8_fix(const char *s) {
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                size_t k = nook_utf8_seq(p);
+                nook_strbuf_putn(&b, k ? (const char *)p : "\xef\xbf\xbd", k ? k : 3);
+                p += k ? k : 1;
+        }
+        return nook_strbuf_steal(&b);
+}
+
 bool nook_strbuf_json_string(nook_strbuf *b, const char *s) {
         nook_strbuf_putn(b, "\"", 1);
         for (const unsigned char *p = (const unsigned char *)s; *p; p++) {

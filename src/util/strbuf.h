@@ -27,6 +27,9 @@ bool nook_strbuf_printf(nook_strbuf *b, const char *fmt, ...) _printf_(2, 3);
  * surrogates, nothing above U+10FFFF), or 0 for a byte that starts none: the rule by
  * which nook's JSON writers replace such bytes with U+FFFD. */
 size_t nook_utf8_seq(const unsigned char *p);
+/* A copy of s with each byte that starts no UTF-8 sequence replaced by U+FFFD (for a JSON
+ * library that refuses such strings); NULL when allocation fails. */
+char *nook_utf8_fix(const char *s);
 /* Appends s as a quoted JSON string (control characters escaped; UTF-8 kept). */
 bool nook_strbuf_json_string(nook_strbuf *b, const char *s);
 bool nook_strbuf_json_stringf(nook_strbuf *b, const char *fmt, ...) _printf_(2, 3);

@@ -34,6 +34,22 @@ static void test_json_string_escapes_controls_and_keeps_utf8(void **state) {
         assert_string_equal(s, "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f é\"");
 }
 
+/* The one rule of nook's JSON writers for bytes that are not UTF-8 (image names and
+ * skipped file names from archives, a CLI argument in another encoding). */
+static void test_utf8_fix_replaces_only_stray_bytes(void **state) {
+        char *f = nook_utf8_fix("caf\xc3\xa9");
+        assert_string_equal(f, "caf\xc3\xa9");
+        free(f);
+        /* latin-1 é, a lone continuation byte, an overlong '/', a surrogate half */
+        f = nook_utf8_fix("caf\xe9|\x80|\xc0\xaf|\xed\xa0\x80");
+        assert_string_equal(f, "caf\xef\xbf\xbd|\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|"
+                               "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+        free(f);
+        f = nook_utf8_fix("");
+        assert_string_equal(f, "");
+        free(f);
+}
+
 static void test_sha256_of_empty_and_abc(void **state) {
         char d[NOOK_DIGEST_LEN + 1];
         assert_int_equal(nook_sha256_digest("", 0, d), 0);
@@ -56,6 +72,7 @@ int main(void) {
                 cmocka_unit_test(test_grows_and_steals),
                 cmocka_unit_test(test_empty_steal_is_empty_string),
                 cmocka_unit_test(test_json_string_escapes_controls_and_keeps_utf8),
+                cmocka_unit_test(test_utf8_fix_replaces_only_stray_bytes),
                 cmocka_unit_test(test_sha256_of_empty_and_abc),
                 cmocka_unit_test(test_digest_grammar),
         };
