@@ -25,6 +25,7 @@ typedef struct nook_journal_entry {
         const char *result_json;     /* redacted result, or NULL */
         const char *error_json;      /* AgentError, or NULL */
         int owner_pid;
+        const char *notes; /* what the call accepted to give up (downgrades), one per line, or NULL */
 } nook_journal_entry;
 
 /* Return 0 to go on, anything else to stop (that value is returned). */

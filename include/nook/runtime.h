@@ -48,6 +48,10 @@ NOOK_EXPORT int nook_runtime_call(nook_runtime *rt, const char *method, const ch
  * rejected as malformed JSON instead of silently ending the request). */
 NOOK_EXPORT int nook_runtime_call_buf(nook_runtime *rt, const char *method, const char *request, size_t request_len,
                                       char **ret_result_json, nook_error **err);
+/* What the last successful call accepted to give up (a downgrade the environment's
+ * fallback allowed: "this host lacks ..."), or NULL.  Valid until the next call.  Also
+ * journaled and kept with the session (session inspect). */
+NOOK_EXPORT const char *nook_runtime_last_note(const nook_runtime *rt);
 /* Frees and returns NULL; accepts NULL. */
 NOOK_EXPORT nook_runtime *nook_runtime_free(nook_runtime *rt);
 

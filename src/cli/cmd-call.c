@@ -131,8 +131,13 @@ int cmd_call(int argc, char **argv) {
                         printf("%s\n", ej);
                 free(ej);
                 rc = cli_report(err);
-        } else
+        } else {
                 printf("%s\n", result);
+                /* a downgrade is never silent: the person at the terminal sees it too */
+                const char *note = nook_runtime_last_note(rt);
+                if (note)
+                        fprintf(stderr, "nook: note: %s\n", note);
+        }
         free(result);
         free(req);
         nook_error_free(err);

@@ -30,6 +30,8 @@ static int print_entry(const nook_journal_entry *e, void *userdata) {
                 strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
         printf("%-6lld %-19s %-20s %-11s %-24s %s\n", e->id, when, e->method, e->status,
                e->idempotency_key ? e->idempotency_key : "-", e->environment_id ? e->environment_id : "-");
+        if (e->notes)
+                printf("       note: %s\n", e->notes);
         return 0;
 }
 

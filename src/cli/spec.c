@@ -1146,8 +1146,10 @@ int cli_start(nook_runtime *rt, const char *env_id, const cli_session_opts *s, c
         const char *cwd = p->workdir;
         if (!cwd && s && s->ws_mode)
                 cwd = s->ws_dest ? s->ws_dest : "/workspace";
-        json_t *req = json_pack("{s:o,s:o,s:{s:o}}", "environment", environment(env_id, s, p->timeout_ms), "process",
-                                process(p, process_id, cwd), "effect_intent", "effect_id", cli_json_str(effect_id));
+        /* wait_ms 0: the CLI attaches to the process itself (or leaves it, -d) */
+        json_t *req = json_pack("{s:o,s:o,s:{s:o},s:i}", "environment", environment(env_id, s, p->timeout_ms),
+                                "process", process(p, process_id, cwd), "effect_intent", "effect_id",
+                                cli_json_str(effect_id), "wait_ms", 0);
         _cleanup_free_ char *out = NULL;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
         if (call(rt, "start_process", req, p->verbose, &out, &err) < 0)

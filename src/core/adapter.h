@@ -23,6 +23,7 @@ typedef struct nook_call_ctx {
         nook_journal *journal; /* open journal for journaled calls (record resources first), else NULL */
         int64_t call_id;       /* the call's journal row, 0 when not journaled */
         const nook_adapter_config *config;
+        const char *downgrade; /* prepare_session: what the fallback accepted this host lacks, or NULL */
 } nook_call_ctx;
 
 #define NOOK_OP(name, req_t, res_t) \

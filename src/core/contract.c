@@ -27,6 +27,8 @@
 #define UINT_REQ(st, m, lo, hi) F_(st, m, #m, NOOK_F_UINT, NOOK_REQ, .umin = lo, .umax = hi)
 #define UINT_OPT(st, m, lo, hi) \
         F_(st, m, #m, NOOK_F_UINT, 0, .umin = lo, .umax = hi, .has_offset = offsetof(st, has_##m))
+/* an Option<u64> the crate writes as null when None */
+#define UINT_NULL(st, m, hi) F_(st, m, #m, NOOK_F_UINT, NOOK_ENC_NULL, .umax = hi, .has_offset = offsetof(st, has_##m))
 #define ENUM(st, m, vals, def) F_(st, m, #m, NOOK_F_ENUM, 0, .values = vals, .def_enum = def)
 #define ENUM_REQ(st, m, vals) F_(st, m, #m, NOOK_F_ENUM, NOOK_REQ, .values = vals)
 #define OBJ(st, m, jname, sch, fl) F_(st, m, jname, NOOK_F_OBJECT, fl, .schema = &sch)
@@ -89,19 +91,71 @@ const char *const nook_capability_values[] = {
         NULL,
 };
 
+static const nook_field elem_capability = { .type = NOOK_F_ENUM, .values = nook_capability_values };
+const char *const nook_trust_field_values[] = { "locality", "tenancy",        "auditability",
+                                                "cleanup",  "data_residency", "secret_isolation",
+                                                NULL };
+static const nook_field elem_trust_field = { .type = NOOK_F_ENUM, .values = nook_trust_field_values };
+const char *const nook_retention_values[] = { "ephemeral",   "run_scoped", "session_scoped", "durable", "persistent",
+                                              "host_policy", NULL };
+
 /* ---- ExecutionEnvironment ---- */
 
+/* A capability set is {"capabilities": [...]}, and {} when empty (enums.md). */
+static const nook_field capability_set_fields[] = {
+        ARR(nook_capability_set, capabilities, "capabilities", elem_capability, int, NOOK_ENC_OMIT_EMPTY),
+};
+static const nook_schema schema_capability_set = NOOK_SCHEMA(nook_capability_set, capability_set_fields, NULL);
+
+static const char *const locality_values[] = { "any", "local", "remote", NULL };
+static const char *const tenancy_values[] = { "shared_allowed", "dedicated", NULL };
+static const char *const level_values[] = { "none", "best_effort", "required", NULL };
+static const char *const cleanup_guarantee_values[] = { "best_effort", "required", NULL };
+static const nook_alt residency_alts[] = {
+        { .tag = "any" },
+        { .tag = "local_only" },
+        { .tag = "region", .raw = true },
+};
+static int validate_trust(void *obj, const char *ptr, nook_error **err) {
+        nook_trust *t = obj;
+        if (t->data_residency.tag == NOOK_RESIDENCY_REGION && t->data_residency.data &&
+            ((const char *)t->data_residency.data)[0] != '"') {
+                _cleanup_free_ char *p = nook_pointer_join(ptr, "data_residency");
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr,
+                                        "expected {\"region\": \"NAME\"} with a string");
+        }
+        return 0;
+}
+static const nook_field trust_fields[] = {
+        ENUM_REQ(nook_trust, locality, locality_values),
+        ENUM_REQ(nook_trust, tenancy, tenancy_values),
+        ENUM_REQ(nook_trust, auditability, level_values),
+        ENUM_REQ(nook_trust, cleanup, cleanup_guarantee_values),
+        F_(nook_trust, data_residency, "data_residency", NOOK_F_VARIANT, NOOK_REQ, .alts = residency_alts,
+           .n_alts = ELEMENTSOF(residency_alts), .def_enum = -1),
+        ENUM_REQ(nook_trust, secret_isolation, level_values),
+};
+static const nook_schema schema_trust = NOOK_SCHEMA(nook_trust, trust_fields, validate_trust);
+
+static const nook_field fallback_allow_fields[] = {
+        ARR(nook_fallback_allow, accepted_classes, "accepted_classes", elem_class, int, 0),
+        ARR(nook_fallback_allow, accepted_capability_downgrades, "accepted_capability_downgrades", elem_capability, int,
+            0),
+        ARR(nook_fallback_allow, accepted_trust_downgrades, "accepted_trust_downgrades", elem_trust_field, int, 0),
+        JSON(nook_fallback_allow, required_policy_refs),
+};
+static const nook_schema schema_fallback_allow = NOOK_SCHEMA(nook_fallback_allow, fallback_allow_fields, NULL);
 static const nook_alt fallback_alts[] = {
         { .tag = "deny" },
-        { .tag = "allow_if_package_and_policy_approve", .raw = true },
+        { .tag = "allow_if_package_and_policy_approve", .schema = &schema_fallback_allow },
         { .tag = "test_only_host_process" },
 };
 static const nook_field requirement_fields[] = {
         ENUM(nook_requirement, minimum_class, nook_class_values, -1),
-        JSON(nook_requirement, trust),
+        OBJ_OPT(nook_requirement, trust, schema_trust),
         ARR(nook_requirement, preferred_adapters, "preferred_adapters", elem_id, char *, 0),
         VARIANT(nook_requirement, fallback, "fallback", fallback_alts, NOOK_FALLBACK_DENY),
-        ARR(nook_requirement, required_capabilities, "required_capabilities", elem_id, char *, 0),
+        OBJ(nook_requirement, required_capabilities, "required_capabilities", schema_capability_set, 0),
 };
 static const nook_schema schema_requirement = NOOK_SCHEMA(nook_requirement, requirement_fields, NULL);
 
@@ -128,6 +182,16 @@ static const nook_field resources_fields[] = {
         UINT_OPT(nook_resources, disk_mb, 1, 16u * 1024 * 1024), /* ext */
 };
 static const nook_schema schema_resources = NOOK_SCHEMA(nook_resources, resources_fields, NULL);
+
+/* A process's rlimits: the same ResourceLimits, all four required as the crate writes
+ * them; 0 asks for no limit of that kind.  cpus is the crate's u16. */
+static const nook_field resource_limits_fields[] = {
+        F_(nook_resources, cpus, "cpus", NOOK_F_NUMBER, NOOK_REQ, .dmin = 0, .dmax = 65535),
+        UINT_REQ(nook_resources, memory_mb, 0, 16u * 1024 * 1024),
+        UINT_REQ(nook_resources, timeout_ms, 0, 31ull * 24 * 3600 * 1000),
+        UINT_REQ(nook_resources, process_count, 0, 4194304),
+};
+static const nook_schema schema_resource_limits = NOOK_SCHEMA(nook_resources, resource_limits_fields, NULL);
 
 static const nook_field workspace_fields[] = {
         ID(nook_workspace, workspace_ref, 0),
@@ -200,7 +264,7 @@ static const nook_alt network_alts[] = {
 static const nook_field secret_mount_fields[] = {
         ID(nook_secret_mount, secret_ref, NOOK_REQ),
         ID(nook_secret_mount, mount_ref, 0),
-        PATH(nook_secret_mount, destination, NOOK_REQ, NULL),
+        F_(nook_secret_mount, destination, "destination", NOOK_F_JSON, NOOK_REQ), /* DestinationRef: id = path */
         JSON(nook_secret_mount, redaction_policy_ref),
 };
 static const nook_schema schema_secret_mount = NOOK_SCHEMA(nook_secret_mount, secret_mount_fields, NULL);
@@ -248,6 +312,13 @@ static const nook_field io_policy_fields[] = {
 };
 static const nook_schema schema_io_policy = NOOK_SCHEMA(nook_io_policy, io_policy_fields, NULL);
 
+static const nook_field adapter_requirement_fields[] = {
+        ENUM_REQ(nook_adapter_requirement, required_class, nook_class_values),
+};
+static const nook_schema schema_adapter_requirement =
+        NOOK_SCHEMA(nook_adapter_requirement, adapter_requirement_fields, NULL);
+static const nook_field elem_adapter_requirement = { .type = NOOK_F_OBJECT, .schema = &schema_adapter_requirement };
+
 static const nook_field environment_spec_fields[] = {
         ID(nook_environment_spec, environment_id, 0),
         JSON(nook_environment_spec, kind),
@@ -260,7 +331,8 @@ static const nook_field environment_spec_fields[] = {
         OBJ(nook_environment_spec, secrets, "secrets", schema_secrets, 0),
         JSON(nook_environment_spec, lifecycle),
         OBJ(nook_environment_spec, ownership, "ownership", schema_ownership, 0),
-        ARR(nook_environment_spec, accepted_adapters, "accepted_adapters", elem_id, char *, 0),
+        ARR(nook_environment_spec, accepted_adapters, "accepted_adapters", elem_adapter_requirement,
+            nook_adapter_requirement, 0),
         OBJ(nook_environment_spec, io_policy, "io_policy", schema_io_policy, 0),
         JSON(nook_environment_spec, stats_policy),
 };
@@ -414,11 +486,11 @@ static int rlimit_one(nook_process_spec *p, const char *name, json_t *val, const
         return 0;
 }
 
-/* rlimits: {"nofile": 1024, "core": {"soft": 0, "hard": 0}} or the OCI form
+/* ext posix_rlimits: {"nofile": 1024, "core": {"soft": 0, "hard": 0}} or the OCI form
  * [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 1024}]. */
 static int parse_rlimits(nook_process_spec *p, const char *ptr, nook_error **err) {
-        _cleanup_free_ char *at = nook_pointer_join(ptr, "rlimits");
-        json_auto_t *v = json_loads(p->rlimits, JSON_DECODE_ANY, NULL);
+        _cleanup_free_ char *at = nook_pointer_join(ptr, "posix_rlimits");
+        json_auto_t *v = json_loads(p->posix_rlimits, JSON_DECODE_ANY, NULL);
         const char *key;
         json_t *val;
         size_t i;
@@ -451,7 +523,7 @@ static int validate_process_spec(void *obj, const char *ptr, nook_error **err) {
                 if (r < 0)
                         return r;
         }
-        if (p->rlimits && strcmp(p->rlimits, "null") != 0) {
+        if (p->posix_rlimits && strcmp(p->posix_rlimits, "null") != 0) {
                 int r = parse_rlimits(p, ptr, err);
                 if (r < 0)
                         return r;
@@ -537,7 +609,8 @@ static const nook_field process_spec_fields[] = {
         JSON(nook_process_spec, user),
         ENUM(nook_process_spec, terminal_mode, terminal_values, NOOK_TERM_PIPE),
         UINT_OPT(nook_process_spec, timeout_ms, 1, 31ull * 24 * 3600 * 1000),
-        JSON(nook_process_spec, rlimits),
+        OBJ_OPT(nook_process_spec, rlimits, schema_resource_limits),
+        JSON(nook_process_spec, posix_rlimits), /* ext */
         VARIANT(nook_process_spec, stdin_spec, "stdin", stdin_alts, NOOK_STDIN_CLOSED),
         OBJ_OPT(nook_process_spec, stdout_policy, schema_stream_policy),
         OBJ_OPT(nook_process_spec, stderr_policy, schema_stream_policy),
@@ -753,10 +826,6 @@ static const nook_field platform_fields[] = {
         BOOL(nook_platform, emulation_supported, false),
 };
 static const nook_schema schema_platform = NOOK_SCHEMA(nook_platform, platform_fields, NULL);
-static const nook_field capability_set_fields[] = {
-        ARR(nook_capability_set, capabilities, "capabilities", elem_id, char *, NOOK_REQ),
-};
-static const nook_schema schema_capability_set = NOOK_SCHEMA(nook_capability_set, capability_set_fields, NULL);
 static const nook_field finding_fields[] = {
         ID(nook_finding_result, name, NOOK_REQ),    STR(nook_finding_result, title, 0),
         BOOL(nook_finding_result, ok, false),       BOOL(nook_finding_result, required, false),
@@ -772,12 +841,13 @@ static const nook_field capability_report_fields[] = {
         STR(nook_capability_report, adapter_version, NOOK_REQ),
         STR(nook_capability_report, capability_version, NOOK_REQ),
         VARIANT(nook_capability_report, health, "health", health_alts, -1),
-        ARR(nook_capability_report, supported_classes, "supported_classes", elem_class, int, 0),
+        ARR(nook_capability_report, supported_classes, "supported_classes", elem_class, int, NOOK_ENC_OMIT_EMPTY),
         OBJ(nook_capability_report, platform, "platform", schema_platform, NOOK_REQ),
         OBJ(nook_capability_report, capabilities, "capabilities", schema_capability_set, NOOK_REQ),
-        JSON(nook_capability_report, trust),
-        ARR(nook_capability_report, unsupported_requirements, "unsupported_requirements", elem_string, char *, 0),
-        JSON(nook_capability_report, log_retention),
+        OBJ(nook_capability_report, trust, "trust", schema_trust, NOOK_REQ),
+        ARR(nook_capability_report, unsupported_requirements, "unsupported_requirements", elem_string, char *,
+            NOOK_ENC_OMIT_EMPTY),
+        ENUM_REQ(nook_capability_report, log_retention, nook_retention_values),
         ARR(nook_capability_report, findings, "findings", elem_finding, nook_finding_result, 0),
 };
 const nook_schema nook_schema_capability_report = NOOK_SCHEMA(nook_capability_report, capability_report_fields, NULL);
@@ -785,7 +855,7 @@ const nook_schema nook_schema_capability_report = NOOK_SCHEMA(nook_capability_re
 static const nook_field resolve_image_result_fields[] = {
         ID(nook_resolve_image_result, image_ref, NOOK_REQ),
         HASH(nook_resolve_image_result, digest, NOOK_REQ),
-        STR(nook_resolve_image_result, redacted_credential_alias, 0),
+        STR(nook_resolve_image_result, redacted_credential_alias, NOOK_ENC_NULL),
         JSON(nook_resolve_image_result, nook),
 };
 const nook_schema nook_schema_resolve_image_result =
@@ -801,13 +871,15 @@ static const nook_field mount_ref_fields[] = {
 static const nook_schema schema_mount_ref = NOOK_SCHEMA(nook_mount_ref, mount_ref_fields, NULL);
 static const nook_field elem_mount_ref = { .type = NOOK_F_OBJECT, .schema = &schema_mount_ref };
 static const nook_field mount_plan_fields[] = {
-        ARR(nook_mount_plan, mounts, "mounts", elem_mount_ref, nook_mount_ref, 0),
-        ARR(nook_mount_plan, expanded_exposure_audits, "expanded_exposure_audits", elem_string, char *, 0),
+        ARR(nook_mount_plan, mounts, "mounts", elem_id, char *, NOOK_ENC_OMIT_EMPTY),
+        ARR(nook_mount_plan, expanded_exposure_audits, "expanded_exposure_audits", elem_string, char *,
+            NOOK_ENC_OMIT_EMPTY),
+        ARR(nook_mount_plan, nook, "nook", elem_mount_ref, nook_mount_ref, NOOK_ENC_OMIT_EMPTY), /* ext */
 };
 const nook_schema nook_schema_mount_plan = NOOK_SCHEMA(nook_mount_plan, mount_plan_fields, NULL);
 
 static const nook_field secrets_result_fields[] = {
-        ARR(nook_secrets_result, secret_mount_refs, "secret_mount_refs", elem_id, char *, 0),
+        ARR(nook_secrets_result, secret_mount_refs, "secret_mount_refs", elem_id, char *, NOOK_ENC_OMIT_EMPTY),
         BOOL(nook_secrets_result, teardown_required, true),
 };
 const nook_schema nook_schema_secrets_result = NOOK_SCHEMA(nook_secrets_result, secrets_result_fields, NULL);
@@ -817,8 +889,8 @@ static const nook_field io_frame_fields[] = {
         ENUM_REQ(nook_io_frame, stream, nook_stream_values),
         UINT(nook_io_frame, cursor, 0, 1ull << 62, 0),
         UINT(nook_io_frame, byte_count, 0, 1ull << 62, 0),
-        HASH(nook_io_frame, content_hash, 0),
-        ARR(nook_io_frame, content_refs, "content_refs", elem_id, char *, 0),
+        HASH(nook_io_frame, content_hash, NOOK_REQ),
+        ARR(nook_io_frame, content_refs, "content_refs", elem_id, char *, NOOK_ENC_OMIT_EMPTY),
         BOOL(nook_io_frame, raw_content_present, false),
         BOOL(nook_io_frame, truncated, false),
         STR(nook_io_frame, redacted_summary, 0),
@@ -839,10 +911,10 @@ static const nook_schema schema_limits_report = NOOK_SCHEMA(nook_limits_report, 
 
 static const nook_field start_result_fields[] = {
         ID(nook_start_result, process_ref, NOOK_REQ),
-        ID(nook_start_result, adapter_session_ref, NOOK_REQ),
+        ID(nook_start_result, adapter_session_ref, NOOK_ENC_NULL),
         ENUM(nook_start_result, terminal_status, nook_terminal_status_values, NOOK_TERMINAL_UNKNOWN),
-        ID(nook_start_result, external_operation_id, 0),
-        ARR(nook_start_result, io_frames, "io_frames", elem_io_frame, nook_io_frame, 0),
+        STR(nook_start_result, external_operation_id, NOOK_ENC_NULL),
+        ARR(nook_start_result, io_frames, "io_frames", elem_io_frame, nook_io_frame, NOOK_ENC_OMIT_EMPTY),
         STR(nook_start_result, redacted_summary, 0),
         OBJ_OPT(nook_start_result, limits, schema_limits_report), /* ext */
 };
@@ -859,12 +931,12 @@ const nook_schema nook_schema_signal_result = NOOK_SCHEMA(nook_signal_result, si
 static const nook_field stats_result_fields[] = {
         ID(nook_stats_result, snapshot_ref, NOOK_REQ),
         ID(nook_stats_result, process_ref, NOOK_REQ),
-        UINT_OPT(nook_stats_result, cpu_millis, 0, 1ull << 62),
-        UINT_OPT(nook_stats_result, memory_bytes, 0, 1ull << 62),
-        UINT_OPT(nook_stats_result, process_count, 0, 1ull << 62),
-        UINT_OPT(nook_stats_result, filesystem_bytes, 0, 1ull << 62),
-        UINT_OPT(nook_stats_result, network_bytes, 0, 1ull << 62),
-        UINT_OPT(nook_stats_result, exit_code, 0, 255),
+        UINT_NULL(nook_stats_result, cpu_millis, 1ull << 62),
+        UINT_NULL(nook_stats_result, memory_bytes, 1ull << 62),
+        UINT_NULL(nook_stats_result, process_count, 1ull << 62),
+        UINT_NULL(nook_stats_result, filesystem_bytes, 1ull << 62),
+        UINT_NULL(nook_stats_result, network_bytes, 1ull << 62),
+        UINT_NULL(nook_stats_result, exit_code, 255),
         STR(nook_stats_result, redacted_summary, 0),
 };
 const nook_schema nook_schema_stats_result = NOOK_SCHEMA(nook_stats_result, stats_result_fields, NULL);
@@ -872,7 +944,7 @@ const nook_schema nook_schema_stats_result = NOOK_SCHEMA(nook_stats_result, stat
 static const nook_field cleanup_result_fields[] = {
         ID(nook_cleanup_result, cleanup_plan_ref, NOOK_REQ),
         ENUM_REQ(nook_cleanup_result, status, cleanup_status_values),
-        ID(nook_cleanup_result, external_operation_id, 0),
+        STR(nook_cleanup_result, external_operation_id, NOOK_ENC_NULL),
         STR(nook_cleanup_result, redacted_summary, 0),
 };
 const nook_schema nook_schema_cleanup_result = NOOK_SCHEMA(nook_cleanup_result, cleanup_result_fields, NULL);

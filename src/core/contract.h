@@ -73,15 +73,64 @@ extern const char *const nook_signal_values[];
 extern const char *const nook_stream_values[];
 extern const char *const nook_terminal_status_values[];
 extern const char *const nook_capability_values[]; /* the contract's capability names */
+extern const char *const nook_trust_field_values[];
+extern const char *const nook_retention_values[];
+typedef enum {
+        NOOK_RETENTION_EPHEMERAL,
+        NOOK_RETENTION_RUN_SCOPED,
+        NOOK_RETENTION_SESSION_SCOPED,
+        NOOK_RETENTION_DURABLE,
+        NOOK_RETENTION_PERSISTENT,
+        NOOK_RETENTION_HOST_POLICY
+} nook_retention;
 
 /* ---- ExecutionEnvironment ---- */
 
+/* IsolationCapabilitySet: the crate's capability names, as indexes into
+ * nook_capability_values[] (requests: any order; the report: declaration order). */
+typedef struct nook_capability_set {
+        nook_array capabilities; /* int */
+} nook_capability_set;
+
+typedef enum { NOOK_LOCALITY_ANY, NOOK_LOCALITY_LOCAL, NOOK_LOCALITY_REMOTE } nook_locality;
+typedef enum { NOOK_TENANCY_SHARED_ALLOWED, NOOK_TENANCY_DEDICATED } nook_tenancy;
+typedef enum { NOOK_LEVEL_NONE, NOOK_LEVEL_BEST_EFFORT, NOOK_LEVEL_REQUIRED } nook_level; /* auditability, secrets */
+typedef enum { NOOK_CLEANUP_BEST_EFFORT, NOOK_CLEANUP_GUARANTEE_REQUIRED } nook_cleanup_guarantee;
+typedef enum { NOOK_RESIDENCY_ANY, NOOK_RESIDENCY_LOCAL_ONLY, NOOK_RESIDENCY_REGION } nook_residency_tag;
+typedef enum {
+        NOOK_TRUST_LOCALITY,
+        NOOK_TRUST_TENANCY,
+        NOOK_TRUST_AUDITABILITY,
+        NOOK_TRUST_CLEANUP,
+        NOOK_TRUST_DATA_RESIDENCY,
+        NOOK_TRUST_SECRET_ISOLATION
+} nook_trust_field;
+
+/* IsolationTrustRequirement: all six fields, in requests and in the report. */
+typedef struct nook_trust {
+        int locality;                /* nook_locality */
+        int tenancy;                 /* nook_tenancy */
+        int auditability;            /* nook_level */
+        int cleanup;                 /* nook_cleanup_guarantee */
+        nook_variant data_residency; /* nook_residency_tag; region: the JSON string */
+        int secret_isolation;        /* nook_level */
+} nook_trust;
+
+/* The payload of fallback allow_if_package_and_policy_approve. */
+typedef struct nook_fallback_allow {
+        nook_array accepted_classes;               /* int (nook_isolation_class) */
+        nook_array accepted_capability_downgrades; /* int (nook_capability_values) */
+        nook_array accepted_trust_downgrades;      /* int (nook_trust_field) */
+        char *required_policy_refs;                /* JSON */
+} nook_fallback_allow;
+
 typedef struct nook_requirement {
-        int minimum_class;                /* nook_isolation_class, -1 when absent */
-        char *trust;                      /* JSON */
-        nook_array preferred_adapters;    /* char * */
-        nook_variant fallback;            /* nook_fallback_tag; allow_if_package_and_policy_approve payload raw */
-        nook_array required_capabilities; /* char * */
+        int minimum_class; /* nook_isolation_class, -1 when absent */
+        nook_trust trust;
+        bool has_trust;
+        nook_array preferred_adapters; /* char * */
+        nook_variant fallback;         /* nook_fallback_tag; allow: nook_fallback_allow */
+        nook_capability_set required_capabilities;
 } nook_requirement;
 
 typedef struct nook_image_request {
@@ -154,7 +203,7 @@ typedef struct nook_net_ports {
 typedef struct nook_secret_mount {
         char *secret_ref;
         char *mount_ref;
-        char *destination;
+        char *destination;          /* JSON: DestinationRef */
         char *redaction_policy_ref; /* JSON */
 } nook_secret_mount;
 
@@ -197,6 +246,11 @@ typedef struct nook_io_policy {
         nook_stream_policy stderr_policy; /* "stderr" */
 } nook_io_policy;
 
+/* IsolationAdapterRequirement: an adapter is accepted when it provides this class. */
+typedef struct nook_adapter_requirement {
+        int required_class; /* nook_isolation_class */
+} nook_adapter_requirement;
+
 typedef struct nook_environment_spec {
         char *environment_id;
         char *kind; /* JSON */
@@ -212,7 +266,7 @@ typedef struct nook_environment_spec {
         nook_secrets secrets;
         char *lifecycle; /* JSON */
         nook_ownership ownership;
-        nook_array accepted_adapters; /* char * */
+        nook_array accepted_adapters; /* nook_adapter_requirement */
         nook_io_policy io_policy;
         char *stats_policy; /* JSON */
 } nook_environment_spec;
@@ -264,7 +318,9 @@ typedef struct nook_process_spec {
         int terminal_mode;
         uint64_t timeout_ms;
         bool has_timeout_ms;
-        char *rlimits;           /* JSON */
+        nook_resources rlimits; /* the crate's ResourceLimits for this process; 0: no limit of that kind */
+        bool has_rlimits;
+        char *posix_rlimits;     /* ext JSON: named setrlimit(2) limits */
         nook_variant stdin_spec; /* "stdin": nook_stdin_tag; content_ref payload raw */
         nook_stream_policy stdout_policy;
         bool has_stdout_policy;
@@ -275,7 +331,7 @@ typedef struct nook_process_spec {
         nook_strmap env_values; /* ext, secret-grade: values never journaled */
         nook_process_ext nook;  /* ext; zeroed when absent (rows/cols 0 mean 24x80) */
         bool has_nook;
-        /* Derived while validating (not JSON fields): `user` and `rlimits` as the
+        /* Derived while validating (not JSON fields): `user` and `posix_rlimits` as the
          * adapter needs them. */
         struct {
                 bool set;
@@ -441,10 +497,6 @@ typedef struct nook_platform {
         bool emulation_supported;
 } nook_platform;
 
-typedef struct nook_capability_set {
-        nook_array capabilities; /* char * */
-} nook_capability_set;
-
 typedef struct nook_finding_result {
         char *name;
         char *title;
@@ -464,9 +516,9 @@ typedef struct nook_capability_report {
         nook_array supported_classes; /* int (nook_isolation_class) */
         nook_platform platform;
         nook_capability_set capabilities;
-        char *trust;                         /* JSON */
+        nook_trust trust;                    /* what this host offers */
         nook_array unsupported_requirements; /* char * */
-        char *log_retention;                 /* JSON */
+        int log_retention;                   /* RetentionClass of the journal */
         nook_array findings;                 /* nook_finding_result (ext) */
 } nook_capability_report;
 
@@ -486,8 +538,9 @@ typedef struct nook_mount_ref {
 } nook_mount_ref;
 
 typedef struct nook_mount_plan {
-        nook_array mounts;                   /* nook_mount_ref */
+        nook_array mounts;                   /* char *: the mount refs, in mount order */
         nook_array expanded_exposure_audits; /* char * */
+        nook_array nook;                     /* ext nook_mount_ref: each mount's alias, destination, mode, audit */
 } nook_mount_plan;
 
 typedef struct nook_secrets_result {

@@ -44,6 +44,7 @@ enum {
         Q_ENV_RECONCILE,
         Q_ENV_RETIRE,
         Q_CALL_LIST,
+        Q_CALL_NOTE,
         Q_RES_ADD,
         Q_RES_SET_PID,
         Q_RES_RELEASE,
@@ -88,8 +89,9 @@ static const char *const queries[_Q_MAX] = {
         [Q_ENV_RETIRE] = "UPDATE calls SET idem_key = idem_key || '#' || id WHERE environment_id = ?1 "
                          "AND idem_key LIKE 'env:%' AND instr(idem_key, '#') = 0 AND status != 'intent'",
         [Q_CALL_LIST] = "SELECT id, started_ms, finished_ms, method, idem_key, request_hash, status, "
-                        "environment_id, request, result, error, owner_pid "
+                        "environment_id, request, result, error, owner_pid, notes "
                         "FROM (SELECT * FROM calls ORDER BY id DESC LIMIT ?1) ORDER BY id",
+        [Q_CALL_NOTE] = "UPDATE calls SET notes = coalesce(notes || char(10), '') || ?2 WHERE id = ?1",
         [Q_RES_ADD] = "INSERT INTO resources (environment_id, kind, ref, pid, pid_start, detail, created_ms) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         [Q_RES_SET_PID] = "UPDATE resources SET pid = ?2, pid_start = ?3 WHERE id = ?1",
@@ -145,10 +147,12 @@ static const char *const migrations[NOOK_JOURNAL_SCHEMA_VERSION] = {
         " created_ms INTEGER NOT NULL,"
         " claimed_ms INTEGER);"
         "CREATE INDEX calls_intent ON calls (status) WHERE status = 'intent';",
+        /* 3: what a call accepted to give up (a downgrade), one line each */
+        "ALTER TABLE calls ADD COLUMN notes TEXT;",
 };
 
 /* How many of calls, resources, tickets exist at each schema version. */
-static const int tables_at_version[NOOK_JOURNAL_SCHEMA_VERSION + 1] = { 0, 2, 3 };
+static const int tables_at_version[NOOK_JOURNAL_SCHEMA_VERSION + 1] = { 0, 2, 3, 3 };
 
 struct nook_journal {
         sqlite3 *db;
@@ -928,6 +932,19 @@ int nook_journal_finish(nook_journal *j, int64_t call_id, const char *result_jso
         return call_end(j, call_id, NOOK_CALL_DONE, result_json, NULL, err);
 }
 
+int nook_journal_note(nook_journal *j, int64_t call_id, const char *note, nook_error **err) {
+        if (!note)
+                return bad_argument(err, "empty note");
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r = stmt(j, Q_CALL_NOTE, &s, err);
+        if (r < 0)
+                return r;
+        r = jbind(j, s, err, JI(call_id), JT(note));
+        if (r >= 0)
+                r = step(j, s, err);
+        return r < 0 ? r : 0;
+}
+
 int nook_journal_fail(nook_journal *j, int64_t call_id, const char *error_json, nook_error **err) {
         int r = nook_fault("journal.before_finish");
         if (r < 0)
@@ -1095,6 +1112,7 @@ int nook_journal_list(nook_journal *j, size_t limit, nook_journal_visit_fn fn, v
                         .result_json = (const char *)sqlite3_column_text(s, 9),
                         .error_json = (const char *)sqlite3_column_text(s, 10),
                         .owner_pid = sqlite3_column_int(s, 11),
+                        .notes = (const char *)sqlite3_column_text(s, 12),
                 };
                 r = fn(&e, userdata);
                 if (r != 0)

@@ -13,7 +13,7 @@
 
 typedef struct nook_journal nook_journal;
 
-#define NOOK_JOURNAL_SCHEMA_VERSION 2
+#define NOOK_JOURNAL_SCHEMA_VERSION 3
 
 /* Who owns a call: the process that wrote its intent.  A call whose owner is gone
  * (pid dead, or pid reused: start time differs, or the machine rebooted: boot id
@@ -85,6 +85,8 @@ int nook_journal_begin(nook_journal *j, const nook_call_intent *intent, nook_beg
 int nook_journal_finish(nook_journal *j, int64_t call_id, const char *result_json, nook_error **err);
 /* intent -> failed with the AgentError JSON. */
 int nook_journal_fail(nook_journal *j, int64_t call_id, const char *error_json, nook_error **err);
+/* Adds a line to the call's notes: what it accepted to give up (a downgrade). */
+int nook_journal_note(nook_journal *j, int64_t call_id, const char *note, nook_error **err);
 /* Marks every intent row whose owner is gone as interrupted; *ret_count (may be NULL)
  * gets how many. */
 int nook_journal_reap_interrupted(nook_journal *j, unsigned *ret_count, nook_error **err);

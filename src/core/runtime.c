@@ -17,6 +17,7 @@
 #include "nook/caps.h"
 #include "nook/runtime.h"
 #include "nook/session.h"
+#include "util/scrub.h"
 #include "util/fault.h"
 #include "util/sha256.h"
 
@@ -31,6 +32,7 @@ struct nook_runtime {
         char **aliases;                 /* NULL-terminated NAME=PATH */
         nook_journal *journal;          /* opened on the first journaled call */
         nook_capability_report *report; /* measured once per runtime, for selection */
+        char *last_note;                /* what the last call accepted to give up, or NULL */
 };
 
 static const char *const method_names[] = {
@@ -164,6 +166,7 @@ nook_runtime *nook_runtime_free(nook_runtime *rt) {
                 free(rt->report);
         }
         strv_free(rt->aliases);
+        free(rt->last_note);
         free(rt->data_dir);
         free(rt->run_dir);
         free(rt->journal_path);
@@ -277,22 +280,35 @@ static int invoke(nook_runtime *rt, nook_call_ctx *ctx, nook_method id, const vo
 
 /* Selection runs where a session is created: the adapter must satisfy the
  * environment's requirement on this host, or the fallback must accept the gap. */
-static int select_for(nook_runtime *rt, const nook_method_info *m, const void *req, nook_error **err) {
+/* A requirement that asks for nothing: no class, every trust field at its weakest, no
+ * capability. */
+static bool asks_nothing(const nook_requirement *need) {
+        const nook_trust *t = &need->trust;
+        bool weakest_trust = !need->has_trust ||
+                             (t->locality == NOOK_LOCALITY_ANY && t->tenancy == NOOK_TENANCY_SHARED_ALLOWED &&
+                              t->auditability == NOOK_LEVEL_NONE && t->cleanup == NOOK_CLEANUP_BEST_EFFORT &&
+                              t->data_residency.tag == NOOK_RESIDENCY_ANY && t->secret_isolation == NOOK_LEVEL_NONE);
+        return need->minimum_class < 0 && weakest_trust && need->required_capabilities.capabilities.n == 0;
+}
+
+/* Selection runs where a session is created: the adapter must satisfy the
+ * environment's requirement on this host, or the fallback must accept the gap.  An
+ * accepted gap is never silent: *ret_note says what was given up, for the journal and
+ * the session. */
+static int select_for(nook_runtime *rt, const nook_method_info *m, const void *req, char **ret_note, nook_error **err) {
         if (m->id != NOOK_M_PREPARE_SESSION)
                 return 0;
         const nook_environment *env = nook_codec_environment(m, req);
-        const nook_requirement *need = &env->spec.requirement;
-        /* The probe costs ~10 ms: run it only when there is something to check against
-         * it (accepted_adapters needs no measurement). */
-        if (!env->spec.has_requirement || (need->minimum_class < 0 && need->required_capabilities.n == 0)) {
+        /* The probe costs ~10 ms: run it only when there is something to check against it. */
+        if ((!env->spec.has_requirement || asks_nothing(&env->spec.requirement)) &&
+            env->spec.accepted_adapters.n == 0) {
                 nook_capability_report none = { .health = { .tag = -1 } };
                 return nook_select_check(env, rt->ops->runtime_ref, &none, NULL, err);
         }
         int r = ensure_report(rt, err);
         if (r < 0)
                 return nook_error_prefix(err, r, "prepare_session: measuring host capabilities");
-        _cleanup_free_ char *note = NULL;
-        return nook_select_check(env, rt->ops->runtime_ref, rt->report, &note, err);
+        return nook_select_check(env, rt->ops->runtime_ref, rt->report, ret_note, err);
 }
 
 typedef struct call_state {
@@ -346,7 +362,26 @@ static int journal_begin(nook_runtime *rt, call_state *c, char **ret_replay, noo
         return outcome == NOOK_BEGIN_REPLAY ? 1 : 0;
 }
 
+/* No host path leaves the library in an error's message (JSON, journal): the dirs are
+ * named ("<data dir>"); the CLI's person still gets the original, as the hint, when the
+ * error has none. */
+static int scrub_error(nook_runtime *rt, int r, nook_error **err) {
+        if (!err || !*err)
+                return r;
+        const char *m = nook_error_get_message(*err);
+        char *clean = nook_scrub_paths(m, rt->config.data_dir, rt->config.run_dir);
+        if (!clean || strcmp(clean, m) == 0) {
+                free(clean);
+                return r;
+        }
+        if (!nook_error_get_hint(*err))
+                nook_error_set_hint(err, "%s", m);
+        nook_error_take_message(err, clean);
+        return r;
+}
+
 static int journal_failure(nook_runtime *rt, call_state *c, int r, nook_error **err) {
+        scrub_error(rt, r, err);
         if (!c->journaled || !c->call_id)
                 return r;
         _cleanup_free_ char *ej = nook_error_to_json(err ? *err : NULL);
@@ -386,8 +421,17 @@ int nook_runtime_call(nook_runtime *rt, const char *method, const char *request_
                                      err);
 }
 
+static int call_buf(nook_runtime *rt, const char *method, const char *request, size_t request_len,
+                    char **ret_result_json, nook_error **err);
+
 int nook_runtime_call_buf(nook_runtime *rt, const char *method, const char *request, size_t request_len,
                           char **ret_result_json, nook_error **err) {
+        int r = call_buf(rt, method, request, request_len, ret_result_json, err);
+        return r < 0 ? scrub_error(rt, r, err) : r;
+}
+
+static int call_buf(nook_runtime *rt, const char *method, const char *request, size_t request_len,
+                    char **ret_result_json, nook_error **err) {
         _cleanup_(call_state_done) call_state c = { .m = nook_method_lookup(method) };
         if (!c.m)
                 return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
@@ -415,16 +459,28 @@ int nook_runtime_call_buf(nook_runtime *rt, const char *method, const char *requ
         c.res = nook_codec_new_result(c.m);
         if (!c.res)
                 return journal_failure(rt, &c, nook_error_oom(err), err);
-        r = select_for(rt, c.m, c.req, err);
+        free(rt->last_note);
+        rt->last_note = NULL;
+        _cleanup_free_ char *note = NULL;
+        r = select_for(rt, c.m, c.req, &note, err);
         if (r < 0)
+                return journal_failure(rt, &c, r, err);
+        /* the downgrade is journaled before the session exists (journal before effect) */
+        if (note && c.journaled && (r = nook_journal_note(rt->journal, c.call_id, note, err)) < 0)
                 return journal_failure(rt, &c, r, err);
         nook_call_ctx ctx = { .journal = c.journaled ? rt->journal : NULL,
                               .call_id = c.call_id,
-                              .config = &rt->config };
+                              .config = &rt->config,
+                              .downgrade = note };
         r = invoke(rt, &ctx, c.m->id, c.req, c.res, err);
         if (r < 0)
                 return journal_failure(rt, &c, r, err);
+        rt->last_note = TAKE_PTR(note);
         return finish(rt, &c, ret_result_json, err);
+}
+
+const char *nook_runtime_last_note(const nook_runtime *rt) {
+        return rt ? rt->last_note : NULL;
 }
 
 int nook_runtime_capability_report(nook_runtime *rt, nook_capability_report *ret, nook_error **err) {

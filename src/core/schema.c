@@ -634,9 +634,17 @@ json_t *nook_schema_encode(const nook_schema *s, const void *in) {
                 return NULL;
         for (size_t i = 0; i < s->n_fields; i++) {
                 const nook_field *f = &s->fields[i];
+                const void *src = slot(in, f->offset);
+                json_t *v = NULL;
                 if (f->has_offset != NOOK_NO_HAS && !*(const bool *)slot(in, f->has_offset))
+                        v = NULL;
+                else if (f->type == NOOK_F_ARRAY && (f->flags & NOOK_ENC_OMIT_EMPTY) &&
+                         ((const nook_array *)src)->n == 0)
                         continue;
-                json_t *v = encode_value(f, slot(in, f->offset));
+                else
+                        v = encode_value(f, src);
+                if (!v && (f->flags & NOOK_ENC_NULL))
+                        v = json_null();
                 if (v && json_object_set_new(o, f->name, v) < 0) {
                         json_decref(o);
                         return NULL;

@@ -43,6 +43,9 @@ enum {
         NOOK_SECRET = 1u << 3,       /* never journaled: maps keep their keys, strings their length */
         NOOK_REDACT_COUNT = 1u << 4, /* journaled as "<name>_count": number of elements (argv) */
         NOOK_REDACT_NAMES = 1u << 5, /* array of objects journaled as the list of their first field (env) */
+        /* Encoding (enums.md "Field by field"): how an absent value is written. */
+        NOOK_ENC_NULL = 1u << 6,       /* absent (NULL string, has_ flag false) written as null, not left out */
+        NOOK_ENC_OMIT_EMPTY = 1u << 7, /* ARRAY: left out when it has no element */
 };
 
 typedef struct nook_array {

@@ -50,7 +50,7 @@ static int caps_fill(nook_caps *c, nook_error **err) {
                                                  .remedy = f->remedy };
         }
         for (size_t i = 0; i < rep->capabilities.capabilities.n; i++)
-                c->capabilities[i] = ((char **)rep->capabilities.capabilities.items)[i];
+                c->capabilities[i] = nook_capability_values[((int *)rep->capabilities.capabilities.items)[i]];
         if (rep->health.tag == NOOK_HEALTH_TAG_DEGRADED)
                 c->reason = strdup(((nook_health_degraded *)rep->health.data)->reason);
         else if (rep->health.tag == NOOK_HEALTH_TAG_UNSUPPORTED_HOST) {
@@ -135,13 +135,14 @@ static json_t *text_or_null(const char *s, bool parse) {
 
 static int append_entry(const nook_journal_entry *e, void *userdata) {
         json_t *arr = userdata;
-        json_t *o = json_pack("{sI sI sI ss ss ss ss ss so* so* so* si}", "id", (json_int_t)e->id, "started_ms",
-                              (json_int_t)e->started_ms, "finished_ms", (json_int_t)e->finished_ms, "method", e->method,
-                              "status", e->status, "request_hash", e->request_hash ? e->request_hash : "",
-                              "idempotency_key", e->idempotency_key ? e->idempotency_key : "", "environment_id",
-                              e->environment_id ? e->environment_id : "", "request",
-                              text_or_null(e->request_json, true), "result", text_or_null(e->result_json, true),
-                              "error", text_or_null(e->error_json, true), "owner_pid", e->owner_pid);
+        json_t *o =
+                json_pack("{sI sI sI ss ss ss ss ss so* so* so* si so*}", "id", (json_int_t)e->id, "started_ms",
+                          (json_int_t)e->started_ms, "finished_ms", (json_int_t)e->finished_ms, "method", e->method,
+                          "status", e->status, "request_hash", e->request_hash ? e->request_hash : "",
+                          "idempotency_key", e->idempotency_key ? e->idempotency_key : "", "environment_id",
+                          e->environment_id ? e->environment_id : "", "request", text_or_null(e->request_json, true),
+                          "result", text_or_null(e->result_json, true), "error", text_or_null(e->error_json, true),
+                          "owner_pid", e->owner_pid, "notes", text_or_null(e->notes, false));
         if (!o || json_array_append_new(arr, o) < 0)
                 return -ENOMEM;
         return 0;

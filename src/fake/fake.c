@@ -97,6 +97,15 @@ static int push(nook_array *a, const char *v, nook_error **err) {
         return 0;
 }
 
+static int push_int(nook_array *a, int v, nook_error **err) {
+        int *items = realloc(a->items, (a->n + 1) * sizeof(int));
+        if (!items)
+                return nook_error_oom(err);
+        a->items = items;
+        items[a->n++] = v;
+        return 0;
+}
+
 static int fake_capability_report(void *state, nook_call_ctx *ctx, const nook_empty_req *req,
                                   nook_capability_report *ret, nook_error **err) {
         ret->report_ref = strdup("fake-report");
@@ -117,8 +126,11 @@ static int fake_capability_report(void *state, nook_call_ctx *ctx, const nook_em
         const char *caps = getenv("NOOK_FAKE_CAPS");
         for (size_t i = 0; nook_capability_values[i]; i++)
                 if (!caps || strstr(caps, nook_capability_values[i]))
-                        if (push(&ret->capabilities.capabilities, nook_capability_values[i], err) < 0)
+                        if (push_int(&ret->capabilities.capabilities, (int)i, err) < 0)
                                 return -ENOMEM;
+        ret->trust =
+                (nook_trust){ .locality = NOOK_LOCALITY_LOCAL, .data_residency = { .tag = NOOK_RESIDENCY_LOCAL_ONLY } };
+        ret->log_retention = NOOK_RETENTION_RUN_SCOPED;
         return 0;
 }
 
@@ -170,13 +182,15 @@ static int fake_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepa
 static int fake_resolve_mounts(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_mount_plan *ret,
                                nook_error **err) {
         const nook_array *m = &req->environment.spec.filesystem.mounts;
-        ret->mounts.items = calloc(m->n + 1, sizeof(nook_mount_ref));
-        if (!ret->mounts.items)
+        ret->nook.items = calloc(m->n + 1, sizeof(nook_mount_ref));
+        if (!ret->nook.items)
                 return nook_error_oom(err);
         for (size_t i = 0; i < m->n; i++) {
                 const nook_mount_policy *p = &((nook_mount_policy *)m->items)[i];
-                nook_mount_ref *o = &((nook_mount_ref *)ret->mounts.items)[i];
-                ret->mounts.n = i + 1;
+                nook_mount_ref *o = &((nook_mount_ref *)ret->nook.items)[i];
+                ret->nook.n = i + 1;
+                if (push(&ret->mounts, p->mount_ref, err) < 0)
+                        return -ENOMEM;
                 o->mount_ref = strdup(p->mount_ref);
                 o->source_alias = strdup(p->source_alias);
                 o->destination_path = strdup(p->destination_path);

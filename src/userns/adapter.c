@@ -11,6 +11,7 @@
 #include "userns/caps.h"
 #include "userns/stages.h"
 #include "util/random.h"
+#include "util/scrub.h"
 #include "util/strbuf.h"
 
 #define ADAPTER_REF "nook.userns"
@@ -36,7 +37,8 @@ static const struct {
         { "process_signal", NOOK_FACT_USERNS | NOOK_FACT_PIDNS | NOOK_FACT_PIDFD, true },
         { "process_rlimits", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, true },
         { "content_ref_io", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, true },
-        { "io_redaction", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, false },
+        { "io_redaction", NOOK_FACT_USERNS | NOOK_FACT_PIDNS,
+          true }, /* output reaches the host only as the io policy allows */
         { "process_stats", NOOK_FACT_USERNS | NOOK_FACT_PIDNS | NOOK_FACT_PROCFS_MOUNT, true },
         { "cleanup", NOOK_FACT_USERNS | NOOK_FACT_PIDFD, true },
         { "detach", NOOK_FACT_USERNS, true },
@@ -59,80 +61,6 @@ static char *random_ref(const char *prefix) {
                 return NULL;
         return s;
 }
-/* JSON results never carry host paths (CONTRACT.md "Errors"): the dirs nook uses, the
- * home directory and the user-specific ancestors of the dirs are named, not spelled
- * out ("<data dir>/.."). */
-typedef struct subst {
-        char *path;
-        char *name;
-} subst;
-
-static bool shared_dir(const char *p) {
-        static const char *const shared[] = { "/", "/tmp", "/var/tmp", "/var", "/home", "/run", "/run/user", "/usr" };
-        for (size_t i = 0; i < ELEMENTSOF(shared); i++)
-                if (strcmp(p, shared[i]) == 0)
-                        return true;
-        return false;
-}
-
-static size_t add_with_ancestors(subst *out, size_t n, size_t max, const char *path, const char *name) {
-        if (!path || path[0] != '/' || n >= max)
-                return n;
-        char *p = strdup(path);
-        char *label = strdup(name);
-        for (; p && label && !shared_dir(p) && n < max;) {
-                out[n++] = (subst){ .path = p, .name = label };
-                char *slash = strrchr(p, '/');
-                if (!slash)
-                        return n;
-                p = strndup(p, slash == p ? 1 : (size_t)(slash - p));
-                char *up = NULL;
-                label = asprintf(&up, "%s/..", label) < 0 ? NULL : up;
-        }
-        free(p);
-        free(label);
-        return n;
-}
-
-static int by_length_desc(const void *a, const void *b) {
-        size_t la = strlen(((const subst *)a)->path), lb = strlen(((const subst *)b)->path);
-        return la < lb ? 1 : la > lb ? -1 : 0;
-}
-
-static char *scrub_paths(const char *text, const nook_adapter_config *c) {
-        if (!text)
-                return NULL;
-        subst subs[48];
-        size_t n = add_with_ancestors(subs, 0, ELEMENTSOF(subs), c->data_dir, "<data dir>");
-        n = add_with_ancestors(subs, n, ELEMENTSOF(subs), c->run_dir, "<run dir>");
-        const char *home = getenv("HOME");
-        if (home && home[0] == '/' && !shared_dir(home) && n < ELEMENTSOF(subs))
-                subs[n++] = (subst){ .path = strdup(home), .name = strdup("~") };
-        qsort(subs, n, sizeof(subst), by_length_desc);
-        nook_strbuf b = NOOK_STRBUF_INIT;
-        for (const char *p = text; *p;) {
-                size_t i = 0;
-                for (; i < n; i++) {
-                        size_t len = subs[i].path ? strlen(subs[i].path) : 0;
-                        /* whole components only: "/tmp/ab" must not match inside "/tmp/abc" */
-                        if (len && subs[i].name && strncmp(p, subs[i].path, len) == 0 &&
-                            (p[len] == 0 || p[len] == '/' || p[len] == ' ' || p[len] == ')' || p[len] == ',' ||
-                             p[len] == ':' || p[len] == ';')) {
-                                nook_strbuf_puts(&b, subs[i].name);
-                                p += len;
-                                break;
-                        }
-                }
-                if (i == n)
-                        nook_strbuf_putn(&b, p++, 1);
-        }
-        for (size_t i = 0; i < n; i++) {
-                free(subs[i].path);
-                free(subs[i].name);
-        }
-        return nook_strbuf_steal(&b);
-}
-
 static int push_string(nook_array *a, const char *s, nook_error **err) {
         char **items = realloc(a->items, (a->n + 1) * sizeof(char *));
         if (!items)
@@ -156,8 +84,8 @@ static int fill_findings(const nook_probe *p, const nook_adapter_config *c, nook
                 o->title = f->title ? strdup(f->title) : NULL;
                 o->ok = f->ok;
                 o->required = f->required;
-                o->detail = scrub_paths(f->detail ? f->detail : "", c);
-                o->remedy = f->remedy ? scrub_paths(f->remedy, c) : NULL;
+                o->detail = nook_scrub_paths(f->detail ? f->detail : "", c->data_dir, c->run_dir);
+                o->remedy = f->remedy ? nook_scrub_paths(f->remedy, c->data_dir, c->run_dir) : NULL;
                 ret->findings.n = i + 1;
                 if (!o->name || !o->detail || (f->remedy && !o->remedy))
                         return nook_error_oom(err);
@@ -189,13 +117,31 @@ static int fill_health(const nook_probe *p, nook_capability_report *ret, nook_er
         return 0;
 }
 
+static int capability_index(const char *name) {
+        for (int i = 0; nook_capability_values[i]; i++)
+                if (strcmp(nook_capability_values[i], name) == 0)
+                        return i;
+        return -1;
+}
+
+static int push_int(nook_array *a, int v, nook_error **err) {
+        int *items = realloc(a->items, (a->n + 1) * sizeof(int));
+        if (!items)
+                return nook_error_oom(err);
+        a->items = items;
+        items[a->n++] = v;
+        return 0;
+}
+
 static int fill_capabilities(const nook_probe *p, nook_capability_report *ret, nook_error **err) {
         for (size_t i = 0; i < ELEMENTSOF(capability_table); i++) {
                 bool host = (p->facts & capability_table[i].needs) == capability_table[i].needs;
-                nook_array *dst = host && capability_table[i].implemented ? &ret->capabilities.capabilities
-                                                                          : &ret->unsupported_requirements;
-                if (push_string(dst, capability_table[i].name, err) < 0)
-                        return -ENOMEM;
+                int r = host && capability_table[i].implemented
+                                ? push_int(&ret->capabilities.capabilities, capability_index(capability_table[i].name),
+                                           err)
+                                : push_string(&ret->unsupported_requirements, capability_table[i].name, err);
+                if (r < 0)
+                        return r;
         }
         if (p->facts & NOOK_FACT_USERNS) {
                 ret->supported_classes.items = calloc(2, sizeof(int));
@@ -226,23 +172,37 @@ static int userns_capability_report(void *state, nook_call_ctx *ctx, const nook_
         ret->platform.platform = strdup("linux");
         ret->platform.os = strdup("linux");
         ret->platform.cpu_architecture = strdup(p->cpu_architecture ? p->cpu_architecture : u.machine);
-        ret->trust = strdup("\"unprivileged_user_namespaces\"");
-        ret->log_retention = strdup("{\"journal\":\"local\"}");
+        /* What nook offers, field by field: the sandbox runs on this machine, on a kernel
+         * shared with its other users; every stage is journaled before it acts; cleanup
+         * and gc remove what a session made, after any crash; no data leaves the
+         * machine; no secret is held yet (the secrets stage is not built). */
+        ret->trust = (nook_trust){ .locality = NOOK_LOCALITY_LOCAL,
+                                   .tenancy = NOOK_TENANCY_SHARED_ALLOWED,
+                                   .auditability = NOOK_LEVEL_REQUIRED,
+                                   .cleanup = NOOK_CLEANUP_GUARANTEE_REQUIRED,
+                                   .data_residency = { .tag = NOOK_RESIDENCY_LOCAL_ONLY },
+                                   .secret_isolation = NOOK_LEVEL_NONE };
+        /* the journal stays in the data dir across sessions and reboots until pruned */
+        ret->log_retention = NOOK_RETENTION_DURABLE;
         if (!ret->report_ref || !ret->adapter_ref || !ret->adapter_kind || !ret->adapter_version ||
-            !ret->capability_version || !ret->platform.platform || !ret->platform.os ||
-            !ret->platform.cpu_architecture || !ret->trust || !ret->log_retention)
+            !ret->capability_version || !ret->platform.platform || !ret->platform.os || !ret->platform.cpu_architecture)
                 return nook_error_oom(err);
         if ((r = fill_health(p, ret, err)) < 0 || (r = fill_capabilities(p, ret, err)) < 0)
                 return r;
         return fill_findings(p, c, ret, err);
 }
 
-#define NOT_YET(op, req_t, res_t, issue)                                                                          \
-        static int userns_##op(void *state, nook_call_ctx *ctx, const req_t *req, res_t *ret, nook_error **err) { \
-                return nook_error_not_implemented(err, #op " (" issue ")");                                       \
+/* An environment without secrets needs nothing materialised: that answer is exact.
+ * Holding secret values is the secrets stage's, not built yet. */
+static int userns_prepare_secrets(void *state, nook_call_ctx *ctx, const nook_prepare_secrets_req *req,
+                                  nook_secrets_result *ret, nook_error **err) {
+        const nook_secrets *want = &req->environment.spec.secrets;
+        if (want->secret_mounts.n == 0 && want->env_secrets.n == 0 && req->secret_values.n == 0) {
+                ret->teardown_required = want->teardown_required;
+                return 0;
         }
-
-NOT_YET(prepare_secrets, nook_prepare_secrets_req, nook_secrets_result, "secrets")
+        return nook_error_not_implemented(err, "prepare_secrets (secrets)");
+}
 
 const nook_adapter_ops nook_userns_adapter = {
         .name = "userns",

@@ -25,6 +25,7 @@
 #include "userns/proof.h"
 #include "userns/session.h"
 #include "userns/stages.h"
+#include "util/clock.h"
 #include "util/proc.h"
 #include "util/rmrf.h"
 #include "util/strbuf.h"
@@ -307,8 +308,39 @@ static bool gc_reclaim(gc_ctx *g, const char *env, const char *ref, int dir_fd, 
  * made it died mid-way.  S32: unless its holder, proven, serves a complete record of
  * its own: a live session of another run dir (another XDG_RUNTIME_DIR, same data dir),
  * whose liveness the holder tells, not what this run dir shows. */
+/* A root prepare_rootfs checked without a session (rootfs.c unbound_root): once a
+ * session adopted its named writable layer, the layer is that session's (kept by name);
+ * a layer no session ever took is removed (it is empty: nothing ran on it). */
+static void gc_unbound_rootfs(gc_ctx *g, const nook_resource *res) {
+        /* a minute's grace: the session that names it may be on its way to adopt it */
+        if (nook_wall_ms() - res->created_ms < 60000)
+                return;
+        const char *key = "\"writable_layer_ref\":\"";
+        const char *at = res->detail ? strstr(res->detail, key) : NULL;
+        char name[256] = "";
+        if (at)
+                sscanf(at + strlen(key), "%255[A-Za-z0-9._-]", name);
+        if (name[0] && name[0] != '.') {
+                _cleanup_free_ char *dir = NULL;
+                _cleanup_close_ int uppers = -1;
+                if (asprintf(&dir, "%s/uppers", g->c->data_dir) >= 0)
+                        uppers = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int layer =
+                        uppers >= 0 ? openat(uppers, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+                struct stat st;
+                if (layer >= 0 && fstatat(layer, "session", &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+                    nook_rm_rf_at(uppers, name) < 0)
+                        return; /* kept held: the next gc tries again */
+        }
+        (void)nook_journal_resource_release(g->j, res->id, NULL);
+}
+
 static int gc_resource(const nook_resource *res, void *userdata) {
         gc_ctx *g = userdata;
+        if (strcmp(res->kind, "rootfs") == 0 && !res->environment_id) {
+                gc_unbound_rootfs(g, res);
+                return 0;
+        }
         if (strcmp(res->kind, "session") != 0)
                 return 0;
         _cleanup_(nook_session_freep) nook_session *s = NULL;

@@ -251,9 +251,9 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
         int r = nook_session_need(ctx->config, req->environment.environment_id, "prepare_environment", &s, err);
         if (r < 0)
                 return r;
-        if (!s->rootfs && !s->image)
-                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
-                                      "prepare_environment: no root filesystem yet; call prepare_rootfs first");
+        /* the root prepare_rootfs checked without a session (or none yet): the spec names it */
+        if (!s->rootfs && !s->image && (r = nook_rootfs_adopt(ctx, s, &req->environment, err)) < 0)
+                return nook_error_prefix(err, r, "prepare_environment");
         if (!s->prepared) {
                 nook_msg reply = NOOK_MSG_INIT(0);
                 bool asked = false;
@@ -263,8 +263,13 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                         return nook_error_prefix(err, r, "prepare_environment");
                 }
                 const char *notes = nook_msg_str(&reply, T_MESSAGE);
-                if (r >= 0 && notes && *notes)
-                        s->notes = strdup(notes);
+                if (r >= 0 && notes && *notes) { /* after the downgrades prepare_session noted */
+                        char *all = NULL;
+                        if (asprintf(&all, "%s%s%s", s->notes ? s->notes : "", s->notes ? "; " : "", notes) >= 0) {
+                                free(s->notes);
+                                s->notes = all;
+                        }
+                }
                 const char *used = nook_msg_str(&reply, T_DRIVER);
                 /* the holder tries "auto" in order overlay first, "auto:D" D first */
                 const char *first = !s->driver                        ? NULL

@@ -124,6 +124,11 @@ struct nook_session;
 int nook_session_read_root_file(const nook_adapter_config *c, const struct nook_session *s, const char *path,
                                 size_t max, char **ret);
 
+/* rootfs.c: the root of a session prepare_rootfs did not bind to it (the contract's
+ * request names no session): taken from the environment's spec.rootfs, else spec.image,
+ * checked, journaled and saved as prepare_rootfs would. */
+int nook_rootfs_adopt(nook_call_ctx *ctx, struct nook_session *s, const nook_environment *env, nook_error **err);
+
 /* process.c: an image's WorkingDir nook will use: absolute, no "..", not under /proc
  * (S22); others are ignored (the process starts in /). */
 bool nook_image_workdir_ok(const char *w);

@@ -164,11 +164,19 @@ int nook_limits_spawn(const nook_session *s, const nook_environment_spec *spec, 
         const nook_resources *res = &spec->resources;
         record rec;
         record_read(s->dir_fd, &rec);
+        /* the process's own ResourceLimits (rlimits) tighten the session's; 0 asks nothing */
+        const nook_resources *own = p->has_rlimits ? &p->rlimits : NULL;
         uint64_t timeout = p->has_timeout_ms ? p->timeout_ms : res->timeout_ms;
+        if (own && own->timeout_ms && own->timeout_ms < timeout)
+                timeout = own->timeout_ms;
         int r = nook_msg_add_u64(m, T_TIMEOUT_MS, timeout);
         nook_strbuf_printf(sum, "limits: timeout %llu ms (monitor)", (unsigned long long)timeout);
         uint64_t mem = res->memory_mb < UNLIMITED_MEMORY_MB ? res->memory_mb << 20 : 0;
         uint64_t pids = res->process_count < UNLIMITED_PROCESSES ? res->process_count : 0;
+        if (own && own->memory_mb && (!mem || (own->memory_mb << 20) < mem))
+                mem = own->memory_mb << 20;
+        if (own && own->process_count && (!pids || own->process_count < pids))
+                pids = own->process_count;
         if (r >= 0 && mem)
                 r = nook_msg_add_u64(m, T_MEMORY_MAX, mem);
         if (r >= 0 && pids)

@@ -258,24 +258,32 @@ int nook_userns_resolve_mounts(void *state, nook_call_ctx *ctx, const nook_env_r
         int r = nook_mounts_plan(ctx->config, &req->environment, &l, err);
         if (r < 0)
                 return nook_error_prefix(err, r, "resolve_mounts");
-        ret->mounts.items = calloc(l.n + 1, sizeof(nook_mount_ref));
+        ret->mounts.items = calloc(l.n + 1, sizeof(char *));
+        ret->nook.items = calloc(l.n + 1, sizeof(nook_mount_ref));
         ret->expanded_exposure_audits.items = calloc(l.n + 1, sizeof(char *));
-        for (size_t i = 0; ret->mounts.items && ret->expanded_exposure_audits.items && i < l.n; i++) {
-                nook_mount_ref *m = &((nook_mount_ref *)ret->mounts.items)[i];
+        bool oom = !ret->mounts.items || !ret->nook.items || !ret->expanded_exposure_audits.items;
+        for (size_t i = 0; !oom && i < l.n; i++) {
+                /* the contract's plan is the refs; what each is goes in the ext detail */
+                ((char **)ret->mounts.items)[i] = strdup(l.e[i].ref);
+                ret->mounts.n = i + 1;
+                nook_mount_ref *m = &((nook_mount_ref *)ret->nook.items)[i];
                 m->mount_ref = strdup(l.e[i].ref);
                 m->source_alias = l.e[i].alias ? strdup(l.e[i].alias) : NULL;
                 m->destination_path = strdup(l.e[i].dest);
                 m->mode = l.e[i].read_only ? NOOK_MOUNT_READ_ONLY : NOOK_MOUNT_WRITABLE;
                 m->expansion_audit = strdup(l.e[i].audit);
-                ret->mounts.n = i + 1;
-                if (l.e[i].is_file) {
+                ret->nook.n = i + 1;
+                oom = !((char **)ret->mounts.items)[i] || !m->mount_ref || !m->destination_path ||
+                      !m->expansion_audit || (l.e[i].alias && !m->source_alias);
+                if (!oom && l.e[i].is_file) {
                         char *a = NULL;
                         if (asprintf(&a, "mount %s (%s): single file bound by itself; nothing more is exposed",
-                                     l.e[i].ref, l.e[i].dest) >= 0)
+                                     l.e[i].ref, l.e[i].dest) < 0)
+                                oom = true;
+                        else
                                 ((char **)ret->expanded_exposure_audits.items)[ret->expanded_exposure_audits.n++] = a;
                 }
         }
-        bool oom = !ret->mounts.items || !ret->expanded_exposure_audits.items;
         nook_mount_list_clear(&l);
         return oom ? nook_error_oom(err) : 0;
 }

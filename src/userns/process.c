@@ -45,12 +45,25 @@ static int add_env(const nook_session *s, const nook_process_spec *p, char **ima
         size_t n_image = 0;
         while (image_env && image_env[n_image])
                 n_image++;
-        char **seen = calloc(p->env_values.n + n_image + 1, sizeof(char *));
+        char **seen = calloc(p->env_values.n + p->env.n + n_image + 1, sizeof(char *));
         size_t n = 0;
         int r = seen ? 0 : -ENOMEM;
         for (size_t i = 0; r >= 0 && i < p->env_values.n; i++) {
                 _cleanup_free_ char *kv = NULL;
                 if (asprintf(&kv, "%s=%s", p->env_values.keys[i], p->env_values.values[i]) < 0)
+                        r = -ENOMEM;
+                else if ((r = nook_msg_add_str(m, T_ENV, kv)) >= 0)
+                        seen[n++] = TAKE_PTR(kv);
+        }
+        /* the contract's own entries (a host that sends only the crate's types): the
+         * value is the redacted_value the host wrote, since raw values never travel there
+         * (CONTRACT.md "IsolatedProcessSpec"); env_values win */
+        for (size_t i = 0; r >= 0 && i < p->env.n; i++) {
+                const nook_env_entry *e = &((const nook_env_entry *)p->env.items)[i];
+                _cleanup_free_ char *kv = NULL;
+                if (!e->redacted_value || e->value_ref || env_has(seen, n, e->name))
+                        continue; /* a value_ref names a value held elsewhere (a secret): not this text */
+                if (asprintf(&kv, "%s=%s", e->name, e->redacted_value) < 0)
                         r = -ENOMEM;
                 else if ((r = nook_msg_add_str(m, T_ENV, kv)) >= 0)
                         seen[n++] = TAKE_PTR(kv);
@@ -344,11 +357,30 @@ static void remove_process_dir(const nook_session *s, const char *ref) {
                 (void)nook_rm_rf_at(fd, ref);
 }
 
-/* ext wait_ms: wait for the end and hand back the first frames of each stream. */
+/* How long start_process waits for the end (0: it answers once the workload runs).
+ * ext wait_ms says; without it (a host holding only the crate's types), a batch process
+ * that nothing can feed (stdin closed, a pipe) is waited for, as the crate's own fake
+ * answers, up to its timeout, which ends it anyway; one that takes input, or a pty, is
+ * answered at once and driven with stream_io. */
+static uint64_t wait_ms(const nook_start_process_req *req) {
+        if (req->has_wait_ms)
+                return req->wait_ms;
+        const nook_process_spec *p = &req->process;
+        bool batch = p->stdin_spec.tag == NOOK_STDIN_CLOSED && p->terminal_mode == NOOK_TERM_PIPE &&
+                     !(p->has_nook && p->nook.stdin_open);
+        if (!batch)
+                return 0;
+        uint64_t t = p->has_timeout_ms ? p->timeout_ms : req->environment.spec.resources.timeout_ms;
+        if (p->has_rlimits && p->rlimits.timeout_ms && p->rlimits.timeout_ms < t)
+                t = p->rlimits.timeout_ms;
+        return t + 5000; /* the monitor's kill and its record land within this */
+}
+
+/* Wait for the end and hand back the first frames of each stream. */
 static int finish_waiting(const nook_session *s, const nook_start_process_req *req, const char *ref,
                           nook_start_result *ret, nook_error **err) {
         nook_exit_record rec;
-        if (nook_process_wait(s, ref, (int64_t)req->wait_ms, &rec) <= 0)
+        if (nook_process_wait(s, ref, (int64_t)wait_ms(req), &rec) <= 0)
                 return 0;
         ret->terminal_status = rec.timed_out        ? NOOK_TERMINAL_TIMED_OUT
                                : rec.exit_code == 0 ? NOOK_TERMINAL_COMPLETED
@@ -414,5 +446,5 @@ int nook_userns_start_process(void *state, nook_call_ctx *ctx, const nook_start_
         ret->terminal_status = NOOK_TERMINAL_UNKNOWN;
         if (!ret->process_ref || !ret->adapter_session_ref)
                 return nook_error_oom(err);
-        return req->has_wait_ms ? finish_waiting(s, req, ref, ret, err) : 0;
+        return wait_ms(req) ? finish_waiting(s, req, ref, ret, err) : 0;
 }

@@ -18,6 +18,7 @@
 #include "util/fs.h"
 #include "util/hostpath.h"
 #include "util/rootfile.h"
+#include "util/sha256.h"
 #include "util/strbuf.h"
 
 #define FUSE_OVERLAYFS "/usr/bin/fuse-overlayfs"
@@ -140,24 +141,46 @@ static int claim_upper(nook_call_ctx *ctx, nook_session *s, int fd, const char *
         return 0;
 }
 
+/* <data dir>/uppers/NAME, made if missing: a writable layer kept by name. */
+static int named_upper_dir(nook_call_ctx *ctx, const char *named, char **ret, nook_error **err) {
+        for (const char *c = named; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+                      *c == '_' || *c == '-') ||
+                    named[0] == '.')
+                        return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "/rootfs/writable_layer_ref",
+                                                "a writable layer's name is letters, digits, . _ - only");
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/uppers/%s/x", ctx->config->data_dir, named) < 0)
+                return nook_error_oom(err);
+        int r = nook_mkdir_parents(dir);
+        if (r < 0)
+                return nook_error_sys(err, -r, "creating the writable layer %s", named);
+        dir[strlen(dir) - 2] = 0;
+        *ret = TAKE_PTR(dir);
+        return 0;
+}
+
+/* A named writable layer made before any session uses it: its upper and work dirs. */
+static int named_upper(nook_call_ctx *ctx, const char *named, nook_error **err) {
+        _cleanup_free_ char *dir = NULL;
+        int r = named_upper_dir(ctx, named, &dir, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || (mkdirat(fd, "upper", 0755) < 0 && errno != EEXIST) ||
+            (mkdirat(fd, "work", 0700) < 0 && errno != EEXIST))
+                return nook_error_sys(err, errno, "creating the writable layer %s", named);
+        return 0;
+}
+
 /* The writable layer: per session (it goes with cleanup), or the persistent one a
  * writable_layer_ref names under the data dir (kept). */
 static int make_upper(nook_call_ctx *ctx, nook_session *s, const char *named, nook_error **err) {
         _cleanup_free_ char *dir = NULL;
         if (named) {
-                for (const char *c = named; *c; c++)
-                        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                              *c == '.' || *c == '_' || *c == '-') ||
-                            named[0] == '.')
-                                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION,
-                                                        "/rootfs/writable_layer_ref",
-                                                        "a writable layer's name is letters, digits, . _ - only");
-                if (asprintf(&dir, "%s/uppers/%s/x", ctx->config->data_dir, named) < 0)
-                        return nook_error_oom(err);
-                int r = nook_mkdir_parents(dir);
+                int r = named_upper_dir(ctx, named, &dir, err);
                 if (r < 0)
-                        return nook_error_sys(err, -r, "creating the writable layer %s", named);
-                dir[strlen(dir) - 2] = 0;
+                        return r;
         } else if (asprintf(&dir, "%s/rootfs", s->dir) < 0)
                 return nook_error_oom(err);
         else if (mkdirat(s->dir_fd, "rootfs", 0700) < 0 && errno != EEXIST)
@@ -177,29 +200,36 @@ static int make_upper(nook_call_ctx *ctx, nook_session *s, const char *named, no
         return 0;
 }
 
-static int image_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_rootfs_req *req, nook_error **err) {
+/* The image a rootfs_ref names, with every layer present in the store. */
+static int image_check(nook_call_ctx *ctx, const char *ref, char digest[NOOK_DIGEST_LEN + 1], nook_image *im,
+                       nook_error **err) {
         nook_store store;
         int r = nook_store_open(ctx->config->data_dir, false, &store, err);
         if (r < 0)
                 return r;
-        char digest[NOOK_DIGEST_LEN + 1];
-        nook_image im = { 0 };
         r = nook_store_lock(&store, LOCK_SH, err);
         if (r == 0)
-                r = nook_store_lookup(&store, req->rootfs.rootfs_ref, digest, err);
+                r = nook_store_lookup(&store, ref, digest, err);
         if (r == 0)
-                r = nook_image_load(&store, digest, &im, err);
-        for (size_t i = 0; r == 0 && i < im.n_layers; i++)
-                if (!nook_store_has_layer(&store, im.layers[i]))
+                r = nook_image_load(&store, digest, im, err);
+        for (size_t i = 0; r == 0 && i < im->n_layers; i++)
+                if (!nook_store_has_layer(&store, im->layers[i]))
                         r = nook_error_set(err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
                                            "image %.19s…: layer %.19s… is missing from the store (import the image "
                                            "again)",
-                                           digest, im.layers[i]);
+                                           digest, im->layers[i]);
         nook_store_close(&store);
-        if (r < 0) {
-                nook_image_clear(&im);
+        if (r < 0)
+                nook_image_clear(im);
+        return r;
+}
+
+static int image_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_rootfs_req *req, nook_error **err) {
+        char digest[NOOK_DIGEST_LEN + 1];
+        nook_image im = { 0 };
+        int r = image_check(ctx, req->rootfs.rootfs_ref, digest, &im, err);
+        if (r < 0)
                 return r;
-        }
         if (s->prepared && (!s->image || strcmp(s->image, digest) != 0)) {
                 nook_image_clear(&im);
                 return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EBUSY,
@@ -230,25 +260,20 @@ static int image_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_ro
         return s->prepared ? 0 : make_upper(ctx, s, req->rootfs.writable_layer_ref, err);
 }
 
-int nook_userns_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepare_rootfs_req *req,
-                               nook_ref_result *ret, nook_error **err) {
-        if (!req->environment_id)
-                return nook_error_field(err, NOOK_ERROR_MISSING_REQUIRED_FIELD, "/environment_id",
-                                        "prepare_rootfs needs the session's environment_id (ext)");
-        _cleanup_(nook_session_freep) nook_session *s = NULL;
-        int r = nook_session_need(ctx->config, req->environment_id, "prepare_rootfs", &s, err);
-        if (r < 0)
-                return r;
+/* The root of session s from req (prepare_rootfs with the session's environment_id, or
+ * adopted by prepare_environment from the spec): recorded, then saved. */
+static int session_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_rootfs_req *req,
+                        const char *environment_id, nook_error **err) {
         /* an alias the operator configured names a directory; anything else an image */
         const char *path = nook_alias_lookup(ctx->config, req->rootfs.rootfs_ref);
-        r = path ? dir_root(ctx, s, req, path, err) : image_root(ctx, s, req, err);
+        int r = path ? dir_root(ctx, s, req, path, err) : image_root(ctx, s, req, err);
         if (r < 0) {
                 if (!path && r == -ENOENT)
                         nook_error_set_hint(err,
                                             "rootfs_ref '%s' is neither an alias the operator configured nor an "
                                             "image of the store (nook images; nook image import FILE)",
                                             req->rootfs.rootfs_ref);
-                return nook_error_prefix(err, r, "prepare_rootfs");
+                return r;
         }
         s->read_only = req->rootfs.read_only;
         if (ctx->journal && s->driver) {
@@ -259,12 +284,99 @@ int nook_userns_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepa
                 nook_strbuf_puts(&b, "}");
                 detail = nook_strbuf_steal(&b);
                 nook_resource res = {
-                        .environment_id = req->environment_id, .kind = "rootfs", .ref = s->ref, .detail = detail
+                        .environment_id = environment_id, .kind = "rootfs", .ref = s->ref, .detail = detail
                 };
                 if ((r = nook_journal_resource_add(ctx->journal, &res, NULL, err)) < 0)
-                        return nook_error_prefix(err, r, "prepare_rootfs");
+                        return r;
         }
-        if ((r = nook_session_save(s, err)) < 0)
+        return nook_session_save(s, err);
+}
+
+/* The contract's own prepare_rootfs names no session (the crate's RootfsRequest alone):
+ * the root is checked now (an alias's directory, or an image whose layers are all in
+ * the store), a writable_layer_ref's layer is made now, and the session whose spec names
+ * the root adopts it at prepare_environment.  The ref is a function of the request, so
+ * the call is idempotent. */
+static int unbound_root(nook_call_ctx *ctx, const nook_prepare_rootfs_req *req, nook_ref_result *ret,
+                        nook_error **err) {
+        const char *path = nook_alias_lookup(ctx->config, req->rootfs.rootfs_ref);
+        struct stat st;
+        int r = 0;
+        char digest[NOOK_DIGEST_LEN + 1] = "";
+        int e = !path ? 0 : stat(path, &st) < 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+        if (e) {
+                nook_error_sys(err, e, "the root directory of alias '%s'", req->rootfs.rootfs_ref);
+                nook_error_set_hint(err, "%s must be an existing directory (the root of the sandbox)", path);
+                return -nook_error_get_errno(*err);
+        }
+        if (!path) {
+                nook_image im = { 0 };
+                r = image_check(ctx, req->rootfs.rootfs_ref, digest, &im, err);
+                nook_image_clear(&im);
+                if (r < 0) {
+                        if (r == -ENOENT)
+                                nook_error_set_hint(err,
+                                                    "rootfs_ref '%s' is neither an alias the operator configured "
+                                                    "nor an image of the store (nook images; nook image import FILE)",
+                                                    req->rootfs.rootfs_ref);
+                        return r;
+                }
+        }
+        if (req->rootfs.writable_layer_ref && (r = named_upper(ctx, req->rootfs.writable_layer_ref, err)) < 0)
+                return r;
+        /* the ref: a digest of what was asked, never a path */
+        nook_strbuf b = NOOK_STRBUF_INIT;
+        nook_strbuf_printf(&b, "%s\n%s", req->rootfs.rootfs_ref,
+                           req->rootfs.writable_layer_ref ? req->rootfs.writable_layer_ref : "");
+        _cleanup_free_ char *key = nook_strbuf_steal(&b);
+        char hash[NOOK_DIGEST_LEN + 1];
+        if (!key || nook_sha256_digest(key, strlen(key), hash) < 0 || asprintf(&ret->ref, "rootfs-%.24s", hash + 7) < 0)
+                return nook_error_oom(err);
+        if (ctx->journal) {
+                nook_strbuf d = NOOK_STRBUF_INIT;
+                nook_strbuf_puts(&d, "{\"rootfs_ref\":");
+                nook_strbuf_json_string(&d, req->rootfs.rootfs_ref);
+                nook_strbuf_printf(&d, ",\"image\":\"%s\",\"writable_layer_ref\":", digest);
+                if (req->rootfs.writable_layer_ref)
+                        nook_strbuf_json_string(&d, req->rootfs.writable_layer_ref);
+                else
+                        nook_strbuf_puts(&d, "null");
+                nook_strbuf_puts(&d, ",\"adopted_at\":\"prepare_environment\"}");
+                _cleanup_free_ char *detail = nook_strbuf_steal(&d);
+                nook_resource res = { .kind = "rootfs", .ref = ret->ref, .detail = detail };
+                if (!detail || (r = nook_journal_resource_add(ctx->journal, &res, NULL, err)) < 0)
+                        return detail ? r : nook_error_oom(err);
+        }
+        return 0;
+}
+
+int nook_userns_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepare_rootfs_req *req,
+                               nook_ref_result *ret, nook_error **err) {
+        int r;
+        if (!req->environment_id) {
+                r = unbound_root(ctx, req, ret, err);
+                return r < 0 ? nook_error_prefix(err, r, "prepare_rootfs") : 0;
+        }
+        _cleanup_(nook_session_freep) nook_session *s = NULL;
+        r = nook_session_need(ctx->config, req->environment_id, "prepare_rootfs", &s, err);
+        if (r < 0)
+                return r;
+        if ((r = session_root(ctx, s, req, req->environment_id, err)) < 0)
                 return nook_error_prefix(err, r, "prepare_rootfs");
         return asprintf(&ret->ref, "rootfs-%s", s->ref + 2) < 0 ? nook_error_oom(err) : 0;
+}
+
+int nook_rootfs_adopt(nook_call_ctx *ctx, nook_session *s, const nook_environment *env, nook_error **err) {
+        const nook_environment_spec *spec = &env->spec;
+        nook_prepare_rootfs_req req = { 0 };
+        if (spec->has_rootfs)
+                req.rootfs = spec->rootfs;
+        else if (spec->has_image)
+                req.rootfs = (nook_rootfs_request){ .rootfs_ref = spec->image.image_ref,
+                                                    .read_only = spec->filesystem.root == NOOK_ROOT_READ_ONLY };
+        else
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
+                                      "no root filesystem: the environment's spec names no rootfs or image, and "
+                                      "prepare_rootfs was not called with its environment_id");
+        return session_root(ctx, s, &req, env->environment_id, err);
 }

@@ -702,6 +702,9 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
                 r = await_ready(&l, err);
         if (r >= 0 && !(s = new_record(c, req, ref, &l)))
                 r = nook_error_oom(err);
+        /* a downgrade the fallback accepted stays with the session (session inspect) */
+        if (r >= 0 && ctx->downgrade && !(s->notes = strdup(ctx->downgrade)))
+                r = nook_error_oom(err);
         if (r >= 0)
                 r = nook_session_save(s, err);
         if (l.ready_fd >= 0)

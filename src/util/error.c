@@ -166,6 +166,15 @@ int nook_error_set_hint(nook_error **err, const char *fmt, ...) {
         return 0;
 }
 
+void nook_error_take_message(nook_error **err, char *message) {
+        if (!err || !*err || is_static(*err) || !message) {
+                free(message);
+                return;
+        }
+        free((*err)->message);
+        (*err)->message = message;
+}
+
 void nook_error_reclassify(nook_error **err, nook_error_kind kind, nook_retry retry) {
         if (!err || !*err || is_static(*err))
                 return;
@@ -295,12 +304,16 @@ char *nook_error_to_json(const nook_error *e) {
                 nook_strbuf_puts(&b, "}}");
                 break;
         default:
+                /* The crate's ErrorContext and CausalIds, every field present (enums.md):
+                 * nook knows no run, turn or policy of the host's, so those are null/[]. */
                 nook_strbuf_printf(&b, "{\"Classified\":{\"kind\":\"%s\",\"retry\":\"%s\",\"context\":{\"message\":",
                                    nook_error_kind_name(kind), nook_retry_name(nook_error_get_retry(e)));
                 nook_strbuf_json_string(&b, msg);
-                nook_strbuf_puts(&b, ",\"redacted_summary\":");
+                nook_strbuf_puts(&b, ",\"policy_refs\":[],\"source\":null,\"destination\":null,\"subject\":null,"
+                                     "\"privacy\":null,\"redacted_summary\":");
                 nook_strbuf_json_string(&b, msg);
-                nook_strbuf_puts(&b, "}}}");
+                nook_strbuf_puts(&b, "},\"causal_ids\":{\"run_id\":null,\"turn_id\":null,\"attempt_id\":null,"
+                                     "\"event_id\":null,\"tool_call_id\":null,\"span_id\":null,\"related\":[]}}}");
                 break;
         }
         return nook_strbuf_steal(&b);

@@ -36,6 +36,8 @@ int nook_error_set_hint(nook_error **err, const char *fmt, ...) _printf_(2, 3);
 void nook_error_set_exec_stage(nook_error **err, nook_exec_stage stage);
 /* Overrides kind and retry of an existing error, keeping its message. */
 void nook_error_reclassify(nook_error **err, nook_error_kind kind, nook_retry retry);
+/* Replaces the message with `message`, which it takes (freed when it cannot be used). */
+void nook_error_take_message(nook_error **err, char *message);
 int nook_error_oom(nook_error **err);
 nook_error *nook_error_dup(const nook_error *e);
 

@@ -87,28 +87,6 @@ def contract_tokens():
          "18446744073709551616", "\"\"", "{\"nook\":{"]
 
 
-def nook_form(obj):
-    """A sample request as nook's codec takes it today: the samples' required_capabilities
-    object ({"capabilities": [...]}), secret destination object and ResourceLimits-shaped
-    process rlimits are refused (ContractViolation), which would stop every seed of a call
-    sequence at its first step."""
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if k == "required_capabilities" and isinstance(v, dict):
-                out[k] = v.get("capabilities", [])
-            elif k == "destination" and isinstance(v, dict) and "id" in v:
-                out[k] = v["id"]
-            elif k == "rlimits" and isinstance(v, dict) and "cpus" in v:
-                continue
-            else:
-                out[k] = nook_form(v)
-        return out
-    if isinstance(obj, list):
-        return [nook_form(x) for x in obj]
-    return obj
-
-
 def codec_seeds(samples):
     clear_seeds("codec")
     for kind, flag in (("requests", 0), ("responses", 0x80)):
@@ -116,10 +94,6 @@ def codec_seeds(samples):
             m = method_of(f)
             path = os.path.join(samples, kind, f)
             write("codec", f"{kind[:-1]}-{f[:-5]}", bytes([METHODS.index(m) | flag]) + compact(path))
-            obj = json.load(open(path))
-            if kind == "requests" and nook_form(obj) != obj:
-                write("codec", f"nookform-{f[:-5]}", bytes([METHODS.index(m)]) + json.dumps(
-                    nook_form(obj), separators=(",", ":")).encode())
     # what the CLI and the tests send: nook's own extension objects, read_content
     ext = {
         "prepare_session-nook": ("prepare_session", {
@@ -158,14 +132,14 @@ def journal_seeds(samples, ext):
 
     def step(m, obj=None, f=None):
         if obj is None:
-            obj = nook_form(json.load(open(os.path.join(req, f or m + ".json"))))
+            obj = json.load(open(os.path.join(req, f or m + ".json")))
         return bytes([METHODS.index(m)]) + json.dumps(obj, separators=(",", ":")).encode()
 
     sep = b"\n#step#\n"
     life = ["prepare_session", "configure_network", "prepare_environment", "start_process", "detach"]
     write("journal", "lifecycle", sep.join(step(m) for m in life))
-    write("journal", "secrets", sep.join([step("prepare_session", {"environment": nook_form(json.load(open(
-        os.path.join(req, "prepare_secrets.json")))["environment"])}), step("prepare_secrets")]))
+    write("journal", "secrets", sep.join([step("prepare_session", {"environment": json.load(open(
+        os.path.join(req, "prepare_secrets.json")))["environment"]}), step("prepare_secrets")]))
     write("journal", "samples-as-written", sep.join(
         bytes([METHODS.index(m)]) + compact(os.path.join(req, m + ".json")) for m in ("prepare_session", "cleanup")))
     write("journal", "cleanup", sep.join([step("prepare_session"), step("cleanup"), step("prepare_session")]))

@@ -139,7 +139,7 @@ session_up() {
         call_ok prepare_environment "{\"environment\":$SENV,\"nook\":$SNOOK}"
 }
 
-# start_in ARGV_JSON [PROCESS_EXTRA_JSON] [WAIT_MS] — start_process in the session of the
+# start_in ARGV_JSON [PROCESS_EXTRA_JSON] [WAIT_MS (0)] — start_process in the session of the
 # last session_up; result in $OUT (and $RC).  PROCESS_EXTRA is spliced into the process
 # spec (e.g. '"terminal_mode":"pty"').
 PN=0
@@ -147,8 +147,9 @@ start_in() {
         PN=$((PN + 1))
         extra=${2:-}
         [ -n "$extra" ] && extra=",$extra"
-        wait=""
-        [ -n "${3:-}" ] && wait=",\"wait_ms\":$3"
+        # without WAIT_MS the call answers once the process runs (a host without ext
+        # fields gets a batch process waited for: tested in call-protocol.sh)
+        wait=",\"wait_ms\":${3:-0}"
         run_nook_in "{\"environment\":$SENV,\"process\":{\"process_id\":\"p$PN-$$\",\"argv\":$1$extra},\"effect_intent\":{\"effect_id\":\"e$PN-$$\"}$wait}" call start_process
 }
 

@@ -302,46 +302,52 @@ static void call_reject_raw(const char *method, const char *text, size_t len, si
 #define POLICY_FULL                                                                                    \
         "{'default_capture':'content_ref','max_bytes':1048576,'truncation_policy':'fail_if_exceeded'," \
         "'content_ref_mode':'by_range','redaction_policy_ref':'red-3'}"
-#define FULL_SPEC                                                                                                      \
-        "{'environment_id':'env-1','kind':'isolated_process',"                                                         \
-        "'requirement':{'minimum_class':'sandbox','trust':{'level':'untrusted'},'preferred_adapters':['nook.userns']," \
-        "'fallback':{'allow_if_package_and_policy_approve':{'package_ref':'pkg-1','policy_ref':'pol-1'}},"             \
-        "'required_capabilities':['read_only_root','no_network_guarantee']},"                                          \
-        "'image':{'image_ref':'docker.io/library/alpine:3.20','expected_digest':'" DIGEST "',"                         \
-        "'expected_architecture':'x86_64','credential_alias_ref':'cred-1'},"                                           \
-        "'rootfs':{'rootfs_ref':'rootfs-1','read_only':false,'writable_layer_ref':'layer-1'},"                         \
-        "'resources':{'cpus':2.5,'memory_mb':2048,'timeout_ms':60000,'process_count':64},"                             \
-        "'filesystem':{'root':'writable_layer',"                                                                       \
-        "'workspace':{'workspace_ref':'ws-1','mode':'live_writable','mount_ref':'m-ws','destination_path':'/work'},"   \
-        "'mounts':[{'mount_ref':'m-1','source_alias':'datasets','destination_path':'/data','mode':'read_only',"        \
-        "'expansion_audit':{'audited':true},'policy_refs':['pol-2']},"                                                 \
-        "{'mount_ref':'m-2','source_alias':'cache','destination_path':'/cache/pip','mode':'writable'}],"               \
-        "'symlink_policy':'follow_within_alias','single_file_mount_expansion':'deny_single_file'},"                    \
-        "'network':{'allowlist':{'hosts':['pypi.org','files.pythonhosted.org']}},"                                     \
-        "'secrets':{'ambient':'explicit_refs_only',"                                                                   \
-        "'secret_mounts':[{'secret_ref':'sec-1','mount_ref':'sm-1','destination':'/run/secrets/token',"                \
-        "'redaction_policy_ref':'red-1'}],"                                                                            \
-        "'env_secrets':[{'secret_ref':'sec-2','env_key':'API_KEY','destination':{'env':'API_KEY'},"                    \
-        "'redaction_policy_ref':{'id':'red-2'}}],'teardown_required':false},"                                          \
-        "'lifecycle':{'max_age_ms':1000},"                                                                             \
-        "'ownership':{'ownership_class':'detached_by_intent','detach_policy':{'allowed':true},"                        \
-        "'reclaim_policy':'reclaim_on_ticket','on_parent_cancel':'terminate','on_parent_complete':{'keep':true}},"     \
-        "'accepted_adapters':['nook.userns','fake'],"                                                                  \
-        "'io_policy':{'stdout':" POLICY_FULL ","                                                                       \
-        "'stderr':{'default_capture':'raw_content_if_policy_allows','max_bytes':0,"                                    \
-        "'truncation_policy':'truncate_with_marker'}},"                                                                \
+#define FULL_SPEC                                                                                                    \
+        "{'environment_id':'env-1','kind':'isolated_process',"                                                       \
+        "'requirement':{'minimum_class':'sandbox','trust':{'locality':'local','tenancy':'dedicated',"                \
+        "'auditability':'required','cleanup':'required','data_residency':{'region':'eu-west-1'},"                    \
+        "'secret_isolation':'best_effort'},'preferred_adapters':['nook.userns'],"                                    \
+        "'fallback':{'allow_if_package_and_policy_approve':{'accepted_classes':['sandbox'],"                         \
+        "'accepted_capability_downgrades':['audit_log'],'accepted_trust_downgrades':['tenancy'],"                    \
+        "'required_policy_refs':[{'kind':'host','id':'p-1'}]}},"                                                     \
+        "'required_capabilities':{'capabilities':['read_only_root','no_network_guarantee']}},"                       \
+        "'image':{'image_ref':'docker.io/library/alpine:3.20','expected_digest':'" DIGEST "',"                       \
+        "'expected_architecture':'x86_64','credential_alias_ref':'cred-1'},"                                         \
+        "'rootfs':{'rootfs_ref':'rootfs-1','read_only':false,'writable_layer_ref':'layer-1'},"                       \
+        "'resources':{'cpus':2.5,'memory_mb':2048,'timeout_ms':60000,'process_count':64},"                           \
+        "'filesystem':{'root':'writable_layer',"                                                                     \
+        "'workspace':{'workspace_ref':'ws-1','mode':'live_writable','mount_ref':'m-ws','destination_path':'/work'}," \
+        "'mounts':[{'mount_ref':'m-1','source_alias':'datasets','destination_path':'/data','mode':'read_only',"      \
+        "'expansion_audit':{'audited':true},'policy_refs':['pol-2']},"                                               \
+        "{'mount_ref':'m-2','source_alias':'cache','destination_path':'/cache/pip','mode':'writable'}],"             \
+        "'symlink_policy':'follow_within_alias','single_file_mount_expansion':'deny_single_file'},"                  \
+        "'network':{'allowlist':{'hosts':['pypi.org','files.pythonhosted.org']}},"                                   \
+        "'secrets':{'ambient':'explicit_refs_only',"                                                                 \
+        "'secret_mounts':[{'secret_ref':'sec-1','mount_ref':'sm-1','destination':{'kind':'external_runtime','id':'/" \
+        "run/secrets/token'},"                                                                                       \
+        "'redaction_policy_ref':'red-1'}],"                                                                          \
+        "'env_secrets':[{'secret_ref':'sec-2','env_key':'API_KEY','destination':{'env':'API_KEY'},"                  \
+        "'redaction_policy_ref':{'id':'red-2'}}],'teardown_required':false},"                                        \
+        "'lifecycle':{'max_age_ms':1000},"                                                                           \
+        "'ownership':{'ownership_class':'detached_by_intent','detach_policy':{'allowed':true},"                      \
+        "'reclaim_policy':'reclaim_on_ticket','on_parent_cancel':'terminate','on_parent_complete':{'keep':true}},"   \
+        "'accepted_adapters':[{'required_class':'container'},{'required_class':'sandbox'}],"                         \
+        "'io_policy':{'stdout':" POLICY_FULL ","                                                                     \
+        "'stderr':{'default_capture':'raw_content_if_policy_allows','max_bytes':0,"                                  \
+        "'truncation_policy':'truncate_with_marker'}},"                                                              \
         "'stats_policy':{'interval_ms':500}}"
 #define FULL_ENV                                                                                                \
         "{'environment_id':'env-1','requirement_ref':{'id':'req-1'},'sidecar_ref':'sc-1','spec':" FULL_SPEC "," \
         "'source':{'kind':'agent'},'destination':'sandbox','policy_refs':['pol-1'],"                            \
         "'runtime_package_fingerprint':'fp-1'}"
 
-#define FULL_PROCESS                                                                                                \
-        "{'process_id':'proc-1','argv':['/usr/bin/python3','-c','print(1)'],'cwd':'/work',"                         \
-        "'env':[{'name':'PATH','value_ref':'envref-1','redacted_value':'/usr/bin:/bin','raw_value_present':false}," \
-        "{'name':'_X1','raw_value_present':false}],"                                                                \
-        "'user':{'uid':1000},'terminal_mode':'pty','timeout_ms':30000,'rlimits':{'nofile':1024},"                   \
-        "'stdin':{'content_ref':'content-1'},'stdout_policy':" POLICY_FULL ",'stderr_policy':" POLICY_DEFAULT ","   \
+#define FULL_PROCESS                                                                                                 \
+        "{'process_id':'proc-1','argv':['/usr/bin/python3','-c','print(1)'],'cwd':'/work',"                          \
+        "'env':[{'name':'PATH','value_ref':'envref-1','redacted_value':'/usr/bin:/bin','raw_value_present':false},"  \
+        "{'name':'_X1','raw_value_present':false}],"                                                                 \
+        "'user':{'uid':1000},'terminal_mode':'pty','timeout_ms':30000,'rlimits':{'cpus':1,'memory_mb':256,'timeout_" \
+        "ms':30000,'process_count':16},'posix_rlimits':{'nofile':1024},"                                             \
+        "'stdin':{'content_ref':'content-1'},'stdout_policy':" POLICY_FULL ",'stderr_policy':" POLICY_DEFAULT ","    \
         "'stats_policy':'default','ownership':'agent_owned','env_values':{'LANG':'C.UTF-8','_X1':'1'}}"
 #define FULL_EFFECT                                                                                       \
         "{'effect_id':'eff-1','kind':'process_start','subject_ref':'subj-1','source':{'agent':'a-1'},"    \
@@ -357,7 +363,7 @@ static void call_reject_raw(const char *method, const char *text, size_t len, si
         "'content_refs':['c-1'],'raw_content_present':false,'truncated':false,'redacted_summary':'10 bytes'}"
 #define FRAME_EXT                                                                                      \
         "{'stream_ref':'s-2','stream':'stderr','cursor':6,'byte_count':6,'content_hash':'" DIGEST "'," \
-        "'content_refs':[],'raw_content_present':true,'truncated':true,'redacted_summary':'6 bytes',"  \
+        "'raw_content_present':true,'truncated':true,'redacted_summary':'6 bytes',"                    \
         "'data':'hello\\n','eof':true,'exit_code':0}"
 
 #define CAPS_BASE                                                                                                 \
@@ -365,12 +371,14 @@ static void call_reject_raw(const char *method, const char *text, size_t len, si
         "'capability_version':'1'"
 #define CAPS_PLATFORM \
         "'platform':{'platform':'linux-x86_64','os':'linux','cpu_architecture':'x86_64','emulation_supported':false}"
-#define CAPS_FULL_TAIL                                                                                 \
-        "'supported_classes':['host_process','sandbox']," CAPS_PLATFORM ","                            \
-        "'capabilities':{'capabilities':['read_only_root','cleanup']},'trust':{'level':'os_sandbox'}," \
-        "'unsupported_requirements':['egress_allowlist'],'log_retention':{'days':7},"                  \
-        "'findings':[{'name':'userns','title':'User namespaces','ok':true,'required':true,"            \
-        "'detail':'unprivileged user namespaces work','remedy':'none'},"                               \
+#define CAPS_FULL_TAIL                                                                              \
+        "'supported_classes':['host_process','sandbox']," CAPS_PLATFORM ","                         \
+        "'capabilities':{'capabilities':['read_only_root','cleanup']},'trust':{'locality':'local'," \
+        "'tenancy':'shared_allowed','auditability':'required','cleanup':'required',"                \
+        "'data_residency':'local_only','secret_isolation':'none'},"                                 \
+        "'unsupported_requirements':['egress_allowlist'],'log_retention':'durable',"                \
+        "'findings':[{'name':'userns','title':'User namespaces','ok':true,'required':true,"         \
+        "'detail':'unprivileged user namespaces work','remedy':'none'},"                            \
         "{'name':'slirp4netns','ok':false,'required':false,'detail':'not installed'}]"
 
 /* Request bases for the rejection table. */
@@ -385,8 +393,11 @@ static void call_reject_raw(const char *method, const char *text, size_t len, si
 #define REQ_SIGNAL "{'process_ref':'pr-1','signal':'kill'}"
 #define REQ_IMAGE "{'image':{'image_ref':'alpine'}}"
 #define REQ_ROOTFS "{'rootfs':{'rootfs_ref':'r-1'}}"
-#define RES_CAPS "{" CAPS_BASE "," CAPS_PLATFORM ",'capabilities':{'capabilities':[]}}"
-#define RES_FRAME "{'stream_ref':'s-1','stream':'stdout'}"
+#define CAPS_TRUST                                                                                               \
+        "'trust':{'locality':'local','tenancy':'shared_allowed','auditability':'required','cleanup':'required'," \
+        "'data_residency':'local_only','secret_isolation':'none'},'log_retention':'durable'"
+#define RES_CAPS "{" CAPS_BASE "," CAPS_PLATFORM ",'capabilities':{'capabilities':[]}," CAPS_TRUST "}"
+#define RES_FRAME "{'stream_ref':'s-1','stream':'stdout','content_hash':'" DIGEST "'}"
 #define RES_STATS "{'snapshot_ref':'snap-1','process_ref':'pr-1'}"
 #define RES_START "{'process_ref':'pr-1','adapter_session_ref':'as-1'}"
 #define RES_CLEANUP "{'cleanup_plan_ref':'plan-1','status':'completed'}"
@@ -463,36 +474,35 @@ static const rt_case round_trips[] = {
           "{" CAPS_BASE ",'health':{'healthy':{}}," CAPS_FULL_TAIL "}",
           "{" CAPS_BASE ",'health':'healthy'," CAPS_FULL_TAIL "}" },
         { "capability_report minimal", &nook_schema_capability_report, RES_CAPS,
-          "{" CAPS_BASE ",'supported_classes':[]," CAPS_PLATFORM ",'capabilities':{'capabilities':[]},"
-          "'unsupported_requirements':[],'findings':[]}" },
+          "{" CAPS_BASE "," CAPS_PLATFORM ",'capabilities':{}," CAPS_TRUST ",'findings':[]}" },
         { "resolve_image_result", &nook_schema_resolve_image_result,
           "{'image_ref':'img-1','digest':'" DIGEST "','redacted_credential_alias':'cred-***'}", NULL },
         { "mount_plan", &nook_schema_mount_plan,
-          "{'mounts':[{'mount_ref':'m-1','source_alias':'datasets','destination_path':'/data','mode':'read_only',"
+          "{'mounts':['m-1','m-2'],'expanded_exposure_audits':['/data/x exposes its parent /data'],"
+          "'nook':[{'mount_ref':'m-1','source_alias':'datasets','destination_path':'/data','mode':'read_only',"
           "'expansion_audit':'expanded /data/x to /data'},"
-          "{'mount_ref':'m-2','destination_path':'/cache','mode':'writable'}],"
-          "'expanded_exposure_audits':['/data/x exposes its parent /data']}",
+          "{'mount_ref':'m-2','destination_path':'/cache','mode':'writable'}]}",
           NULL },
-        { "mount_plan empty", &nook_schema_mount_plan, "{}", "{'mounts':[],'expanded_exposure_audits':[]}" },
+        { "mount_plan empty", &nook_schema_mount_plan, "{}", "{}" },
         { "secrets_result", &nook_schema_secrets_result,
           "{'secret_mount_refs':['sm-1','sm-2'],'teardown_required':false}", NULL },
-        { "secrets_result empty", &nook_schema_secrets_result, "{}",
-          "{'secret_mount_refs':[],'teardown_required':true}" },
+        { "secrets_result empty", &nook_schema_secrets_result, "{}", "{'teardown_required':true}" },
         { "io_frame without ext fields", &nook_schema_io_frame, FRAME_CORE, NULL },
         { "io_frame with ext data/eof/exit_code", &nook_schema_io_frame, FRAME_EXT, NULL },
         { "io_frame minimal", &nook_schema_io_frame, RES_FRAME,
-          "{'stream_ref':'s-1','stream':'stdout','cursor':0,'byte_count':0,'content_refs':[],"
+          "{'stream_ref':'s-1','stream':'stdout','cursor':0,'byte_count':0,'content_hash':'" DIGEST "',"
           "'raw_content_present':false,'truncated':false}" },
         { "io_frame eof false stays present", &nook_schema_io_frame,
-          "{'stream_ref':'s-1','stream':'stdin','eof':false}",
-          "{'stream_ref':'s-1','stream':'stdin','cursor':0,'byte_count':0,'content_refs':[],"
+          "{'stream_ref':'s-1','stream':'stdin','content_hash':'" DIGEST "','eof':false}",
+          "{'stream_ref':'s-1','stream':'stdin','cursor':0,'byte_count':0,'content_hash':'" DIGEST "',"
           "'raw_content_present':false,'truncated':false,'eof':false}" },
         { "start_result with io_frames", &nook_schema_start_result,
           "{'process_ref':'pr-1','adapter_session_ref':'as-1','terminal_status':'completed',"
           "'external_operation_id':'op-1','io_frames':[" FRAME_CORE "," FRAME_EXT "],'redacted_summary':'exit 0'}",
           NULL },
         { "start_result minimal is unknown", &nook_schema_start_result, RES_START,
-          "{'process_ref':'pr-1','adapter_session_ref':'as-1','terminal_status':'unknown','io_frames':[]}" },
+          "{'process_ref':'pr-1','adapter_session_ref':'as-1','terminal_status':'unknown',"
+          "'external_operation_id':null}" },
         { "signal_result", &nook_schema_signal_result,
           "{'process_ref':'pr-1','signal':'interrupt','delivered':true,'redacted_summary':'SIGINT delivered'}", NULL },
         { "signal_result minimal", &nook_schema_signal_result, "{'process_ref':'pr-1','signal':'kill'}",
@@ -502,11 +512,16 @@ static const rt_case round_trips[] = {
           "'process_count':3,'filesystem_bytes':4096,'network_bytes':0,'exit_code':0,'redacted_summary':'done'}",
           NULL },
         { "stats_result absent stays absent, zero stays zero", &nook_schema_stats_result,
-          "{'snapshot_ref':'snap-1','process_ref':'pr-1','cpu_millis':0,'exit_code':0}", NULL },
-        { "stats_result nothing measurable", &nook_schema_stats_result, RES_STATS, NULL },
+          "{'snapshot_ref':'snap-1','process_ref':'pr-1','cpu_millis':0,'exit_code':0}",
+          "{'snapshot_ref':'snap-1','process_ref':'pr-1','cpu_millis':0,'memory_bytes':null,'process_count':null,"
+          "'filesystem_bytes':null,'network_bytes':null,'exit_code':0}" },
+        { "stats_result nothing measurable", &nook_schema_stats_result, RES_STATS,
+          "{'snapshot_ref':'snap-1','process_ref':'pr-1','cpu_millis':null,'memory_bytes':null,'process_count':null,"
+          "'filesystem_bytes':null,'network_bytes':null,'exit_code':null}" },
         { "stats_result null optional is absent", &nook_schema_stats_result,
           "{'snapshot_ref':'snap-1','process_ref':'pr-1','memory_bytes':null,'exit_code':7}",
-          "{'snapshot_ref':'snap-1','process_ref':'pr-1','exit_code':7}" },
+          "{'snapshot_ref':'snap-1','process_ref':'pr-1','cpu_millis':null,'memory_bytes':null,'process_count':null,"
+          "'filesystem_bytes':null,'network_bytes':null,'exit_code':7}" },
         { "cleanup_result", &nook_schema_cleanup_result,
           "{'cleanup_plan_ref':'plan-1','status':'repair_needed','external_operation_id':'op-2',"
           "'redacted_summary':'1 mount left'}",
@@ -573,8 +588,13 @@ static const sweep_case variant_sweep[] = {
         { SP "/requirement/fallback", "'deny'", NULL },
         { SP "/requirement/fallback", "{'deny':{}}", "'deny'" },
         { SP "/requirement/fallback", "'test_only_host_process'", NULL },
-        { SP "/requirement/fallback", "{'allow_if_package_and_policy_approve':{'package_ref':'pkg-2'}}", NULL },
-        { SP "/requirement/fallback", "{'allow_if_package_and_policy_approve':{}}", NULL },
+        { SP "/requirement/fallback", "{'allow_if_package_and_policy_approve':{'accepted_classes':['container']}}",
+          "{'allow_if_package_and_policy_approve':{'accepted_classes':['container'],'accepted_capability_downgrades':[]"
+          ","
+          "'accepted_trust_downgrades':[]}}" },
+        { SP "/requirement/fallback", "{'allow_if_package_and_policy_approve':{}}",
+          "{'allow_if_package_and_policy_approve':{'accepted_classes':[],'accepted_capability_downgrades':[],"
+          "'accepted_trust_downgrades':[]}}" },
         /* stdin */
         { "/process/stdin", "'closed'", NULL },
         { "/process/stdin", "{'closed':{}}", "'closed'" },
@@ -697,9 +717,10 @@ static void test_empty_requirement_defaults_to_fallback_deny_and_no_class(void *
         assert_int_equal(s->requirement.fallback.tag, NOOK_FALLBACK_DENY);
         assert_null(s->requirement.fallback.data);
         assert_int_equal(s->requirement.preferred_adapters.n, 0);
-        assert_int_equal(s->requirement.required_capabilities.n, 0);
+        assert_int_equal(s->requirement.required_capabilities.capabilities.n, 0);
         json_auto_t *enc = nook_schema_encode(&nook_schema_env_req, t.obj);
-        json_auto_t *want = J("{'fallback':'deny','preferred_adapters':[],'required_capabilities':[]}");
+        /* an empty capability set is {} (enums.md) */
+        json_auto_t *want = J("{'fallback':'deny','preferred_adapters':[],'required_capabilities':{}}");
         check_json_equal(json_object_get(json_object_get(json_object_get(enc, "environment"), "spec"), "requirement"),
                          want, "requirement defaults; absent minimum_class stays absent");
 }
@@ -795,7 +816,11 @@ static void test_full_requests_parse_into_the_expected_typed_values(void **state
         assert_true(s->resources.cpus == 2.5);
         assert_int_equal(s->requirement.minimum_class, NOOK_CLASS_SANDBOX);
         assert_int_equal(s->requirement.fallback.tag, NOOK_FALLBACK_ALLOW_IF_APPROVED);
-        assert_string_equal(s->requirement.fallback.data, "{\"package_ref\":\"pkg-1\",\"policy_ref\":\"pol-1\"}");
+        const nook_fallback_allow *allow = s->requirement.fallback.data;
+        assert_int_equal(allow->accepted_classes.n, 1);
+        assert_int_equal(((int *)allow->accepted_trust_downgrades.items)[0], NOOK_TRUST_TENANCY);
+        assert_int_equal(s->requirement.trust.data_residency.tag, NOOK_RESIDENCY_REGION);
+        assert_string_equal(s->requirement.trust.data_residency.data, "\"eu-west-1\"");
         assert_string_equal(s->image.expected_digest, DIGEST);
         assert_int_equal(s->filesystem.workspace.mode, NOOK_WS_LIVE_WRITABLE);
         assert_int_equal(s->filesystem.mounts.n, 2);
@@ -1073,8 +1098,10 @@ static const reject_case rejections[] = {
         { "id with C1 U+009F", ENVR, "/environment/environment_id", "'a\\u009f'", CV, "/environment/environment_id",
           MSG_IDENT },
         { "process_ref empty", STREAMR, "/process_ref", "''", CV, "/process_ref", MSG_IDENT },
-        { "accepted adapter empty", ENVR, SP "/accepted_adapters", "['ok','']", CV, SP "/accepted_adapters/1",
-          MSG_IDENT },
+        { "accepted adapter as a string", ENVR, SP "/accepted_adapters", "['nook.userns']", CV,
+          SP "/accepted_adapters/0", "expected an object, got a string" },
+        { "accepted adapter class unknown", ENVR, SP "/accepted_adapters", "[{'required_class':'vm'}]", CV,
+          SP "/accepted_adapters/0/required_class", NULL },
         { "mount_ref with control", MOUNTR, SP "/filesystem/mounts/0/mount_ref", "'m\\u001b[31m'", CV,
           SP "/filesystem/mounts/0/mount_ref", MSG_IDENT },
         { "effect idempotency_key empty", STARTR, "/effect_intent/idempotency_key", "''", CV,
@@ -1137,9 +1164,6 @@ static const reject_case rejections[] = {
         { "cwd relative", STARTR, "/process/cwd", "'work'", CV, "/process/cwd", MSG_PATH },
         { "workspace destination trailing /", ENVR, SP "/filesystem/workspace/destination_path", "'/ws/'", CV,
           SP "/filesystem/workspace/destination_path", MSG_PATH },
-        { "secret mount destination relative", ENVR, SP "/secrets/secret_mounts",
-          "[{'secret_ref':'s-1','destination':'run/secret'}]", CV, SP "/secrets/secret_mounts/0/destination",
-          MSG_PATH },
 
         /* ---- environment variable names */
         { "env name leading digit", STARTR, "/process/env", "[{'name':'1ABC'}]", CV, "/process/env/0/name",
@@ -1659,8 +1683,12 @@ static void test_error_json_classified_and_host_configuration(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
         assert_int_equal(nook_error_set(&err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_NOT_RETRYABLE, EPERM, "x"), -EPERM);
         json_auto_t *got = error_json(err);
+        /* every ErrorContext and CausalIds field, as the crate writes them (enums.md) */
         json_auto_t *want = J("{'Classified':{'kind':'PolicyDenial','retry':'NotRetryable',"
-                              "'context':{'message':'x','redacted_summary':'x'}}}");
+                              "'context':{'message':'x','policy_refs':[],'source':null,'destination':null,"
+                              "'subject':null,'privacy':null,'redacted_summary':'x'},"
+                              "'causal_ids':{'run_id':null,'turn_id':null,'attempt_id':null,'event_id':null,"
+                              "'tool_call_id':null,'span_id':null,'related':[]}}}");
         check_json_equal(got, want, "Classified PolicyDenial");
 
         _cleanup_(nook_error_freep) nook_error *h = NULL;
@@ -1674,7 +1702,10 @@ static void test_error_json_classified_and_host_configuration(void **state) {
         nook_error_set(&ch, NOOK_ERROR_CLASSIFIED_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, 0, "y");
         json_auto_t *got_ch = error_json(ch);
         json_auto_t *want_ch = J("{'Classified':{'kind':'HostConfigurationNeeded','retry':'UserActionNeeded',"
-                                 "'context':{'message':'y','redacted_summary':'y'}}}");
+                                 "'context':{'message':'y','policy_refs':[],'source':null,'destination':null,"
+                                 "'subject':null,'privacy':null,'redacted_summary':'y'},"
+                                 "'causal_ids':{'run_id':null,'turn_id':null,'attempt_id':null,'event_id':null,"
+                                 "'tool_call_id':null,'span_id':null,'related':[]}}}");
         check_json_equal(got_ch, want_ch, "Classified HostConfigurationNeeded");
 
         _cleanup_(nook_error_freep) nook_error *t = NULL;
@@ -1908,8 +1939,9 @@ static void test_results_encode_through_the_method_table(void **state) {
         st->memory_bytes = 0;
         st->has_memory_bytes = true;
         json_auto_t *enc = nook_codec_encode_result(cs, st);
-        json_auto_t *want = J("{'snapshot_ref':'snap-1','process_ref':'pr-1','memory_bytes':0}");
-        check_json_equal(enc, want, "stats via the codec: absent fields stay absent");
+        json_auto_t *want = J("{'snapshot_ref':'snap-1','process_ref':'pr-1','memory_bytes':0,'cpu_millis':null,"
+                              "'process_count':null,'filesystem_bytes':null,'network_bytes':null,'exit_code':null}");
+        check_json_equal(enc, want, "stats via the codec: what is not measured is null, never 0");
         nook_codec_free_result(cs, st);
 
         const nook_method_info *cr = nook_method_lookup("capability_report");

@@ -72,7 +72,11 @@ static void test_json_classified(void **state) {
         nook_error_set(&e, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_NOT_RETRYABLE, EPERM, "no");
         json_auto_t *j = as_json(e);
         json_auto_t *want = json_loads("{\"Classified\":{\"kind\":\"PolicyDenial\",\"retry\":\"NotRetryable\","
-                                       "\"context\":{\"message\":\"no\",\"redacted_summary\":\"no\"}}}",
+                                       "\"context\":{\"message\":\"no\",\"policy_refs\":[],\"source\":null,"
+                                       "\"destination\":null,\"subject\":null,\"privacy\":null,"
+                                       "\"redacted_summary\":\"no\"},\"causal_ids\":{\"run_id\":null,\"turn_id\":null,"
+                                       "\"attempt_id\":null,\"event_id\":null,\"tool_call_id\":null,\"span_id\":null,"
+                                       "\"related\":[]}}}",
                                        0, NULL);
         assert_true(json_equal(j, want));
 }

@@ -361,6 +361,20 @@ static void test_same_key_different_request_is_contract_violation_and_row_unchan
         assert_string_equal(row, "sha256:aa {\"r\":1} done {\"a\":1}");
 }
 
+/* A downgrade a call accepted is kept with its row, one line per note. */
+static void test_notes_are_kept_with_the_call(void **state) {
+        fixture *f = *state;
+        nook_journal *j = open_ok(f->path);
+        nook_call_intent in = intent("prepare_session", "env:n", "sha256:aa");
+        int64_t id = begin_new(j, &in);
+        assert_int_equal(nook_journal_note(j, id, "this host lacks egress_allowlist", NULL), 0);
+        assert_int_equal(nook_journal_note(j, id, "second", NULL), 0);
+        assert_int_equal(nook_journal_finish(j, id, "\"s-1\"", NULL), 0);
+        nook_journal_close(j);
+        _cleanup_free_ char *row = sql_text(f->path, "SELECT notes FROM calls");
+        assert_string_equal(row, "this host lacks egress_allowlist\nsecond");
+}
+
 static void test_failed_call_with_same_key_is_retried(void **state) {
         fixture *f = *state;
         nook_journal *j = open_ok(f->path);
@@ -707,7 +721,8 @@ static void test_migration_from_version_1_keeps_rows(void **state) {
                      "VALUES ('run', 'old-key', 'sha256:aa', '{}', 'env-1', 'done', 1, 1, 'b', 1)");
 
         nook_journal *j = open_ok(f->path);
-        assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 2);
+        assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 3);
+        assert_int_equal(sql_int(f->path, "SELECT count(*) FROM calls WHERE notes IS NULL"), 1);
         assert_int_equal(sql_int(f->path, "SELECT count(*) FROM calls WHERE idem_key = 'old-key'"), 1);
         assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'tickets'"), 1);
         assert_int_equal(sql_int(f->path, "SELECT count(*) FROM calls WHERE reconciled_ms IS NULL"), 1);
@@ -722,7 +737,7 @@ static void test_migration_from_version_1_keeps_rows(void **state) {
         snprintf(other, sizeof(other), "%s/v0.db", f->dir);
         assert_int_equal(nook_journal_create_at_version(other, 0, NULL), 0);
         assert_int_equal(sql_int(other, "PRAGMA user_version"), 0);
-        assert_int_equal(nook_journal_create_at_version(other, 3, NULL), -EINVAL);
+        assert_int_equal(nook_journal_create_at_version(other, 4, NULL), -EINVAL);
 }
 
 static void test_newer_schema_is_refused_with_the_file_in_the_hint(void **state) {
@@ -735,7 +750,7 @@ static void test_newer_schema_is_refused_with_the_file_in_the_hint(void **state)
         assert_null(j);
         assert_int_equal(nook_error_get_kind(err), NOOK_ERROR_JOURNAL_FAILURE);
         assert_string_equal(nook_error_get_message(err),
-                            "journal schema version 99 is newer than this nook understands (2); upgrade nook");
+                            "journal schema version 99 is newer than this nook understands (3); upgrade nook");
         assert_non_null(strstr(nook_error_get_hint(err), f->path));
         assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 99); /* left alone */
 }
@@ -1082,6 +1097,7 @@ int main(void) {
                 T(test_open_read_only_file_is_user_action_needed),
                 T(test_begin_finish_then_same_key_replays_the_result),
                 T(test_same_key_different_request_is_contract_violation_and_row_unchanged),
+                T(test_notes_are_kept_with_the_call),
                 T(test_failed_call_with_same_key_is_retried),
                 T(test_intent_with_live_owner_is_in_progress),
                 T(test_intent_of_a_dead_child_is_interrupted_until_reconciled),

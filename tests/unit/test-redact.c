@@ -49,10 +49,12 @@ static void test_stdin_data_keeps_only_its_length(void **state) {
 }
 
 static void test_output_in_results_is_not_kept_and_the_shape_is(void **state) {
-        json_auto_t *j = json_loads("{\"process_ref\":\"p\",\"adapter_session_ref\":\"s\",\"io_frames\":["
-                                    "{\"stream_ref\":\"x\",\"stream\":\"stdout\",\"raw_content_present\":true,"
-                                    "\"data\":\"OUTPUT5\",\"content_refs\":[\"x/stdout/0-7\"]}]}",
-                                    0, NULL);
+        json_auto_t *j =
+                json_loads("{\"process_ref\":\"p\",\"adapter_session_ref\":\"s\",\"io_frames\":["
+                           "{\"stream_ref\":\"x\",\"stream\":\"stdout\",\"raw_content_present\":true,\"content_hash\":"
+                           "\"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+                           "\"data\":\"OUTPUT5\",\"content_refs\":[\"x/stdout/0-7\"]}]}",
+                           0, NULL);
         json_auto_t *r = nook_redact_result(&nook_schema_start_result, j);
         _cleanup_free_ char *s = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
         assert_null(strstr(s, "OUTPUT5"));

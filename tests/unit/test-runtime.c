@@ -233,24 +233,27 @@ static void expect_denied(fixture *f, const char *env_extra_json, nook_error_kin
 static void test_selection_denies_missing_capability_unless_fallback_accepts(void **state) {
         fixture *f = *state;
         setenv("NOOK_FAKE_CAPS", "audit_log,cleanup", 1);
-        expect_denied(f, "\"requirement\":{\"required_capabilities\":[\"egress_allowlist\"]}",
+        expect_denied(f, "\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\"]}}",
                       NOOK_ERROR_POLICY_DENIAL);
-        expect_denied(f,
-                      "\"requirement\":{\"required_capabilities\":[\"egress_allowlist\"],\"fallback\":"
-                      "\"test_only_host_process\"}",
-                      NOOK_ERROR_POLICY_DENIAL);
+        expect_denied(
+                f,
+                "\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\"]},\"fallback\":"
+                "\"test_only_host_process\"}",
+                NOOK_ERROR_POLICY_DENIAL);
         char *out;
         nook_error *err = NULL;
-        assert_int_equal(call(f, "prepare_session",
-                              "{\"environment\":{\"environment_id\":\"sel2\",\"spec\":{\"requirement\":{"
-                              "\"required_capabilities\":[\"egress_allowlist\",\"audit_log\"],\"fallback\":{"
-                              "\"allow_if_package_and_policy_approve\":{\"package\":\"p\"}}}}}}",
-                              &out, &err),
-                         0);
+        assert_int_equal(
+                call(f, "prepare_session",
+                     "{\"environment\":{\"environment_id\":\"sel2\",\"spec\":{\"requirement\":{"
+                     "\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\",\"audit_log\"]},\"fallback\":{"
+                     "\"allow_if_package_and_policy_approve\":{\"accepted_capability_downgrades\":[\"egress_"
+                     "allowlist\"]}}}}}}",
+                     &out, &err),
+                0);
         free(out);
         assert_int_equal(call(f, "prepare_session",
                               "{\"environment\":{\"environment_id\":\"sel3\",\"spec\":{\"requirement\":{"
-                              "\"required_capabilities\":[\"audit_log\"]}}}}",
+                              "\"required_capabilities\":{\"capabilities\":[\"audit_log\"]}}}}}",
                               &out, &err),
                          0);
         free(out);
@@ -260,14 +263,16 @@ static void test_selection_denies_missing_capability_unless_fallback_accepts(voi
 static void test_selection_checks_class_and_accepted_adapters(void **state) {
         fixture *f = *state;
         expect_denied(f, "\"requirement\":{\"minimum_class\":\"lightweight_vm\"}", NOOK_ERROR_POLICY_DENIAL);
-        expect_denied(f, "\"accepted_adapters\":[\"other.adapter\"]", NOOK_ERROR_POLICY_DENIAL);
+        expect_denied(f, "\"accepted_adapters\":[{\"required_class\":\"lightweight_vm\"}]", NOOK_ERROR_POLICY_DENIAL);
         char *out;
         nook_error *err = NULL;
-        assert_int_equal(call(f, "prepare_session",
-                              "{\"environment\":{\"environment_id\":\"ok\",\"spec\":{\"accepted_adapters\":[\"x\","
-                              "\"nook.userns\"],\"requirement\":{\"minimum_class\":\"container\"}}}}",
-                              &out, &err),
-                         0);
+        assert_int_equal(
+                call(f, "prepare_session",
+                     "{\"environment\":{\"environment_id\":\"ok\",\"spec\":{\"accepted_adapters\":[{\"required_class\":"
+                     "\"remote_sandbox\"},{\"required_class\":\"container\"}],\"requirement\":{\"minimum_class\":"
+                     "\"container\"}}}}",
+                     &out, &err),
+                0);
         free(out);
 }
 

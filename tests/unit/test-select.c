@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/macro.h"
+
 #include "core/contract.h"
 #include "core/select.h"
 
@@ -16,7 +18,9 @@ static const char *REPORT =
         "{\"report_ref\":\"r\",\"adapter_ref\":\"nook.userns\",\"adapter_kind\":\"os_sandbox\",\"adapter_version\":"
         "\"1\",\"capability_version\":\"1\",\"health\":\"healthy\",\"supported_classes\":[\"sandbox\",\"container\"],"
         "\"platform\":{\"platform\":\"linux\",\"os\":\"linux\",\"cpu_architecture\":\"x86_64\"},"
-        "\"capabilities\":{\"capabilities\":[\"audit_log\",\"read_only_root\"]}}";
+        "\"capabilities\":{\"capabilities\":[\"audit_log\",\"read_only_root\"]},\"log_retention\":\"durable\","
+        "\"trust\":{\"locality\":\"local\",\"tenancy\":\"shared_allowed\",\"auditability\":\"required\","
+        "\"cleanup\":\"required\",\"data_residency\":\"local_only\",\"secret_isolation\":\"none\"}}";
 
 static void *parse(const nook_schema *s, const char *text) {
         json_auto_t *j = json_loads(text, 0, NULL);
@@ -55,37 +59,87 @@ static void test_no_requirement_is_accepted(void **state) {
 static void test_delivered_capabilities_are_accepted(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
         _cleanup_free_ char *note = NULL;
-        assert_int_equal(
-                check("{\"requirement\":{\"required_capabilities\":[\"audit_log\",\"read_only_root\"]}}", &note, &err),
-                0);
+        assert_int_equal(check("{\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"audit_log\",\"read_"
+                               "only_root\"]}}}",
+                               &note, &err),
+                         0);
         assert_null(note);
 }
 
 static void test_missing_capability_is_denied_by_default(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
-        assert_true(check("{\"requirement\":{\"required_capabilities\":[\"egress_allowlist\"]}}", NULL, &err) < 0);
+        assert_true(check("{\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\"]}}}",
+                          NULL, &err) < 0);
         assert_int_equal(nook_error_get_kind(err), NOOK_ERROR_POLICY_DENIAL);
         assert_non_null(strstr(nook_error_get_message(err), "egress_allowlist"));
 }
 
 static void test_test_only_host_process_fallback_still_denies(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
-        assert_true(
-                check("{\"requirement\":{\"required_capabilities\":[\"x\"],\"fallback\":\"test_only_host_process\"}}",
-                      NULL, &err) < 0);
+        assert_true(check("{\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"secret_mount\"]},"
+                          "\"fallback\":\"test_only_host_process\"}}",
+                          NULL, &err) < 0);
         assert_non_null(strstr(nook_error_get_message(err), "never runs workloads as host processes"));
 }
 
 static void test_approving_fallback_accepts_and_notes_the_downgrade(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
         _cleanup_free_ char *note = NULL;
-        assert_int_equal(check("{\"requirement\":{\"required_capabilities\":[\"egress_allowlist\",\"audit_log\"],"
-                               "\"fallback\":{\"allow_if_package_and_policy_approve\":{}}}}",
-                               &note, &err),
-                         0);
+        assert_int_equal(
+                check("{\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\",\"audit_"
+                      "log\"]},"
+                      "\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_capability_downgrades\":"
+                      "[\"egress_allowlist\"]}}}}",
+                      &note, &err),
+                0);
         assert_non_null(note);
         assert_non_null(strstr(note, "egress_allowlist"));
         assert_null(strstr(note, "audit_log"));
+}
+
+/* The fallback gives up only what it lists: a capability it does not name is still
+ * refused, and the message says which. */
+static void test_approving_fallback_accepts_only_what_it_lists(void **state) {
+        _cleanup_(nook_error_freep) nook_error *err = NULL;
+        _cleanup_free_ char *note = NULL;
+        assert_true(check("{\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\","
+                          "\"secret_mount\"]},\"fallback\":{\"allow_if_package_and_policy_approve\":{"
+                          "\"accepted_capability_downgrades\":[\"egress_allowlist\"]}}}}",
+                          &note, &err) < 0);
+        assert_null(note);
+        assert_int_equal(nook_error_get_kind(err), NOOK_ERROR_POLICY_DENIAL);
+        assert_non_null(strstr(nook_error_get_message(err), "does not accept secret_mount"));
+}
+
+/* Trust: each field against what the host offers; a weaker offer is a gap the
+ * fallback may accept by field name. */
+#define TRUST(loc, ten, aud, cl, res, sec)                                                                      \
+        "{\"requirement\":{\"trust\":{\"locality\":\"" loc "\",\"tenancy\":\"" ten "\",\"auditability\":\"" aud \
+        "\",\"cleanup\":\"" cl "\",\"data_residency\":" res ",\"secret_isolation\":\"" sec "\"}"
+static void test_trust_is_checked_field_by_field(void **state) {
+        _cleanup_(nook_error_freep) nook_error *err = NULL;
+        assert_int_equal(check(TRUST("local", "shared_allowed", "required", "required", "\"local_only\"", "none") "}}",
+                               NULL, &err),
+                         0);
+        assert_true(check(TRUST("remote", "shared_allowed", "none", "best_effort", "\"any\"", "none") "}}", NULL,
+                          &err) < 0);
+        assert_non_null(strstr(nook_error_get_message(err), "trust locality"));
+        nook_error_free(TAKE_PTR(err));
+        assert_true(
+                check(TRUST("any", "dedicated", "none", "best_effort", "{\"region\":\"eu-west-1\"}", "required") "}}",
+                      NULL, &err) < 0);
+        const char *m = nook_error_get_message(err);
+        assert_non_null(strstr(m, "trust tenancy"));
+        assert_non_null(strstr(m, "trust data_residency"));
+        assert_non_null(strstr(m, "trust secret_isolation"));
+        nook_error_free(TAKE_PTR(err));
+        _cleanup_free_ char *note = NULL;
+        assert_int_equal(check(TRUST("any", "dedicated", "none", "best_effort", "\"any\"",
+                                     "none") ",\"fallback\":{\"allow_if_package_and_policy_approve\":{"
+                                             "\"accepted_trust_downgrades\":[\"tenancy\"]}}}}",
+                               &note, &err),
+                         0);
+        assert_non_null(strstr(note, "trust tenancy"));
 }
 
 static void test_minimum_class(void **state) {
@@ -100,10 +154,15 @@ static void test_minimum_class(void **state) {
 static void test_accepted_adapters(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
         assert_int_equal(check("{\"accepted_adapters\":[]}", NULL, &err), 0);
-        assert_int_equal(check("{\"accepted_adapters\":[\"a\",\"nook.userns\"]}", NULL, &err), 0);
-        assert_true(check("{\"accepted_adapters\":[\"a\",\"b\"]}", NULL, &err) < 0);
+        assert_int_equal(check("{\"accepted_adapters\":[{\"required_class\":\"remote_sandbox\"},"
+                               "{\"required_class\":\"container\"}]}",
+                               NULL, &err),
+                         0);
+        assert_true(check("{\"accepted_adapters\":[{\"required_class\":\"lightweight_vm\"},"
+                          "{\"required_class\":\"remote_sandbox\"}]}",
+                          NULL, &err) < 0);
         assert_int_equal(nook_error_get_kind(err), NOOK_ERROR_POLICY_DENIAL);
-        assert_non_null(strstr(nook_error_get_message(err), "a, b"));
+        assert_non_null(strstr(nook_error_get_message(err), "lightweight_vm, remote_sandbox"));
 }
 
 int main(void) {
@@ -113,6 +172,8 @@ int main(void) {
                 cmocka_unit_test(test_missing_capability_is_denied_by_default),
                 cmocka_unit_test(test_test_only_host_process_fallback_still_denies),
                 cmocka_unit_test(test_approving_fallback_accepts_and_notes_the_downgrade),
+                cmocka_unit_test(test_approving_fallback_accepts_only_what_it_lists),
+                cmocka_unit_test(test_trust_is_checked_field_by_field),
                 cmocka_unit_test(test_minimum_class),
                 cmocka_unit_test(test_accepted_adapters),
         };
