@@ -12,9 +12,14 @@ run_nook call capability_report --request "$T/req.json"
 assert_eq 0 "$RC" "capability_report from --request FILE"
 printf '%s\n' "$OUT" | json_query 'j["report_ref"]' | grep -q '^report-' || fail "report_ref missing"
 
+# An environment without secrets needs nothing materialised: that answer is exact.
+run_nook_in "{\"environment\":{\"environment_id\":\"it-$$-none\",\"spec\":{}}}" call prepare_secrets
+assert_eq 0 "$RC" "prepare_secrets without secrets"
+assert_eq '{"teardown_required":true}' "$OUT" "prepare_secrets without secrets: no refs, the crate's shape"
+
 # A call that is not built yet says so, as a Classified IsolationFailure, never a fake
 # success (secrets arrive with their own stage).
-env="{\"environment\":{\"environment_id\":\"it-$$\",\"spec\":{\"environment_id\":\"it-$$\"}}}"
+env="{\"environment\":{\"environment_id\":\"it-$$\",\"spec\":{\"environment_id\":\"it-$$\",\"secrets\":{\"secret_mounts\":[{\"secret_ref\":\"s1\",\"mount_ref\":\"m1\",\"destination\":{\"kind\":\"external_runtime\",\"id\":\"/run/secrets/s1\",\"privacy\":\"secret\",\"retention\":\"ephemeral\"},\"redaction_policy_ref\":{\"kind\":\"redaction\",\"id\":\"r\"}}]}}}}"
 run_nook_in "$env" call prepare_secrets
 assert_eq 125 "$RC" "prepare_secrets before secrets exist"
 kind=$(printf '%s\n' "$OUT" | json_query 'j["Classified"]["kind"]')
@@ -26,10 +31,10 @@ assert_contains "$ERR" "nook: prepare_secrets" "stderr message for people"
 run_nook_in "$env" call prepare_secrets
 assert_eq 125 "$RC" "retry exit"
 rows=$(journal_count)
-assert_eq 1 "$rows" "journal rows after a call and its retry"
-st=$("$NOOK" journal --json | json_query 'j[0]["status"]')
+assert_eq 2 "$rows" "journal rows after a call and its retry (and the call without secrets)"
+st=$("$NOOK" journal --json | json_query 'j[1]["status"]')
 assert_eq failed "$st" "journal status"
-m=$("$NOOK" journal --json | json_query 'j[0]["method"]')
+m=$("$NOOK" journal --json | json_query 'j[1]["method"]')
 assert_eq prepare_secrets "$m" "journal method"
 
 # A call that is built, twice with the same request: one session, the recorded result.
