@@ -162,7 +162,10 @@ class ServeTransport:
             return ""
 
     def _gone(self, what):
-        rc = self.proc.poll()
+        try:
+            rc = self.proc.wait(2 if what.startswith("exited") else 0.1)
+        except subprocess.TimeoutExpired:
+            rc = None
         self.dead = (f"`nook serve --stdio` {what}" + (f" (exit code {rc})" if rc is not None else "") +
                      f"; its stderr: {self.stderr_tail()!r}")
 
@@ -431,7 +434,7 @@ class Run:
             row.shape = "-"
         self.print_row(row)
         if a.fatal:
-            raise TransportGone(a.problems[0] if a.problems else "transport gone")
+            raise TransportGone(f"after #{row.n}: {self.transport.title} is gone (the problem of #{row.n})")
         return a
 
     def check_error(self, row, err):
@@ -516,7 +519,7 @@ class Run:
                 q = shape.read_json_strict(self.req_text["resolve_image.pinned.json"])
                 text = self.req_text["resolve_image.pinned.json"].replace(
                     json.dumps(q["image"]["expected_digest"]), json.dumps(self.manifest_digest))
-                self.step("resolve_image", "resolve_image.pinned.json (expected_digest: the test image's)", text,
+                self.step("resolve_image", "resolve_image.pinned.json (the image's digest)", text,
                           kind="derived")
 
         self.sample("prepare_rootfs.json", required=req)
@@ -604,6 +607,8 @@ class Run:
         noargv = copy.deepcopy(start)
         del noargv["process"]["argv"]
         cases.append(("start_process", "start_process without process.argv", noargv, "invalid"))
+        # a valid environment of that id first: the one the final cleanup of the id sends
+        self.remember(with_id(minimal["environment"], "env.samples.provoked"))
         env = with_id(minimal["environment"], "env.samples.provoked")
         env["spec"]["network"] = "Disabled"
         self.remember(env)
@@ -611,10 +616,12 @@ class Run:
                       "invalid"))
         env = with_id(minimal["environment"], "env.samples.provoked")
         env["spec"]["requirement"]["required_capabilities"] = ["read_only_root"]
+        self.remember(env)
         cases.append(("prepare_session", "prepare_session with required_capabilities as a bare array",
                       {"environment": env}, "invalid"))
         env = with_id(minimal["environment"], "env.samples.provoked")
         del env["spec"]["requirement"]["minimum_class"]
+        self.remember(env)
         cases.append(("prepare_session", "prepare_session without spec.requirement.minimum_class",
                       {"environment": env}, "invalid"))
         cases.append(("prepare_session", 'prepare_session with environment_id ""',
