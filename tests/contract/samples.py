@@ -349,10 +349,10 @@ class Run:
         self.transport_factory = transport_factory
         self.samples = args.samples
         self.rows = []
-        self.problems = []          # (row, text)
-        self.accepted = {}          # call -> number of accepted answers compared
+        self.problems = []          # (row or None, text, closest sample or None)
+        self.accepted = {}          # call -> number of answers to samples (and derived requests) compared
         self.refusals = []          # (row, reason): refusals of samples outside the JSON
-        self.prepared = {}          # (data dir, env id) -> environment object, for the final cleanup
+        self.prepared = {}          # (data dir, env id) -> (env vars, [environment objects sent]): cleanup
         self.errors_seen = 0
         self.stopped = False
         self.req_text = {}
@@ -399,7 +399,8 @@ class Run:
             print(f"         request {short(text, 300)}\n         answer rc={a.rc} {json.dumps(a.value)[:2000]}")
         if a.rc == 0 and not (a.value is None and a.problems):
             row.outcome = "accepted"
-            self.accepted[method] = self.accepted.get(method, 0) + 1
+            if kind != "provoked":
+                self.accepted[method] = self.accepted.get(method, 0) + 1
             name, diffs = shape.match_any(self.resp[method], a.value, shape.ANSWER_TYPES[method], self.spec)
             if diffs:
                 row.shape = f"{len(diffs)} difference(s) from {name}"
