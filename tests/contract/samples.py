@@ -529,6 +529,9 @@ class Run:
         self.sample("resolve_mounts.json", required=req)
         self.sample("configure_network.json", required=req)
         if not required:
+            # These name public hosts (pypi.org, api.github.com): configure_network must only
+            # configure (no name is resolved, nothing is sent: TESTING.md's network rule); no
+            # process ever starts in these environments.
             for v in ("configure_network.adapter_defined_denied.json", "configure_network.allowlist.json",
                       "configure_network.egress_scoped.json", "configure_network.exposed_ports.json",
                       "configure_network.socket_relay.json"):
