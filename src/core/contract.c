@@ -151,7 +151,9 @@ static const nook_alt fallback_alts[] = {
         { .tag = "test_only_host_process" },
 };
 static const nook_field requirement_fields[] = {
-        ENUM(nook_requirement, minimum_class, nook_class_values, -1),
+        /* the class is the requirement's core and has no evident default: required, as the
+         * crate writes it; the other fields default to asking nothing */
+        ENUM_REQ(nook_requirement, minimum_class, nook_class_values),
         OBJ_OPT(nook_requirement, trust, schema_trust),
         ARR(nook_requirement, preferred_adapters, "preferred_adapters", elem_id, char *, 0),
         VARIANT(nook_requirement, fallback, "fallback", fallback_alts, NOOK_FALLBACK_DENY),

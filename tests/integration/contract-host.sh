@@ -27,7 +27,7 @@ assert_eq list "$(printf '%s\n' "$OUT" | json_query 'type(j["capabilities"]["cap
 ok "capability report shapes"
 
 # ---- a bare array where the crate writes a set is the caller's mistake, named ----
-run_nook_in "{\"environment\":{\"environment_id\":\"$EID-bad\",\"spec\":{\"requirement\":{\"required_capabilities\":[\"cleanup\"]}}}}" call prepare_session
+run_nook_in "{\"environment\":{\"environment_id\":\"$EID-bad\",\"spec\":{\"requirement\":{\"minimum_class\":\"sandbox\",\"required_capabilities\":[\"cleanup\"]}}}}" call prepare_session
 assert_eq 125 "$RC" "required_capabilities as an array"
 assert_contains "$OUT" '/environment/spec/requirement/required_capabilities' "the pointer"
 
@@ -41,7 +41,7 @@ run_nook session inspect "$SREF" --json
 assert_eq 0 "$RC" "session inspect"
 assert_contains "$(printf '%s\n' "$OUT" | json_query 'j["notes"]')" "lacks egress_allowlist" "the note in session inspect"
 # a gap the fallback does not list is refused, and named
-run_nook_in "{\"environment\":{\"environment_id\":\"$EID-strict\",\"spec\":{\"requirement\":{\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_capability_downgrades\":[\"audit_log\"]}},\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\"]}}}}}" call prepare_session
+run_nook_in "{\"environment\":{\"environment_id\":\"$EID-strict\",\"spec\":{\"requirement\":{\"minimum_class\":\"sandbox\",\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_capability_downgrades\":[\"audit_log\"]}},\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\"]}}}}}" call prepare_session
 assert_eq 125 "$RC" "a gap the fallback does not accept"
 assert_contains "$OUT" "does not accept egress_allowlist" "the refused gap is named"
 ok "downgrades are explicit"

@@ -709,20 +709,29 @@ static void test_minimal_environment_gets_contract_defaults(void **state) {
 }
 
 static void test_empty_requirement_defaults_to_fallback_deny_and_no_class(void **state) {
-        json_auto_t *doc = variant_of(REQ_ENV, SP "/requirement", "{}");
+        /* minimum_class is required (the crate writes it always); the rest asks nothing */
+        json_auto_t *bad = variant_of(REQ_ENV, SP "/requirement", "{}");
+        nook_env_req r = { 0 };
+        _cleanup_(nook_error_freep) nook_error *err = NULL;
+        assert_true(nook_schema_parse(&nook_schema_env_req, bad, "", &r, &err) < 0);
+        assert_int_equal(nook_error_get_kind(err), NOOK_ERROR_MISSING_REQUIRED_FIELD);
+        assert_string_equal(nook_error_get_pointer(err), SP "/requirement/minimum_class");
+        json_auto_t *doc = variant_of(REQ_ENV, SP "/requirement", "{'minimum_class':'sandbox'}");
         _cleanup_typed_ typed t = parse_ok(&nook_schema_env_req, doc);
         const nook_environment_spec *s = &((nook_env_req *)t.obj)->environment.spec;
         assert_true(s->has_requirement);
-        assert_int_equal(s->requirement.minimum_class, -1);
+        assert_int_equal(s->requirement.minimum_class, NOOK_CLASS_SANDBOX);
         assert_int_equal(s->requirement.fallback.tag, NOOK_FALLBACK_DENY);
         assert_null(s->requirement.fallback.data);
+        assert_false(s->requirement.has_trust);
         assert_int_equal(s->requirement.preferred_adapters.n, 0);
         assert_int_equal(s->requirement.required_capabilities.capabilities.n, 0);
         json_auto_t *enc = nook_schema_encode(&nook_schema_env_req, t.obj);
         /* an empty capability set is {} (enums.md) */
-        json_auto_t *want = J("{'fallback':'deny','preferred_adapters':[],'required_capabilities':{}}");
+        json_auto_t *want =
+                J("{'minimum_class':'sandbox','fallback':'deny','preferred_adapters':[],'required_capabilities':{}}");
         check_json_equal(json_object_get(json_object_get(json_object_get(enc, "environment"), "spec"), "requirement"),
-                         want, "requirement defaults; absent minimum_class stays absent");
+                         want, "requirement defaults");
 }
 
 static void test_minimal_process_defaults_to_pipe_closed_stdin_and_no_timeout(void **state) {
@@ -886,6 +895,10 @@ typedef struct reject_case {
 } reject_case;
 
 #define ENVR &nook_schema_env_req, REQ_ENV
+/* a requirement to vary (its minimum_class is required) */
+#define ENVRQ                 \
+        &nook_schema_env_req, \
+                "{'environment':{'environment_id':'env-1','spec':{'requirement':{'minimum_class':'sandbox'}}}}"
 #define MOUNTR &nook_schema_env_req, REQ_ENV_MOUNT
 #define STARTR &nook_schema_start_process_req, REQ_START
 #define SECRETR &nook_schema_prepare_secrets_req, REQ_SECRETS
@@ -1214,11 +1227,11 @@ static const reject_case rejections[] = {
           SP "/network/allowlist/hosts", "expected an array, got a string" },
         { "allowlist host empty", ENVR, SP "/network", "{'allowlist':{'hosts':['']}}", CV,
           SP "/network/allowlist/hosts/0", MSG_IDENT },
-        { "fallback unknown", ENVR, SP "/requirement/fallback", "'allow'", CV, SP "/requirement/fallback",
+        { "fallback unknown", ENVRQ, SP "/requirement/fallback", "'allow'", CV, SP "/requirement/fallback",
           "expected one of deny, allow_if_package_and_policy_approve, test_only_host_process" },
-        { "fallback data variant bare", ENVR, SP "/requirement/fallback", "'allow_if_package_and_policy_approve'", CV,
+        { "fallback data variant bare", ENVRQ, SP "/requirement/fallback", "'allow_if_package_and_policy_approve'", CV,
           SP "/requirement/fallback", "needs a payload" },
-        { "fallback unit with payload", ENVR, SP "/requirement/fallback", "{'deny':{'x':1}}", CV,
+        { "fallback unit with payload", ENVRQ, SP "/requirement/fallback", "{'deny':{'x':1}}", CV,
           SP "/requirement/fallback/deny", "takes no payload" },
         { "stdin unknown", STARTR, "/process/stdin", "'open'", CV, "/process/stdin",
           "expected one of closed, content_ref" },
@@ -1624,7 +1637,8 @@ static void test_request_unknown_fields_anywhere_are_tolerated_and_kept_in_the_d
                 "'resources':{'x_res':1},'filesystem':{'x_fs':1,'mounts':[{'mount_ref':'m','source_alias':'a',"
                 "'destination_path':'/m','x_mount':2}]},'network':{'allowlist':{'hosts':['h'],'x_net':3}},"
                 "'secrets':{'x_sec':[],'env_secrets':[{'secret_ref':'s','env_key':'K','x_es':1}]},"
-                "'requirement':{'x_req':1,'fallback':{'allow_if_package_and_policy_approve':{'x':1}}}}},"
+                "'requirement':{'minimum_class':'sandbox','x_req':1,'fallback':{'allow_if_package_and_policy_approve':{"
+                "'x':1}}}}},"
                 "'process':{'process_id':'p-1','argv':['a'],'x_proc':'y','env':[{'name':'A','x_e':1}],"
                 "'stdout_policy':{'x_pol':1}},'effect_intent':{'effect_id':'e-1','x_eff':{}}}");
         /* the document keeps them for the journal's redacted request */

@@ -233,18 +233,21 @@ static void expect_denied(fixture *f, const char *env_extra_json, nook_error_kin
 static void test_selection_denies_missing_capability_unless_fallback_accepts(void **state) {
         fixture *f = *state;
         setenv("NOOK_FAKE_CAPS", "audit_log,cleanup", 1);
-        expect_denied(f, "\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\"]}}",
+        expect_denied(f,
+                      "\"requirement\":{\"minimum_class\":\"sandbox\",\"required_capabilities\":{\"capabilities\":["
+                      "\"egress_allowlist\"]}}",
                       NOOK_ERROR_POLICY_DENIAL);
-        expect_denied(
-                f,
-                "\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\"]},\"fallback\":"
-                "\"test_only_host_process\"}",
-                NOOK_ERROR_POLICY_DENIAL);
+        expect_denied(f,
+                      "\"requirement\":{\"minimum_class\":\"sandbox\",\"required_capabilities\":{\"capabilities\":["
+                      "\"egress_allowlist\"]},\"fallback\":"
+                      "\"test_only_host_process\"}",
+                      NOOK_ERROR_POLICY_DENIAL);
         char *out;
         nook_error *err = NULL;
         assert_int_equal(
                 call(f, "prepare_session",
-                     "{\"environment\":{\"environment_id\":\"sel2\",\"spec\":{\"requirement\":{"
+                     "{\"environment\":{\"environment_id\":\"sel2\",\"spec\":{\"requirement\":{\"minimum_class\":"
+                     "\"sandbox\","
                      "\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\",\"audit_log\"]},\"fallback\":{"
                      "\"allow_if_package_and_policy_approve\":{\"accepted_capability_downgrades\":[\"egress_"
                      "allowlist\"]}}}}}}",
@@ -252,7 +255,8 @@ static void test_selection_denies_missing_capability_unless_fallback_accepts(voi
                 0);
         free(out);
         assert_int_equal(call(f, "prepare_session",
-                              "{\"environment\":{\"environment_id\":\"sel3\",\"spec\":{\"requirement\":{"
+                              "{\"environment\":{\"environment_id\":\"sel3\",\"spec\":{\"requirement\":{\"minimum_"
+                              "class\":\"sandbox\","
                               "\"required_capabilities\":{\"capabilities\":[\"audit_log\"]}}}}}",
                               &out, &err),
                          0);

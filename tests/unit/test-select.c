@@ -59,7 +59,8 @@ static void test_no_requirement_is_accepted(void **state) {
 static void test_delivered_capabilities_are_accepted(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
         _cleanup_free_ char *note = NULL;
-        assert_int_equal(check("{\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"audit_log\",\"read_"
+        assert_int_equal(check("{\"requirement\":{\"minimum_class\":\"sandbox\",\"required_capabilities\":{"
+                               "\"capabilities\":[\"audit_log\",\"read_"
                                "only_root\"]}}}",
                                &note, &err),
                          0);
@@ -68,7 +69,8 @@ static void test_delivered_capabilities_are_accepted(void **state) {
 
 static void test_missing_capability_is_denied_by_default(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
-        assert_true(check("{\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\"]}}}",
+        assert_true(check("{\"requirement\":{\"minimum_class\":\"sandbox\",\"required_capabilities\":{\"capabilities\":"
+                          "[\"egress_allowlist\"]}}}",
                           NULL, &err) < 0);
         assert_int_equal(nook_error_get_kind(err), NOOK_ERROR_POLICY_DENIAL);
         assert_non_null(strstr(nook_error_get_message(err), "egress_allowlist"));
@@ -76,7 +78,8 @@ static void test_missing_capability_is_denied_by_default(void **state) {
 
 static void test_test_only_host_process_fallback_still_denies(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
-        assert_true(check("{\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"secret_mount\"]},"
+        assert_true(check("{\"requirement\":{\"minimum_class\":\"sandbox\",\"required_capabilities\":{\"capabilities\":"
+                          "[\"secret_mount\"]},"
                           "\"fallback\":\"test_only_host_process\"}}",
                           NULL, &err) < 0);
         assert_non_null(strstr(nook_error_get_message(err), "never runs workloads as host processes"));
@@ -86,7 +89,8 @@ static void test_approving_fallback_accepts_and_notes_the_downgrade(void **state
         _cleanup_(nook_error_freep) nook_error *err = NULL;
         _cleanup_free_ char *note = NULL;
         assert_int_equal(
-                check("{\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\",\"audit_"
+                check("{\"requirement\":{\"minimum_class\":\"sandbox\",\"required_capabilities\":{\"capabilities\":["
+                      "\"egress_allowlist\",\"audit_"
                       "log\"]},"
                       "\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_capability_downgrades\":"
                       "[\"egress_allowlist\"]}}}}",
@@ -102,7 +106,8 @@ static void test_approving_fallback_accepts_and_notes_the_downgrade(void **state
 static void test_approving_fallback_accepts_only_what_it_lists(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
         _cleanup_free_ char *note = NULL;
-        assert_true(check("{\"requirement\":{\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\","
+        assert_true(check("{\"requirement\":{\"minimum_class\":\"sandbox\",\"required_capabilities\":{\"capabilities\":"
+                          "[\"egress_allowlist\","
                           "\"secret_mount\"]},\"fallback\":{\"allow_if_package_and_policy_approve\":{"
                           "\"accepted_capability_downgrades\":[\"egress_allowlist\"]}}}}",
                           &note, &err) < 0);
@@ -113,9 +118,10 @@ static void test_approving_fallback_accepts_only_what_it_lists(void **state) {
 
 /* Trust: each field against what the host offers; a weaker offer is a gap the
  * fallback may accept by field name. */
-#define TRUST(loc, ten, aud, cl, res, sec)                                                                      \
-        "{\"requirement\":{\"trust\":{\"locality\":\"" loc "\",\"tenancy\":\"" ten "\",\"auditability\":\"" aud \
-        "\",\"cleanup\":\"" cl "\",\"data_residency\":" res ",\"secret_isolation\":\"" sec "\"}"
+#define TRUST(loc, ten, aud, cl, res, sec)                                                                       \
+        "{\"requirement\":{\"minimum_class\":\"sandbox\",\"trust\":{\"locality\":\"" loc "\",\"tenancy\":\"" ten \
+        "\",\"auditability\":\"" aud "\",\"cleanup\":\"" cl "\",\"data_residency\":" res                         \
+        ",\"secret_isolation\":\"" sec "\"}"
 static void test_trust_is_checked_field_by_field(void **state) {
         _cleanup_(nook_error_freep) nook_error *err = NULL;
         assert_int_equal(check(TRUST("local", "shared_allowed", "required", "required", "\"local_only\"", "none") "}}",
