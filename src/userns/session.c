@@ -394,11 +394,21 @@ int nook_session_request(const nook_session *s, const char *process_ref, nook_ms
         if (e) {
                 /* the helper's message already ends with strerror */
                 const char *m = nook_msg_str(reply, T_MESSAGE);
-                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE,
-                                      e == EAGAIN || e == EBUSY ? NOOK_RETRY_RETRYABLE : NOOK_RETRY_NOT_RETRYABLE,
-                                      (int)e, "%s: %s", what, m ? m : strerror((int)e));
+                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, nook_retry_for_errno((int)e), (int)e, "%s: %s",
+                                      what, m ? m : strerror((int)e));
         }
         return 0;
+}
+
+int nook_session_compose_error(nook_error **err, int r, const char *what) {
+        if (r == -ENOMEM)
+                return nook_error_oom(err);
+        if (r == -E2BIG)
+                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, E2BIG,
+                                      "%s: the request to the holder is larger than a message may be (%u bytes, "
+                                      "%u open host sources)",
+                                      what, NOOK_MSG_MAX, NOOK_MSG_MAX_FDS);
+        return nook_error_sys(err, -r, "%s: composing the request to the holder", what);
 }
 
 int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret, nook_error **err) {
