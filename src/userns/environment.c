@@ -333,7 +333,14 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                         return r;
                 }
                 s->prepared = true;
-                (void)nook_limits_record(s, &req->environment.spec, s->notes);
+                /* start_process reports how each limit is enforced from this record: without
+                 * it the report would be a guess */
+                if ((r = nook_limits_record(s, &req->environment.spec, s->notes)) < 0) {
+                        nook_error_sys(err, -r, "prepare_environment: recording how the session's limits are enforced");
+                        return nook_error_set_hint(err,
+                                                   "the session cannot be used; remove it (cleanup) and try again"),
+                               r;
+                }
                 if ((r = nook_session_save(s, err)) < 0)
                         return nook_error_prefix(err, r, "prepare_environment");
         }
