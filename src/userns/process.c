@@ -316,12 +316,16 @@ static int write_meta(const nook_session *s, const char *ref, const nook_start_p
         const nook_io_policy *io = &req->environment.spec.io_policy;
         const nook_stream_policy *o = req->process.has_stdout_policy ? &req->process.stdout_policy : &io->stdout_policy;
         const nook_stream_policy *e = req->process.has_stderr_policy ? &req->process.stderr_policy : &io->stderr_policy;
+        /* the effective policy of each stream (the process's own over the environment's):
+         * every later stream_io and read_content shapes its frames by it */
         if (asprintf(&text,
                      "command=%.64s\nprocess_id=%s\nterminal=%d\nstdout_capture=%d\nstdout_max=%llu\n"
-                     "stdout_truncation=%d\nstderr_capture=%d\nstderr_max=%llu\nstderr_truncation=%d\n",
+                     "stdout_truncation=%d\nstdout_ref_mode=%d\nstderr_capture=%d\nstderr_max=%llu\n"
+                     "stderr_truncation=%d\nstderr_ref_mode=%d\n",
                      base, req->process.process_id, req->process.terminal_mode == NOOK_TERM_PTY, o->default_capture,
-                     (unsigned long long)o->max_bytes, o->truncation_policy, e->default_capture,
-                     (unsigned long long)e->max_bytes, e->truncation_policy) < 0)
+                     (unsigned long long)o->max_bytes, o->truncation_policy,
+                     nook_io_ref_mode_allows(o->content_ref_mode), e->default_capture, (unsigned long long)e->max_bytes,
+                     e->truncation_policy, nook_io_ref_mode_allows(e->content_ref_mode)) < 0)
                 return -ENOMEM;
         for (char *c = text; *c; c++)
                 if ((unsigned char)*c < 0x20 && *c != '\n')
