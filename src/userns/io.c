@@ -296,7 +296,7 @@ static int write_stdin(const nook_session *s, const nook_stream_io_req *req, noo
         int r = len ? nook_msg_add(&m, T_DATA, bytes, (uint32_t)len) : 0;
         if (r >= 0 && req->close)
                 r = nook_msg_add_u64(&m, T_CLOSE, 1);
-        r = r < 0 ? nook_error_oom(err)
+        r = r < 0 ? nook_session_compose_error(err, r, "stream_io: writing stdin")
                   : nook_session_request(s, req->process_ref, &m, &reply, 10000, "stream_io: writing stdin", err);
         nook_msg_done(&m);
         nook_msg_done(&reply);
