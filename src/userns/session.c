@@ -412,10 +412,10 @@ int nook_session_compose_error(nook_error **err, int r, const char *what) {
                 return nook_error_oom(err);
         if (r == -E2BIG)
                 return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, E2BIG,
-                                      "%s: the request to the holder is larger than a message may be (%u bytes, "
-                                      "%u open host sources)",
+                                      "%s: the request is larger than one message to the session may be (%u "
+                                      "bytes, %u open host sources)",
                                       what, NOOK_MSG_MAX, NOOK_MSG_MAX_FDS);
-        return nook_error_sys(err, -r, "%s: composing the request to the holder", what);
+        return nook_error_sys(err, -r, "%s: composing the request", what);
 }
 
 int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret, nook_error **err) {
