@@ -9,7 +9,7 @@
 #include "core/adapter.h"
 #include "userns/session.h"
 
-/* Waits up to timeout_ms for the exit record (inotify on the process dir);
+/* Waits up to timeout_ms for the exit record (looking at the process dir);
  * 1 when the process has exited (*ret filled), 0 when still running. */
 int nook_process_wait(const nook_session *s, const char *process_ref, int64_t timeout_ms, nook_exit_record *ret);
 /* content_ref_mode (JSON text, as the codec keeps it) is content_ref_if_policy_allows. */
