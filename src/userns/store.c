@@ -548,14 +548,14 @@ int nook_image_load(nook_store *s, const char *digest, nook_image *ret, nook_err
         im.layers = calloc(im.n_layers + 1, sizeof(char *));
         for (size_t i = 0; im.layers && i < im.n_layers; i++) {
                 const char *d = json_string_value(json_object_get(json_array_get(layers, i), "digest"));
-                im.layers[i] = d && nook_digest_valid(d) ? strdup(d) : NULL;
+                bool valid = d && nook_digest_valid(d);
+                im.layers[i] = valid ? strdup(d) : NULL;
                 if (!im.layers[i]) {
-                        json_decref(m);
+                        json_decref(m); /* d pointed into it */
                         nook_image_clear(&im);
-                        return d && nook_digest_valid(d)
-                                       ? nook_error_oom(err)
-                                       : nook_image_damaged(err, s->data_dir, digest, EBADMSG,
-                                                            "layer %zu of its manifest is damaged", i);
+                        return valid ? nook_error_oom(err)
+                                     : nook_image_damaged(err, s->data_dir, digest, EBADMSG,
+                                                          "layer %zu of its manifest is damaged", i);
                 }
                 if (s->layers_fd >= 0) /* sizes and owner counts: listings and prepare_rootfs only */
                         layer_info(s, im.layers[i], &im);
