@@ -102,12 +102,41 @@ static uint64_t image_foreign_owners(const nook_adapter_config *c, const char *d
         return n;
 }
 
+/* Every layer of im still unpacked in the store: the holder would mount a missing one
+ * as an empty lower (or fuse-overlayfs would die on it), far from the cause. */
+static int check_layers(const nook_adapter_config *c, const nook_image *im, nook_error **err) {
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/layers", c->data_dir) < 0)
+                return nook_error_oom(err);
+        _cleanup_close_ int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        for (size_t i = 0; i < im->n_layers; i++) {
+                char name[80];
+                snprintf(name, sizeof(name), "%s/diff", im->layers[i] + 7);
+                int e = fd < 0 ? errno : faccessat(fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+                if (e == ENOENT || e == ENOTDIR)
+                        return nook_image_damaged(err, c->data_dir, im->digest, ENOENT,
+                                                  "layer %zu (%.19s) is missing from the store", i, im->layers[i]);
+                if (e) {
+                        nook_error_sys(err, e, "image %.19s: checking layer %zu (%.19s) in the store", im->digest, i,
+                                       im->layers[i]);
+                        return nook_error_set_hint(err, "the image store is in %s", c->data_dir), -e;
+                }
+        }
+        return 0;
+}
+
 /* An image root: its layers top first, the writable layer, the driver. */
-static int add_image(const nook_session *s, const nook_adapter_config *c, int upper, nook_msg *m) {
+static int add_image(const nook_session *s, const nook_adapter_config *c, int upper, nook_msg *m, nook_error **err) {
         nook_image im = { 0 };
-        int r = nook_image_load_from(c->data_dir, s->image, false, &im, NULL);
+        int r = nook_image_load_from(c->data_dir, s->image, false, &im, err);
+        if (r >= 0)
+                r = check_layers(c, &im, err);
+        if (r < 0) {
+                nook_image_clear(&im);
+                return r;
+        }
         _cleanup_free_ char *layers = NULL;
-        if (r >= 0 && asprintf(&layers, "%s/layers", c->data_dir) < 0)
+        if (asprintf(&layers, "%s/layers", c->data_dir) < 0)
                 r = -ENOMEM;
         if (r >= 0)
                 r = nook_msg_add_str(m, T_DRIVER, s->driver ? s->driver : "auto");
@@ -131,7 +160,7 @@ static int add_image(const nook_session *s, const nook_adapter_config *c, int up
         if (r >= 0 && nook_image_workdir_ok(im.workdir))
                 r = nook_msg_add_str(m, T_WORKDIR, im.workdir);
         nook_image_clear(&im);
-        return r;
+        return r < 0 ? nook_session_compose_error(err, r, "the image's layers") : 0;
 }
 
 /* The root directory, resolved once (S31) the way mount sources are (nook_host_open):
@@ -151,7 +180,7 @@ static int open_root(const nook_session *s, nook_error **err) {
 }
 
 static int build_prepare(const nook_session *s, const nook_adapter_config *c, const nook_env_req *req, int rootfd,
-                         int upper, nook_msg *m) {
+                         int upper, nook_msg *m, nook_error **err) {
         char hosts[256];
         snprintf(hosts, sizeof(hosts),
                  "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
@@ -159,7 +188,12 @@ static int build_prepare(const nook_session *s, const nook_adapter_config *c, co
         char hostname[80];
         snprintf(hostname, sizeof(hostname), "%s\n", s->hostname ? s->hostname : "nook");
         bool root_ro = s->read_only || req->environment.spec.filesystem.root == NOOK_ROOT_READ_ONLY;
-        int r = s->image ? add_image(s, c, upper, m) : nook_msg_add_str(m, T_ROOTFS, s->rootfs);
+        if (s->image) {
+                int q = add_image(s, c, upper, m, err);
+                if (q < 0)
+                        return q;
+        }
+        int r = s->image ? 0 : nook_msg_add_str(m, T_ROOTFS, s->rootfs);
         if (r >= 0 && !s->image && (r = nook_msg_add_u64(m, T_ROOTFS_FD, m->n_fds)) >= 0)
                 r = nook_msg_add_fd(m, rootfd);
         if (r >= 0)
@@ -179,7 +213,7 @@ static int build_prepare(const nook_session *s, const nook_adapter_config *c, co
         }
         if (r >= 0 && s->identity == NOOK_IDENTITY_KEEP_ID && s->rootfs)
                 r = add_identity_files(s, rootfd, m);
-        return r;
+        return r < 0 ? nook_session_compose_error(err, r, "the root and /etc files") : 0;
 }
 
 /* What session inspect shows of the mounts, and the workspace's destination. */
@@ -229,18 +263,21 @@ static int request_prepare(nook_call_ctx *ctx, nook_session *s, const nook_env_r
                 return r;
         nook_msg m = NOOK_MSG_INIT(NOOK_MSG_PREPARE);
         _cleanup_close_ int cgroup = -1;
-        r = build_prepare(s, ctx->config, req, rootfd, upper, &m);
-        if (r >= 0)
-                r = add_mounts(&mounts, &m);
-        if (r >= 0) /* S34: the holder sizes tmpfs from them */
-                r = nook_limits_prepare(s, &req->environment.spec.resources, &m, &cgroup);
-        if (r >= 0)
-                r = describe_mounts(s, req, &mounts);
-        *asked = true;
-        if (r < 0)
-                r = r == -ENOMEM ? nook_error_oom(err) : nook_error_sys(err, -r, "composing the request");
-        else
+        /* each step names its own cause (a damaged image is the user's to repair, not a
+         * retry); nothing was asked of the holder until the request is sent */
+        r = build_prepare(s, ctx->config, req, rootfd, upper, &m, err);
+        if (r >= 0 && (r = add_mounts(&mounts, &m)) < 0)
+                r = nook_session_compose_error(err, r, "the mounts");
+        if (r >= 0 && describe_mounts(s, req, &mounts) < 0)
+                r = nook_error_oom(err);
+        /* S34: the holder sizes tmpfs from them; last, as it may move the holder into a
+         * cgroup of its own */
+        if (r >= 0 && (r = nook_limits_prepare(s, &req->environment.spec.resources, &m, &cgroup)) < 0)
+                r = nook_session_compose_error(err, r, "the limits");
+        if (r >= 0) {
+                *asked = true;
                 r = nook_session_request(s, NULL, &m, reply, 30000, "prepare_environment", err);
+        }
         nook_msg_done(&m);
         return r;
 }
@@ -258,7 +295,7 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                 nook_msg reply = NOOK_MSG_INIT(0);
                 bool asked = false;
                 r = request_prepare(ctx, s, req, &reply, &asked, err);
-                if (r < 0 && !asked) {
+                if (r < 0 && !asked) { /* the session is as it was: fix the cause, call again */
                         nook_msg_done(&reply);
                         return nook_error_prefix(err, r, "prepare_environment");
                 }
@@ -301,7 +338,14 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                         return r;
                 }
                 s->prepared = true;
-                (void)nook_limits_record(s, &req->environment.spec, s->notes);
+                /* start_process reports how each limit is enforced from this record: without
+                 * it the report would be a guess */
+                if ((r = nook_limits_record(s, &req->environment.spec, s->notes)) < 0) {
+                        nook_error_sys(err, -r, "prepare_environment: recording how the session's limits are enforced");
+                        return nook_error_set_hint(err,
+                                                   "the session cannot be used; remove it (cleanup) and try again"),
+                               r;
+                }
                 if ((r = nook_session_save(s, err)) < 0)
                         return nook_error_prefix(err, r, "prepare_environment");
         }

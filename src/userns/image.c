@@ -124,19 +124,6 @@ static int live_users(nook_call_ctx *ctx, users *ret, nook_error **err) {
         return r == -ENOMEM ? nook_error_oom(err) : r;
 }
 
-static void name_decode(const char *enc, char *out, size_t size) {
-        size_t n = 0;
-        for (const char *c = enc; *c && n + 1 < size; c++) {
-                unsigned v;
-                if (*c == '%' && sscanf(c + 1, "%2X", &v) == 1) {
-                        out[n++] = (char)v;
-                        c += 2;
-                } else
-                        out[n++] = *c;
-        }
-        out[n] = 0;
-}
-
 typedef int (*name_fn)(const char *name, const char *file, const char *digest, void *userdata);
 
 static int each_name(nook_store *s, name_fn fn, void *userdata) {
@@ -158,7 +145,7 @@ static int each_name(nook_store *s, name_fn fn, void *userdata) {
                         continue;
                 buf[NOOK_DIGEST_LEN] = 0;
                 char name[512];
-                name_decode(e->d_name, name, sizeof(name));
+                nook_store_name_decode(e->d_name, name, sizeof(name));
                 if (nook_digest_valid(buf))
                         r = fn(name, e->d_name, buf, userdata);
         }

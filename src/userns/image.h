@@ -4,11 +4,13 @@
 #define NOOK_USERNS_IMAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/adapter.h"
 #include "nook/error.h"
 #include "nook/image.h"
+#include "util/macro.h"
 #include "util/sha256.h"
 
 struct archive;
@@ -88,6 +90,8 @@ int nook_store_commit_layer(nook_store *s, nook_staging *t, const char *name, co
 
 int nook_store_set_name(nook_store *s, const char *name, const char *manifest_digest, nook_error **err);
 int nook_store_unset_name(nook_store *s, const char *name); /* normalized; -errno */
+/* A name file of images/names decoded (%XX) into out. */
+void nook_store_name_decode(const char *enc, char *out, size_t size);
 /* The manifest digest a name, a digest or a unique digest prefix (12+ hex) names. */
 int nook_store_lookup(nook_store *s, const char *ref, char ret[NOOK_DIGEST_LEN + 1], nook_error **err);
 
@@ -113,6 +117,11 @@ int nook_image_load(nook_store *s, const char *digest, nook_image *ret, nook_err
 /* The same from the store of data_dir, opened and closed around it; without stats,
  * foreign_owners and size stay 0 (the start path needs the config and layer list only). */
 int nook_image_load_from(const char *data_dir, const char *digest, bool stats, nook_image *ret, nook_error **err);
+/* Raises "image NAME (sha256:…): <what>" for an image whose manifest, config or layer
+ * is missing (ENOENT) or damaged (EBADMSG) in the store of data_dir: InvalidPackage,
+ * UserActionNeeded (importing it again repairs it), the store's path in the hint only. */
+int nook_image_damaged(nook_error **err, const char *data_dir, const char *digest, int errnum, const char *fmt, ...)
+        _printf_(5, 6);
 
 /* import.c: `nook image import`. */
 int nook_image_import(const nook_adapter_config *c, const nook_import_options *o, char **ret_json, nook_error **err);

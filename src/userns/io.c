@@ -108,84 +108,98 @@ static char *base64(const unsigned char *p, size_t n) {
         return o;
 }
 
-/* redacted_summary capture: printable text of the frame, at most 200 bytes. */
-static char *summary_of(const unsigned char *p, size_t n) {
-        nook_strbuf b = NOOK_STRBUF_INIT;
-        nook_strbuf_printf(&b, "%zu bytes", n);
-        if (n)
-                nook_strbuf_puts(&b, ": ");
-        for (size_t i = 0; i < n && i < 200; i++)
-                nook_strbuf_putn(&b, p[i] >= 0x20 && p[i] < 0x7f ? (const char *)&p[i] : (p[i] == '\n' ? "\\n" : "."),
-                                 p[i] == '\n' ? 2 : 1);
-        if (n > 200)
-                nook_strbuf_puts(&b, "...");
-        return nook_strbuf_steal(&b);
+bool nook_io_ref_mode_allows(const char *content_ref_mode) {
+        /* the codec keeps the field as JSON text: the enum value with its quotes */
+        return content_ref_mode && strcmp(content_ref_mode, "\"content_ref_if_policy_allows\"") == 0;
 }
 
-static int shape(nook_io_frame *f, const unsigned char *buf, size_t n, int capture, const char *ref, const char *stream,
-                 uint64_t start, nook_error **err) {
+/* How one stream's frames are shaped (the process's stdout_policy/stderr_policy, else the
+ * environment's io_policy, as start_process recorded it in the process's meta). */
+typedef struct stream_policy {
+        int capture;
+        bool ref_mode; /* content_ref_mode: content_ref_if_policy_allows */
+        uint64_t max;
+} stream_policy;
+
+/* Content refs: asked for by content_ref and raw_content_if_policy_allows, and by
+ * redacted_summary when content_ref_mode allows them; never under off or metadata_only. */
+static bool gives_refs(const stream_policy *p) {
+        return p->capture == NOOK_CAPTURE_CONTENT_REF || p->capture == NOOK_CAPTURE_RAW_IF_ALLOWED ||
+               (p->capture == NOOK_CAPTURE_REDACTED_SUMMARY && p->ref_mode);
+}
+
+/* Summaries summarise: counts, never the bytes.  Not even a preview under raw content:
+ * the journal keeps a frame's summary and drops its data (core/redact.c), and nook has
+ * no redaction of output content (io_redaction is not delivered), so a preview would
+ * put raw output where raw content never goes. */
+static char *summary_of(const unsigned char *p, size_t n) {
+        size_t lines = 0;
+        for (size_t i = 0; i < n; i++)
+                lines += p[i] == '\n';
+        if (n && p[n - 1] != '\n')
+                lines++;
+        char *s = NULL;
+        return asprintf(&s, "%zu byte%s, %zu line%s", n, n == 1 ? "" : "s", lines, lines == 1 ? "" : "s") < 0 ? NULL
+                                                                                                              : s;
+}
+
+static int raw_data(nook_io_frame *f, const unsigned char *buf, size_t n) {
+        if (utf8_valid(buf, n)) {
+                f->data = malloc(n + 1);
+                if (f->data) {
+                        memcpy(f->data, buf, n);
+                        f->data[n] = 0;
+                }
+        } else if ((f->data = base64(buf, n)) && !(f->encoding = strdup("base64"))) {
+                free(f->data);
+                f->data = NULL;
+        }
+        f->raw_content_present = f->data != NULL; /* true exactly when the frame carries the bytes */
+        return f->data ? 0 : -ENOMEM;
+}
+
+/* A frame's fields by the stream's policy: content_hash always (the contract requires it;
+ * under off nothing is captured and it is the hash of zero bytes); content refs when the
+ * policy asks for them and the frame has bytes (a ref to an empty range names nothing);
+ * the bytes themselves (ext data) only under raw_content_if_policy_allows. */
+static int shape(nook_io_frame *f, const unsigned char *buf, size_t n, const stream_policy *p, const char *ref,
+                 const char *stream, uint64_t start, nook_error **err) {
         char hash[NOOK_DIGEST_LEN + 1];
-        nook_sha256_digest(buf, n, hash);
-        if (capture != NOOK_CAPTURE_OFF && !(f->content_hash = strdup(hash)))
+        nook_sha256_digest(buf, p->capture == NOOK_CAPTURE_OFF ? 0 : n, hash);
+        if (!(f->content_hash = strdup(hash)))
                 return nook_error_oom(err);
-        switch (capture) {
-        case NOOK_CAPTURE_OFF:
-                f->redacted_summary = strdup("capture off");
-                break;
-        case NOOK_CAPTURE_METADATA_ONLY:
-                f->redacted_summary = NULL;
-                asprintf(&f->redacted_summary, "%zu bytes", n);
-                break;
-        case NOOK_CAPTURE_REDACTED_SUMMARY:
-                f->redacted_summary = summary_of(buf, n);
-                break;
-        case NOOK_CAPTURE_CONTENT_REF:
-        case NOOK_CAPTURE_RAW_IF_ALLOWED: {
+        f->redacted_summary = p->capture == NOOK_CAPTURE_OFF ? strdup("capture off") : summary_of(buf, n);
+        if (!f->redacted_summary)
+                return nook_error_oom(err);
+        if (gives_refs(p) && n > 0) {
                 char *cref = NULL;
                 if (asprintf(&cref, "%s/%s/%llu-%llu", ref, stream, (unsigned long long)start,
-                             (unsigned long long)(start + n)) < 0 ||
-                    !(f->content_refs.items = calloc(1, sizeof(char *))))
+                             (unsigned long long)(start + n)) < 0)
+                        return nook_error_oom(err);
+                if (!(f->content_refs.items = calloc(1, sizeof(char *))))
                         return free(cref), nook_error_oom(err);
                 ((char **)f->content_refs.items)[0] = cref;
                 f->content_refs.n = 1;
-                f->redacted_summary = summary_of(buf, n);
-                if (capture == NOOK_CAPTURE_RAW_IF_ALLOWED) {
-                        f->raw_content_present = true;
-                        if (utf8_valid(buf, n)) {
-                                f->data = malloc(n + 1);
-                                if (f->data) {
-                                        memcpy(f->data, buf, n);
-                                        f->data[n] = 0;
-                                }
-                        } else {
-                                f->data = base64(buf, n);
-                                f->encoding = strdup("base64");
-                        }
-                        if (!f->data)
-                                return nook_error_oom(err);
-                }
-                break;
         }
-        }
+        if (p->capture == NOOK_CAPTURE_RAW_IF_ALLOWED && raw_data(f, buf, n) < 0)
+                return nook_error_oom(err);
         return 0;
 }
-
-typedef struct stream_policy {
-        int capture;
-        uint64_t max;
-} stream_policy;
 
 static void read_policy(const nook_session *s, const char *ref, const char *stream, stream_policy *ret) {
         *ret = (stream_policy){ .capture = NOOK_CAPTURE_REDACTED_SUMMARY, .max = 65536 };
         _cleanup_fclose_ FILE *f = pfopen(s, ref, "meta");
-        char line[256], key1[32], key2[32];
+        char line[256], key1[32], key2[32], key3[32];
         snprintf(key1, sizeof(key1), "%s_capture=", stream);
         snprintf(key2, sizeof(key2), "%s_max=", stream);
+        snprintf(key3, sizeof(key3), "%s_ref_mode=", stream);
         while (f && fgets(line, sizeof(line), f)) {
                 if (strncmp(line, key1, strlen(key1)) == 0)
                         ret->capture = atoi(line + strlen(key1));
                 else if (strncmp(line, key2, strlen(key2)) == 0)
                         ret->max = strtoull(line + strlen(key2), NULL, 10);
+                else if (strncmp(line, key3, strlen(key3)) == 0)
+                        ret->ref_mode = atoi(line + strlen(key3)) == 1;
         }
 }
 
@@ -194,14 +208,18 @@ int nook_io_frame_fill(const nook_session *s, const char *process_ref, int strea
         const char *sname = stream == NOOK_STREAM_STDERR ? "stderr" : "stdout";
         stream_policy sp;
         read_policy(s, process_ref, sname, &sp);
-        int capture = policy ? policy->default_capture : sp.capture;
+        if (policy) {
+                sp.capture = policy->default_capture;
+                sp.ref_mode = nook_io_ref_mode_allows(policy->content_ref_mode);
+        }
         if (max == 0 || max > FRAME_CEILING)
                 max = max ? FRAME_CEILING : sp.max ? sp.max : 65536;
         _cleanup_close_ int fd = nook_session_openat(s, process_ref, stream == NOOK_STREAM_STDERR ? "err" : "out",
                                                      O_RDONLY | O_NONBLOCK, 0);
         struct stat st = { 0 };
-        if (fd >= 0 && fstat(fd, &st) < 0)
-                return nook_error_sys(err, errno, "stream_io: reading the capture log");
+        /* no log yet is an empty one; any other failure is the frame's, with its cause */
+        if ((fd < 0 && fd != -ENOENT) || (fd >= 0 && fstat(fd, &st) < 0))
+                return nook_error_sys(err, fd < 0 ? -fd : errno, "stream_io: reading the %s capture log", sname);
         uint64_t size = (uint64_t)st.st_size, start = cursor > size ? size : cursor;
         size_t n = (size_t)(size - start < max ? size - start : max);
         _cleanup_free_ unsigned char *buf = malloc(n + 1);
@@ -221,7 +239,7 @@ int nook_io_frame_fill(const nook_session *s, const char *process_ref, int strea
         f->truncated = start + n < size;
         if (asprintf(&f->stream_ref, "%s/%s", process_ref, sname) < 0)
                 return nook_error_oom(err);
-        int r = shape(f, buf, n, capture, process_ref, sname, start, err);
+        int r = shape(f, buf, n, &sp, process_ref, sname, start, err);
         if (r < 0)
                 return r;
         nook_exit_record rec;
@@ -278,7 +296,7 @@ static int write_stdin(const nook_session *s, const nook_stream_io_req *req, noo
         int r = len ? nook_msg_add(&m, T_DATA, bytes, (uint32_t)len) : 0;
         if (r >= 0 && req->close)
                 r = nook_msg_add_u64(&m, T_CLOSE, 1);
-        r = r < 0 ? nook_error_oom(err)
+        r = r < 0 ? nook_session_compose_error(err, r, "stream_io: writing stdin")
                   : nook_session_request(s, req->process_ref, &m, &reply, 10000, "stream_io: writing stdin", err);
         nook_msg_done(&m);
         nook_msg_done(&reply);
@@ -351,6 +369,18 @@ int nook_userns_read_content(void *state, nook_call_ctx *ctx, const nook_read_co
         int r = nook_process_session(ctx->config, ref, &s, err);
         if (r < 0)
                 return r;
+        /* refs are easy to spell: only a stream whose policy gives them is read back */
+        stream_policy sp;
+        read_policy(s, ref, stream, &sp);
+        if (!gives_refs(&sp))
+                return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_NOT_RETRYABLE, EACCES,
+                                      "read_content: the io policy of this process's %s gives no content refs "
+                                      "(capture %s)",
+                                      stream,
+                                      sp.capture == NOOK_CAPTURE_OFF             ? "off"
+                                      : sp.capture == NOOK_CAPTURE_METADATA_ONLY ? "metadata_only"
+                                                                                 : "redacted_summary without "
+                                                                                   "content_ref_mode");
         uint64_t len = b - a;
         if (req->has_max_bytes && len > req->max_bytes)
                 len = req->max_bytes;

@@ -98,7 +98,7 @@ static int add_env(const nook_session *s, const nook_process_spec *p, char **ima
         for (size_t i = 0; seen && i < n; i++)
                 free(seen[i]);
         free(seen);
-        return r < 0 ? nook_error_oom(err) : 0;
+        return r < 0 ? nook_session_compose_error(err, r, "start_process: the environment") : 0;
 }
 
 /* A name from the root's /etc/passwd or /etc/group (read inside the root, S22). */
@@ -176,7 +176,7 @@ static int add_seccomp(const nook_adapter_config *c, const nook_process_spec *p,
                 return nook_error_prefix(err, r, "start_process: compiling the seccomp profile");
         r = nook_msg_add(m, T_SECCOMP, prog.insns, (uint32_t)(prog.n_insns * 8));
         nook_seccomp_program_clear(&prog);
-        return r < 0 ? nook_error_oom(err) : 0;
+        return r < 0 ? nook_session_compose_error(err, r, "start_process: the seccomp program") : 0;
 }
 
 /* The image's User ("uid[:gid]", "name[:group]"), as the request's user would be. */
@@ -230,7 +230,11 @@ static int build_spawn(const nook_adapter_config *c, const nook_session *s, cons
         const nook_process_spec *p = &pc;
         nook_image im = { 0 };
         if (s->image) {
-                (void)nook_image_load_from(c->data_dir, s->image, false, &im, NULL);
+                /* the image's Env, User and WorkingDir apply: a damaged image is refused, never
+                 * run without them (as root, say, instead of its User) */
+                int q = nook_image_load_from(c->data_dir, s->image, false, &im, err);
+                if (q < 0)
+                        return nook_error_prefix(err, q, "start_process");
                 if (!pc.user_parsed.set && im.user && !image_user(im.user, &pc)) {
                         nook_image_clear(&im);
                         return nook_error_set(err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
@@ -273,7 +277,7 @@ static int build_spawn(const nook_adapter_config *c, const nook_session *s, cons
                 r = nook_limits_spawn(s, &req->environment.spec, p, m, sum, rep); /* S34 */
         if (r < 0) {
                 nook_image_clear(&im);
-                return nook_error_oom(err);
+                return nook_session_compose_error(err, r, "start_process");
         }
         r = add_env(s, p, im.env, uid, m, err);
         nook_image_clear(&im);
@@ -297,15 +301,17 @@ static int spawn_error(const nook_msg *reply, const nook_process_spec *p, nook_e
         if (st == NOOK_EXEC_STAGE_EXEC && e == ENOENT)
                 r = nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, ENOENT,
                                    "start_process: %s: command not found in the sandbox", cmd);
+        /* the errno decides whether trying again can help: EAGAIN from fork(2) at the
+         * session's process limit may pass, EACCES on the command needs the user */
         else if (st == NOOK_EXEC_STAGE_EXEC)
-                r = nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
+                r = nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, nook_retry_for_errno(e), e,
                                    "start_process: %s: cannot execute: %s", cmd, strerror(e));
         else if (st == NOOK_EXEC_STAGE_CWD)
-                r = nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
+                r = nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, nook_retry_for_errno(e), e,
                                    "start_process: working directory %s: %s", p->cwd ? p->cwd : "/", strerror(e));
         else {
                 const char *msg = nook_msg_str(reply, T_MESSAGE);
-                r = nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, e,
+                r = nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, nook_retry_for_errno(e), e,
                                    "start_process: %s: %s",
                                    stage ? stage
                                    : msg ? msg
@@ -323,12 +329,16 @@ static int write_meta(const nook_session *s, const char *ref, const nook_start_p
         const nook_io_policy *io = &req->environment.spec.io_policy;
         const nook_stream_policy *o = req->process.has_stdout_policy ? &req->process.stdout_policy : &io->stdout_policy;
         const nook_stream_policy *e = req->process.has_stderr_policy ? &req->process.stderr_policy : &io->stderr_policy;
+        /* the effective policy of each stream (the process's own over the environment's):
+         * every later stream_io and read_content shapes its frames by it */
         if (asprintf(&text,
                      "command=%.64s\nprocess_id=%s\nterminal=%d\nstdout_capture=%d\nstdout_max=%llu\n"
-                     "stdout_truncation=%d\nstderr_capture=%d\nstderr_max=%llu\nstderr_truncation=%d\n",
+                     "stdout_truncation=%d\nstdout_ref_mode=%d\nstderr_capture=%d\nstderr_max=%llu\n"
+                     "stderr_truncation=%d\nstderr_ref_mode=%d\n",
                      base, req->process.process_id, req->process.terminal_mode == NOOK_TERM_PTY, o->default_capture,
-                     (unsigned long long)o->max_bytes, o->truncation_policy, e->default_capture,
-                     (unsigned long long)e->max_bytes, e->truncation_policy) < 0)
+                     (unsigned long long)o->max_bytes, o->truncation_policy,
+                     nook_io_ref_mode_allows(o->content_ref_mode), e->default_capture, (unsigned long long)e->max_bytes,
+                     e->truncation_policy, nook_io_ref_mode_allows(e->content_ref_mode)) < 0)
                 return -ENOMEM;
         for (char *c = text; *c; c++)
                 if ((unsigned char)*c < 0x20 && *c != '\n')

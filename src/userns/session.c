@@ -80,7 +80,7 @@ int nook_rundir_open(const nook_adapter_config *c, bool create, nook_error **err
         }
         if (create && !made && errno != EEXIST) {
                 int e = errno;
-                nook_error_sys(err, e, "creating the run dir %s", c->run_dir);
+                nook_error_sys(err, e, "creating the run dir");
                 return rundir_hint(c, err), -e;
         }
         _cleanup_close_ int fd = open(c->run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -91,21 +91,24 @@ int nook_rundir_open(const nook_adapter_config *c, bool create, nook_error **err
                 int e = errno;
                 if (lstat(c->run_dir, &st) == 0 && S_ISLNK(st.st_mode))
                         nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, e,
-                                       "the run dir %s is a symlink: refused", c->run_dir);
+                                       "the run dir is a symlink: refused");
                 else
-                        nook_error_sys(err, e, "opening the run dir %s", c->run_dir);
+                        nook_error_sys(err, e, "opening the run dir");
                 return rundir_hint(c, err), -e;
         }
         if (made) /* ours: exactly 0700 whatever the umask took away */
                 (void)fchmod(fd, 0700);
-        if (fstat(fd, &st) < 0)
-                return nook_error_sys(err, errno, "checking the run dir %s", c->run_dir);
+        if (fstat(fd, &st) < 0) {
+                int e = errno;
+                nook_error_sys(err, e, "checking the run dir");
+                return nook_error_set_hint(err, "the run dir is %s", c->run_dir), -e;
+        }
         /* S25, S32 (CVE-2021-41091, podman's /tmp/podman-run-<uid> checks): a dir made
          * by someone else, or open to others, would let them forge records and sockets
          * that we read and talk to.  Checked on the fd: what we use is what we checked. */
         if (st.st_uid != getuid() || (st.st_mode & 077)) {
                 nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, EPERM,
-                               "the run dir %s is not private to this user (owner %u, mode %04o): refused", c->run_dir,
+                               "the run dir is not private to this user (owner %u, mode %04o): refused",
                                (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
                 return rundir_hint(c, err), -EPERM;
         }
@@ -181,14 +184,14 @@ static bool is_session_ref(const char *ref) {
         return true;
 }
 
+/* The messages name the session by its ref; where it lives on the host is the hint's. */
 static int refuse(nook_error **err, bool record, const char *dir, const char *ref) {
         if (record)
                 nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, EPERM,
-                               "the session record %s/%s/state is not this user's record of this session: refused", dir,
-                               ref);
+                               "the record of session %s is not this user's record of this session: refused", ref);
         else
                 nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, EPERM,
-                               "the session dir %s/%s is not a private directory of this user: refused", dir, ref);
+                               "the dir of session %s is not a private directory of this user: refused", ref);
         return nook_error_set_hint(err, "nook did not make it: remove %s/%s", dir, ref), -EPERM;
 }
 
@@ -366,11 +369,15 @@ int nook_session_connect(const nook_session *s, const char *process_ref, int *re
         /* SO_PEERCRED names who called listen(2) last: the holder (it listens again on
          * the socket the client bound) or a monitor of this session (unix(7)) */
         int r = nook_peer_check(fd, s->holder_pid, process_ref != NULL, pidfd);
-        if (r < 0)
-                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, -r,
-                                      "the control socket in %s%s%s is not served by this session's %s: refused",
-                                      s->dir, process_ref ? "/p/" : "", process_ref ? process_ref : "",
-                                      process_ref ? "monitor" : "holder");
+        if (r < 0) {
+                nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, -r,
+                               "the control socket of %s %s is not served by this session's %s: refused",
+                               process_ref ? "process" : "session", process_ref ? process_ref : s->ref,
+                               process_ref ? "monitor" : "holder");
+                return nook_error_set_hint(err, "the socket is in %s%s%s", s->dir, process_ref ? "/p/" : "",
+                                           process_ref ? process_ref : ""),
+                       r;
+        }
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
@@ -394,11 +401,21 @@ int nook_session_request(const nook_session *s, const char *process_ref, nook_ms
         if (e) {
                 /* the helper's message already ends with strerror */
                 const char *m = nook_msg_str(reply, T_MESSAGE);
-                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE,
-                                      e == EAGAIN || e == EBUSY ? NOOK_RETRY_RETRYABLE : NOOK_RETRY_NOT_RETRYABLE,
-                                      (int)e, "%s: %s", what, m ? m : strerror((int)e));
+                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, nook_retry_for_errno((int)e), (int)e, "%s: %s",
+                                      what, m ? m : strerror((int)e));
         }
         return 0;
+}
+
+int nook_session_compose_error(nook_error **err, int r, const char *what) {
+        if (r == -ENOMEM)
+                return nook_error_oom(err);
+        if (r == -E2BIG)
+                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, E2BIG,
+                                      "%s: the request is larger than one message to the session may be (%u "
+                                      "bytes, %u open host sources)",
+                                      what, NOOK_MSG_MAX, NOOK_MSG_MAX_FDS);
+        return nook_error_sys(err, -r, "%s: composing the request", what);
 }
 
 int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret, nook_error **err) {

@@ -103,6 +103,10 @@ int nook_session_connect(const nook_session *s, const char *process_ref, int *re
 /* One request, one reply; the reply's T_ERRNO becomes an error naming `what`. */
 int nook_session_request(const nook_session *s, const char *process_ref, nook_msg *req, nook_msg *reply, int timeout_ms,
                          const char *what, nook_error **err);
+/* A request to the holder or a monitor that could not be composed (r from nook_msg_add…): ENOMEM is
+ * out of memory (Retryable), E2BIG a request past the message's bounds (NotRetryable:
+ * the same request fails again), anything else the system error; names `what`. */
+int nook_session_compose_error(nook_error **err, int r, const char *what);
 
 /* Process refs: "p-<session id>-<16 hex>"; the session is found from the ref. */
 int nook_process_session(const nook_adapter_config *c, const char *process_ref, nook_session **ret, nook_error **err);

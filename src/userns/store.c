@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,8 @@ int nook_store_open(const char *data_dir, bool create, nook_store *ret, nook_err
         if (e < 0) {
                 e = -e;
                 nook_store_close(&s);
-                return nook_error_sys(err, e, "creating the data dir %s", data_dir);
+                nook_error_sys(err, e, "creating the image store in the data dir");
+                return nook_error_set_hint(err, "the data dir is %s", data_dir), -e;
         }
         s.data_fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int r = s.data_fd < 0 ? -errno : 0;
@@ -73,9 +75,11 @@ int nook_store_open(const char *data_dir, bool create, nook_store *ret, nook_err
                 if (r == -ENOENT && !create)
                         return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
                                               "the image store is empty (no image imported yet)");
-                nook_error_sys(err, -r, "opening the image store in %s", data_dir);
+                nook_error_sys(err, -r, "opening the image store in the data dir");
                 if (r == -EPERM)
                         nook_error_set_hint(err, "%s must be owned by you and closed to others (chmod 700)", data_dir);
+                else
+                        nook_error_set_hint(err, "the data dir is %s", data_dir);
                 return r;
         }
         *ret = s;
@@ -188,7 +192,13 @@ int nook_store_put_blob(nook_store *s, const char *digest, const void *data, siz
                 return nook_error_set(err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_NOT_RETRYABLE, EBADMSG,
                                       "digest mismatch: the manifest says %.80s, the bytes are %s (S20)", digest,
                                       actual);
-        if (faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        /* a blob already there is kept only when its bytes still match: importing an
+         * image again repairs a damaged one */
+        _cleanup_free_ char *have = NULL;
+        size_t have_len = 0;
+        char have_digest[NOOK_DIGEST_LEN + 1];
+        if (nook_store_read_blob(s, digest, len, &have, &have_len, NULL) == 0 &&
+            nook_sha256_digest(have, have_len, have_digest) == 0 && strcmp(have_digest, digest) == 0)
                 return 0;
         char tmp[100];
         snprintf(tmp, sizeof(tmp), ".%s.%d", hex, (int)getpid());
@@ -277,8 +287,8 @@ int nook_store_unset_name(nook_store *s, const char *name) {
         return unlinkat(s->names_fd, enc, 0) < 0 ? -errno : 0;
 }
 
-static int read_name(nook_store *s, const char *file, char ret[NOOK_DIGEST_LEN + 1]) {
-        _cleanup_close_ int fd = openat(s->names_fd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+static int read_name_at(int names_fd, const char *file, char ret[NOOK_DIGEST_LEN + 1]) {
+        _cleanup_close_ int fd = openat(names_fd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         char buf[NOOK_DIGEST_LEN + 2];
         ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
         if (n < NOOK_DIGEST_LEN)
@@ -305,14 +315,14 @@ int nook_store_lookup(nook_store *s, const char *ref, char ret[NOOK_DIGEST_LEN +
         char enc[1024];
         if (norm) {
                 name_encode(norm, enc, sizeof(enc));
-                if (read_name(s, enc, ret) == 0)
+                if (read_name_at(s->names_fd, enc, ret) == 0)
                         return 0;
         }
         /* a short name finds what podman save names localhost/NAME, as podman does */
         _cleanup_free_ char *local = NULL;
         if (norm && !strchr(ref, '/') && asprintf(&local, "localhost/%s", norm) >= 0) {
                 name_encode(local, enc, sizeof(enc));
-                if (read_name(s, enc, ret) == 0)
+                if (read_name_at(s->names_fd, enc, ret) == 0)
                         return 0;
         }
         /* a digest prefix, as `nook images` shows it (12 hex digits or more) */
@@ -376,16 +386,108 @@ int nook_image_load_from(const char *data_dir, const char *digest, bool stats, n
                 /* the start path (start_process, prepare_environment): the blobs dir alone,
                  * one open instead of the store's seven, no per-layer info files */
                 _cleanup_free_ char *blobs = NULL;
-                store = (nook_store){ -1, -1, -1, -1, -1, -1, -1, NULL };
-                if (asprintf(&blobs, "%s/images/blobs/sha256", data_dir) < 0)
+                store = (nook_store){ -1, -1, -1, -1, -1, -1, -1, strdup(data_dir) };
+                if (!store.data_dir || asprintf(&blobs, "%s/images/blobs/sha256", data_dir) < 0) {
+                        nook_store_close(&store);
                         return nook_error_oom(err);
+                }
                 store.blobs_fd = open(blobs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                r = store.blobs_fd < 0 ? nook_error_sys(err, errno, "opening the image store in %s", data_dir) : 0;
+                r = store.blobs_fd < 0 ? -errno : 0;
+                if (r == -ENOENT) /* the whole store is gone: so is this image */
+                        r = nook_image_damaged(err, data_dir, digest, ENOENT, "its manifest is missing from the store");
+                else if (r < 0) {
+                        nook_error_sys(err, -r, "opening the image store in the data dir");
+                        nook_error_set_hint(err, "the data dir is %s", data_dir);
+                }
+                if (r < 0)
+                        nook_store_close(&store);
         }
         if (r < 0)
                 return r;
         r = nook_image_load(&store, digest, ret, err);
         nook_store_close(&store);
+        return r;
+}
+
+void nook_store_name_decode(const char *enc, char *out, size_t size) {
+        size_t n = 0;
+        for (const char *c = enc; *c && n + 1 < size; c++) {
+                unsigned v;
+                if (*c == '%' && sscanf(c + 1, "%2X", &v) == 1) {
+                        out[n++] = (char)v;
+                        c += 2;
+                } else
+                        out[n++] = *c;
+        }
+        out[n] = 0;
+}
+
+/* The first name the store of data_dir gives digest, decoded; "" when it has none. */
+static void first_name(const char *data_dir, const char *digest, char *out, size_t size) {
+        out[0] = 0;
+        _cleanup_free_ char *names = NULL;
+        if (!data_dir || asprintf(&names, "%s/images/names", data_dir) < 0)
+                return;
+        int fd = open(names, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        for (struct dirent *e; (e = readdir(d));) {
+                char dg[NOOK_DIGEST_LEN + 1];
+                if (e->d_name[0] != '.' && read_name_at(dirfd(d), e->d_name, dg) == 0 && strcmp(dg, digest) == 0) {
+                        nook_store_name_decode(e->d_name, out, size);
+                        break;
+                }
+        }
+        closedir(d);
+}
+
+int nook_image_damaged(nook_error **err, const char *data_dir, const char *digest, int errnum, const char *fmt, ...) {
+        /* the image as the user knows it: a name is the user's own word, never a host path */
+        char name[256];
+        first_name(data_dir, digest, name, sizeof(name));
+        _cleanup_free_ char *what = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&what, fmt, ap) < 0)
+                what = NULL;
+        va_end(ap);
+        int r = nook_error_set(err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_USER_ACTION_NEEDED, errnum,
+                               "image %s%s%.19s%s: %s", name, name[0] ? " (" : "", digest, name[0] ? ")" : "",
+                               what ? what : "damaged in the store");
+        nook_error_set_hint(err,
+                            "import the image again (nook image import FILE --name %s): importing puts back what is "
+                            "missing or damaged; the image store is in %s",
+                            name[0] ? name : "NAME", data_dir ? data_dir : "the data dir");
+        return r;
+}
+
+/* A manifest or config blob of image digest, checked against its own digest: a blob
+ * that is gone or whose bytes changed is a damaged image, not a failed system call. */
+static int load_blob(nook_store *s, const char *image, const char *digest, const char *what, char **ret,
+                     nook_error **err) {
+        size_t len = 0;
+        _cleanup_(nook_error_freep) nook_error *e = NULL;
+        int r = nook_store_read_blob(s, digest, 4u << 20, ret, &len, &e);
+        char actual[NOOK_DIGEST_LEN + 1] = "";
+        if (r == 0 && (nook_sha256_digest(*ret, len, actual) < 0 || strcmp(actual, digest) != 0)) {
+                free(*ret);
+                *ret = NULL;
+                r = -EBADMSG;
+        }
+        if (r == -ENOENT)
+                return nook_image_damaged(err, s->data_dir, image, ENOENT, "its %s is missing from the store", what);
+        if (r == -EBADMSG || r == -EFBIG)
+                return nook_image_damaged(err, s->data_dir, image, EBADMSG,
+                                          "its %s in the store is damaged (its bytes do not match its digest)", what);
+        if (r < 0 && err) {
+                nook_error_free(*err);
+                *err = TAKE_PTR(e);
+                return nook_error_prefix(err, r, "image %.19s: reading its %s", image, what);
+        }
         return r;
 }
 
@@ -428,7 +530,7 @@ static void layer_info(nook_store *s, const char *digest, nook_image *im) {
 
 int nook_image_load(nook_store *s, const char *digest, nook_image *ret, nook_error **err) {
         _cleanup_free_ char *mtext = NULL, *ctext = NULL;
-        int r = nook_store_read_blob(s, digest, 4u << 20, &mtext, NULL, err);
+        int r = load_blob(s, digest, digest, "manifest", &mtext, err);
         if (r < 0)
                 return r;
         json_error_t je;
@@ -438,8 +540,7 @@ int nook_image_load(nook_store *s, const char *digest, nook_image *ret, nook_err
         nook_image im = { 0 };
         if (!cdig || !nook_digest_valid(cdig) || !json_is_array(layers)) {
                 json_decref(m);
-                return nook_error_set(err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_NOT_RETRYABLE, EBADMSG,
-                                      "image %.19s: its manifest in the store is damaged", digest);
+                return nook_image_damaged(err, s->data_dir, digest, EBADMSG, "its manifest in the store is damaged");
         }
         snprintf(im.digest, sizeof(im.digest), "%s", digest);
         snprintf(im.config_digest, sizeof(im.config_digest), "%s", cdig);
@@ -447,22 +548,29 @@ int nook_image_load(nook_store *s, const char *digest, nook_image *ret, nook_err
         im.layers = calloc(im.n_layers + 1, sizeof(char *));
         for (size_t i = 0; im.layers && i < im.n_layers; i++) {
                 const char *d = json_string_value(json_object_get(json_array_get(layers, i), "digest"));
-                im.layers[i] = d && nook_digest_valid(d) ? strdup(d) : NULL;
+                bool valid = d && nook_digest_valid(d);
+                im.layers[i] = valid ? strdup(d) : NULL;
                 if (!im.layers[i]) {
-                        json_decref(m);
+                        json_decref(m); /* d pointed into it */
                         nook_image_clear(&im);
-                        return nook_error_set(err, NOOK_ERROR_INVALID_PACKAGE, NOOK_RETRY_NOT_RETRYABLE, EBADMSG,
-                                              "image %.19s: layer %zu of its manifest is damaged", digest, i);
+                        return valid ? nook_error_oom(err)
+                                     : nook_image_damaged(err, s->data_dir, digest, EBADMSG,
+                                                          "layer %zu of its manifest is damaged", i);
                 }
                 if (s->layers_fd >= 0) /* sizes and owner counts: listings and prepare_rootfs only */
                         layer_info(s, im.layers[i], &im);
         }
         json_decref(m);
-        if (!im.layers || (r = nook_store_read_blob(s, im.config_digest, 4u << 20, &ctext, NULL, err)) < 0) {
+        if (!im.layers || (r = load_blob(s, digest, im.config_digest, "config", &ctext, err)) < 0) {
                 nook_image_clear(&im);
                 return r < 0 ? r : nook_error_oom(err);
         }
         json_t *c = json_loads(ctext, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(c)) { /* import checked it: the bytes match, the parse does not */
+                json_decref(c);
+                nook_image_clear(&im);
+                return nook_image_damaged(err, s->data_dir, digest, EBADMSG, "its config in the store is damaged");
+        }
         json_t *cc = json_object_get(c, "config");
         im.architecture = dup_str(c, "architecture");
         im.os = dup_str(c, "os");

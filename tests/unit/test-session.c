@@ -74,6 +74,7 @@ static void test_run_dir_open_to_others_is_refused(void **state) {
         assert_int_equal(nook_rundir_open(&cfg, true, &err), -EPERM);
         nook_test_assert_error(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, EPERM, "is not private to this user (owner");
         assert_non_null(strstr(nook_error_get_message(err), "mode 0750): refused"));
+        assert_null(strstr(nook_error_get_message(err), top)); /* host paths: the hint's alone */
         /* the hint gives a working alternative under the (local) data dir */
         char want[PATH_MAX + 40];
         snprintf(want, sizeof(want), "NOOK_RUNTIME_DIR=%s/run", data);
@@ -267,6 +268,9 @@ static void load_refused(int runfd, const char *ref, const char *part) {
         assert_int_equal(nook_session_load_at(runfd, run, ref, &l, &err), -EPERM);
         assert_null(l);
         nook_test_assert_error(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, EPERM, part);
+        /* the message names the session by its ref; the host path is the hint's alone */
+        assert_null(strstr(nook_error_get_message(err), top));
+        assert_non_null(strstr(nook_error_get_message(err), ref));
         char hint[PATH_MAX + 64];
         snprintf(hint, sizeof(hint), "nook did not make it: remove %s/%s", run, ref);
         assert_string_equal(nook_error_get_hint(err), hint);
@@ -364,6 +368,24 @@ static void test_need_names_the_stage(void **state) {
         close(runfd);
 }
 
+/* A request that could not be composed says why: out of memory is retryable, a request
+ * past a message's bounds is not (the same request fails again), any other errno is
+ * classified as the system error it is. */
+static void test_compose_error_keeps_the_cause(void **state) {
+        _cleanup_(nook_error_freep) nook_error *err = NULL;
+        assert_int_equal(nook_session_compose_error(&err, -ENOMEM, "prepare_environment"), -ENOMEM);
+        assert_int_equal(nook_error_get_retry(err), NOOK_RETRY_RETRYABLE);
+        err = nook_error_free(err);
+        assert_int_equal(nook_session_compose_error(&err, -E2BIG, "prepare_environment: the mounts"), -E2BIG);
+        nook_test_assert_error(err, NOOK_ERROR_ISOLATION_FAILURE, E2BIG,
+                               "prepare_environment: the mounts: the request is larger than one message");
+        assert_int_equal(nook_error_get_retry(err), NOOK_RETRY_NOT_RETRYABLE);
+        err = nook_error_free(err);
+        assert_int_equal(nook_session_compose_error(&err, -ENOSPC, "start_process"), -ENOSPC);
+        nook_test_assert_error(err, NOOK_ERROR_ISOLATION_FAILURE, ENOSPC, "start_process: composing the request");
+        assert_int_equal(nook_error_get_retry(err), NOOK_RETRY_USER_ACTION_NEEDED);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_run_dir_is_made_private, setup, teardown),
@@ -376,6 +398,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_save_refuses_a_value_with_a_newline, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_refuses_what_nook_did_not_make, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_need_names_the_stage, setup, teardown),
+                cmocka_unit_test(test_compose_error_keeps_the_cause),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -433,12 +433,60 @@ static void test_image_load_refuses_a_damaged_manifest(void **state) {
         nook_test_assert_error(err, NOOK_ERROR_INVALID_PACKAGE, EBADMSG, "layer 0 of its manifest is damaged");
         err = nook_error_free(err);
 
-        /* the config blob is missing */
+        /* the config blob is missing: the image is damaged, the user can repair it */
         char ok[NOOK_DIGEST_LEN + 1];
         snprintf(text, sizeof(text), "{\"config\":{\"digest\":\"%s\"},\"layers\":[]}", cfg);
         put(text, ok);
         assert_int_equal(nook_image_load(&store, ok, &im, &err), -ENOENT);
-        nook_test_assert_error(err, NOOK_ERROR_ISOLATION_FAILURE, ENOENT, "of the store: No such file or directory");
+        nook_test_assert_error(err, NOOK_ERROR_INVALID_PACKAGE, ENOENT, "its config is missing from the store");
+        assert_int_equal(nook_error_get_retry(err), NOOK_RETRY_USER_ACTION_NEEDED);
+}
+
+/* A manifest gone from the store, or whose bytes changed, is a damaged image the user
+ * repairs by importing it again: InvalidPackage, UserActionNeeded (never a retry), the
+ * image named by its name and short digest, the store's path in the hint only. */
+static void test_image_load_names_a_missing_or_changed_manifest(void **state) {
+        char cfg[NOOK_DIGEST_LEN + 1], m[NOOK_DIGEST_LEN + 1];
+        put("{\"architecture\":\"amd64\"}", cfg);
+        char text[512];
+        snprintf(text, sizeof(text), "{\"config\":{\"digest\":\"%s\"},\"layers\":[]}", cfg);
+        put(text, m);
+        _cleanup_(nook_error_freep) nook_error *err = NULL;
+        assert_int_equal(nook_store_set_name(&store, "localhost/damaged:1", m, &err), 0);
+
+        assert_int_equal(unlinkat(store.blobs_fd, m + 7, 0), 0);
+        nook_image im;
+        assert_int_equal(nook_image_load_from(data, m, false, &im, &err), -ENOENT);
+        char part[128];
+        snprintf(part, sizeof(part), "image localhost/damaged:1 (%.19s): its manifest is missing from the store", m);
+        nook_test_assert_error(err, NOOK_ERROR_INVALID_PACKAGE, ENOENT, part);
+        assert_int_equal(nook_error_get_retry(err), NOOK_RETRY_USER_ACTION_NEEDED);
+        assert_null(strstr(nook_error_get_message(err), data));
+        assert_non_null(strstr(nook_error_get_hint(err), "nook image import FILE --name localhost/damaged:1"));
+        assert_non_null(strstr(nook_error_get_hint(err), data));
+        err = nook_error_free(err);
+
+        /* the same bytes with one changed: a blob is checked against its digest */
+        text[strlen(text) - 2] = ' ';
+        int fd = openat(store.blobs_fd, m + 7, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+        assert_int_equal(nook_image_load(&store, m, &im, &err), -EBADMSG);
+        nook_test_assert_error(err, NOOK_ERROR_INVALID_PACKAGE, EBADMSG,
+                               "its manifest in the store is damaged (its bytes do not match its digest)");
+        assert_int_equal(nook_error_get_retry(err), NOOK_RETRY_USER_ACTION_NEEDED);
+        err = nook_error_free(err);
+
+        /* storing the blob again (an import) repairs it */
+        snprintf(text, sizeof(text), "{\"config\":{\"digest\":\"%s\"},\"layers\":[]}", cfg);
+        char again[NOOK_DIGEST_LEN + 1];
+        put(text, again);
+        assert_string_equal(again, m);
+        assert_int_equal(nook_image_load(&store, m, &im, &err), 0);
+        assert_null(err);
+        assert_string_equal(im.architecture, "amd64");
+        nook_image_clear(&im);
 }
 
 static void test_oci_arch_names_this_machine(void **state) {
@@ -467,6 +515,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_sweep_removes_only_abandoned_staging_dirs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_image_load_reads_manifest_and_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_image_load_refuses_a_damaged_manifest, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_image_load_names_a_missing_or_changed_manifest, setup, teardown),
                 cmocka_unit_test(test_oci_arch_names_this_machine),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
