@@ -11,13 +11,7 @@ capability_report, prepare_session, prepare_rootfs, prepare_environment, start_p
 of COMMAND (default: echo hello) waiting for it, stream_io, collect_stats and cleanup,
 printing each answer, then the command's output.
 """
-import itertools
-import json
-import os
-import socket
-import subprocess
-import sys
-import threading
+import itertools, json, os, socket, subprocess, sys, threading  # noqa: E401 (stdlib only)
 
 
 class NookError(Exception):
@@ -104,8 +98,10 @@ class Client:
     def close(self):
         """Ends the input: the server answers what it read, then closes (exit 0)."""
         self.wfile.close()
+        if not self.proc:
+            self.sock.shutdown(socket.SHUT_WR)
         self.reader.join(120)
-        return self.proc.wait(120) if self.proc else 0
+        return self.proc.wait(120) if self.proc else self.sock.close()
 
 
 def main(argv):
