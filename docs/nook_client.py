@@ -26,14 +26,14 @@ class Client:
     """call() sends a request and waits for its answer; request() and wait() split the
     two, so that several requests run at once (answers come back in any order)."""
 
-    def __init__(self, nook="nook", socket_path=None, on_notification=None, args=()):
+    def __init__(self, nook="nook", socket_path=None, on_notification=None, args=(), serve_args=()):
         self.proc = None
         if socket_path:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.connect(socket_path)
             self.rfile, self.wfile = self.sock.makefile("rb"), self.sock.makefile("wb")
         else:
-            self.proc = subprocess.Popen([nook, *args, "serve", "--stdio"], stdin=subprocess.PIPE,
+            self.proc = subprocess.Popen([nook, *args, "serve", "--stdio", *serve_args], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE)
             self.rfile, self.wfile = self.proc.stdout, self.proc.stdin
         self.ids = itertools.count(1)
