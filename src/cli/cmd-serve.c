@@ -2,7 +2,9 @@
  * message a line (serve-rpc.c); this half is the transport: stdin/stdout or a Unix
  * socket (bound under umask 0177, peers checked with SO_PEERCRED, unix(7)), one writer
  * thread per connection, and signals through a signalfd (signalfd(2)). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -13,10 +15,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "serve.h"
+#include "util/clock.h"
 
 void help_serve(FILE *f) {
         fputs("Usage: nook serve --stdio | --socket PATH [--workers N]\n"
@@ -375,6 +379,75 @@ static serve_conn *accept_one(serve *s, int lfd) {
         return c;
 }
 
+/* ---- holders that died ------------------------------------------------------------- */
+
+#define REAP_EVERY_MS 2000
+#define REAP_MAX 64
+
+/* A child's state letter and name from /proc/<pid>/stat ("pid (comm) S ..."). */
+static bool child_zombie_holder(pid_t pid) {
+        char path[64], buf[256];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = 0;
+        const char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
+        return open_paren && close_paren && close_paren - open_paren - 1 == (ptrdiff_t)strlen("nook-holder") &&
+               strncmp(open_paren + 1, "nook-holder", strlen("nook-holder")) == 0 && close_paren[1] == ' ' &&
+               close_paren[2] == 'Z';
+}
+
+/* prepare_session clones each session's holder: it is our child while we run.  One that
+ * dies on its own (killed) stays a zombie that no call reaps (cleanup proves a holder
+ * before it waits for it, and a zombie proves nothing).  Our zombie children named
+ * nook-holder that were zombies at the last look too (REAP_EVERY_MS ago: any call that
+ * waits for its own holder has done so by then) are reaped.  The children are listed in
+ * /proc/self/task/<tid>/children (proc(5)). */
+static size_t zombie_holders(pid_t *ret, size_t max) {
+        _cleanup_closedir_ DIR *d = opendir("/proc/self/task");
+        size_t n = 0;
+        struct dirent *e;
+        while (d && (e = readdir(d)) && n < max) {
+                if (e->d_name[0] == '.')
+                        continue;
+                char path[64 + sizeof(e->d_name)];
+                snprintf(path, sizeof(path), "/proc/self/task/%s/children", e->d_name);
+                _cleanup_fclose_ FILE *f = fopen(path, "re");
+                int pid;
+                while (f && n < max && fscanf(f, "%d", &pid) == 1)
+                        if (child_zombie_holder(pid))
+                                ret[n++] = pid;
+        }
+        return n;
+}
+
+typedef struct reaper {
+        pid_t seen[REAP_MAX];
+        size_t n_seen;
+        int64_t next_ms;
+} reaper;
+
+static void reap_holders(reaper *r) {
+        if (nook_mono_ms() < r->next_ms)
+                return;
+        r->next_ms = nook_mono_ms() + REAP_EVERY_MS;
+        pid_t now[REAP_MAX];
+        size_t n = zombie_holders(now, REAP_MAX);
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < r->n_seen; k++)
+                        if (now[i] == r->seen[k]) {
+                                (void)waitpid(now[i], NULL, WNOHANG);
+                                now[i] = 0;
+                                break;
+                        }
+        r->n_seen = 0;
+        for (size_t i = 0; i < n; i++)
+                if (now[i])
+                        r->seen[r->n_seen++] = now[i];
+}
+
 /* ---- the main loop ------------------------------------------------------------------ */
 
 typedef struct loop {
@@ -385,6 +458,7 @@ typedef struct loop {
         serve_conn *reading[SERVE_MAX_CONNS + 1];
         size_t n_reading;
         bool stdio, stopping;
+        reaper reaper;
 } loop;
 
 static bool has_room(serve *s, serve_conn *c) {
@@ -444,12 +518,14 @@ static int run_loop(loop *l) {
                                 which[np] = i;
                                 p[np++] = (struct pollfd){ .fd = l->reading[i]->in_fd, .events = POLLIN };
                         }
-                if (poll(p, np, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
+                int n = poll(p, np, REAP_EVERY_MS);
+                if (n < 0 && errno != EINTR) {
                         fprintf(stderr, "nook serve: poll: %s\n", strerror(errno));
                         return EXIT_NOOK;
                 }
+                reap_holders(&l->reaper);
+                if (n <= 0)
+                        continue;
                 if (p[0].revents) {
                         on_signal(l);
                         continue;

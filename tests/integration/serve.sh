@@ -6,7 +6,7 @@
 # notification that still runs; a call of session B is answered while a call of
 # session A waits, and a later call on A's process waits behind it until
 # $/cancelRequest answers it with Cancellation; wait_exit and subscribe_output see a
-# process end; at the end of its input the server answers what it read and exits 0,
+# process end; a holder killed behind the server's back does not stay its zombie; at the end of its input the server answers what it read and exits 0,
 # and no session is left.
 . "$NOOK_TEST_LIB/lib.sh"
 mk_rootfs "$ROOT"
@@ -26,7 +26,7 @@ ok "docs/nook_client.py runs a lifecycle through nook serve --stdio"
 
 cd "$T"
 EID=$EID python3 - "$client" <<'EOF' || fail "the JSON-RPC session (see above)"
-import json, os, subprocess, sys
+import json, os, subprocess, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(sys.argv[1]))
 from nook_client import Client, NookError
@@ -214,8 +214,23 @@ at = [i for i, m in enumerate(lines) if isinstance(m, dict) and m.get("id") == s
 check(max(notes) < at, "every notification comes before the subscription's answer")
 ok("subscribe_output notifies each frame up to eof, then answers; wait_exit answers the exit code")
 
+# -- a holder killed behind the server's back (it is the server's child) is reaped, not
+# left a zombie; cleanup then removes its session
+D = env("d")
+for method, params in stages(D):
+    c.call(method, params)
+ls = json.loads(subprocess.run([NOOK, "session", "ls", "--json"], capture_output=True, text=True).stdout)
+holder = [x["holder_pid"] for x in ls if x["environment_id"] == D["environment_id"]][0]
+os.kill(holder, 9)
+for _ in range(300):
+    if not os.path.exists(f"/proc/{holder}"):
+        break
+    time.sleep(0.05)
+check(not os.path.exists(f"/proc/{holder}"), f"the killed holder {holder} is still a zombie of the server")
+ok("a holder that dies behind the server's back is reaped")
+
 # -- cleanup; at the end of the input every request read is answered, and the server exits 0
-for e in (A, B, C):
+for e in (A, B, C, D):
     res = c.call("cleanup", {"environment": e, "cleanup_plan_ref": f"{e['environment_id']}-cleanup"})
     check(res["status"] == "completed", f"cleanup: {res}")
 last = c.request("runtime_ref")
@@ -230,7 +245,7 @@ check(len(nulls) == 3, f"the notification got no answer (id null: only the three
 ok("end of input: everything read is answered, exit 0")
 EOF
 
-for e in a b c; do
+for e in a b c d; do
         ref=$(session_ref "$EID-$e")
         [ -z "$(holders_of "$ref")" ] || fail "a holder of session $e is left"
         [ ! -e "$(run_dir)/$ref" ] || fail "the run dir of session $e is left"
