@@ -168,8 +168,10 @@ static void *writer_main(void *p) {
                 if (r < 0 && !c->broken) {
                         if (r != -EPIPE && r != -ECONNRESET)
                                 fprintf(stderr, "nook serve: connection %u: writing an answer: %s\n", c->no,
-                                        strerror(-r));
+                                        r == -EAGAIN ? "the client has read nothing for 30 s" : strerror(-r));
                         c->broken = true;
+                        if (c->own_fds) /* the main loop sees the end of its input */
+                                shutdown(c->out_fd, SHUT_RDWR);
                 }
         }
         pthread_mutex_unlock(&c->lock);
@@ -463,7 +465,7 @@ typedef struct loop {
 
 static bool has_room(serve *s, serve_conn *c) {
         pthread_mutex_lock(&s->lock);
-        bool room = c->queued < SERVE_MAX_QUEUED;
+        bool room = c->queued < SERVE_MAX_QUEUED && c->queued_bytes < SERVE_MAX_QUEUED_BYTES;
         pthread_mutex_unlock(&s->lock);
         return room;
 }

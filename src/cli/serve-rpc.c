@@ -32,6 +32,7 @@ struct serve_job {
         serve_reply to;
         char *method;
         char *params;
+        size_t params_len;
         char *key; /* "e:<environment_id>", "p:<process_ref>" or NULL: see key_of() */
 };
 
@@ -202,6 +203,7 @@ static void job_unlink(serve *s, serve_job *j) {
                 s->tail = j->prev;
         j->prev = j->next = NULL;
         j->to.c->queued--;
+        j->to.c->queued_bytes -= j->params_len;
 }
 
 /* The ordering rule: calls naming one environment (environment.environment_id, or
@@ -266,7 +268,9 @@ static void enqueue(serve *s, serve_reply *to, const char *method, const json_t 
         else
                 s->head = j;
         s->tail = j;
+        j->params_len = strlen(j->params);
         j->to.c->queued++;
+        j->to.c->queued_bytes += j->params_len;
         pthread_cond_broadcast(&s->work);
         pthread_mutex_unlock(&s->lock);
 }
@@ -274,7 +278,7 @@ static void enqueue(serve *s, serve_reply *to, const char *method, const json_t 
 static void run_job(nook_runtime *rt, serve_job *j) {
         char *result = NULL;
         nook_error *err = NULL;
-        int r = nook_runtime_call_buf(rt, j->method, j->params, strlen(j->params), &result, &err);
+        int r = nook_runtime_call_buf(rt, j->method, j->params, j->params_len, &result, &err);
         if (r < 0)
                 reply_nook_error(&j->to, err);
         else
@@ -301,7 +305,7 @@ static void *worker_main(void *p) {
                         pthread_cond_wait(&s->work, &s->lock);
                         continue;
                 }
-                bool was_full = j->to.c->queued >= SERVE_MAX_QUEUED;
+                bool was_full = j->to.c->queued >= SERVE_MAX_QUEUED || j->to.c->queued_bytes >= SERVE_MAX_QUEUED_BYTES;
                 job_unlink(s, j);
                 s->running[a.no] = j->key;
                 pthread_mutex_unlock(&s->lock);
@@ -593,8 +597,10 @@ void serve_cancel_all(serve *s) {
         pthread_mutex_lock(&s->lock);
         s->shutting_down = true;
         serve_job *all = s->head;
-        for (serve_job *j = all; j; j = j->next)
+        for (serve_job *j = all; j; j = j->next) {
                 j->to.c->queued--;
+                j->to.c->queued_bytes -= j->params_len;
+        }
         s->head = s->tail = NULL;
         for (serve_watch *w = s->watches; w; w = w->next)
                 w->cancelled = w->cancelled ? w->cancelled : "because the server is shutting down";

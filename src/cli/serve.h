@@ -14,11 +14,12 @@
 
 #define SERVE_DEFAULT_WORKERS 8
 #define SERVE_MAX_WORKERS 64
-#define SERVE_MAX_QUEUED 1024        /* per connection: requests read but not started */
-#define SERVE_MAX_WATCHES 256        /* wait_exit and subscribe_output running at once */
-#define SERVE_MAX_CONNS 256          /* socket connections at once */
-#define SERVE_MAX_OUTPUT (64u << 20) /* answers a client has not read yet */
-#define SERVE_WATCH_SLICE_MS 200     /* how often a wait looks at its cancel flag */
+#define SERVE_MAX_QUEUED 1024              /* per connection: requests read but not started */
+#define SERVE_MAX_QUEUED_BYTES (64u << 20) /* per connection: their params */
+#define SERVE_MAX_WATCHES 256              /* wait_exit and subscribe_output running at once */
+#define SERVE_MAX_CONNS 256                /* socket connections at once */
+#define SERVE_MAX_OUTPUT (64u << 20)       /* answers a client has not read yet */
+#define SERVE_WATCH_SLICE_MS 200           /* how often a wait looks at its cancel flag */
 
 typedef struct serve serve;
 typedef struct serve_job serve_job;
@@ -43,7 +44,9 @@ typedef struct serve_conn {
         size_t out_len, out_cap;
         bool broken;   /* a write failed: later answers are dropped */
         unsigned refs; /* the reader's, the writer's, one per answer still owed */
-        size_t queued; /* jobs of this connection waiting in the queue (guarded by s->lock) */
+        /* jobs of this connection waiting in the queue, and their params' bytes (guarded by
+         * s->lock): past either limit the connection is not read */
+        size_t queued, queued_bytes;
 } serve_conn;
 
 /* Where an answer goes: a connection, alone or into a slot of a batch; id NULL for a
