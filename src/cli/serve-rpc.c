@@ -487,6 +487,9 @@ static char *watch_params(serve_watch *w, const json_t *params, const char **ret
         const json_t *ref = json_object_get(params, "process_ref"), *stream = json_object_get(params, "stream");
         const json_t *cursor = json_object_get(params, "cursor"), *timeout = json_object_get(params, "timeout_ms");
         *ret_message = "invalid params";
+        stream = json_is_null(stream) ? NULL : stream; /* null: absent, as the contract writes None */
+        cursor = json_is_null(cursor) ? NULL : cursor;
+        timeout = json_is_null(timeout) ? NULL : timeout;
         if (!ref) {
                 *ret_message = "missing required field /process_ref";
                 return cli_json_text(json_pack("{s:{s:s}}", "MissingRequiredField", "field", "/process_ref"));
@@ -504,7 +507,9 @@ static char *watch_params(serve_watch *w, const json_t *params, const char **ret
         w->process_ref = strdup(json_string_value(ref));
         w->stream = strdup(stream ? json_string_value(stream) : "stdout");
         w->cursor = cursor ? json_integer_value(cursor) : 0;
-        w->timeout_ms = timeout ? json_integer_value(timeout) : -1;
+        /* past a year is no limit (and no overflow of the deadline) */
+        w->timeout_ms =
+                timeout && json_integer_value(timeout) < 366LL * 86400 * 1000 ? json_integer_value(timeout) : -1;
         return NULL;
 }
 
