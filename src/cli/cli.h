@@ -62,6 +62,8 @@ int cmd_images(int argc, char **argv);
 void help_images(FILE *f);
 int cmd_gc(int argc, char **argv);
 void help_gc(FILE *f);
+int cmd_serve(int argc, char **argv);
+void help_serve(FILE *f);
 
 static inline void cli_error_freep(nook_error **e) {
         nook_error_free(*e);

@@ -80,6 +80,7 @@ static const cli_verb verbs[] = {
           help_caps },
         { "call", "run one call of the IsolationRuntime contract (JSON on stdin, JSON on stdout)", cmd_call,
           help_call },
+        { "serve", "serve the contract as JSON-RPC 2.0 on stdin/stdout or a Unix socket", cmd_serve, help_serve },
         { "journal", "list the journal of calls (the audit log), or repair it", cmd_journal, help_journal },
 };
 
@@ -182,7 +183,7 @@ int main(int argc, char **argv) {
         if (!v)
                 return cli_usage_error(NULL,
                                        "unknown command '%s' (commands: run, exec, session, ps, logs, kill, stats, gc, "
-                                       "caps, call, journal, help)",
+                                       "caps, call, serve, journal, help)",
                                        argv[i]);
         return v->run(argc - i, argv + i);
 }

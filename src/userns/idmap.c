@@ -40,7 +40,9 @@ static bool subid_range(const char *file, const char *user, uid_t id, subid *ret
         char line[512], idstr[16];
         snprintf(idstr, sizeof(idstr), "%u", (unsigned)id);
         while (fgets(line, sizeof(line), f)) {
-                char *name = strtok(line, ":\n"), *start = strtok(NULL, ":\n"), *count = strtok(NULL, ":\n");
+                char *save = NULL; /* strtok_r: nook serve prepares sessions on several threads */
+                char *name = strtok_r(line, ":\n", &save), *start = strtok_r(NULL, ":\n", &save),
+                     *count = strtok_r(NULL, ":\n", &save);
                 if (!name || !start || !count || (strcmp(name, idstr) != 0 && (!user || strcmp(name, user) != 0)))
                         continue;
                 ret->start = strtoul(start, NULL, 10);
@@ -57,11 +59,12 @@ static char *user_name(uid_t uid) {
         return getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res ? strdup(res->pw_name) : NULL;
 }
 
-static const char *find_tool(const char *name) {
-        static char path[64];
+/* path: the caller's buffer (one static buffer, shared by nook serve's workers, once
+ * made a thread run newgidmap for newuidmap). */
+static const char *find_tool(const char *name, char path[static 64]) {
         const char *dirs[] = { "/usr/bin", "/bin", "/usr/sbin", "/sbin" };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
+                snprintf(path, 64, "%s/%s", dirs[i], name);
                 if (access(path, X_OK) == 0)
                         return path;
         }
@@ -75,8 +78,9 @@ int nook_identity_resolve(int requested, uid_t uid, int *ret, nook_error **err) 
         }
         _cleanup_free_ char *name = user_name(uid);
         subid u, g;
+        char path[64];
         bool ok = subid_range("/etc/subuid", name, uid, &u) && subid_range("/etc/subgid", name, getgid(), &g) &&
-                  find_tool("newuidmap") && find_tool("newgidmap");
+                  find_tool("newuidmap", path) && find_tool("newgidmap", path);
         if (!ok && requested == NOOK_IDENTITY_SUBUID)
                 return nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_HOST_CONFIGURATION_NEEDED,
                                       ENOENT,
@@ -87,7 +91,8 @@ int nook_identity_resolve(int requested, uid_t uid, int *ret, nook_error **err) 
 }
 
 static int run_tool(const char *tool, pid_t pid, unsigned long inside_self, unsigned long self, const subid *r) {
-        const char *path = find_tool(tool);
+        char buf[64];
+        const char *path = find_tool(tool, buf);
         if (!path)
                 return -ENOENT;
         char a[6][24];

@@ -519,7 +519,8 @@ static void layer_info(nook_store *s, const char *digest, nook_image *im) {
         if (n <= 0)
                 return;
         buf[n] = 0;
-        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        char *save = NULL;
+        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 unsigned long long v;
                 if (sscanf(line, "foreign_owners=%llu", &v) == 1)
                         im->foreign_owners += v;
