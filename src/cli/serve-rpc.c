@@ -451,6 +451,17 @@ static void watch_free(serve_watch *w) {
         free(w);
 }
 
+/* Takes w out of the server's list of waits and subscriptions; s->lock is held. */
+static void watch_unlink(serve *s, serve_watch *w) {
+        if (w->prev)
+                w->prev->next = w->next;
+        else
+                s->watches = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        s->n_watches--;
+}
+
 static void *watch_main(void *p) {
         serve_watch *w = p;
         serve *s = w->s;
@@ -464,13 +475,7 @@ static void *watch_main(void *p) {
                                                   "cannot open the runtime (the server's stderr says why)"));
         nook_runtime_free(rt);
         pthread_mutex_lock(&s->lock);
-        if (w->prev)
-                w->prev->next = w->next;
-        else
-                s->watches = w->next;
-        if (w->next)
-                w->next->prev = w->prev;
-        s->n_watches--;
+        watch_unlink(s, w);
         const char *why = w->cancelled;
         pthread_mutex_unlock(&s->lock);
         if (!text && why)
@@ -548,13 +553,7 @@ static void watch_start(serve *s, serve_reply *to, bool subscribe, const json_t 
                 return;
         if (!full) {
                 pthread_mutex_lock(&s->lock);
-                if (w->prev)
-                        w->prev->next = w->next;
-                else
-                        s->watches = w->next;
-                if (w->next)
-                        w->next->prev = w->prev;
-                s->n_watches--;
+                watch_unlink(s, w);
                 pthread_mutex_unlock(&s->lock);
                 why = "cannot start a thread for it";
         }

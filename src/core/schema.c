@@ -652,3 +652,24 @@ json_t *nook_schema_encode(const nook_schema *s, const void *in) {
         }
         return o;
 }
+
+int nook_array_push_str(nook_array *a, const char *v, nook_error **err) {
+        char *copy = strdup(v);
+        char **items = copy ? realloc(a->items, (a->n + 1) * sizeof(char *)) : NULL;
+        if (!items) {
+                free(copy);
+                return nook_error_oom(err);
+        }
+        a->items = items;
+        items[a->n++] = copy;
+        return 0;
+}
+
+int nook_array_push_int(nook_array *a, int v, nook_error **err) {
+        int *items = realloc(a->items, (a->n + 1) * sizeof(int));
+        if (!items)
+                return nook_error_oom(err);
+        a->items = items;
+        items[a->n++] = v;
+        return 0;
+}

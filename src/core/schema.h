@@ -131,6 +131,10 @@ int nook_schema_defaults(const nook_schema *s, void *obj);
 /* Frees what the struct owns (not the struct itself) and zeroes it. */
 void nook_schema_clear(const nook_schema *s, void *obj);
 
+/* Appends to a nook_array of char * (a copy of v) or of int; -ENOMEM fills *err. */
+int nook_array_push_str(nook_array *a, const char *v, nook_error **err);
+int nook_array_push_int(nook_array *a, int v, nook_error **err);
+
 /* "an object", "a string", ... for messages about a wrong type. */
 const char *nook_json_type_name(const json_t *v);
 

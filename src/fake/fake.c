@@ -86,26 +86,6 @@ static fake_process *find_process(fake_state *s, const char *ref) {
         return NULL;
 }
 
-static int push(nook_array *a, const char *v, nook_error **err) {
-        char **items = realloc(a->items, (a->n + 1) * sizeof(char *));
-        if (!items)
-                return nook_error_oom(err);
-        a->items = items;
-        if (!(items[a->n] = strdup(v)))
-                return nook_error_oom(err);
-        a->n++;
-        return 0;
-}
-
-static int push_int(nook_array *a, int v, nook_error **err) {
-        int *items = realloc(a->items, (a->n + 1) * sizeof(int));
-        if (!items)
-                return nook_error_oom(err);
-        a->items = items;
-        items[a->n++] = v;
-        return 0;
-}
-
 static int fake_capability_report(void *state, nook_call_ctx *ctx, const nook_empty_req *req,
                                   nook_capability_report *ret, nook_error **err) {
         ret->report_ref = strdup("fake-report");
@@ -126,7 +106,7 @@ static int fake_capability_report(void *state, nook_call_ctx *ctx, const nook_em
         const char *caps = getenv("NOOK_FAKE_CAPS");
         for (size_t i = 0; nook_capability_values[i]; i++)
                 if (!caps || strstr(caps, nook_capability_values[i]))
-                        if (push_int(&ret->capabilities.capabilities, (int)i, err) < 0)
+                        if (nook_array_push_int(&ret->capabilities.capabilities, (int)i, err) < 0)
                                 return -ENOMEM;
         ret->trust =
                 (nook_trust){ .locality = NOOK_LOCALITY_LOCAL, .data_residency = { .tag = NOOK_RESIDENCY_LOCAL_ONLY } };
@@ -189,7 +169,7 @@ static int fake_resolve_mounts(void *state, nook_call_ctx *ctx, const nook_env_r
                 const nook_mount_policy *p = &((nook_mount_policy *)m->items)[i];
                 nook_mount_ref *o = &((nook_mount_ref *)ret->nook.items)[i];
                 ret->nook.n = i + 1;
-                if (push(&ret->mounts, p->mount_ref, err) < 0)
+                if (nook_array_push_str(&ret->mounts, p->mount_ref, err) < 0)
                         return -ENOMEM;
                 o->mount_ref = strdup(p->mount_ref);
                 o->source_alias = strdup(p->source_alias);
@@ -224,7 +204,7 @@ static int fake_prepare_secrets(void *state, nook_call_ctx *ctx, const nook_prep
                 if (!found)
                         return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
                                               "prepare_secrets: no value given for secret %s", m->secret_ref);
-                if (push(&ret->secret_mount_refs, m->mount_ref ? m->mount_ref : m->secret_ref, err) < 0)
+                if (nook_array_push_str(&ret->secret_mount_refs, m->mount_ref ? m->mount_ref : m->secret_ref, err) < 0)
                         return -ENOMEM;
         }
         ret->teardown_required = sec->teardown_required;

@@ -61,17 +61,6 @@ static char *random_ref(const char *prefix) {
                 return NULL;
         return s;
 }
-static int push_string(nook_array *a, const char *s, nook_error **err) {
-        char **items = realloc(a->items, (a->n + 1) * sizeof(char *));
-        if (!items)
-                return nook_error_oom(err);
-        a->items = items;
-        if (!(items[a->n] = strdup(s)))
-                return nook_error_oom(err);
-        a->n++;
-        return 0;
-}
-
 static int fill_findings(const nook_probe *p, const nook_adapter_config *c, nook_capability_report *ret,
                          nook_error **err) {
         ret->findings.items = calloc(p->n_findings + 1, sizeof(nook_finding_result));
@@ -100,7 +89,7 @@ static int fill_health(const nook_probe *p, nook_capability_report *ret, nook_er
                         return nook_error_oom(err);
                 ret->health = (nook_variant){ .tag = NOOK_HEALTH_TAG_UNSUPPORTED_HOST, .data = u };
                 for (char **m = p->missing; *m; m++)
-                        if (push_string(&u->missing_prerequisites, *m, err) < 0)
+                        if (nook_array_push_str(&u->missing_prerequisites, *m, err) < 0)
                                 return -ENOMEM;
                 return 0;
         }
@@ -124,22 +113,13 @@ static int capability_index(const char *name) {
         return -1;
 }
 
-static int push_int(nook_array *a, int v, nook_error **err) {
-        int *items = realloc(a->items, (a->n + 1) * sizeof(int));
-        if (!items)
-                return nook_error_oom(err);
-        a->items = items;
-        items[a->n++] = v;
-        return 0;
-}
-
 static int fill_capabilities(const nook_probe *p, nook_capability_report *ret, nook_error **err) {
         for (size_t i = 0; i < ELEMENTSOF(capability_table); i++) {
                 bool host = (p->facts & capability_table[i].needs) == capability_table[i].needs;
                 int r = host && capability_table[i].implemented
-                                ? push_int(&ret->capabilities.capabilities, capability_index(capability_table[i].name),
-                                           err)
-                                : push_string(&ret->unsupported_requirements, capability_table[i].name, err);
+                                ? nook_array_push_int(&ret->capabilities.capabilities,
+                                                      capability_index(capability_table[i].name), err)
+                                : nook_array_push_str(&ret->unsupported_requirements, capability_table[i].name, err);
                 if (r < 0)
                         return r;
         }
