@@ -21,7 +21,8 @@ for name, ext in (("owned", {"owned_by_caller": True}), ("kept", {})):
     c.call("prepare_session", {"environment": env, "nook": ext})
     c.call("prepare_rootfs", {"rootfs": {"rootfs_ref": "testroot"}, "environment_id": env["environment_id"]})
     c.call("prepare_environment", {"environment": env, "nook": ext})
-    c.call("start_process", {"environment": env, "process": {"process_id": "long", "argv": ["sleep", f"60.{os.getppid()}"]},
+    c.call("start_process", {"environment": env, "wait_ms": 0,
+                             "process": {"process_id": "long", "argv": ["sleep", f"60.{os.getppid()}"]},
                              "effect_intent": {"effect_id": f"{eid}-{name}-long"}})
 # a call in flight when the server dies: start_process waiting for its process
 kept = {"environment_id": f"{eid}-kept", "spec": {}}
