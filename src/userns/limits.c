@@ -159,6 +159,13 @@ static int add_logs(const nook_environment_spec *spec, const nook_process_spec *
         return r;
 }
 
+uint64_t nook_limits_timeout_ms(const nook_environment_spec *spec, const nook_process_spec *p) {
+        uint64_t t = p->has_timeout_ms ? p->timeout_ms : spec->resources.timeout_ms;
+        if (p->has_rlimits && p->rlimits.timeout_ms && p->rlimits.timeout_ms < t)
+                t = p->rlimits.timeout_ms;
+        return t;
+}
+
 int nook_limits_spawn(const nook_session *s, const nook_environment_spec *spec, const nook_process_spec *p, nook_msg *m,
                       nook_strbuf *sum, nook_limits_report *rep) {
         const nook_resources *res = &spec->resources;
@@ -166,9 +173,7 @@ int nook_limits_spawn(const nook_session *s, const nook_environment_spec *spec, 
         record_read(s->dir_fd, &rec);
         /* the process's own ResourceLimits (rlimits) tighten the session's; 0 asks nothing */
         const nook_resources *own = p->has_rlimits ? &p->rlimits : NULL;
-        uint64_t timeout = p->has_timeout_ms ? p->timeout_ms : res->timeout_ms;
-        if (own && own->timeout_ms && own->timeout_ms < timeout)
-                timeout = own->timeout_ms;
+        uint64_t timeout = nook_limits_timeout_ms(spec, p);
         int r = nook_msg_add_u64(m, T_TIMEOUT_MS, timeout);
         nook_strbuf_printf(sum, "limits: timeout %llu ms (monitor)", (unsigned long long)timeout);
         uint64_t mem = res->memory_mb < UNLIMITED_MEMORY_MB ? res->memory_mb << 20 : 0;

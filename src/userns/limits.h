@@ -18,6 +18,9 @@ int nook_limits_prepare(const nook_session *s, const nook_resources *res, nook_m
 /* After PREPARE succeeded (the driver is known): <session>/limits, how each limit is
  * enforced, for start_process to report. */
 int nook_limits_record(const nook_session *s, const nook_environment_spec *spec, const char *notes);
+/* The process's timeout: its own timeout_ms, else the session's, tightened by its
+ * rlimits' (ResourceLimits) when those ask one. */
+uint64_t nook_limits_timeout_ms(const nook_environment_spec *spec, const nook_process_spec *p);
 /* start_process: the process's limits into m (timeout, memory, processes, rlimits, the
  * capture logs' bounds), a summary line and the report of how each is enforced. */
 int nook_limits_spawn(const nook_session *s, const nook_environment_spec *spec, const nook_process_spec *p, nook_msg *m,

@@ -380,10 +380,8 @@ static uint64_t wait_ms(const nook_start_process_req *req) {
                      !(p->has_nook && p->nook.stdin_open);
         if (!batch)
                 return 0;
-        uint64_t t = p->has_timeout_ms ? p->timeout_ms : req->environment.spec.resources.timeout_ms;
-        if (p->has_rlimits && p->rlimits.timeout_ms && p->rlimits.timeout_ms < t)
-                t = p->rlimits.timeout_ms;
-        return t + 5000; /* the monitor's kill and its record land within this */
+        /* the monitor's kill and its record land within 5 s of the timeout */
+        return nook_limits_timeout_ms(&req->environment.spec, p) + 5000;
 }
 
 /* Wait for the end and hand back the first frames of each stream. */

@@ -35,17 +35,34 @@ const char *nook_fuse_overlayfs_path(void) {
         return p && *p ? p : FUSE_OVERLAYFS;
 }
 
-static int dir_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_rootfs_req *req, const char *path,
-                    nook_error **err) {
+/* The directory an alias names: it must exist and be a directory. */
+static int check_root_dir(const char *ref, const char *path, nook_error **err) {
         struct stat st;
         int e = path[0] != '/' || has_control(path) ? EINVAL : stat(path, &st) < 0 ? errno : 0;
         if (!e && !S_ISDIR(st.st_mode))
                 e = ENOTDIR;
-        if (e) {
-                nook_error_sys(err, e, "prepare_rootfs: the root directory of alias '%s'", req->rootfs.rootfs_ref);
-                nook_error_set_hint(err, "%s must be an existing directory (the root of the sandbox)", path);
-                return -e;
-        }
+        if (!e)
+                return 0;
+        nook_error_sys(err, e, "the root directory of alias '%s'", ref);
+        nook_error_set_hint(err, "%s must be an existing directory (the root of the sandbox)", path);
+        return -e;
+}
+
+/* A root that is neither an alias nor an image says what it could have been. */
+static int unknown_root(int r, const char *ref, nook_error **err) {
+        if (r == -ENOENT)
+                nook_error_set_hint(err,
+                                    "rootfs_ref '%s' is neither an alias the operator configured nor an image of the "
+                                    "store (nook images; nook image import FILE)",
+                                    ref);
+        return r;
+}
+
+static int dir_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_rootfs_req *req, const char *path,
+                    nook_error **err) {
+        int e = check_root_dir(req->rootfs.rootfs_ref, path, err);
+        if (e < 0)
+                return e;
         if (s->prepared && (!s->rootfs || strcmp(s->rootfs, path) != 0))
                 return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EBUSY,
                                       "prepare_rootfs: the session already runs on another root");
@@ -267,14 +284,8 @@ static int session_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_
         /* an alias the operator configured names a directory; anything else an image */
         const char *path = nook_alias_lookup(ctx->config, req->rootfs.rootfs_ref);
         int r = path ? dir_root(ctx, s, req, path, err) : image_root(ctx, s, req, err);
-        if (r < 0) {
-                if (!path && r == -ENOENT)
-                        nook_error_set_hint(err,
-                                            "rootfs_ref '%s' is neither an alias the operator configured nor an "
-                                            "image of the store (nook images; nook image import FILE)",
-                                            req->rootfs.rootfs_ref);
-                return r;
-        }
+        if (r < 0)
+                return path ? r : unknown_root(r, req->rootfs.rootfs_ref, err);
         s->read_only = req->rootfs.read_only;
         if (ctx->journal && s->driver) {
                 _cleanup_free_ char *detail = NULL;
@@ -292,6 +303,20 @@ static int session_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_
         return nook_session_save(s, err);
 }
 
+typedef struct held_ref {
+        const char *ref;
+        bool *found;
+} held_ref;
+
+static int same_unbound_root(const nook_resource *res, void *userdata) {
+        held_ref *h = userdata;
+        if (!res->environment_id && strcmp(res->kind, "rootfs") == 0 && strcmp(res->ref, h->ref) == 0) {
+                *h->found = true;
+                return 1;
+        }
+        return 0;
+}
+
 /* The contract's own prepare_rootfs names no session (the crate's RootfsRequest alone):
  * the root is checked now (an alias's directory, or an image whose layers are all in
  * the store), a writable_layer_ref's layer is made now, and the session whose spec names
@@ -300,28 +325,13 @@ static int session_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_
 static int unbound_root(nook_call_ctx *ctx, const nook_prepare_rootfs_req *req, nook_ref_result *ret,
                         nook_error **err) {
         const char *path = nook_alias_lookup(ctx->config, req->rootfs.rootfs_ref);
-        struct stat st;
-        int r = 0;
         char digest[NOOK_DIGEST_LEN + 1] = "";
-        int e = !path ? 0 : stat(path, &st) < 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
-        if (e) {
-                nook_error_sys(err, e, "the root directory of alias '%s'", req->rootfs.rootfs_ref);
-                nook_error_set_hint(err, "%s must be an existing directory (the root of the sandbox)", path);
-                return -nook_error_get_errno(*err);
-        }
-        if (!path) {
-                nook_image im = { 0 };
-                r = image_check(ctx, req->rootfs.rootfs_ref, digest, &im, err);
-                nook_image_clear(&im);
-                if (r < 0) {
-                        if (r == -ENOENT)
-                                nook_error_set_hint(err,
-                                                    "rootfs_ref '%s' is neither an alias the operator configured "
-                                                    "nor an image of the store (nook images; nook image import FILE)",
-                                                    req->rootfs.rootfs_ref);
-                        return r;
-                }
-        }
+        nook_image im = { 0 };
+        int r = path ? check_root_dir(req->rootfs.rootfs_ref, path, err)
+                     : image_check(ctx, req->rootfs.rootfs_ref, digest, &im, err);
+        nook_image_clear(&im);
+        if (r < 0)
+                return path ? r : unknown_root(r, req->rootfs.rootfs_ref, err);
         if (req->rootfs.writable_layer_ref && (r = named_upper(ctx, req->rootfs.writable_layer_ref, err)) < 0)
                 return r;
         /* the ref: a digest of what was asked, never a path */
@@ -332,7 +342,11 @@ static int unbound_root(nook_call_ctx *ctx, const nook_prepare_rootfs_req *req, 
         char hash[NOOK_DIGEST_LEN + 1];
         if (!key || nook_sha256_digest(key, strlen(key), hash) < 0 || asprintf(&ret->ref, "rootfs-%.24s", hash + 7) < 0)
                 return nook_error_oom(err);
-        if (ctx->journal) {
+        bool recorded = false;
+        if (ctx->journal)
+                (void)nook_journal_resources_held(ctx->journal, NULL, same_unbound_root,
+                                                  &(held_ref){ ret->ref, &recorded }, NULL);
+        if (ctx->journal && !recorded) { /* the same request again: one record */
                 nook_strbuf d = NOOK_STRBUF_INIT;
                 nook_strbuf_puts(&d, "{\"rootfs_ref\":");
                 nook_strbuf_json_string(&d, req->rootfs.rootfs_ref);
