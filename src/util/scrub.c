@@ -45,6 +45,10 @@ static int by_length_desc(const void *a, const void *b) {
         return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
+static bool name_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
 char *nook_scrub_paths(const char *text, const char *data_dir, const char *run_dir) {
         if (!text)
                 return NULL;
@@ -60,10 +64,10 @@ char *nook_scrub_paths(const char *text, const char *data_dir, const char *run_d
                 size_t i = 0;
                 for (; i < n; i++) {
                         size_t len = subs[i].path ? strlen(subs[i].path) : 0;
-                        /* whole components only: "/tmp/ab" must not match inside "/tmp/abc" */
-                        if (len && subs[i].name && strncmp(p, subs[i].path, len) == 0 &&
-                            (p[len] == 0 || p[len] == '/' || p[len] == ' ' || p[len] == ')' || p[len] == ',' ||
-                             p[len] == ':' || p[len] == ';')) {
+                        /* "/tmp/ab" must not match inside "/tmp/abc"; anything else may end
+                         * it (quotes, a full stop, a newline): a name scrubbed too eagerly
+                         * ("<data dir>.bak") loses nothing, a path left in would leak */
+                        if (len && subs[i].name && strncmp(p, subs[i].path, len) == 0 && !name_char(p[len])) {
                                 nook_strbuf_puts(&b, subs[i].name);
                                 p += len;
                                 break;

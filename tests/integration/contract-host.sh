@@ -55,6 +55,24 @@ case "$R1" in '"rootfs-'*) ;; *) fail "rootfs ref: $R1" ;; esac
 run_nook_in '{"rootfs":{"rootfs_ref":"no-such-root","read_only":true,"writable_layer_ref":null}}' call prepare_rootfs
 assert_eq 125 "$RC" "an unknown root is refused at prepare_rootfs"
 call_ok prepare_environment "{\"environment\":$ENV}"
+# a named writable layer made without a session is journaled, and gc removes it once no
+# session took it (after a minute's grace: the record is aged here) but keeps a taken one
+call_ok prepare_rootfs "{\"rootfs\":{\"rootfs_ref\":\"testroot\",\"read_only\":false,\"writable_layer_ref\":\"gc-$$\"}}"
+call_ok prepare_rootfs "{\"rootfs\":{\"rootfs_ref\":\"testroot\",\"read_only\":false,\"writable_layer_ref\":\"taken-$$\"}}"
+[ -d "$XDG_DATA_HOME/nook/uppers/gc-$$/upper" ] || fail "the named layer was not made"
+: >"$XDG_DATA_HOME/nook/uppers/taken-$$/session" # as claim_upper leaves it
+python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+n = db.execute("UPDATE resources SET created_ms = 0 WHERE kind = '"'"'rootfs'"'"' AND environment_id IS NULL").rowcount
+db.commit()
+sys.exit(0 if n == 3 else "rootfs records without an environment: %d (the same request twice is one)" % n)' "$XDG_DATA_HOME/nook/journal.db"
+run_nook gc
+[ ! -e "$XDG_DATA_HOME/nook/uppers/gc-$$" ] || fail "gc left a named layer no session took"
+[ -d "$XDG_DATA_HOME/nook/uppers/taken-$$/upper" ] || fail "gc removed a layer a session took"
+python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+n = db.execute("SELECT count(*) FROM resources WHERE kind = '"'"'rootfs'"'"' AND environment_id IS NULL AND released_ms IS NULL").fetchone()[0]
+sys.exit(0 if n == 0 else "gc left %d records of prepared roots held" % n)' "$XDG_DATA_HOME/nook/journal.db"
 
 # ---- the mount plan is refs; nook's detail is ext ----
 mkdir -p "$T/data"
