@@ -58,6 +58,10 @@ typedef struct holder {
         struct workload *work; /* one per started process, until it is reaped */
         size_t n_work;
         hlimits lim;
+        /* NOOK_MSG_HOLD: write ends of the pipes slirp4netns and nook-netd watch; they
+         * close when we end, which ends them (their exit fd) */
+        int held[8];
+        unsigned n_held;
 } holder;
 
 /* A failure to report: errno and a message naming the step. */

@@ -183,6 +183,19 @@ static void handle_spawn(holder *h, int fd, nook_msg *m) {
         limits_monitor_add(h, pid, m);
 }
 
+/* The fds stay open (CLOEXEC: no workload or fuse-overlayfs gets one) until we end. */
+static void handle_hold(holder *h, int fd, nook_msg *m) {
+        if (m->n_fds == 0 || h->n_held + m->n_fds > ELEMENTSOF(h->held)) {
+                nook_msg_reply_error(fd, m->n_fds ? EMFILE : EINVAL, "the holder keeps at most 8 helper exit fds");
+                return;
+        }
+        for (unsigned i = 0; i < m->n_fds; i++) {
+                h->held[h->n_held++] = m->fds[i];
+                m->fds[i] = -1;
+        }
+        reply_ok(fd, NULL, NULL);
+}
+
 static void serve_one(holder *h) {
         _cleanup_close_ int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
@@ -206,6 +219,9 @@ static void serve_one(holder *h) {
                 break;
         case NOOK_MSG_SIGNAL:
                 holder_workload_signal(h, fd, &m);
+                break;
+        case NOOK_MSG_HOLD:
+                handle_hold(h, fd, &m);
                 break;
         default:
                 nook_msg_reply_error(fd, EOPNOTSUPP, "unknown request");

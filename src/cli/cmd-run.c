@@ -40,8 +40,22 @@ static const char run_usage[] =
         "                        attached; accepted for podman habits)\n"
         "  --rootfs-rw           bind DIR read-write: writes land in DIR itself\n"
         "  --read-only           make the whole root read-only (no writable layer)\n"
-        "  --network MODE        none (own network namespace, loopback only; default) or\n"
-        "                        host (the host's network: a downgrade, reported)\n"
+        "  --network MODE        slirp4netns (default: userspace networking, as rootless\n"
+        "                        podman; slirp4netns:allow_host_loopback=true reaches the\n"
+        "                        host's 127.0.0.1 as 10.0.2.2, host.containers.internal),\n"
+        "                        none (loopback only) or host (the host's network: a\n"
+        "                        downgrade, reported)\n"
+        "  -p, --publish [IP:][HOSTPORT:]PORT[/tcp|udp]\n"
+        "                        publish PORT of the sandbox on HOSTPORT (default: PORT)\n"
+        "                        of 127.0.0.1 (or IP); repeatable\n"
+        "  --egress TARGET       let the sandbox reach only TARGET: host, host:port,\n"
+        "                        https://host[:port], http://..., tcp://host:port,\n"
+        "                        udp://host:port (an IPv4 address or a name, which only\n"
+        "                        nook's resolver in the sandbox answers); repeatable; any\n"
+        "                        other destination is refused at once\n"
+        "  --dns IP[:PORT]       the sandbox's resolver (with --egress: the one nook's\n"
+        "                        resolver asks, on the host's side); repeatable\n"
+        "  --add-host NAME:IP    a line of the sandbox's /etc/hosts; repeatable\n"
         "  --hostname NAME       hostname inside (default: nook)\n"
         "  --userns MODE         auto (default: subuid when usable, else root), root (you\n"
         "                        are root inside), keep-id (your own uid inside), subuid\n"
@@ -201,7 +215,7 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:h", run_options, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:p:h", run_options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_run(stdout);
                         return 0;

@@ -25,7 +25,8 @@ void help_session(FILE *f) {
               "            stays until 'nook session rm'. Options, as 'nook run':\n"
               "              IMAGE or --rootfs DIR, --rootfs-driver D, --keep-upper NAME,\n"
               "              --name NAME, --rootfs-rw, --read-only,\n"
-              "              --network none|host, --hostname NAME,\n"
+              "              --network slirp4netns[:OPTS]|none|host, -p PORTS,\n"
+              "              --egress TARGET, --dns IP, --add-host NAME:IP, --hostname NAME,\n"
               "              --userns auto|root|keep-id|subuid, --json, --verbose,\n"
               "              -v SRC:DST[:ro|rw], --tmpfs DST[:OPTS],\n"
               "              --mount type=bind|tmpfs,..., --workspace ALIAS[:MODE],\n"
@@ -62,7 +63,7 @@ static int session_create(int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, ":v:h", create_options, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, ":v:p:h", create_options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_session(stdout);
                         return 0;

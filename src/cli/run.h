@@ -34,7 +34,12 @@ typedef struct cli_session_opts {
         const char *driver;   /* --rootfs-driver */
         const char *upper;    /* --keep-upper NAME: a persistent writable layer */
         bool rootfs_rw, read_only;
-        const char *network; /* "none" | "host" */
+        const char *network; /* "slirp4netns" | "none" | "host" (netopts.c) */
+        bool net_loopback;   /* slirp4netns:allow_host_loopback=true */
+        json_t *net_ports;   /* -p: the ext's port objects */
+        json_t *net_dns;     /* --dns */
+        json_t *net_hosts;   /* --add-host */
+        json_t *net_egress;  /* --egress: spec.network egress_scoped rules */
         const char *hostname;
         const char *userns; /* "auto" | "root" | "keep-id" | "subuid" */
         uint64_t memory_mb;
@@ -55,10 +60,10 @@ typedef struct cli_session_opts {
         bool deny_single_file;
 } cli_session_opts;
 
-#define CLI_SESSION_OPTS_INIT                                                                                          \
-        {                                                                                                              \
-                .network = "none", .userns = "auto", .memory_mb = CLI_UNLIMITED_MEMORY_MB, .pids = CLI_UNLIMITED_PIDS, \
-                .cpus = 1                                                                                              \
+#define CLI_SESSION_OPTS_INIT                                                                     \
+        {                                                                                         \
+                .network = "slirp4netns", .userns = "auto", .memory_mb = CLI_UNLIMITED_MEMORY_MB, \
+                .pids = CLI_UNLIMITED_PIDS, .cpus = 1                                             \
         }
 
 typedef struct cli_process_opts {
@@ -108,6 +113,9 @@ enum {
         OPT_KEEP_UPPER,
         OPT_DISK,
         OPT_LOG_MAX,
+        OPT_DNS,
+        OPT_ADD_HOST,
+        OPT_EGRESS,
 };
 
 /* The getopt entries of each option family, spliced into the verbs' tables so that a flag
@@ -137,6 +145,9 @@ enum {
                 { "keep-upper", required_argument, NULL, OPT_KEEP_UPPER },                                            \
                 { "read-only", no_argument, NULL, OPT_READ_ONLY },                                                    \
                 { "network", required_argument, NULL, OPT_NETWORK }, { "net", required_argument, NULL, OPT_NETWORK }, \
+                { "publish", required_argument, NULL, 'p' }, { "dns", required_argument, NULL, OPT_DNS },             \
+                { "add-host", required_argument, NULL, OPT_ADD_HOST },                                                \
+                { "egress", required_argument, NULL, OPT_EGRESS },                                                    \
                 { "hostname", required_argument, NULL, OPT_HOSTNAME }, {                                              \
                 "userns", required_argument, NULL, OPT_USERNS                                                         \
         }
@@ -164,6 +175,19 @@ int cli_session_check(const cli_session_opts *s, const char *verb);
 /* nook_runtime_open with the root directory's alias and the mounts' aliases; -1 after
  * reporting. */
 int cli_session_runtime(const cli_session_opts *s, nook_runtime **ret);
+
+/* ---- netopts.c: --network, -p, --dns, --add-host, --egress ---- */
+
+bool cli_is_net_opt(int c);
+/* 0, 1 when c is not a network option, or the exit code after reporting. */
+int cli_net_opt(int c, const char *arg, cli_session_opts *s, const char *verb);
+/* The network options agree with each other; else reports, 125. */
+int cli_net_check(const cli_session_opts *s, const char *verb);
+/* Adds network, ports, dns, add_hosts, allow_host_loopback to the ext object; 0 or -1. */
+int cli_net_ext(const cli_session_opts *s, json_t *ext);
+/* spec.network for --egress, or NULL (disabled: the ext's mode decides). */
+json_t *cli_net_policy(const cli_session_opts *s);
+void cli_net_done(cli_session_opts *s);
 
 /* ---- spec.c: the requests ---- */
 

@@ -41,6 +41,7 @@ void cli_session_opts_done(cli_session_opts *s) {
         free(s->ws_flag);
         free(s->ws_dest);
         s->ws_ref = s->ws_flag = s->ws_dest = NULL;
+        cli_net_done(s);
 }
 
 void cli_process_opts_done(cli_process_opts *p) {
@@ -566,6 +567,9 @@ int cli_root_check(const cli_session_opts *s, const char *verb) {
 }
 
 int cli_session_check(const cli_session_opts *s, const char *verb) {
+        int rc = cli_net_check(s, verb);
+        if (rc)
+                return rc;
         if (s->ws_dest && !s->ws_mode)
                 return cli_usage_error(verb, "--workspace-dest %s goes with --workspace ALIAS[:MODE]", s->ws_dest);
         /* an alias name typed by the person must not be one nook gives a host path here */
@@ -666,14 +670,11 @@ int cli_session_opt(int c, const char *arg, cli_session_opts *s, const char *ver
                 s->read_only = true;
                 return 0;
         case OPT_NETWORK:
-                if (strcmp(arg, "none") != 0 && strcmp(arg, "host") != 0)
-                        return cli_usage_error(verb,
-                                               "--network '%s': choose none (own network namespace with "
-                                               "loopback only) or host (the host's network, a downgrade); "
-                                               "userspace networking arrives with its own stage",
-                                               arg);
-                s->network = arg;
-                return 0;
+        case 'p':
+        case OPT_DNS:
+        case OPT_ADD_HOST:
+        case OPT_EGRESS:
+                return cli_net_opt(c, arg, s, verb);
         case OPT_HOSTNAME:
                 if (!hostname_valid(arg))
                         return cli_usage_error(verb,
@@ -865,6 +866,9 @@ static json_t *environment(const char *env_id, const cli_session_opts *s, uint64
                 r |= put_mounts(fs, s);
         json_t *env = json_pack("{s:o,s:{s:o,s:o}}", "environment_id", cli_json_str(env_id), "spec", "resources", res,
                                 "filesystem", fs);
+        json_t *net = s ? cli_net_policy(s) : NULL;
+        if (net)
+                r |= json_object_set_new(json_object_get(env, "spec"), "network", net);
         if (r) {
                 json_decref(env);
                 return NULL;
@@ -975,8 +979,8 @@ static void explain_refs(const nook_error *err, const cli_session_opts *s) {
 }
 
 static json_t *req_prepare_session(const char *env_id, const cli_session_opts *s, bool owned) {
-        json_t *ext = json_pack("{s:o,s:o}", "identity", cli_json_str(s->userns), "network", cli_json_str(s->network));
-        int r = 0;
+        json_t *ext = json_pack("{s:o}", "identity", cli_json_str(s->userns));
+        int r = cli_net_ext(s, ext);
         if (s->hostname)
                 r |= json_object_set_new(ext, "hostname", cli_json_str(s->hostname));
         if (s->name)
@@ -1028,14 +1032,18 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
                    bool verbose) {
         /* the image first: a missing one fails before any namespace exists */
         static const char *const methods[] = { "resolve_image", "prepare_session", "prepare_rootfs",
-                                               "prepare_environment" };
+                                               "configure_network", "prepare_environment" };
         _cleanup_free_ char *digest = s->image_resolved ? cli_json_get(s->image_resolved, "/digest") : NULL;
         for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
                 if (i == 0 && (!s->image || digest))
                         continue;
+                /* none and host need no setting up: not a round trip on the start path */
+                if (i == 3 && strcmp(s->network, "slirp4netns") != 0)
+                        continue;
                 json_t *req = i == 0   ? req_resolve_image(s)
                               : i == 1 ? req_prepare_session(env_id, s, owned_by_caller)
                               : i == 2 ? req_prepare_rootfs(env_id, s, digest)
+                              : i == 3 ? req_prepare_session(env_id, s, owned_by_caller)
                                        : req_prepare_environment(env_id, s);
                 _cleanup_free_ char *out = NULL;
                 _cleanup_(cli_error_freep) nook_error *err = NULL;

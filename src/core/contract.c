@@ -1,6 +1,7 @@
 /* nook core — the field tables of every contract type (CONTRACT.md "Main shapes"):
  * names, types, defaults and limits, plus the cross-field checks the tables cannot
  * express.  The engine in schema.c does the parsing and encoding. */
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "core/contract.h"
+#include "core/egress.h"
 #include "core/oci-seccomp.h"
 
 #define F_(st, member, jname, ty, fl, ...)                                                                         \
@@ -42,7 +44,6 @@
 
 static const nook_field elem_id = { .type = NOOK_F_ID };
 static const nook_field elem_string = { .type = NOOK_F_STRING };
-static const nook_field elem_json = { .type = NOOK_F_JSON };
 
 const char *const nook_class_values[] = { "host_process",   "sandbox",        "container",
                                           "lightweight_vm", "remote_sandbox", NULL };
@@ -242,24 +243,57 @@ static const nook_field filesystem_fields[] = {
 };
 static const nook_schema schema_filesystem = NOOK_SCHEMA(nook_filesystem, filesystem_fields, NULL);
 
+/* Each egress rule parses (core/egress.h) before any stage acts on the request (S30). */
+static int validate_rules(const nook_array *a, const char *ptr, const char *field, nook_error **err) {
+        if (a->n > 256) {
+                _cleanup_free_ char *p = nook_pointer_join(ptr, field);
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr,
+                                        "at most 256 egress destinations (got %zu)", a->n);
+        }
+        for (size_t i = 0; i < a->n; i++) {
+                nook_egress_rule rule;
+                nook_error *why = NULL;
+                if (nook_egress_parse(((char **)a->items)[i], &rule, &why) == 0)
+                        continue;
+                char idx[32];
+                snprintf(idx, sizeof(idx), "%s/%zu", field, i);
+                _cleanup_free_ char *p = nook_pointer_join(ptr, idx);
+                int r = nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr, "%s",
+                                         why ? nook_error_get_message(why) : "not an egress rule");
+                nook_error_free(why);
+                return r;
+        }
+        return 0;
+}
+static int validate_allowlist(void *obj, const char *ptr, nook_error **err) {
+        return validate_rules(&((nook_net_allowlist *)obj)->hosts, ptr, "hosts", err);
+}
+static int validate_rules_obj(void *obj, const char *ptr, nook_error **err) {
+        return validate_rules(&((nook_net_rules *)obj)->rules, ptr, "rules", err);
+}
 static const nook_field allowlist_fields[] = {
-        ARR(nook_net_allowlist, hosts, "hosts", elem_id, char *, NOOK_REQ),
+        ARR(nook_net_allowlist, hosts, "hosts", elem_string, char *, NOOK_REQ),
 };
-static const nook_schema schema_allowlist = NOOK_SCHEMA(nook_net_allowlist, allowlist_fields, NULL);
+static const nook_schema schema_allowlist = NOOK_SCHEMA(nook_net_allowlist, allowlist_fields, validate_allowlist);
 static const nook_field rules_fields[] = {
-        ARR(nook_net_rules, rules, "rules", elem_json, char *, NOOK_REQ),
+        ARR(nook_net_rules, rules, "rules", elem_string, char *, NOOK_REQ),
 };
-static const nook_schema schema_rules = NOOK_SCHEMA(nook_net_rules, rules_fields, NULL);
+static const nook_schema schema_rules = NOOK_SCHEMA(nook_net_rules, rules_fields, validate_rules_obj);
+static const nook_field elem_port = { .type = NOOK_F_UINT, .umin = 1, .umax = 65535 };
 static const nook_field ports_fields[] = {
-        ARR(nook_net_ports, ports, "ports", elem_json, char *, NOOK_REQ),
+        ARR(nook_net_ports, ports, "ports", elem_port, uint64_t, NOOK_REQ),
 };
 static const nook_schema schema_ports = NOOK_SCHEMA(nook_net_ports, ports_fields, NULL);
+static const nook_field relay_fields[] = {
+        ARR(nook_net_relay, relay_refs, "relay_refs", elem_id, char *, NOOK_REQ),
+};
+static const nook_schema schema_relay = NOOK_SCHEMA(nook_net_relay, relay_fields, NULL);
 static const nook_alt network_alts[] = {
         { .tag = "disabled" },
         { .tag = "allowlist", .schema = &schema_allowlist },
         { .tag = "egress_scoped", .schema = &schema_rules },
         { .tag = "exposed_ports", .schema = &schema_ports },
-        { .tag = "socket_relay", .raw = true },
+        { .tag = "socket_relay", .schema = &schema_relay },
         { .tag = "adapter_defined_denied" },
 };
 
@@ -638,16 +672,81 @@ static const nook_field empty_req_fields[] = { IDEMPOTENCY(nook_empty_req) };
 const nook_schema nook_schema_empty_req = NOOK_SCHEMA(nook_empty_req, empty_req_fields, NULL);
 
 static const char *const identity_values[] = { "auto", "root", "keep-id", "subuid", NULL };
-static const char *const netmode_values[] = { "none", "host", NULL };
+static const char *const netmode_values[] = { "auto", "none", "host", "slirp4netns", NULL };
+static const char *const port_proto_values[] = { "tcp", "udp", NULL };
+static const nook_field port_map_fields[] = {
+        STR(nook_port_map, host_ip, 0),
+        UINT(nook_port_map, host_port, 0, 65535, 0),
+        UINT_REQ(nook_port_map, container_port, 1, 65535),
+        ENUM(nook_port_map, protocol, port_proto_values, 0),
+};
+static int validate_port_map(void *obj, const char *ptr, nook_error **err) {
+        nook_port_map *m = obj;
+        struct in_addr a;
+        if (m->host_ip && *m->host_ip && inet_pton(AF_INET, m->host_ip, &a) != 1) {
+                _cleanup_free_ char *p = nook_pointer_join(ptr, "host_ip");
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr,
+                                        "'%s' is not an IPv4 address of this host (ports are published on "
+                                        "127.0.0.1 unless an address is given)",
+                                        m->host_ip);
+        }
+        return 0;
+}
+static const nook_schema schema_port_map = NOOK_SCHEMA(nook_port_map, port_map_fields, validate_port_map);
+static const nook_field elem_port_map = { .type = NOOK_F_OBJECT, .schema = &schema_port_map };
 static const nook_field session_ext_fields[] = {
         ENUM(nook_session_ext, identity, identity_values, NOOK_IDENTITY_AUTO),
-        ENUM(nook_session_ext, network, netmode_values, NOOK_NETMODE_NONE),
+        ENUM(nook_session_ext, network, netmode_values, NOOK_NETMODE_AUTO),
+        ARR(nook_session_ext, ports, "ports", elem_port_map, nook_port_map, 0),
+        ARR(nook_session_ext, dns, "dns", elem_string, char *, 0),
+        ARR(nook_session_ext, add_hosts, "add_hosts", elem_string, char *, 0),
+        BOOL(nook_session_ext, allow_host_loopback, false),
         F_(nook_session_ext, hostname, "hostname", NOOK_F_ID, 0, .max_len = 64),
         ID(nook_session_ext, name, 0),
         BOOL(nook_session_ext, owned_by_caller, false),
 };
+/* "IPv4" or "IPv4:PORT" (--dns); "NAME:IPv4" (--add-host) */
+static bool ipv4_port(const char *s, bool port_ok) {
+        char ip[16];
+        unsigned port = 53;
+        char extra;
+        struct in_addr a;
+        int n = sscanf(s, "%15[0-9.]:%u%c", ip, &port, &extra);
+        if (n == 1 && strchr(s, ':'))
+                return false;
+        return (n == 1 || (n == 2 && port_ok)) && port >= 1 && port <= 65535 && inet_pton(AF_INET, ip, &a) == 1;
+}
+static bool host_entry(const char *s) {
+        const char *colon = strchr(s, ':');
+        if (!colon || colon == s || colon - s > 253)
+                return false;
+        for (const char *c = s; c < colon; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+                      *c == '.'))
+                        return false;
+        return ipv4_port(colon + 1, false);
+}
+static int validate_net_ext(const nook_session_ext *e, const char *ptr, nook_error **err) {
+        for (size_t i = 0; i < e->dns.n + e->add_hosts.n; i++) {
+                bool dns = i < e->dns.n;
+                const char *v = dns ? ((char **)e->dns.items)[i] : ((char **)e->add_hosts.items)[i - e->dns.n];
+                if (dns ? ipv4_port(v, true) : host_entry(v))
+                        continue;
+                char idx[32];
+                snprintf(idx, sizeof(idx), "%s/%zu", dns ? "dns" : "add_hosts", dns ? i : i - e->dns.n);
+                _cleanup_free_ char *p = nook_pointer_join(ptr, idx);
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr,
+                                        dns ? "'%s' is not a resolver: give an IPv4 address (IP or IP:PORT)"
+                                            : "'%s' is not a host entry: give NAME:IPv4",
+                                        v);
+        }
+        return 0;
+}
 static int validate_session_ext(void *obj, const char *ptr, nook_error **err) {
         nook_session_ext *e = obj;
+        int r = validate_net_ext(e, ptr, err);
+        if (r < 0)
+                return r;
         if (e->hostname) {
                 size_t n = strlen(e->hostname);
                 bool ok = n > 0 && n <= 64;

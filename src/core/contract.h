@@ -193,12 +193,16 @@ typedef struct nook_net_allowlist {
 } nook_net_allowlist;
 
 typedef struct nook_net_rules {
-        nook_array rules; /* char * JSON */
+        nook_array rules; /* char *: egress rules (core/egress.h grammar) */
 } nook_net_rules;
 
 typedef struct nook_net_ports {
-        nook_array ports; /* char * JSON */
+        nook_array ports; /* uint64_t: ports inside, 1..65535 */
 } nook_net_ports;
+
+typedef struct nook_net_relay {
+        nook_array relay_refs; /* char *: operator aliases naming host unix sockets */
+} nook_net_relay;
 
 typedef struct nook_secret_mount {
         char *secret_ref;
@@ -369,11 +373,25 @@ typedef struct nook_empty_req {
 
 /* ext "nook" object of environment calls: how the session is built (CLI flags). */
 typedef enum { NOOK_IDENTITY_AUTO, NOOK_IDENTITY_ROOT, NOOK_IDENTITY_KEEP_ID, NOOK_IDENTITY_SUBUID } nook_identity;
-typedef enum { NOOK_NETMODE_NONE, NOOK_NETMODE_HOST } nook_netmode;
+/* auto: what spec.network asks (disabled -> none; allowlist, egress_scoped,
+ * exposed_ports -> slirp4netns); the others are the operator's explicit choice. */
+typedef enum { NOOK_NETMODE_AUTO, NOOK_NETMODE_NONE, NOOK_NETMODE_HOST, NOOK_NETMODE_SLIRP4NETNS } nook_netmode;
+
+/* One published port (-p [IP:]HOSTPORT:PORT[/PROTO]); host_ip "" means 127.0.0.1 (S28). */
+typedef struct nook_port_map {
+        char *host_ip;
+        uint64_t host_port; /* 0: the same as container_port */
+        uint64_t container_port;
+        int protocol; /* 0 tcp, 1 udp */
+} nook_port_map;
 
 typedef struct nook_session_ext {
-        int identity; /* nook_identity */
-        int network;  /* nook_netmode; "host" is an explicit downgrade */
+        int identity;             /* nook_identity */
+        int network;              /* nook_netmode; "host" is an explicit downgrade */
+        nook_array ports;         /* nook_port_map */
+        nook_array dns;           /* char *: IPv4 resolvers (IP or IP:PORT) */
+        nook_array add_hosts;     /* char *: "NAME:IPv4" lines for /etc/hosts */
+        bool allow_host_loopback; /* slirp4netns: 10.0.2.2 reaches the host's 127.0.0.1 */
         char *hostname;
         char *name;           /* a person's name for the session (CLI --name) */
         bool owned_by_caller; /* the session ends with the calling process (nook gc) */

@@ -23,6 +23,7 @@ typedef enum nook_msg_type {
         NOOK_MSG_SIGNAL,   /* to a monitor: T_SIGNAL, T_GRACE_MS; to the holder with T_PROCESS_REF */
         NOOK_MSG_STATS,    /* to a monitor: -> REPLY with T_CPU_MS, T_RSS, T_NPROC, T_FS_BYTES */
         NOOK_MSG_RESIZE,   /* to a monitor: T_ROWS, T_COLS of the pty */
+        NOOK_MSG_HOLD,     /* -> REPLY: keep the fds (exit fds of the network's helpers) until the holder ends */
 
         /* monitor -> holder on its link: T_PID, T_DEADLINE_MS and the workload's pidfd */
         NOOK_MSG_STARTED = 20,

@@ -22,6 +22,7 @@
 #include "userns/idmap.h"
 #include "userns/image.h"
 #include "userns/limits.h"
+#include "userns/network.h"
 #include "userns/proof.h"
 #include "userns/session.h"
 #include "userns/stages.h"
@@ -186,6 +187,17 @@ static void note_repair(int runfd, const char *ref, const char *why) {
                 (void)!write(fd, why, strlen(why));
 }
 
+static int stop_net_helper(const nook_resource *res, void *userdata) {
+        nook_strbuf *left = userdata;
+        if (res->pid <= 0 || (strcmp(res->kind, "slirp4netns") != 0 && strcmp(res->kind, "nook-netd") != 0))
+                return 0;
+        int r = nook_net_helper_stop(res->pid, res->pid_start, res->kind, 2000);
+        if (r < 0)
+                nook_strbuf_printf(left, "%s%s (pid %d) did not end: %s", left->len ? "; " : "", res->kind,
+                                   (int)res->pid, strerror(-r));
+        return 0;
+}
+
 /* Ends one session; appends what is left to `left`. */
 void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const char *environment_id, const char *ref,
                           int dir_fd, pid_t pid, uint64_t start, nook_strbuf *left) {
@@ -193,6 +205,9 @@ void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const c
         if (r < 0)
                 nook_strbuf_printf(left, "%sthe holder (pid %d) did not die: %s", left->len ? "; " : "", (int)pid,
                                    strerror(-r));
+        /* slirp4netns and nook-netd end with the holder (their exit fd): make sure */
+        if (r >= 0 && j)
+                (void)nook_journal_resources_held(j, environment_id, stop_net_helper, left, NULL);
         /* the session dir goes below the checked run dir fd (S32), never by path */
         _cleanup_close_ int runfd = nook_rundir_open(c, false, NULL);
         if (r >= 0 && runfd >= 0) { /* the session's cgroup, now empty */

@@ -14,6 +14,7 @@
 #include "userns/image.h"
 #include "userns/limits.h"
 #include "userns/mounts.h"
+#include "userns/network.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/hostpath.h"
@@ -181,10 +182,9 @@ static int open_root(const nook_session *s, nook_error **err) {
 
 static int build_prepare(const nook_session *s, const nook_adapter_config *c, const nook_env_req *req, int rootfd,
                          int upper, nook_msg *m, nook_error **err) {
-        char hosts[256];
-        snprintf(hosts, sizeof(hosts),
-                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
-                 s->hostname ? s->hostname : "nook");
+        _cleanup_free_ char *hosts = NULL, *net_resolv = NULL;
+        if (nook_net_etc(s, &net_resolv, &hosts) < 0)
+                return nook_error_oom(err);
         char hostname[80];
         snprintf(hostname, sizeof(hostname), "%s\n", s->hostname ? s->hostname : "nook");
         bool root_ro = s->read_only || req->environment.spec.filesystem.root == NOOK_ROOT_READ_ONLY;
@@ -206,6 +206,8 @@ static int build_prepare(const nook_session *s, const nook_adapter_config *c, co
                 r = add_etc(m, "hosts", hosts);
         if (r >= 0)
                 r = add_etc(m, "hostname", hostname);
+        if (r >= 0 && net_resolv)
+                r = add_etc(m, "resolv.conf", net_resolv);
         if (r >= 0 && !s->own_netns) {
                 _cleanup_free_ char *resolv = NULL;
                 if (nook_root_read_file("/", "etc/resolv.conf", 65536, &resolv, NULL) == 0)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "userns/io.h"
+#include "userns/network.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 
@@ -88,6 +89,7 @@ static int visit_session(nook_session *s, void *userdata) {
         if (repair[0] && asprintf(&repair_notes, "%s%sremoval stopped: %s; 'nook gc' or 'nook session rm' tries again",
                                   base ? base : "", base ? "; " : "", repair) < 0)
                 repair_notes = NULL;
+        _cleanup_free_ char *net = nook_net_describe(s);
         nook_session_info i = {
                 .ref = s->ref,
                 .environment_id = s->environment_id,
@@ -100,7 +102,9 @@ static int visit_session(nook_session *s, void *userdata) {
                 .rootfs = s->rootfs,
                 .notes = repair_notes ? repair_notes : base,
                 .mounts = s->mounts,
-                .network = s->own_netns ? "none" : "host",
+                .network = net            ? net
+                           : s->own_netns ? "none"
+                                          : "host",
                 .hostname = s->hostname,
                 .holder_pid = alive ? (int)s->holder_pid : 0,
                 .created_ms = s->created_ms,

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "userns/idmap.h"
 #include "userns/mounts.h"
+#include "userns/network.h"
 #include "userns/proof.h"
 #include "userns/session.h"
 #include "userns/stages.h"
@@ -158,6 +159,17 @@ static const nook_rec_field session_fields[] = {
         F(upper, NOOK_REC_STR),
         F(keep_upper, NOOK_REC_BOOL),
         F(owners_collapsed, NOOK_REC_UINT),
+        F(net, NOOK_REC_STR),
+        F(net_ports, NOOK_REC_STR),
+        F(net_dns, NOOK_REC_STR),
+        F(net_hosts, NOOK_REC_STR),
+        F(net_loopback, NOOK_REC_BOOL),
+        F(net_egress, NOOK_REC_STR),
+        F(net_ready, NOOK_REC_BOOL),
+        F(slirp_pid, NOOK_REC_INT),
+        F(slirp_start, NOOK_REC_UINT),
+        F(netd_pid, NOOK_REC_INT),
+        F(netd_start, NOOK_REC_UINT),
 };
 #undef F
 
@@ -671,9 +683,12 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
         if ((r = nook_mounts_plan(c, &req->environment, &plan, err)) < 0)
                 return nook_error_prefix(err, r, "prepare_session");
         nook_mount_list_clear(&plan);
+        int netmode;
+        if ((r = nook_net_mode(req, &netmode, err)) < 0)
+                return nook_error_prefix(err, r, "prepare_session");
         holder_launch l = { .uid = getuid(),
                             .gid = getgid(),
-                            .own_netns = req->nook.network != NOOK_NETMODE_HOST,
+                            .own_netns = netmode != NOOK_NETMODE_HOST,
                             .ctl_fd = -1,
                             .dir_fd = -1,
                             .ready_fd = -1 };
@@ -719,6 +734,8 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
                 r = await_ready(&l, err);
         if (r >= 0 && !(s = new_record(c, req, ref, &l)))
                 r = nook_error_oom(err);
+        if (r >= 0)
+                r = nook_net_record(s, req, netmode, err);
         /* a downgrade the fallback accepted stays with the session (session inspect) */
         if (r >= 0 && ctx->downgrade && !(s->notes = strdup(ctx->downgrade)))
                 r = nook_error_oom(err);

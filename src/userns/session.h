@@ -55,6 +55,18 @@ typedef struct nook_session {
         char *upper;               /* host path of the writable layer when it lives on disk */
         bool keep_upper;           /* a named writable layer: cleanup keeps it */
         uint64_t owners_collapsed; /* image entries whose owner shows as the one mapped id */
+        /* the network (network.h): chosen at prepare_session, set up by configure_network */
+        char *net;         /* "none", "host" or "slirp4netns" */
+        char *net_ports;   /* asked, then published: "IP:HOSTPORT:PORT/PROTO" space-separated */
+        char *net_dns;     /* resolvers the sandbox is given (space-separated), or NULL: the default */
+        char *net_hosts;   /* --add-host "NAME:IP" space-separated */
+        bool net_loopback; /* slirp4netns: 10.0.2.2 is the host's loopback */
+        char *net_egress;  /* canonical egress rules (space-separated); "-" = every destination refused */
+        bool net_ready;    /* configure_network completed */
+        pid_t slirp_pid;
+        uint64_t slirp_start;
+        pid_t netd_pid;
+        uint64_t netd_start;
 } nook_session;
 
 /* The state file's table: the key of each field, in the order written (record.h). */

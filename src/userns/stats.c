@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "userns/network.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/random.h"
@@ -55,7 +56,16 @@ int nook_userns_collect_stats(void *state, nook_call_ctx *ctx, const nook_proces
                 ret->has_process_count = nook_msg_has(&reply, T_NPROC);
                 ret->filesystem_bytes = nook_msg_u64(&reply, T_FS_BYTES, 0);
                 ret->has_filesystem_bytes = nook_msg_has(&reply, T_FS_BYTES);
-                ret->redacted_summary = strdup("running");
+                uint64_t net = 0;
+                /* the session's interfaces: every process of it shares the one netns */
+                if (s->own_netns && nook_net_bytes(s, &net) == 0) {
+                        ret->network_bytes = net;
+                        ret->has_network_bytes = true;
+                }
+                _cleanup_free_ char *desc = s->net && strcmp(s->net, "slirp4netns") == 0 ? nook_net_describe(s) : NULL;
+                bool died = desc && strstr(desc, "died");
+                ret->redacted_summary = died ? strdup("running; the network's helper died: the sandbox has no network")
+                                             : strdup("running");
         }
         nook_msg_done(&m);
         nook_msg_done(&reply);

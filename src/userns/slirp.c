@@ -1,0 +1,415 @@
+/* nook userns — the helpers that carry a session's network: slirp4netns (userspace
+ * networking: the sandbox's tap0, its NAT to the host, ports published through its API
+ * socket) and nook-netd (the egress allowlist: an nftables ruleset in the session's netns
+ * and the resolver that opens it name by name).  Both run in the host's pid namespace,
+ * out of the workload's (S33), and watch an exit pipe whose write end only the holder
+ * keeps (NOOK_MSG_HOLD): when the session ends, however it ends, they end (S29). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "userns/caps-run.h"
+#include "userns/network.h"
+#include "userns/proof.h"
+#include "util/fault.h"
+#include "util/macro.h"
+#include "util/proc.h"
+#include "util/strbuf.h"
+
+#define READY_MS 10000
+
+/* fds[i] becomes fd 3+i of the program; stdout and stderr go to out (a log in the
+ * session dir), stdin is /dev/null; nothing else is inherited and the environment is
+ * empty (no secret of ours reaches a helper). */
+static pid_t spawn(const char *path, char *const argv[], const int *fds, int n, int out) {
+        pid_t pid = fork();
+        if (pid != 0)
+                return pid;
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int high[8];
+        /* above every target first, so that placing one never clobbers another */
+        for (int i = 0; i < n; i++)
+                if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
+                        _exit(125);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out >= 0 ? out : devnull, 1) < 0 ||
+            dup2(out >= 0 ? out : devnull, 2) < 0)
+                _exit(125);
+        for (int i = 0; i < n; i++)
+                if (dup2(high[i], 3 + i) < 0)
+                        _exit(125);
+        syscall(SYS_close_range, 3 + n, ~0U, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        char *envp[] = { NULL };
+        execve(path, argv, envp);
+        _exit(127);
+}
+
+/* The last line the helper wrote to its log, for an error message. */
+static void log_tail(const nook_session *s, const char *log, char *buf, size_t size) {
+        buf[0] = 0;
+        _cleanup_close_ int fd = openat(s->dir_fd, log, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        char all[4096];
+        ssize_t n = fd < 0 ? -1 : pread(fd, all, sizeof(all) - 1, 0);
+        if (n <= 0)
+                return;
+        all[n] = 0;
+        while (n > 0 && (all[n - 1] == '\n' || all[n - 1] == ' '))
+                all[--n] = 0;
+        const char *last = strrchr(all, '\n');
+        last = last ? last + 1 : all;
+        size_t len = strlen(last);
+        if (len >= size)
+                len = size - 1;
+        memcpy(buf, last, len);
+        buf[len] = 0;
+}
+
+/* Waits for the ready byte on rfd; a helper that exits first is reaped and reported. */
+static int await_ready(const nook_session *s, pid_t pid, int rfd, const char *what, const char *log, nook_error **err) {
+        struct pollfd p = { .fd = rfd, .events = POLLIN };
+        int n = poll(&p, 1, READY_MS);
+        char buf[256] = "";
+        ssize_t got = n > 0 ? read(rfd, buf, sizeof(buf) - 1) : 0;
+        if (got > 0 && (buf[0] == '1' || buf[0] == 'R'))
+                return 0;
+        if (n == 0)
+                kill(pid, SIGKILL);
+        int status = 0;
+        (void)waitpid(pid, &status, 0);
+        char tail[512];
+        if (got > 1 && buf[0] == 'E') { /* nook-netd: "E<errno> <message>" */
+                buf[got] = 0;
+                buf[strcspn(buf, "\n")] = 0;
+                char *msg = strchr(buf, ' ');
+                int e = atoi(buf + 1);
+                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_HOST_CONFIGURATION_NEEDED,
+                                      e > 0 ? e : EIO, "configure_network: %s: %s", what, msg ? msg + 1 : buf);
+        }
+        log_tail(s, log, tail, sizeof(tail));
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_HOST_CONFIGURATION_NEEDED,
+                       n == 0 ? ETIMEDOUT : EIO, "configure_network: %s %s (status %d)%s%s", what,
+                       n == 0 ? "was not ready within 10 s" : "exited while starting", code, *tail ? ": " : "", tail);
+        return nook_error_set_hint(err, "run 'nook caps' to see whether userspace networking works here; the "
+                                        "helper's log is in the session dir"),
+               -EIO;
+}
+
+/* Both helpers' exit pipe: the write end goes to the holder first, so that from the
+ * moment a helper exists its life is tied to the session's. */
+static int exit_pipe(const nook_session *s, int *ret_read, nook_error **err) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return nook_error_sys(err, errno, "configure_network: creating a pipe");
+        nook_msg m = NOOK_MSG_INIT(NOOK_MSG_HOLD), reply = NOOK_MSG_INIT(0);
+        int r = nook_msg_add_fd(&m, p[1]);
+        if (r < 0)
+                r = nook_session_compose_error(err, r, "the holder's exit fd");
+        else
+                r = nook_session_request(s, NULL, &m, &reply, 5000, "configure_network: handing the holder an exit fd",
+                                         err);
+        nook_msg_done(&m);
+        nook_msg_done(&reply);
+        close(p[1]);
+        if (r < 0) {
+                close(p[0]);
+                return r;
+        }
+        *ret_read = p[0];
+        return 0;
+}
+
+static int open_log(const nook_session *s, const char *name) {
+        return openat(s->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+int nook_slirp_start(nook_session *s, nook_error **err) {
+        _cleanup_free_ char *prog = NULL;
+        if (caps_find_program("slirp4netns", &prog) < 0)
+                return nook_error_oom(err);
+        if (!prog) {
+                nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_HOST_CONFIGURATION_NEEDED, ENOENT,
+                               "configure_network: slirp4netns is not installed (userspace networking)");
+                return nook_error_set_hint(err, "install it (Debian: apt-get install slirp4netns), or run with "
+                                                "--network none"),
+                       -ENOENT;
+        }
+        _cleanup_close_ int exit_rd = -1;
+        int r = exit_pipe(s, &exit_rd, err);
+        if (r < 0)
+                return r;
+        int ready[2];
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return nook_error_sys(err, errno, "configure_network: creating a pipe");
+        _cleanup_close_ int log = open_log(s, "slirp4netns.log");
+        char pid[16];
+        snprintf(pid, sizeof(pid), "%d", (int)s->holder_pid);
+        /* the sandbox (its own mount namespace, pivoted into an empty dir) needs root in
+         * the session's user namespace: keep-id maps none */
+        bool sandbox = s->identity != NOOK_IDENTITY_KEEP_ID;
+        char *argv[16];
+        int a = 0;
+        argv[a++] = (char *)"slirp4netns";
+        argv[a++] = (char *)"--configure";
+        argv[a++] = (char *)"--mtu=65520";
+        if (!s->net_loopback)
+                argv[a++] = (char *)"--disable-host-loopback";
+        if (sandbox)
+                argv[a++] = (char *)"--enable-sandbox";
+        argv[a++] = (char *)"--enable-seccomp";
+        argv[a++] = (char *)"--ready-fd=3";
+        argv[a++] = (char *)"--exit-fd=4";
+        argv[a++] = (char *)"--api-socket=/proc/self/fd/5/slirp.sock";
+        argv[a++] = pid;
+        argv[a++] = (char *)"tap0";
+        argv[a] = NULL;
+        int fds[] = { ready[1], exit_rd, s->dir_fd };
+        pid_t child = spawn(prog, argv, fds, 3, log);
+        int e = errno;
+        close(ready[1]);
+        if (child < 0) {
+                close(ready[0]);
+                return nook_error_sys(err, e, "configure_network: starting slirp4netns");
+        }
+        r = await_ready(s, child, ready[0], "slirp4netns", "slirp4netns.log", err);
+        close(ready[0]);
+        if (r < 0)
+                return r;
+        s->slirp_pid = child;
+        (void)nook_proc_start_time(child, &s->slirp_start);
+        if (!sandbox) {
+                static const char note[] = "slirp4netns runs without its mount sandbox (keep-id maps no root "
+                                           "in the session to make one)";
+                char *n = NULL;
+                if (asprintf(&n, "%s%s%s", s->notes ? s->notes : "", s->notes ? "; " : "", note) >= 0) {
+                        free(s->notes);
+                        s->notes = n;
+                }
+        }
+        return nook_fault("network.after_slirp");
+}
+
+/* One request on slirp4netns's API socket (its JSON is ours to write: no user text in
+ * it but numbers and a checked address); *ok when it answered "return". */
+static int api_call(const nook_session *s, const char *json, char *answer, size_t size) {
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/slirp.sock", s->dir_fd);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return -errno;
+        size_t len = strlen(json);
+        if (write(fd, json, len) != (ssize_t)len || shutdown(fd, SHUT_WR) < 0)
+                return -errno;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        size_t got = 0;
+        while (got < size - 1 && poll(&p, 1, 5000) > 0) {
+                ssize_t n = read(fd, answer + got, size - 1 - got);
+                if (n <= 0)
+                        break;
+                got += (size_t)n;
+        }
+        answer[got] = 0;
+        return got ? 0 : -EIO;
+}
+
+/* A port someone already listens on is named before slirp4netns is asked (its own
+ * answer says only "slirp_add_hostfwd failed"). */
+static int port_free(const char *ip, unsigned port, bool udp) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+        if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+                return -EINVAL;
+        _cleanup_close_ int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        int one = 1;
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        return bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+}
+
+int nook_slirp_publish(nook_session *s, nook_error **err) {
+        for (const char *w = s->net_ports; w && *w;) {
+                size_t n = strcspn(w, " ");
+                char ip[64], proto[8];
+                unsigned hport, cport;
+                _cleanup_free_ char *one = strndup(w, n);
+                if (!one)
+                        return nook_error_oom(err);
+                if (sscanf(one, "%63[^:]:%u:%u/%7s", ip, &hport, &cport, proto) != 4)
+                        return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
+                                              "configure_network: a published port reads '%s'", one);
+                bool udp = strcmp(proto, "udp") == 0;
+                int r = port_free(ip, hport, udp);
+                if (r < 0) {
+                        nook_error_sys(err, -r, "configure_network: publishing %s port %u on %s", proto, hport, ip);
+                        return nook_error_set_hint(err,
+                                                   r == -EADDRINUSE ? "another program listens there: choose another "
+                                                                      "host port (-p OTHER:%u)"
+                                                   : r == -EADDRNOTAVAIL ? "%u: that address is not one of this "
+                                                                           "host's"
+                                                                         : "port %u",
+                                                   cport),
+                               r;
+                }
+                char req[256], ans[512];
+                snprintf(req, sizeof(req),
+                         "{\"execute\":\"add_hostfwd\",\"arguments\":{\"proto\":\"%s\",\"host_addr\":\"%s\","
+                         "\"host_port\":%u,\"guest_port\":%u}}",
+                         udp ? "udp" : "tcp", ip, hport, cport);
+                r = api_call(s, req, ans, sizeof(ans));
+                if (r < 0 || !strstr(ans, "\"return\""))
+                        return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_RETRYABLE,
+                                              r < 0 ? -r : EADDRINUSE,
+                                              "configure_network: slirp4netns did not publish %s port %u on %s: %s",
+                                              proto, hport, ip, r < 0 ? strerror(-r) : ans);
+                w += n + (w[n] == ' ');
+        }
+        return 0;
+}
+
+/* nook-netd's configuration (helpers/netd.c): the host's resolvers, or --dns; the rules. */
+static int netd_config(const nook_session *s, nook_strbuf *b) {
+        int n = 0;
+        for (const char *w = s->net_dns; w && *w; n++) {
+                size_t len = strcspn(w, " ");
+                nook_strbuf_printf(b, "upstream %.*s\n", (int)len, w);
+                w += len + (w[len] == ' ');
+        }
+        _cleanup_fclose_ FILE *f = n ? NULL : fopen("/etc/resolv.conf", "re");
+        char line[512];
+        while (f && fgets(line, sizeof(line), f)) {
+                char addr[128];
+                if (sscanf(line, " nameserver %127s", addr) == 1 && strchr(addr, '.') && n < 3) {
+                        nook_strbuf_printf(b, "upstream %s\n", addr);
+                        n++;
+                }
+        }
+        for (const char *w = strcmp(s->net_egress, "-") ? s->net_egress : ""; *w;) {
+                size_t len = strcspn(w, " ");
+                /* canonical: scheme://host:port */
+                char scheme[8], host[256];
+                unsigned port;
+                _cleanup_free_ char *one = strndup(w, len);
+                if (one && sscanf(one, "%7[a-z]://%255[^:]:%u", scheme, host, &port) == 3)
+                        nook_strbuf_printf(b, "rule %s %s %u\n", strcmp(scheme, "udp") ? "tcp" : "udp", host, port);
+                w += len + (w[len] == ' ');
+        }
+        return n;
+}
+
+int nook_netd_start(nook_session *s, nook_error **err) {
+        _cleanup_free_ char *prog = NULL;
+        int r = nook_helper_path("nook-netd", &prog, err);
+        if (r < 0)
+                return r;
+        nook_strbuf conf = NOOK_STRBUF_INIT;
+        int upstreams = netd_config(s, &conf);
+        _cleanup_free_ char *text = nook_strbuf_steal(&conf);
+        if (!text)
+                return nook_error_oom(err);
+        if (upstreams == 0 && strcmp(s->net_egress, "-") != 0)
+                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_HOST_CONFIGURATION_NEEDED, ENOENT,
+                                      "configure_network: no IPv4 resolver in the host's /etc/resolv.conf for the "
+                                      "sandbox's names; give one with --dns IP");
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)s->holder_pid);
+        _cleanup_close_ int userns = open(path, O_RDONLY | O_CLOEXEC);
+        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)s->holder_pid);
+        _cleanup_close_ int netns = open(path, O_RDONLY | O_CLOEXEC);
+        if (userns < 0 || netns < 0 || !nook_session_alive(s))
+                return nook_error_sys(err, errno ? errno : ESRCH,
+                                      "configure_network: opening the session's namespaces");
+        int cfg[2], ready[2];
+        if (pipe2(cfg, O_CLOEXEC) < 0)
+                return nook_error_sys(err, errno, "configure_network: creating a pipe");
+        size_t len = strlen(text);
+        /* a pipe holds 64 KiB: rules beyond that are refused by the contract's bounds */
+        if (write(cfg[1], text, len) != (ssize_t)len) {
+                close(cfg[0]);
+                close(cfg[1]);
+                return nook_error_sys(err, errno ? errno : E2BIG, "configure_network: the egress rules");
+        }
+        close(cfg[1]);
+        _cleanup_close_ int exit_rd = -1;
+        if ((r = exit_pipe(s, &exit_rd, err)) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
+                close(cfg[0]);
+                return r < 0 ? r : nook_error_sys(err, errno, "configure_network: creating a pipe");
+        }
+        _cleanup_close_ int log = open_log(s, "nook-netd.log");
+        char *argv[] = { (char *)"nook-netd", s->ref, NULL };
+        int fds[] = { userns, netns, ready[1], exit_rd, cfg[0] };
+        pid_t child = spawn(prog, argv, fds, 5, log);
+        int e = errno;
+        close(ready[1]);
+        close(cfg[0]);
+        if (child < 0) {
+                close(ready[0]);
+                return nook_error_sys(err, e, "configure_network: starting nook-netd");
+        }
+        r = await_ready(s, child, ready[0], "nook-netd", "nook-netd.log", err);
+        close(ready[0]);
+        if (r < 0)
+                return r;
+        s->netd_pid = child;
+        (void)nook_proc_start_time(child, &s->netd_start);
+        return nook_fault("network.after_netd");
+}
+
+/* comm, uid and start time: a helper of ours.  (Its exe is closed to us: slirp4netns
+ * becomes root of the session's user namespace and so non-dumpable.) */
+bool nook_net_helper_alive(pid_t pid, uint64_t start, const char *program) {
+        if (pid <= 0 || !nook_proc_alive(pid, start))
+                return false;
+        char path[64], buf[64];
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+        if (nook_read_small(path, buf, sizeof(buf)) <= 0)
+                return false;
+        buf[strcspn(buf, "\n")] = 0;
+        if (strncmp(buf, program, 15) != 0)
+                return false;
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        char line[256];
+        unsigned u[4];
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4)
+                        return u[0] == getuid() && u[1] == getuid() && u[2] == getuid() && u[3] == getuid();
+        return false;
+}
+
+int nook_net_helper_stop(pid_t pid, uint64_t start, const char *program, int grace_ms) {
+        if (!nook_net_helper_alive(pid, start, program))
+                return 0;
+        _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pfd < 0)
+                return errno == ESRCH ? 0 : -errno;
+        /* its exit fd closed with the holder: it is on its way out */
+        struct pollfd p = { .fd = pfd, .events = POLLIN };
+        if (grace_ms > 0 && poll(&p, 1, grace_ms) > 0)
+                return (void)waitpid(pid, NULL, WNOHANG), 0;
+        if (nook_net_helper_alive(pid, start, program) && syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 &&
+            errno != ESRCH)
+                return -errno;
+        int r = poll(&p, 1, 5000) > 0 ? 0 : -ETIMEDOUT;
+        (void)waitpid(pid, NULL, WNOHANG);
+        return r;
+}
+
+int nook_net_stop_now(const nook_session *s) {
+        int a = nook_net_helper_stop(s->slirp_pid, s->slirp_start, "slirp4netns", 0);
+        int b = nook_net_helper_stop(s->netd_pid, s->netd_start, "nook-netd", 0);
+        return a < 0 ? a : b;
+}
