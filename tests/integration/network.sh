@@ -1,0 +1,141 @@
+#!/bin/sh
+# Userspace networking (issue 12), from outside: the default network is slirp4netns (tap0
+# 10.0.2.100, resolv.conf on slirp's 10.0.2.3); --network none has loopback only; the host's
+# loopback is reachable as 10.0.2.2 only when allowed (S27); a published port answers on
+# 127.0.0.1 and is bound to 127.0.0.1 only (S28); a taken port is refused before anything
+# runs, leaving nothing behind; slirp4netns runs sandboxed and under seccomp (S29), is
+# reported when it dies, and no helper outlives its session.
+# Network rule (TESTING.md): every packet goes to this machine's loopback or to the
+# sandbox's own namespace.
+. "$NOOK_TEST_LIB/lib.sh"
+mk_rootfs "$ROOT"
+: >"$ROOT/etc/hosts"
+: >"$ROOT/etc/resolv.conf"
+: >"$ROOT/etc/hostname"
+
+free_port() {
+        python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+# helpers of this user still running (slirp4netns, nook-netd), as "pid comm" lines
+net_helpers() {
+        for c in slirp4netns nook-netd; do
+                pgrep -u "$(id -u)" -x "$c" 2>/dev/null | while read -r p; do alive "$p" && echo "$p $c"; done
+        done
+        true
+}
+before=$(net_helpers)
+
+# ---- the default network ------------------------------------------------------------
+run_nook run --rootfs "$ROOT" -- sh -c 'cat /sys/class/net/tap0/address >/dev/null && ip -4 -o addr show tap0; cat /etc/resolv.conf; grep -c . /etc/hosts; grep nook /etc/hosts'
+assert_eq 0 "$RC" "run with the default network: $ERR"
+assert_contains "$OUT" "inet 10.0.2.100/24" "the sandbox's address on tap0"
+assert_contains "$OUT" "nameserver 10.0.2.3" "resolv.conf names slirp's resolver"
+assert_contains "$OUT" "10.0.2.100	nook" "/etc/hosts names the sandbox by its hostname"
+ok "the default network is slirp4netns: tap0 10.0.2.100, resolver 10.0.2.3"
+
+run_nook run --network none --rootfs "$ROOT" -- sh -c 'ls /sys/class/net; cat /etc/resolv.conf'
+assert_eq 0 "$RC" "run --network none: $ERR"
+assert_eq lo "$OUT" "--network none: interfaces (and no resolver written)"
+ok "--network none: loopback only"
+
+# ---- the host's loopback (S27) ------------------------------------------------------
+port=$(free_port)
+python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+while True:
+    c, _ = s.accept(); c.sendall(b"host-loopback-answers\n"); c.close()
+' "$port" &
+server=$!
+trap 'kill $server 2>/dev/null; cleanup_sessions; chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT
+sleep 0.3
+run_nook run --rootfs "$ROOT" -- sh -c "nc 10.0.2.2 $port </dev/null; echo rc=\$?"
+assert_not_contains "$OUT" "host-loopback-answers" "the host's 127.0.0.1 through 10.0.2.2 by default"
+assert_contains "$OUT" "rc=1" "nc to 10.0.2.2 fails by default"
+run_nook run --network slirp4netns:allow_host_loopback=true --rootfs "$ROOT" -- sh -c "nc 10.0.2.2 $port </dev/null; nc host.containers.internal $port </dev/null"
+assert_eq 0 "$RC" "run with allow_host_loopback: $ERR"
+assert_eq "host-loopback-answers
+host-loopback-answers" "$OUT" "the host's 127.0.0.1 as 10.0.2.2 and host.containers.internal"
+ok "the host's loopback is reachable only when allowed (S27)"
+
+# ---- a published port (S28) ---------------------------------------------------------
+hp=$(free_port)
+run_nook run -d --name "web$$" -p "$hp:80" --rootfs "$ROOT" -- sh -c 'mkdir -p /www && echo served-from-the-sandbox >/www/index.html && exec httpd -f -p 80 -h /www'
+assert_eq 0 "$RC" "run -d -p: $ERR"
+echo "web$$" >>"$T/envs"
+got=""
+for _ in $(seq 1 50); do
+        got=$(python3 -c '
+import socket, sys
+try:
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n"); print(s.makefile().read())
+except OSError as e:
+    print("error", e)
+' "$hp")
+        case "$got" in *served-from-the-sandbox*) break ;; esac
+        sleep 0.1
+done
+assert_contains "$got" "served-from-the-sandbox" "the published port on 127.0.0.1:$hp"
+listen=$(ss -Hltn "sport = :$hp" | awk '{print $4}')
+assert_eq "127.0.0.1:$hp" "$listen" "the only listening socket of the published port"
+run_nook session ls
+assert_contains "$OUT" "127.0.0.1:$hp->80/tcp" "session ls shows the published port"
+run_nook session inspect "web$$"
+assert_contains "$OUT" "Network:      slirp4netns, 127.0.0.1:$hp->80/tcp" "session inspect shows the network"
+ok "-p publishes on 127.0.0.1 only, and ls and inspect say so (S28)"
+
+# S29: slirp4netns runs in its sandbox and under seccomp, outside the workload's reach
+slirp=$(sed -n 's/^slirp_pid=//p' "$(run_dir)/$(session_ref "web$$")/state")
+[ -n "$slirp" ] && alive "$slirp" || fail "no slirp4netns recorded for the session"
+args=$(tr '\0' ' ' <"/proc/$slirp/cmdline")
+for a in --enable-sandbox --enable-seccomp --disable-host-loopback --mtu=65520; do
+        assert_contains "$args" "$a" "slirp4netns's arguments"
+done
+assert_eq 2 "$(sed -n 's/^Seccomp:[[:space:]]*//p' "/proc/$slirp/status")" "slirp4netns's seccomp mode (filter)"
+[ "$(readlink "/proc/$slirp/ns/pid")" = "$(readlink /proc/self/ns/pid)" ] || fail "slirp4netns is in a pid namespace of the session"
+ok "slirp4netns runs with --enable-sandbox and a seccomp filter, in the host's pid namespace (S29, S33)"
+
+# a taken port: refused, named, and nothing is left behind
+run_nook run --name "taken$$" -p "$hp:80" --rootfs "$ROOT" -- true
+assert_eq 125 "$RC" "run -p on a taken port"
+assert_contains "$ERR" "port $hp" "the error names the port"
+assert_contains "$ERR" "Address already in use" "the error says why"
+run_nook session ls
+assert_not_contains "$OUT" "taken$$" "the failed session is gone"
+ok "a taken port is refused before the workload starts, and nothing is left"
+
+# slirp4netns killed: reported, and the session still goes away cleanly
+kill -9 "$slirp"
+for _ in $(seq 1 50); do alive "$slirp" || break; sleep 0.1; done
+run_nook session inspect "web$$"
+assert_contains "$OUT" "slirp4netns (died" "inspect reports the dead slirp4netns"
+run_nook session rm "web$$"
+assert_eq 0 "$RC" "session rm after slirp4netns died: $ERR"
+ok "slirp4netns killed mid-session is reported, and rm cleans up"
+
+# ---- the contract: exposed_ports, adapter_defined_denied ---------------------------------
+cp=$(free_port)
+env="{\"environment_id\":\"xp$$\",\"spec\":{\"network\":{\"exposed_ports\":{\"ports\":[$cp]}}}}"
+echo "xp$$" >>"$T/envs"
+call_ok prepare_session "{\"environment\":$env}"
+call_ok prepare_rootfs "{\"rootfs\":{\"rootfs_ref\":\"testroot\"},\"environment_id\":\"xp$$\"}"
+run_nook_in "{\"environment\":$env}" call configure_network
+if [ "$RC" -eq 0 ]; then
+        listen=$(ss -Hltn "sport = :$cp" | awk '{print $4}')
+        assert_eq "127.0.0.1:$cp" "$listen" "exposed_ports publishes on loopback"
+        ok "exposed_ports publishes the port on 127.0.0.1"
+else
+        fail "configure_network with exposed_ports: $RC $OUT $ERR"
+fi
+run_nook_in "{\"environment\":{\"environment_id\":\"dn$$\",\"spec\":{\"network\":\"adapter_defined_denied\"}}}" call prepare_session
+assert_eq 125 "$RC" "adapter_defined_denied"
+assert_contains "$OUT$ERR" "PolicyDenial" "adapter_defined_denied is a policy denial"
+ok "adapter_defined_denied is refused with PolicyDenial"
+session_down "xp$$"
+
+# ---- nothing outlives its session ------------------------------------------------------
+after=$(net_helpers)
+assert_eq "$before" "$after" "network helpers of this user before and after"
+ok "no slirp4netns or nook-netd outlives its session"
