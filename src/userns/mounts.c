@@ -84,7 +84,11 @@ typedef struct planner {
  * mounts exactly that inode (helpers/mounts.c).  An existing file or directory. */
 static int open_source(planner *p, const char *ref, const char *alias, const char *source, struct stat *st) {
         _cleanup_close_ int fd = nook_host_open(source, 0);
-        int e = fd < 0 ? -fd : fstat(fd, st) < 0 ? errno : S_ISDIR(st->st_mode) || S_ISREG(st->st_mode) ? 0 : EINVAL;
+        /* a unix socket binds like a file (an ssh-agent's, socket_relay) */
+        int e = fd < 0                                                                   ? -fd
+                : fstat(fd, st) < 0                                                      ? errno
+                : S_ISDIR(st->st_mode) || S_ISREG(st->st_mode) || S_ISSOCK(st->st_mode) ? 0
+                                                                                         : EINVAL;
         if (!e)
                 return TAKE_FD(fd);
         if (e == ELOOP) {
@@ -128,7 +132,7 @@ static int add(planner *p, const char *ptr, const char *ref, int kind, bool ro, 
                 if (S_ISREG(st.st_mode) && kind == NOOK_MOUNT_KIND_SNAPSHOT)
                         return fail_at(p, ptr, NOOK_ERROR_CONTRACT_VIOLATION,
                                        "mount %s: a snapshot workspace needs a directory (%s)", ref, dest);
-                if (S_ISREG(st.st_mode) && sfm == NOOK_SFM_DENY_SINGLE_FILE)
+                if ((S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)) && sfm == NOOK_SFM_DENY_SINGLE_FILE)
                         return nook_error_set(p->err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_NOT_RETRYABLE, EPERM,
                                               "mount %s: single-file mounts are denied by the environment "
                                               "(single_file_mount_expansion: deny_single_file)",
@@ -150,7 +154,10 @@ static int add(planner *p, const char *ptr, const char *ref, int kind, bool ro, 
                 return nook_error_oom(p->err);
         p->l->e = n;
         nook_mount_entry *e = &n[p->l->n++];
-        *e = (nook_mount_entry){ .kind = kind, .read_only = ro, .is_file = S_ISREG(st.st_mode), .fd = TAKE_FD(fd) };
+        *e = (nook_mount_entry){ .kind = kind,
+                                 .read_only = ro,
+                                 .is_file = S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode),
+                                 .fd = TAKE_FD(fd) };
         e->ref = strdup(ref);
         e->alias = alias ? strdup(alias) : NULL;
         e->source = source ? strdup(source) : NULL;
@@ -203,6 +210,29 @@ static void order_by_depth(nook_mount_list *l) {
                 }
 }
 
+/* socket_relay: each relay ref is an operator alias naming a host unix socket (an
+ * ssh-agent's), bound by itself at /run/nook/relay/<ref> and nothing else of the host
+ * (the session has no network: netplan.c). */
+static int plan_relays(planner *p, const nook_variant *net) {
+        if (net->tag != NOOK_NET_SOCKET_RELAY || !net->data)
+                return 0;
+        const nook_array *a = &((const nook_net_relay *)net->data)->relay_refs;
+        for (size_t i = 0; i < a->n; i++) {
+                const char *ref = ((char **)a->items)[i];
+                char ptr[96], dest[300];
+                snprintf(ptr, sizeof(ptr), "/environment/spec/network/socket_relay/relay_refs/%zu", i);
+                snprintf(dest, sizeof(dest), "%s/%s", NOOK_RELAY_DIR, ref);
+                int r = add(p, ptr, ref, NOOK_MOUNT_KIND_BIND, false, ref, dest, NULL, NOOK_SFM_AUDIT_EXPANDED_PARENT);
+                struct stat st;
+                if (r >= 0 && (fstat(p->l->e[p->l->n - 1].fd, &st) < 0 || !S_ISSOCK(st.st_mode)))
+                        return nook_error_set(p->err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, EINVAL,
+                                              "socket_relay %s: the alias's source is not a unix socket", ref);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int nook_mounts_plan(const nook_adapter_config *c, const nook_environment *env, nook_mount_list *ret,
                      nook_error **err) {
         const nook_filesystem *fs = &env->spec.filesystem;
@@ -218,6 +248,8 @@ int nook_mounts_plan(const nook_adapter_config *c, const nook_environment *env, 
                         m->mode == NOOK_MOUNT_READ_ONLY, tmpfs ? NULL : m->source_alias, m->destination_path,
                         tmpfs ? m->nook.options : NULL, fs->single_file_mount_expansion);
         }
+        if (r >= 0)
+                r = plan_relays(&p, &env->spec.network);
         if (r < 0) {
                 nook_mount_list_clear(&l);
                 return r;

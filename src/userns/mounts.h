@@ -17,6 +17,9 @@ const char *nook_alias_lookup(const nook_adapter_config *c, const char *name);
 
 enum { NOOK_MOUNT_KIND_SNAPSHOT = 2 };
 
+/* Where socket_relay puts each relayed host socket inside: <dir>/<relay ref>. */
+#define NOOK_RELAY_DIR "/run/nook/relay"
+
 /* The PREPARE message carries one fd per host source, and the root's and the writable
  * layer's (proto.h): the plan refuses more host sources than this. */
 #define NOOK_MAX_HOST_SOURCES (NOOK_MSG_MAX_FDS - 8)

@@ -94,9 +94,6 @@ int nook_userns_configure_network(void *state, nook_call_ctx *ctx, const nook_en
         int mode = NOOK_NETMODE_NONE;
         if ((r = check_mode(s, req, &mode, err)) < 0)
                 return r;
-        if (req->environment.spec.network.tag == NOOK_NET_SOCKET_RELAY)
-                return nook_error_not_implemented(err, "configure_network with socket_relay (host sockets relayed "
-                                                       "into the sandbox)");
         if (mode == NOOK_NETMODE_SLIRP4NETNS && !s->net_ready && (r = slirp_up(ctx, s, req, err)) < 0)
                 return r;
         if (!s->own_netns)

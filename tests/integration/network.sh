@@ -135,6 +135,30 @@ assert_contains "$OUT$ERR" "PolicyDenial" "adapter_defined_denied is a policy de
 ok "adapter_defined_denied is refused with PolicyDenial"
 session_down "xp$$"
 
+# socket_relay: a host unix socket named by an alias, at /run/nook/relay/<ref>, no network
+sock="$T/agent.sock"
+python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
+while True:
+    c, _ = s.accept(); c.sendall(b"relayed-agent-answers\n"); c.close()
+' "$sock" &
+agent=$!
+for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
+export NOOK_ALIASES="testroot=$ROOT,relay.agent=$sock"
+SENV="{\"environment_id\":\"rl$$\",\"spec\":{\"network\":{\"socket_relay\":{\"relay_refs\":[\"relay.agent\"]}},\"io_policy\":{\"stdout\":{\"default_capture\":\"raw_content_if_policy_allows\"}}}}"
+echo "rl$$" >>"$T/envs"
+call_ok prepare_session "{\"environment\":$SENV}"
+call_ok prepare_rootfs "{\"rootfs\":{\"rootfs_ref\":\"testroot\"},\"environment_id\":\"rl$$\"}"
+call_ok configure_network "{\"environment\":$SENV}"
+call_ok prepare_environment "{\"environment\":$SENV}"
+run_in '["sh","-c","nook-probe unix-read /run/nook/relay/relay.agent; ls /sys/class/net"]'
+kill "$agent" 2>/dev/null || true
+assert_eq "relayed-agent-answers
+lo" "$STDOUT" "the relayed socket answers inside, and the session has loopback only"
+session_down "rl$$"
+ok "socket_relay binds the alias's unix socket at /run/nook/relay/<ref>, with no network"
+
 # ---- nothing outlives its session ------------------------------------------------------
 after=$(net_helpers)
 assert_eq "$before" "$after" "network helpers of this user before and after"

@@ -16,6 +16,8 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -92,6 +94,19 @@ static int hog(int mib, bool detach) {
                 pause();
 }
 
+/* connects to the unix socket at path and copies what it sends to stdout */
+static int unix_read(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return report(-1);
+        char buf[4096];
+        for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
+                fwrite(buf, 1, (size_t)n, stdout);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         const char *what = argc > 1 ? argv[1] : "";
         if (!strcmp(what, "keyctl"))
@@ -135,11 +150,13 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(what, "deeptree") && argc > 3)
                 return deeptree(argv[2], atol(argv[3]), argc > 4 ? atol(argv[4]) : 0, argc > 5 ? argv[5] : NULL);
+        if (!strcmp(what, "unix-read") && argc > 2)
+                return unix_read(argv[2]);
         if (!strcmp(what, "hog") && argc > 2) /* hog MIB [detach]: hold MIB MiB of memory */
                 return hog(atoi(argv[2]), argc > 3 && !strcmp(argv[3], "detach"));
         fprintf(stderr,
                 "usage: nook-probe keyctl|bpf|userfaultfd|unshare-user|clone3|tiocsti|tiocsti-high|mount|"
                 "open-tree|open PATH|open-write PATH|ptrace PID|setuid0|fds|deeptree PATH DEPTH [ZERO_EVERY [LINK]]|"
-                "hog MIB [detach]\n");
+                "hog MIB [detach]|unix-read PATH\n");
         return 2;
 }
