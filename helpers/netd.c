@@ -2,8 +2,9 @@
  * opens its upstream sockets in the host network namespace, joins the session's user
  * and network namespaces (setns(2)), installs a stateless nftables ruleset there with
  * libnftables and answers DNS on LISTEN:53, adding the addresses of allowed names to
- * the ruleset's set before the sandbox learns them.  Interface: DESIGN.md "Network";
- * argv SESSION_REF, fds 3 userns, 4 netns, 5 readiness, 6 exit, 7 configuration.
+ * the ruleset's set before the sandbox learns them.  Started by the client: argv
+ * SESSION_REF; fds 3 the session's userns, 4 its netns, 5 readiness ("R", or one line
+ * "E<errno> <message>"), 6 exit (EOF: the session ended), 7 the configuration.
  *
  * Resident size once running: 4.4 MiB (VmRSS; Debian 12 libraries).  libnftables costs
  * about 2 MiB of it: 1.4 MiB of its libraries mapped (libnftables, libnftnl, libgmp,
@@ -406,8 +407,9 @@ static int elem_add(elem *e, size_t *n, uint32_t addr, const rule *r, uint32_t t
 
 /* The addresses of an answer for name into the set, for every rule of that name, each
  * for clamp(TTL, floor, ceiling) seconds.  add, delete, add in one transaction sets the
- * timeout whether or not the element exists (an "add" of an existing element kept its
- * old timeout on older kernels), and atomically: no packet sees it missing. */
+ * timeout whether or not the element exists (whether a plain "add" of an existing
+ * element changes its timeout depends on the kernel: 6.18 does, up or down), and
+ * atomically: no packet sees it missing. */
 static int allow_addrs(netd *nd, const char *name, const dns_a *a, size_t n, hstatus *st) {
         elem e[MAX_ELEMS];
         size_t ne = 0;
