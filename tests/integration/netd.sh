@@ -16,7 +16,8 @@ unshare -Urn sleep 600 &
 NS=$!
 DNS=""
 RUNNER=""
-trap 'kill $NS $DNS $RUNNER 2>/dev/null; cleanup_sessions; rm -rf "$T"' EXIT
+NETD=""
+trap 'kill $NS $DNS $RUNNER $NETD 2>/dev/null; cleanup_sessions; rm -rf "$T"' EXIT
 i=0
 while [ "$(readlink /proc/$NS/ns/net 2>/dev/null)" = "$(readlink /proc/self/ns/net)" ] ||
         [ -z "$(readlink /proc/$NS/ns/net 2>/dev/null)" ]; do
@@ -118,6 +119,7 @@ ok "truncated, looping and oversized queries do not kill netd"
 kill -TERM "$RUNNER"
 wait "$RUNNER" || fail "the launcher failed"
 RUNNER=""
+NETD=""
 ex=$(sed -n "s/^exit //p" "$T/netd.state")
 case "$ex" in
 "0 "*) ;;
