@@ -487,7 +487,8 @@ static int open_target(build *b, const plan_mount *pm, bool create) {
                              : errno == EXDEV || errno == ELOOP ? ": leads out of the root (refused)"
                                                                 : "");
         struct stat st;
-        if (fstat(fd, &st) < 0 || (pm->file ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode))) {
+        /* a relayed unix socket (socket_relay) is bound like a file */
+        if (fstat(fd, &st) < 0 || (pm->file ? !S_ISREG(st.st_mode) && !S_ISSOCK(st.st_mode) : !S_ISDIR(st.st_mode))) {
                 close(fd);
                 return hfail(b->st, EINVAL, "mount destination %s is not a %s", pm->dest,
                              pm->file ? "regular file" : "directory");

@@ -85,10 +85,10 @@ typedef struct planner {
 static int open_source(planner *p, const char *ref, const char *alias, const char *source, struct stat *st) {
         _cleanup_close_ int fd = nook_host_open(source, 0);
         /* a unix socket binds like a file (an ssh-agent's, socket_relay) */
-        int e = fd < 0                                                                   ? -fd
-                : fstat(fd, st) < 0                                                      ? errno
+        int e = fd < 0                                                                  ? -fd
+                : fstat(fd, st) < 0                                                     ? errno
                 : S_ISDIR(st->st_mode) || S_ISREG(st->st_mode) || S_ISSOCK(st->st_mode) ? 0
-                                                                                         : EINVAL;
+                                                                                        : EINVAL;
         if (!e)
                 return TAKE_FD(fd);
         if (e == ELOOP) {
@@ -154,10 +154,9 @@ static int add(planner *p, const char *ptr, const char *ref, int kind, bool ro, 
                 return nook_error_oom(p->err);
         p->l->e = n;
         nook_mount_entry *e = &n[p->l->n++];
-        *e = (nook_mount_entry){ .kind = kind,
-                                 .read_only = ro,
-                                 .is_file = S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode),
-                                 .fd = TAKE_FD(fd) };
+        *e = (nook_mount_entry){
+                .kind = kind, .read_only = ro, .is_file = S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode), .fd = TAKE_FD(fd)
+        };
         e->ref = strdup(ref);
         e->alias = alias ? strdup(alias) : NULL;
         e->source = source ? strdup(source) : NULL;

@@ -145,7 +145,7 @@ while True:
 ' "$sock" &
 agent=$!
 for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
-export NOOK_ALIASES="testroot=$ROOT,relay.agent=$sock"
+export NOOK_ALIASES="testroot=$ROOT;relay.agent=$sock"
 SENV="{\"environment_id\":\"rl$$\",\"spec\":{\"network\":{\"socket_relay\":{\"relay_refs\":[\"relay.agent\"]}},\"io_policy\":{\"stdout\":{\"default_capture\":\"raw_content_if_policy_allows\"}}}}"
 echo "rl$$" >>"$T/envs"
 call_ok prepare_session "{\"environment\":$SENV}"
