@@ -541,7 +541,8 @@ int main(int argc, char **argv) {
         if (write(FD_READY, "R", 1) != 1)
                 return 1;
         close(FD_READY);
-        if (harden(&st) < 0 || serve(&nd, &st) < 0)
-                return 1;
-        return 0;
+        int r = harden(&st) < 0 || serve(&nd, &st) < 0 ? 1 : 0;
+        if (nd.nft)
+                nft_ctx_free(nd.nft); /* the context holds the ruleset's last answers */
+        return r;
 }

@@ -243,6 +243,14 @@ static const nook_field filesystem_fields[] = {
 };
 static const nook_schema schema_filesystem = NOOK_SCHEMA(nook_filesystem, filesystem_fields, NULL);
 
+/* ptr/field/i, each part escaped as a JSON pointer token (RFC 6901). */
+static char *pointer_index(const char *ptr, const char *field, size_t i) {
+        char idx[32];
+        snprintf(idx, sizeof(idx), "%zu", i);
+        _cleanup_free_ char *f = nook_pointer_join(ptr, field);
+        return f ? nook_pointer_join(f, idx) : NULL;
+}
+
 /* Each egress rule parses (core/egress.h) before any stage acts on the request (S30). */
 static int validate_rules(const nook_array *a, const char *ptr, const char *field, nook_error **err) {
         if (a->n > 256) {
@@ -255,9 +263,7 @@ static int validate_rules(const nook_array *a, const char *ptr, const char *fiel
                 nook_error *why = NULL;
                 if (nook_egress_parse(((char **)a->items)[i], &rule, &why) == 0)
                         continue;
-                char idx[32];
-                snprintf(idx, sizeof(idx), "%s/%zu", field, i);
-                _cleanup_free_ char *p = nook_pointer_join(ptr, idx);
+                _cleanup_free_ char *p = pointer_index(ptr, field, i);
                 int r = nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr, "%s",
                                          why ? nook_error_get_message(why) : "not an egress rule");
                 nook_error_free(why);
@@ -272,7 +278,7 @@ static int validate_rules_obj(void *obj, const char *ptr, nook_error **err) {
         return validate_rules(&((nook_net_rules *)obj)->rules, ptr, "rules", err);
 }
 static const nook_field allowlist_fields[] = {
-        ARR(nook_net_allowlist, hosts, "hosts", elem_string, char *, NOOK_REQ),
+        ARR(nook_net_allowlist, hosts, "hosts", elem_id, char *, NOOK_REQ),
 };
 static const nook_schema schema_allowlist = NOOK_SCHEMA(nook_net_allowlist, allowlist_fields, validate_allowlist);
 static const nook_field rules_fields[] = {
@@ -732,9 +738,7 @@ static int validate_net_ext(const nook_session_ext *e, const char *ptr, nook_err
                 const char *v = dns ? ((char **)e->dns.items)[i] : ((char **)e->add_hosts.items)[i - e->dns.n];
                 if (dns ? ipv4_port(v, true) : host_entry(v))
                         continue;
-                char idx[32];
-                snprintf(idx, sizeof(idx), "%s/%zu", dns ? "dns" : "add_hosts", dns ? i : i - e->dns.n);
-                _cleanup_free_ char *p = nook_pointer_join(ptr, idx);
+                _cleanup_free_ char *p = pointer_index(ptr, dns ? "dns" : "add_hosts", dns ? i : i - e->dns.n);
                 return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr,
                                         dns ? "'%s' is not a resolver: give an IPv4 address (IP or IP:PORT)"
                                             : "'%s' is not a host entry: give NAME:IPv4",

@@ -42,9 +42,9 @@ int nook_net_mode(const nook_env_req *req, int *ret_mode, nook_error **err) {
         const char *policy = tag >= 0 && (size_t)tag < ELEMENTSOF(policy_names) ? policy_names[tag] : "disabled";
         if (tag == NOOK_NET_ADAPTER_DEFINED_DENIED)
                 return denied(err,
-                              "spec.network '%s': nook defines no network policy of its own%s; ask for "
+                              "spec.network '%s': nook defines no network policy of its own; ask for "
                               "disabled (no network), allowlist, egress_scoped or exposed_ports",
-                              policy, "");
+                              policy);
         /* egress restricted or ports published: only slirp4netns delivers these */
         bool needs_net = tag == NOOK_NET_ALLOWLIST || tag == NOOK_NET_EGRESS_SCOPED || tag == NOOK_NET_EXPOSED_PORTS;
         int mode = req->nook.network;
@@ -53,24 +53,26 @@ int nook_net_mode(const nook_env_req *req, int *ret_mode, nook_error **err) {
         if (mode == NOOK_NETMODE_HOST) {
                 if (needs_net || tag == NOOK_NET_SOCKET_RELAY)
                         return denied(err,
-                                      "spec.network '%s' cannot be enforced in the host's network namespace%s; "
+                                      "spec.network '%s' cannot be enforced in the host's network namespace; "
                                       "use the slirp4netns network",
-                                      policy, "");
+                                      policy);
                 const char *cap = required(&req->environment, "no_network_guarantee") ? "no_network_guarantee"
                                   : required(&req->environment, "egress_allowlist")   ? "egress_allowlist"
                                                                                       : NULL;
                 if (cap)
                         return denied(err,
-                                      "the requirement needs %s, which the host's network cannot give%s; use the "
+                                      "the requirement needs %s, which the host's network cannot give; use the "
                                       "none or slirp4netns network",
-                                      cap, "");
+                                      cap);
         }
         if (mode == NOOK_NETMODE_NONE && needs_net)
-                return denied(err, "spec.network '%s' needs a network, and the network asked for is none%s", policy,
-                              "; use slirp4netns");
+                return denied(err,
+                              "spec.network '%s' needs a network, and the network asked for is none; use slirp4netns",
+                              policy);
         if (mode == NOOK_NETMODE_SLIRP4NETNS && !needs_net && required(&req->environment, "no_network_guarantee"))
-                return denied(err, "the requirement needs %s, and slirp4netns gives a network%s",
-                              "no_network_guarantee", "; use the none network");
+                return denied(err,
+                              "the requirement needs no_network_guarantee, and slirp4netns gives a network; use the "
+                              "none network");
         if (mode != NOOK_NETMODE_SLIRP4NETNS && req->nook.ports.n)
                 return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_USER_ACTION_NEEDED, EINVAL,
                                       "publishing ports needs the slirp4netns network (the network asked for is %s)",
@@ -112,6 +114,19 @@ int nook_net_record(nook_session *s, const nook_env_req *req, int mode, nook_err
         s->net_dns = join(&req->nook.dns);
         s->net_hosts = join(&req->nook.add_hosts);
         s->net_loopback = req->nook.allow_host_loopback;
+        /* the egress policy is the session's from here: resolv.conf (prepare_environment)
+         * and configure_network both follow it, and a later request cannot change it */
+        int r = nook_net_egress(req, &s->net_egress, err);
+        if (r < 0)
+                return r;
+        if (mode == NOOK_NETMODE_HOST) { /* never silent: the network is not isolated */
+                char *all = NULL;
+                if (asprintf(&all, "%s%snetwork host: the workload shares the host's network namespace",
+                             s->notes ? s->notes : "", s->notes ? "; " : "") < 0)
+                        return nook_error_oom(err);
+                free(s->notes);
+                s->notes = all;
+        }
         if (!s->net || (ports->n && !s->net_ports) || (req->nook.dns.n && !s->net_dns) ||
             (req->nook.add_hosts.n && !s->net_hosts))
                 return nook_error_oom(err);

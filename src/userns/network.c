@@ -17,7 +17,16 @@
 
 static const char *const mode_names[] = { "auto", "none", "host", "slirp4netns" };
 
-/* The mode this request asks must be the one the session was prepared with. */
+static bool streq_ptr(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static const char *egress_name(const char *rules) {
+        return !rules ? "unrestricted" : strcmp(rules, "-") == 0 ? "refused everywhere" : rules;
+}
+
+/* The mode and egress policy this request asks must be those the session was prepared
+ * with, and the environment not yet prepared. */
 static int check_mode(const nook_session *s, const nook_env_req *req, int *ret_mode, nook_error **err) {
         int mode;
         int r = nook_net_mode(req, &mode, err);
@@ -29,6 +38,20 @@ static int check_mode(const nook_session *s, const nook_env_req *req, int *ret_m
                                       "configure_network: the session was prepared with the %s network and this "
                                       "request asks for %s; prepare a new session for another network",
                                       had, mode_names[mode]);
+        _cleanup_free_ char *egress = NULL;
+        if ((r = nook_net_egress(req, &egress, err)) < 0)
+                return nook_error_prefix(err, r, "configure_network");
+        if (!streq_ptr(egress, s->net_egress))
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
+                                      "configure_network: the session was prepared with egress %s and this "
+                                      "request asks for %s; prepare a new session for another policy",
+                                      egress_name(s->net_egress), egress_name(egress));
+        /* a workload may already run once the environment is prepared: a network (and
+         * above all an egress ruleset) started under it would come too late */
+        if (mode == NOOK_NETMODE_SLIRP4NETNS && s->prepared && !s->net_ready)
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
+                                      "configure_network: the environment is already prepared; configure_network "
+                                      "comes before prepare_environment (prepare a new session)");
         *ret_mode = mode;
         return 0;
 }
@@ -53,26 +76,26 @@ static void undo(nook_call_ctx *ctx, nook_session *s, const started *st) {
                 (void)nook_journal_resource_release(ctx->journal, st->netd_res, NULL);
         s->slirp_pid = s->netd_pid = 0;
         s->slirp_start = s->netd_start = 0;
-        free(s->net_egress);
-        s->net_egress = NULL;
         (void)nook_session_save(s, NULL);
 }
 
-static int slirp_up(nook_call_ctx *ctx, nook_session *s, const nook_env_req *req, nook_error **err) {
+static int slirp_up(nook_call_ctx *ctx, nook_session *s, nook_error **err) {
         started st = { 0 };
-        int r = nook_net_egress(req, &s->net_egress, err);
+        int r = 0;
+        /* the ruleset first: there is no moment when the namespace has a way out and no
+         * rules (nook-netd's upstream sockets are the host's, it does not need slirp) */
+        if (s->net_egress) {
+                if ((r = journal_helper(ctx, s, "nook-netd", &st.netd_res, err)) >= 0)
+                        r = nook_netd_start(s, err);
+                if (r >= 0 && ctx->journal)
+                        r = nook_journal_resource_set_pid(ctx->journal, st.netd_res, s->netd_pid, s->netd_start, err);
+        }
         if (r >= 0)
                 r = journal_helper(ctx, s, "slirp4netns", &st.slirp_res, err);
         if (r >= 0)
                 r = nook_slirp_start(s, err);
         if (r >= 0 && ctx->journal)
                 r = nook_journal_resource_set_pid(ctx->journal, st.slirp_res, s->slirp_pid, s->slirp_start, err);
-        if (r >= 0 && s->net_egress) {
-                if ((r = journal_helper(ctx, s, "nook-netd", &st.netd_res, err)) >= 0)
-                        r = nook_netd_start(s, err);
-                if (r >= 0 && ctx->journal)
-                        r = nook_journal_resource_set_pid(ctx->journal, st.netd_res, s->netd_pid, s->netd_start, err);
-        }
         if (r >= 0)
                 r = nook_slirp_publish(s, err);
         if (r >= 0) {
@@ -94,7 +117,7 @@ int nook_userns_configure_network(void *state, nook_call_ctx *ctx, const nook_en
         int mode = NOOK_NETMODE_NONE;
         if ((r = check_mode(s, req, &mode, err)) < 0)
                 return r;
-        if (mode == NOOK_NETMODE_SLIRP4NETNS && !s->net_ready && (r = slirp_up(ctx, s, req, err)) < 0)
+        if (mode == NOOK_NETMODE_SLIRP4NETNS && !s->net_ready && (r = slirp_up(ctx, s, err)) < 0)
                 return r;
         if (!s->own_netns)
                 ret->ref = strdup("netns-host");

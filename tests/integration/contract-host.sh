@@ -11,8 +11,8 @@ EID="host-$$"
 echo "$EID" >>"$T/envs"
 IO='"io_policy":{"stdout":{"default_capture":"raw_content_if_policy_allows","max_bytes":65536,"truncation_policy":"truncate_with_marker","content_ref_mode":"content_ref_if_policy_allows","redaction_policy_ref":{"kind":"host","id":"p"}},"stderr":{"default_capture":"raw_content_if_policy_allows","max_bytes":65536,"truncation_policy":"truncate_with_marker","content_ref_mode":"content_ref_if_policy_allows","redaction_policy_ref":{"kind":"host","id":"p"}}}'
 TRUST='"trust":{"locality":"local","tenancy":"shared_allowed","auditability":"required","cleanup":"required","data_residency":"local_only","secret_isolation":"none"}'
-# egress_allowlist is not delivered yet (networking): the fallback accepts exactly it
-REQ="\"requirement\":{\"minimum_class\":\"sandbox\",$TRUST,\"preferred_adapters\":[\"nook.userns\"],\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_classes\":[],\"accepted_capability_downgrades\":[\"egress_allowlist\"],\"accepted_trust_downgrades\":[],\"required_policy_refs\":[]}},\"required_capabilities\":{\"capabilities\":[\"read_only_root\",\"egress_allowlist\",\"cleanup\"]}}"
+# secret_redaction is not delivered yet (secrets, issue 13): the fallback accepts exactly it
+REQ="\"requirement\":{\"minimum_class\":\"sandbox\",$TRUST,\"preferred_adapters\":[\"nook.userns\"],\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_classes\":[],\"accepted_capability_downgrades\":[\"secret_redaction\"],\"accepted_trust_downgrades\":[],\"required_policy_refs\":[]}},\"required_capabilities\":{\"capabilities\":[\"read_only_root\",\"secret_redaction\",\"cleanup\"]}}"
 SPEC="{\"environment_id\":\"$EID\",\"kind\":\"sandbox\",$REQ,\"rootfs\":{\"rootfs_ref\":\"testroot\",\"read_only\":false,\"writable_layer_ref\":null},\"resources\":{\"cpus\":1,\"memory_mb\":1024,\"timeout_ms\":120000,\"process_count\":32},\"filesystem\":{\"root\":\"writable_layer\",\"workspace\":{\"mode\":\"none\"},\"symlink_policy\":\"deny_escapes\",\"single_file_mount_expansion\":\"audit_expanded_parent\"},\"network\":\"disabled\",\"secrets\":{\"ambient\":\"denied\",\"teardown_required\":true},\"accepted_adapters\":[{\"required_class\":\"sandbox\"}],$IO}"
 ENV="{\"environment_id\":\"$EID\",\"spec\":$SPEC}"
 
@@ -34,16 +34,16 @@ assert_contains "$OUT" '/environment/spec/requirement/required_capabilities' "th
 # ---- a downgrade the fallback accepts: journaled, noted, printed ----
 call_ok prepare_session "{\"environment\":$ENV}"
 SREF=$(printf '%s\n' "$OUT" | json_query 'j')
-assert_contains "$ERR" "nook: note: downgrade accepted by fallback allow_if_package_and_policy_approve: this host lacks egress_allowlist" "the note on stderr"
+assert_contains "$ERR" "nook: note: downgrade accepted by fallback allow_if_package_and_policy_approve: this host lacks secret_redaction" "the note on stderr"
 notes=$("$NOOK" journal --json | json_query '[e["notes"] for e in j if e["method"] == "prepare_session" and e["environment_id"] == "'"$EID"'"][0]')
-assert_contains "$notes" "lacks egress_allowlist" "the note in the journal"
+assert_contains "$notes" "lacks secret_redaction" "the note in the journal"
 run_nook session inspect "$SREF" --json
 assert_eq 0 "$RC" "session inspect"
-assert_contains "$(printf '%s\n' "$OUT" | json_query 'j["notes"]')" "lacks egress_allowlist" "the note in session inspect"
+assert_contains "$(printf '%s\n' "$OUT" | json_query 'j["notes"]')" "lacks secret_redaction" "the note in session inspect"
 # a gap the fallback does not list is refused, and named
-run_nook_in "{\"environment\":{\"environment_id\":\"$EID-strict\",\"spec\":{\"requirement\":{\"minimum_class\":\"sandbox\",\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_capability_downgrades\":[\"audit_log\"]}},\"required_capabilities\":{\"capabilities\":[\"egress_allowlist\"]}}}}}" call prepare_session
+run_nook_in "{\"environment\":{\"environment_id\":\"$EID-strict\",\"spec\":{\"requirement\":{\"minimum_class\":\"sandbox\",\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_capability_downgrades\":[\"audit_log\"]}},\"required_capabilities\":{\"capabilities\":[\"secret_redaction\"]}}}}}" call prepare_session
 assert_eq 125 "$RC" "a gap the fallback does not accept"
-assert_contains "$OUT" "does not accept egress_allowlist" "the refused gap is named"
+assert_contains "$OUT" "does not accept secret_redaction" "the refused gap is named"
 ok "downgrades are explicit"
 
 # ---- prepare_rootfs from the crate's RootfsRequest alone, adopted by the session ----

@@ -58,7 +58,7 @@ rule tcp allowed.test 443
 rule tcp alias.test 443
 rule tcp 10.0.2.60 8443
 CONF
-python3 "$L/netd-run.py" "$NOOK_NETD" "$NS" "$T/netd.conf" "$T/netd.state" &
+python3 "$L/netd-run.py" "$NOOK_NETD" "$NS" "$T/netd.conf" "$T/netd.state" "$T/netd.err" &
 RUNNER=$!
 i=0
 until grep -q '^ready' "$T/netd.state" 2>/dev/null; do
@@ -123,7 +123,7 @@ NETD=""
 ex=$(sed -n "s/^exit //p" "$T/netd.state")
 case "$ex" in
 "0 "*) ;;
-*) fail "netd after its exit fd closed: '$ex' (want exit 0 within 2 s)" ;;
+*) fail "netd after its exit fd closed: '$ex' (want exit 0 within 2 s); its stderr: $(cat "$T/netd.err")" ;;
 esac
 alive "$NETD" && fail "netd $NETD still running"
 ok "netd exits 0 when its exit fd is closed ($ex s)"

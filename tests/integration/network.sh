@@ -19,7 +19,9 @@ free_port() {
 # helpers of this user still running (slirp4netns, nook-netd), as "pid comm" lines
 net_helpers() {
         for c in slirp4netns nook-netd; do
-                pgrep -u "$(id -u)" -x "$c" 2>/dev/null | while read -r p; do alive "$p" && echo "$p $c"; done
+                pgrep -u "$(id -u)" -x "$c" 2>/dev/null | while read -r p; do
+                        if alive "$p"; then echo "$p $c"; fi
+                done
         done
         true
 }
@@ -158,6 +160,40 @@ assert_eq "relayed-agent-answers
 lo" "$STDOUT" "the relayed socket answers inside, and the session has loopback only"
 session_down "rl$$"
 ok "socket_relay binds the alias's unix socket at /run/nook/relay/<ref>, with no network"
+
+# ---- --network host: the host's namespace, and a note that says so ------------------------
+echo "ho$$" >>"$T/envs"
+run_nook session create --network host --rootfs "$ROOT" --name "ho$$"
+assert_eq 0 "$RC" "session create --network host: $ERR"
+run_nook exec "ho$$" -- readlink /proc/self/ns/net
+assert_eq "$(readlink /proc/self/ns/net)" "$OUT" "the workload is in the host's network namespace"
+run_nook session inspect "ho$$" --json
+assert_contains "$(printf '%s\n' "$OUT" | json_query 'j["notes"]')" "network host: the workload shares the host's network namespace" "the downgrade is noted"
+run_nook session rm "ho$$"
+ok "--network host joins the host's namespace, noted as a downgrade"
+
+# ---- the order of the stages: the network before the environment, its policy fixed ------
+op=$(free_port)
+oenv="{\"environment_id\":\"or$$\",\"spec\":{\"network\":{\"exposed_ports\":{\"ports\":[$op]}}}}"
+echo "or$$" >>"$T/envs"
+call_ok prepare_session "{\"environment\":$oenv}"
+call_ok prepare_rootfs "{\"rootfs\":{\"rootfs_ref\":\"testroot\"},\"environment_id\":\"or$$\"}"
+call_ok prepare_environment "{\"environment\":$oenv}"
+run_nook_in "{\"environment\":$oenv}" call configure_network
+assert_eq 125 "$RC" "configure_network after prepare_environment"
+assert_contains "$OUT" "comes before prepare_environment" "the refusal names the order"
+assert_eq "" "$(ss -Hltn "sport = :$op")" "nothing listens on the port the refused request asked"
+assert_eq 0 "$(sed -n 's/^slirp_pid=//p' "$(run_dir)/$(session_ref "or$$")/state")" "no slirp4netns recorded"
+session_down "or$$"
+eenv() { echo "{\"environment_id\":\"eg$$\",\"spec\":{\"network\":{\"allowlist\":{\"hosts\":[\"$1\"]}}}}"; }
+echo "eg$$" >>"$T/envs"
+call_ok prepare_session "{\"environment\":$(eenv a.example)}"
+run_nook_in "{\"environment\":$(eenv b.example)}" call configure_network
+assert_eq 125 "$RC" "configure_network with another allowlist than prepare_session's"
+assert_contains "$OUT" "prepared with egress https://a.example:443" "the refusal names the session's policy"
+assert_eq 0 "$(sed -n 's/^netd_pid=//p' "$(run_dir)/$(session_ref "eg$$")/state")" "no nook-netd recorded"
+session_down "eg$$"
+ok "configure_network after prepare_environment, or with another egress policy, is refused and starts nothing"
 
 # ---- nothing outlives its session ------------------------------------------------------
 after=$(net_helpers)
