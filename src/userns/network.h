@@ -32,8 +32,9 @@ int nook_net_record(nook_session *s, const nook_env_req *req, int mode, nook_err
 int nook_net_egress(const nook_env_req *req, char **ret, nook_error **err);
 /* /etc/resolv.conf and /etc/hosts of the session; resolv NULL: the root's own is kept. */
 int nook_net_etc(const nook_session *s, char **ret_resolv, char **ret_hosts);
-/* One line for ls and inspect: "slirp4netns (127.0.0.1:8080->80/tcp)", "none"… with
- * "slirp4netns died" when its helper is gone. */
+/* One line for ls and inspect: "none", "host", "slirp4netns, egress only to
+ * https://pypi.org:443, 127.0.0.1:8080->80/tcp", with " (died: …)" after the mode when a
+ * helper of a configured session is gone. */
 char *nook_net_describe(const nook_session *s);
 /* Bytes through the session's interfaces but loopback (received + sent), from the
  * holder's /proc/<pid>/net/dev; -errno when unknown. */
@@ -50,9 +51,9 @@ int nook_slirp_publish(nook_session *s, nook_error **err);
 int nook_netd_start(nook_session *s, nook_error **err);
 /* true while the helper recorded as pid/start runs and is the program named. */
 bool nook_net_helper_alive(pid_t pid, uint64_t start, const char *program);
-/* Waits up to grace_ms for a network helper (proven: nook_net_helper_alive) to end (its
- * exit fd closed with the holder), then kills it; 0, or -errno when it is still there. */
-int nook_net_helper_stop(pid_t pid, uint64_t start, const char *program, int grace_ms);
+/* Kills a network helper (proven ours: nook_net_helper_alive) and waits for its end; 0, or
+ * -errno when it is still there. */
+int nook_net_helper_stop(pid_t pid, uint64_t start, const char *program);
 /* Kills them at once (a configure_network that failed half-way, the holder still up). */
 int nook_net_stop_now(const nook_session *s);
 

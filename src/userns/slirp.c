@@ -390,26 +390,25 @@ bool nook_net_helper_alive(pid_t pid, uint64_t start, const char *program) {
         return false;
 }
 
-int nook_net_helper_stop(pid_t pid, uint64_t start, const char *program, int grace_ms) {
-        if (!nook_net_helper_alive(pid, start, program))
+int nook_net_helper_stop(pid_t pid, uint64_t start, const char *program) {
+        if (pid <= 0)
                 return 0;
         _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (pfd < 0)
                 return errno == ESRCH ? 0 : -errno;
-        /* its exit fd closed with the holder: it is on its way out */
-        struct pollfd p = { .fd = pfd, .events = POLLIN };
-        if (grace_ms > 0 && poll(&p, 1, grace_ms) > 0)
-                return (void)waitpid(pid, NULL, WNOHANG), 0;
-        if (nook_net_helper_alive(pid, start, program) && syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 &&
-            errno != ESRCH)
+        /* proven after the pidfd is held: the signal cannot reach a pid reused since */
+        if (!nook_net_helper_alive(pid, start, program))
+                return 0;
+        if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
                 return -errno;
+        struct pollfd p = { .fd = pfd, .events = POLLIN };
         int r = poll(&p, 1, 5000) > 0 ? 0 : -ETIMEDOUT;
         (void)waitpid(pid, NULL, WNOHANG);
         return r;
 }
 
 int nook_net_stop_now(const nook_session *s) {
-        int a = nook_net_helper_stop(s->slirp_pid, s->slirp_start, "slirp4netns", 0);
-        int b = nook_net_helper_stop(s->netd_pid, s->netd_start, "nook-netd", 0);
+        int a = nook_net_helper_stop(s->slirp_pid, s->slirp_start, "slirp4netns");
+        int b = nook_net_helper_stop(s->netd_pid, s->netd_start, "nook-netd");
         return a < 0 ? a : b;
 }
