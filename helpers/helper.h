@@ -62,6 +62,10 @@ typedef struct holder {
          * close when we end, which ends them (their exit fd) */
         int held[8];
         unsigned n_held;
+        /* NOOK_MSG_NET_READY: slirp4netns's ready fd, read before the first spawn, -1
+         * after; net_failed once it ended without "1" */
+        int net_ready_fd;
+        bool net_failed;
 } holder;
 
 /* A failure to report: errno and a message naming the step. */

@@ -144,11 +144,31 @@ static void handle_prepare(holder *h, int fd, nook_msg *m) {
         reply_ok(fd, notes, h->driver);
 }
 
+/* The session's network came up: slirp4netns starts while the root is built and the
+ * workload set up, and is waited for here, not by configure_network (the start path). */
+static bool net_up(holder *h, int fd) {
+        if (h->net_ready_fd >= 0) {
+                struct pollfd p = { .fd = h->net_ready_fd, .events = POLLIN };
+                char b = 0;
+                int n = poll(&p, 1, 10000);
+                h->net_failed = n <= 0 || read(h->net_ready_fd, &b, 1) != 1 || b != '1';
+                close(h->net_ready_fd);
+                h->net_ready_fd = -1;
+        }
+        if (h->net_failed)
+                nook_msg_reply_error(fd, ENETDOWN,
+                                     "the session's network did not come up: slirp4netns ended or was not "
+                                     "ready within 10 s (its log: slirp4netns.log in the session dir)");
+        return !h->net_failed;
+}
+
 static void handle_spawn(holder *h, int fd, nook_msg *m) {
         if (!h->prepared) {
                 nook_msg_reply_error(fd, EINVAL, "the session is not prepared (prepare_environment first)");
                 return;
         }
+        if (!net_up(h, fd))
+                return;
         if (h->pidns_fd < 0 || h->init_pid <= 0) {
                 nook_msg_reply_error(fd, ESRCH, "the init of the session's workloads is gone; clean the session up");
                 return;
@@ -196,6 +216,16 @@ static void handle_hold(holder *h, int fd, nook_msg *m) {
         reply_ok(fd, NULL, NULL);
 }
 
+static void handle_net_ready(holder *h, int fd, nook_msg *m) {
+        if (m->n_fds != 1 || h->net_ready_fd >= 0) {
+                nook_msg_reply_error(fd, EINVAL, "one network ready fd, once");
+                return;
+        }
+        h->net_ready_fd = m->fds[0];
+        m->fds[0] = -1;
+        reply_ok(fd, NULL, NULL);
+}
+
 static void serve_one(holder *h) {
         _cleanup_close_ int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
@@ -222,6 +252,9 @@ static void serve_one(holder *h) {
                 break;
         case NOOK_MSG_HOLD:
                 handle_hold(h, fd, &m);
+                break;
+        case NOOK_MSG_NET_READY:
+                handle_net_ready(h, fd, &m);
                 break;
         default:
                 nook_msg_reply_error(fd, EOPNOTSUPP, "unknown request");
@@ -252,6 +285,7 @@ int main(int argc, char **argv) {
                      .session_fd = 4,
                      .upper_fd = -1,
                      .pidns_fd = -1,
+                     .net_ready_fd = -1,
                      .proc_fd = -1,
                      .lim = { .cgroup_fd = -1, .proc_fd = -1, .copy_fd = -1 } };
         /* the argv strings are contiguous: the init rewrites them (its /proc/1/cmdline) */

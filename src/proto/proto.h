@@ -16,14 +16,15 @@
 #define NOOK_MSG_MAX_FDS 128
 
 typedef enum nook_msg_type {
-        NOOK_MSG_PING = 1, /* -> REPLY: is the holder alive and set up */
-        NOOK_MSG_PREPARE,  /* -> REPLY: build the root filesystem and pivot (prepare_environment) */
-        NOOK_MSG_SPAWN,    /* -> REPLY from the new monitor once the workload runs (or failed) */
-        NOOK_MSG_STDIN,    /* to a monitor: write T_DATA to the workload's stdin, or T_CLOSE it */
-        NOOK_MSG_SIGNAL,   /* to a monitor: T_SIGNAL, T_GRACE_MS; to the holder with T_PROCESS_REF */
-        NOOK_MSG_STATS,    /* to a monitor: -> REPLY with T_CPU_MS, T_RSS, T_NPROC, T_FS_BYTES */
-        NOOK_MSG_RESIZE,   /* to a monitor: T_ROWS, T_COLS of the pty */
-        NOOK_MSG_HOLD,     /* -> REPLY: keep the fds (exit fds of the network's helpers) until the holder ends */
+        NOOK_MSG_PING = 1,  /* -> REPLY: is the holder alive and set up */
+        NOOK_MSG_PREPARE,   /* -> REPLY: build the root filesystem and pivot (prepare_environment) */
+        NOOK_MSG_SPAWN,     /* -> REPLY from the new monitor once the workload runs (or failed) */
+        NOOK_MSG_STDIN,     /* to a monitor: write T_DATA to the workload's stdin, or T_CLOSE it */
+        NOOK_MSG_SIGNAL,    /* to a monitor: T_SIGNAL, T_GRACE_MS; to the holder with T_PROCESS_REF */
+        NOOK_MSG_STATS,     /* to a monitor: -> REPLY with T_CPU_MS, T_RSS, T_NPROC, T_FS_BYTES */
+        NOOK_MSG_RESIZE,    /* to a monitor: T_ROWS, T_COLS of the pty */
+        NOOK_MSG_HOLD,      /* -> REPLY: keep the fds (exit fds of the network's helpers) until the holder ends */
+        NOOK_MSG_NET_READY, /* -> REPLY: the fd slirp4netns writes "1" to once up; spawn nothing before */
 
         /* monitor -> holder on its link: T_PID, T_DEADLINE_MS and the workload's pidfd */
         NOOK_MSG_STARTED = 20,

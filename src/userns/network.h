@@ -54,6 +54,9 @@ bool nook_net_helper_alive(pid_t pid, uint64_t start, const char *program);
 /* Kills a network helper (proven ours: nook_net_helper_alive) and waits for its end; 0, or
  * -errno when it is still there. */
 int nook_net_helper_stop(pid_t pid, uint64_t start, const char *program);
+/* The last line a helper wrote to its log in the session dir (slirp4netns.log), for an
+ * error message; "" when there is none. */
+void nook_net_log_tail(const nook_session *s, const char *log, char *buf, size_t size);
 /* Kills them at once (a configure_network that failed half-way, the holder still up). */
 int nook_net_stop_now(const nook_session *s);
 

@@ -18,6 +18,7 @@
 #include "userns/io.h"
 #include "userns/limits.h"
 #include "userns/seccomp.h"
+#include "userns/network.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/rmrf.h"
@@ -322,6 +323,19 @@ static int spawn_error(const nook_msg *reply, const nook_process_spec *p, nook_e
         return r;
 }
 
+/* The holder refused to spawn: slirp4netns, started by configure_network, never came up
+ * (its readiness is awaited at the first spawn). */
+static int network_down(const nook_session *s, nook_error **err) {
+        char tail[512];
+        nook_net_log_tail(s, "slirp4netns.log", tail, sizeof(tail));
+        nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_HOST_CONFIGURATION_NEEDED, ENETDOWN,
+                       "start_process: the session's network did not come up: slirp4netns %s%s",
+                       *tail ? "said: " : "ended or was not ready within 10 s", tail);
+        return nook_error_set_hint(err, "run 'nook caps' to see whether userspace networking works here, or run "
+                                        "with --network none"),
+               -ENETDOWN;
+}
+
 static int write_meta(const nook_session *s, const char *ref, const nook_start_process_req *req) {
         _cleanup_free_ char *text = NULL;
         const char *argv0 = ((char **)req->process.argv.items)[0];
@@ -437,7 +451,9 @@ int nook_userns_start_process(void *state, nook_call_ctx *ctx, const nook_start_
         if (r >= 0) {
                 _cleanup_(nook_error_freep) nook_error *e2 = NULL;
                 r = nook_session_request(s, NULL, &m, &reply, 30000, "start_process", &e2);
-                if (r < 0 && nook_msg_has(&reply, T_ERRNO))
+                if (r < 0 && nook_msg_u64(&reply, T_ERRNO, 0) == ENETDOWN)
+                        r = network_down(s, err);
+                else if (r < 0 && nook_msg_has(&reply, T_ERRNO))
                         r = spawn_error(&reply, &req->process, err);
                 else if (r < 0 && err)
                         *err = TAKE_PTR(e2);

@@ -58,8 +58,7 @@ static pid_t spawn(const char *path, char *const argv[], const int *fds, int n, 
         _exit(127);
 }
 
-/* The last line the helper wrote to its log, for an error message. */
-static void log_tail(const nook_session *s, const char *log, char *buf, size_t size) {
+void nook_net_log_tail(const nook_session *s, const char *log, char *buf, size_t size) {
         buf[0] = 0;
         _cleanup_close_ int fd = openat(s->dir_fd, log, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         char all[4096];
@@ -99,7 +98,7 @@ static int await_ready(const nook_session *s, pid_t pid, int rfd, const char *wh
                 return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_HOST_CONFIGURATION_NEEDED,
                                       e > 0 ? e : EIO, "configure_network: %s: %s", what, msg ? msg + 1 : buf);
         }
-        log_tail(s, log, tail, sizeof(tail));
+        nook_net_log_tail(s, log, tail, sizeof(tail));
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_HOST_CONFIGURATION_NEEDED,
                        n == 0 ? ETIMEDOUT : EIO, "configure_network: %s %s (status %d)%s%s", what,
@@ -131,6 +130,20 @@ static int exit_pipe(const nook_session *s, int *ret_read, nook_error **err) {
         }
         *ret_read = p[0];
         return 0;
+}
+
+/* slirp4netns's ready fd, to the holder (NOOK_MSG_NET_READY). */
+static int hand_ready(const nook_session *s, int rfd, nook_error **err) {
+        nook_msg m = NOOK_MSG_INIT(NOOK_MSG_NET_READY), reply = NOOK_MSG_INIT(0);
+        int r = nook_msg_add_fd(&m, rfd);
+        if (r < 0)
+                r = nook_session_compose_error(err, r, "the holder's network ready fd");
+        else
+                r = nook_session_request(s, NULL, &m, &reply, 5000,
+                                         "configure_network: handing the holder slirp4netns's ready fd", err);
+        nook_msg_done(&m);
+        nook_msg_done(&reply);
+        return r;
 }
 
 static int open_log(const nook_session *s, const char *name) {
@@ -185,12 +198,21 @@ int nook_slirp_start(nook_session *s, nook_error **err) {
                 close(ready[0]);
                 return nook_error_sys(err, e, "configure_network: starting slirp4netns");
         }
-        r = await_ready(s, child, ready[0], "slirp4netns", "slirp4netns.log", err);
-        close(ready[0]);
-        if (r < 0)
-                return r;
         s->slirp_pid = child;
         (void)nook_proc_start_time(child, &s->slirp_start);
+        /* Ports are published through its API socket: wait for it.  Otherwise the holder
+         * waits, before the first spawn, while the root is built in between (slirp4netns
+         * takes 10 ms and more to come up, most of it loading its libraries). */
+        if (s->net_ports)
+                r = await_ready(s, child, ready[0], "slirp4netns", "slirp4netns.log", err);
+        else
+                r = hand_ready(s, ready[0], err);
+        close(ready[0]);
+        if (r < 0) {
+                s->slirp_pid = 0;
+                s->slirp_start = 0;
+                return r;
+        }
         if (!sandbox) {
                 static const char note[] = "slirp4netns runs without its mount sandbox (keep-id maps no root "
                                            "in the session to make one)";

@@ -108,6 +108,23 @@ run_nook session ls
 assert_not_contains "$OUT" "taken$$" "the failed session is gone"
 ok "a taken port is refused before the workload starts, and nothing is left"
 
+# a slirp4netns that cannot start: the workload never runs, the error says so, nothing left
+mkdir -p "$T/fakebin"
+printf '#!/bin/sh\necho "fake slirp4netns: cannot open /dev/net/tun" >&2\nexit 1\n' >"$T/fakebin/slirp4netns"
+chmod 0755 "$T/fakebin/slirp4netns"
+run_nook_env() { # like run_nook, with PATH leading to the fake
+        OUT=$(PATH="$T/fakebin:$PATH" "$NOOK" "$@" 2>"$T/err") && RC=0 || RC=$?
+        ERR=$(cat "$T/err")
+}
+run_nook_env run --name "noslirp$$" --rootfs "$ROOT" -- sh -c 'echo workload-ran'
+assert_eq 125 "$RC" "run when slirp4netns cannot start"
+assert_not_contains "$OUT" "workload-ran" "the workload did not run"
+assert_contains "$ERR" "network did not come up" "the error names the network"
+assert_contains "$ERR" "slirp4netns said: fake slirp4netns: cannot open /dev/net/tun" "the error quotes slirp4netns"
+run_nook session ls
+assert_not_contains "$OUT" "noslirp$$" "the failed session is gone"
+ok "a slirp4netns that cannot start stops the run before the workload, and nothing is left"
+
 # slirp4netns killed: reported, and the session still goes away cleanly
 kill -9 "$slirp"
 for _ in $(seq 1 50); do alive "$slirp" || break; sleep 0.1; done
