@@ -65,8 +65,10 @@ void help_stats(FILE *f) {
         fputs("Usage: nook stats [--watch] [--json] PROCESS\n"
               "\n"
               "Shows what a process (and its children) uses: cpu time, resident memory, number\n"
-              "of processes, bytes written to the writable layer, and the exit code once it has\n"
-              "ended. What cannot be measured here is shown as '-' (absent in JSON), never 0.\n"
+              "of processes, bytes written to the writable layer, bytes through the session's\n"
+              "network (received + sent, all its processes; none for --network none or host),\n"
+              "and the exit code once it has ended. What cannot be measured here is shown as\n"
+              "'-' (absent in JSON), never 0.\n"
               "PROCESS as in 'nook logs'.\n"
               "\n"
               "  --watch     one more line every second, until the process exits or Ctrl-C\n"
@@ -392,9 +394,9 @@ int cmd_kill(int argc, char **argv) {
 /* ---- stats -------------------------------------------------------------------------------- */
 
 static void stats_row(const char *json, const char *ref) {
-        static const char *const fields[] = { "/cpu_millis", "/memory_bytes", "/process_count", "/filesystem_bytes",
-                                              "/exit_code" };
-        char col[5][32];
+        static const char *const fields[] = { "/cpu_millis",       "/memory_bytes",  "/process_count",
+                                              "/filesystem_bytes", "/network_bytes", "/exit_code" };
+        char col[6][32];
         for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
                 _cleanup_free_ char *v = cli_json_get(json, fields[i]);
                 unsigned long long n = v ? strtoull(v, NULL, 10) : 0;
@@ -402,12 +404,12 @@ static void stats_row(const char *json, const char *ref) {
                         snprintf(col[i], sizeof(col[i]), "-");
                 else if (i == 0)
                         snprintf(col[i], sizeof(col[i]), "%llu.%03llus", n / 1000, n % 1000);
-                else if (i == 1 || i == 3)
+                else if (i == 1 || i == 3 || i == 4)
                         cli_format_bytes(n, col[i], sizeof(col[i]));
                 else
                         snprintf(col[i], sizeof(col[i]), "%s", v);
         }
-        printf("%-44s %-10s %-10s %-5s %-10s %s\n", ref, col[0], col[1], col[2], col[3], col[4]);
+        printf("%-44s %-10s %-10s %-5s %-10s %-10s %s\n", ref, col[0], col[1], col[2], col[3], col[4], col[5]);
 }
 
 int cmd_stats(int argc, char **argv) {
@@ -446,7 +448,8 @@ int cmd_stats(int argc, char **argv) {
                 return EXIT_NOOK;
         }
         if (!json)
-                printf("%-44s %-10s %-10s %-5s %-10s %s\n", "PROCESS", "CPU", "MEMORY", "PIDS", "WRITTEN", "EXIT");
+                printf("%-44s %-10s %-10s %-5s %-10s %-10s %s\n", "PROCESS", "CPU", "MEMORY", "PIDS", "WRITTEN",
+                       "NET IO", "EXIT");
         for (;;) {
                 _cleanup_free_ char *out = NULL;
                 _cleanup_(cli_error_freep) nook_error *err = NULL;

@@ -65,6 +65,7 @@ ok "the host's loopback is reachable only when allowed (S27)"
 hp=$(free_port)
 run_nook run -d --name "web$$" -p "$hp:80" --rootfs "$ROOT" -- sh -c 'mkdir -p /www && echo served-from-the-sandbox >/www/index.html && exec httpd -f -p 80 -h /www'
 assert_eq 0 "$RC" "run -d -p: $ERR"
+webref=$(printf '%s\n' "$OUT" | tail -n 1)
 echo "web$$" >>"$T/envs"
 got=""
 for _ in $(seq 1 50); do
@@ -87,6 +88,13 @@ assert_contains "$OUT" "127.0.0.1:$hp->80/tcp" "session ls shows the published p
 run_nook session inspect "web$$"
 assert_contains "$OUT" "Network:      slirp4netns, 127.0.0.1:$hp->80/tcp" "session inspect shows the network"
 ok "-p publishes on 127.0.0.1 only, and ls and inspect say so (S28)"
+run_nook stats --json "$webref"
+assert_eq 0 "$RC" "stats of the web process: $ERR"
+bytes=$(printf '%s\n' "$OUT" | json_query 'j["network_bytes"]')
+[ "$bytes" -gt 100 ] || fail "network_bytes after an HTTP exchange: '$bytes'"
+run_nook stats "$webref"
+assert_contains "$(printf '%s\n' "$OUT" | head -n 1)" "NET IO" "nook stats has a network column"
+ok "collect_stats counts the session's network bytes ($bytes), and nook stats shows them"
 
 # S29: slirp4netns runs in its sandbox and under seccomp, outside the workload's reach
 slirp=$(sed -n 's/^slirp_pid=//p' "$(run_dir)/$(session_ref "web$$")/state")
