@@ -78,6 +78,21 @@ int nook_net_mode(const nook_env_req *req, int *ret_mode, nook_error **err) {
                                       "publishing ports needs the slirp4netns network (the network asked for is %s)",
                                       mode == NOOK_NETMODE_HOST ? "host: bind the port in the workload itself"
                                                                 : "none");
+        /* without nook-netd the resolver is written into /etc/resolv.conf, which names no
+         * port, and the sandbox's loopback is its own */
+        bool egress = tag == NOOK_NET_ALLOWLIST || tag == NOOK_NET_EGRESS_SCOPED || tag == NOOK_NET_EXPOSED_PORTS;
+        for (size_t i = 0; !egress && i < req->nook.dns.n; i++) {
+                const char *d = ((char **)req->nook.dns.items)[i];
+                if (strchr(d, ':') || strncmp(d, "127.", 4) == 0)
+                        return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_USER_ACTION_NEEDED, EINVAL,
+                                              "dns '%s': %s", d,
+                                              strchr(d, ':')
+                                                  ? "a resolver's port is used only with an egress allowlist "
+                                                    "(nook-netd forwards to it); /etc/resolv.conf names no port"
+                                                  : "the sandbox's loopback is its own; name the host's resolver "
+                                                    "as 10.0.2.2 with allow_host_loopback, or restrict egress "
+                                                    "(nook-netd forwards from the host)");
+        }
         *ret_mode = mode;
         return 0;
 }

@@ -40,6 +40,17 @@ assert_eq 0 "$RC" "run --network none: $ERR"
 assert_eq lo "$OUT" "--network none: interfaces (and no resolver written)"
 ok "--network none: loopback only"
 
+# a resolver /etc/resolv.conf cannot name (a port; the sandbox's own loopback) is refused
+run_nook run --dns 127.0.0.1:5353 --rootfs "$ROOT" -- true
+assert_eq 125 "$RC" "--dns with a port and no --egress"
+assert_contains "$ERR" "names no port" "the refusal says why"
+run_nook run --dns 127.0.0.53 --rootfs "$ROOT" -- true
+assert_eq 125 "$RC" "--dns on the sandbox's loopback and no --egress"
+assert_contains "$ERR" "10.0.2.2" "the refusal names the host's address"
+run_nook run --dns 10.0.2.2 --network slirp4netns:allow_host_loopback=true --rootfs "$ROOT" -- cat /etc/resolv.conf
+assert_eq "nameserver 10.0.2.2" "$OUT" "--dns is the sandbox's resolver: $ERR"
+ok "--dns: the resolver goes into resolv.conf; a port or a loopback address without --egress is refused"
+
 # ---- the host's loopback (S27) ------------------------------------------------------
 port=$(free_port)
 python3 -c '
