@@ -16,6 +16,11 @@ store on fuse-overlayfs): cold `nook run IMAGE` per rootfs driver, `nook image i
 (N small files created then read; a big file written with fsync then read) per driver,
 against the host directory and podman.  --io-mib (default 1024), --files (10000) and
 --import-mib (100) set the sizes; --quick shrinks them (128, 2000, 20) for trial runs.
+
+Network benchmarks (tests/bench/netbench.py, its docstring says how): the cost of
+slirp4netns at start (`nook run` with the default network minus `--network none`, against
+podman's), and iperf3 throughput sandbox -> host and host -> sandbox against podman
+slirp4netns and pasta; --quick runs iperf3 for 1 s once instead of 3 s three times.
 """
 import atexit
 import gzip
@@ -572,6 +577,16 @@ def main():
     pipe_tp = throughput(["sh", "-c", " ".join(["/bin/busybox"] + gen) + " 2>/dev/null | cat"], size)
     rows.append(("output throughput (MB/s)", nook_tp, "plain pipe", pipe_tp, ">= 0.8x pipe"))
     sh([nook, "session", "rm", name], env=env)
+
+    # network (tests/bench/netbench.py): never let a failure here lose the rows above
+    net_note = ""
+    try:
+        import netbench
+        net_note = netbench.network_benchmarks(nook, root, runs, podman if podman.ok else None,
+                                               img, rows, quick) or ""
+    except Exception:
+        traceback.print_exc()
+        print("bench: the network benchmarks stopped early (not an error)", file=sys.stderr)
     podman.close()
 
     # images: never let a failure here lose the rows above
@@ -590,7 +605,8 @@ def main():
     text = "\n".join(lines) + f"\n\nmedians of {runs} runs (image import {import_runs(runs)}, " \
         f"file I/O {io_runs(runs)}); {time.strftime('%Y-%m-%d %H:%M')}; " \
         f"{os.uname().release}; user {os.getuid()}; sizes: {sizes['files']} small files, " \
-        f"{sizes['io_mib']} MiB big file, {sizes['import_mib']} MiB import layer\n"
+        f"{sizes['io_mib']} MiB big file, {sizes['import_mib']} MiB import layer" \
+        f"{'; network throughput: ' + net_note if net_note else ''}\n"
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         f.write(text)
