@@ -9,6 +9,10 @@ start_process of /bin/true with wait_ms through one open `nook serve --stdio` co
 (docs/nook_client.py), whose target is half of exec's time or less.
 
 usage: bench.py NOOK OUT.md [--runs N] [--quick] [--io-mib N] [--files N] [--import-mib N]
+                [--only start|network|images]
+
+--only runs one section of the table: start (cold run, warm exec, serve, helper memory,
+output throughput), network or images.
 
 Image benchmarks (tests/images builds the images; podman is the peer, rootless, in a private
 store on fuse-overlayfs): cold `nook run IMAGE` per rootfs driver, `nook image import` of a
@@ -486,19 +490,8 @@ def opt(name, default):
     return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
 
 
-def main():
-    nook, out = sys.argv[1], sys.argv[2]
-    runs = opt("--runs", 30)
-    quick = "--quick" in sys.argv
-    sizes = {"io_mib": opt("--io-mib", 128 if quick else 1024),
-             "files": opt("--files", 2000 if quick else 10000),
-             "import_mib": opt("--import-mib", 20 if quick else 100)}
-    tmp = tempfile.mkdtemp(prefix="nook-bench.")
-    root = os.path.join(tmp, "root")
-    make_rootfs(root)
-    env = dict(os.environ)
-    rows = []  # (benchmark, nook_ms_or_value, peer name, peer value, unit, target)
-
+def start_benchmarks(nook, root, runs, env, podman, img, rows):
+    """Cold run, warm exec, serve, helper memory, output throughput (the "start" section)."""
     true = ["/bin/true"]
     nook_cold = timed([nook, "run", "--rootfs", root, "--network", "none", "--"] + true, runs, env)
     floor = timed(["unshare", "-Urmpf", "true"], runs)
@@ -512,17 +505,6 @@ def main():
     rows.append(("cold run /bin/true (ms)", nook_cold, "ch-run", chrun or None, ""))
     rows.append(("cold run /bin/true (ms)", nook_cold, "unshare -Urmpf (floor)", floor, ""))
 
-    # podman in a store of its own (its choice of driver), removed at the end with its pause
-    # process (./dev test fails on a process the test user leaves running)
-    podman = Podman(os.path.join(tmp, "podman"), fuse=False)
-    atexit.register(podman.close)
-    img = None
-    if podman.ok:
-        tar = os.path.join(tmp, "root.tar")
-        subprocess.run(["tar", "-C", root, "-cf", tar, "."], check=False)
-        r = subprocess.run(podman.cmd("import", tar, "nook-bench"), capture_output=True, text=True,
-                           env=podman.env)
-        img = "nook-bench" if r.returncode == 0 else None
     if img:
         pod_cold = timed(podman.cmd("run", "--rm", "--network", "none", img) + true, max(5, runs // 3),
                          podman.env)
@@ -578,23 +560,59 @@ def main():
     rows.append(("output throughput (MB/s)", nook_tp, "plain pipe", pipe_tp, ">= 0.8x pipe"))
     sh([nook, "session", "rm", name], env=env)
 
+
+SECTIONS = ("start", "network", "images")
+
+
+def main():
+    nook, out = sys.argv[1], sys.argv[2]
+    runs = opt("--runs", 30)
+    quick = "--quick" in sys.argv
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    if only not in (None,) + SECTIONS:
+        sys.exit(f"bench: --only takes one of: {', '.join(SECTIONS)}")
+    sizes = {"io_mib": opt("--io-mib", 128 if quick else 1024),
+             "files": opt("--files", 2000 if quick else 10000),
+             "import_mib": opt("--import-mib", 20 if quick else 100)}
+    tmp = tempfile.mkdtemp(prefix="nook-bench.")
+    root = os.path.join(tmp, "root")
+    make_rootfs(root)
+    env = dict(os.environ)
+    rows = []  # (benchmark, nook_ms_or_value, peer name, peer value, unit, target)
+
+    # podman in a store of its own (its choice of driver), removed at the end with its pause
+    # process (./dev test fails on a process the test user leaves running)
+    podman = Podman(os.path.join(tmp, "podman"), fuse=False)
+    atexit.register(podman.close)
+    img = None
+    if podman.ok:
+        tar = os.path.join(tmp, "root.tar")
+        subprocess.run(["tar", "-C", root, "-cf", tar, "."], check=False)
+        r = subprocess.run(podman.cmd("import", tar, "nook-bench"), capture_output=True, text=True,
+                           env=podman.env)
+        img = "nook-bench" if r.returncode == 0 else None
+    if only in (None, "start"):
+        start_benchmarks(nook, root, runs, env, podman, img, rows)
+
     # network (tests/bench/netbench.py): never let a failure here lose the rows above
     net_note = ""
-    try:
-        import netbench
-        net_note = netbench.network_benchmarks(nook, root, runs, podman if podman.ok else None,
-                                               img, rows, quick) or ""
-    except Exception:
-        traceback.print_exc()
-        print("bench: the network benchmarks stopped early (not an error)", file=sys.stderr)
+    if only in (None, "network"):
+        try:
+            import netbench
+            net_note = netbench.network_benchmarks(nook, root, runs, podman if podman.ok else None,
+                                                   img, rows, quick) or ""
+        except Exception:
+            traceback.print_exc()
+            print("bench: the network benchmarks stopped early (not an error)", file=sys.stderr)
     podman.close()
 
     # images: never let a failure here lose the rows above
-    try:
-        image_benchmarks(nook, os.path.join(tmp, "img"), runs, sizes, rows)
-    except Exception:
-        traceback.print_exc()
-        print("bench: the image benchmarks stopped early (not an error)", file=sys.stderr)
+    if only in (None, "images"):
+        try:
+            image_benchmarks(nook, os.path.join(tmp, "img"), runs, sizes, rows)
+        except Exception:
+            traceback.print_exc()
+            print("bench: the image benchmarks stopped early (not an error)", file=sys.stderr)
     shutil.rmtree(tmp, ignore_errors=True)
 
     lines = ["| benchmark | nook | peer | peer value | nook / peer | target |", "|---|---|---|---|---|---|"]
