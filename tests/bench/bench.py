@@ -9,6 +9,10 @@ start_process of /bin/true with wait_ms through one open `nook serve --stdio` co
 (docs/nook_client.py), whose target is half of exec's time or less.
 
 usage: bench.py NOOK OUT.md [--runs N] [--quick] [--io-mib N] [--files N] [--import-mib N]
+                [--only start|network|images]
+
+--only runs one section of the table: start (cold run, warm exec, serve, helper memory,
+output throughput), network or images.
 
 Image benchmarks (tests/images builds the images; podman is the peer, rootless, in a private
 store on fuse-overlayfs): cold `nook run IMAGE` per rootfs driver, `nook image import` of a
@@ -16,6 +20,11 @@ store on fuse-overlayfs): cold `nook run IMAGE` per rootfs driver, `nook image i
 (N small files created then read; a big file written with fsync then read) per driver,
 against the host directory and podman.  --io-mib (default 1024), --files (10000) and
 --import-mib (100) set the sizes; --quick shrinks them (128, 2000, 20) for trial runs.
+
+Network benchmarks (tests/bench/netbench.py, its docstring says how): the cost of
+slirp4netns at start (`nook run` with the default network minus `--network none`, against
+podman's), and iperf3 throughput sandbox -> host and host -> sandbox against podman
+slirp4netns and pasta; --quick runs iperf3 for 1 s once instead of 3 s three times.
 """
 import atexit
 import gzip
@@ -481,19 +490,8 @@ def opt(name, default):
     return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
 
 
-def main():
-    nook, out = sys.argv[1], sys.argv[2]
-    runs = opt("--runs", 30)
-    quick = "--quick" in sys.argv
-    sizes = {"io_mib": opt("--io-mib", 128 if quick else 1024),
-             "files": opt("--files", 2000 if quick else 10000),
-             "import_mib": opt("--import-mib", 20 if quick else 100)}
-    tmp = tempfile.mkdtemp(prefix="nook-bench.")
-    root = os.path.join(tmp, "root")
-    make_rootfs(root)
-    env = dict(os.environ)
-    rows = []  # (benchmark, nook_ms_or_value, peer name, peer value, unit, target)
-
+def start_benchmarks(nook, root, runs, env, podman, img, rows):
+    """Cold run, warm exec, serve, helper memory, output throughput (the "start" section)."""
     true = ["/bin/true"]
     nook_cold = timed([nook, "run", "--rootfs", root, "--network", "none", "--"] + true, runs, env)
     floor = timed(["unshare", "-Urmpf", "true"], runs)
@@ -507,17 +505,6 @@ def main():
     rows.append(("cold run /bin/true (ms)", nook_cold, "ch-run", chrun or None, ""))
     rows.append(("cold run /bin/true (ms)", nook_cold, "unshare -Urmpf (floor)", floor, ""))
 
-    # podman in a store of its own (its choice of driver), removed at the end with its pause
-    # process (./dev test fails on a process the test user leaves running)
-    podman = Podman(os.path.join(tmp, "podman"), fuse=False)
-    atexit.register(podman.close)
-    img = None
-    if podman.ok:
-        tar = os.path.join(tmp, "root.tar")
-        subprocess.run(["tar", "-C", root, "-cf", tar, "."], check=False)
-        r = subprocess.run(podman.cmd("import", tar, "nook-bench"), capture_output=True, text=True,
-                           env=podman.env)
-        img = "nook-bench" if r.returncode == 0 else None
     if img:
         pod_cold = timed(podman.cmd("run", "--rm", "--network", "none", img) + true, max(5, runs // 3),
                          podman.env)
@@ -572,14 +559,60 @@ def main():
     pipe_tp = throughput(["sh", "-c", " ".join(["/bin/busybox"] + gen) + " 2>/dev/null | cat"], size)
     rows.append(("output throughput (MB/s)", nook_tp, "plain pipe", pipe_tp, ">= 0.8x pipe"))
     sh([nook, "session", "rm", name], env=env)
+
+
+SECTIONS = ("start", "network", "images")
+
+
+def main():
+    nook, out = sys.argv[1], sys.argv[2]
+    runs = opt("--runs", 30)
+    quick = "--quick" in sys.argv
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    if only not in (None,) + SECTIONS:
+        sys.exit(f"bench: --only takes one of: {', '.join(SECTIONS)}")
+    sizes = {"io_mib": opt("--io-mib", 128 if quick else 1024),
+             "files": opt("--files", 2000 if quick else 10000),
+             "import_mib": opt("--import-mib", 20 if quick else 100)}
+    tmp = tempfile.mkdtemp(prefix="nook-bench.")
+    root = os.path.join(tmp, "root")
+    make_rootfs(root)
+    env = dict(os.environ)
+    rows = []  # (benchmark, nook_ms_or_value, peer name, peer value, unit, target)
+
+    # podman in a store of its own (its choice of driver), removed at the end with its pause
+    # process (./dev test fails on a process the test user leaves running)
+    podman = Podman(os.path.join(tmp, "podman"), fuse=False)
+    atexit.register(podman.close)
+    img = None
+    if podman.ok:
+        tar = os.path.join(tmp, "root.tar")
+        subprocess.run(["tar", "-C", root, "-cf", tar, "."], check=False)
+        r = subprocess.run(podman.cmd("import", tar, "nook-bench"), capture_output=True, text=True,
+                           env=podman.env)
+        img = "nook-bench" if r.returncode == 0 else None
+    if only in (None, "start"):
+        start_benchmarks(nook, root, runs, env, podman, img, rows)
+
+    # network (tests/bench/netbench.py): never let a failure here lose the rows above
+    net_note = ""
+    if only in (None, "network"):
+        try:
+            import netbench
+            net_note = netbench.network_benchmarks(nook, root, runs, podman if podman.ok else None,
+                                                   img, rows, quick) or ""
+        except Exception:
+            traceback.print_exc()
+            print("bench: the network benchmarks stopped early (not an error)", file=sys.stderr)
     podman.close()
 
     # images: never let a failure here lose the rows above
-    try:
-        image_benchmarks(nook, os.path.join(tmp, "img"), runs, sizes, rows)
-    except Exception:
-        traceback.print_exc()
-        print("bench: the image benchmarks stopped early (not an error)", file=sys.stderr)
+    if only in (None, "images"):
+        try:
+            image_benchmarks(nook, os.path.join(tmp, "img"), runs, sizes, rows)
+        except Exception:
+            traceback.print_exc()
+            print("bench: the image benchmarks stopped early (not an error)", file=sys.stderr)
     shutil.rmtree(tmp, ignore_errors=True)
 
     lines = ["| benchmark | nook | peer | peer value | nook / peer | target |", "|---|---|---|---|---|---|"]
@@ -590,7 +623,8 @@ def main():
     text = "\n".join(lines) + f"\n\nmedians of {runs} runs (image import {import_runs(runs)}, " \
         f"file I/O {io_runs(runs)}); {time.strftime('%Y-%m-%d %H:%M')}; " \
         f"{os.uname().release}; user {os.getuid()}; sizes: {sizes['files']} small files, " \
-        f"{sizes['io_mib']} MiB big file, {sizes['import_mib']} MiB import layer\n"
+        f"{sizes['io_mib']} MiB big file, {sizes['import_mib']} MiB import layer" \
+        f"{'; network throughput: ' + net_note if net_note else ''}\n"
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         f.write(text)
