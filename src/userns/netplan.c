@@ -87,11 +87,11 @@ int nook_net_mode(const nook_env_req *req, int *ret_mode, nook_error **err) {
                         return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_USER_ACTION_NEEDED, EINVAL,
                                               "dns '%s': %s", d,
                                               strchr(d, ':')
-                                                  ? "a resolver's port is used only with an egress allowlist "
-                                                    "(nook-netd forwards to it); /etc/resolv.conf names no port"
-                                                  : "the sandbox's loopback is its own; name the host's resolver "
-                                                    "as 10.0.2.2 with allow_host_loopback, or restrict egress "
-                                                    "(nook-netd forwards from the host)");
+                                                      ? "a resolver's port is used only with an egress allowlist "
+                                                        "(nook-netd forwards to it); /etc/resolv.conf names no port"
+                                                      : "the sandbox's loopback is its own; name the host's resolver "
+                                                        "as 10.0.2.2 with allow_host_loopback, or restrict egress "
+                                                        "(nook-netd forwards from the host)");
         }
         *ret_mode = mode;
         return 0;

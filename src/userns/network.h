@@ -51,8 +51,8 @@ int nook_slirp_publish(nook_session *s, nook_error **err);
 int nook_netd_start(nook_session *s, nook_error **err);
 /* true while the helper recorded as pid/start runs and is the program named. */
 bool nook_net_helper_alive(pid_t pid, uint64_t start, const char *program);
-/* Kills a network helper (proven ours: nook_net_helper_alive) and waits for its end; 0, or
- * -errno when it is still there. */
+/* Kills a network helper (proven ours: nook_net_helper_alive) by its pidfd, without
+ * waiting for its end (the kernel's teardown of its tap device); 0, or -errno. */
 int nook_net_helper_stop(pid_t pid, uint64_t start, const char *program);
 /* The last line a helper wrote to its log in the session dir (slirp4netns.log), for an
  * error message; "" when there is none. */

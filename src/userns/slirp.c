@@ -32,11 +32,11 @@
 
 /* fds[i] becomes fd 3+i of the program; stdout and stderr go to out (a log in the
  * session dir), stdin is /dev/null; nothing else is inherited and the environment is
- * empty (no secret of ours reaches a helper). */
-static pid_t spawn(const char *path, char *const argv[], const int *fds, int n, int out) {
-        pid_t pid = fork();
-        if (pid != 0)
-                return pid;
+ * empty (no secret of ours reaches a helper).  The program is not our child (a double
+ * fork): it ends with the holder (its exit fd), cleanup kills it without waiting for the
+ * kernel to take its tap device down (~20 ms), and a long-lived caller (nook serve) is
+ * left no zombie to reap. */
+static _Noreturn void exec_helper(const char *path, char *const argv[], const int *fds, int n, int out) {
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         int high[8];
         /* above every target first, so that placing one never clobbers another */
@@ -58,6 +58,31 @@ static pid_t spawn(const char *path, char *const argv[], const int *fds, int n, 
         _exit(127);
 }
 
+static pid_t spawn(const char *path, char *const argv[], const int *fds, int n, int out) {
+        int pp[2];
+        if (pipe2(pp, O_CLOEXEC) < 0)
+                return -1;
+        pid_t mid = fork();
+        if (mid == 0) {
+                pid_t g = fork();
+                if (g == 0)
+                        exec_helper(path, argv, fds, n, out);
+                _exit(write(pp[1], &g, sizeof(g)) == sizeof(g) && g > 0 ? 0 : 1);
+        }
+        close(pp[1]);
+        pid_t g = -1;
+        int e = errno;
+        if (mid > 0) {
+                (void)waitpid(mid, NULL, 0);
+                if (read(pp[0], &g, sizeof(g)) != sizeof(g))
+                        g = -1, e = EAGAIN;
+        }
+        close(pp[0]);
+        errno = e;
+        return g;
+}
+
+/* The last line the helper wrote to its log, for an error message. */
 void nook_net_log_tail(const nook_session *s, const char *log, char *buf, size_t size) {
         buf[0] = 0;
         _cleanup_close_ int fd = openat(s->dir_fd, log, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -77,7 +102,7 @@ void nook_net_log_tail(const nook_session *s, const char *log, char *buf, size_t
         buf[len] = 0;
 }
 
-/* Waits for the ready byte on rfd; a helper that exits first is reaped and reported. */
+/* Waits for the ready byte on rfd; a helper that exits first is reported (its log). */
 static int await_ready(const nook_session *s, pid_t pid, int rfd, const char *what, const char *log, nook_error **err) {
         struct pollfd p = { .fd = rfd, .events = POLLIN };
         int n = poll(&p, 1, READY_MS);
@@ -86,9 +111,7 @@ static int await_ready(const nook_session *s, pid_t pid, int rfd, const char *wh
         if (got > 0 && (buf[0] == '1' || buf[0] == 'R'))
                 return 0;
         if (n == 0)
-                kill(pid, SIGKILL);
-        int status = 0;
-        (void)waitpid(pid, &status, 0);
+                kill(pid, SIGKILL); /* just spawned, not yet ready: still the pid we made */
         char tail[512];
         if (got > 1 && buf[0] == 'E') { /* nook-netd: "E<errno> <message>" */
                 buf[got] = 0;
@@ -99,10 +122,9 @@ static int await_ready(const nook_session *s, pid_t pid, int rfd, const char *wh
                                       e > 0 ? e : EIO, "configure_network: %s: %s", what, msg ? msg + 1 : buf);
         }
         nook_net_log_tail(s, log, tail, sizeof(tail));
-        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_HOST_CONFIGURATION_NEEDED,
-                       n == 0 ? ETIMEDOUT : EIO, "configure_network: %s %s (status %d)%s%s", what,
-                       n == 0 ? "was not ready within 10 s" : "exited while starting", code, *tail ? ": " : "", tail);
+                       n == 0 ? ETIMEDOUT : EIO, "configure_network: %s %s%s%s", what,
+                       n == 0 ? "was not ready within 10 s" : "exited while starting", *tail ? ": " : "", tail);
         return nook_error_set_hint(err, "run 'nook caps' to see whether userspace networking works here; the "
                                         "helper's log is in the session dir"),
                -EIO;
@@ -421,12 +443,11 @@ int nook_net_helper_stop(pid_t pid, uint64_t start, const char *program) {
         /* proven after the pidfd is held: the signal cannot reach a pid reused since */
         if (!nook_net_helper_alive(pid, start, program))
                 return 0;
+        /* SIGKILL cannot be caught: it is gone once the kernel has taken its tap device
+         * down, which we do not wait for (init reaps it) */
         if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
                 return -errno;
-        struct pollfd p = { .fd = pfd, .events = POLLIN };
-        int r = poll(&p, 1, 5000) > 0 ? 0 : -ETIMEDOUT;
-        (void)waitpid(pid, NULL, WNOHANG);
-        return r;
+        return 0;
 }
 
 int nook_net_stop_now(const nook_session *s) {

@@ -232,6 +232,13 @@ session_down "eg$$"
 ok "configure_network after prepare_environment, or with another egress policy, is refused and starts nothing"
 
 # ---- nothing outlives its session ------------------------------------------------------
+# killed at cleanup, they may still be on their way out (the kernel takes their tap
+# device down after the kill): give them a moment, never more than 5 s
+i=0
+while [ "$(net_helpers)" != "$before" ] && [ $i -lt 50 ]; do
+        i=$((i + 1))
+        sleep 0.1
+done
 after=$(net_helpers)
 assert_eq "$before" "$after" "network helpers of this user before and after"
 ok "no slirp4netns or nook-netd outlives its session"
