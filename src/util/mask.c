@@ -2,12 +2,13 @@
  * encodings compiled into one Aho–Corasick automaton behind a 4-byte prefilter, and the
  * streams that rewrite every byte they pass with it.
  *
- * Written here rather than taken from a library: Debian's multi-pattern matchers in C
- * (libhyperscan5, libvectorscan5) find pattern ends in a stream but rewrite nothing —
- * the hold-back of a possible match's start and its replacement would still be ours —
- * and they bring libstdc++ and 13-16 MB installed (amd64 only, vectorscan SSE4.2) into
- * the static helper that captures output, which links only util and proto.  What this
- * file costs is measured by tests/bench/mask-bench.c (figures in the commit adding it). */
+ * Written here rather than taken from a library: Debian's multi-pattern matchers with a
+ * C API (libhyperscan5, libvectorscan5) find pattern ends in a stream but rewrite
+ * nothing — the hold-back of a possible match's start and its replacement would still
+ * be ours — and they bring libstdc++ and 13-16 MB installed (hyperscan is x86 only,
+ * vectorscan on amd64 needs SSE4.2) into the static helper that captures output, which
+ * links only util and proto.  What this file costs is measured by
+ * tests/bench/mask-bench.c (figures in the commit adding it). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
