@@ -189,7 +189,8 @@ static void note_repair(int runfd, const char *ref, const char *why) {
 
 static int stop_net_helper(const nook_resource *res, void *userdata) {
         nook_strbuf *left = userdata;
-        if (res->pid <= 0 || (strcmp(res->kind, "slirp4netns") != 0 && strcmp(res->kind, "nook-netd") != 0))
+        if (res->pid <= 0 || (strcmp(res->kind, "slirp4netns") != 0 && strcmp(res->kind, "nook-netd") != 0 &&
+                              strcmp(res->kind, "nook-portfwd") != 0))
                 return 0;
         /* the holder is gone and the namespace with it: nothing of the helper's is worth
          * waiting for (slirp4netns noticed its exit fd only ~25 ms later), so at once */

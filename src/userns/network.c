@@ -57,7 +57,7 @@ static int check_mode(const nook_session *s, const nook_env_req *req, int *ret_m
 }
 
 typedef struct started {
-        int64_t slirp_res, netd_res;
+        int64_t slirp_res, netd_res, portfwd_res;
 } started;
 
 static int journal_helper(nook_call_ctx *ctx, const nook_session *s, const char *kind, int64_t *ret_id,
@@ -74,8 +74,10 @@ static void undo(nook_call_ctx *ctx, nook_session *s, const started *st) {
                 (void)nook_journal_resource_release(ctx->journal, st->slirp_res, NULL);
         if (ctx->journal && st->netd_res > 0)
                 (void)nook_journal_resource_release(ctx->journal, st->netd_res, NULL);
-        s->slirp_pid = s->netd_pid = 0;
-        s->slirp_start = s->netd_start = 0;
+        if (ctx->journal && st->portfwd_res > 0)
+                (void)nook_journal_resource_release(ctx->journal, st->portfwd_res, NULL);
+        s->slirp_pid = s->netd_pid = s->portfwd_pid = 0;
+        s->slirp_start = s->netd_start = s->portfwd_start = 0;
         (void)nook_session_save(s, NULL);
 }
 
@@ -96,8 +98,14 @@ static int slirp_up(nook_call_ctx *ctx, nook_session *s, nook_error **err) {
                 r = nook_slirp_start(s, err);
         if (r >= 0 && ctx->journal)
                 r = nook_journal_resource_set_pid(ctx->journal, st.slirp_res, s->slirp_pid, s->slirp_start, err);
+        /* published TCP ports: nook-portfwd, journaled like the others */
+        bool tcp = s->net_ports && strstr(s->net_ports, "/tcp");
+        if (r >= 0 && tcp)
+                r = journal_helper(ctx, s, "nook-portfwd", &st.portfwd_res, err);
         if (r >= 0)
-                r = nook_slirp_publish(s, err);
+                r = nook_net_publish(s, err);
+        if (r >= 0 && tcp && ctx->journal)
+                r = nook_journal_resource_set_pid(ctx->journal, st.portfwd_res, s->portfwd_pid, s->portfwd_start, err);
         if (r >= 0) {
                 s->net_ready = true;
                 r = nook_session_save(s, err);

@@ -44,9 +44,11 @@ int nook_net_bytes(const nook_session *s, uint64_t *ret);
 /* Starts slirp4netns for the session (journaled by the caller first), waits until it is
  * ready, and ties its life to the holder's (exit fd held by the holder). */
 int nook_slirp_start(nook_session *s, nook_error **err);
-/* Publishes the session's net_ports through slirp4netns's API socket; a taken port is an
- * error naming it.  Rewrites net_ports with the host ports used. */
-int nook_slirp_publish(nook_session *s, nook_error **err);
+/* Publishes the session's net_ports: each host socket bound first (a taken port is an
+ * error naming it); UDP ones through slirp4netns's API socket, TCP ones by nook-portfwd
+ * (helpers/portfwd.c), started here for them. */
+#define NOOK_NET_MAX_TCP_PORTS 64
+int nook_net_publish(nook_session *s, nook_error **err);
 /* Starts nook-netd (resolver and nftables ruleset) for net_egress. */
 int nook_netd_start(nook_session *s, nook_error **err);
 /* true while the helper recorded as pid/start runs and is the program named. */

@@ -168,6 +168,8 @@ static const nook_rec_field session_fields[] = {
         F(slirp_start, NOOK_REC_UINT),
         F(netd_pid, NOOK_REC_INT),
         F(netd_start, NOOK_REC_UINT),
+        F(portfwd_pid, NOOK_REC_INT),
+        F(portfwd_start, NOOK_REC_UINT),
 };
 #undef F
 

@@ -67,6 +67,8 @@ typedef struct nook_session {
         uint64_t slirp_start;
         pid_t netd_pid;
         uint64_t netd_start;
+        pid_t portfwd_pid; /* nook-portfwd, when TCP ports are published */
+        uint64_t portfwd_start;
 } nook_session;
 
 /* The state file's table: the key of each field, in the order written (record.h). */

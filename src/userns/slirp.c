@@ -38,7 +38,7 @@
  * left no zombie to reap. */
 static _Noreturn void exec_helper(const char *path, char *const argv[], const int *fds, int n, int out) {
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        int high[8];
+        int high[4 + 64];
         /* above every target first, so that placing one never clobbers another */
         for (int i = 0; i < n; i++)
                 if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
@@ -222,10 +222,10 @@ int nook_slirp_start(nook_session *s, nook_error **err) {
         }
         s->slirp_pid = child;
         (void)nook_proc_start_time(child, &s->slirp_start);
-        /* Ports are published through its API socket: wait for it.  Otherwise the holder
+        /* UDP ports are published through its API socket: wait for it.  Otherwise the holder
          * waits, before the first spawn, while the root is built in between (slirp4netns
          * takes 10 ms and more to come up, most of it loading its libraries). */
-        if (s->net_ports)
+        if (s->net_ports && strstr(s->net_ports, "/udp"))
                 r = await_ready(s, child, ready[0], "slirp4netns", "slirp4netns.log", err);
         else
                 r = hand_ready(s, ready[0], err);
@@ -270,9 +270,10 @@ static int api_call(const nook_session *s, const char *json, char *answer, size_
         return got ? 0 : -EIO;
 }
 
-/* A port someone already listens on is named before slirp4netns is asked (its own
- * answer says only "slirp_add_hostfwd failed"). */
-static int port_free(const char *ip, unsigned port, bool udp) {
+/* A host socket for a published port: bound (and, for TCP, listening) here, so that a
+ * taken port is named before anything is started; a UDP one is only tried (slirp4netns
+ * binds it). */
+static int host_socket(const char *ip, unsigned port, bool udp, int *ret) {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
         if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
                 return -EINVAL;
@@ -281,10 +282,39 @@ static int port_free(const char *ip, unsigned port, bool udp) {
                 return -errno;
         int one = 1;
         (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        return bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || (!udp && listen(fd, 128) < 0))
+                return -errno;
+        *ret = udp ? -1 : TAKE_FD(fd);
+        return 0;
 }
 
-int nook_slirp_publish(nook_session *s, nook_error **err) {
+static int port_error(nook_error **err, int r, const char *proto, unsigned hport, unsigned cport, const char *ip) {
+        nook_error_sys(err, -r, "configure_network: publishing %s port %u on %s", proto, hport, ip);
+        return nook_error_set_hint(err,
+                                   r == -EADDRINUSE      ? "another program listens there: choose another host "
+                                                           "port (-p OTHER:%u)"
+                                   : r == -EADDRNOTAVAIL ? "%u: that address is not one of this host's"
+                                                         : "port %u",
+                                   cport),
+               r;
+}
+
+typedef struct published {
+        int fds[NOOK_NET_MAX_TCP_PORTS];
+        char port[NOOK_NET_MAX_TCP_PORTS][8];
+        int n;
+} published;
+
+static void published_close(published *p) {
+        for (int i = 0; i < p->n; i++)
+                close(p->fds[i]);
+        p->n = 0;
+}
+
+/* Binds every published port; UDP ones go to slirp4netns's API now, TCP ones are left
+ * listening in *ret for nook-portfwd. */
+static int bind_ports(const nook_session *s, published *ret, nook_error **err) {
+        ret->n = 0;
         for (const char *w = s->net_ports; w && *w;) {
                 size_t n = strcspn(w, " ");
                 char ip[64], proto[8];
@@ -296,31 +326,84 @@ int nook_slirp_publish(nook_session *s, nook_error **err) {
                         return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
                                               "configure_network: a published port reads '%s'", one);
                 bool udp = strcmp(proto, "udp") == 0;
-                int r = port_free(ip, hport, udp);
-                if (r < 0) {
-                        nook_error_sys(err, -r, "configure_network: publishing %s port %u on %s", proto, hport, ip);
-                        return nook_error_set_hint(err,
-                                                   r == -EADDRINUSE ? "another program listens there: choose another "
-                                                                      "host port (-p OTHER:%u)"
-                                                   : r == -EADDRNOTAVAIL ? "%u: that address is not one of this "
-                                                                           "host's"
-                                                                         : "port %u",
-                                                   cport),
-                               r;
+                if (!udp && ret->n == NOOK_NET_MAX_TCP_PORTS)
+                        return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_USER_ACTION_NEEDED, E2BIG,
+                                              "configure_network: at most %d published TCP ports",
+                                              NOOK_NET_MAX_TCP_PORTS);
+                int fd = -1;
+                int r = host_socket(ip, hport, udp, &fd);
+                if (r < 0)
+                        return port_error(err, r, proto, hport, cport, ip);
+                if (!udp) {
+                        ret->fds[ret->n] = fd;
+                        snprintf(ret->port[ret->n++], sizeof(ret->port[0]), "%u", cport);
+                } else {
+                        char req[256], ans[512];
+                        snprintf(req, sizeof(req),
+                                 "{\"execute\":\"add_hostfwd\",\"arguments\":{\"proto\":\"udp\",\"host_addr\":"
+                                 "\"%s\",\"host_port\":%u,\"guest_port\":%u}}",
+                                 ip, hport, cport);
+                        r = api_call(s, req, ans, sizeof(ans));
+                        if (r < 0 || !strstr(ans, "\"return\""))
+                                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_RETRYABLE,
+                                                      r < 0 ? -r : EADDRINUSE,
+                                                      "configure_network: slirp4netns did not publish udp port %u "
+                                                      "on %s: %s",
+                                                      hport, ip, r < 0 ? strerror(-r) : ans);
                 }
-                char req[256], ans[512];
-                snprintf(req, sizeof(req),
-                         "{\"execute\":\"add_hostfwd\",\"arguments\":{\"proto\":\"%s\",\"host_addr\":\"%s\","
-                         "\"host_port\":%u,\"guest_port\":%u}}",
-                         udp ? "udp" : "tcp", ip, hport, cport);
-                r = api_call(s, req, ans, sizeof(ans));
-                if (r < 0 || !strstr(ans, "\"return\""))
-                        return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_RETRYABLE,
-                                              r < 0 ? -r : EADDRINUSE,
-                                              "configure_network: slirp4netns did not publish %s port %u on %s: %s",
-                                              proto, hport, ip, r < 0 ? strerror(-r) : ans);
                 w += n + (w[n] == ' ');
         }
+        return 0;
+}
+
+static int session_ns(const nook_session *s, int *ret_user, int *ret_net, nook_error **err) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)s->holder_pid);
+        *ret_user = open(path, O_RDONLY | O_CLOEXEC);
+        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)s->holder_pid);
+        *ret_net = open(path, O_RDONLY | O_CLOEXEC);
+        if (*ret_user >= 0 && *ret_net >= 0 && nook_session_alive(s))
+                return 0;
+        return nook_error_sys(err, errno ? errno : ESRCH, "configure_network: opening the session's namespaces");
+}
+
+int nook_net_publish(nook_session *s, nook_error **err) {
+        published p = { .n = 0 };
+        int r = bind_ports(s, &p, err);
+        if (r < 0 || p.n == 0) {
+                published_close(&p);
+                return r;
+        }
+        _cleanup_free_ char *prog = NULL;
+        _cleanup_close_ int userns = -1, netns = -1, exit_rd = -1;
+        int ready[2] = { -1, -1 };
+        if ((r = nook_helper_path("nook-portfwd", &prog, err)) < 0 || (r = session_ns(s, &userns, &netns, err)) < 0 ||
+            (r = exit_pipe(s, &exit_rd, err)) < 0 ||
+            (pipe2(ready, O_CLOEXEC) < 0 && (r = nook_error_sys(err, errno, "configure_network: a pipe")) < 0)) {
+                published_close(&p);
+                return r;
+        }
+        _cleanup_close_ int log = open_log(s, "nook-portfwd.log");
+        char *argv[2 + NOOK_NET_MAX_TCP_PORTS + 1] = { (char *)"nook-portfwd", s->ref };
+        int fds[4 + NOOK_NET_MAX_TCP_PORTS] = { userns, netns, ready[1], exit_rd };
+        for (int i = 0; i < p.n; i++) {
+                argv[2 + i] = p.port[i];
+                fds[4 + i] = p.fds[i];
+        }
+        pid_t child = spawn(prog, argv, fds, 4 + p.n, log);
+        int e = errno;
+        close(ready[1]);
+        published_close(&p);
+        if (child < 0) {
+                close(ready[0]);
+                return nook_error_sys(err, e, "configure_network: starting nook-portfwd");
+        }
+        r = await_ready(s, child, ready[0], "nook-portfwd", "nook-portfwd.log", err);
+        close(ready[0]);
+        if (r < 0)
+                return r;
+        s->portfwd_pid = child;
+        (void)nook_proc_start_time(child, &s->portfwd_start);
         return 0;
 }
 
@@ -368,14 +451,9 @@ int nook_netd_start(nook_session *s, nook_error **err) {
                 return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_HOST_CONFIGURATION_NEEDED, ENOENT,
                                       "configure_network: no IPv4 resolver in the host's /etc/resolv.conf for the "
                                       "sandbox's names; give one with --dns IP");
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)s->holder_pid);
-        _cleanup_close_ int userns = open(path, O_RDONLY | O_CLOEXEC);
-        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)s->holder_pid);
-        _cleanup_close_ int netns = open(path, O_RDONLY | O_CLOEXEC);
-        if (userns < 0 || netns < 0 || !nook_session_alive(s))
-                return nook_error_sys(err, errno ? errno : ESRCH,
-                                      "configure_network: opening the session's namespaces");
+        _cleanup_close_ int userns = -1, netns = -1;
+        if ((r = session_ns(s, &userns, &netns, err)) < 0)
+                return r;
         int cfg[2], ready[2];
         if (pipe2(cfg, O_CLOEXEC) < 0)
                 return nook_error_sys(err, errno, "configure_network: creating a pipe");
@@ -453,5 +531,6 @@ int nook_net_helper_stop(pid_t pid, uint64_t start, const char *program) {
 int nook_net_stop_now(const nook_session *s) {
         int a = nook_net_helper_stop(s->slirp_pid, s->slirp_start, "slirp4netns");
         int b = nook_net_helper_stop(s->netd_pid, s->netd_start, "nook-netd");
-        return a < 0 ? a : b;
+        int c = nook_net_helper_stop(s->portfwd_pid, s->portfwd_start, "nook-portfwd");
+        return a < 0 ? a : b < 0 ? b : c;
 }

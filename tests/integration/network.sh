@@ -18,7 +18,7 @@ free_port() {
 }
 # helpers of this user still running (slirp4netns, nook-netd), as "pid comm" lines
 net_helpers() {
-        for c in slirp4netns nook-netd; do
+        for c in slirp4netns nook-netd nook-portfwd; do
                 pgrep -u "$(id -u)" -x "$c" 2>/dev/null | while read -r p; do
                         if alive "$p"; then echo "$p $c"; fi
                 done
@@ -99,6 +99,12 @@ assert_contains "$OUT" "127.0.0.1:$hp->80/tcp" "session ls shows the published p
 run_nook session inspect "web$$"
 assert_contains "$OUT" "Network:      slirp4netns, 127.0.0.1:$hp->80/tcp" "session inspect shows the network"
 ok "-p publishes on 127.0.0.1 only, and ls and inspect say so (S28)"
+fwd=$(sed -n 's/^portfwd_pid=//p' "$(run_dir)/$(session_ref "web$$")/state")
+[ -n "$fwd" ] && [ "$fwd" -gt 0 ] && alive "$fwd" || fail "no nook-portfwd recorded for the published TCP port"
+assert_eq nook-portfwd "$(cat "/proc/$fwd/comm")" "the recorded forwarder"
+# non-dumpable (it shares the sandbox's user namespace): its /proc/PID/ns is closed to us
+assert_eq 0000000000000000 "$(sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$fwd/status")" "nook-portfwd's effective capabilities"
+ok "published TCP ports are carried by nook-portfwd, outside the workload's reach, with no capability"
 run_nook stats --json "$webref"
 assert_eq 0 "$RC" "stats of the web process: $ERR"
 bytes=$(printf '%s\n' "$OUT" | json_query 'j["network_bytes"]')

@@ -314,7 +314,8 @@ static const char OLD_STATE[] =
 /* The keys a session of issue 12 added, as a session made before them is written again: no
  * network helper, nothing published. */
 static const char NET_DEFAULTS[] = "net=\nnet_ports=\nnet_dns=\nnet_hosts=\nnet_loopback=0\nnet_egress=\n"
-                                   "net_ready=0\nslirp_pid=0\nslirp_start=0\nnetd_pid=0\nnetd_start=0\n";
+                                   "net_ready=0\nslirp_pid=0\nslirp_start=0\nnetd_pid=0\nnetd_start=0\n"
+                                   "portfwd_pid=0\nportfwd_start=0\n";
 
 static void test_session_old_format_loads_and_is_written_with_defaults(void **state) {
         rundir *d = *state;
