@@ -105,6 +105,33 @@ assert_eq nook-portfwd "$(cat "/proc/$fwd/comm")" "the recorded forwarder"
 # non-dumpable (it shares the sandbox's user namespace): its /proc/PID/ns is closed to us
 assert_eq 0000000000000000 "$(sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$fwd/status")" "nook-portfwd's effective capabilities"
 ok "published TCP ports are carried by nook-portfwd, outside the workload's reach, with no capability"
+# every byte arrives, in order, and the sender's half-close reaches the workload
+bp=$(free_port)
+echo "bulk$$" >>"$T/envs"
+run_nook session create --name "bulk$$" -p "$bp:80" --rootfs "$ROOT"
+assert_eq 0 "$RC" "session create -p: $ERR"
+run_nook exec -d "bulk$$" -- sh -c 'nc -l -p 80 | sha256sum'
+bref=$(printf '%s\n' "$OUT" | tail -n 1)
+sent=$(python3 -c '
+import hashlib, os, socket, sys, time
+data = os.urandom(20 << 20)
+for _ in range(50):
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+        break
+    except OSError:
+        time.sleep(0.1)
+s.sendall(data); s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
+print(hashlib.sha256(data).hexdigest())
+' "$bp")
+for _ in $(seq 1 50); do
+        run_nook logs "$bref"
+        [ -n "$OUT" ] && break
+        sleep 0.1
+done
+assert_eq "$sent  -" "$OUT" "20 MiB through the published port, as the sandbox read them"
+run_nook session rm "bulk$$"
+ok "a published port carries 20 MiB intact, and the half-close"
 run_nook stats --json "$webref"
 assert_eq 0 "$RC" "stats of the web process: $ERR"
 bytes=$(printf '%s\n' "$OUT" | json_query 'j["network_bytes"]')
