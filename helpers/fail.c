@@ -1,8 +1,12 @@
-/* nook helpers — hfail (fail.h). */
+/* nook helpers — hfail and hprivileged (fail.h). */
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "fail.h"
 
@@ -15,4 +19,14 @@ int hfail(hstatus *st, int err, const char *fmt, ...) {
                 snprintf(st->msg + n, sizeof(st->msg) - (size_t)n, ": %s", strerror(err));
         st->err = err ? err : EIO;
         return -st->err;
+}
+
+bool hprivileged(void) {
+        if (getauxval(AT_SECURE) || geteuid() != getuid() || getegid() != getgid())
+                return true;
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = { 0 };
+        if (syscall(SYS_capget, &h, d) < 0)
+                return true;
+        return d[0].effective || d[1].effective;
 }

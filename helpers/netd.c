@@ -80,19 +80,6 @@ typedef struct netd {
         pending pend[MAX_PENDING];
 } netd;
 
-/* Started by the user's own nook: refuse to run with more privilege than the caller
- * (setuid or file capabilities would hand the caller's choice of namespaces and
- * ruleset to a privileged process). */
-static bool privileged(void) {
-        if (getauxval(AT_SECURE) || geteuid() != getuid() || getegid() != getgid())
-                return true;
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct d[2] = { 0 };
-        if (syscall(SYS_capget, &h, d) < 0)
-                return true;
-        return d[0].effective || d[1].effective;
-}
-
 static int parse_upstream(netd *nd, const char *v, hstatus *st) {
         if (nd->n_upstreams == MAX_UPSTREAMS)
                 return hfail(st, E2BIG, "configuration: more than %d upstreams", MAX_UPSTREAMS);
@@ -527,7 +514,7 @@ static int start(netd *nd, hstatus *st) {
 }
 
 int main(int argc, char **argv) {
-        if (privileged() || argc != 2)
+        if (hprivileged() || argc != 2)
                 return 126;
         /* from the start: the sandbox joins the user namespace we are about to enter */
         prctl(PR_SET_DUMPABLE, 0);

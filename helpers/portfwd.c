@@ -56,16 +56,6 @@ typedef struct conn {
 static conn conns[MAX_CONNS];
 static unsigned ports[MAX_PORTS];
 
-static bool privileged(void) {
-        if (getauxval(AT_SECURE) || geteuid() != getuid() || getegid() != getgid())
-                return true;
-        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct d[2] = { 0 };
-        if (syscall(SYS_capget, &h, d) < 0)
-                return true;
-        return d[0].effective || d[1].effective;
-}
-
 static void conn_close(conn *c) {
         int fds[] = { c->host, c->guest, c->up.pipe[0], c->up.pipe[1], c->down.pipe[0], c->down.pipe[1] };
         for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -165,7 +155,7 @@ static int start(int nports, hstatus *st) {
 }
 
 int main(int argc, char **argv) {
-        if (privileged() || argc < 3 || argc - 2 > MAX_PORTS)
+        if (hprivileged() || argc < 3 || argc - 2 > MAX_PORTS)
                 return 126;
         prctl(PR_SET_DUMPABLE, 0); /* the sandbox shares the user namespace we join */
         signal(SIGPIPE, SIG_IGN);

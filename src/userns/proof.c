@@ -45,8 +45,7 @@ int nook_helper_path(const char *name, char **ret, nook_error **err) {
         return 0;
 }
 
-/* All four uids of /proc/<pid>/status (real, effective, saved, filesystem) are ours. */
-static bool owned_by_us(int procfd) {
+bool nook_proc_owned_by_us(int procfd) {
         _cleanup_close_ int fd = openat(procfd, "status", O_RDONLY | O_CLOEXEC);
         _cleanup_fclose_ FILE *f = fd < 0 ? NULL : fdopen(fd, "re");
         if (f)
@@ -135,7 +134,8 @@ int nook_holder_pin(pid_t pid, uint64_t start, int dir_fd, int *ret_pidfd) {
         uint64_t now = 0;
         if (procfd < 0 || nook_proc_start_time(pid, &now) < 0)
                 return -ESRCH;
-        if (now != start || !owned_by_us(procfd) || !runs_holder(procfd) || (dir_fd >= 0 && !holds_dir(procfd, dir_fd)))
+        if (now != start || !nook_proc_owned_by_us(procfd) || !runs_holder(procfd) ||
+            (dir_fd >= 0 && !holds_dir(procfd, dir_fd)))
                 return -EPERM;
         /* Still running now, so every fact above was read of the process the pidfd
          * pins: a pid is not reused before its process is reaped. */

@@ -30,4 +30,8 @@ void nook_holder_dir_id(const struct stat *st, char ret[48]);
  * by holder_pidfd still runs.  0 or -errno. */
 int nook_peer_check(int fd, pid_t holder_pid, bool monitor, int holder_pidfd);
 
+/* All four uids of /proc/<pid>/status (real, effective, saved, filesystem) are ours;
+ * procfd is the process's /proc/<pid> directory. */
+bool nook_proc_owned_by_us(int procfd);
+
 #endif

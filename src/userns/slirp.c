@@ -502,14 +502,9 @@ bool nook_net_helper_alive(pid_t pid, uint64_t start, const char *program) {
         buf[strcspn(buf, "\n")] = 0;
         if (strncmp(buf, program, 15) != 0)
                 return false;
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        char line[256];
-        unsigned u[4];
-        while (f && fgets(line, sizeof(line), f))
-                if (sscanf(line, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4)
-                        return u[0] == getuid() && u[1] == getuid() && u[2] == getuid() && u[3] == getuid();
-        return false;
+        snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+        _cleanup_close_ int procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return procfd >= 0 && nook_proc_owned_by_us(procfd);
 }
 
 int nook_net_helper_stop(pid_t pid, uint64_t start, const char *program) {

@@ -5,14 +5,6 @@
 # before recording their pids.
 . "$NOOK_TEST_LIB/lib.sh"
 mk_rootfs "$ROOT"
-net_helpers() { # slirp4netns and nook-netd of this user still running, "pid comm" lines
-        for c in slirp4netns nook-netd nook-portfwd; do
-                pgrep -u "$(id -u)" -x "$c" 2>/dev/null | while read -r p; do
-                        if alive "$p"; then echo "$p $c"; fi
-                done
-        done
-        true
-}
 before=$(net_helpers)
 for point in network.after_netd network.after_slirp; do
         name="k$$-$(echo "$point" | tr . -)"

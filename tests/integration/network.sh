@@ -16,15 +16,6 @@ mk_rootfs "$ROOT"
 free_port() {
         python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-# helpers of this user still running (slirp4netns, nook-netd), as "pid comm" lines
-net_helpers() {
-        for c in slirp4netns nook-netd nook-portfwd; do
-                pgrep -u "$(id -u)" -x "$c" 2>/dev/null | while read -r p; do
-                        if alive "$p"; then echo "$p $c"; fi
-                done
-        done
-        true
-}
 before=$(net_helpers)
 
 # ---- the default network ------------------------------------------------------------

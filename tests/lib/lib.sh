@@ -180,6 +180,16 @@ alive() {
         [ -n "$st" ] && case "$st" in Z*) false ;; *) true ;; esac
 }
 
+# The network helpers of this user still running (slirp4netns, nook-netd, nook-portfwd).
+net_helpers() { # slirp4netns, nook-netd and nook-portfwd of this user still running, "pid comm" lines
+        for c in slirp4netns nook-netd nook-portfwd; do
+                pgrep -u "$(id -u)" -x "$c" 2>/dev/null | while read -r p; do
+                        if alive "$p"; then echo "$p $c"; fi
+                done
+        done
+        true
+}
+
 # The processes of the session whose holder is PID: the holder and its descendants.
 tree_of() {
         ps -e -o pid=,ppid=,stat= | awk -v root="$1" '
