@@ -1,5 +1,6 @@
-/* nook helpers — hfail and hprivileged (fail.h). */
+/* nook helpers — hfail, hprivileged and hjoin_session (fail.h). */
 #include <errno.h>
+#include <sched.h>
 #include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,4 +30,14 @@ bool hprivileged(void) {
         if (syscall(SYS_capget, &h, d) < 0)
                 return true;
         return d[0].effective || d[1].effective;
+}
+
+int hjoin_session(int userns_fd, int netns_fd, hstatus *st) {
+        if (setns(userns_fd, CLONE_NEWUSER) < 0)
+                return hfail(st, errno, "joining the session's user namespace");
+        if (setns(netns_fd, CLONE_NEWNET) < 0)
+                return hfail(st, errno, "joining the session's network namespace");
+        close(userns_fd);
+        close(netns_fd);
+        return 0;
 }

@@ -19,4 +19,7 @@ int hfail(hstatus *st, int err, const char *fmt, ...) __attribute__((format(prin
  * namespaces and sockets to a privileged process: the helper then exits 126. */
 bool hprivileged(void);
 
+/* Joins the session's user, then network namespace (setns(2)) and closes both fds. */
+int hjoin_session(int userns_fd, int netns_fd, hstatus *st);
+
 #endif

@@ -215,12 +215,8 @@ static void lo_up(void) {
 }
 
 static int enter_session(netd *nd, hstatus *st) {
-        if (setns(FD_USERNS, CLONE_NEWUSER) < 0)
-                return hfail(st, errno, "joining the session's user namespace");
-        if (setns(FD_NETNS, CLONE_NEWNET) < 0)
-                return hfail(st, errno, "joining the session's network namespace");
-        close(FD_USERNS);
-        close(FD_NETNS);
+        if (hjoin_session(FD_USERNS, FD_NETNS, st) < 0)
+                return -st->err;
         lo_up();
         nd->listen_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (nd->listen_fd < 0)

@@ -29,6 +29,7 @@
 #include <sys/auxv.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@ typedef struct conn {
 } conn;
 
 static conn conns[MAX_CONNS];
+static size_t max_conns; /* what our fd limit allows: each connection holds 6 fds */
 static unsigned ports[MAX_PORTS];
 
 static void conn_close(conn *c) {
@@ -110,7 +112,7 @@ static void accept_one(int ep, int i) {
         if (host < 0)
                 return;
         conn *c = NULL;
-        for (size_t k = 0; k < MAX_CONNS && !c; k++)
+        for (size_t k = 0; k < max_conns && !c; k++)
                 if (!conns[k].used)
                         c = &conns[k];
         int guest = c ? socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0) : -1;
@@ -135,12 +137,8 @@ static void accept_one(int ep, int i) {
 }
 
 static int start(int nports, hstatus *st) {
-        if (setns(FD_USERNS, CLONE_NEWUSER) < 0)
-                return hfail(st, errno, "joining the session's user namespace");
-        if (setns(FD_NETNS, CLONE_NEWNET) < 0)
-                return hfail(st, errno, "joining the session's network namespace");
-        close(FD_USERNS);
-        close(FD_NETNS);
+        if (hjoin_session(FD_USERNS, FD_NETNS, st) < 0)
+                return -st->err;
         /* nothing more to gain: sockets need no capability */
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct d[2] = { 0 };
@@ -168,6 +166,17 @@ int main(int argc, char **argv) {
                 ports[i] = (unsigned)p;
         }
         syscall(SYS_close_range, FD_LISTEN + nports, ~0U, 0);
+        /* As many connections as the hard fd limit allows (6 fds each); those beyond are
+         * accepted and closed at once. */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+                nofile.rlim_cur = nofile.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &nofile);
+        }
+        size_t room = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > 64 + (rlim_t)nports
+                              ? (size_t)(nofile.rlim_cur - 64 - (rlim_t)nports) / 6
+                              : 0;
+        max_conns = room < MAX_CONNS ? room : MAX_CONNS;
         hstatus st = { 0 };
         int ep = epoll_create1(EPOLL_CLOEXEC);
         if (ep < 0)

@@ -130,6 +130,31 @@ static int await_ready(const nook_session *s, pid_t pid, int rfd, const char *wh
                -EIO;
 }
 
+static int open_log(const nook_session *s, const char *name) {
+        return openat(s->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+/* Starts one of our helpers (argv[0] names it and its log, <name>.log in the session
+ * dir) with fds, waits for its ready byte on ready[0] and records it; closes both ends of
+ * ready. */
+static int start_helper(const nook_session *s, const char *prog, char *const argv[], const int *fds, int n,
+                        int ready[2], pid_t *ret_pid, uint64_t *ret_start, nook_error **err) {
+        char log_name[64];
+        snprintf(log_name, sizeof(log_name), "%s.log", argv[0]);
+        _cleanup_close_ int log = open_log(s, log_name);
+        pid_t child = spawn(prog, argv, fds, n, log);
+        int e = errno;
+        close(ready[1]);
+        int r = child < 0 ? nook_error_sys(err, e, "configure_network: starting %s", argv[0])
+                          : await_ready(s, child, ready[0], argv[0], log_name, err);
+        close(ready[0]);
+        if (r < 0)
+                return r;
+        *ret_pid = child;
+        (void)nook_proc_start_time(child, ret_start);
+        return 0;
+}
+
 /* Both helpers' exit pipe: the write end goes to the holder first, so that from the
  * moment a helper exists its life is tied to the session's. */
 static int exit_pipe(const nook_session *s, int *ret_read, nook_error **err) {
@@ -166,10 +191,6 @@ static int hand_ready(const nook_session *s, int rfd, nook_error **err) {
         nook_msg_done(&m);
         nook_msg_done(&reply);
         return r;
-}
-
-static int open_log(const nook_session *s, const char *name) {
-        return openat(s->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
 int nook_slirp_start(nook_session *s, nook_error **err) {
@@ -383,28 +404,15 @@ int nook_net_publish(nook_session *s, nook_error **err) {
                 published_close(&p);
                 return r;
         }
-        _cleanup_close_ int log = open_log(s, "nook-portfwd.log");
         char *argv[2 + NOOK_NET_MAX_TCP_PORTS + 1] = { (char *)"nook-portfwd", s->ref };
         int fds[4 + NOOK_NET_MAX_TCP_PORTS] = { userns, netns, ready[1], exit_rd };
         for (int i = 0; i < p.n; i++) {
                 argv[2 + i] = p.port[i];
                 fds[4 + i] = p.fds[i];
         }
-        pid_t child = spawn(prog, argv, fds, 4 + p.n, log);
-        int e = errno;
-        close(ready[1]);
+        r = start_helper(s, prog, argv, fds, 4 + p.n, ready, &s->portfwd_pid, &s->portfwd_start, err);
         published_close(&p);
-        if (child < 0) {
-                close(ready[0]);
-                return nook_error_sys(err, e, "configure_network: starting nook-portfwd");
-        }
-        r = await_ready(s, child, ready[0], "nook-portfwd", "nook-portfwd.log", err);
-        close(ready[0]);
-        if (r < 0)
-                return r;
-        s->portfwd_pid = child;
-        (void)nook_proc_start_time(child, &s->portfwd_start);
-        return 0;
+        return r;
 }
 
 /* nook-netd's configuration (helpers/netd.c): the host's resolvers, or --dns; the rules. */
@@ -470,24 +478,11 @@ int nook_netd_start(nook_session *s, nook_error **err) {
                 close(cfg[0]);
                 return r < 0 ? r : nook_error_sys(err, errno, "configure_network: creating a pipe");
         }
-        _cleanup_close_ int log = open_log(s, "nook-netd.log");
         char *argv[] = { (char *)"nook-netd", s->ref, NULL };
         int fds[] = { userns, netns, ready[1], exit_rd, cfg[0] };
-        pid_t child = spawn(prog, argv, fds, 5, log);
-        int e = errno;
-        close(ready[1]);
+        r = start_helper(s, prog, argv, fds, 5, ready, &s->netd_pid, &s->netd_start, err);
         close(cfg[0]);
-        if (child < 0) {
-                close(ready[0]);
-                return nook_error_sys(err, e, "configure_network: starting nook-netd");
-        }
-        r = await_ready(s, child, ready[0], "nook-netd", "nook-netd.log", err);
-        close(ready[0]);
-        if (r < 0)
-                return r;
-        s->netd_pid = child;
-        (void)nook_proc_start_time(child, &s->netd_start);
-        return nook_fault("network.after_netd");
+        return r < 0 ? r : nook_fault("network.after_netd");
 }
 
 /* comm, uid and start time: a helper of ours.  (Its exe is closed to us: slirp4netns

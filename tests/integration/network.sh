@@ -123,6 +123,48 @@ done
 assert_eq "$sent  -" "$OUT" "20 MiB through the published port, as the sandbox read them"
 run_nook session rm "bulk$$"
 ok "a published port carries 20 MiB intact, and the half-close"
+
+# a flood of connections past nook-portfwd's fd limit: the excess is closed, it does not
+# spin, and the port serves again once the flood is gone
+fp=$(free_port)
+echo "flood$$" >>"$T/envs"
+OUT=$(ulimit -n 200 && "$NOOK" session create --name "flood$$" -p "$fp:80" --rootfs "$ROOT" 2>"$T/err") && RC=0 || RC=$?
+assert_eq 0 "$RC" "session create -p under ulimit -n 200: $(cat "$T/err")"
+run_nook exec -d "flood$$" -- sh -c 'mkdir -p /www && echo after-the-flood >/www/index.html && exec httpd -f -p 80 -h /www'
+ffwd=$(sed -n 's/^portfwd_pid=//p' "$(run_dir)/$(session_ref "flood$$")/state")
+flood=$(python3 -c '
+import socket, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+def cpu():
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+held = []
+for _ in range(120):
+    try:
+        held.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+    except OSError:
+        pass
+time.sleep(0.3)
+c0 = cpu(); time.sleep(1); c1 = cpu()
+for h in held:
+    h.close()
+time.sleep(0.3)
+for _ in range(50):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n"); body = s.makefile().read()
+        if "after-the-flood" in body:
+            break
+    except OSError:
+        body = ""
+    time.sleep(0.1)
+print(c1 - c0, "served" if "after-the-flood" in body else "not-served")
+' "$fp" "$ffwd")
+ticks=${flood% *}
+[ "$ticks" -le 20 ] || fail "nook-portfwd used $ticks ticks of cpu in 1 s while 120 connections were held (spinning)"
+assert_eq served "${flood#* }" "the published port after the flood"
+run_nook session rm "flood$$"
+ok "120 connections past nook-portfwd's fd limit: no spinning, and the port serves again"
 run_nook stats --json "$webref"
 assert_eq 0 "$RC" "stats of the web process: $ERR"
 bytes=$(printf '%s\n' "$OUT" | json_query 'j["network_bytes"]')
