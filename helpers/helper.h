@@ -37,6 +37,29 @@ typedef struct hlimits {
         uint64_t layer_bytes, free_at_walk; /* the last walk, and the host fs's free bytes then */
 } hlimits;
 
+/* secrets.c: the values of prepare_secrets, in one locked mapping (arena). */
+typedef struct hsecret {
+        const char *ref;            /* in the arena */
+        const char *target;         /* destination path, or the variable's name */
+        char *env;                  /* "NAME=value" (env secrets), in the arena */
+        const unsigned char *value; /* len bytes and a NUL, in the arena */
+        size_t len;
+        bool is_env;
+        uint32_t mode;      /* file mode */
+        uint64_t uid, gid;  /* file owner inside, UINT64_MAX: the default process user */
+} hsecret;
+
+typedef struct hsecrets {
+        unsigned char *arena;
+        size_t arena_size, used;
+        hsecret *v;
+        size_t n;
+        struct nook_mask *mask; /* every value and its encodings: the monitors' capture */
+        bool held;
+        int dir_fd; /* the secret files' file system, kept to wipe them at the end; -1 */
+        char notes[1024]; /* downgrades: weak values, no memory lock */
+} hsecrets;
+
 typedef struct holder {
         int listen_fd;  /* the session's control socket (bound by the client) */
         int session_fd; /* the session dir, opened by the client before clone */
@@ -66,6 +89,7 @@ typedef struct holder {
          * after; net_failed once it ended without "1" */
         int net_ready_fd;
         bool net_failed;
+        hsecrets sec;
 } holder;
 
 /* A failure to report: errno and a message naming the step. */
@@ -107,6 +131,17 @@ int holder_write_exit_at(int dirfd, const nook_exit_record *rec);
 /* poll(2) timeout until the next deadline we enforce (-1: none), and enforcing them. */
 int holder_workloads_timeout(const holder *h);
 void holder_workloads_timers(holder *h);
+
+/* secrets.c: NOOK_MSG_SECRETS (replies; idempotent for the same secrets); at PREPARE,
+ * the secret files written (owner uid:gid unless the secret names one) into a
+ * ramfs mounted on the session dir's "secrets" (mounts.c binds each), then unstaged
+ * once bound; each workload's environment gets the env secrets (envp reallocated, NULL
+ * when out of memory); wipe: every copy of the values, at the holder's end. */
+void holder_secrets_take(holder *h, int fd, nook_msg *m);
+int holder_secrets_write(holder *h, uid_t uid, gid_t gid, char *notes, size_t notes_size, hstatus *st);
+void holder_secrets_unstage(holder *h);
+char **holder_secrets_envp(const holder *h, char **envp);
+void holder_secrets_wipe(holder *h);
 
 /* monitor.c: the monitor's life, in a fork of the holder; never returns. conn is the
  * client's connection, answered once the workload runs or failed; link, the holder's

@@ -256,6 +256,9 @@ static void serve_one(holder *h) {
         case NOOK_MSG_NET_READY:
                 handle_net_ready(h, fd, &m);
                 break;
+        case NOOK_MSG_SECRETS:
+                holder_secrets_take(h, fd, &m);
+                break;
         default:
                 nook_msg_reply_error(fd, EOPNOTSUPP, "unknown request");
         }
@@ -287,6 +290,7 @@ int main(int argc, char **argv) {
                      .pidns_fd = -1,
                      .net_ready_fd = -1,
                      .proc_fd = -1,
+                     .sec = { .dir_fd = -1 },
                      .lim = { .cgroup_fd = -1, .proc_fd = -1, .copy_fd = -1 } };
         /* the argv strings are contiguous: the init rewrites them (its /proc/1/cmdline) */
         h.title = argv[0];
@@ -328,8 +332,10 @@ int main(int argc, char **argv) {
                 if (p[1].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         while (read(h.signal_fd, &si, sizeof(si)) == sizeof(si))
-                                if (si.ssi_signo != SIGCHLD)
+                                if (si.ssi_signo != SIGCHLD) {
+                                        holder_secrets_wipe(&h);
                                         return 0; /* as pid 1, our exit ends the session */
+                                }
                         reap(&h);
                 }
                 if (p[0].revents & POLLIN)

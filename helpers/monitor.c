@@ -31,6 +31,7 @@
 #include "helper.h"
 #include "util/macro.h"
 #include "util/clock.h"
+#include "util/mask.h"
 
 #define CHUNK 65536
 #define STDIN_BUFFER_MAX (1u << 20)
@@ -43,6 +44,8 @@ typedef struct capture {
         int fd;
         uint64_t max, written;
         bool fail, full;
+        nook_mask_stream *mask; /* the session's secrets masked before a byte is kept, or NULL */
+        struct mon *m;
 } capture;
 
 typedef struct mon {
@@ -75,43 +78,65 @@ static void write_all(int fd, const char *buf, size_t n) {
         }
 }
 
-/* Appends one chunk of output, within the log's bound; the log is the only copy, so a
- * short write is retried.  1: a chunk was read; 0: end of file (or pty hangup); -1:
- * nothing to read now. */
-static int pump(mon *m, int from, capture *c) {
+/* Appends output within the log's bound; the log is the only copy, so a short write
+ * is retried. */
+static int keep(const void *buf, size_t n, void *userdata) {
+        capture *c = userdata;
+        size_t k = c->full ? 0 : c->max - c->written < (uint64_t)n ? (size_t)(c->max - c->written) : n;
+        write_all(c->fd, buf, k);
+        c->written += k;
+        if (!c->full && k < n) {
+                c->full = true;
+                if (c->fail)
+                        kill_tree(c->m, "output");
+                else {
+                        char mark[128];
+                        int l = snprintf(mark, sizeof(mark), TRUNCATED, (unsigned long long)c->max);
+                        write_all(c->fd, mark, (size_t)l);
+                }
+        }
+        return 0;
+}
+
+/* One chunk of output, through the secrets' masker when the session holds secrets (a
+ * value split across reads is still found: the masker holds back what could begin
+ * one).  1: a chunk was read; 0: end of file (or pty hangup), the held-back bytes
+ * kept; -1: nothing to read now. */
+static int pump(int from, capture *c) {
         char buf[CHUNK];
         ssize_t n = read(from, buf, sizeof(buf));
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return -1;
-        if (n <= 0)
+        if (n <= 0) {
+                if (c->mask)
+                        (void)nook_mask_flush(c->mask, keep, c);
                 return 0;
-        size_t keep = c->full ? 0 : c->max - c->written < (uint64_t)n ? (size_t)(c->max - c->written) : (size_t)n;
-        write_all(c->fd, buf, keep);
-        c->written += keep;
-        if (!c->full && keep < (size_t)n) {
-                c->full = true;
-                if (c->fail)
-                        kill_tree(m, "output");
-                else {
-                        char mark[128];
-                        int k = snprintf(mark, sizeof(mark), TRUNCATED, (unsigned long long)c->max);
-                        write_all(c->fd, mark, (size_t)k);
-                }
         }
+        if (c->mask)
+                (void)nook_mask_feed(c->mask, buf, (size_t)n, keep, c);
+        else
+                keep(buf, (size_t)n, c);
+        explicit_bzero(buf, (size_t)n);
         return 1;
 }
 
 static void drain(mon *m) {
         if (m->out_fd >= 0) {
                 fcntl(m->out_fd, F_SETFL, O_NONBLOCK);
-                while (pump(m, m->out_fd, &m->out_log) == 1)
+                while (pump(m->out_fd, &m->out_log) == 1)
                         ;
         }
         if (m->err_fd >= 0) {
                 fcntl(m->err_fd, F_SETFL, O_NONBLOCK);
-                while (pump(m, m->err_fd, &m->err_log) == 1)
+                while (pump(m->err_fd, &m->err_log) == 1)
                         ;
         }
+        /* what the masker still holds: the process has ended, or its output is no
+         * longer read (an unread pipe) */
+        if (m->out_log.mask)
+                (void)nook_mask_flush(m->out_log.mask, keep, &m->out_log);
+        if (m->err_log.mask)
+                (void)nook_mask_flush(m->err_log.mask, keep, &m->err_log);
 }
 
 /* Descendants of the workload from a procfs of the session's pid namespace (proc(5)
@@ -362,9 +387,9 @@ static _Noreturn void loop(mon *m) {
                 int r = poll(p, ELEMENTSOF(p), poll_timeout(m));
                 if (r < 0 && errno != EINTR)
                         finish(m);
-                if (p[1].revents & (POLLIN | POLLHUP | POLLERR) && pump(m, m->out_fd, &m->out_log) == 0)
+                if (p[1].revents & (POLLIN | POLLHUP | POLLERR) && pump(m->out_fd, &m->out_log) == 0)
                         m->out_fd = -1; /* EOF (or pty hangup): nothing more to read */
-                if (p[2].revents & (POLLIN | POLLHUP | POLLERR) && pump(m, m->err_fd, &m->err_log) == 0)
+                if (p[2].revents & (POLLIN | POLLHUP | POLLERR) && pump(m->err_fd, &m->err_log) == 0)
                         m->err_fd = -1;
                 if (p[3].revents & POLLIN)
                         serve_ctl(m);
@@ -381,8 +406,12 @@ static _Noreturn void loop(mon *m) {
 /* ---- setting up ------------------------------------------------------------------ */
 
 static int open_logs(mon *m, const nook_msg *q, hstatus *st) {
-        m->out_log = (capture){ .max = nook_msg_u64(q, T_OUT_MAX, UINT64_MAX), .fail = nook_msg_u64(q, T_OUT_FAIL, 0) };
-        m->err_log = (capture){ .max = nook_msg_u64(q, T_ERR_MAX, UINT64_MAX), .fail = nook_msg_u64(q, T_ERR_FAIL, 0) };
+        m->out_log = (capture){ .max = nook_msg_u64(q, T_OUT_MAX, UINT64_MAX), .fail = nook_msg_u64(q, T_OUT_FAIL, 0), .m = m };
+        m->err_log = (capture){ .max = nook_msg_u64(q, T_ERR_MAX, UINT64_MAX), .fail = nook_msg_u64(q, T_ERR_FAIL, 0), .m = m };
+        /* one masker stream per captured fd: stdout and stderr are separate texts */
+        if (m->h->sec.mask && (nook_mask_stream_new(m->h->sec.mask, &m->out_log.mask) < 0 ||
+                               nook_mask_stream_new(m->h->sec.mask, &m->err_log.mask) < 0))
+                return hfail(st, ENOMEM, "masking the secrets in the output");
         m->out_log.fd = openat(m->pdir, "out", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         m->err_log.fd = openat(m->pdir, "err", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (m->out_log.fd < 0 || m->err_log.fd < 0)
@@ -467,7 +496,7 @@ static size_t nproc_fence(const nook_msg *q, struct nook_rlimit_msg *rl, size_t 
         return nr + 1;
 }
 
-static void plan_from(const nook_msg *q, spawn_plan *p) {
+static void plan_from(const holder *h, const nook_msg *q, spawn_plan *p) {
         size_t off = 0, nr = 0, ng = 0;
         uint16_t tag;
         const void *d;
@@ -488,7 +517,7 @@ static void plan_from(const nook_msg *q, spawn_plan *p) {
         }
         nr = nproc_fence(q, rl, nr);
         p->argv = strings(q, T_ARGV);
-        p->envp = strings(q, T_ENV);
+        p->envp = holder_secrets_envp(h, strings(q, T_ENV));
         p->cwd = nook_msg_str(q, T_CWD);
         p->uid = (uid_t)nook_msg_u64(q, T_UID, 0);
         p->gid = (gid_t)nook_msg_u64(q, T_GID, 0);
@@ -527,7 +556,7 @@ static int start(mon *m, const nook_msg *q, int link, struct spawn_failure *fail
                          .status_fd = status[1],
                          .go_fd = go[0],
                          .cgroup_fd = m->h->lim.cgroup_fd };
-        plan_from(q, &p);
+        plan_from(m->h, q, &p);
         if (!p.argv || !p.argv[0] || !p.envp)
                 return hfail(st, EINVAL, "no command");
         m->pid = fork();

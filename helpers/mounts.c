@@ -24,6 +24,9 @@
 
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+#define MOUNT_ATTR_NOEXEC 0x00000008
 struct mount_attr {
         uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
@@ -580,6 +583,45 @@ static int apply_mounts(build *b, const nook_msg *m) {
         return 0;
 }
 
+/* The secret files (secrets.c), each bound read-only, nosuid, nodev and noexec at its
+ * destination, reached like a mount of the plan (no symlink out of the root, nothing
+ * under /proc or /sys) and checked to be that file after the bind (S4). */
+static int apply_secrets(build *b, const nook_msg *m) {
+        hsecrets *s = &b->h->sec;
+        uid_t uid = (uid_t)nook_msg_u64(m, T_SECRET_UID, getuid());
+        gid_t gid = (gid_t)nook_msg_u64(m, T_SECRET_GID, getgid());
+        if (holder_secrets_write(b->h, uid, gid, b->notes, b->notes_size, b->st) < 0)
+                return -b->st->err;
+        for (size_t i = 0; i < s->n; i++) {
+                const hsecret *v = &s->v[i];
+                if (v->is_env)
+                        continue;
+                plan_mount pm = { .kind = "secret", .dest = v->target, .ro = true, .file = true, .fd = UINT64_MAX };
+                char name[24], p[32];
+                snprintf(name, sizeof(name), "%zu", i);
+                _cleanup_close_ int src = openat(s->dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_close_ int dst = src < 0 ? -1 : open_target(b, &pm, true);
+                if (src < 0)
+                        return hfail(b->st, errno, "opening secret %s", v->ref);
+                if (dst < 0)
+                        return dst;
+                if (mount(fdpath(p, src), fdpath((char[32]){ 0 }, dst), NULL, MS_BIND, NULL) < 0)
+                        return hfail(b->st, errno, "binding secret %s at %s", v->ref, v->target);
+                _cleanup_close_ int top = open_target(b, &pm, false);
+                struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                                    MOUNT_ATTR_NOEXEC };
+                if (top < 0 || !same_inode(src, top))
+                        return top < 0 ? top : hfail(b->st, EXDEV, "%s changed while it was being mounted: refused",
+                                                     v->target);
+                if (syscall(SYS_mount_setattr, top, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0 &&
+                    mount_fd(NULL, top, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                             NULL) < 0)
+                        return hfail(b->st, errno, "making secret %s read-only", v->ref);
+        }
+        holder_secrets_unstage(b->h);
+        return 0;
+}
+
 /* The image's WorkingDir, made when the image lacks it (docker does the same), one
  * component at a time without following a symlink; a failure is a note, not an error:
  * the process then says which directory it could not enter. */
@@ -662,6 +704,8 @@ int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size,
                 r = etc_files(&b, m);
         if (r >= 0)
                 r = apply_mounts(&b, m);
+        if (r >= 0)
+                r = apply_secrets(&b, m);
         if (r >= 0)
                 make_workdir(&b, nook_msg_str(m, T_WORKDIR));
         if (r >= 0)

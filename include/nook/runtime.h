@@ -18,7 +18,7 @@ extern "C" {
 
 typedef struct nook_runtime nook_runtime;
 
-#define NOOK_OPTIONS_VERSION 1
+#define NOOK_OPTIONS_VERSION 2
 
 typedef struct nook_options {
         unsigned version;         /* NOOK_OPTIONS_VERSION */
@@ -30,6 +30,12 @@ typedef struct nook_options {
          * source_alias) to host paths; added to $NOOK_ALIASES (entries separated by
          * newlines or ';') and ~/.config/nook/aliases (one entry a line). */
         const char *const *aliases;
+        /* (version 2) NULL-terminated "REF=SOURCE" entries saying where the value of a
+         * secret ref (prepare_secrets) comes from: file:PATH, env:VAR (read once, then
+         * wiped from this process's environment), fd:N, or store:NAME (`nook secret`);
+         * added to ~/.config/nook/secrets (one entry a line).  A ref with no source is
+         * looked up in the named store under its own name. */
+        const char *const *secret_sources;
 } nook_options;
 
 #define NOOK_OPTIONS_INIT \

@@ -75,6 +75,11 @@ static inline void cli_runtime_freep(nook_runtime **rt) {
 /* Opens the runtime with the global options; on failure reports and returns -1. */
 int cli_open_runtime(nook_runtime **ret);
 /* The same with NULL-terminated "NAME=PATH" aliases added (to those of --alias). */
+/* --secret-source REF=SOURCE (global) and --secret ...,src=SOURCE: "REF=SOURCE" entries
+ * for nook_options.secret_sources (secretopts.c). */
+extern char **arg_secret_sources;
+extern size_t arg_n_secret_sources;
+int cli_opt_secret_source(const char *arg);
 int cli_open_runtime_aliases(const char *const *aliases, nook_runtime **ret);
 /* The value at JSON pointer `pointer` of a result, newly allocated; NULL when absent. */
 char *cli_json_get(const char *json, const char *pointer);

@@ -103,6 +103,11 @@ static void help_main(FILE *f) {
               "                 let requests name the host directory PATH as NAME (a\n"
               "                 workspace or mount source: --workspace NAME, -v NAME:/dst);\n"
               "                 repeatable; added to $NOOK_ALIASES and ~/.config/nook/aliases\n"
+              "  --secret-source REF=SOURCE\n"
+              "                 where the value of secret REF comes from (--secret REF):\n"
+              "                 file:PATH, env:VAR (read once, then wiped from nook's own\n"
+              "                 environment), fd:N or store:NAME (nook secret create);\n"
+              "                 repeatable; added to ~/.config/nook/secrets\n"
               "  --version      print the version and exit\n"
               "  -h, --help     print this help and exit\n"
               "\n"
@@ -155,6 +160,20 @@ int main(int argc, char **argv) {
                         arg_storage = argv[i] + 10;
                         if (arg_storage[0] != '/')
                                 return cli_usage_error(NULL, "--storage needs an absolute path, got '%s'", arg_storage);
+                        continue;
+                }
+                if (strcmp(argv[i], "--secret-source") == 0 && i + 1 < argc) {
+                        int r = cli_opt_secret_source(argv[++i]);
+                        if (r)
+                                return r;
+                        continue;
+                }
+                if (strcmp(argv[i], "--secret-source") == 0)
+                        return cli_usage_error(NULL, "--secret-source needs REF=SOURCE");
+                if (strncmp(argv[i], "--secret-source=", 16) == 0) {
+                        int r = cli_opt_secret_source(argv[i] + 16);
+                        if (r)
+                                return r;
                         continue;
                 }
                 if (strcmp(argv[i], "--alias") == 0 && i + 1 < argc) {

@@ -78,6 +78,7 @@ int cli_open_runtime_aliases(const char *const *aliases, nook_runtime **ret) {
         nook_options o = NOOK_OPTIONS_INIT;
         o.data_dir = arg_storage;
         o.aliases = arg_n_aliases + n ? all : NULL;
+        o.secret_sources = (const char *const *)arg_secret_sources;
         nook_error *err = NULL;
         if (nook_runtime_open(&o, ret, &err) < 0) {
                 cli_report(err);

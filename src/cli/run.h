@@ -58,6 +58,9 @@ typedef struct cli_session_opts {
         char *ws_ref, *ws_flag, *ws_dest;
         const char *ws_mode;
         bool deny_single_file;
+        /* --secret (secretopts.c): spec.secrets' secret_mounts and env_secrets */
+        json_t *sec_mounts, *sec_envs;
+        unsigned n_secrets;
 } cli_session_opts;
 
 #define CLI_SESSION_OPTS_INIT                                                                     \
@@ -116,6 +119,7 @@ enum {
         OPT_DNS,
         OPT_ADD_HOST,
         OPT_EGRESS,
+        OPT_SECRET,
 };
 
 /* The getopt entries of each option family, spliced into the verbs' tables so that a flag
@@ -148,6 +152,7 @@ enum {
                 { "publish", required_argument, NULL, 'p' }, { "dns", required_argument, NULL, OPT_DNS },             \
                 { "add-host", required_argument, NULL, OPT_ADD_HOST },                                                \
                 { "egress", required_argument, NULL, OPT_EGRESS },                                                    \
+                { "secret", required_argument, NULL, OPT_SECRET },                                                    \
                 { "hostname", required_argument, NULL, OPT_HOSTNAME }, {                                              \
                 "userns", required_argument, NULL, OPT_USERNS                                                         \
         }
@@ -188,6 +193,14 @@ int cli_net_ext(const cli_session_opts *s, json_t *ext);
 /* spec.network for --egress, or NULL (disabled: the ext's mode decides). */
 json_t *cli_net_policy(const cli_session_opts *s);
 void cli_net_done(cli_session_opts *s);
+
+/* ---- secretopts.c: --secret, --secret-source ---- */
+
+/* --secret SPEC into s; 0 or the exit code after reporting. */
+int cli_secret_opt(const char *arg, cli_session_opts *s, const char *verb);
+/* spec.secrets for the --secret options, or NULL when none was given. */
+json_t *cli_secrets_spec(const cli_session_opts *s);
+void cli_secrets_done(cli_session_opts *s);
 
 /* ---- spec.c: the requests ---- */
 

@@ -18,6 +18,7 @@
 #include "util/strbuf.h"
 
 void cli_session_opts_done(cli_session_opts *s) {
+        cli_secrets_done(s);
         free(s->rootfs);
         s->rootfs = NULL;
         free(s->image_resolved);
@@ -675,6 +676,8 @@ int cli_session_opt(int c, const char *arg, cli_session_opts *s, const char *ver
         case OPT_ADD_HOST:
         case OPT_EGRESS:
                 return cli_net_opt(c, arg, s, verb);
+        case OPT_SECRET:
+                return cli_secret_opt(arg, s, verb);
         case OPT_HOSTNAME:
                 if (!hostname_valid(arg))
                         return cli_usage_error(verb,
@@ -869,6 +872,9 @@ static json_t *environment(const char *env_id, const cli_session_opts *s, uint64
         json_t *net = s ? cli_net_policy(s) : NULL;
         if (net)
                 r |= json_object_set_new(json_object_get(env, "spec"), "network", net);
+        json_t *sec = s ? cli_secrets_spec(s) : NULL;
+        if (sec)
+                r |= json_object_set_new(json_object_get(env, "spec"), "secrets", sec);
         if (r) {
                 json_decref(env);
                 return NULL;
@@ -1031,14 +1037,16 @@ static json_t *req_prepare_environment(const char *env_id, const cli_session_opt
 int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts *s, bool owned_by_caller, int sigfd,
                    bool verbose) {
         /* the image first: a missing one fails before any namespace exists */
-        static const char *const methods[] = { "resolve_image", "prepare_session", "prepare_rootfs",
-                                               "configure_network", "prepare_environment" };
+        static const char *const methods[] = { "resolve_image",     "prepare_session", "prepare_rootfs",
+                                               "configure_network", "prepare_secrets", "prepare_environment" };
         _cleanup_free_ char *digest = s->image_resolved ? cli_json_get(s->image_resolved, "/digest") : NULL;
         for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
                 if (i == 0 && (!s->image || digest))
                         continue;
                 /* none and host need no setting up: not a round trip on the start path */
                 if (i == 3 && strcmp(s->network, "slirp4netns") != 0)
+                        continue;
+                if (i == 4 && !s->sec_mounts && !s->sec_envs)
                         continue;
                 json_t *req = i == 0   ? req_resolve_image(s)
                               : i == 1 ? req_prepare_session(env_id, s, owned_by_caller)
@@ -1057,6 +1065,10 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
                 }
                 if (i == 0 && !(digest = cli_json_get(out, "/digest")))
                         return EXIT_NOOK;
+                /* a secret too short to mask is a downgrade the user must see */
+                const char *note = i == 4 ? nook_runtime_last_note(rt) : NULL;
+                if (note)
+                        fprintf(stderr, "nook: warning: %s\n", note);
                 /* a signal that came meanwhile stops here: the caller removes the session */
                 int sig = cli_signal_take(sigfd);
                 if (sig)

@@ -16,6 +16,9 @@ typedef struct nook_adapter_config {
         const char *data_dir;
         const char *run_dir;
         const char *const *aliases; /* NULL-terminated "NAME=PATH": the operator's host paths */
+        /* NULL-terminated "REF=SOURCE" (file:PATH, env:VAR, fd:N, store:NAME): where the
+         * operator keeps secret values (prepare_secrets) */
+        const char *const *secret_sources;
 } nook_adapter_config;
 
 /* What every operation gets besides its request. */
@@ -24,6 +27,8 @@ typedef struct nook_call_ctx {
         int64_t call_id;       /* the call's journal row, 0 when not journaled */
         const nook_adapter_config *config;
         const char *downgrade; /* prepare_session: what the fallback accepted this host lacks, or NULL */
+        char *note;            /* set (malloc'd) by the adapter: what this call gave up, journaled and
+                                  returned by nook_runtime_last_note (a secret too short to mask) */
 } nook_call_ctx;
 
 #define NOOK_OP(name, req_t, res_t) \

@@ -303,11 +303,19 @@ static const nook_alt network_alts[] = {
         { .tag = "adapter_defined_denied" },
 };
 
+static const nook_field secret_file_ext_fields[] = {
+        UINT_OPT(nook_secret_file_ext, mode, 0, 0777),
+        UINT_OPT(nook_secret_file_ext, uid, 0, 4294967294u),
+        UINT_OPT(nook_secret_file_ext, gid, 0, 4294967294u),
+};
+static const nook_schema schema_secret_file_ext = NOOK_SCHEMA(nook_secret_file_ext, secret_file_ext_fields, NULL);
+
 static const nook_field secret_mount_fields[] = {
         ID(nook_secret_mount, secret_ref, NOOK_REQ),
         ID(nook_secret_mount, mount_ref, 0),
         F_(nook_secret_mount, destination, "destination", NOOK_F_JSON, NOOK_REQ), /* DestinationRef: id = path */
         JSON(nook_secret_mount, redaction_policy_ref),
+        OBJ_OPT(nook_secret_mount, nook, schema_secret_file_ext),
 };
 static const nook_schema schema_secret_mount = NOOK_SCHEMA(nook_secret_mount, secret_mount_fields, NULL);
 static const nook_field elem_secret_mount = { .type = NOOK_F_OBJECT, .schema = &schema_secret_mount };

@@ -204,11 +204,20 @@ typedef struct nook_net_relay {
         nook_array relay_refs; /* char *: operator aliases naming host unix sockets */
 } nook_net_relay;
 
+/* ext of a secret mount: the file's mode and owner inside (podman's --secret mode=,
+ * uid=, gid=); absent: 0400, owned by the session's default process user */
+typedef struct nook_secret_file_ext {
+        uint64_t mode, uid, gid;
+        bool has_mode, has_uid, has_gid;
+} nook_secret_file_ext;
+
 typedef struct nook_secret_mount {
         char *secret_ref;
         char *mount_ref;
-        char *destination;          /* JSON: DestinationRef */
+        char *destination;          /* JSON: DestinationRef, id = the absolute path inside */
         char *redaction_policy_ref; /* JSON */
+        nook_secret_file_ext nook;  /* ext */
+        bool has_nook;
 } nook_secret_mount;
 
 typedef struct nook_env_secret {

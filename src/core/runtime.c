@@ -30,6 +30,7 @@ struct nook_runtime {
         char *journal_path;
         size_t max_request;
         char **aliases;                 /* NULL-terminated NAME=PATH */
+        char **secret_sources;          /* NULL-terminated REF=SOURCE: options, then ~/.config/nook/secrets */
         nook_journal *journal;          /* opened on the first journaled call */
         nook_capability_report *report; /* measured once per runtime, for selection */
         char *last_note;                /* what the last call accepted to give up, or NULL */
@@ -95,7 +96,10 @@ static char *resolve_run_dir(const nook_options *o) {
         return asprintf(&s, "/tmp/nook-%u", (unsigned)getuid()) < 0 ? NULL : s;
 }
 
-static int push_alias(char ***v, size_t *n, const char *entry, size_t len) {
+/* One "NAME=VALUE" entry of a map (aliases: VALUE an absolute path; secret sources:
+ * "file:", "env:", "fd:" or "store:" and the rest); blanks, comments and other lines
+ * are skipped. */
+static int push_entry(char ***v, size_t *n, const char *entry, size_t len, bool secret) {
         while (len && (entry[len - 1] == '\n' || entry[len - 1] == '\r' || entry[len - 1] == ' '))
                 len--;
         while (len && (*entry == ' ' || *entry == '\t')) {
@@ -103,8 +107,10 @@ static int push_alias(char ***v, size_t *n, const char *entry, size_t len) {
                 len--;
         }
         const char *eq = memchr(entry, '=', len);
-        if (!len || *entry == '#' || !eq || eq == entry || eq[1] != '/')
-                return 0; /* blank, comment, or not NAME=/absolute/path */
+        if (!len || *entry == '#' || !eq || eq == entry)
+                return 0;
+        if (!secret && eq[1] != '/')
+                return 0; /* not NAME=/absolute/path */
         char **nv = realloc(*v, (*n + 2) * sizeof(char *));
         if (!nv)
                 return -ENOMEM;
@@ -115,10 +121,10 @@ static int push_alias(char ***v, size_t *n, const char *entry, size_t len) {
         return 0;
 }
 
-static int push_aliases_from(char ***v, size_t *n, const char *text, const char *seps) {
+static int push_entries_from(char ***v, size_t *n, const char *text, const char *seps) {
         for (const char *p = text; p && *p;) {
                 size_t len = strcspn(p, seps);
-                if (push_alias(v, n, p, len) < 0)
+                if (push_entry(v, n, p, len, false) < 0)
                         return -ENOMEM;
                 p += len;
                 if (*p)
@@ -127,26 +133,27 @@ static int push_aliases_from(char ***v, size_t *n, const char *text, const char 
         return 0;
 }
 
-/* Aliases: the options first (they win), then $NOOK_ALIASES, then the config file. */
-static int load_aliases(const nook_options *o, char ***ret) {
+/* A map: the options' entries first (they win), then (aliases) $NOOK_ALIASES, then the
+ * config file ~/.config/nook/<file> (one entry a line). */
+static int load_map(const char *const *given, const char *file, bool secret, char ***ret) {
         char **v = calloc(1, sizeof(char *));
         size_t n = 0;
         int r = v ? 0 : -ENOMEM;
-        for (size_t i = 0; r >= 0 && o && o->aliases && o->aliases[i]; i++)
-                r = push_alias(&v, &n, o->aliases[i], strlen(o->aliases[i]));
-        if (r >= 0)
-                r = push_aliases_from(&v, &n, getenv("NOOK_ALIASES"), ";\n");
+        for (size_t i = 0; r >= 0 && given && given[i]; i++)
+                r = push_entry(&v, &n, given[i], strlen(given[i]), secret);
+        if (r >= 0 && !secret)
+                r = push_entries_from(&v, &n, getenv("NOOK_ALIASES"), ";\n");
         _cleanup_free_ char *path = NULL;
         const char *cfg = getenv("XDG_CONFIG_HOME");
         _cleanup_free_ char *home = home_dir();
         if (cfg && cfg[0] == '/')
-                r = r < 0 || asprintf(&path, "%s/nook/aliases", cfg) < 0 ? -ENOMEM : r;
+                r = r < 0 || asprintf(&path, "%s/nook/%s", cfg, file) < 0 ? -ENOMEM : r;
         else if (home)
-                r = r < 0 || asprintf(&path, "%s/.config/nook/aliases", home) < 0 ? -ENOMEM : r;
+                r = r < 0 || asprintf(&path, "%s/.config/nook/%s", home, file) < 0 ? -ENOMEM : r;
         _cleanup_fclose_ FILE *f = path ? fopen(path, "re") : NULL;
         char line[4096];
         while (r >= 0 && f && fgets(line, sizeof(line), f))
-                r = push_alias(&v, &n, line, strlen(line));
+                r = push_entry(&v, &n, line, strlen(line), secret);
         if (r < 0) {
                 strv_free(v);
                 return r;
@@ -166,6 +173,7 @@ nook_runtime *nook_runtime_free(nook_runtime *rt) {
                 free(rt->report);
         }
         strv_free(rt->aliases);
+        strv_free(rt->secret_sources);
         free(rt->last_note);
         free(rt->data_dir);
         free(rt->run_dir);
@@ -187,11 +195,14 @@ int nook_runtime_open_ops(const nook_adapter_ops *ops, const nook_options *opts,
         if (asprintf(&rt->journal_path, "%s/journal.db", rt->data_dir) < 0)
                 return nook_error_oom(err);
         rt->max_request = opts && opts->max_request_bytes ? opts->max_request_bytes : NOOK_MAX_REQUEST_BYTES;
-        if (load_aliases(opts, &rt->aliases) < 0)
+        if (load_map(opts ? opts->aliases : NULL, "aliases", false, &rt->aliases) < 0 ||
+            load_map(opts && opts->version >= 2 ? opts->secret_sources : NULL, "secrets", true,
+                     &rt->secret_sources) < 0)
                 return nook_error_oom(err);
         rt->config = (nook_adapter_config){ .data_dir = rt->data_dir,
                                             .run_dir = rt->run_dir,
-                                            .aliases = (const char *const *)rt->aliases };
+                                            .aliases = (const char *const *)rt->aliases,
+                                            .secret_sources = (const char *const *)rt->secret_sources };
         int r = rt->ops->open(&rt->config, &rt->state, err);
         if (r < 0)
                 return nook_error_prefix(err, r, "opening the %s adapter", rt->ops->name);
@@ -473,9 +484,12 @@ static int call_buf(nook_runtime *rt, const char *method, const char *request, s
                               .config = &rt->config,
                               .downgrade = note };
         r = invoke(rt, &ctx, c.m->id, c.req, c.res, err);
+        _cleanup_free_ char *adapter_note = TAKE_PTR(ctx.note);
         if (r < 0)
                 return journal_failure(rt, &c, r, err);
-        rt->last_note = TAKE_PTR(note);
+        if (adapter_note && c.journaled && (r = nook_journal_note(rt->journal, c.call_id, adapter_note, err)) < 0)
+                return journal_failure(rt, &c, r, err);
+        rt->last_note = note ? TAKE_PTR(note) : TAKE_PTR(adapter_note);
         return finish(rt, &c, ret_result_json, err);
 }
 

@@ -25,7 +25,11 @@ struct field {
         uint32_t len;
 };
 
+/* Every buffer is wiped before it is freed or moved: a message may carry secret values
+ * (NOOK_MSG_SECRETS), and no copy of one may linger in freed heap. */
 void nook_msg_done(nook_msg *m) {
+        if (m->buf)
+                explicit_bzero(m->buf, m->cap);
         free(m->buf);
         m->buf = NULL;
         m->len = m->cap = 0;
@@ -47,10 +51,15 @@ static int grow(nook_msg *m, size_t extra) {
         size_t cap = m->cap ? m->cap : 512;
         while (cap < m->len + extra)
                 cap *= 2;
-        char *b = realloc(m->buf, cap);
+        char *b = malloc(cap);
         if (!b) {
                 m->failed = true;
                 return -ENOMEM;
+        }
+        if (m->buf) {
+                memcpy(b, m->buf, m->len);
+                explicit_bzero(m->buf, m->cap);
+                free(m->buf);
         }
         m->buf = b;
         m->cap = cap;

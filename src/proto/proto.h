@@ -25,6 +25,7 @@ typedef enum nook_msg_type {
         NOOK_MSG_RESIZE,    /* to a monitor: T_ROWS, T_COLS of the pty */
         NOOK_MSG_HOLD,      /* -> REPLY: keep the fds (exit fds of the network's helpers) until the holder ends */
         NOOK_MSG_NET_READY, /* -> REPLY: the fd slirp4netns writes "1" to once up; spawn nothing before */
+        NOOK_MSG_SECRETS,   /* -> REPLY: hold the T_SECRET values (prepare_secrets); T_MESSAGE lists weak ones */
 
         /* monitor -> holder on its link: T_PID, T_DEADLINE_MS and the workload's pidfd */
         NOOK_MSG_STARTED = 20,
@@ -91,7 +92,22 @@ typedef enum nook_tag {
         T_ERR_MAX,       /* u64, SPAWN: bytes the stderr capture log keeps */
         T_OUT_FAIL,      /* u64, SPAWN: 1 = kill the process past T_OUT_MAX (else a marker ends the log) */
         T_ERR_FAIL,      /* u64, SPAWN: the same for stderr */
+        /* SECRETS (helpers/secrets.c) */
+        T_SECRET = 100, /* group of S_* fields, repeated: one secret */
+        T_SECRET_UID,   /* u64, PREPARE: owner of mounted secrets without S_UID (the default process user) */
+        T_SECRET_GID,   /* u64, PREPARE: their group without S_GID */
 } nook_tag;
+
+/* The fields of one T_SECRET group: S_REF, S_KIND, S_TARGET and S_VALUE required. */
+typedef enum nook_secret_tag {
+        S_REF = 1, /* str: the secret's ref, [A-Za-z0-9._-], named in "[REDACTED:<ref>]" */
+        S_KIND,    /* str: "file" (a read-only file at S_TARGET) or "env" (variable S_TARGET of every process) */
+        S_TARGET,  /* str: absolute path inside the root, or a variable name */
+        S_VALUE,   /* bytes: the value (wiped from every buffer once held: proto.c) */
+        S_MODE,    /* u64: file mode bits (default 0400) */
+        S_UID,     /* u64: file owner inside the session (default T_SECRET_UID) */
+        S_GID,     /* u64: file group inside the session (default T_SECRET_GID) */
+} nook_secret_tag;
 
 /* The fields of one T_MOUNT group: each at most once, every one but M_FD required; an
  * unknown one is an error (the holder refuses the plan rather than guess). */

@@ -31,15 +31,16 @@ static const struct {
         { "no_network_guarantee", NOOK_FACT_USERNS | NOOK_FACT_NETNS, true },
         { "egress_allowlist",
           NOOK_FACT_USERNS | NOOK_FACT_NETNS | NOOK_FACT_NFTABLES | NOOK_FACT_SLIRP4NETNS | NOOK_FACT_TUN, true },
-        { "secret_isolation", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
-        { "secret_mount", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, false },
-        { "secret_redaction", NOOK_FACT_USERNS, false },
+        { "secret_isolation", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, true },
+        { "secret_mount", NOOK_FACT_USERNS | NOOK_FACT_MOUNTNS, true },
+        { "secret_redaction", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, true },
         { "process_timeout", NOOK_FACT_USERNS | NOOK_FACT_PIDNS | NOOK_FACT_PIDFD, true },
         { "process_signal", NOOK_FACT_USERNS | NOOK_FACT_PIDNS | NOOK_FACT_PIDFD, true },
         { "process_rlimits", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, true },
         { "content_ref_io", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, true },
-        { "io_redaction", NOOK_FACT_USERNS | NOOK_FACT_PIDNS,
-          true }, /* output reaches the host only as the io policy allows */
+        /* output reaches the host only as the io policy allows, with the session's
+         * secret values masked by the monitor before a byte is kept */
+        { "io_redaction", NOOK_FACT_USERNS | NOOK_FACT_PIDNS, true },
         { "process_stats", NOOK_FACT_USERNS | NOOK_FACT_PIDNS | NOOK_FACT_PROCFS_MOUNT, true },
         { "cleanup", NOOK_FACT_USERNS | NOOK_FACT_PIDFD, true },
         { "detach", NOOK_FACT_USERNS, true },
@@ -156,13 +157,15 @@ static int userns_capability_report(void *state, nook_call_ctx *ctx, const nook_
         /* What nook offers, field by field: the sandbox runs on this machine, on a kernel
          * shared with its other users; every stage is journaled before it acts; cleanup
          * and gc remove what a session made, after any crash; no data leaves the
-         * machine; no secret is held yet (the secrets stage is not built). */
+         * machine; secret values are held by the session's own holder (locked memory,
+         * never on disk, masked from output), on a kernel shared with the machine's
+         * other users: best effort, not the required isolation of a separate kernel. */
         ret->trust = (nook_trust){ .locality = NOOK_LOCALITY_LOCAL,
                                    .tenancy = NOOK_TENANCY_SHARED_ALLOWED,
                                    .auditability = NOOK_LEVEL_REQUIRED,
                                    .cleanup = NOOK_CLEANUP_GUARANTEE_REQUIRED,
                                    .data_residency = { .tag = NOOK_RESIDENCY_LOCAL_ONLY },
-                                   .secret_isolation = NOOK_LEVEL_NONE };
+                                   .secret_isolation = NOOK_LEVEL_BEST_EFFORT };
         /* the journal stays in the data dir across sessions and reboots until pruned */
         ret->log_retention = NOOK_RETENTION_DURABLE;
         if (!ret->report_ref || !ret->adapter_ref || !ret->adapter_kind || !ret->adapter_version ||
@@ -171,18 +174,6 @@ static int userns_capability_report(void *state, nook_call_ctx *ctx, const nook_
         if ((r = fill_health(p, ret, err)) < 0 || (r = fill_capabilities(p, ret, err)) < 0)
                 return r;
         return fill_findings(p, c, ret, err);
-}
-
-/* An environment without secrets needs nothing materialised: that answer is exact.
- * Holding secret values is the secrets stage's, not built yet. */
-static int userns_prepare_secrets(void *state, nook_call_ctx *ctx, const nook_prepare_secrets_req *req,
-                                  nook_secrets_result *ret, nook_error **err) {
-        const nook_secrets *want = &req->environment.spec.secrets;
-        if (want->secret_mounts.n == 0 && want->env_secrets.n == 0 && req->secret_values.n == 0) {
-                ret->teardown_required = want->teardown_required;
-                return 0;
-        }
-        return nook_error_not_implemented(err, "prepare_secrets (secrets)");
 }
 
 const nook_adapter_ops nook_userns_adapter = {
@@ -196,7 +187,7 @@ const nook_adapter_ops nook_userns_adapter = {
         .prepare_rootfs = nook_userns_prepare_rootfs,
         .resolve_mounts = nook_userns_resolve_mounts,
         .configure_network = nook_userns_configure_network,
-        .prepare_secrets = userns_prepare_secrets,
+        .prepare_secrets = nook_userns_prepare_secrets,
         .prepare_environment = nook_userns_prepare_environment,
         .start_process = nook_userns_start_process,
         .stream_io = nook_userns_stream_io,

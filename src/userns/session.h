@@ -69,6 +69,8 @@ typedef struct nook_session {
         uint64_t netd_start;
         pid_t portfwd_pid; /* nook-portfwd, when TCP ports are published */
         uint64_t portfwd_start;
+        /* prepare_secrets: what the holder holds, "ref:file:/path ref:env:NAME ..." (never a value) */
+        char *secrets;
 } nook_session;
 
 /* The state file's table: the key of each field, in the order written (record.h). */

@@ -17,6 +17,8 @@ int nook_userns_prepare_rootfs(void *state, nook_call_ctx *ctx, const nook_prepa
                                nook_ref_result *ret, nook_error **err);
 int nook_userns_configure_network(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_ref_result *ret,
                                   nook_error **err);
+int nook_userns_prepare_secrets(void *state, nook_call_ctx *ctx, const nook_prepare_secrets_req *req,
+                                nook_secrets_result *ret, nook_error **err);
 int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_env_req *req, nook_ref_result *ret,
                                     nook_error **err);
 int nook_userns_start_process(void *state, nook_call_ctx *ctx, const nook_start_process_req *req,
