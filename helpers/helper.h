@@ -140,7 +140,10 @@ void holder_workloads_timers(holder *h);
 void holder_secrets_take(holder *h, int fd, nook_msg *m);
 int holder_secrets_write(holder *h, uid_t uid, gid_t gid, char *notes, size_t notes_size, hstatus *st);
 void holder_secrets_unstage(holder *h);
-char **holder_secrets_envp(const holder *h, char **envp);
+/* envp (reallocated) with the env secrets and the T_ENV_SECRET entries of q; the
+ * latter's strings in *ret_block (*ret_size bytes), which the caller wipes and frees.
+ * NULL: out of memory, or a value_ref secret holding a NUL byte. */
+char **holder_secrets_envp(const holder *h, const nook_msg *q, char **envp, char **ret_block, size_t *ret_size);
 void holder_secrets_wipe(holder *h);
 
 /* monitor.c: the monitor's life, in a fork of the holder; never returns. conn is the
@@ -168,6 +171,8 @@ typedef struct spawn_plan {
         bool pty;
         int status_fd;
         int go_fd;     /* one byte once the holder has our pidfd; EOF: the monitor died first */
+        char *secret_env; /* the value_ref variables' strings (secrets.c), wiped once exec'd */
+        size_t secret_env_size;
         int cgroup_fd; /* the workloads' cgroup v2 dir to join first, or -1 */
 } spawn_plan;
 

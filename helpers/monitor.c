@@ -517,7 +517,7 @@ static void plan_from(const holder *h, const nook_msg *q, spawn_plan *p) {
         }
         nr = nproc_fence(q, rl, nr);
         p->argv = strings(q, T_ARGV);
-        p->envp = holder_secrets_envp(h, strings(q, T_ENV));
+        p->envp = holder_secrets_envp(h, q, strings(q, T_ENV), &p->secret_env, &p->secret_env_size);
         p->cwd = nook_msg_str(q, T_CWD);
         p->uid = (uid_t)nook_msg_u64(q, T_UID, 0);
         p->gid = (gid_t)nook_msg_u64(q, T_GID, 0);
@@ -557,7 +557,10 @@ static int start(mon *m, const nook_msg *q, int link, struct spawn_failure *fail
                          .go_fd = go[0],
                          .cgroup_fd = m->h->lim.cgroup_fd };
         plan_from(m->h, q, &p);
-        if (!p.argv || !p.argv[0] || !p.envp)
+        if (!p.envp)
+                return hfail(st, EINVAL, "the environment: out of memory, or a secret named by a value_ref holds a "
+                                         "NUL byte (it cannot be a variable's value)");
+        if (!p.argv || !p.argv[0])
                 return hfail(st, EINVAL, "no command");
         m->pid = fork();
         if (m->pid < 0)
@@ -587,6 +590,10 @@ static int start(mon *m, const nook_msg *q, int link, struct spawn_failure *fail
         do
                 n = read(status[0], fail, sizeof(*fail));
         while (n < 0 && errno == EINTR);
+        if (p.secret_env) {
+                explicit_bzero(p.secret_env, p.secret_env_size);
+                free(p.secret_env);
+        }
         close(status[0]);
         if (m->pidfd < 0)
                 return hfail(st, pidfd_errno, "pidfd_open");

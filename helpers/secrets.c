@@ -312,31 +312,76 @@ void holder_secrets_unstage(holder *h) {
         (void)unlinkat(h->session_fd, "secrets", AT_REMOVEDIR);
 }
 
-char **holder_secrets_envp(const holder *h, char **envp) {
+static const hsecret *by_ref(const hsecrets *s, const char *ref, size_t n) {
+        for (size_t i = 0; i < s->n; i++)
+                if (strlen(s->v[i].ref) == n && !strncmp(s->v[i].ref, ref, n))
+                        return &s->v[i];
+        return NULL;
+}
+
+/* NAME=value into v (n entries, room for one more), replacing a plain NAME. */
+static size_t put_env(char **v, size_t n, char *kv, size_t name_len) {
+        size_t k = 0;
+        while (k < n && strncmp(v[k], kv, name_len + 1) != 0)
+                k++;
+        v[k] = kv;
+        return n + (k == n);
+}
+
+char **holder_secrets_envp(const holder *h, const nook_msg *q, char **envp, char **ret_block, size_t *ret_size) {
         const hsecrets *s = &h->sec;
-        size_t n = 0, extra = 0;
+        size_t n = 0, extra = 0, block = 0, off = 0;
+        uint16_t tag;
+        const void *d;
+        uint32_t len;
+        *ret_block = NULL;
+        *ret_size = 0;
         while (envp && envp[n])
                 n++;
         for (size_t i = 0; i < s->n; i++)
                 extra += s->v[i].is_env;
+        /* value_ref entries (T_ENV_SECRET "NAME=REF"): strings of their own, wiped by
+         * the caller once the workload runs */
+        while (nook_msg_next(q, &off, &tag, &d, &len)) {
+                const char *eq = tag == T_ENV_SECRET && len && ((const char *)d)[len - 1] == 0 ? strchr(d, '=') : NULL;
+                const hsecret *v = eq ? by_ref(s, eq + 1, strlen(eq + 1)) : NULL;
+                if (!v)
+                        continue;
+                if (memchr(v->value, 0, v->len))
+                        return NULL;
+                block += (size_t)(eq - (const char *)d) + 1 + v->len + 1;
+                extra++;
+        }
         if (!envp || !extra)
                 return envp;
-        char **v = realloc(envp, (n + extra + 1) * sizeof(char *));
-        if (!v)
+        char **nv = realloc(envp, (n + extra + 1) * sizeof(char *));
+        char *b = block ? malloc(block) : NULL;
+        if (!nv || (block && !b)) {
+                free(b);
                 return NULL;
-        for (size_t i = 0; i < s->n; i++) {
-                if (!s->v[i].is_env)
-                        continue;
-                size_t kl = strlen(s->v[i].target);
-                /* the secret wins over a plain variable of the same name */
-                size_t k = 0;
-                while (k < n && !(strncmp(v[k], s->v[i].env, kl + 1) == 0))
-                        k++;
-                v[k] = s->v[i].env;
-                n += k == n;
         }
-        v[n] = NULL;
-        return v;
+        for (size_t i = 0; i < s->n; i++)
+                if (s->v[i].is_env)
+                        n = put_env(nv, n, s->v[i].env, strlen(s->v[i].target));
+        off = 0;
+        size_t used = 0;
+        while (b && nook_msg_next(q, &off, &tag, &d, &len)) {
+                const char *eq = tag == T_ENV_SECRET && len && ((const char *)d)[len - 1] == 0 ? strchr(d, '=') : NULL;
+                const hsecret *v = eq ? by_ref(s, eq + 1, strlen(eq + 1)) : NULL;
+                if (!v)
+                        continue;
+                size_t nl = (size_t)(eq - (const char *)d);
+                char *kv = b + used;
+                memcpy(kv, d, nl + 1);
+                memcpy(kv + nl + 1, v->value, v->len);
+                kv[nl + 1 + v->len] = 0;
+                used += nl + 1 + v->len + 1;
+                n = put_env(nv, n, kv, nl);
+        }
+        nv[n] = NULL;
+        *ret_block = b;
+        *ret_size = block;
+        return nv;
 }
 
 void holder_secrets_wipe(holder *h) {

@@ -39,6 +39,8 @@ typedef struct nook_session_info {
         const char *driver_reason;
         const char *upper; /* host path of the writable layer, when on disk */
         unsigned long long owners_collapsed;
+        /* the secrets the session holds, "ref:file:/path ref:env:NAME ..." (never a value), or NULL */
+        const char *secrets;
 } nook_session_info;
 
 typedef struct nook_process_info {

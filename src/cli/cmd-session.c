@@ -151,6 +151,7 @@ static json_t *json_session(const cli_session_row *r) {
         q |= json_object_set_new(o, "hostname", cli_json_str_or_null(r->hostname));
         q |= json_object_set_new(o, "notes", cli_json_str_or_null(r->notes));
         q |= json_object_set_new(o, "mounts", cli_json_str_or_null(r->mounts));
+        q |= json_object_set_new(o, "secrets", cli_json_str_or_null(r->secrets));
         q |= json_object_set_new(o, "holder_pid", json_integer(r->holder_pid));
         q |= json_object_set_new(o, "created_ms", json_integer(r->created_ms));
         q |= json_object_set_new(o, "owned_by_caller", json_boolean(r->owned));
@@ -304,6 +305,7 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
                "Lifetime:", r->owned ? "ends with the command that made it (nook run)" : "until 'nook session rm'");
         printf("%-13s %s\n", "Notes:", r->notes && *r->notes ? r->notes : "none (nothing was downgraded)");
         print_mounts(r->mounts);
+        printf("%-13s %s\n", "Secrets:", r->secrets && *r->secrets ? r->secrets : "none");
         printf("Processes:%s\n", p.n ? "" : "    none");
         for (size_t i = 0; i < p.n; i++) {
                 char ago[32], code[16] = "";

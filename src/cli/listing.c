@@ -24,6 +24,7 @@ static void session_row_done(cli_session_row *r) {
         free(r->upper);
         free(r->notes);
         free(r->mounts);
+        free(r->secrets);
         free(r->network);
         free(r->hostname);
 }
@@ -56,6 +57,7 @@ static int add_session(const nook_session_info *s, void *userdata) {
                 .owners_collapsed = s->owners_collapsed,
                 .notes = dup_or_null(s->notes),
                 .mounts = dup_or_null(s->mounts),
+                .secrets = dup_or_null(s->secrets),
                 .network = dup_or_null(s->network),
                 .hostname = dup_or_null(s->hostname),
                 .holder_pid = s->holder_pid,

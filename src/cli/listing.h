@@ -5,7 +5,7 @@
 #include "cli.h"
 
 typedef struct cli_session_row {
-        char *ref, *env, *name, *identity, *state, *rootfs, *notes, *mounts, *network, *hostname;
+        char *ref, *env, *name, *identity, *state, *rootfs, *notes, *mounts, *network, *hostname, *secrets;
         char *image, *driver, *driver_reason, *upper;
         unsigned long long owners_collapsed;
         int holder_pid;

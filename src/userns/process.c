@@ -31,6 +31,19 @@
          (1ull << CAP_KILL) | (1ull << CAP_SETGID) | (1ull << CAP_SETUID) | (1ull << CAP_SETPCAP) |       \
          (1ull << CAP_NET_BIND_SERVICE) | (1ull << CAP_SYS_CHROOT) | (1ull << CAP_SETFCAP))
 
+/* ref is a secret the session's holder holds (prepare_secrets; the record lists
+ * "ref:kind:target" words). */
+static bool secret_held(const nook_session *s, const char *ref) {
+        size_t n = strlen(ref);
+        for (const char *p = s->secrets; p && *p;) {
+                if (!strncmp(p, ref, n) && p[n] == ':')
+                        return true;
+                p = strchr(p, ' ');
+                p = p ? p + 1 : NULL;
+        }
+        return false;
+}
+
 static bool env_has(char *const *v, size_t n, const char *name) {
         size_t len = strlen(name);
         for (size_t i = 0; i < n; i++)
@@ -62,8 +75,21 @@ static int add_env(const nook_session *s, const nook_process_spec *p, char **ima
         for (size_t i = 0; r >= 0 && i < p->env.n; i++) {
                 const nook_env_entry *e = &((const nook_env_entry *)p->env.items)[i];
                 _cleanup_free_ char *kv = NULL;
-                if (!e->redacted_value || e->value_ref || env_has(seen, n, e->name))
-                        continue; /* a value_ref names a value held elsewhere (a secret): not this text */
+                if (e->value_ref && !env_has(seen, n, e->name)) {
+                        /* a value held elsewhere: a secret of the session, which the holder
+                         * puts into the environment at exec (never this text) */
+                        if (!secret_held(s, e->value_ref)) {
+                                r = -ENOKEY;
+                                break;
+                        }
+                        if (asprintf(&kv, "%s=%s", e->name, e->value_ref) < 0)
+                                r = -ENOMEM;
+                        else if ((r = nook_msg_add_str(m, T_ENV_SECRET, kv)) >= 0)
+                                seen[n++] = TAKE_PTR(kv);
+                        continue;
+                }
+                if (!e->redacted_value || env_has(seen, n, e->name))
+                        continue;
                 if (asprintf(&kv, "%s=%s", e->name, e->redacted_value) < 0)
                         r = -ENOMEM;
                 else if ((r = nook_msg_add_str(m, T_ENV, kv)) >= 0)
@@ -99,6 +125,10 @@ static int add_env(const nook_session *s, const nook_process_spec *p, char **ima
         for (size_t i = 0; seen && i < n; i++)
                 free(seen[i]);
         free(seen);
+        if (r == -ENOKEY)
+                return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, ENOKEY,
+                                      "start_process: an env entry's value_ref names a secret this session does not "
+                                      "hold; prepare_secrets gives the session its secrets (spec.secrets)");
         return r < 0 ? nook_session_compose_error(err, r, "start_process: the environment") : 0;
 }
 

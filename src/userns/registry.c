@@ -117,6 +117,7 @@ static int visit_session(nook_session *s, void *userdata) {
                 .driver_reason = s->driver_reason,
                 .upper = s->upper,
                 .owners_collapsed = s->owners_collapsed,
+                .secrets = s->secrets,
         };
         return v->fn(&i, v->userdata);
 }

@@ -22,6 +22,7 @@
 #include "userns/secretstore.h"
 #include "userns/session.h"
 #include "userns/stages.h"
+#include "util/fault.h"
 #include "util/macro.h"
 #include "util/strbuf.h"
 
@@ -338,9 +339,23 @@ int nook_userns_prepare_secrets(void *state, nook_call_ctx *ctx, const nook_prep
         }
         nook_strbuf_done(&desc);
         nook_msg reply = NOOK_MSG_INIT(0);
+        if (r >= 0 && (r = nook_fault("secrets.after_record")) < 0)
+                r = nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_RETRYABLE, -r,
+                                   "prepare_secrets: fault injected");
         if (r >= 0)
                 r = nook_session_request(s, NULL, &m, &reply, 10000, "prepare_secrets", err);
+        if (r < 0 && err && *err && nook_error_get_errno(*err) == EALREADY) {
+                /* the holder holds other values under the same refs */
+                nook_error_free(*err);
+                *err = NULL;
+                r = nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EALREADY,
+                                   "prepare_secrets: the session already holds other values for these secrets; "
+                                   "prepare a new session for them");
+        }
         nook_msg_done(&m);
+        if (r >= 0 && (r = nook_fault("secrets.after_holder")) < 0)
+                r = nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_RETRYABLE, -r,
+                                   "prepare_secrets: fault injected");
         const char *weak = r >= 0 ? nook_msg_str(&reply, T_MESSAGE) : NULL;
         if (weak && !(ctx->note = strdup(weak)))
                 r = nook_error_oom(err);
