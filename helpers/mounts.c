@@ -586,10 +586,66 @@ static int apply_mounts(build *b, const nook_msg *m) {
 /* The secret files (secrets.c), each bound read-only, nosuid, nodev and noexec at its
  * destination, reached like a mount of the plan (no symlink out of the root, nothing
  * under /proc or /sys) and checked to be that file after the bind (S4). */
+/* An id of the image's User spec part: digits, or a name in the root's etc/passwd
+ * (etc/group when group), read beneath the root without following a symlink (S22). */
+static bool lookup_id(build *b, const char *part, bool group, uint32_t *ret_id, uint32_t *ret_gid) {
+        char *end;
+        unsigned long v = strtoul(part, &end, 10);
+        if (*part && !*end && v < 4294967295ul) {
+                *ret_id = (uint32_t)v;
+                return true;
+        }
+        _cleanup_close_ int fd = open_beneath(b->root_fd, group ? "etc/group" : "etc/passwd", O_RDONLY);
+        _cleanup_fclose_ FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+        if (f)
+                fd = -1; /* the FILE has it */
+        char line[1024];
+        size_t n = strlen(part);
+        for (int lines = 0; f && lines < 10000 && fgets(line, sizeof(line), f); lines++) {
+                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2 || (size_t)(c1 - line) != n || strncmp(line, part, n) != 0)
+                        continue;
+                *ret_id = (uint32_t)strtoul(c2 + 1, &end, 10);
+                char *c3 = strchr(c2 + 1, ':');
+                if (ret_gid && c3)
+                        *ret_gid = (uint32_t)strtoul(c3 + 1, NULL, 10);
+                return end != c2 + 1;
+        }
+        return false;
+}
+
+/* The default owner of the secret files: the user the processes run as by default
+ * (the image's User), else the session's own id; the secret's uid=/gid= win. */
+static void secret_owner(build *b, const nook_msg *m, uid_t *uid, gid_t *gid) {
+        *uid = (uid_t)nook_msg_u64(m, T_SECRET_UID, getuid());
+        *gid = (gid_t)nook_msg_u64(m, T_SECRET_GID, getgid());
+        const char *spec = nook_msg_str(m, T_SECRET_USER);
+        char u[128];
+        if (!spec || strlen(spec) >= sizeof(u))
+                return;
+        snprintf(u, sizeof(u), "%s", spec);
+        char *colon = strchr(u, ':');
+        if (colon)
+                *colon++ = 0;
+        uint32_t id, g = (uint32_t)*gid;
+        if (!lookup_id(b, u, false, &id, &g)) {
+                note(b, "secret files owned by the session's own id: the image's User %s is not in its /etc/passwd",
+                     spec);
+                return;
+        }
+        if (colon && !lookup_id(b, colon, true, &g, NULL))
+                g = (uint32_t)*gid;
+        *uid = (uid_t)id;
+        *gid = (gid_t)g;
+}
+
 static int apply_secrets(build *b, const nook_msg *m) {
         hsecrets *s = &b->h->sec;
-        uid_t uid = (uid_t)nook_msg_u64(m, T_SECRET_UID, getuid());
-        gid_t gid = (gid_t)nook_msg_u64(m, T_SECRET_GID, getgid());
+        uid_t uid;
+        gid_t gid;
+        if (!s->n)
+                return 0;
+        secret_owner(b, m, &uid, &gid);
         if (holder_secrets_write(b->h, uid, gid, b->notes, b->notes_size, b->st) < 0)
                 return -b->st->err;
         for (size_t i = 0; i < s->n; i++) {

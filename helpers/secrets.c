@@ -294,6 +294,12 @@ int holder_secrets_write(holder *h, uid_t uid, gid_t gid, char *notes, size_t no
                         r = -errno;
                 if (r >= 0 && fchmod(fd, (mode_t)v->mode) < 0)
                         r = -errno;
+                if (r == -EINVAL)
+                        return hfail(st, EINVAL,
+                                     "secret %s: its owner %llu:%llu is not mapped in this session (a single-id "
+                                     "identity maps one id: leave uid= and gid= out, or use --userns subuid)",
+                                     v->ref, (unsigned long long)(v->uid == UINT64_MAX ? uid : v->uid),
+                                     (unsigned long long)(v->gid == UINT64_MAX ? gid : v->gid));
                 if (r < 0)
                         return hfail(st, -r, "writing secret %s", v->ref);
         }

@@ -97,6 +97,7 @@ typedef enum nook_tag {
         T_SECRET_UID,   /* u64, PREPARE: owner of mounted secrets without S_UID (the default process user) */
         T_SECRET_GID,   /* u64, PREPARE: their group without S_GID */
         T_ENV_SECRET,   /* str "NAME=REF", SPAWN, repeated: variable NAME gets the value of held secret REF */
+        T_SECRET_USER,  /* str, PREPARE: the image's User ("uid[:gid]", "name[:group]"): owner of secret files */
 } nook_tag;
 
 /* The fields of one T_SECRET group: S_REF, S_KIND, S_TARGET and S_VALUE required. */

@@ -160,6 +160,10 @@ static int add_image(const nook_session *s, const nook_adapter_config *c, int up
                 r = nook_msg_add_u64(m, T_SQUASH, s->identity != NOOK_IDENTITY_SUBUID);
         if (r >= 0 && nook_image_workdir_ok(im.workdir))
                 r = nook_msg_add_str(m, T_WORKDIR, im.workdir);
+        /* the default owner of secret files: the image's User (resolved by the holder in
+         * the root's /etc/passwd; an unusable one leaves them to the session's own id) */
+        if (r >= 0 && im.user && *im.user && strlen(im.user) < 128)
+                r = nook_msg_add_str(m, T_SECRET_USER, im.user);
         nook_image_clear(&im);
         return r < 0 ? nook_session_compose_error(err, r, "the image's layers") : 0;
 }

@@ -41,10 +41,20 @@ ok "a file and a variable from one env: source, masked in the output"
 # the named store's stand-in: a source per ref; mode, owner and target as podman's
 printf '%s' "$V" >"$T/key.pem"
 run_nook run --network none --rootfs "$ROOT" \
-        --secret "src=file:$T/key.pem,target=/etc/app/key.pem,mode=0440,uid=1,gid=1" -- sh -c \
+        --secret "src=file:$T/key.pem,target=/etc/app/key.pem,mode=0440,uid=0,gid=0" -- sh -c \
         'ls -ln /etc/app/key.pem | cut -c1-10; stat -c "%u %g" /etc/app/key.pem; sha256sum </etc/app/key.pem | cut -d" " -f1; { echo x >/etc/app/key.pem; } 2>/dev/null && echo writable; exit 0'
 assert_eq 0 "$RC" "src=file: $ERR"
-assert_eq "-r--r----- 1 1 $SUM" "$(printf '%s\n' "$OUT" | tr '\n' ' ' | sed 's/ $//')" "mode, owner and value of a src=file: secret"
+assert_eq "-r--r----- 0 0 $SUM" "$(printf '%s\n' "$OUT" | tr '\n' ' ' | sed 's/ $//')" "mode, owner and value of a src=file: secret"
+
+# an owner the session maps (a subuid range), or a clear refusal (one id mapped)
+run_nook run --network none --rootfs "$ROOT" --secret "src=file:$T/key.pem,target=/k,uid=1,gid=1" -- stat -c "%u %g" /k
+if grep -q "^$(id -un):" /etc/subuid 2>/dev/null; then
+        assert_eq "0 1 1" "$RC $OUT" "uid=1 with a subuid range: $ERR"
+else
+        assert_eq 125 "$RC" "uid=1 with one id mapped"
+        assert_contains "$ERR" "owner 1:1 is not mapped in this session" "the refusal says why"
+fi
+ok "mode, owner and target of a src=file: secret"
 
 # refusals name what is wrong, never a value
 run_nook run --network none --rootfs "$ROOT" --secret nosuch -- true
@@ -137,3 +147,17 @@ assert_eq 125 "$RC" "prepare_secrets after prepare_environment"
 assert_eq InvalidStateTransition "$(printf '%s\n' "$OUT" | json_query 'j["Classified"]["kind"]')" "too late: the kind"
 session_down "$E2"
 ok "prepare_secrets comes before prepare_environment"
+
+# an image whose User is not root: its processes can read their secret files
+if grep -q "^$(id -un):" /etc/subuid 2>/dev/null; then
+        python3 "$NOOK_SOURCE_ROOT/tests/images/mkimage.py" "$T/img-user" --user 1000:1000 --name nook-user >/dev/null ||
+                fail "mkimage.py --user"
+        run_nook image import --quiet --name sec-user "$T/img-user/oci-archive.tar"
+        assert_eq 0 "$RC" "import: $ERR"
+        run_nook --secret-source tok=env:NOOK_T_SECRET run --network none --userns subuid --secret tok sec-user \
+                sh -c 'id -u; stat -c "%u %g %a" /run/secrets/tok; sha256sum </run/secrets/tok | cut -d" " -f1'
+        assert_eq 0 "$RC" "run an image with User 1000 and a secret: $ERR"
+        assert_eq "1000 1000 1000 400 $SUM" "$(printf '%s\n' "$OUT" | tr '\n' ' ' | sed 's/ $//')" \
+                "the secret file belongs to the image's User, who reads it"
+        ok "secret files belong to the image's User"
+fi
