@@ -98,7 +98,8 @@ assert_eq "[REDACTED:tok]" "$OUT$ERR" "nook logs shows the masked line"
 run_nook session inspect "sec$$" --json
 assert_not_contains "$OUT" "$V" "session inspect"
 assert_contains "$OUT" "tok:env:TOK" "session inspect names the secret and where it goes"
-run_nook session rm -f "sec$$"
+run_nook session rm "sec$$"
+assert_eq 0 "$RC" "session rm: $ERR"
 ok "a session's processes get its secrets"
 
 # ---- the contract ------------------------------------------------------------------
