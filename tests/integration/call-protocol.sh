@@ -1,6 +1,6 @@
 #!/bin/sh
 # `nook call` speaks the contract: result JSON on stdout and exit 0; AgentError JSON on
-# stdout and exit 125; calls not built yet say so (never a fake success) and are journaled.
+# stdout and exit 125; a stage called out of order says so (never a fake success) and is journaled.
 . "$NOOK_TEST_LIB/lib.sh"
 
 run_nook_in '' call runtime_ref
@@ -17,14 +17,13 @@ run_nook_in "{\"environment\":{\"environment_id\":\"it-$$-none\",\"spec\":{}}}" 
 assert_eq 0 "$RC" "prepare_secrets without secrets"
 assert_eq '{"teardown_required":true}' "$OUT" "prepare_secrets without secrets: no refs, the crate's shape"
 
-# A call that is not built yet says so, as a Classified IsolationFailure, never a fake
-# success (secrets arrive with their own stage).
-env="{\"environment\":{\"environment_id\":\"it-$$\",\"spec\":{\"environment_id\":\"it-$$\",\"secrets\":{\"secret_mounts\":[{\"secret_ref\":\"s1\",\"mount_ref\":\"m1\",\"destination\":{\"kind\":\"external_runtime\",\"id\":\"/run/secrets/s1\",\"privacy\":\"secret\",\"retention\":\"ephemeral\"},\"redaction_policy_ref\":{\"kind\":\"redaction\",\"id\":\"r\"}}]}}}}"
+# A stage called before its session exists says so, as a Classified
+# InvalidStateTransition, never a fake success.
+env="{\"environment\":{\"environment_id\":\"it-$$\",\"spec\":{\"environment_id\":\"it-$$\",\"secrets\":{\"ambient\":\"explicit_refs_only\",\"secret_mounts\":[{\"secret_ref\":\"s1\",\"mount_ref\":\"m1\",\"destination\":{\"kind\":\"external_runtime\",\"id\":\"/run/secrets/s1\",\"privacy\":\"secret\",\"retention\":\"ephemeral\"},\"redaction_policy_ref\":{\"kind\":\"redaction\",\"id\":\"r\"}}]}}}}"
 run_nook_in "$env" call prepare_secrets
-assert_eq 125 "$RC" "prepare_secrets before secrets exist"
+assert_eq 125 "$RC" "prepare_secrets before prepare_session"
 kind=$(printf '%s\n' "$OUT" | json_query 'j["Classified"]["kind"]')
-assert_eq IsolationFailure "$kind" "not-implemented error kind"
-assert_contains "$OUT" "not implemented" "error says it is not implemented"
+assert_eq InvalidStateTransition "$kind" "a stage before its session: the error kind"
 assert_contains "$ERR" "nook: prepare_secrets" "stderr message for people"
 
 # The failed call is in the journal, once, even when retried with the same request.

@@ -10,9 +10,10 @@ mk_rootfs "$ROOT"
 EID="host-$$"
 echo "$EID" >>"$T/envs"
 IO='"io_policy":{"stdout":{"default_capture":"raw_content_if_policy_allows","max_bytes":65536,"truncation_policy":"truncate_with_marker","content_ref_mode":"content_ref_if_policy_allows","redaction_policy_ref":{"kind":"host","id":"p"}},"stderr":{"default_capture":"raw_content_if_policy_allows","max_bytes":65536,"truncation_policy":"truncate_with_marker","content_ref_mode":"content_ref_if_policy_allows","redaction_policy_ref":{"kind":"host","id":"p"}}}'
-TRUST='"trust":{"locality":"local","tenancy":"shared_allowed","auditability":"required","cleanup":"required","data_residency":"local_only","secret_isolation":"none"}'
-# secret_redaction is not delivered yet (secrets, issue 13): the fallback accepts exactly it
-REQ="\"requirement\":{\"minimum_class\":\"sandbox\",$TRUST,\"preferred_adapters\":[\"nook.userns\"],\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_classes\":[],\"accepted_capability_downgrades\":[\"secret_redaction\"],\"accepted_trust_downgrades\":[],\"required_policy_refs\":[]}},\"required_capabilities\":{\"capabilities\":[\"read_only_root\",\"secret_redaction\",\"cleanup\"]}}"
+TRUST='"trust":{"locality":"local","tenancy":"shared_allowed","auditability":"required","cleanup":"required","data_residency":"local_only","secret_isolation":"required"}'
+# nook offers best-effort secret isolation (a kernel shared with the machine's other
+# users), not the required kind: the fallback accepts exactly that trust downgrade
+REQ="\"requirement\":{\"minimum_class\":\"sandbox\",$TRUST,\"preferred_adapters\":[\"nook.userns\"],\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_classes\":[],\"accepted_capability_downgrades\":[],\"accepted_trust_downgrades\":[\"secret_isolation\"],\"required_policy_refs\":[]}},\"required_capabilities\":{\"capabilities\":[\"read_only_root\",\"secret_redaction\",\"cleanup\"]}}"
 SPEC="{\"environment_id\":\"$EID\",\"kind\":\"sandbox\",$REQ,\"rootfs\":{\"rootfs_ref\":\"testroot\",\"read_only\":false,\"writable_layer_ref\":null},\"resources\":{\"cpus\":1,\"memory_mb\":1024,\"timeout_ms\":120000,\"process_count\":32},\"filesystem\":{\"root\":\"writable_layer\",\"workspace\":{\"mode\":\"none\"},\"symlink_policy\":\"deny_escapes\",\"single_file_mount_expansion\":\"audit_expanded_parent\"},\"network\":\"disabled\",\"secrets\":{\"ambient\":\"denied\",\"teardown_required\":true},\"accepted_adapters\":[{\"required_class\":\"sandbox\"}],$IO}"
 ENV="{\"environment_id\":\"$EID\",\"spec\":$SPEC}"
 
@@ -34,16 +35,16 @@ assert_contains "$OUT" '/environment/spec/requirement/required_capabilities' "th
 # ---- a downgrade the fallback accepts: journaled, noted, printed ----
 call_ok prepare_session "{\"environment\":$ENV}"
 SREF=$(printf '%s\n' "$OUT" | json_query 'j')
-assert_contains "$ERR" "nook: note: downgrade accepted by fallback allow_if_package_and_policy_approve: this host lacks secret_redaction" "the note on stderr"
+assert_contains "$ERR" "nook: note: downgrade accepted by fallback allow_if_package_and_policy_approve: this host lacks trust secret_isolation" "the note on stderr"
 notes=$("$NOOK" journal --json | json_query '[e["notes"] for e in j if e["method"] == "prepare_session" and e["environment_id"] == "'"$EID"'"][0]')
-assert_contains "$notes" "lacks secret_redaction" "the note in the journal"
+assert_contains "$notes" "lacks trust secret_isolation" "the note in the journal"
 run_nook session inspect "$SREF" --json
 assert_eq 0 "$RC" "session inspect"
-assert_contains "$(printf '%s\n' "$OUT" | json_query 'j["notes"]')" "lacks secret_redaction" "the note in session inspect"
+assert_contains "$(printf '%s\n' "$OUT" | json_query 'j["notes"]')" "lacks trust secret_isolation" "the note in session inspect"
 # a gap the fallback does not list is refused, and named
-run_nook_in "{\"environment\":{\"environment_id\":\"$EID-strict\",\"spec\":{\"requirement\":{\"minimum_class\":\"sandbox\",\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_capability_downgrades\":[\"audit_log\"]}},\"required_capabilities\":{\"capabilities\":[\"secret_redaction\"]}}}}}" call prepare_session
+run_nook_in "{\"environment\":{\"environment_id\":\"$EID-strict\",\"spec\":{\"requirement\":{\"minimum_class\":\"sandbox\",\"fallback\":{\"allow_if_package_and_policy_approve\":{\"accepted_trust_downgrades\":[\"auditability\"]}},\"trust\":{\"locality\":\"any\",\"tenancy\":\"shared_allowed\",\"auditability\":\"none\",\"cleanup\":\"best_effort\",\"data_residency\":\"any\",\"secret_isolation\":\"required\"}}}}}" call prepare_session
 assert_eq 125 "$RC" "a gap the fallback does not accept"
-assert_contains "$OUT" "does not accept secret_redaction" "the refused gap is named"
+assert_contains "$OUT" "does not accept trust secret_isolation" "the refused gap is named"
 ok "downgrades are explicit"
 
 # ---- prepare_rootfs from the crate's RootfsRequest alone, adopted by the session ----
@@ -88,7 +89,7 @@ assert_eq /data "$(printf '%s\n' "$OUT" | json_query 'j["nook"][0]["destination_
 assert_eq '[]' "$(printf '%s\n' "$OUT" | json_query '[k for k in ("expanded_exposure_audits",) if k in j]')" "an empty list is left out"
 
 # ---- start_process without wait_ms: a batch process is waited for, as the crate's fake ----
-PROC='{"process_id":"p1","argv":["sh","-c","echo out:$LANG; echo err >&2; exit 3"],"cwd":"/","env":[{"name":"LANG","redacted_value":"C.UTF-8","raw_value_present":false},{"name":"SECRET","value_ref":"secret.x","redacted_value":"[secret-ref]","raw_value_present":false}],"terminal_mode":"pipe","timeout_ms":30000,"rlimits":{"cpus":1,"memory_mb":256,"timeout_ms":30000,"process_count":16},"stdin":"closed"}'
+PROC='{"process_id":"p1","argv":["sh","-c","echo out:$LANG; echo err >&2; exit 3"],"cwd":"/","env":[{"name":"LANG","redacted_value":"C.UTF-8","raw_value_present":false}],"terminal_mode":"pipe","timeout_ms":30000,"rlimits":{"cpus":1,"memory_mb":256,"timeout_ms":30000,"process_count":16},"stdin":"closed"}'
 call_ok start_process "{\"environment\":$ENV,\"process\":$PROC,\"effect_intent\":{\"effect_id\":\"e1\"}}"
 assert_eq failed "$(printf '%s\n' "$OUT" | json_query 'j["terminal_status"]')" "terminal status without wait_ms"
 assert_eq "out:C.UTF-8" "$(printf '%s\n' "$OUT" | json_query 'j["io_frames"][0]["data"].strip()')" "stdout frame; env entry applied"
@@ -99,9 +100,11 @@ P1=$(printf '%s\n' "$OUT" | json_query 'j["process_ref"]')
 call_ok collect_stats "{\"process_ref\":\"$P1\"}"
 assert_eq 3 "$(printf '%s\n' "$OUT" | json_query 'j["exit_code"]')" "exit code"
 assert_eq "None" "$(printf '%s\n' "$OUT" | json_query 'str(j["network_bytes"])')" "a counter not measured is null"
-# a value_ref is a value held elsewhere: its redacted text never becomes the value
-call_ok start_process "{\"environment\":$ENV,\"process\":{\"process_id\":\"p2\",\"argv\":[\"sh\",\"-c\",\"echo [\${SECRET-unset}]\"],\"env\":[{\"name\":\"SECRET\",\"value_ref\":\"secret.x\",\"redacted_value\":\"[secret-ref]\",\"raw_value_present\":false}]},\"effect_intent\":{\"effect_id\":\"e2\"}}"
-assert_eq "[unset]" "$(printf '%s\n' "$OUT" | json_query 'j["io_frames"][0]["data"].strip()')" "value_ref entries are not set from their redacted text"
+# a value_ref names a secret held by the session (prepare_secrets): one it does not hold
+# is refused before anything runs, and its redacted text never becomes the value
+run_nook_in "{\"environment\":$ENV,\"process\":{\"process_id\":\"p2\",\"argv\":[\"sh\",\"-c\",\"echo [\${SECRET-unset}]\"],\"env\":[{\"name\":\"SECRET\",\"value_ref\":\"secret.x\",\"redacted_value\":\"[secret-ref]\",\"raw_value_present\":false}]},\"effect_intent\":{\"effect_id\":\"e2\"}}" call start_process
+assert_eq 125 "$RC" "a value_ref to a secret the session does not hold"
+assert_eq InvalidStateTransition "$(printf '%s\n' "$OUT" | json_query 'j["Classified"]["kind"]')" "its kind"
 # the process's own ResourceLimits: its timeout wins when tighter
 call_ok start_process "{\"environment\":$ENV,\"process\":{\"process_id\":\"p3\",\"argv\":[\"sleep\",\"30\"],\"timeout_ms\":60000,\"rlimits\":{\"cpus\":1,\"memory_mb\":0,\"timeout_ms\":300,\"process_count\":0}},\"effect_intent\":{\"effect_id\":\"e3\"}}"
 assert_eq timed_out "$(printf '%s\n' "$OUT" | json_query 'j["terminal_status"]')" "rlimits.timeout_ms enforced"
