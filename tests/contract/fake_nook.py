@@ -177,7 +177,11 @@ def answer(method, req):
             raise Refusal(classified("IsolationFailure", "NotRetryable", "network mode is not implemented"))
         return "network.fake"
     if method == "prepare_secrets":
-        raise Refusal(classified("IsolationFailure", "NotRetryable", "prepare_secrets is not implemented"))
+        mounts = (env["spec"].get("secrets") or {}).get("secret_mounts") or []
+        res = {"teardown_required": True}
+        if mounts:
+            res["secret_mount_refs"] = [m.get("mount_ref") or m["secret_ref"] for m in mounts]
+        return res
     if method == "prepare_environment":
         return "prepared.fake"
     if method == "detach":
