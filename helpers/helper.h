@@ -45,8 +45,8 @@ typedef struct hsecret {
         const unsigned char *value; /* len bytes and a NUL, in the arena */
         size_t len;
         bool is_env;
-        uint32_t mode;      /* file mode */
-        uint64_t uid, gid;  /* file owner inside, UINT64_MAX: the default process user */
+        uint32_t mode;     /* file mode */
+        uint64_t uid, gid; /* file owner inside, UINT64_MAX: the default process user */
 } hsecret;
 
 typedef struct hsecrets {
@@ -56,7 +56,7 @@ typedef struct hsecrets {
         size_t n;
         struct nook_mask *mask; /* every value and its encodings: the monitors' capture */
         bool held;
-        int dir_fd; /* the secret files' file system, kept to wipe them at the end; -1 */
+        int dir_fd;       /* the secret files' file system, kept to wipe them at the end; -1 */
         char notes[1024]; /* downgrades: weak values, no memory lock */
 } hsecrets;
 
@@ -170,7 +170,7 @@ typedef struct spawn_plan {
         int stdin_fd, stdout_fd, stderr_fd;
         bool pty;
         int status_fd;
-        int go_fd;     /* one byte once the holder has our pidfd; EOF: the monitor died first */
+        int go_fd;        /* one byte once the holder has our pidfd; EOF: the monitor died first */
         char *secret_env; /* the value_ref variables' strings (secrets.c), wiped once exec'd */
         size_t secret_env_size;
         int cgroup_fd; /* the workloads' cgroup v2 dir to join first, or -1 */

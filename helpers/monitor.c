@@ -406,8 +406,12 @@ static _Noreturn void loop(mon *m) {
 /* ---- setting up ------------------------------------------------------------------ */
 
 static int open_logs(mon *m, const nook_msg *q, hstatus *st) {
-        m->out_log = (capture){ .max = nook_msg_u64(q, T_OUT_MAX, UINT64_MAX), .fail = nook_msg_u64(q, T_OUT_FAIL, 0), .m = m };
-        m->err_log = (capture){ .max = nook_msg_u64(q, T_ERR_MAX, UINT64_MAX), .fail = nook_msg_u64(q, T_ERR_FAIL, 0), .m = m };
+        m->out_log = (capture){ .max = nook_msg_u64(q, T_OUT_MAX, UINT64_MAX),
+                                .fail = nook_msg_u64(q, T_OUT_FAIL, 0),
+                                .m = m };
+        m->err_log = (capture){ .max = nook_msg_u64(q, T_ERR_MAX, UINT64_MAX),
+                                .fail = nook_msg_u64(q, T_ERR_FAIL, 0),
+                                .m = m };
         /* one masker stream per captured fd: stdout and stderr are separate texts */
         if (m->h->sec.mask && (nook_mask_stream_new(m->h->sec.mask, &m->out_log.mask) < 0 ||
                                nook_mask_stream_new(m->h->sec.mask, &m->err_log.mask) < 0))
@@ -558,8 +562,9 @@ static int start(mon *m, const nook_msg *q, int link, struct spawn_failure *fail
                          .cgroup_fd = m->h->lim.cgroup_fd };
         plan_from(m->h, q, &p);
         if (!p.envp)
-                return hfail(st, EINVAL, "the environment: out of memory, or a secret named by a value_ref holds a "
-                                         "NUL byte (it cannot be a variable's value)");
+                return hfail(st, EINVAL,
+                             "the environment: out of memory, or a secret named by a value_ref holds a "
+                             "NUL byte (it cannot be a variable's value)");
         if (!p.argv || !p.argv[0])
                 return hfail(st, EINVAL, "no command");
         m->pid = fork();

@@ -667,8 +667,9 @@ static int apply_secrets(build *b, const nook_msg *m) {
                 struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                                     MOUNT_ATTR_NOEXEC };
                 if (top < 0 || !same_inode(src, top))
-                        return top < 0 ? top : hfail(b->st, EXDEV, "%s changed while it was being mounted: refused",
-                                                     v->target);
+                        return top < 0 ? top
+                                       : hfail(b->st, EXDEV, "%s changed while it was being mounted: refused",
+                                               v->target);
                 if (syscall(SYS_mount_setattr, top, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0 &&
                     mount_fd(NULL, top, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                              NULL) < 0)

@@ -211,11 +211,13 @@ void holder_secrets_take(holder *h, int fd, nook_msg *m) {
         if (bad)
                 hfail(&st, EINVAL, "prepare_secrets: %s", bad);
         else if (s->held && !same_as_held(s, in, n))
-                hfail(&st, EALREADY, "the session already holds other secrets (prepare_secrets ran); "
-                                     "prepare a new session for these");
+                hfail(&st, EALREADY,
+                      "the session already holds other secrets (prepare_secrets ran); "
+                      "prepare a new session for these");
         else if (!s->held && h->prepared)
-                hfail(&st, EINVAL, "the environment is already prepared: prepare_secrets comes before "
-                                   "prepare_environment (prepare a new session)");
+                hfail(&st, EINVAL,
+                      "the environment is already prepared: prepare_secrets comes before "
+                      "prepare_environment (prepare a new session)");
         else if (!s->held && hold(s, in, n, &st) < 0)
                 holder_secrets_wipe(h);
         free(in);
@@ -270,8 +272,8 @@ int holder_secrets_write(holder *h, uid_t uid, gid_t gid, char *notes, size_t no
                 if (mount("nook-secrets", p, "tmpfs", flags, data) < 0)
                         return hfail(st, errno, "mounting the secrets' file system");
                 size_t used = strlen(notes);
-                snprintf(notes + used, notes_size - used, "%ssecret files on a tmpfs (no ramfs here): they may be swapped",
-                         used ? "; " : "");
+                snprintf(notes + used, notes_size - used,
+                         "%ssecret files on a tmpfs (no ramfs here): they may be swapped", used ? "; " : "");
         }
         /* reached anew by name (the fd of the mount point is the dir under the mount),
          * and checked to be memory before a byte is written: never the run dir's disk */
@@ -287,7 +289,8 @@ int holder_secrets_write(holder *h, uid_t uid, gid_t gid, char *notes, size_t no
                         continue;
                 char name[24];
                 snprintf(name, sizeof(name), "%zu", i);
-                _cleanup_close_ int fd = openat(s->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                _cleanup_close_ int fd =
+                        openat(s->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 int r = fd < 0 ? -errno : write_value(fd, v->value, v->len);
                 if (r >= 0 && fchown(fd, v->uid == UINT64_MAX ? uid : (uid_t)v->uid,
                                      v->gid == UINT64_MAX ? gid : (gid_t)v->gid) < 0)

@@ -151,8 +151,7 @@ enum {
                 { "network", required_argument, NULL, OPT_NETWORK }, { "net", required_argument, NULL, OPT_NETWORK }, \
                 { "publish", required_argument, NULL, 'p' }, { "dns", required_argument, NULL, OPT_DNS },             \
                 { "add-host", required_argument, NULL, OPT_ADD_HOST },                                                \
-                { "egress", required_argument, NULL, OPT_EGRESS },                                                    \
-                { "secret", required_argument, NULL, OPT_SECRET },                                                    \
+                { "egress", required_argument, NULL, OPT_EGRESS }, { "secret", required_argument, NULL, OPT_SECRET }, \
                 { "hostname", required_argument, NULL, OPT_HOSTNAME }, {                                              \
                 "userns", required_argument, NULL, OPT_USERNS                                                         \
         }

@@ -47,7 +47,8 @@ static char *source_canon(const char *flag, const char *src, const char *verb) {
                 struct stat st;
                 _cleanup_free_ char *real = *p ? cli_host_real_path(p, &st) : NULL;
                 if (!real) {
-                        cli_usage_error(verb, "%s: file %s %s", flag, p, *p ? "does not exist or cannot be reached" : "is empty");
+                        cli_usage_error(verb, "%s: file %s %s", flag, p,
+                                        *p ? "does not exist or cannot be reached" : "is empty");
                         return NULL;
                 }
                 if (S_ISDIR(st.st_mode)) {
@@ -180,8 +181,7 @@ int cli_secret_opt(const char *arg, cli_session_opts *s, const char *verb) {
                 else if (!strcmp(t, "uid") || !strcmp(t, "gid"))
                         r = uint_opt(flag, t, v, 4294967294ul, 10, ext, verb);
                 else
-                        r = cli_usage_error(verb, "%s: unknown option %s (type, target, mode, uid, gid, src)", flag,
-                                            t);
+                        r = cli_usage_error(verb, "%s: unknown option %s (type, target, mode, uid, gid, src)", flag, t);
         }
         bool env = type && !strcmp(type, "env");
         if (!r && strcmp(type, "mount") != 0 && !env)
@@ -221,9 +221,9 @@ int cli_secret_opt(const char *arg, cli_session_opts *s, const char *verb) {
                                 r = oom();
                         target = path;
                 }
-                if (!r && (strstr(target, "/../") || strstr(target, "/./") || target[strlen(target) - 1] == '/' ||
-                           (strlen(target) >= 3 && !strcmp(target + strlen(target) - 3, "/..")) ||
-                           strlen(target) >= 4096))
+                if (!r &&
+                    (strstr(target, "/../") || strstr(target, "/./") || target[strlen(target) - 1] == '/' ||
+                     (strlen(target) >= 3 && !strcmp(target + strlen(target) - 3, "/..")) || strlen(target) >= 4096))
                         r = cli_usage_error(verb, "%s: target %s is not a file path inside the sandbox", flag, target);
         }
         if (r) {
@@ -237,8 +237,8 @@ int cli_secret_opt(const char *arg, cli_session_opts *s, const char *verb) {
                                  "content_refs_only", "retention", "host_policy");
         json_t *o = env ? json_pack("{s:o,s:o,s:o}", "secret_ref", cli_json_str(ref), "env_key", cli_json_str(target),
                                     "destination", dest)
-                        : json_pack("{s:o,s:s,s:o}", "secret_ref", cli_json_str(ref), "mount_ref", mref,
-                                    "destination", dest);
+                        : json_pack("{s:o,s:s,s:o}", "secret_ref", cli_json_str(ref), "mount_ref", mref, "destination",
+                                    dest);
         if (o && !env && json_object_size(ext))
                 r = json_object_set(o, "nook", ext);
         json_decref(ext);

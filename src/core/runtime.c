@@ -196,8 +196,8 @@ int nook_runtime_open_ops(const nook_adapter_ops *ops, const nook_options *opts,
                 return nook_error_oom(err);
         rt->max_request = opts && opts->max_request_bytes ? opts->max_request_bytes : NOOK_MAX_REQUEST_BYTES;
         if (load_map(opts ? opts->aliases : NULL, "aliases", false, &rt->aliases) < 0 ||
-            load_map(opts && opts->version >= 2 ? opts->secret_sources : NULL, "secrets", true,
-                     &rt->secret_sources) < 0)
+            load_map(opts && opts->version >= 2 ? opts->secret_sources : NULL, "secrets", true, &rt->secret_sources) <
+                    0)
                 return nook_error_oom(err);
         rt->config = (nook_adapter_config){ .data_dir = rt->data_dir,
                                             .run_dir = rt->run_dir,

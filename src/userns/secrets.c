@@ -86,8 +86,7 @@ static int from_file(const char *ref, const char *path, value *v, nook_error **e
         if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode))
                 return not_found(err, ref, "its file is a directory", EISDIR);
         int r = read_fd(fd, v);
-        return r < 0 ? not_found(err, ref, r == -EFBIG ? "its file holds more than 1 MiB" : "reading its file", -r)
-                     : 0;
+        return r < 0 ? not_found(err, ref, r == -EFBIG ? "its file holds more than 1 MiB" : "reading its file", -r) : 0;
 }
 
 /* The variable is read once and wiped from our environment, where /proc/<pid>/environ
@@ -182,13 +181,24 @@ static int resolve(const nook_adapter_config *c, const nook_prepare_secrets_req 
                          ENOENT);
 }
 
-/* A secret's destination: the DestinationRef's id, an absolute path without "." or
- * ".." components for a mount. */
+/* An absolute path of named components: no "." or "..", no empty one, not "/". */
+static bool file_path_ok(const char *p) {
+        if (!p || p[0] != '/' || strlen(p) >= 4096)
+                return false;
+        for (const char *c = p + 1;;) {
+                size_t n = strcspn(c, "/");
+                if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+                        return false;
+                if (!c[n])
+                        return true;
+                c += n + 1;
+        }
+}
+
+/* A secret's destination: the DestinationRef's id, the file's absolute path inside. */
 static int mount_dest(const nook_secret_mount *sm, size_t i, char **ret, nook_error **err) {
         char *id = NULL;
-        if (nook_json_get(sm->destination, "/id", &id) < 0 || !id || id[0] != '/' || strstr(id, "/../") ||
-            strstr(id, "/./") || !strcmp(id, "/") || strlen(id) >= 4096 || (strlen(id) >= 3 && !strcmp(id + strlen(id) - 3, "/..")) ||
-            (strlen(id) >= 2 && !strcmp(id + strlen(id) - 2, "/.")) || id[strlen(id) - 1] == '/') {
+        if (nook_json_get(sm->destination, "/id", &id) < 0 || !file_path_ok(id)) {
                 free(id);
                 return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
                                       "prepare_secrets: secret_mounts/%zu (%s): destination.id must be the absolute "
