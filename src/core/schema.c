@@ -470,6 +470,9 @@ static void clear_value(const nook_field *f, void *dst) {
         case NOOK_F_PATH:
         case NOOK_F_ENVNAME:
         case NOOK_F_JSON:
+                /* a secret value (secret_values' "value") leaves no copy in freed heap */
+                if ((f->flags & NOOK_SECRET) && *(char **)dst)
+                        explicit_bzero(*(char **)dst, strlen(*(char **)dst));
                 free(*(char **)dst);
                 *(char **)dst = NULL;
                 return;
