@@ -60,6 +60,15 @@ static const char run_usage[] =
         "  --userns MODE         auto (default: subuid when usable, else root), root (you\n"
         "                        are root inside), keep-id (your own uid inside), subuid\n"
         "\n"
+        "Secrets (held in memory only; masked as [REDACTED:NAME] in all output):\n"
+        "  --secret NAME[,type=mount|env][,target=PATH|VAR][,mode=0400][,uid=N][,gid=N]\n"
+        "               [,src=file:PATH|env:VAR|fd:N|store:NAME]\n"
+        "                        a file at /run/secrets/NAME (or target), read-only, or\n"
+        "                        (type=env) variable NAME (or target) of every process;\n"
+        "                        the value comes from src=, else nook --secret-source\n"
+        "                        NAME=SOURCE, ~/.config/nook/secrets, else 'nook secret\n"
+        "                        create NAME'; repeatable\n"
+        "\n"
         "Mounts (planned and checked before the sandbox is built):\n"
         "  -v, --volume SRC:DST[:ro|rw]\n"
         "                        bind SRC at DST (absolute), read-write unless ro. SRC\n"
@@ -174,6 +183,7 @@ static const struct option run_options[] = {
 static const struct option exec_options[] = {
         CLI_PROCESS_OPTIONS,
         CLI_MOUNT_OPTIONS, /* only to refuse them by name */
+        { "secret", required_argument, NULL, OPT_SECRET },
         CLI_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 },
 };
@@ -435,6 +445,11 @@ int cmd_exec(int argc, char **argv) {
                 }
                 if (opt == '?' || opt == ':')
                         return cli_getopt_error(opt, argv, exec_options, "exec");
+                if (opt == OPT_SECRET)
+                        return cli_usage_error("exec",
+                                               "exec does not take --secret: a session's secrets are given when it "
+                                               "is prepared ('nook run' or 'nook session create'), and every 'nook "
+                                               "exec' in it has its env secrets and files");
                 if (cli_is_mount_opt(opt))
                         return cli_usage_error("exec",
                                                "exec does not take %s: a session's mounts and workspace are fixed "
