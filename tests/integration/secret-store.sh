@@ -103,7 +103,8 @@ ok "each secret is a 'user' key nook:secret:NAME, permissions 3f000000 (possesso
 
 # A process of the same uid whose session keyring does not link the user keyring (as
 # systemd's KeyringMode=private makes) does not possess the key: it can neither read nor
-# describe it by its id, and nook there says the keyring is unusable.
+# describe it by its id, and nook there says the keyring is unusable (it does not link
+# the user keyring in itself: that isolation is the service manager's choice).
 cat >"$T/private-session.py" <<'EOF'
 import ctypes, ctypes.util, os, sys
 ku = ctypes.CDLL("libkeyutils.so.1", use_errno=True)
@@ -132,7 +133,7 @@ describe Permission denied" "$out" "a non-possessor reading the key"
         expect_refused "ls under a private session keyring"
         assert_contains "$ERR" "does not link your user keyring" "private session keyring: why"
         assert_contains "$ERR" "--secret-source REF=file:PATH" "private session keyring: the alternatives"
-        ok "a process without the user keyring can neither read nor describe the key; nook there says why"
+        ok "a process without the user keyring can neither read nor describe the key by its id; nook there says why"
 else
         fail "libkeyutils.so.1 is not loadable by python3's ctypes (Debian: libkeyutils1, a dependency of libkeyutils-dev)"
 fi
@@ -246,6 +247,46 @@ nk run --network none --security-opt seccomp="$T/nokeys.json" --rootfs "$ROOT" $
 assert_contains "$OUT" "keyctl fails with ENOSYS" "hidden keyctl: why"
 assert_contains "$OUT" "rc=125" "hidden keyctl: exit code"
 ok "where keyctl is refused (EPERM) or hidden (ENOSYS), every verb says so and names the alternatives"
+
+# ---- a sandbox allowed keyctl cannot reach the caller's secrets -----------------------
+# Started from a login's session keyring, which links the user keyring (pam_keyinit), a
+# workload whose profile allows keyctl (seccomp=unconfined) would possess the user's
+# keys through that inherited keyring: each session gets a keyring of its own instead.
+cat >"$ROOT/probe-keys.py" <<'EOF'
+import ctypes, os, sys
+ku = ctypes.CDLL("libkeyutils.so.1", use_errno=True)
+key = int(sys.argv[1])
+def res(n): return "ok" if n >= 0 else os.strerror(ctypes.get_errno())
+buf = ctypes.create_string_buffer(256)
+print("read", res(ku.keyctl_read(key, buf, 256)))
+print("link", res(ku.keyctl_link(key, -1)))
+print("join", res(ku.keyctl_join_session_keyring(b"_uid_ses." + sys.argv[2].encode())))
+print("search", res(ku.keyctl_search(-3, b"user", b"nook:secret:" + sys.argv[3].encode(), 0)))
+print("read", res(ku.keyctl_read(key, buf, 256)))
+EOF
+cat >"$T/login.py" <<'EOF'
+import ctypes, os, sys
+ku = ctypes.CDLL("libkeyutils.so.1", use_errno=True)
+if ku.keyctl_join_session_keyring(None) < 0 or ku.keyctl_link(-4, -3) < 0:  # @u into a new @s
+    sys.exit("login-like session keyring: " + os.strerror(ctypes.get_errno()))
+os.execv(sys.argv[1], sys.argv[1:])
+EOF
+id=$("$NOOK" secret inspect --json "$P-env" | json_query 'j[0]["key"]')
+set +e
+# shellcheck disable=SC2086
+python3 "$T/login.py" "$NOOK" run --network none --security-opt seccomp=unconfined --rootfs "$ROOT" $binds -- \
+        /usr/bin/python3 /probe-keys.py "$id" "$(id -u)" "$P-env" >"$T/out" 2>"$T/err"
+RC=$?
+set -e
+OUT=$(cat "$T/out")
+ERR=$(cat "$T/err")
+printf '%s\n%s\n' "$OUT" "$ERR" >>"$T/transcript"
+[ "$RC" -eq 0 ] || fail "the unconfined sandbox did not run ($RC): $OUT $ERR"
+assert_eq "read Permission denied
+link Permission denied" "$(printf '%s\n' "$OUT" | head -2)" "a workload allowed keyctl, reading the caller's key"
+assert_contains "$OUT" "search Required key not available" "a workload searching its session keyring"
+assert_eq "read Permission denied" "$(printf '%s\n' "$OUT" | tail -1)" "a workload after joining _uid_ses by name"
+ok "a workload allowed keyctl, started from a session keyring linking the user keyring, cannot read the secrets"
 
 # ---- no value anywhere: outputs, files ---------------------------------------------------
 for v in "$V1" "$V2" "$V3" "$V4"; do
