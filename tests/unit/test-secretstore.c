@@ -1,5 +1,7 @@
 /* Unit tests of src/userns/secretstore.c: the grammar of a secret's NAME (no keyring
- * call; the store itself is tested from outside by tests/integration/secret-store.sh). */
+ * call), and nook_secret_store_get, the reader prepare_secrets uses, against the kernel
+ * keyring of the user running the test (skipped where keyctl is unusable); the verbs are
+ * tested from outside by tests/integration/secret-store.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +9,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nook/secret.h"
 #include "userns/secretstore.h"
@@ -96,6 +100,55 @@ static void test_public_check_is_the_same_grammar(void **state) {
         nook_error_free(err);
 }
 
+/* A name of this run's own, removed by the test's teardown. */
+static char stored_name[64];
+
+static int remove_stored(void **state) {
+        nook_error *err = NULL;
+        (void)nook_secret_remove(stored_name, &err);
+        nook_error_free(err);
+        return 0;
+}
+
+/* Any bytes, NUL and a trailing newline included, come back as they were stored; a
+ * replaced value comes back replaced; a removed one is -ENOENT. */
+static void test_get_returns_the_stored_bytes(void **state) {
+        snprintf(stored_name, sizeof(stored_name), "unit-get-%d", (int)getpid());
+        static const char value[] = "a\0b\xff\n"; /* 5 bytes */
+        nook_error *err = NULL;
+        int r = nook_secret_create(stored_name, value, 5, 0, NULL, &err);
+        if (r == -EOPNOTSUPP) {
+                nook_error_free(err);
+                skip(); /* keyctl refused or missing here: the integration test covers that */
+        }
+        assert_int_equal(r, 0);
+        void *got = NULL;
+        size_t len = 0;
+        const char *why = "unset";
+        assert_int_equal(nook_secret_store_get(stored_name, &got, &len, &why), 0);
+        assert_null(why);
+        assert_int_equal(len, 5);
+        assert_memory_equal(got, value, 5);
+        nook_secret_store_value_free(got, len);
+
+        nook_secret_info *info = NULL;
+        assert_int_equal(nook_secret_create(stored_name, "longer value", 12, NOOK_SECRET_REPLACE, &info, &err), 0);
+        assert_int_equal(info->size, 12);
+        assert_int_equal(info->permissions, NOOK_SECRET_PERM_POSSESSOR_ONLY);
+        nook_secret_info_free(info);
+        assert_int_equal(nook_secret_store_get(stored_name, &got, &len, NULL), 0);
+        assert_int_equal(len, 12);
+        assert_memory_equal(got, "longer value", 12);
+        nook_secret_store_value_free(got, len);
+
+        assert_int_equal(nook_secret_remove(stored_name, &err), 0);
+        assert_int_equal(nook_secret_store_get(stored_name, &got, &len, NULL), -ENOENT);
+        assert_int_equal(nook_secret_store_get("bad name", &got, &len, NULL), -EINVAL);
+        assert_int_equal(nook_secret_remove(stored_name, &err), -ENOENT);
+        assert_non_null(strstr(nook_error_get_message(err), "no secret named"));
+        nook_error_free(err);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_name_accepts_letters_digits_dot_underscore_dash),
@@ -104,6 +157,7 @@ int main(void) {
                 cmocka_unit_test(test_name_must_start_with_letter_or_digit),
                 cmocka_unit_test(test_name_refusal_names_the_character),
                 cmocka_unit_test(test_public_check_is_the_same_grammar),
+                cmocka_unit_test_teardown(test_get_returns_the_stored_bytes, remove_stored),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
