@@ -62,8 +62,8 @@ NOOK_EXPORT size_t nook_secrets_count(const nook_secrets *list);
 NOOK_EXPORT const nook_secret_info *nook_secrets_get(const nook_secrets *list, size_t i);
 /* Frees and returns NULL; accepts NULL. */
 NOOK_EXPORT nook_secrets *nook_secrets_free(nook_secrets *list);
-/* Destroys the key stored under name (keyctl_invalidate(3): the kernel wipes it at
- * once); -ENOENT when nothing is stored under name. */
+/* Destroys the key stored under name: revoked (its payload freed and wiped at once,
+ * keyctl_revoke(3)) and unlinked; -ENOENT when nothing is stored under name. */
 NOOK_EXPORT int nook_secret_remove(const char *name, nook_error **err);
 
 #ifdef __cplusplus

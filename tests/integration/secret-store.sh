@@ -204,7 +204,7 @@ assert_eq "$P-file" "$OUT" "rm prints the removed name"
 nk secret ls -q
 assert_not_contains "$OUT" "$P-file" "ls after rm"
 assert_contains "$OUT" "$P-env" "rm removed only its NAME"
-# the kernel's garbage collector unlinks an invalidated key at once, in a work item
+# the kernel's garbage collector destroys a key without links at once, in a work item
 i=0
 while [ -n "$(proc_key "$hex")" ] && [ $i -lt 50 ]; do
         sleep 0.1
