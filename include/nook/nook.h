@@ -9,5 +9,6 @@
 #include "nook/runtime.h"
 #include "nook/session.h"
 #include "nook/image.h"
+#include "nook/secret.h"
 
 #endif

@@ -64,6 +64,8 @@ int cmd_gc(int argc, char **argv);
 void help_gc(FILE *f);
 int cmd_serve(int argc, char **argv);
 void help_serve(FILE *f);
+int cmd_secret(int argc, char **argv);
+void help_secret(FILE *f);
 
 static inline void cli_error_freep(nook_error **e) {
         nook_error_free(*e);

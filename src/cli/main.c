@@ -71,6 +71,7 @@ static const cli_verb verbs[] = {
         { "session", "create, list, inspect and remove sessions", cmd_session, help_session },
         { "image", "import, list, inspect and remove images (no registry: files)", cmd_image, help_image },
         { "images", "list the images of the local store", cmd_images, help_images },
+        { "secret", "create, list, inspect and remove named secrets (kept in memory only)", cmd_secret, help_secret },
         { "ps", "list the processes of the sessions", cmd_ps, help_ps },
         { "logs", "print a process's captured output (-f to follow)", cmd_logs, help_logs },
         { "kill", "send a signal to a process", cmd_kill, help_kill },
@@ -199,10 +200,11 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "help") == 0)
                 return cmd_help(argc - i, argv + i);
         const cli_verb *v = find_verb(argv[i]);
-        if (!v)
-                return cli_usage_error(NULL,
-                                       "unknown command '%s' (commands: run, exec, session, ps, logs, kill, stats, gc, "
-                                       "caps, call, serve, journal, help)",
-                                       argv[i]);
+        if (!v) {
+                char names[256] = "";
+                for (size_t k = 0; k < ELEMENTSOF(verbs); k++)
+                        snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s, ", verbs[k].name);
+                return cli_usage_error(NULL, "unknown command '%s' (commands: %shelp)", argv[i], names);
+        }
         return v->run(argc - i, argv + i);
 }

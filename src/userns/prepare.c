@@ -4,6 +4,7 @@
  * written from outside, and the session record every later stage reads. */
 #include <errno.h>
 #include <fcntl.h>
+#include <keyutils.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -73,6 +74,15 @@ static _Noreturn void holder_child(const holder_launch *l, int go_fd, char *cons
                 _exit(125);
         if (l->identity == NOOK_IDENTITY_KEEP_ID)
                 raise_ambient();
+        /* A session keyring of its own (anonymous, empty) for the holder and so for every
+         * process of the session, as runc and crun give each container: the caller's may
+         * link the user keyring (a login's does: pam_keyinit), and a workload possessing
+         * it could read the named secrets of `nook secret` wherever its seccomp profile
+         * lets it call keyctl (--security-opt seccomp=unconfined).  keyctl refused or
+         * missing here is refused or missing for the workloads too (seccomp filters are
+         * inherited); any other failure (the uid's key quota full) stops the session. */
+        if (keyctl_join_session_keyring(NULL) < 0 && errno != ENOSYS && errno != EPERM && errno != EACCES)
+                _exit(124);
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (devnull < 0 || dup3(l->ctl_fd, 3, 0) < 0 || dup3(l->dir_fd, 4, 0) < 0 || dup3(l->ready_fd, 5, 0) < 0 ||
             dup3(devnull, 0, 0) < 0 || dup3(devnull, 1, 0) < 0 || dup3(devnull, 2, 0) < 0)
@@ -154,7 +164,10 @@ static int await_ready(holder_launch *l, nook_error **err) {
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         return nook_error_set(err, NOOK_ERROR_CHILD_LIFECYCLE_FAILURE, NOOK_RETRY_NOT_RETRYABLE, EIO,
                               "prepare_session: the holder exited during setup (status %d%s)", code,
-                              code == 126 ? ": it refuses to run setuid or with host privileges" : "");
+                              code == 126   ? ": it refuses to run setuid or with host privileges"
+                              : code == 124 ? ": it could not get a session keyring of its own (is the "
+                                              "uid's key quota full? nook secret ls)"
+                                            : "");
 }
 
 static int make_session_dir(int runfd, const char *ref, int *ret_dirfd, int *ret_ctl, nook_error **err) {
