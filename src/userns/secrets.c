@@ -24,18 +24,27 @@
 #include "userns/stages.h"
 #include "util/fault.h"
 #include "util/macro.h"
+#include "util/secmem.h"
 #include "util/strbuf.h"
 
 #define VALUE_MAX (1u << 20) /* bytes of one value (the contract's bound on "value") */
 
+/* A value in secret memory (util/secmem.h: locked, not dumped, wiped when freed). */
 typedef struct value {
         void *buf;
-        size_t len;
+        size_t len, cap; /* cap: the allocation's size */
 } value;
 
 static void value_wipe(value *v) {
-        nook_secret_store_value_free(v->buf, v->len);
+        nook_secmem_free(v->buf, v->cap);
         *v = (value){ 0 };
+}
+
+static int value_alloc(value *v, size_t cap) {
+        v->buf = nook_secmem_alloc(cap);
+        v->cap = cap;
+        v->len = 0;
+        return v->buf ? 0 : -ENOMEM;
 }
 
 static int not_found(nook_error **err, const char *ref, const char *where, int e) {
@@ -45,25 +54,21 @@ static int not_found(nook_error **err, const char *ref, const char *where, int e
 
 /* Reads fd to its end, at most VALUE_MAX bytes. */
 static int read_fd(int fd, value *v) {
-        size_t cap = 4096;
-        v->buf = malloc(cap);
-        v->len = 0;
-        if (!v->buf)
+        if (value_alloc(v, 4096) < 0)
                 return -ENOMEM;
         for (;;) {
-                if (v->len == cap) {
-                        if (cap > VALUE_MAX)
+                if (v->len == v->cap) {
+                        value nv;
+                        if (v->cap > VALUE_MAX)
                                 return -EFBIG;
-                        void *nb = malloc(cap * 2);
-                        if (!nb)
+                        if (value_alloc(&nv, v->cap * 2) < 0)
                                 return -ENOMEM;
-                        memcpy(nb, v->buf, v->len);
-                        explicit_bzero(v->buf, cap);
-                        free(v->buf);
-                        v->buf = nb;
-                        cap *= 2;
+                        memcpy(nv.buf, v->buf, v->len);
+                        nv.len = v->len;
+                        value_wipe(v);
+                        *v = nv;
                 }
-                ssize_t n = read(fd, (char *)v->buf + v->len, cap - v->len);
+                ssize_t n = read(fd, (char *)v->buf + v->len, v->cap - v->len);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
@@ -98,10 +103,9 @@ static int from_env(const char *ref, const char *var, value *v, nook_error **err
                                  "its variable is not in nook's environment (an env: source is read once, then "
                                  "wiped from nook's environment)",
                                  ENOENT);
-        v->len = strlen(val);
-        v->buf = malloc(v->len + 1);
-        if (!v->buf)
+        if (value_alloc(v, strlen(val) + 1) < 0)
                 return nook_error_oom(err);
+        v->len = strlen(val);
         memcpy(v->buf, val, v->len);
         explicit_bzero(val, v->len);
         unsetenv(var);
@@ -119,6 +123,7 @@ static int from_fd(const char *ref, uint64_t fd, value *v, nook_error **err) {
 static int from_store(const char *ref, const char *name, value *v, nook_error **err) {
         const char *why = NULL;
         int r = nook_secret_store_get(name, &v->buf, &v->len, &why);
+        v->cap = v->len; /* nook_secret_store_value_free(buf, len) is nook_secmem_free */
         if (r == -ENOENT)
                 return 1;
         if (r == -EOPNOTSUPP)
@@ -160,10 +165,9 @@ static int resolve(const nook_adapter_config *c, const nook_prepare_secrets_req 
                         return from_env(ref, s->env, v, err);
                 if (s->has_fd)
                         return from_fd(ref, s->fd, v, err);
-                v->len = strlen(s->value);
-                v->buf = malloc(v->len + 1);
-                if (!v->buf)
+                if (value_alloc(v, strlen(s->value) + 1) < 0)
                         return nook_error_oom(err);
+                v->len = strlen(s->value);
                 memcpy(v->buf, s->value, v->len);
                 return 0;
         }

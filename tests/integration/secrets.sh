@@ -162,3 +162,14 @@ if grep -q "^$(id -un):" /etc/subuid 2>/dev/null; then
                 "the secret file belongs to the image's User, who reads it"
         ok "secret files belong to the image's User"
 fi
+
+# the named store: --secret NAME with no other source reads `nook secret create NAME`
+name="sec-store-$$"
+printf %s "$V" | "$NOOK" secret create "$name" - >/dev/null || fail "nook secret create"
+run_nook run --network none --rootfs "$ROOT" --secret "$name" --secret "$name,type=env,target=S" -- sh -c \
+        'sha256sum </run/secrets/'"$name"' | cut -d" " -f1; echo "$S"'
+"$NOOK" secret rm "$name" >/dev/null || fail "nook secret rm"
+assert_eq 0 "$RC" "a secret of the named store: $ERR"
+assert_eq "$SUM
+[REDACTED:$name]" "$OUT" "the named store's value reaches the sandbox, masked in its output"
+ok "--secret NAME reads the named store"
