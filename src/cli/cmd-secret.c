@@ -53,47 +53,29 @@ static void secret_info_freep(nook_secret_info **i) {
 /* ---- create ----------------------------------------------------------------------------- */
 
 typedef struct value_buf {
-        char *p; /* nook_secmem_alloc'd, of VALUE_CAP bytes */
-        size_t len;
+        void *p; /* nook_secmem_alloc'd, of cap bytes */
+        size_t len, cap;
 } value_buf;
 
-/* One byte more than a value may hold, so that a larger one is seen. */
-#define VALUE_CAP ((size_t)NOOK_SECRET_VALUE_MAX + 1)
-
 static void value_buf_done(value_buf *v) {
-        nook_secmem_free(v->p, VALUE_CAP);
+        nook_secmem_free(v->p, v->cap);
         *v = (value_buf){ 0 };
-}
-
-/* Up to VALUE_CAP bytes of fd into v; -errno. */
-static int read_fd(int fd, value_buf *v) {
-        while (v->len < VALUE_CAP) {
-                ssize_t n = read(fd, v->p + v->len, VALUE_CAP - v->len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                v->len += (size_t)n;
-        }
-        return 0;
 }
 
 /* The value of `create`: the bytes of FILE, of stdin ("-"), or of our environment
  * variable VAR (--env).  0, or EXIT_NOOK after saying why (never quoting the value). */
 static int read_value(const char *src, bool env, value_buf *v) {
-        v->p = nook_secmem_alloc(VALUE_CAP);
-        if (!v->p) {
-                fputs("nook: out of memory\n", stderr);
-                return EXIT_NOOK;
-        }
         if (env) {
                 const char *val = getenv(src);
                 if (!val)
                         return cli_usage_error("secret", "secret create --env: the environment variable %s is not set",
                                                src);
-                v->len = strnlen(val, VALUE_CAP);
+                v->cap = strnlen(val, (size_t)NOOK_SECRET_VALUE_MAX + 1);
+                if (!(v->p = nook_secmem_alloc(v->cap))) {
+                        fputs("nook: out of memory\n", stderr);
+                        return EXIT_NOOK;
+                }
+                v->len = v->cap;
                 memcpy(v->p, val, v->len);
         } else {
                 _cleanup_close_ int fd = -1;
@@ -111,8 +93,10 @@ static int read_value(const char *src, bool env, value_buf *v) {
                 if (S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
                         return cli_usage_error("secret", "secret create: %s is a %s: give a file, or - for stdin", what,
                                                S_ISDIR(st.st_mode) ? "directory" : "block device");
-                int r = read_fd(in, v);
-                if (r < 0) {
+                int r = nook_secmem_read_fd(in, NOOK_SECRET_VALUE_MAX, &v->p, &v->len, &v->cap);
+                if (r == -EFBIG)
+                        v->len = (size_t)NOOK_SECRET_VALUE_MAX + 1; /* said below */
+                else if (r < 0) {
                         fprintf(stderr, "nook: secret create: reading %s: %s\n", what, strerror(-r));
                         return EXIT_NOOK;
                 }

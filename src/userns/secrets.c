@@ -54,30 +54,7 @@ static int not_found(nook_error **err, const char *ref, const char *where, int e
 
 /* Reads fd to its end, at most VALUE_MAX bytes. */
 static int read_fd(int fd, value *v) {
-        if (value_alloc(v, 4096) < 0)
-                return -ENOMEM;
-        for (;;) {
-                if (v->len == v->cap) {
-                        value nv;
-                        if (v->cap > VALUE_MAX)
-                                return -EFBIG;
-                        if (value_alloc(&nv, v->cap * 2) < 0)
-                                return -ENOMEM;
-                        memcpy(nv.buf, v->buf, v->len);
-                        nv.len = v->len;
-                        value_wipe(v);
-                        *v = nv;
-                }
-                ssize_t n = read(fd, (char *)v->buf + v->len, v->cap - v->len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                v->len += (size_t)n;
-        }
-        return v->len > VALUE_MAX ? -EFBIG : 0;
+        return nook_secmem_read_fd(fd, VALUE_MAX, &v->buf, &v->len, &v->cap);
 }
 
 static int from_file(const char *ref, const char *path, value *v, nook_error **err) {

@@ -10,5 +10,9 @@
 void *nook_secmem_alloc(size_t len);
 /* Wipes the pages of an allocation of len bytes and frees them; NULL is fine. */
 void nook_secmem_free(void *p, size_t len);
+/* fd to its end into secret memory growing as needed: *ret (allocated for *ret_cap
+ * bytes, which nook_secmem_free takes) holds *ret_len bytes.  0; -EFBIG when fd holds
+ * more than max bytes (nothing returned); -ENOMEM; -errno of read(2). */
+int nook_secmem_read_fd(int fd, size_t max, void **ret, size_t *ret_len, size_t *ret_cap);
 
 #endif
