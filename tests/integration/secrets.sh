@@ -106,7 +106,7 @@ ok "a session's processes get its secrets"
 E="sec-$$"
 echo "$E" >>"$T/envs"
 SECS='"secrets":{"ambient":"explicit_refs_only","secret_mounts":[{"secret_ref":"secret.api_token","mount_ref":"secret.mount.api_token","destination":{"kind":"external_runtime","id":"/run/secrets/api_token","privacy":"content_refs_only","retention":"host_policy"},"redaction_policy_ref":{"kind":"redaction","id":"policy.redaction.secrets"}}],"env_secrets":[{"secret_ref":"secret.db_password","env_key":"DB_PASSWORD","destination":{"kind":"external_runtime","id":"env.DB_PASSWORD","privacy":"content_refs_only","retention":"host_policy"},"redaction_policy_ref":{"kind":"redaction","id":"policy.redaction.secrets"}}],"teardown_required":true}'
-CENV="{\"environment_id\":\"$E\",\"spec\":{\"filesystem\":{\"root\":\"writable_layer\"},$SECS,\"io_policy\":{\"stdout\":{\"default_capture\":\"raw_content_if_policy_allows\",\"max_bytes\":65536},\"stderr\":{\"default_capture\":\"raw_content_if_policy_allows\",\"max_bytes\":65536}}}}"
+CENV="{\"environment_id\":\"$E\",\"spec\":{\"filesystem\":{\"root\":\"writable_layer\"},\"ownership\":{\"detach_policy\":{\"allowed\":true}},$SECS,\"io_policy\":{\"stdout\":{\"default_capture\":\"raw_content_if_policy_allows\",\"max_bytes\":65536},\"stderr\":{\"default_capture\":\"raw_content_if_policy_allows\",\"max_bytes\":65536}}}}"
 W="Db$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')Pw"
 WSUM=$(printf %s "$W" | sha256sum | cut -d' ' -f1)
 call_ok prepare_session "{\"environment\":$CENV,\"nook\":{\"network\":\"none\"}}"
@@ -137,8 +137,16 @@ assert_contains "$OUT" "redacted_keys" "the journal keeps the secret_values' ref
 start_in '["true"]' '"env":[{"name":"Y","value_ref":"secret.none","redacted_value":"[y]","raw_value_present":false}]'
 assert_eq 125 "$RC" "a value_ref to a secret not held"
 assert_contains "$OUT" "does not hold" "the refusal says why"
-session_down "$E"
-ok "prepare_secrets through the contract"
+# detach keeps the secrets with the session; reclaim ends them with it
+holder=$(holder_pid "$(session_ref "$E")")
+call_ok detach "{\"environment\":$CENV}"
+ticket=$(printf '%s\n' "$OUT" | json_query 'j["host_ack_ref"]')
+run_in '["sh","-c","printf %s \"$DB_PASSWORD\" | sha256sum | cut -d\" \" -f1"]'
+assert_eq "$WSUM" "$STDOUT" "a detached session keeps its secrets"
+call_ok reclaim "{\"ticket_ref\":\"$ticket\"}"
+sleep 0.2
+alive "$holder" && fail "the holder (and the secrets it holds) outlived reclaim"
+ok "prepare_secrets through the contract; detach keeps the secrets, reclaim ends them"
 
 # after prepare_environment, secrets come too late
 E2="sec2-$$"
