@@ -1,6 +1,7 @@
 /* Unit tests of src/util/mask.c: each encoding found inside text, any split of the input
  * giving the same output, streams kept apart, overlaps, weak values, and a randomised
- * check that nothing of a secret survives.  The encoders here are the test's own. */
+ * check that nothing of a secret survives, and the stream against a naive matcher over
+ * random texts cut at random.  The encoders here are the test's own. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -577,6 +578,191 @@ static void test_random_texts_keep_no_secret(void **state) {
                 fuzz_round(round % 2, lengths[round % 3][0], lengths[round % 3][1]);
 }
 
+/* ---- differential: the stream against a naive matcher over the same patterns ---- */
+
+/* Values of the letters and digits below: their URL and JSON forms are the raw bytes and
+ * they have no line, so the patterns are exactly these: raw, hex (lower, upper) and the
+ * base64 and base64url cores at the three alignments (what mask.h lists). */
+#define REF_FORMS 9
+
+typedef struct ref_secret {
+        uint8_t v[FUZZ_MAX];
+        size_t n;
+        char *form[REF_FORMS];
+        size_t len[REF_FORMS];
+} ref_secret;
+
+static void ref_secret_forms(ref_secret *r) {
+        r->form[0] = malloc(r->n + 1);
+        memcpy(r->form[0], r->v, r->n);
+        r->form[0][r->n] = '\0';
+        r->form[1] = hex(r->v, r->n, false);
+        r->form[2] = hex(r->v, r->n, true);
+        for (size_t a = 0; a < 3; a++) {
+                uint8_t buf[FUZZ_MAX + 8] = { 0 };
+                memcpy(buf + a, r->v, r->n);
+                for (size_t k = 0; k < 2; k++) {
+                        char *e = b64(buf, a + r->n, k ? B64_URL : B64_STD);
+                        size_t from = (8 * a + 5) / 6, to = 8 * (a + r->n) / 6;
+                        memmove(e, e + from, to - from);
+                        e[to - from] = '\0';
+                        r->form[3 + 2 * a + k] = e;
+                }
+        }
+        for (size_t f = 0; f < REF_FORMS; f++)
+                r->len[f] = strlen(r->form[f]);
+}
+
+/* The output mask.h defines, from every occurrence of every form at every position:
+ * the longest per start (the earlier secret for the same bytes), then each run of
+ * overlapping occurrences as one marker per secret in order of start. */
+static char *ref_mask(const ref_secret *sec, size_t n_sec, const char *in, size_t n, size_t *ret_len) {
+        size_t *best = calloc(n + 1, sizeof(size_t)), *who = calloc(n + 1, sizeof(size_t));
+        char *o = malloc(n * 32 + 1);
+        assert_true(best && who && o);
+        for (size_t x = 0; x < n; x++)
+                for (size_t i = 0; i < n_sec; i++)
+                        for (size_t f = 0; f < REF_FORMS; f++) {
+                                size_t len = sec[i].len[f];
+                                if (len > best[x] && len <= n - x && memcmp(in + x, sec[i].form[f], len) == 0) {
+                                        best[x] = len;
+                                        who[x] = i;
+                                }
+                        }
+        size_t olen = 0, cover_end = 0, cover_sec = SIZE_MAX;
+        for (size_t x = 0; x < n; x++) {
+                if (best[x] && x + best[x] > cover_end) {
+                        if (x >= cover_end || who[x] != cover_sec)
+                                olen += (size_t)sprintf(o + olen, "[REDACTED:r%zu]", who[x]);
+                        cover_end = x + best[x];
+                        cover_sec = who[x];
+                }
+                if (x >= cover_end)
+                        o[olen++] = in[x];
+        }
+        o[olen] = '\0';
+        free(best);
+        free(who);
+        *ret_len = olen;
+        return o;
+}
+
+/* A run of text that comes close to the forms: random letters of a small alphabet, a
+ * form, a form cut short, two forms glued over a shared stretch, a form repeated. */
+static size_t diff_text(char *out, size_t cap, const ref_secret *sec, size_t n_sec, const char *alphabet) {
+        size_t n = 0, k = strlen(alphabet);
+        while (n + 4 * FUZZ_MAX * 2 + 64 < cap) {
+                const ref_secret *r = &sec[rnd() % n_sec];
+                size_t f = rnd() % 3 ? 0 : rnd() % REF_FORMS, len = r->len[f];
+                switch (rnd() % 6) {
+                case 0:
+                case 1:
+                        for (size_t i = 1 + rnd() % 24; i > 0; i--)
+                                out[n++] = alphabet[rnd() % k];
+                        break;
+                case 2:
+                        memcpy(out + n, r->form[f], len);
+                        n += len;
+                        break;
+                case 3: {
+                        size_t cut = len - 1 - rnd() % 4;
+                        memcpy(out + n, r->form[f], cut);
+                        n += cut;
+                        break;
+                }
+                case 4: { /* the tail of one form runs into another, or into itself */
+                        const ref_secret *q = &sec[rnd() % n_sec];
+                        size_t keep = rnd() % len;
+                        memcpy(out + n, r->form[f] + keep, len - keep);
+                        n += len - keep;
+                        memcpy(out + n, q->form[f], q->len[f]);
+                        n += q->len[f];
+                        break;
+                }
+                default:
+                        for (size_t i = 0, shift = 1 + rnd() % len; i < 2 * len; i++)
+                                out[n++] = r->form[f][(i * shift / 2) % len];
+                        break;
+                }
+        }
+        return n;
+}
+
+/* Random cuts (sorted), sometimes a feed of one byte or of nothing. */
+static size_t diff_cuts(size_t *cuts, size_t max, size_t n) {
+        size_t count = rnd() % (max + 1);
+        for (size_t i = 0; i < count; i++)
+                cuts[i] = rnd() % 4 == 0 && i > 0 ? cuts[i - 1] + rnd() % 2 : rnd() % (n + 1);
+        for (size_t i = 0; i < count; i++)
+                if (cuts[i] > n)
+                        cuts[i] = n;
+        for (size_t i = 1; i < count; i++) /* insertion sort */
+                for (size_t j = i; j > 0 && cuts[j - 1] > cuts[j]; j--) {
+                        size_t t = cuts[j];
+                        cuts[j] = cuts[j - 1];
+                        cuts[j - 1] = t;
+                }
+        return count;
+}
+
+static void diff_round(size_t n_sec, size_t lo, size_t hi, const char *alphabet) {
+        static ref_secret sec[128];
+        static char text[40000];
+        _cleanup_(nook_mask_freep) nook_mask *m = NULL;
+        assert_int_equal(nook_mask_new(&m), 0);
+        size_t k = strlen(alphabet);
+        for (size_t i = 0; i < n_sec; i++) {
+                ref_secret *r = &sec[i];
+                r->n = lo + rnd() % (hi - lo + 1);
+                size_t period = rnd() % 3 ? r->n : 1 + rnd() % 4; /* some repeat themselves */
+                for (size_t j = 0; j < r->n; j++)
+                        r->v[j] = j < period ? (uint8_t)alphabet[rnd() % k] : r->v[j - period];
+                ref_secret_forms(r);
+                char ref[16];
+                snprintf(ref, sizeof(ref), "r%zu", i);
+                assert_int_equal(nook_mask_add(m, ref, r->v, r->n), 0);
+        }
+        assert_int_equal(nook_mask_build(m), 0);
+        size_t n = diff_text(text, sizeof(text), sec, n_sec, alphabet), want_len, got_len;
+        _cleanup_free_ char *want = ref_mask(sec, n_sec, text, n, &want_len);
+        for (int split = 0; split < 4; split++) {
+                size_t cuts[64];
+                size_t n_cuts = split == 0 ? 0 : diff_cuts(cuts, split == 3 ? ELEMENTSOF(cuts) : 8, n);
+                _cleanup_free_ char *got = mask_split(m, text, n, cuts, n_cuts, &got_len);
+                if (got_len != want_len || memcmp(got, want, want_len) != 0) {
+                        size_t d = 0;
+                        while (d < got_len && d < want_len && got[d] == want[d])
+                                d++;
+                        fail_msg("%zu secrets of %zu-%zu bytes, %zu cuts: output differs at byte %zu of %zu "
+                                 "(want %zu bytes): ...%.40s... vs ...%.40s...",
+                                 n_sec, lo, hi, n_cuts, d, got_len, want_len, got + (d > 20 ? d - 20 : 0),
+                                 want + (d > 20 ? d - 20 : 0));
+                }
+        }
+        for (size_t i = 0; i < n_sec; i++)
+                for (size_t f = 0; f < REF_FORMS; f++)
+                        free(sec[i].form[f]);
+}
+
+static void test_stream_equals_naive_matcher(void **state) {
+        static const struct {
+                size_t n_sec, lo, hi;
+                const char *alphabet;
+        } shapes[] = {
+                { 1, 8, 8, "ab" },   /* the shortest, self-overlapping */
+                { 3, 8, 12, "abc" }, /* overlaps everywhere */
+                { 10, 8, 16, "abcdefgh01" },
+                { 10, 20, 64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" },
+                { 100, 20, 64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" },
+                { 40, 8, 64, "0123456789abcdef" }, /* text that looks like hex */
+                { 5, 70, 120, "xyXY" },            /* every pattern past the prefilter's span */
+        };
+        for (int round = 0; round < 70; round++) {
+                size_t s = (size_t)round % ELEMENTSOF(shapes);
+                diff_round(shapes[s].n_sec, shapes[s].lo, shapes[s].hi, shapes[s].alphabet);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ref_grammar),
@@ -597,6 +783,7 @@ int main(void) {
                 cmocka_unit_test(test_emit_failure_stops_the_stream),
                 cmocka_unit_test(test_lifecycle),
                 cmocka_unit_test(test_random_texts_keep_no_secret),
+                cmocka_unit_test(test_stream_equals_naive_matcher),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
