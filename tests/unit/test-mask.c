@@ -56,7 +56,14 @@ static char *mask_split(const nook_mask *m, const void *in, size_t n, const size
         size_t at = 0;
         for (size_t i = 0; i <= n_cuts; i++) {
                 size_t to = i < n_cuts ? cuts[i] : n;
-                assert_int_equal(nook_mask_feed(s, (const char *)in + at, to - at, sink_emit, &k), 0);
+                /* each piece in a buffer of its own, junk after it: a read past a feed's
+                 * end sees other bytes than the stream's next ones */
+                char *piece = malloc(to - at + 64);
+                assert_non_null(piece);
+                memcpy(piece, (const char *)in + at, to - at);
+                memset(piece + (to - at), 0xa5, 64);
+                assert_int_equal(nook_mask_feed(s, piece, to - at, sink_emit, &k), 0);
+                free(piece);
                 at = to;
         }
         assert_int_equal(nook_mask_flush(s, sink_emit, &k), 0);
@@ -647,10 +654,11 @@ static char *ref_mask(const ref_secret *sec, size_t n_sec, const char *in, size_
         return o;
 }
 
-/* A run of text that comes close to the forms: random letters of a small alphabet, a
- * form, a form cut short, two forms glued over a shared stretch, a form repeated. */
+/* A run of text that comes close to the forms: random letters of a small alphabet (any
+ * byte when it is NULL), a form, a form cut short, two forms glued over a shared stretch,
+ * a form repeated. */
 static size_t diff_text(char *out, size_t cap, const ref_secret *sec, size_t n_sec, const char *alphabet) {
-        size_t n = 0, k = strlen(alphabet);
+        size_t n = 0, k = alphabet ? strlen(alphabet) : 0;
         while (n + 4 * FUZZ_MAX * 2 + 64 < cap) {
                 const ref_secret *r = &sec[rnd() % n_sec];
                 size_t f = rnd() % 3 ? 0 : rnd() % REF_FORMS, len = r->len[f];
@@ -658,7 +666,7 @@ static size_t diff_text(char *out, size_t cap, const ref_secret *sec, size_t n_s
                 case 0:
                 case 1:
                         for (size_t i = 1 + rnd() % 24; i > 0; i--)
-                                out[n++] = alphabet[rnd() % k];
+                                out[n++] = alphabet ? alphabet[rnd() % k] : (char)rnd();
                         break;
                 case 2:
                         memcpy(out + n, r->form[f], len);
@@ -705,7 +713,7 @@ static size_t diff_cuts(size_t *cuts, size_t max, size_t n) {
         return count;
 }
 
-static void diff_round(size_t n_sec, size_t lo, size_t hi, const char *alphabet) {
+static void diff_round(size_t n_sec, size_t lo, size_t hi, const char *alphabet, const char *filler) {
         static ref_secret sec[128];
         static char text[40000];
         _cleanup_(nook_mask_freep) nook_mask *m = NULL;
@@ -723,7 +731,7 @@ static void diff_round(size_t n_sec, size_t lo, size_t hi, const char *alphabet)
                 assert_int_equal(nook_mask_add(m, ref, r->v, r->n), 0);
         }
         assert_int_equal(nook_mask_build(m), 0);
-        size_t n = diff_text(text, sizeof(text), sec, n_sec, alphabet), want_len, got_len;
+        size_t n = diff_text(text, sizeof(text), sec, n_sec, filler), want_len, got_len;
         _cleanup_free_ char *want = ref_mask(sec, n_sec, text, n, &want_len);
         for (int split = 0; split < 4; split++) {
                 size_t cuts[64];
@@ -744,22 +752,72 @@ static void diff_round(size_t n_sec, size_t lo, size_t hi, const char *alphabet)
                         free(sec[i].form[f]);
 }
 
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
 static void test_stream_equals_naive_matcher(void **state) {
         static const struct {
                 size_t n_sec, lo, hi;
                 const char *alphabet;
+                bool any_byte; /* between the forms, random bytes rather than the alphabet */
         } shapes[] = {
-                { 1, 8, 8, "ab" },   /* the shortest, self-overlapping */
-                { 3, 8, 12, "abc" }, /* overlaps everywhere */
-                { 10, 8, 16, "abcdefgh01" },
-                { 10, 20, 64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" },
-                { 100, 20, 64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" },
-                { 40, 8, 64, "0123456789abcdef" }, /* text that looks like hex */
-                { 5, 70, 120, "xyXY" },            /* every pattern past the prefilter's span */
+                { 1, 8, 8, "ab", false },   /* the shortest, self-overlapping */
+                { 3, 8, 12, "abc", false }, /* overlaps everywhere */
+                { 10, 8, 16, "abcdefgh01", false },
+                { 10, 20, 64, ALNUM, false },
+                { 100, 20, 64, ALNUM, false },
+                { 100, 20, 64, ALNUM, true },             /* the prefilter's false positives */
+                { 40, 8, 64, "0123456789abcdef", false }, /* text that looks like hex */
+                { 5, 70, 120, "xyXY", false },            /* every pattern past the prefilter's span */
         };
-        for (int round = 0; round < 70; round++) {
+        for (int round = 0; round < 80; round++) {
                 size_t s = (size_t)round % ELEMENTSOF(shapes);
-                diff_round(shapes[s].n_sec, shapes[s].lo, shapes[s].hi, shapes[s].alphabet);
+                diff_round(shapes[s].n_sec, shapes[s].lo, shapes[s].hi, shapes[s].alphabet,
+                           shapes[s].any_byte ? NULL : shapes[s].alphabet);
+        }
+}
+
+/* The prefilter decides windows of (shortest pattern - 3) positions, four to a block,
+ * and a window near a feed's end waits for more bytes: a secret at every offset from
+ * the stream's start, cut by every feed boundary near it, is found; the bytes between
+ * (random, so some windows pass the prefilter's first stage) go through unchanged. */
+static void test_found_at_every_offset_and_cut(void **state) {
+        _cleanup_(nook_mask_freep) nook_mask *m = NULL;
+        assert_int_equal(nook_mask_new(&m), 0);
+        const char a[] = "k3Jq-9vR_shortest!", b[] = "the-longer-one:Zx81b0Q"; /* 18 and 22 bytes */
+        assert_int_equal(nook_mask_add(m, "a", a, strlen(a)), 0);
+        assert_int_equal(nook_mask_add(m, "b", b, strlen(b)), 0);
+        for (size_t i = 0; i < 20; i++) { /* more patterns: a fuller prefilter */
+                char ref[16], v[24];
+                snprintf(ref, sizeof(ref), "x%zu", i);
+                for (size_t k = 0; k < sizeof(v); k++)
+                        v[k] = (char)(' ' + rnd() % 95);
+                assert_int_equal(nook_mask_add(m, ref, v, sizeof(v)), 0);
+        }
+        assert_int_equal(nook_mask_build(m), 0);
+        _cleanup_free_ char *b_hex = hex((const uint8_t *)b, strlen(b), false);
+        char filler[256];
+        for (size_t k = 0; k < sizeof(filler); k++)
+                filler[k] = (char)(0x80 | rnd()); /* no form of a printable secret */
+        for (size_t off = 0; off < 160; off++) {
+                char in[512], want[512];
+                size_t n = 0, w = 0;
+                memcpy(in + n, filler, off), n += off;
+                memcpy(in + n, a, strlen(a)), n += strlen(a);
+                memcpy(in + n, filler + 100, 9), n += 9;
+                memcpy(in + n, b_hex, strlen(b_hex)), n += strlen(b_hex);
+                memcpy(in + n, filler + 200, 5), n += 5;
+                w += (size_t)snprintf(want + w, sizeof(want) - w, "%.*s[REDACTED:a]", (int)off, filler);
+                w += (size_t)snprintf(want + w, sizeof(want) - w, "%.9s[REDACTED:b]%.5s", filler + 100, filler + 200);
+                size_t len;
+                _cleanup_free_ char *o = mask_all(m, in, n, &len);
+                assert_int_equal(len, w);
+                assert_memory_equal(o, want, w);
+                for (size_t cut = off > 24 ? off - 24 : 0; cut <= off + 48 && cut <= n; cut++) {
+                        size_t cuts[2] = { cut, cut + 1 + off % 7 < n ? cut + 1 + off % 7 : n };
+                        _cleanup_free_ char *c = mask_split(m, in, n, cuts, 1 + off % 2, &len);
+                        assert_int_equal(len, w);
+                        assert_memory_equal(c, want, w);
+                }
         }
 }
 
@@ -784,6 +842,7 @@ int main(void) {
                 cmocka_unit_test(test_lifecycle),
                 cmocka_unit_test(test_random_texts_keep_no_secret),
                 cmocka_unit_test(test_stream_equals_naive_matcher),
+                cmocka_unit_test(test_found_at_every_offset_and_cut),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
