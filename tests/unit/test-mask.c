@@ -631,7 +631,8 @@ static char *ref_mask(const ref_secret *sec, size_t n_sec, const char *in, size_
                 for (size_t i = 0; i < n_sec; i++)
                         for (size_t f = 0; f < REF_FORMS; f++) {
                                 size_t len = sec[i].len[f];
-                                if (len > best[x] && len <= n - x && memcmp(in + x, sec[i].form[f], len) == 0) {
+                                if (len > best[x] && len <= n - x && in[x] == sec[i].form[f][0] &&
+                                    memcmp(in + x, sec[i].form[f], len) == 0) {
                                         best[x] = len;
                                         who[x] = i;
                                 }
@@ -726,7 +727,7 @@ static void diff_round(size_t n_sec, size_t lo, size_t hi, const char *alphabet,
                 for (size_t j = 0; j < r->n; j++)
                         r->v[j] = j < period ? (uint8_t)alphabet[rnd() % k] : r->v[j - period];
                 ref_secret_forms(r);
-                char ref[16];
+                char ref[32];
                 snprintf(ref, sizeof(ref), "r%zu", i);
                 assert_int_equal(nook_mask_add(m, ref, r->v, r->n), 0);
         }
@@ -787,7 +788,7 @@ static void test_found_at_every_offset_and_cut(void **state) {
         assert_int_equal(nook_mask_add(m, "a", a, strlen(a)), 0);
         assert_int_equal(nook_mask_add(m, "b", b, strlen(b)), 0);
         for (size_t i = 0; i < 20; i++) { /* more patterns: a fuller prefilter */
-                char ref[16], v[24];
+                char ref[32], v[24];
                 snprintf(ref, sizeof(ref), "x%zu", i);
                 for (size_t k = 0; k < sizeof(v); k++)
                         v[k] = (char)(' ' + rnd() % 95);
