@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "util/macro.h"
 #include "util/mask.h"
 #include "util/strbuf.h"
 
@@ -32,7 +33,7 @@
  * random base64 token still carry 48 bits.  Every pattern (an encoded form, a line) is
  * at least this long too, which the prefilter relies on. */
 #define MIN NOOK_MASK_MIN_VALUE
-_Static_assert(MIN >= 8, "the prefilter's grams need patterns of 4 bytes or more");
+_Static_assert(MIN >= 8, "the prefilter's keys need patterns of 8 bytes or more");
 #define MAX_PATTERN_BYTES ((size_t)1 << 30)
 
 #define MIN_S STR(NOOK_MASK_MIN_VALUE)
@@ -42,16 +43,22 @@ static const char WHY_LINE[] = "a line shorter than " MIN_S " bytes is masked on
 static const char WHY_LONG[] = "longer than " MAX_S " bytes: only its lines of " MIN_S " to " MAX_S " bytes are masked";
 static const char WHY_LONG_BINARY[] = "longer than " MAX_S " bytes and not text: not masked";
 
-/* The prefilter (scan()): hashed sets of 4-byte groups ("grams").  first: the first
- * gram of every pattern; any: the gram at each offset 0..L-4 of every pattern, L the
- * shortest pattern's length.  A gram at i+L-4 absent from any rules out a pattern
- * starting anywhere in [i, i+L-3): one lookup decides L-3 positions (the stride), so
- * one short secret slows the scan for all (L is capped at SPAN_MAX: past it the sets
- * fill faster than the stride pays).  The sets are sized to hold about 1 bit in 32
- * (any) and 1 in 128 (first). */
+/* The prefilter (scan()): hashed sets of 4-byte groups ("grams") and 8-byte keys.
+ * any: the gram at each offset 0..L-4 of every pattern, L the shortest pattern's
+ * length; first: the first KEY bytes of every pattern (all patterns have them).  A gram
+ * at i+L-4 absent from any rules out a pattern starting anywhere in [i, i+L-3): one
+ * lookup decides L-3 positions (the stride), so one short secret slows the scan for all
+ * (L is capped at SPAN_MAX: past it the sets fill faster than the stride pays).
+ *
+ * any is a Bloom filter with two bits per gram in one 64-bit word, tested in two stages:
+ * the scan's hot loop tests one bit (one load, no second miss), and only a window whose
+ * gram passes has the other bit tested, in the word already loaded.  It is sized for
+ * 1 bit in ANY_DENSITY / 2 set: about 1 window in 32 passes stage 1 and 1 in 1000 both
+ * (random text; measured by tests/bench/mask-bench.c).  first holds 1 bit in 128. */
 #define GRAM 4
+#define KEY 8
 #define SPAN_MAX 64
-#define ANY_DENSITY 32
+#define ANY_DENSITY 64
 #define FIRST_DENSITY 128
 #define SET_BITS_MIN 12
 #define SET_BITS_MAX 24
@@ -619,11 +626,20 @@ static void link_states(nook_mask *m, const node *q) {
 }
 
 /* Fibonacci hashing of the 4 bytes at s (one unaligned load; the same byte order at
- * build and at scan). */
-static inline uint32_t gram_hash(const uint8_t *s, unsigned bits) {
+ * build and at scan): the bits past 31 of the product depend on every byte.  A gram's
+ * word in any is picked by bits 40.. and its two bits in the word by bits 58..63
+ * (stage 1) and 34..39 (stage 2). */
+static inline uint64_t gram_hash(const uint8_t *s) {
         uint32_t v;
         memcpy(&v, s, sizeof(v));
-        return (v * 0x9e3779b1u) >> (32 - bits);
+        return (uint64_t)v * 0x9e3779b97f4a7c15u;
+}
+
+/* The same for the KEY bytes at s, bits bits of it. */
+static inline uint32_t key_hash(const uint8_t *s, unsigned bits) {
+        uint64_t v;
+        memcpy(&v, s, sizeof(v));
+        return (uint32_t)((v * 0x9e3779b97f4a7c15u) >> (64 - bits));
 }
 
 static inline bool bit_test(const uint64_t *set, uint32_t h) {
@@ -633,11 +649,12 @@ static inline bool bit_test(const uint64_t *set, uint32_t h) {
 static void fill_prefilter(nook_mask *m, const patlist *p) {
         for (size_t i = 0; i < p->n; i++) {
                 const uint8_t *s = p->pool + p->v[i].off;
-                uint32_t h = gram_hash(s, m->first_bits);
+                uint32_t h = key_hash(s, m->first_bits);
                 m->first[h >> 6] |= (uint64_t)1 << (h & 63);
                 for (size_t j = 0; j + GRAM <= m->min_len; j++) {
-                        h = gram_hash(s + j, m->any_bits);
-                        m->any[h >> 6] |= (uint64_t)1 << (h & 63);
+                        uint64_t g = gram_hash(s + j);
+                        m->any[(g >> 40) & (((uint32_t)1 << (m->any_bits - 6)) - 1)] |=
+                                (uint64_t)1 << (g >> 58) | (uint64_t)1 << ((g >> 34) & 63);
                 }
         }
 }
@@ -849,14 +866,14 @@ static void record(nook_mask_stream *s, uint32_t st) {
  * (from the ring, then from the bytes ahead); false when too few are known. */
 static bool none_starts(const nook_mask_stream *s, uint32_t h, const uint8_t *ahead, size_t n_ahead) {
         for (uint64_t x = s->pos - h; x < s->pos; x++) {
-                uint8_t b[GRAM];
-                for (uint64_t k = 0; k < GRAM; k++) {
+                uint8_t b[KEY];
+                for (uint64_t k = 0; k < KEY; k++) {
                         uint64_t y = x + k;
                         if (y >= s->pos && y - s->pos >= n_ahead)
                                 return false;
                         b[k] = y < s->pos ? s->ring[y & s->ring_mask] : ahead[y - s->pos];
                 }
-                if (bit_test(s->m->first, gram_hash(b, s->m->first_bits)))
+                if (bit_test(s->m->first, key_hash(b, s->m->first_bits)))
                         return false;
         }
         return true;
@@ -884,36 +901,62 @@ static void slow_step(nook_mask_stream *s, uint8_t c, const uint8_t *ahead, size
         s->state = st;
 }
 
-/* Bit 0: whether the gram at g may lie in the first L bytes of a pattern. */
-static inline uint64_t any_bit(const nook_mask *m, const uint8_t *g) {
-        uint32_t h = gram_hash(g, m->any_bits);
-        return m->any[h >> 6] >> (h & 63);
+/* Bit 0: the gram at g passes stage 1 (its first bit is set in any). */
+static inline uint64_t gram_maybe(const uint64_t *any, uint32_t word_mask, const uint8_t *g) {
+        uint64_t h = gram_hash(g);
+        return any[(h >> 40) & word_mask] >> (h >> 58);
 }
 
-/* Whether any of the four grams at g, g + stride, ... may: one branch for the four. */
-static inline bool any_of_four(const nook_mask *m, const uint8_t *g, size_t stride) {
-        return (any_bit(m, g) | any_bit(m, g + stride) | any_bit(m, g + 2 * stride) | any_bit(m, g + 3 * stride)) & 1;
+/* Whether the gram at g passes both stages: both its bits are set. */
+static inline bool gram_in(const uint64_t *any, uint32_t word_mask, const uint8_t *g) {
+        uint64_t h = gram_hash(g), w = any[(h >> 40) & word_mask];
+        return (w >> (h >> 58)) & (w >> ((h >> 34) & 63)) & 1;
+}
+
+/* The first of the blocks of four windows from i on (while i < end) whose grams do
+ * not all fail stage 1, or end; the gram of the window at i is at g + i.  A load, a
+ * multiply, four shifts or masks per window and one branch per block; out of line, the
+ * loop has the registers to itself. */
+static _noinline_ size_t skip_blocks(const uint64_t *any, uint32_t word_mask, const uint8_t *g, size_t i, size_t end,
+                                     size_t stride) {
+        for (; i < end; i += 4 * stride) {
+                const uint8_t *b = g + i;
+                uint64_t maybe = gram_maybe(any, word_mask, b) | gram_maybe(any, word_mask, b + stride) |
+                                 gram_maybe(any, word_mask, b + 2 * stride) |
+                                 gram_maybe(any, word_mask, b + 3 * stride);
+                if (maybe & 1)
+                        break;
+        }
+        return i;
 }
 
 /* The first position in [i, n) where a pattern may start, or where too few bytes are
- * left to tell.  A block of stride positions is ruled out by one gram (its last: at
- * off from the block), four blocks per test: most text costs a load, a multiply and a
- * shift every L-3 bytes. */
+ * left to tell.  The window of stride positions at i is ruled out when its gram (at
+ * i + L - 4) fails either stage; a window that passes has each of its positions
+ * checked against first. */
 static size_t scan(const nook_mask *m, const uint8_t *in, size_t i, size_t n) {
         const size_t len = m->min_len, stride = len - GRAM + 1, off = len - GRAM;
+        const uint64_t *any = m->any;
+        const uint32_t word_mask = ((uint32_t)1 << (m->any_bits - 6)) - 1;
         for (;;) {
-                while (i + len + 3 * stride <= n && !any_of_four(m, in + i + off, stride))
-                        i += 4 * stride;
-                while (i + len <= n && !(any_bit(m, in + i + off) & 1))
-                        i += stride;
-                if (i + len > n)
-                        break;
+                if (i + len + 3 * stride <= n)
+                        i = skip_blocks(any, word_mask, in + off, i, n - len - 3 * stride + 1, stride);
+                /* the windows of the block it stopped at, one by one */
+                bool maybe = false;
+                for (size_t k = 0; k < 4 && i + len <= n; k++, i += stride)
+                        if ((maybe = gram_in(any, word_mask, in + i + off)))
+                                break;
+                if (!maybe) {
+                        if (i + len > n)
+                                break;
+                        continue;
+                }
                 for (size_t e = i + stride; i < e; i++)
-                        if (bit_test(m->first, gram_hash(in + i, m->first_bits)))
+                        if (i + KEY > n || bit_test(m->first, key_hash(in + i, m->first_bits)))
                                 return i;
         }
-        for (; i + GRAM <= n; i++)
-                if (bit_test(m->first, gram_hash(in + i, m->first_bits)))
+        for (; i + KEY <= n; i++)
+                if (bit_test(m->first, key_hash(in + i, m->first_bits)))
                         return i;
         return i;
 }
