@@ -86,23 +86,24 @@ struct nook_mask {
         size_t n_weak, cap_weak;
         bool built;
         /* The compiled set, in one mapping (map, map_size).  States are numbered
-         * breadth-first, 0 the root; a state's edges are edge_byte/edge_to[edges[s] ..
-         * edges[s+1]), sorted by byte. */
+         * breadth-first, 0 the root; a state's edges are edge_byte[edges[s] ..
+         * edges[s+1]), sorted by byte, and edge e leads to state e + 1 (each state but
+         * the root is the target of one edge, numbered in the same order). */
         void *map;
         size_t map_size;
         uint32_t n_states, n_patterns, max_len, min_len;
         unsigned first_bits, any_bits;
         uint32_t *root; /* [256]: the root's transitions, dense */
         uint32_t *fail, *edges;
-        /* out: 1 + the pattern ending here, or 0; dict: the next state down the fail
-         * chain with an out, or 0 */
-        uint32_t *out, *dict;
+        /* report: the first state at or down the fail chain where a pattern ends, or 0 */
+        uint32_t *report;
         /* the bytes a stream in this state keeps: the depth of the first state down
          * the fail chain that has edges */
         uint32_t *hold;
         uint8_t *edge_byte;
-        uint32_t *edge_to;
-        uint32_t *plen, *psec; /* per pattern: length, secret */
+        /* per pattern, in the order of the states where they end (term, ascending):
+         * that state, the pattern's length, its secret */
+        uint32_t *term, *plen, *psec;
         uint64_t *first, *any;
 };
 
@@ -528,10 +529,9 @@ static int map_tables(nook_mask *m, uint32_t states, const patlist *p) {
         m->any_bits = set_bits(patterns * (m->min_len - GRAM + 1), ANY_DENSITY);
         size_t o_root = carve(&size, 256 * sizeof(uint32_t)), o_fail = carve(&size, states * sizeof(uint32_t)),
                o_edges = carve(&size, ((size_t)states + 1) * sizeof(uint32_t)),
-               o_out = carve(&size, states * sizeof(uint32_t)), o_dict = carve(&size, states * sizeof(uint32_t)),
-               o_hold = carve(&size, states * sizeof(uint32_t)), o_eb = carve(&size, n_edges),
-               o_et = carve(&size, n_edges * sizeof(uint32_t)), o_plen = carve(&size, patterns * sizeof(uint32_t)),
-               o_psec = carve(&size, patterns * sizeof(uint32_t)),
+               o_report = carve(&size, states * sizeof(uint32_t)), o_hold = carve(&size, states * sizeof(uint32_t)),
+               o_eb = carve(&size, n_edges), o_term = carve(&size, patterns * sizeof(uint32_t)),
+               o_plen = carve(&size, patterns * sizeof(uint32_t)), o_psec = carve(&size, patterns * sizeof(uint32_t)),
                o_first = carve(&size, ((size_t)1 << m->first_bits) / 8),
                o_any = carve(&size, ((size_t)1 << m->any_bits) / 8);
         uint8_t *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -545,11 +545,10 @@ static int map_tables(nook_mask *m, uint32_t states, const patlist *p) {
         m->root = (uint32_t *)(base + o_root);
         m->fail = (uint32_t *)(base + o_fail);
         m->edges = (uint32_t *)(base + o_edges);
-        m->out = (uint32_t *)(base + o_out);
-        m->dict = (uint32_t *)(base + o_dict);
+        m->report = (uint32_t *)(base + o_report);
         m->hold = (uint32_t *)(base + o_hold);
         m->edge_byte = base + o_eb;
-        m->edge_to = (uint32_t *)(base + o_et);
+        m->term = (uint32_t *)(base + o_term);
         m->plen = (uint32_t *)(base + o_plen);
         m->psec = (uint32_t *)(base + o_psec);
         m->first = (uint64_t *)(base + o_first);
@@ -564,34 +563,34 @@ typedef struct node {
 /* The trie, breadth-first from the sorted patterns: a state's patterns are a range of
  * the sorted list, split among its children by their byte at its depth. */
 static void fill_trie(nook_mask *m, const patlist *p, node *q) {
-        uint32_t next = 1, n_edges = 0;
+        uint32_t n_edges = 0, n_term = 0;
         q[0] = (node){ 0, (uint32_t)p->n, 0 };
         for (uint32_t u = 0; u < m->n_states; u++) {
                 node s = q[u];
                 uint32_t k = s.lo;
                 m->edges[u] = n_edges;
-                if (k < s.hi && p->v[k].len == s.depth) /* the shortest sorts first */
-                        m->out[u] = 1 + k++;
+                if (k < s.hi && p->v[k].len == s.depth) { /* the shortest sorts first */
+                        m->report[u] = u;
+                        m->term[n_term] = u;
+                        m->plen[n_term] = p->v[k].len;
+                        m->psec[n_term++] = p->v[k++].secret;
+                }
                 while (k < s.hi) {
                         uint8_t c = p->pool[p->v[k].off + s.depth];
                         uint32_t j = k + 1;
                         while (j < s.hi && p->pool[p->v[j].off + s.depth] == c)
                                 j++;
-                        m->edge_byte[n_edges] = c;
-                        m->edge_to[n_edges++] = next;
-                        q[next++] = (node){ k, j, s.depth + 1 };
+                        m->edge_byte[n_edges++] = c;
+                        q[n_edges] = (node){ k, j, s.depth + 1 }; /* the state edge n_edges - 1 leads to */
                         k = j;
                 }
         }
         m->edges[m->n_states] = n_edges;
         for (uint32_t e = m->edges[0]; e < m->edges[1]; e++)
-                m->root[m->edge_byte[e]] = m->edge_to[e];
-        for (uint32_t i = 0; i < p->n; i++) {
-                m->plen[i] = p->v[i].len;
-                m->psec[i] = p->v[i].secret;
+                m->root[m->edge_byte[e]] = e + 1;
+        for (uint32_t i = 0; i < p->n; i++)
                 if (p->v[i].len > m->max_len)
                         m->max_len = p->v[i].len;
-        }
 }
 
 /* The automaton's transition from st on c: down the fail chain to a state with an edge
@@ -608,19 +607,20 @@ static uint32_t step(const nook_mask *m, uint32_t st, uint8_t c) {
                 }
                 for (; a < b; a++)
                         if (m->edge_byte[a] == c)
-                                return m->edge_to[a];
+                                return a + 1;
         }
         return m->root[c];
 }
 
-/* Fail, dictionary and hold links, breadth-first: each needs only shallower states. */
+/* Fail, report and hold links, breadth-first: each needs only shallower states. */
 static void link_states(nook_mask *m, const node *q) {
         for (uint32_t u = 0; u < m->n_states; u++)
                 for (uint32_t e = m->edges[u]; e < m->edges[u + 1]; e++) {
-                        uint32_t v = m->edge_to[e];
+                        uint32_t v = e + 1;
                         uint32_t f = u == 0 ? 0 : step(m, m->fail[u], m->edge_byte[e]);
                         m->fail[v] = f;
-                        m->dict[v] = m->out[f] ? f : m->dict[f];
+                        if (m->report[v] == 0)
+                                m->report[v] = m->report[f];
                         m->hold[v] = m->edges[v + 1] > m->edges[v] ? q[v].depth : m->hold[f];
                 }
 }
@@ -849,11 +849,24 @@ static void resolve(nook_mask_stream *s, uint64_t upto) {
         s->done = upto;
 }
 
+/* The pattern that ends in state t (one of term). */
+static uint32_t pattern_of(const nook_mask *m, uint32_t t) {
+        uint32_t a = 0, b = m->n_patterns;
+        while (b - a > 1) {
+                uint32_t mid = a + (b - a) / 2;
+                if (m->term[mid] <= t)
+                        a = mid;
+                else
+                        b = mid;
+        }
+        return a;
+}
+
 /* Every pattern that ends at pos (state st): the longest per start is kept. */
 static void record(nook_mask_stream *s, uint32_t st) {
         const nook_mask *m = s->m;
-        for (uint32_t t = m->out[st] ? st : m->dict[st]; t != 0; t = m->dict[t]) {
-                uint32_t k = m->out[t] - 1, len = m->plen[k];
+        for (uint32_t t = m->report[st]; t != 0; t = m->report[m->fail[t]]) {
+                uint32_t k = pattern_of(m, t), len = m->plen[k];
                 size_t slot = (s->pos - len) & s->ring_mask;
                 if (len > s->best_len[slot]) {
                         s->best_len[slot] = len;
@@ -889,7 +902,7 @@ static void slow_step(nook_mask_stream *s, uint8_t c, const uint8_t *ahead, size
         s->best_len[slot] = 0;
         uint32_t st = step(m, s->state, c);
         s->pos++;
-        if (m->out[st] | m->dict[st])
+        if (m->report[st])
                 record(s, st);
         uint32_t h = m->hold[st];
         if (h <= EXIT_HOLD && none_starts(s, h, ahead, n_ahead)) {
