@@ -974,15 +974,25 @@ static size_t scan(const nook_mask *m, const uint8_t *in, size_t i, size_t n) {
         return i;
 }
 
-int nook_mask_feed(nook_mask_stream *s, const void *data, size_t n, nook_mask_emit emit, void *userdata) {
+/* in: the feed's bytes; room: the same pointer when the caller leaves NOOK_MASK_ROOM bytes
+ * in front of them, else NULL.  The bytes held back from the last feed, when they fit,
+ * are copied there and passed on in place, in one run with the new ones. */
+static int feed(nook_mask_stream *s, const uint8_t *in, uint8_t *room, size_t n, nook_mask_emit emit, void *userdata) {
         if (s->failed)
                 return s->failed;
         s->emit = emit;
         s->userdata = userdata;
-        const uint8_t *in = data;
         const nook_mask *m = s->m;
         s->in = in;
         s->in_pos = s->pos;
+        if (room && s->pos - s->done <= NOOK_MASK_ROOM) {
+                size_t held = (size_t)(s->pos - s->done);
+                uint8_t *to = room - held;
+                for (size_t k = 0; k < held; k++)
+                        to[k] = s->ring[(s->done + k) & s->ring_mask];
+                s->in = to;
+                s->in_pos = s->done;
+        }
         for (size_t i = 0; i < n && !s->failed; i++) {
                 if (s->state == 0 && s->done == s->pos) {
                         size_t j = m->n_patterns ? scan(m, in, i, n) : n;
@@ -1000,6 +1010,14 @@ int nook_mask_feed(nook_mask_stream *s, const void *data, size_t n, nook_mask_em
         s->in = NULL;
         s->in_pos = UINT64_MAX;
         return s->failed;
+}
+
+int nook_mask_feed(nook_mask_stream *s, const void *in, size_t len, nook_mask_emit emit, void *userdata) {
+        return feed(s, in, NULL, len, emit, userdata);
+}
+
+int nook_mask_feed_room(nook_mask_stream *s, void *in, size_t len, nook_mask_emit emit, void *userdata) {
+        return feed(s, in, in, len, emit, userdata);
 }
 
 int nook_mask_flush(nook_mask_stream *s, nook_mask_emit emit, void *userdata) {

@@ -46,9 +46,10 @@ static void sink_done(sink *k) {
 }
 
 /* Masks in through one stream, fed in the pieces that the split points cut (sorted,
- * each in [0, n]); the output is NUL-terminated, its length in *ret_len. */
-static char *mask_split(const nook_mask *m, const void *in, size_t n, const size_t *cuts, size_t n_cuts,
-                        size_t *ret_len) {
+ * each in [0, n]), with nook_mask_feed() or (room) nook_mask_feed_room(); the output is
+ * NUL-terminated, its length in *ret_len. */
+static char *mask_split_with(const nook_mask *m, const void *in, size_t n, const size_t *cuts, size_t n_cuts, bool room,
+                             size_t *ret_len) {
         nook_mask_stream *s = NULL;
         assert_int_equal(nook_mask_stream_new(m, &s), 0);
         sink k = { .buf = calloc(1, 1), .cap = 1 };
@@ -58,12 +59,16 @@ static char *mask_split(const nook_mask *m, const void *in, size_t n, const size
                 size_t to = i < n_cuts ? cuts[i] : n;
                 /* each piece in a buffer of its own, junk after it: a read past a feed's
                  * end sees other bytes than the stream's next ones */
-                char *piece = malloc(to - at + 64);
-                assert_non_null(piece);
+                char *buf = malloc(NOOK_MASK_ROOM + to - at + 64), *piece = buf + NOOK_MASK_ROOM;
+                assert_non_null(buf);
+                memset(buf, 0x5a, NOOK_MASK_ROOM);
                 memcpy(piece, (const char *)in + at, to - at);
                 memset(piece + (to - at), 0xa5, 64);
-                assert_int_equal(nook_mask_feed(s, piece, to - at, sink_emit, &k), 0);
-                free(piece);
+                if (room)
+                        assert_int_equal(nook_mask_feed_room(s, piece, to - at, sink_emit, &k), 0);
+                else
+                        assert_int_equal(nook_mask_feed(s, piece, to - at, sink_emit, &k), 0);
+                free(buf);
                 at = to;
         }
         assert_int_equal(nook_mask_flush(s, sink_emit, &k), 0);
@@ -72,6 +77,11 @@ static char *mask_split(const nook_mask *m, const void *in, size_t n, const size
         if (ret_len)
                 *ret_len = k.len;
         return k.buf;
+}
+
+static char *mask_split(const nook_mask *m, const void *in, size_t n, const size_t *cuts, size_t n_cuts,
+                        size_t *ret_len) {
+        return mask_split_with(m, in, n, cuts, n_cuts, false, ret_len);
 }
 
 static char *mask_all(const nook_mask *m, const void *in, size_t n, size_t *ret_len) {
@@ -420,6 +430,50 @@ static void test_holds_back_only_a_possible_start(void **state) {
         sink_done(&k);
 }
 
+/* With room in front of the feed, the bytes held back from the last one go out with the
+ * new ones, in one emit; without, in two (when the new ones are many: a few are copied
+ * after them either way). */
+static void test_feed_room_joins_held_and_new_bytes(void **state) {
+        _cleanup_(nook_mask_freep) nook_mask *m = build1("s", "SECRETVALUE123", 14);
+        char long_piece[700], want[800];
+        snprintf(long_piece, sizeof(long_piece), "UE12, then %0600d more.", 0);
+        snprintf(want, sizeof(want), "hello SECRETVAL%s. [REDACTED:s] end.", long_piece);
+        const char *const pieces[] = { "hello SECRETVAL", long_piece, ". SECRETVALUE1", "23 end." };
+        static const size_t calls[2][4] = { { 1, 3, 4, 5 }, { 1, 2, 3, 4 } }; /* emits so far */
+        for (int room = 0; room < 2; room++) {
+                _cleanup_(nook_mask_stream_freep) nook_mask_stream *s = NULL;
+                assert_int_equal(nook_mask_stream_new(m, &s), 0);
+                sink k = { 0 };
+                for (size_t i = 0; i < ELEMENTSOF(pieces); i++) {
+                        char buf[NOOK_MASK_ROOM + sizeof(long_piece)];
+                        memset(buf, '#', sizeof(buf));
+                        size_t n = strlen(pieces[i]);
+                        memcpy(buf + NOOK_MASK_ROOM, pieces[i], n);
+                        if (room)
+                                assert_int_equal(nook_mask_feed_room(s, buf + NOOK_MASK_ROOM, n, sink_emit, &k), 0);
+                        else
+                                assert_int_equal(nook_mask_feed(s, buf + NOOK_MASK_ROOM, n, sink_emit, &k), 0);
+                        assert_int_equal(k.calls, calls[room][i]);
+                }
+                assert_int_equal(nook_mask_flush(s, sink_emit, &k), 0);
+                assert_int_equal(k.calls, calls[room][3]);
+                assert_string_equal(k.buf, want);
+                sink_done(&k);
+        }
+        /* more held back than the room holds: the two emits again, the same bytes */
+        char v[100], in[200];
+        for (size_t i = 0; i < sizeof(v); i++)
+                v[i] = (char)('a' + (i * 7) % 26);
+        _cleanup_(nook_mask_freep) nook_mask *big = build1("big", v, sizeof(v));
+        memcpy(in, "<<", 2);
+        memcpy(in + 2, v, 90); /* 90 bytes that may start the secret: held */
+        memcpy(in + 92, "..", 2);
+        size_t cut = 92, len;
+        _cleanup_free_ char *o = mask_split_with(big, in, 94, &cut, 1, true, &len);
+        assert_memory_equal(o, in, 94);
+        assert_int_equal(len, 94);
+}
+
 static int failing_emit(const void *b, size_t n, void *userdata) {
         return -EPIPE;
 }
@@ -737,7 +791,7 @@ static void diff_round(size_t n_sec, size_t lo, size_t hi, const char *alphabet,
         for (int split = 0; split < 4; split++) {
                 size_t cuts[64];
                 size_t n_cuts = split == 0 ? 0 : diff_cuts(cuts, split == 3 ? ELEMENTSOF(cuts) : 8, n);
-                _cleanup_free_ char *got = mask_split(m, text, n, cuts, n_cuts, &got_len);
+                _cleanup_free_ char *got = mask_split_with(m, text, n, cuts, n_cuts, split % 2, &got_len);
                 if (got_len != want_len || memcmp(got, want, want_len) != 0) {
                         size_t d = 0;
                         while (d < got_len && d < want_len && got[d] == want[d])
@@ -815,7 +869,7 @@ static void test_found_at_every_offset_and_cut(void **state) {
                 assert_memory_equal(o, want, w);
                 for (size_t cut = off > 24 ? off - 24 : 0; cut <= off + 48 && cut <= n; cut++) {
                         size_t cuts[2] = { cut, cut + 1 + off % 7 < n ? cut + 1 + off % 7 : n };
-                        _cleanup_free_ char *c = mask_split(m, in, n, cuts, 1 + off % 2, &len);
+                        _cleanup_free_ char *c = mask_split_with(m, in, n, cuts, 1 + off % 2, cut % 2, &len);
                         assert_int_equal(len, w);
                         assert_memory_equal(c, want, w);
                 }
@@ -839,6 +893,7 @@ int main(void) {
                 cmocka_unit_test(test_short_value_is_weak_and_not_masked),
                 cmocka_unit_test(test_too_long_value_masked_by_lines),
                 cmocka_unit_test(test_holds_back_only_a_possible_start),
+                cmocka_unit_test(test_feed_room_joins_held_and_new_bytes),
                 cmocka_unit_test(test_emit_failure_stops_the_stream),
                 cmocka_unit_test(test_lifecycle),
                 cmocka_unit_test(test_random_texts_keep_no_secret),
