@@ -14,6 +14,8 @@
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _nonnull_(...) __attribute__((nonnull(__VA_ARGS__)))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
+#define _noinline_ __attribute__((noinline))
+#define _always_inline_ inline __attribute__((always_inline))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 

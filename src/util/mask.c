@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "util/macro.h"
 #include "util/mask.h"
 #include "util/strbuf.h"
 
@@ -32,7 +33,7 @@
  * random base64 token still carry 48 bits.  Every pattern (an encoded form, a line) is
  * at least this long too, which the prefilter relies on. */
 #define MIN NOOK_MASK_MIN_VALUE
-_Static_assert(MIN >= 8, "the prefilter's grams need patterns of 4 bytes or more");
+_Static_assert(MIN >= 8, "the prefilter's keys need patterns of 8 bytes or more");
 #define MAX_PATTERN_BYTES ((size_t)1 << 30)
 
 #define MIN_S STR(NOOK_MASK_MIN_VALUE)
@@ -42,16 +43,22 @@ static const char WHY_LINE[] = "a line shorter than " MIN_S " bytes is masked on
 static const char WHY_LONG[] = "longer than " MAX_S " bytes: only its lines of " MIN_S " to " MAX_S " bytes are masked";
 static const char WHY_LONG_BINARY[] = "longer than " MAX_S " bytes and not text: not masked";
 
-/* The prefilter (scan()): hashed sets of 4-byte groups ("grams").  first: the first
- * gram of every pattern; any: the gram at each offset 0..L-4 of every pattern, L the
- * shortest pattern's length.  A gram at i+L-4 absent from any rules out a pattern
- * starting anywhere in [i, i+L-3): one lookup decides L-3 positions (the stride), so
- * one short secret slows the scan for all (L is capped at SPAN_MAX: past it the sets
- * fill faster than the stride pays).  The sets are sized to hold about 1 bit in 32
- * (any) and 1 in 128 (first). */
+/* The prefilter (scan()): hashed sets of 4-byte groups ("grams") and 8-byte keys.
+ * any: the gram at each offset 0..L-4 of every pattern, L the shortest pattern's
+ * length; first: the first KEY bytes of every pattern (all patterns have them).  A gram
+ * at i+L-4 absent from any rules out a pattern starting anywhere in [i, i+L-3): one
+ * lookup decides L-3 positions (the stride), so one short secret slows the scan for all
+ * (L is capped at SPAN_MAX: past it the sets fill faster than the stride pays).
+ *
+ * any is a Bloom filter with two bits per gram in one 64-bit word, tested in two stages:
+ * the scan's hot loop tests one bit (one load, no second miss), and only a window whose
+ * gram passes has the other bit tested, in the word already loaded.  It is sized for
+ * 1 bit in ANY_DENSITY / 2 set: about 1 window in 32 passes stage 1 and 1 in 1000 both
+ * (random text; measured by tests/bench/mask-bench.c).  first holds 1 bit in 128. */
 #define GRAM 4
+#define KEY 8
 #define SPAN_MAX 64
-#define ANY_DENSITY 32
+#define ANY_DENSITY 64
 #define FIRST_DENSITY 128
 #define SET_BITS_MIN 12
 #define SET_BITS_MAX 24
@@ -79,23 +86,24 @@ struct nook_mask {
         size_t n_weak, cap_weak;
         bool built;
         /* The compiled set, in one mapping (map, map_size).  States are numbered
-         * breadth-first, 0 the root; a state's edges are edge_byte/edge_to[edges[s] ..
-         * edges[s+1]), sorted by byte. */
+         * breadth-first, 0 the root; a state's edges are edge_byte[edges[s] ..
+         * edges[s+1]), sorted by byte, and edge e leads to state e + 1 (each state but
+         * the root is the target of one edge, numbered in the same order). */
         void *map;
         size_t map_size;
         uint32_t n_states, n_patterns, max_len, min_len;
-        unsigned first_bits, any_bits;
-        uint32_t *root; /* [256]: the root's transitions, dense */
+        unsigned first_bits, any_bits; /* log2 of their sizes in bits */
+        uint32_t *root;                /* [256]: the root's transitions, dense */
         uint32_t *fail, *edges;
-        /* out: 1 + the pattern ending here, or 0; dict: the next state down the fail
-         * chain with an out, or 0 */
-        uint32_t *out, *dict;
+        /* report: the first state at or down the fail chain where a pattern ends, or 0 */
+        uint32_t *report;
         /* the bytes a stream in this state keeps: the depth of the first state down
          * the fail chain that has edges */
         uint32_t *hold;
         uint8_t *edge_byte;
-        uint32_t *edge_to;
-        uint32_t *plen, *psec; /* per pattern: length, secret */
+        /* per pattern, in the order of the states where they end (term, ascending):
+         * that state, the pattern's length, its secret */
+        uint32_t *term, *plen, *psec;
         uint64_t *first, *any;
 };
 
@@ -521,10 +529,9 @@ static int map_tables(nook_mask *m, uint32_t states, const patlist *p) {
         m->any_bits = set_bits(patterns * (m->min_len - GRAM + 1), ANY_DENSITY);
         size_t o_root = carve(&size, 256 * sizeof(uint32_t)), o_fail = carve(&size, states * sizeof(uint32_t)),
                o_edges = carve(&size, ((size_t)states + 1) * sizeof(uint32_t)),
-               o_out = carve(&size, states * sizeof(uint32_t)), o_dict = carve(&size, states * sizeof(uint32_t)),
-               o_hold = carve(&size, states * sizeof(uint32_t)), o_eb = carve(&size, n_edges),
-               o_et = carve(&size, n_edges * sizeof(uint32_t)), o_plen = carve(&size, patterns * sizeof(uint32_t)),
-               o_psec = carve(&size, patterns * sizeof(uint32_t)),
+               o_report = carve(&size, states * sizeof(uint32_t)), o_hold = carve(&size, states * sizeof(uint32_t)),
+               o_eb = carve(&size, n_edges), o_term = carve(&size, patterns * sizeof(uint32_t)),
+               o_plen = carve(&size, patterns * sizeof(uint32_t)), o_psec = carve(&size, patterns * sizeof(uint32_t)),
                o_first = carve(&size, ((size_t)1 << m->first_bits) / 8),
                o_any = carve(&size, ((size_t)1 << m->any_bits) / 8);
         uint8_t *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -538,11 +545,10 @@ static int map_tables(nook_mask *m, uint32_t states, const patlist *p) {
         m->root = (uint32_t *)(base + o_root);
         m->fail = (uint32_t *)(base + o_fail);
         m->edges = (uint32_t *)(base + o_edges);
-        m->out = (uint32_t *)(base + o_out);
-        m->dict = (uint32_t *)(base + o_dict);
+        m->report = (uint32_t *)(base + o_report);
         m->hold = (uint32_t *)(base + o_hold);
         m->edge_byte = base + o_eb;
-        m->edge_to = (uint32_t *)(base + o_et);
+        m->term = (uint32_t *)(base + o_term);
         m->plen = (uint32_t *)(base + o_plen);
         m->psec = (uint32_t *)(base + o_psec);
         m->first = (uint64_t *)(base + o_first);
@@ -557,34 +563,34 @@ typedef struct node {
 /* The trie, breadth-first from the sorted patterns: a state's patterns are a range of
  * the sorted list, split among its children by their byte at its depth. */
 static void fill_trie(nook_mask *m, const patlist *p, node *q) {
-        uint32_t next = 1, n_edges = 0;
+        uint32_t n_edges = 0, n_term = 0;
         q[0] = (node){ 0, (uint32_t)p->n, 0 };
         for (uint32_t u = 0; u < m->n_states; u++) {
                 node s = q[u];
                 uint32_t k = s.lo;
                 m->edges[u] = n_edges;
-                if (k < s.hi && p->v[k].len == s.depth) /* the shortest sorts first */
-                        m->out[u] = 1 + k++;
+                if (k < s.hi && p->v[k].len == s.depth) { /* the shortest sorts first */
+                        m->report[u] = u;
+                        m->term[n_term] = u;
+                        m->plen[n_term] = p->v[k].len;
+                        m->psec[n_term++] = p->v[k++].secret;
+                }
                 while (k < s.hi) {
                         uint8_t c = p->pool[p->v[k].off + s.depth];
                         uint32_t j = k + 1;
                         while (j < s.hi && p->pool[p->v[j].off + s.depth] == c)
                                 j++;
-                        m->edge_byte[n_edges] = c;
-                        m->edge_to[n_edges++] = next;
-                        q[next++] = (node){ k, j, s.depth + 1 };
+                        m->edge_byte[n_edges++] = c;
+                        q[n_edges] = (node){ k, j, s.depth + 1 }; /* the state edge n_edges - 1 leads to */
                         k = j;
                 }
         }
         m->edges[m->n_states] = n_edges;
         for (uint32_t e = m->edges[0]; e < m->edges[1]; e++)
-                m->root[m->edge_byte[e]] = m->edge_to[e];
-        for (uint32_t i = 0; i < p->n; i++) {
-                m->plen[i] = p->v[i].len;
-                m->psec[i] = p->v[i].secret;
+                m->root[m->edge_byte[e]] = e + 1;
+        for (uint32_t i = 0; i < p->n; i++)
                 if (p->v[i].len > m->max_len)
                         m->max_len = p->v[i].len;
-        }
 }
 
 /* The automaton's transition from st on c: down the fail chain to a state with an edge
@@ -601,29 +607,39 @@ static uint32_t step(const nook_mask *m, uint32_t st, uint8_t c) {
                 }
                 for (; a < b; a++)
                         if (m->edge_byte[a] == c)
-                                return m->edge_to[a];
+                                return a + 1;
         }
         return m->root[c];
 }
 
-/* Fail, dictionary and hold links, breadth-first: each needs only shallower states. */
+/* Fail, report and hold links, breadth-first: each needs only shallower states. */
 static void link_states(nook_mask *m, const node *q) {
         for (uint32_t u = 0; u < m->n_states; u++)
                 for (uint32_t e = m->edges[u]; e < m->edges[u + 1]; e++) {
-                        uint32_t v = m->edge_to[e];
+                        uint32_t v = e + 1;
                         uint32_t f = u == 0 ? 0 : step(m, m->fail[u], m->edge_byte[e]);
                         m->fail[v] = f;
-                        m->dict[v] = m->out[f] ? f : m->dict[f];
+                        if (m->report[v] == 0)
+                                m->report[v] = m->report[f];
                         m->hold[v] = m->edges[v + 1] > m->edges[v] ? q[v].depth : m->hold[f];
                 }
 }
 
 /* Fibonacci hashing of the 4 bytes at s (one unaligned load; the same byte order at
- * build and at scan). */
-static inline uint32_t gram_hash(const uint8_t *s, unsigned bits) {
+ * build and at scan): the bits past 31 of the product depend on every byte.  In any (of
+ * 1 << wb words), a gram's word is picked by the top wb bits, its stage-1 bit by the 6
+ * below them and its stage-2 bit by bits 34..39 (wb <= 18: none overlap). */
+static inline uint64_t gram_hash(const uint8_t *s) {
         uint32_t v;
         memcpy(&v, s, sizeof(v));
-        return (v * 0x9e3779b1u) >> (32 - bits);
+        return (uint64_t)v * 0x9e3779b97f4a7c15u;
+}
+
+/* The same for the KEY bytes at s, bits bits of it. */
+static inline uint32_t key_hash(const uint8_t *s, unsigned bits) {
+        uint64_t v;
+        memcpy(&v, s, sizeof(v));
+        return (uint32_t)((v * 0x9e3779b97f4a7c15u) >> (64 - bits));
 }
 
 static inline bool bit_test(const uint64_t *set, uint32_t h) {
@@ -633,11 +649,13 @@ static inline bool bit_test(const uint64_t *set, uint32_t h) {
 static void fill_prefilter(nook_mask *m, const patlist *p) {
         for (size_t i = 0; i < p->n; i++) {
                 const uint8_t *s = p->pool + p->v[i].off;
-                uint32_t h = gram_hash(s, m->first_bits);
+                uint32_t h = key_hash(s, m->first_bits);
                 m->first[h >> 6] |= (uint64_t)1 << (h & 63);
                 for (size_t j = 0; j + GRAM <= m->min_len; j++) {
-                        h = gram_hash(s + j, m->any_bits);
-                        m->any[h >> 6] |= (uint64_t)1 << (h & 63);
+                        uint64_t g = gram_hash(s + j);
+                        unsigned wb = m->any_bits - 6;
+                        m->any[g >> (64 - wb)] |= (uint64_t)1 << ((g >> (58 - wb)) & 63) | (uint64_t)1
+                                                                                                   << ((g >> 34) & 63);
                 }
         }
 }
@@ -832,11 +850,24 @@ static void resolve(nook_mask_stream *s, uint64_t upto) {
         s->done = upto;
 }
 
+/* The pattern that ends in state t (one of term). */
+static uint32_t pattern_of(const nook_mask *m, uint32_t t) {
+        uint32_t a = 0, b = m->n_patterns;
+        while (b - a > 1) {
+                uint32_t mid = a + (b - a) / 2;
+                if (m->term[mid] <= t)
+                        a = mid;
+                else
+                        b = mid;
+        }
+        return a;
+}
+
 /* Every pattern that ends at pos (state st): the longest per start is kept. */
 static void record(nook_mask_stream *s, uint32_t st) {
         const nook_mask *m = s->m;
-        for (uint32_t t = m->out[st] ? st : m->dict[st]; t != 0; t = m->dict[t]) {
-                uint32_t k = m->out[t] - 1, len = m->plen[k];
+        for (uint32_t t = m->report[st]; t != 0; t = m->report[m->fail[t]]) {
+                uint32_t k = pattern_of(m, t), len = m->plen[k];
                 size_t slot = (s->pos - len) & s->ring_mask;
                 if (len > s->best_len[slot]) {
                         s->best_len[slot] = len;
@@ -849,14 +880,14 @@ static void record(nook_mask_stream *s, uint32_t st) {
  * (from the ring, then from the bytes ahead); false when too few are known. */
 static bool none_starts(const nook_mask_stream *s, uint32_t h, const uint8_t *ahead, size_t n_ahead) {
         for (uint64_t x = s->pos - h; x < s->pos; x++) {
-                uint8_t b[GRAM];
-                for (uint64_t k = 0; k < GRAM; k++) {
+                uint8_t b[KEY];
+                for (uint64_t k = 0; k < KEY; k++) {
                         uint64_t y = x + k;
                         if (y >= s->pos && y - s->pos >= n_ahead)
                                 return false;
                         b[k] = y < s->pos ? s->ring[y & s->ring_mask] : ahead[y - s->pos];
                 }
-                if (bit_test(s->m->first, gram_hash(b, s->m->first_bits)))
+                if (bit_test(s->m->first, key_hash(b, s->m->first_bits)))
                         return false;
         }
         return true;
@@ -872,7 +903,7 @@ static void slow_step(nook_mask_stream *s, uint8_t c, const uint8_t *ahead, size
         s->best_len[slot] = 0;
         uint32_t st = step(m, s->state, c);
         s->pos++;
-        if (m->out[st] | m->dict[st])
+        if (m->report[st])
                 record(s, st);
         uint32_t h = m->hold[st];
         if (h <= EXIT_HOLD && none_starts(s, h, ahead, n_ahead)) {
@@ -884,49 +915,120 @@ static void slow_step(nook_mask_stream *s, uint8_t c, const uint8_t *ahead, size
         s->state = st;
 }
 
-/* Bit 0: whether the gram at g may lie in the first L bytes of a pattern. */
-static inline uint64_t any_bit(const nook_mask *m, const uint8_t *g) {
-        uint32_t h = gram_hash(g, m->any_bits);
-        return m->any[h >> 6] >> (h & 63);
+/* Bit 0: the gram at g passes stage 1 (its first bit is set in any, of 1 << wb words). */
+static _always_inline_ uint64_t gram_maybe(const uint64_t *any, unsigned wb, const uint8_t *g) {
+        uint64_t h = gram_hash(g);
+        return any[h >> (64 - wb)] >> ((h >> (58 - wb)) & 63);
 }
 
-/* Whether any of the four grams at g, g + stride, ... may: one branch for the four. */
-static inline bool any_of_four(const nook_mask *m, const uint8_t *g, size_t stride) {
-        return (any_bit(m, g) | any_bit(m, g + stride) | any_bit(m, g + 2 * stride) | any_bit(m, g + 3 * stride)) & 1;
+/* Whether the gram at g passes both stages: both its bits are set. */
+static inline bool gram_in(const uint64_t *any, unsigned wb, const uint8_t *g) {
+        uint64_t h = gram_hash(g), w = any[h >> (64 - wb)];
+        return (w >> ((h >> (58 - wb)) & 63)) & (w >> ((h >> 34) & 63)) & 1;
+}
+
+/* The first of the blocks of four windows from i on (while i < end) whose grams do not
+ * all fail stage 1, or end; the gram of the window at i is at g + i.  A load, a multiply
+ * and three shifts per window, one branch per block. */
+static _always_inline_ size_t skip_loop(const uint64_t *any, unsigned wb, const uint8_t *g, size_t i, size_t end,
+                                        size_t stride) {
+        for (; i < end; i += 4 * stride) {
+                const uint8_t *b = g + i;
+                uint64_t maybe = gram_maybe(any, wb, b) | gram_maybe(any, wb, b + stride) |
+                                 gram_maybe(any, wb, b + 2 * stride) | gram_maybe(any, wb, b + 3 * stride);
+                if (maybe & 1)
+                        break;
+        }
+        return i;
+}
+
+/* skip_loop() for each size of any, the size a constant in each: a word's index and a
+ * bit's are then plain shifts, with no mask and no register for the size (10 % less time
+ * in the loop, measured inside mask-bench's capture).  Out of line, the loop has the
+ * registers to itself. */
+static _noinline_ size_t skip_blocks(const uint64_t *any, unsigned wb, const uint8_t *g, size_t i, size_t end,
+                                     size_t stride) {
+        _Static_assert(SET_BITS_MIN - 6 == 6 && SET_BITS_MAX - 6 == 18, "one case per size");
+        switch (wb) {
+        case 6:
+                return skip_loop(any, 6, g, i, end, stride);
+        case 7:
+                return skip_loop(any, 7, g, i, end, stride);
+        case 8:
+                return skip_loop(any, 8, g, i, end, stride);
+        case 9:
+                return skip_loop(any, 9, g, i, end, stride);
+        case 10:
+                return skip_loop(any, 10, g, i, end, stride);
+        case 11:
+                return skip_loop(any, 11, g, i, end, stride);
+        case 12:
+                return skip_loop(any, 12, g, i, end, stride);
+        case 13:
+                return skip_loop(any, 13, g, i, end, stride);
+        case 14:
+                return skip_loop(any, 14, g, i, end, stride);
+        case 15:
+                return skip_loop(any, 15, g, i, end, stride);
+        case 16:
+                return skip_loop(any, 16, g, i, end, stride);
+        case 17:
+                return skip_loop(any, 17, g, i, end, stride);
+        default:
+                return skip_loop(any, 18, g, i, end, stride);
+        }
 }
 
 /* The first position in [i, n) where a pattern may start, or where too few bytes are
- * left to tell.  A block of stride positions is ruled out by one gram (its last: at
- * off from the block), four blocks per test: most text costs a load, a multiply and a
- * shift every L-3 bytes. */
+ * left to tell.  The window of stride positions at i is ruled out when its gram (at
+ * i + L - 4) fails either stage; a window that passes has each of its positions
+ * checked against first. */
 static size_t scan(const nook_mask *m, const uint8_t *in, size_t i, size_t n) {
         const size_t len = m->min_len, stride = len - GRAM + 1, off = len - GRAM;
+        const uint64_t *any = m->any;
+        const unsigned wb = m->any_bits - 6;
         for (;;) {
-                while (i + len + 3 * stride <= n && !any_of_four(m, in + i + off, stride))
-                        i += 4 * stride;
-                while (i + len <= n && !(any_bit(m, in + i + off) & 1))
-                        i += stride;
-                if (i + len > n)
-                        break;
+                if (i + len + 3 * stride <= n)
+                        i = skip_blocks(any, wb, in + off, i, n - len - 3 * stride + 1, stride);
+                /* the windows of the block it stopped at, one by one */
+                bool maybe = false;
+                for (size_t k = 0; k < 4 && i + len <= n; k++, i += stride)
+                        if ((maybe = gram_in(any, wb, in + i + off)))
+                                break;
+                if (!maybe) {
+                        if (i + len > n)
+                                break;
+                        continue;
+                }
                 for (size_t e = i + stride; i < e; i++)
-                        if (bit_test(m->first, gram_hash(in + i, m->first_bits)))
+                        if (i + KEY > n || bit_test(m->first, key_hash(in + i, m->first_bits)))
                                 return i;
         }
-        for (; i + GRAM <= n; i++)
-                if (bit_test(m->first, gram_hash(in + i, m->first_bits)))
+        for (; i + KEY <= n; i++)
+                if (bit_test(m->first, key_hash(in + i, m->first_bits)))
                         return i;
         return i;
 }
 
-int nook_mask_feed(nook_mask_stream *s, const void *data, size_t n, nook_mask_emit emit, void *userdata) {
+/* in: the feed's bytes; room: the same pointer when the caller leaves NOOK_MASK_ROOM bytes
+ * in front of them, else NULL.  The bytes held back from the last feed, when they fit,
+ * are copied there and passed on in place, in one run with the new ones. */
+static int feed(nook_mask_stream *s, const uint8_t *in, uint8_t *room, size_t n, nook_mask_emit emit, void *userdata) {
         if (s->failed)
                 return s->failed;
         s->emit = emit;
         s->userdata = userdata;
-        const uint8_t *in = data;
         const nook_mask *m = s->m;
         s->in = in;
         s->in_pos = s->pos;
+        if (room && s->pos - s->done <= NOOK_MASK_ROOM) {
+                size_t held = (size_t)(s->pos - s->done);
+                uint8_t *to = room - held;
+                for (size_t k = 0; k < held; k++)
+                        to[k] = s->ring[(s->done + k) & s->ring_mask];
+                s->in = to;
+                s->in_pos = s->done;
+        }
         for (size_t i = 0; i < n && !s->failed; i++) {
                 if (s->state == 0 && s->done == s->pos) {
                         size_t j = m->n_patterns ? scan(m, in, i, n) : n;
@@ -944,6 +1046,14 @@ int nook_mask_feed(nook_mask_stream *s, const void *data, size_t n, nook_mask_em
         s->in = NULL;
         s->in_pos = UINT64_MAX;
         return s->failed;
+}
+
+int nook_mask_feed(nook_mask_stream *s, const void *in, size_t len, nook_mask_emit emit, void *userdata) {
+        return feed(s, in, NULL, len, emit, userdata);
+}
+
+int nook_mask_feed_room(nook_mask_stream *s, void *in, size_t len, nook_mask_emit emit, void *userdata) {
+        return feed(s, in, in, len, emit, userdata);
 }
 
 int nook_mask_flush(nook_mask_stream *s, nook_mask_emit emit, void *userdata) {

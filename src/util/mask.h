@@ -34,6 +34,8 @@
 #define NOOK_MASK_MIN_VALUE 8
 /* Longer values are masked only through their lines (PEM bundles stay well below). */
 #define NOOK_MASK_MAX_VALUE 16384
+/* Bytes a caller of nook_mask_feed_room() leaves in front of what it feeds. */
+#define NOOK_MASK_ROOM 64
 /* A ref is 1..NOOK_MASK_REF_MAX bytes of [A-Za-z0-9._-]: nothing that could end the
  * marker or inject text next to it. */
 #define NOOK_MASK_REF_MAX 128
@@ -71,6 +73,12 @@ int nook_mask_stream_new(const nook_mask *m, nook_mask_stream **ret);
  * it returns; at most (longest pattern - 1) bytes are held back.  0, or emit's negative
  * value (the stream then keeps failing with it). */
 int nook_mask_feed(nook_mask_stream *s, const void *in, size_t len, nook_mask_emit emit, void *userdata);
+/* The same, for a caller that leaves NOOK_MASK_ROOM bytes of its own in front of in
+ * (in[-NOOK_MASK_ROOM] .. in[-1]), which the stream may overwrite: the bytes it held back
+ * from the last feed are copied there, so that they and the new ones reach emit in one
+ * call (a monitor that writes what emit gets then makes one write per read, not two).
+ * Those bytes may be the start of a secret: the room is as sensitive as the buffer. */
+int nook_mask_feed_room(nook_mask_stream *s, void *in, size_t len, nook_mask_emit emit, void *userdata);
 /* End of stream: the held-back bytes, masked.  Feeding may go on, as a new stream (no
  * match spans a flush). */
 int nook_mask_flush(nook_mask_stream *s, nook_mask_emit emit, void *userdata);

@@ -9,10 +9,18 @@ start_process of /bin/true with wait_ms through one open `nook serve --stdio` co
 (docs/nook_client.py), whose target is half of exec's time or less.
 
 usage: bench.py NOOK OUT.md [--runs N] [--quick] [--io-mib N] [--files N] [--import-mib N]
-                [--only start|network|images]
+                [--only start|network|images|secrets]
 
 --only runs one section of the table: start (cold run, warm exec, serve, helper memory,
-output throughput), network or images.
+output throughput), network, images or secrets.
+
+Secret masking (src/util/mask.c; the section needs no sandbox and no peer): the capture
+ratio of tests/bench/mask-bench.c (built with the tests, next to NOOK in the build tree),
+a monitor's loop through a pipe into a file masked with 100 secrets of 20-64 bytes
+against the same loop unmasked, per text (random bytes, base64, log-like words), per set
+(random-byte secrets, base64url tokens) and per way of feeding (nook_mask_feed with each
+emit a write; nook_mask_feed_room, one write per read), and the size of each set's
+tables; best of 5 runs of 256 MiB per text (--quick: 64 MiB, best of 3).
 
 Image benchmarks (tests/images builds the images; podman is the peer, rootless, in a private
 store on fuse-overlayfs): cold `nook run IMAGE` per rootfs driver, `nook image import` of a
@@ -561,7 +569,45 @@ def start_benchmarks(nook, root, runs, env, podman, img, rows):
     sh([nook, "session", "rm", name], env=env)
 
 
-SECTIONS = ("start", "network", "images")
+# mask-bench's texts and sets (its "result" lines), as the table names them
+MASK_TEXTS = (("random", "random bytes"), ("base64", "base64 text"), ("log", "log-like words"))
+MASK_SETS = (("100-random", "100 random-byte secrets"), ("100-tokens", "100 tokens"))
+
+
+def secrets_benchmarks(nook, quick, rows):
+    """The secret masker's capture ratios (the "secrets" section); returns a note for the
+    table's footer."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(nook)))
+    exe = os.path.join(build, "tests", "mask-bench")
+    if not os.access(exe, os.X_OK):
+        print(f"bench: {exe} is missing (a build with -Dtests=false?): no secret masking rows",
+              file=sys.stderr)
+        return ""
+    size, repeat = ("64", "3") if quick else ("256", "5")
+    r = subprocess.run([exe, "-r", size, repeat], capture_output=True, text=True, timeout=3600)
+    print("".join(l + "\n" for l in r.stdout.splitlines() if not l.startswith("result ")), end="")
+    results = {}
+    for line in r.stdout.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] == "result":
+            results[(words[1], words[2])] = dict(w.split("=", 1) for w in words[3:] if "=" in w)
+    if r.returncode != 0 or not results:
+        print(f"bench: mask-bench failed (exit {r.returncode}): {r.stderr.strip()[:300]}", file=sys.stderr)
+    for how, what in (("masked", "each emit a write"), ("room", "feed_room: one write per read")):
+        for key, name in MASK_TEXTS:
+            for set_key, set_name in MASK_SETS:
+                res = results.get((key, set_key), {})
+                masked, raw = (round(float(res[k])) if k in res else None for k in (how, "raw"))
+                rows.append((f"capture masked with {set_name}, {name}, {what} (MB/s)", masked,
+                             "unmasked capture", raw, ">= 0.8x unmasked"))
+    for set_key, set_name in MASK_SETS:
+        res = results.get(("-", set_key), {})
+        kib = int(res["table_bytes"]) // 1024 if "table_bytes" in res else None
+        rows.append((f"masker tables for {set_name} (KiB, mlocked)", kib, "", None, ""))
+    return f"secret masking: mask-bench, {size} MiB per text, best of {repeat}"
+
+
+SECTIONS = ("start", "network", "images", "secrets")
 
 
 def main():
@@ -576,16 +622,19 @@ def main():
              "import_mib": opt("--import-mib", 20 if quick else 100)}
     tmp = tempfile.mkdtemp(prefix="nook-bench.")
     root = os.path.join(tmp, "root")
-    make_rootfs(root)
+    sandboxes = only != "secrets"  # every section but secrets runs sandboxes and peers
+    if sandboxes:
+        make_rootfs(root)
     env = dict(os.environ)
     rows = []  # (benchmark, nook_ms_or_value, peer name, peer value, unit, target)
 
     # podman in a store of its own (its choice of driver), removed at the end with its pause
     # process (./dev test fails on a process the test user leaves running)
-    podman = Podman(os.path.join(tmp, "podman"), fuse=False)
-    atexit.register(podman.close)
+    podman = Podman(os.path.join(tmp, "podman"), fuse=False) if sandboxes else None
+    if podman:
+        atexit.register(podman.close)
     img = None
-    if podman.ok:
+    if podman and podman.ok:
         tar = os.path.join(tmp, "root.tar")
         subprocess.run(["tar", "-C", root, "-cf", tar, "."], check=False)
         r = subprocess.run(podman.cmd("import", tar, "nook-bench"), capture_output=True, text=True,
@@ -604,7 +653,8 @@ def main():
         except Exception:
             traceback.print_exc()
             print("bench: the network benchmarks stopped early (not an error)", file=sys.stderr)
-    podman.close()
+    if podman:
+        podman.close()
 
     # images: never let a failure here lose the rows above
     if only in (None, "images"):
@@ -613,6 +663,14 @@ def main():
         except Exception:
             traceback.print_exc()
             print("bench: the image benchmarks stopped early (not an error)", file=sys.stderr)
+    # secret masking: never let a failure here lose the rows above
+    mask_note = ""
+    if only in (None, "secrets"):
+        try:
+            mask_note = secrets_benchmarks(nook, quick, rows)
+        except Exception:
+            traceback.print_exc()
+            print("bench: the secret masking benchmark stopped early (not an error)", file=sys.stderr)
     shutil.rmtree(tmp, ignore_errors=True)
 
     lines = ["| benchmark | nook | peer | peer value | nook / peer | target |", "|---|---|---|---|---|---|"]
@@ -620,11 +678,15 @@ def main():
         fmt = lambda v: "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
         ratio = f"{mine / theirs:.2f}" if mine and theirs else "-"
         lines.append(f"| {bench} | {fmt(mine)} | {peer or '-'} | {fmt(theirs)} | {ratio} | {target} |")
-    text = "\n".join(lines) + f"\n\nmedians of {runs} runs (image import {import_runs(runs)}, " \
-        f"file I/O {io_runs(runs)}); {time.strftime('%Y-%m-%d %H:%M')}; " \
-        f"{os.uname().release}; user {os.getuid()}; sizes: {sizes['files']} small files, " \
-        f"{sizes['io_mib']} MiB big file, {sizes['import_mib']} MiB import layer" \
-        f"{'; network throughput: ' + net_note if net_note else ''}\n"
+    stamp = f"{time.strftime('%Y-%m-%d %H:%M')}; {os.uname().release}; user {os.getuid()}"
+    if only == "secrets":
+        text = "\n".join(lines) + f"\n\n{mask_note or 'secret masking: no figures'}; {stamp}\n"
+    else:
+        text = "\n".join(lines) + f"\n\nmedians of {runs} runs (image import {import_runs(runs)}, " \
+            f"file I/O {io_runs(runs)}); {stamp}; sizes: {sizes['files']} small files, " \
+            f"{sizes['io_mib']} MiB big file, {sizes['import_mib']} MiB import layer" \
+            f"{'; network throughput: ' + net_note if net_note else ''}" \
+            f"{'; ' + mask_note if mask_note else ''}\n"
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         f.write(text)

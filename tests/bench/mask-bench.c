@@ -1,22 +1,30 @@
 /* nook bench — throughput of the secret masker (src/util/mask.c), built with the tests
- * and run by hand, never by `meson test` (timings on a shared machine prove nothing):
+ * and run by hand or by `./dev bench --only secrets`, never by `meson test` (timings on
+ * a shared machine prove nothing):
  *
- *   build/tests/mask-bench [MiB]
+ *   build/tests/mask-bench [-r] [MiB [REPEAT]]
  *
- * Two sets of 100 secrets of 20-64 bytes, with every encoding: random bytes (about 19
- * patterns each: URL and JSON forms differ from the raw one) and tokens (base64url
- * characters, about 9); three texts: random bytes, base64 (76 columns), log-like
- * words.  Figures, best of REPEAT runs:
+ * Sets of secrets of 20-64 bytes, with every encoding: none, 1, 10 and 100 of random
+ * bytes (about 19 patterns each: URL and JSON forms differ from the raw one) and 100
+ * tokens (base64url characters, about 9); three texts of MiB MiB (256): random bytes,
+ * base64 (76 columns), log-like words.  Figures, best of REPEAT (5) runs:
  *
- *   alone    the masker over 64 KiB feeds already in cache (as read(2) leaves them),
- *            emit copying out: no secret (a memcpy-like pass-through) vs the set;
- *   ns/B     the masker's own cost with the set: one cached 64 KiB feed again and
- *            again, emit copying nothing;
+ *   alone    MB/s of the masker over 64 KiB feeds already in cache (as read(2) leaves
+ *            them), emit copying out; ratio: against no secret (a pass-through);
+ *   ns/B     the masker's own cost: the time in nook_mask_feed() over those feeds,
+ *            emit copying nothing;
  *   capture  a monitor's loop: a thread writes the text into a pipe, the main thread
- *            reads 64 KiB at a time and writes to a file (memfd) — unmasked ("raw"),
- *            masked with an empty set, masked with the set (each emit a write), and
- *            masked with the set gathered into one write per read; ratio = masked/raw,
- *            the issue's ">= 0.8x" figure. */
+ *            reads 64 KiB at a time and writes to a file (memfd), unmasked ("raw") or
+ *            masked with the set: "masked", nook_mask_feed() with each emit a write
+ *            (two writes per read when the last read ended with bytes held back);
+ *            "room", nook_mask_feed_room() into a buffer with NOOK_MASK_ROOM bytes in
+ *            front (one write per read); "gathered", nook_mask_feed() with the emits
+ *            copied into one write per read.  ratio = masked / raw, the issue's ">= 0.8x"
+ *            figure.  The four runs take turns, REPEAT times, so that a change in the
+ *            machine's load weighs on each alike.
+ *
+ * With -r, each row is also printed as a line "result TEXT SET KEY=VALUE..." for scripts
+ * (tests/bench/bench.py), and each set's size as "result - SET table_bytes=N". */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -31,7 +39,9 @@
 #include "util/mask.h"
 
 #define CHUNK 65536
-#define REPEAT 5
+#define ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
+static int repeat = 5;
+static bool results; /* -r */
 
 static uint64_t rng = 0x2545f4914f6cdd1du;
 static uint64_t rnd(void) {
@@ -106,16 +116,20 @@ static nook_mask *make_set(size_t n_secrets, void (*make)(uint8_t *, size_t), co
         double t0 = now();
         if (nook_mask_build(m) < 0)
                 return nook_mask_free(m);
-        if (n_secrets)
-                printf("%zu %s: built in %.1f ms, %zu bytes (%.2f MiB) of tables\n", n_secrets, what,
-                       (now() - t0) * 1e3, nook_mask_size(m), (double)nook_mask_size(m) / 1048576.0);
+        if (n_secrets) {
+                printf("%s secrets: built in %.1f ms, %zu bytes (%.2f MiB) of tables\n", what, (now() - t0) * 1e3,
+                       nook_mask_size(m), (double)nook_mask_size(m) / 1048576.0);
+                if (results)
+                        printf("result - %zu-%s table_bytes=%zu\n", n_secrets, make == make_token ? "tokens" : "random",
+                               nook_mask_size(m));
+        }
         return m;
 }
 
-/* MB/s of the masker alone (best of REPEAT). */
+/* MB/s of the masker alone (best of repeat). */
 static double masker_alone(const nook_mask *m, const uint8_t *t, size_t n) {
         double best = 0;
-        for (int r = 0; r < REPEAT; r++) {
+        for (int r = 0; r < repeat; r++) {
                 nook_mask_stream *s = NULL;
                 if (nook_mask_stream_new(m, &s) < 0)
                         return 0;
@@ -143,20 +157,23 @@ static int count_emit(const void *b, size_t n, void *userdata) {
         return 0;
 }
 
-/* ns per byte of the masker alone (best of REPEAT). */
+/* ns per byte in nook_mask_feed() alone, over the text's feeds copied into a buffer
+ * first (as read(2) leaves them), emit copying nothing (best of repeat). */
 static double masker_cost(const nook_mask *m, const uint8_t *t, size_t n) {
         static uint8_t buf[CHUNK];
-        memcpy(buf, t, CHUNK);
         double best = 1e9;
-        for (int r = 0; r < REPEAT; r++) {
+        for (int r = 0; r < repeat; r++) {
                 nook_mask_stream *s = NULL;
                 if (nook_mask_stream_new(m, &s) < 0)
                         return 0;
                 size_t total = 0;
-                double t0 = now();
-                for (size_t off = 0; off + CHUNK <= n; off += CHUNK)
+                double dt = 0;
+                for (size_t off = 0; off + CHUNK <= n; off += CHUNK) {
+                        memcpy(buf, t + off, CHUNK);
+                        double t0 = now();
                         nook_mask_feed(s, buf, CHUNK, count_emit, &total);
-                double dt = now() - t0;
+                        dt += now() - t0;
+                }
                 nook_mask_stream_free(s);
                 best = dt * 1e9 / (double)n < best ? dt * 1e9 / (double)n : best;
         }
@@ -204,8 +221,9 @@ static int log_write(const void *b, size_t n, void *userdata) {
         return 0;
 }
 
-/* MB/s of one capture: m NULL for none. */
-static bool gathered;
+/* How a capture passes the bytes: unmasked, masked with each emit a write, masked and
+ * gathered into one write per read, masked with room in front of the read buffer. */
+typedef enum how { RAW, MASKED, GATHERED, ROOM, N_HOW } how;
 
 /* The monitor's way, when coalescing: what one read gives is written at once. */
 typedef struct gather {
@@ -229,7 +247,8 @@ static int gather_emit(const void *b, size_t n, void *userdata) {
         return 0;
 }
 
-static double capture_once(const nook_mask *m, const uint8_t *t, size_t n, int logfd) {
+/* MB/s of one capture. */
+static double capture_once(const nook_mask *m, how h, const uint8_t *t, size_t n, int logfd) {
         int p[2];
         if (pipe(p) < 0)
                 return 0;
@@ -237,24 +256,27 @@ static double capture_once(const nook_mask *m, const uint8_t *t, size_t n, int l
         pthread_t th;
         logfile l = { logfd, 0 };
         nook_mask_stream *s = NULL;
-        if (m && nook_mask_stream_new(m, &s) < 0)
+        if (h != RAW && nook_mask_stream_new(m, &s) < 0)
                 return 0;
-        static uint8_t buf[CHUNK];
+        static uint8_t room_buf[NOOK_MASK_ROOM + CHUNK];
+        uint8_t *buf = room_buf + NOOK_MASK_ROOM;
         double t0 = now();
         pthread_create(&th, NULL, feed_pipe, &f);
         for (;;) {
-                ssize_t r = read(p[0], buf, sizeof(buf));
+                ssize_t r = read(p[0], buf, CHUNK);
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r <= 0)
                         break;
                 static gather g;
                 g.l = &l;
-                if (s && gathered) {
+                if (h == GATHERED) {
                         nook_mask_feed(s, buf, (size_t)r, gather_emit, &g);
                         log_write(g.buf, g.len, &l);
                         g.len = 0;
-                } else if (s)
+                } else if (h == ROOM)
+                        nook_mask_feed_room(s, buf, (size_t)r, log_write, &l);
+                else if (h == MASKED)
                         nook_mask_feed(s, buf, (size_t)r, log_write, &l);
                 else
                         log_write(buf, (size_t)r, &l);
@@ -268,51 +290,75 @@ static double capture_once(const nook_mask *m, const uint8_t *t, size_t n, int l
         return n / dt / 1e6;
 }
 
-static double capture(const nook_mask *m, const uint8_t *t, size_t n, int logfd) {
-        double best = 0;
-        for (int r = 0; r < REPEAT; r++) {
-                double v = capture_once(m, t, n, logfd);
-                best = v > best ? v : best;
-        }
-        return best;
+/* MB/s of each way of capturing, taking turns (best of repeat). */
+static void capture(const nook_mask *m, const uint8_t *t, size_t n, int logfd, double ret[N_HOW]) {
+        for (int k = 0; k < N_HOW; k++)
+                ret[k] = 0;
+        for (int r = 0; r < repeat; r++)
+                for (int k = 0; k < N_HOW; k++) {
+                        double v = capture_once(m, (how)k, t, n, logfd);
+                        ret[k] = v > ret[k] ? v : ret[k];
+                }
 }
 
 int main(int argc, char **argv) {
-        size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
+        results = argc > 1 && strcmp(argv[1], "-r") == 0;
+        argc -= results;
+        argv += results;
+        size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
+        repeat = argc > 2 ? atoi(argv[2]) : 5;
         size_t n = mib << 20;
         uint8_t *text = malloc(n);
         int logfd = memfd_create("mask-bench-log", MFD_CLOEXEC);
-        if (!text || logfd < 0 || n == 0)
+        if (!text || logfd < 0 || n < CHUNK || repeat < 1)
                 return 1;
-        printf("mask-bench: %zu MiB per text, %d KiB feeds, best of %d; MB/s\n", mib, CHUNK / 1024, REPEAT);
-        nook_mask *none = make_set(0, NULL, NULL);
-        nook_mask *sets[] = { make_set(100, make_random, "random-byte secrets"), make_set(100, make_token, "tokens") };
-        static const char *const set_names[] = { "100 random", "100 tokens" };
-        if (!none || !sets[0] || !sets[1])
-                return 1;
+        printf("mask-bench: %zu MiB per text, %d KiB feeds, best of %d; MB/s\n", mib, CHUNK / 1024, repeat);
         static const struct {
-                const char *name;
+                const char *name, *key; /* key: for the result lines */
+                size_t n;
                 void (*make)(uint8_t *, size_t);
-        } texts[] = { { "random bytes", make_random }, { "base64", make_base64 }, { "log words", make_printable } };
-        printf("\n%-12s %-10s | %7s %7s %5s %5s | %7s %7s %7s %5s %8s %5s\n", "text", "secrets", "alone:0", "set",
-               "ratio", "ns/B", "capt:raw", "empty", "set", "ratio", "gathered", "ratio");
-        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        } sets[] = {
+                { "none", "0", 0, NULL },
+                { "1 random", "1-random", 1, make_random },
+                { "10 random", "10-random", 10, make_random },
+                { "100 random", "100-random", 100, make_random },
+                { "100 tokens", "100-tokens", 100, make_token },
+        };
+        nook_mask *masks[ELEMENTS(sets)];
+        for (size_t k = 0; k < ELEMENTS(sets); k++)
+                if (!(masks[k] = make_set(sets[k].n, sets[k].make, sets[k].name)))
+                        return 1;
+        static const struct {
+                const char *name, *key;
+                void (*make)(uint8_t *, size_t);
+        } texts[] = { { "random bytes", "random", make_random },
+                      { "base64", "base64", make_base64 },
+                      { "log words", "log", make_printable } };
+        printf("\n%-12s %-10s | %7s %5s %6s | %8s %7s %5s %7s %5s %8s %5s\n", "text", "secrets", "alone", "ratio",
+               "ns/B", "capt:raw", "masked", "ratio", "room", "ratio", "gathered", "ratio");
+        for (size_t i = 0; i < ELEMENTS(texts); i++) {
                 texts[i].make(text, n);
-                double a0 = masker_alone(none, text, n), craw = capture(NULL, text, n, logfd);
-                double c0 = capture(none, text, n, logfd);
-                for (size_t k = 0; k < 2; k++) {
-                        double a = masker_alone(sets[k], text, n), cost = masker_cost(sets[k], text, n);
-                        double c = capture(sets[k], text, n, logfd);
-                        gathered = true;
-                        double g = capture(sets[k], text, n, logfd);
-                        gathered = false;
-                        printf("%-12s %-10s | %7.0f %7.0f %5.2f %5.3f | %7.0f %7.0f %7.0f %5.2f %8.0f %5.2f\n",
-                               texts[i].name, set_names[k], a0, a, a / a0, cost, craw, c0, c, c / craw, g, g / craw);
+                (void)capture_once(NULL, RAW, text, n, logfd); /* the log file's pages, once */
+                double a0 = 0;
+                for (size_t k = 0; k < ELEMENTS(sets); k++) {
+                        double a = masker_alone(masks[k], text, n), cost = masker_cost(masks[k], text, n);
+                        double c[N_HOW];
+                        a0 = k == 0 ? a : a0;
+                        capture(masks[k], text, n, logfd, c);
+                        printf("%-12s %-10s | %7.0f %5.2f %6.3f | %8.0f %7.0f %5.2f %7.0f %5.2f %8.0f %5.2f\n",
+                               texts[i].name, sets[k].name, a, a / a0, cost, c[RAW], c[MASKED], c[MASKED] / c[RAW],
+                               c[ROOM], c[ROOM] / c[RAW], c[GATHERED], c[GATHERED] / c[RAW]);
+                        if (results)
+                                printf("result %s %s alone=%.0f alone_ratio=%.3f ns_per_byte=%.4f raw=%.0f masked=%.0f "
+                                       "ratio=%.3f room=%.0f room_ratio=%.3f gathered=%.0f gathered_ratio=%.3f\n",
+                                       texts[i].key, sets[k].key, a, a / a0, cost, c[RAW], c[MASKED],
+                                       c[MASKED] / c[RAW], c[ROOM], c[ROOM] / c[RAW], c[GATHERED],
+                                       c[GATHERED] / c[RAW]);
+                        fflush(stdout);
                 }
         }
-        nook_mask_free(none);
-        nook_mask_free(sets[0]);
-        nook_mask_free(sets[1]);
+        for (size_t k = 0; k < ELEMENTS(sets); k++)
+                nook_mask_free(masks[k]);
         free(text);
         close(logfd);
         return 0;

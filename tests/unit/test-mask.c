@@ -1,6 +1,7 @@
 /* Unit tests of src/util/mask.c: each encoding found inside text, any split of the input
  * giving the same output, streams kept apart, overlaps, weak values, and a randomised
- * check that nothing of a secret survives.  The encoders here are the test's own. */
+ * check that nothing of a secret survives, and the stream against a naive matcher over
+ * random texts cut at random.  The encoders here are the test's own. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,9 +46,10 @@ static void sink_done(sink *k) {
 }
 
 /* Masks in through one stream, fed in the pieces that the split points cut (sorted,
- * each in [0, n]); the output is NUL-terminated, its length in *ret_len. */
-static char *mask_split(const nook_mask *m, const void *in, size_t n, const size_t *cuts, size_t n_cuts,
-                        size_t *ret_len) {
+ * each in [0, n]), with nook_mask_feed() or (room) nook_mask_feed_room(); the output is
+ * NUL-terminated, its length in *ret_len. */
+static char *mask_split_with(const nook_mask *m, const void *in, size_t n, const size_t *cuts, size_t n_cuts, bool room,
+                             size_t *ret_len) {
         nook_mask_stream *s = NULL;
         assert_int_equal(nook_mask_stream_new(m, &s), 0);
         sink k = { .buf = calloc(1, 1), .cap = 1 };
@@ -55,7 +57,18 @@ static char *mask_split(const nook_mask *m, const void *in, size_t n, const size
         size_t at = 0;
         for (size_t i = 0; i <= n_cuts; i++) {
                 size_t to = i < n_cuts ? cuts[i] : n;
-                assert_int_equal(nook_mask_feed(s, (const char *)in + at, to - at, sink_emit, &k), 0);
+                /* each piece in a buffer of its own, junk after it: a read past a feed's
+                 * end sees other bytes than the stream's next ones */
+                char *buf = malloc(NOOK_MASK_ROOM + to - at + 64), *piece = buf + NOOK_MASK_ROOM;
+                assert_non_null(buf);
+                memset(buf, 0x5a, NOOK_MASK_ROOM);
+                memcpy(piece, (const char *)in + at, to - at);
+                memset(piece + (to - at), 0xa5, 64);
+                if (room)
+                        assert_int_equal(nook_mask_feed_room(s, piece, to - at, sink_emit, &k), 0);
+                else
+                        assert_int_equal(nook_mask_feed(s, piece, to - at, sink_emit, &k), 0);
+                free(buf);
                 at = to;
         }
         assert_int_equal(nook_mask_flush(s, sink_emit, &k), 0);
@@ -64,6 +77,11 @@ static char *mask_split(const nook_mask *m, const void *in, size_t n, const size
         if (ret_len)
                 *ret_len = k.len;
         return k.buf;
+}
+
+static char *mask_split(const nook_mask *m, const void *in, size_t n, const size_t *cuts, size_t n_cuts,
+                        size_t *ret_len) {
+        return mask_split_with(m, in, n, cuts, n_cuts, false, ret_len);
 }
 
 static char *mask_all(const nook_mask *m, const void *in, size_t n, size_t *ret_len) {
@@ -412,6 +430,50 @@ static void test_holds_back_only_a_possible_start(void **state) {
         sink_done(&k);
 }
 
+/* With room in front of the feed, the bytes held back from the last one go out with the
+ * new ones, in one emit; without, in two (when the new ones are many: a few are copied
+ * after them either way). */
+static void test_feed_room_joins_held_and_new_bytes(void **state) {
+        _cleanup_(nook_mask_freep) nook_mask *m = build1("s", "SECRETVALUE123", 14);
+        char long_piece[700], want[800];
+        snprintf(long_piece, sizeof(long_piece), "UE12, then %0600d more.", 0);
+        snprintf(want, sizeof(want), "hello SECRETVAL%s. [REDACTED:s] end.", long_piece);
+        const char *const pieces[] = { "hello SECRETVAL", long_piece, ". SECRETVALUE1", "23 end." };
+        static const size_t calls[2][4] = { { 1, 3, 4, 5 }, { 1, 2, 3, 4 } }; /* emits so far */
+        for (int room = 0; room < 2; room++) {
+                _cleanup_(nook_mask_stream_freep) nook_mask_stream *s = NULL;
+                assert_int_equal(nook_mask_stream_new(m, &s), 0);
+                sink k = { 0 };
+                for (size_t i = 0; i < ELEMENTSOF(pieces); i++) {
+                        char buf[NOOK_MASK_ROOM + sizeof(long_piece)];
+                        memset(buf, '#', sizeof(buf));
+                        size_t n = strlen(pieces[i]);
+                        memcpy(buf + NOOK_MASK_ROOM, pieces[i], n);
+                        if (room)
+                                assert_int_equal(nook_mask_feed_room(s, buf + NOOK_MASK_ROOM, n, sink_emit, &k), 0);
+                        else
+                                assert_int_equal(nook_mask_feed(s, buf + NOOK_MASK_ROOM, n, sink_emit, &k), 0);
+                        assert_int_equal(k.calls, calls[room][i]);
+                }
+                assert_int_equal(nook_mask_flush(s, sink_emit, &k), 0);
+                assert_int_equal(k.calls, calls[room][3]);
+                assert_string_equal(k.buf, want);
+                sink_done(&k);
+        }
+        /* more held back than the room holds: the two emits again, the same bytes */
+        char v[100], in[200];
+        for (size_t i = 0; i < sizeof(v); i++)
+                v[i] = (char)('a' + (i * 7) % 26);
+        _cleanup_(nook_mask_freep) nook_mask *big = build1("big", v, sizeof(v));
+        memcpy(in, "<<", 2);
+        memcpy(in + 2, v, 90); /* 90 bytes that may start the secret: held */
+        memcpy(in + 92, "..", 2);
+        size_t cut = 92, len;
+        _cleanup_free_ char *o = mask_split_with(big, in, 94, &cut, 1, true, &len);
+        assert_memory_equal(o, in, 94);
+        assert_int_equal(len, 94);
+}
+
 static int failing_emit(const void *b, size_t n, void *userdata) {
         return -EPIPE;
 }
@@ -577,6 +639,243 @@ static void test_random_texts_keep_no_secret(void **state) {
                 fuzz_round(round % 2, lengths[round % 3][0], lengths[round % 3][1]);
 }
 
+/* ---- differential: the stream against a naive matcher over the same patterns ---- */
+
+/* Values of the letters and digits below: their URL and JSON forms are the raw bytes and
+ * they have no line, so the patterns are exactly these: raw, hex (lower, upper) and the
+ * base64 and base64url cores at the three alignments (what mask.h lists). */
+#define REF_FORMS 9
+
+typedef struct ref_secret {
+        uint8_t v[FUZZ_MAX];
+        size_t n;
+        char *form[REF_FORMS];
+        size_t len[REF_FORMS];
+} ref_secret;
+
+static void ref_secret_forms(ref_secret *r) {
+        r->form[0] = malloc(r->n + 1);
+        memcpy(r->form[0], r->v, r->n);
+        r->form[0][r->n] = '\0';
+        r->form[1] = hex(r->v, r->n, false);
+        r->form[2] = hex(r->v, r->n, true);
+        for (size_t a = 0; a < 3; a++) {
+                uint8_t buf[FUZZ_MAX + 8] = { 0 };
+                memcpy(buf + a, r->v, r->n);
+                for (size_t k = 0; k < 2; k++) {
+                        char *e = b64(buf, a + r->n, k ? B64_URL : B64_STD);
+                        size_t from = (8 * a + 5) / 6, to = 8 * (a + r->n) / 6;
+                        memmove(e, e + from, to - from);
+                        e[to - from] = '\0';
+                        r->form[3 + 2 * a + k] = e;
+                }
+        }
+        for (size_t f = 0; f < REF_FORMS; f++)
+                r->len[f] = strlen(r->form[f]);
+}
+
+/* The output mask.h defines, from every occurrence of every form at every position:
+ * the longest per start (the earlier secret for the same bytes), then each run of
+ * overlapping occurrences as one marker per secret in order of start. */
+static char *ref_mask(const ref_secret *sec, size_t n_sec, const char *in, size_t n, size_t *ret_len) {
+        size_t *best = calloc(n + 1, sizeof(size_t)), *who = calloc(n + 1, sizeof(size_t));
+        char *o = malloc(n * 32 + 1);
+        assert_true(best && who && o);
+        for (size_t x = 0; x < n; x++)
+                for (size_t i = 0; i < n_sec; i++)
+                        for (size_t f = 0; f < REF_FORMS; f++) {
+                                size_t len = sec[i].len[f];
+                                if (len > best[x] && len <= n - x && in[x] == sec[i].form[f][0] &&
+                                    memcmp(in + x, sec[i].form[f], len) == 0) {
+                                        best[x] = len;
+                                        who[x] = i;
+                                }
+                        }
+        size_t olen = 0, cover_end = 0, cover_sec = SIZE_MAX;
+        for (size_t x = 0; x < n; x++) {
+                if (best[x] && x + best[x] > cover_end) {
+                        if (x >= cover_end || who[x] != cover_sec)
+                                olen += (size_t)sprintf(o + olen, "[REDACTED:r%zu]", who[x]);
+                        cover_end = x + best[x];
+                        cover_sec = who[x];
+                }
+                if (x >= cover_end)
+                        o[olen++] = in[x];
+        }
+        o[olen] = '\0';
+        free(best);
+        free(who);
+        *ret_len = olen;
+        return o;
+}
+
+/* A run of text that comes close to the forms: random letters of a small alphabet (any
+ * byte when it is NULL), a form, a form cut short, two forms glued over a shared stretch,
+ * a form repeated. */
+static size_t diff_text(char *out, size_t cap, const ref_secret *sec, size_t n_sec, const char *alphabet) {
+        size_t n = 0, k = alphabet ? strlen(alphabet) : 0;
+        while (n + 4 * FUZZ_MAX * 2 + 64 < cap) {
+                const ref_secret *r = &sec[rnd() % n_sec];
+                size_t f = rnd() % 3 ? 0 : rnd() % REF_FORMS, len = r->len[f];
+                switch (rnd() % 6) {
+                case 0:
+                case 1:
+                        for (size_t i = 1 + rnd() % 24; i > 0; i--)
+                                out[n++] = alphabet ? alphabet[rnd() % k] : (char)rnd();
+                        break;
+                case 2:
+                        memcpy(out + n, r->form[f], len);
+                        n += len;
+                        break;
+                case 3: {
+                        size_t cut = len - 1 - rnd() % 4;
+                        memcpy(out + n, r->form[f], cut);
+                        n += cut;
+                        break;
+                }
+                case 4: { /* the tail of one form runs into another, or into itself */
+                        const ref_secret *q = &sec[rnd() % n_sec];
+                        size_t keep = rnd() % len;
+                        memcpy(out + n, r->form[f] + keep, len - keep);
+                        n += len - keep;
+                        memcpy(out + n, q->form[f], q->len[f]);
+                        n += q->len[f];
+                        break;
+                }
+                default:
+                        for (size_t i = 0, shift = 1 + rnd() % len; i < 2 * len; i++)
+                                out[n++] = r->form[f][(i * shift / 2) % len];
+                        break;
+                }
+        }
+        return n;
+}
+
+/* Random cuts (sorted), sometimes a feed of one byte or of nothing. */
+static size_t diff_cuts(size_t *cuts, size_t max, size_t n) {
+        size_t count = rnd() % (max + 1);
+        for (size_t i = 0; i < count; i++)
+                cuts[i] = rnd() % 4 == 0 && i > 0 ? cuts[i - 1] + rnd() % 2 : rnd() % (n + 1);
+        for (size_t i = 0; i < count; i++)
+                if (cuts[i] > n)
+                        cuts[i] = n;
+        for (size_t i = 1; i < count; i++) /* insertion sort */
+                for (size_t j = i; j > 0 && cuts[j - 1] > cuts[j]; j--) {
+                        size_t t = cuts[j];
+                        cuts[j] = cuts[j - 1];
+                        cuts[j - 1] = t;
+                }
+        return count;
+}
+
+static void diff_round(size_t n_sec, size_t lo, size_t hi, const char *alphabet, const char *filler) {
+        static ref_secret sec[128];
+        static char text[40000];
+        _cleanup_(nook_mask_freep) nook_mask *m = NULL;
+        assert_int_equal(nook_mask_new(&m), 0);
+        size_t k = strlen(alphabet);
+        for (size_t i = 0; i < n_sec; i++) {
+                ref_secret *r = &sec[i];
+                r->n = lo + rnd() % (hi - lo + 1);
+                size_t period = rnd() % 3 ? r->n : 1 + rnd() % 4; /* some repeat themselves */
+                for (size_t j = 0; j < r->n; j++)
+                        r->v[j] = j < period ? (uint8_t)alphabet[rnd() % k] : r->v[j - period];
+                ref_secret_forms(r);
+                char ref[32];
+                snprintf(ref, sizeof(ref), "r%zu", i);
+                assert_int_equal(nook_mask_add(m, ref, r->v, r->n), 0);
+        }
+        assert_int_equal(nook_mask_build(m), 0);
+        size_t n = diff_text(text, sizeof(text), sec, n_sec, filler), want_len, got_len;
+        _cleanup_free_ char *want = ref_mask(sec, n_sec, text, n, &want_len);
+        for (int split = 0; split < 4; split++) {
+                size_t cuts[64];
+                size_t n_cuts = split == 0 ? 0 : diff_cuts(cuts, split == 3 ? ELEMENTSOF(cuts) : 8, n);
+                _cleanup_free_ char *got = mask_split_with(m, text, n, cuts, n_cuts, split % 2, &got_len);
+                if (got_len != want_len || memcmp(got, want, want_len) != 0) {
+                        size_t d = 0;
+                        while (d < got_len && d < want_len && got[d] == want[d])
+                                d++;
+                        fail_msg("%zu secrets of %zu-%zu bytes, %zu cuts: output differs at byte %zu of %zu "
+                                 "(want %zu bytes): ...%.40s... vs ...%.40s...",
+                                 n_sec, lo, hi, n_cuts, d, got_len, want_len, got + (d > 20 ? d - 20 : 0),
+                                 want + (d > 20 ? d - 20 : 0));
+                }
+        }
+        for (size_t i = 0; i < n_sec; i++)
+                for (size_t f = 0; f < REF_FORMS; f++)
+                        free(sec[i].form[f]);
+}
+
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+static void test_stream_equals_naive_matcher(void **state) {
+        static const struct {
+                size_t n_sec, lo, hi;
+                const char *alphabet;
+                bool any_byte; /* between the forms, random bytes rather than the alphabet */
+        } shapes[] = {
+                { 1, 8, 8, "ab", false },   /* the shortest, self-overlapping */
+                { 3, 8, 12, "abc", false }, /* overlaps everywhere */
+                { 10, 8, 16, "abcdefgh01", false },
+                { 10, 20, 64, ALNUM, false },
+                { 100, 20, 64, ALNUM, false },
+                { 100, 20, 64, ALNUM, true },             /* the prefilter's false positives */
+                { 40, 8, 64, "0123456789abcdef", false }, /* text that looks like hex */
+                { 5, 70, 120, "xyXY", false },            /* every pattern past the prefilter's span */
+        };
+        for (int round = 0; round < 80; round++) {
+                size_t s = (size_t)round % ELEMENTSOF(shapes);
+                diff_round(shapes[s].n_sec, shapes[s].lo, shapes[s].hi, shapes[s].alphabet,
+                           shapes[s].any_byte ? NULL : shapes[s].alphabet);
+        }
+}
+
+/* The prefilter decides windows of (shortest pattern - 3) positions, four to a block,
+ * and a window near a feed's end waits for more bytes: a secret at every offset from
+ * the stream's start, cut by every feed boundary near it, is found; the bytes between
+ * (random, so some windows pass the prefilter's first stage) go through unchanged. */
+static void test_found_at_every_offset_and_cut(void **state) {
+        _cleanup_(nook_mask_freep) nook_mask *m = NULL;
+        assert_int_equal(nook_mask_new(&m), 0);
+        const char a[] = "k3Jq-9vR_shortest!", b[] = "the-longer-one:Zx81b0Q"; /* 18 and 22 bytes */
+        assert_int_equal(nook_mask_add(m, "a", a, strlen(a)), 0);
+        assert_int_equal(nook_mask_add(m, "b", b, strlen(b)), 0);
+        for (size_t i = 0; i < 20; i++) { /* more patterns: a fuller prefilter */
+                char ref[32], v[24];
+                snprintf(ref, sizeof(ref), "x%zu", i);
+                for (size_t k = 0; k < sizeof(v); k++)
+                        v[k] = (char)(' ' + rnd() % 95);
+                assert_int_equal(nook_mask_add(m, ref, v, sizeof(v)), 0);
+        }
+        assert_int_equal(nook_mask_build(m), 0);
+        _cleanup_free_ char *b_hex = hex((const uint8_t *)b, strlen(b), false);
+        char filler[256];
+        for (size_t k = 0; k < sizeof(filler); k++)
+                filler[k] = (char)(0x80 | rnd()); /* no form of a printable secret */
+        for (size_t off = 0; off < 160; off++) {
+                char in[512], want[512];
+                size_t n = 0, w = 0;
+                memcpy(in + n, filler, off), n += off;
+                memcpy(in + n, a, strlen(a)), n += strlen(a);
+                memcpy(in + n, filler + 100, 9), n += 9;
+                memcpy(in + n, b_hex, strlen(b_hex)), n += strlen(b_hex);
+                memcpy(in + n, filler + 200, 5), n += 5;
+                w += (size_t)snprintf(want + w, sizeof(want) - w, "%.*s[REDACTED:a]", (int)off, filler);
+                w += (size_t)snprintf(want + w, sizeof(want) - w, "%.9s[REDACTED:b]%.5s", filler + 100, filler + 200);
+                size_t len;
+                _cleanup_free_ char *o = mask_all(m, in, n, &len);
+                assert_int_equal(len, w);
+                assert_memory_equal(o, want, w);
+                for (size_t cut = off > 24 ? off - 24 : 0; cut <= off + 48 && cut <= n; cut++) {
+                        size_t cuts[2] = { cut, cut + 1 + off % 7 < n ? cut + 1 + off % 7 : n };
+                        _cleanup_free_ char *c = mask_split_with(m, in, n, cuts, 1 + off % 2, cut % 2, &len);
+                        assert_int_equal(len, w);
+                        assert_memory_equal(c, want, w);
+                }
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ref_grammar),
@@ -594,9 +893,12 @@ int main(void) {
                 cmocka_unit_test(test_short_value_is_weak_and_not_masked),
                 cmocka_unit_test(test_too_long_value_masked_by_lines),
                 cmocka_unit_test(test_holds_back_only_a_possible_start),
+                cmocka_unit_test(test_feed_room_joins_held_and_new_bytes),
                 cmocka_unit_test(test_emit_failure_stops_the_stream),
                 cmocka_unit_test(test_lifecycle),
                 cmocka_unit_test(test_random_texts_keep_no_secret),
+                cmocka_unit_test(test_stream_equals_naive_matcher),
+                cmocka_unit_test(test_found_at_every_offset_and_cut),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
