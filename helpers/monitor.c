@@ -103,8 +103,10 @@ static int keep(const void *buf, size_t n, void *userdata) {
  * one).  1: a chunk was read; 0: end of file (or pty hangup), the held-back bytes
  * kept; -1: nothing to read now. */
 static int pump(int from, capture *c) {
-        char buf[CHUNK];
-        ssize_t n = read(from, buf, sizeof(buf));
+        /* room in front for the bytes the masker held back: one write per read */
+        char room[NOOK_MASK_ROOM + CHUNK];
+        char *buf = room + NOOK_MASK_ROOM;
+        ssize_t n = read(from, buf, CHUNK);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return -1;
         if (n <= 0) {
@@ -113,10 +115,11 @@ static int pump(int from, capture *c) {
                 return 0;
         }
         if (c->mask)
-                (void)nook_mask_feed(c->mask, buf, (size_t)n, keep, c);
+                (void)nook_mask_feed_room(c->mask, buf, (size_t)n, keep, c);
         else
                 keep(buf, (size_t)n, c);
-        explicit_bzero(buf, (size_t)n);
+        if (c->mask) /* what was read may hold a secret's start */
+                explicit_bzero(room, NOOK_MASK_ROOM + (size_t)n);
         return 1;
 }
 
