@@ -55,7 +55,8 @@ typedef struct hsecrets {
         hsecret *v;
         size_t n;
         struct nook_mask *mask; /* every value and its encodings: the monitors' capture */
-        bool held;
+        bool held, built;       /* built: mask compiled (after the answer to SECRETS) */
+        int build_err;
         int dir_fd;       /* the secret files' file system, kept to wipe them at the end; -1 */
         char notes[1024]; /* downgrades: weak values, no memory lock */
 } hsecrets;
@@ -138,6 +139,8 @@ void holder_workloads_timers(holder *h);
  * once bound; each workload's environment gets the env secrets (envp reallocated, NULL
  * when out of memory); wipe: every copy of the values, at the holder's end. */
 void holder_secrets_take(holder *h, int fd, nook_msg *m);
+/* Before a spawn: the masker is built (or its failure answered on fd: false). */
+bool holder_secrets_ready(holder *h, int fd);
 int holder_secrets_write(holder *h, uid_t uid, gid_t gid, char *notes, size_t notes_size, hstatus *st);
 void holder_secrets_unstage(holder *h);
 /* envp (reallocated) with the env secrets and the T_ENV_SECRET entries of q; the

@@ -167,7 +167,7 @@ static void handle_spawn(holder *h, int fd, nook_msg *m) {
                 nook_msg_reply_error(fd, EINVAL, "the session is not prepared (prepare_environment first)");
                 return;
         }
-        if (!net_up(h, fd))
+        if (!net_up(h, fd) || !holder_secrets_ready(h, fd))
                 return;
         if (h->pidns_fd < 0 || h->init_pid <= 0) {
                 nook_msg_reply_error(fd, ESRCH, "the init of the session's workloads is gone; clean the session up");
