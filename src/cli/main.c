@@ -163,30 +163,22 @@ int main(int argc, char **argv) {
                                 return cli_usage_error(NULL, "--storage needs an absolute path, got '%s'", arg_storage);
                         continue;
                 }
-                if (strcmp(argv[i], "--secret-source") == 0 && i + 1 < argc) {
-                        int r = cli_opt_secret_source(argv[++i]);
-                        if (r)
-                                return r;
-                        continue;
+                /* options with a value, as "--opt VALUE" or "--opt=VALUE" */
+                static const struct {
+                        const char *name, *value;
+                        int (*fn)(const char *);
+                } valued[] = { { "--alias", "NAME=PATH", opt_alias },
+                               { "--secret-source", "REF=SOURCE", cli_opt_secret_source } };
+                size_t k = 0, n = 0;
+                for (; k < ELEMENTSOF(valued); k++) {
+                        n = strlen(valued[k].name);
+                        if (strncmp(argv[i], valued[k].name, n) == 0 && (argv[i][n] == '=' || !argv[i][n]))
+                                break;
                 }
-                if (strcmp(argv[i], "--secret-source") == 0)
-                        return cli_usage_error(NULL, "--secret-source needs REF=SOURCE");
-                if (strncmp(argv[i], "--secret-source=", 16) == 0) {
-                        int r = cli_opt_secret_source(argv[i] + 16);
-                        if (r)
-                                return r;
-                        continue;
-                }
-                if (strcmp(argv[i], "--alias") == 0 && i + 1 < argc) {
-                        int r = opt_alias(argv[++i]);
-                        if (r)
-                                return r;
-                        continue;
-                }
-                if (strcmp(argv[i], "--alias") == 0)
-                        return cli_usage_error(NULL, "--alias needs NAME=PATH");
-                if (strncmp(argv[i], "--alias=", 8) == 0) {
-                        int r = opt_alias(argv[i] + 8);
+                if (k < ELEMENTSOF(valued)) {
+                        if (!argv[i][n] && i + 1 >= argc)
+                                return cli_usage_error(NULL, "%s needs %s", valued[k].name, valued[k].value);
+                        int r = valued[k].fn(argv[i][n] ? argv[i] + n + 1 : argv[++i]);
                         if (r)
                                 return r;
                         continue;

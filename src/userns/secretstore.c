@@ -362,16 +362,20 @@ int nook_secret_create(const char *name, const void *value, size_t len, unsigned
         return 0;
 }
 
-int nook_secret_inspect(const char *name, nook_secret_info **ret, nook_error **err) {
+/* The secret called name, with the keyring it is in: 0, or the error said. */
+static int lookup(const char *name, key_serial_t *ring, entry *e, nook_error **err) {
         int r = nook_secret_store_name_check(name, err);
+        if (r < 0 || (r = open_or_fail(ring, err)) < 0 || (r = find_entry(*ring, name, e, err)) < 0)
+                return r;
+        return r == 0 ? no_such_secret(name, err) : 0;
+}
+
+int nook_secret_inspect(const char *name, nook_secret_info **ret, nook_error **err) {
         key_serial_t ring;
-        if (r < 0 || (r = open_or_fail(&ring, err)) < 0)
-                return r;
         entry e;
-        if ((r = find_entry(ring, name, &e, err)) < 0)
+        int r = lookup(name, &ring, &e, err);
+        if (r < 0)
                 return r;
-        if (r == 0)
-                return no_such_secret(name, err);
         entry *copy = malloc(sizeof(*copy));
         if (!copy)
                 return nook_error_oom(err);
@@ -418,15 +422,11 @@ nook_secrets *nook_secrets_free(nook_secrets *list) {
 }
 
 int nook_secret_remove(const char *name, nook_error **err) {
-        int r = nook_secret_store_name_check(name, err);
         key_serial_t ring;
-        if (r < 0 || (r = open_or_fail(&ring, err)) < 0)
-                return r;
         entry e;
-        if ((r = find_entry(ring, name, &e, err)) < 0)
+        int r = lookup(name, &ring, &e, err);
+        if (r < 0)
                 return r;
-        if (r == 0)
-                return no_such_secret(name, err);
         int errnum = destroy_key(e.info.key, ring);
         if (errnum == ENOKEY || errnum == EKEYREVOKED || errnum == EKEYEXPIRED)
                 return no_such_secret(name, err); /* removed meanwhile */
