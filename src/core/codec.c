@@ -68,9 +68,15 @@ int nook_codec_parse_request(const nook_method_info *m, const char *text, size_t
         }
         json_error_t jerr;
         json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!doc)
+        if (!doc) {
+                /* jansson quotes the text "near" the error: it may be a secret value (an
+                 * unterminated string, an unquoted token); line and column say where */
+                char *near = strstr(jerr.text, " near '");
+                if (near)
+                        *near = 0;
                 return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "",
                                         "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        }
         void *req = calloc(1, m->request->size);
         if (!req) {
                 json_decref(doc);

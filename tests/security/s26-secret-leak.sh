@@ -102,6 +102,15 @@ run_nook --secret-source v=env:NOOK_T_V run --network none --rootfs "$ROOT" --se
         --secret v,type=env,target=V -- true
 [ "$RC" -ne 0 ] || fail "two secrets on one variable were accepted"
 no_form_in "$OUT$ERR" "the refusal of two secrets on one variable"
+# nor does the refusal of a malformed request that carries one (an unterminated string,
+# an unquoted token: the JSON parser would quote the text near the error)
+for req in "{\"environment\":{\"environment_id\":\"x\",\"spec\":{}},\"secret_values\":{\"v\":{\"value\":\"$V" \
+        "{\"environment\":{\"environment_id\":\"x\",\"spec\":{}},\"secret_values\":{\"v\":{\"value\":$V}}}"; do
+        run_nook_in "$req" call prepare_secrets
+        assert_eq 125 "$RC" "a malformed request"
+        no_form_in "$OUT$ERR" "the refusal of a malformed request"
+done
+ok "no secret in an error"
 
 # the disk: data dir (journal and its WAL), run dir, /tmp, /dev/shm, while the session
 # lives and after it is gone
