@@ -104,8 +104,10 @@ run_nook --secret-source v=env:NOOK_T_V run --network none --rootfs "$ROOT" --se
 no_form_in "$OUT$ERR" "the refusal of two secrets on one variable"
 # nor does the refusal of a malformed request that carries one (an unterminated string,
 # an unquoted token: the JSON parser would quote the text near the error)
-for req in "{\"environment\":{\"environment_id\":\"x\",\"spec\":{}},\"secret_values\":{\"v\":{\"value\":\"$V" \
-        "{\"environment\":{\"environment_id\":\"x\",\"spec\":{}},\"secret_values\":{\"v\":{\"value\":$V}}}"; do
+X=$(rnd 6 | tr 0-9 g-p) # 12 letters: a token the parser quotes whole
+echo "$X" >>"$T/forms"
+for req in "{\"environment\":{\"environment_id\":\"x\",\"spec\":{}},\"secret_values\":{\"v\":{\"value\":\"$X" \
+        "{\"environment\":{\"environment_id\":\"x\",\"spec\":{}},\"secret_values\":{\"v\":{\"value\":$X}}}"; do
         run_nook_in "$req" call prepare_secrets
         assert_eq 125 "$RC" "a malformed request"
         no_form_in "$OUT$ERR" "the refusal of a malformed request"
