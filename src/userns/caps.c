@@ -514,6 +514,21 @@ static void finding_syscalls(struct builder *b, const struct probe_run *run) {
         add(b, "close_range", "close_range", NOOK_FACT_CLOSE_RANGE, !e, false, take(b, &d),
             fmt(b, "kernel 5.9 or newer"));
 
+        /* the named secret store (nook secret): keyctl reaches this uid's keyring */
+        long ring = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -4 /* KEY_SPEC_USER_KEYRING */, 1);
+        e = ring < 0 ? errno : 0;
+        if (e)
+                nook_strbuf_printf(&d, "keyctl(KEYCTL_GET_KEYRING_ID, @u): %s (%s)", caps_errname(e),
+                                   e == ENOSYS                 ? "no kernel keys, or hidden by a seccomp filter"
+                                   : e == EPERM || e == EACCES ? "denied by a seccomp filter or a security module"
+                                                               : "refused");
+        else
+                nook_strbuf_printf(&d, "keyctl(KEYCTL_GET_KEYRING_ID, @u): your user keyring %ld", ring);
+        add(b, "kernel_keyring", "kernel keyring (nook secret's store)", NOOK_FACT_KEYRING, !e, false, take(b, &d),
+            fmt(b, "nook secret cannot keep values here (docker's and podman's default seccomp profiles block "
+                   "keyctl): give each value with --secret-source REF=file:PATH (a file on /dev/shm), env:VAR or "
+                   "fd:N, or run nook outside that container"));
+
         e = syscall(SYS_mount_setattr, -1, "", 0u, NULL, (size_t)0) < 0 ? errno : 0;
         const struct step_result *s = &run->steps[S_MOUNT_SETATTR];
         nook_strbuf_printf(&d,
@@ -1102,6 +1117,7 @@ static const char *const finding_order[] = {
         "openat2",
         "close_range",
         "mount_setattr",
+        "kernel_keyring",
         "subuid",
         "nested",
         "run_dir",

@@ -36,6 +36,7 @@ typedef enum nook_host_fact {
         NOOK_FACT_DATA_DIR = 1ull << 21, /* data dir usable */
         NOOK_FACT_PROCFS_MOUNT = 1ull << 22,  /* a fresh procfs can be mounted in a new pid+user namespace */
         NOOK_FACT_MOUNT_SETATTR = 1ull << 23, /* mount_setattr (recursive read-only) */
+        NOOK_FACT_KEYRING = 1ull << 24,       /* the kernel keyring of this uid (nook secret's store) */
 } nook_host_fact;
 
 typedef struct nook_probe_options {

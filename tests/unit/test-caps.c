@@ -122,6 +122,7 @@ static void test_findings_are_well_formed(void **state) {
                 "openat2",
                 "close_range",
                 "mount_setattr",
+                "kernel_keyring",
                 "subuid",
                 "nested",
                 "run_dir",
@@ -260,6 +261,7 @@ static void test_facts_match_findings(void **state) {
                 { "run_dir", NOOK_FACT_RUN_DIR },
                 { "data_dir", NOOK_FACT_DATA_DIR },
                 { "mount_setattr", NOOK_FACT_MOUNT_SETATTR },
+                { "kernel_keyring", NOOK_FACT_KEYRING },
         };
         nook_probe *p = probe(NULL, NULL);
         for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
