@@ -70,9 +70,10 @@ int nook_codec_parse_request(const nook_method_info *m, const char *text, size_t
         json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!doc) {
                 /* jansson quotes the text "near" the error: it may be a secret value (an
-                 * unterminated string, an unquoted token); line and column say where */
+                 * unterminated string, an unquoted token); line and column say where.  A
+                 * duplicate key keeps it: the key is a name, and naming it is the help. */
                 char *near = strstr(jerr.text, " near '");
-                if (near)
+                if (near && strncmp(jerr.text, "duplicate object key", 20) != 0)
                         *near = 0;
                 return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "",
                                         "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
