@@ -1,5 +1,6 @@
 /* nook CLI — entry point: global options, verb dispatch, --version and help. */
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,17 @@ static int cmd_help(int argc, char **argv) {
         return 0;
 }
 
+/* A closed stdin, stdout or stderr (`nook run -i ... <&-`, a batch job started without
+ * one) becomes /dev/null: else the next fd nook opens (a signalfd, a socket) would take
+ * its number and be read or written as if it were that stream. */
+static void std_fds_open(void) {
+        for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+                        (void)open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY); /* the lowest free fd: this one */
+}
+
 int main(int argc, char **argv) {
+        std_fds_open();
         /* only the character set (for ✓ on UTF-8 terminals): loading every category costs a
          * dozen file reads on each start */
         setlocale(LC_CTYPE, "");

@@ -167,3 +167,20 @@ assert_eq 125 "$RC" "a file onto a directory"
 run_nook run --rootfs "$ROOT" -v "$T/proj:/proc/x" -- true
 assert_eq 125 "$RC" "a destination under /proc"
 ok "cli mounts"
+
+# a closed stdin (a batch job) reads as end of file: -i neither hangs nor takes nook's own
+# fds for the workload's input (issue 14)
+set +e
+OUT=$(timeout 20 "$NOOK" run -i --network none --rootfs "$ROOT" -- sh -c 'cat; echo done' <&- 2>"$T/err")
+RC=$?
+set -e
+assert_eq "0 done" "$RC $OUT" "run -i with stdin closed: $(cat "$T/err")"
+run_nook session create --name "cs$$" --network none --rootfs "$ROOT"
+echo "cs$$" >>"$T/envs"
+set +e
+OUT=$(timeout 20 "$NOOK" exec -i "cs$$" sh -c 'cat; echo done' <&- 2>"$T/err")
+RC=$?
+set -e
+assert_eq "0 done" "$RC $OUT" "exec -i with stdin closed: $(cat "$T/err")"
+run_nook session rm "cs$$"
+ok "a closed stdin is end of file"
