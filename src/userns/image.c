@@ -459,14 +459,44 @@ static int do_prune(nook_store *s, nook_call_ctx *ctx, char **ret_json, nook_err
         return !*ret_json ? nook_error_oom(err) : 0;
 }
 
+/* 0 when the data dir exists or nook could make it (its nearest existing ancestor is a
+ * directory we may write); else the errno that says why not. */
+static int data_dir_creatable(const char *dir) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s", dir);
+        for (;;) {
+                struct stat st;
+                if (stat(path, &st) == 0)
+                        return !S_ISDIR(st.st_mode) ? ENOTDIR : access(path, W_OK | X_OK) < 0 ? errno : 0;
+                if (errno != ENOENT)
+                        return errno;
+                char *slash = strrchr(path, '/');
+                if (!slash || slash == path)
+                        return ENOENT;
+                *slash = 0;
+        }
+}
+
 int nook_userns_image(void *state, nook_call_ctx *ctx, int verb, const nook_import_options *o, const char *arg,
                       char **ret_json, nook_error **err) {
         if (verb == NOOK_IMAGE_IMPORT)
                 return nook_image_import(ctx->config, o, ret_json, err);
         nook_store s;
         int r = nook_store_open(ctx->config->data_dir, verb != NOOK_IMAGE_LIST, &s, err);
-        if (r == -ENOENT && verb == NOOK_IMAGE_LIST)
+        if (r == -ENOENT && verb == NOOK_IMAGE_LIST) {
+                /* no store yet: no image, if an import could make one there */
+                int e = data_dir_creatable(ctx->config->data_dir);
+                if (e) {
+                        nook_error_free(*err);
+                        *err = NULL;
+                        nook_error_sys(err, e, "the data dir %s cannot hold an image store", ctx->config->data_dir);
+                        nook_error_set_hint(err, "give a directory you can write: --storage DIR or NOOK_STORAGE");
+                        return -e;
+                }
+                nook_error_free(*err);
+                *err = NULL;
                 return (*ret_json = strdup("[]")) ? 0 : nook_error_oom(err);
+        }
         if (r < 0)
                 return r;
         /* rm and prune wait for imports and session starts (shared holders) */

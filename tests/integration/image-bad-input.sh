@@ -103,3 +103,17 @@ assert_eq 0 "$RC" "session rm after fuse-overlayfs died: $ERR"
 [ ! -d /proc/"$daemon" ] || fail "fuse-overlayfs is still there"
 [ -z "$(ls -A "$(run_dir)" 2>/dev/null | grep "^$(session_ref "f-$$")")" ] || fail "the session dir survived"
 ok "fuse-overlayfs killed: the process sees an error, session rm removes everything"
+
+# listing a store nook could never make is an error, not an empty table (issue 14);
+# one not made yet (an import would make it) lists no image
+mkdir -p "$T/ro" && chmod 500 "$T/ro"
+run_nook --storage "$T/ro/store" images
+assert_eq 125 "$RC" "images in a data dir that cannot be made"
+assert_contains "$ERR" "$T/ro/store cannot hold an image store" "the data dir is named"
+assert_contains "$ERR" "--storage" "the way out is named"
+run_nook --storage /proc/nook-store image ls --json
+assert_eq 125 "$RC" "image ls under /proc"
+run_nook --storage "$T/not-yet/store" images --json
+assert_eq "0 []" "$RC $OUT" "a store not made yet lists no image"
+chmod 700 "$T/ro"
+ok "an unusable data dir is said, not listed as empty"
