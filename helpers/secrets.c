@@ -32,19 +32,6 @@
 #define SECRETS_MAX 256
 #define SECRETS_BYTES_MAX (4u << 20) /* all values together: the mapping is locked */
 
-static bool ref_ok(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-        if (n == 0 || n > NOOK_MASK_REF_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                      c == '_' || c == '-'))
-                        return false;
-        }
-        return true;
-}
-
 static bool env_name_ok(const char *s) {
         if (!s || !*s || (*s >= '0' && *s <= '9'))
                 return false;
@@ -85,7 +72,7 @@ static const char *parse_one(const void *data, uint32_t len, incoming *in) {
         in->mode = nook_msg_u64(&g, S_MODE, 0400);
         in->uid = nook_msg_u64(&g, S_UID, UINT64_MAX);
         in->gid = nook_msg_u64(&g, S_GID, UINT64_MAX);
-        if (!ref_ok(in->ref))
+        if (!in->ref || !nook_mask_ref_valid(in->ref, strlen(in->ref)))
                 return "a secret ref outside [A-Za-z0-9._-]{1,128}";
         if (!have_value || in->len == 0)
                 return "a secret without a value";

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/run.h"
+#include "util/mask.h"
 
 char **arg_secret_sources = NULL;
 size_t arg_n_secret_sources = 0;
@@ -19,14 +20,10 @@ static int oom(void) {
         return EXIT_NOOK;
 }
 
-/* A secret ref: what the redaction marker [REDACTED:<ref>] shows. */
+/* A secret ref: what the redaction marker [REDACTED:<ref>] shows (util/mask.h), starting
+ * with a letter or digit as the named store's names do. */
 static bool ref_valid(const char *s, size_t n) {
-        if (n == 0 || n > 128 || !isalnum((unsigned char)s[0]))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-                        return false;
-        return true;
+        return n && isalnum((unsigned char)s[0]) && nook_mask_ref_valid(s, n);
 }
 
 static bool env_name_valid(const char *s) {

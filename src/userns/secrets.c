@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/schema.h"
 #include "nook/runtime.h"
 #include "userns/secretstore.h"
 #include "userns/session.h"
@@ -162,24 +163,10 @@ static int resolve(const nook_adapter_config *c, const nook_prepare_secrets_req 
                          ENOENT);
 }
 
-/* An absolute path of named components: no "." or "..", no empty one, not "/". */
-static bool file_path_ok(const char *p) {
-        if (!p || p[0] != '/' || strlen(p) >= 4096)
-                return false;
-        for (const char *c = p + 1;;) {
-                size_t n = strcspn(c, "/");
-                if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-                        return false;
-                if (!c[n])
-                        return true;
-                c += n + 1;
-        }
-}
-
 /* A secret's destination: the DestinationRef's id, the file's absolute path inside. */
 static int mount_dest(const nook_secret_mount *sm, size_t i, char **ret, nook_error **err) {
         char *id = NULL;
-        if (nook_json_get(sm->destination, "/id", &id) < 0 || !file_path_ok(id)) {
+        if (nook_json_get(sm->destination, "/id", &id) < 0 || !nook_path_valid(id) || !strcmp(id, "/")) {
                 free(id);
                 return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
                                       "prepare_secrets: secret_mounts/%zu (%s): destination.id must be the absolute "

@@ -153,9 +153,8 @@ int nook_mask_new(nook_mask **ret) {
         return 0;
 }
 
-static bool ref_valid(const char *ref) {
-        size_t n = ref ? strlen(ref) : 0;
-        if (n == 0 || n > NOOK_MASK_REF_MAX)
+bool nook_mask_ref_valid(const char *ref, size_t n) {
+        if (!ref || n == 0 || n > NOOK_MASK_REF_MAX)
                 return false;
         for (size_t i = 0; i < n; i++) {
                 char c = ref[i];
@@ -211,7 +210,7 @@ static int report_weak(nook_mask *m, size_t idx, const uint8_t *v, size_t n) {
 }
 
 int nook_mask_add(nook_mask *m, const char *ref, const void *value, size_t len) {
-        if (!ref_valid(ref) || (!value && len > 0))
+        if (!ref || !nook_mask_ref_valid(ref, strlen(ref)) || (!value && len > 0))
                 return -EINVAL;
         if (m->built)
                 return -EBUSY;

@@ -28,6 +28,7 @@
 #ifndef NOOK_UTIL_MASK_H
 #define NOOK_UTIL_MASK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Shorter values are reported weak and not masked: see mask.c (min_length). */
@@ -39,6 +40,9 @@
 /* A ref is 1..NOOK_MASK_REF_MAX bytes of [A-Za-z0-9._-]: nothing that could end the
  * marker or inject text next to it. */
 #define NOOK_MASK_REF_MAX 128
+
+/* n bytes of ref are a ref of that grammar. */
+bool nook_mask_ref_valid(const char *ref, size_t n);
 
 typedef struct nook_mask nook_mask;
 typedef struct nook_mask_stream nook_mask_stream;
