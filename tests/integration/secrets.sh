@@ -181,3 +181,16 @@ assert_eq 0 "$RC" "a secret of the named store: $ERR"
 assert_eq "$SUM
 [REDACTED:$name]" "$OUT" "the named store's value reaches the sandbox, masked in its output"
 ok "--secret NAME reads the named store"
+
+# a destination through a symlink of the root that leads out of it (S4), or under /proc
+# or /sys (S6), is refused: nothing is written outside
+mkdir -p "$T/outside"
+ln -s "$T/outside" "$ROOT/esc"
+ln -s ../../../../../../../.."$T/outside" "$ROOT/esc2"
+for t in /esc/x /esc2/x /proc/x /sys/x; do
+        run_nook --secret-source x=env:NOOK_T_SECRET run --network none --rootfs "$ROOT" --secret "x,target=$t" -- true
+        assert_eq 125 "$RC" "a secret at $t"
+done
+assert_eq "" "$(ls -A "$T/outside")" "nothing written outside the root"
+rm -f "$ROOT/esc" "$ROOT/esc2"
+ok "secret destinations stay in the root"
