@@ -41,6 +41,8 @@ typedef struct nook_session_info {
         unsigned long long owners_collapsed;
         /* the secrets the session holds, "ref:file:/path ref:env:NAME ..." (never a value), or NULL */
         const char *secrets;
+        /* the ports published (-p), "IP:HOSTPORT:PORT/PROTO" space-separated, or NULL */
+        const char *ports;
 } nook_session_info;
 
 typedef struct nook_process_info {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "listing.h"
@@ -15,21 +16,23 @@
 #include "util/strbuf.h"
 
 void help_ps(FILE *f) {
-        fputs("Usage: nook ps [SESSION] [--json]\n"
+        fputs("Usage: nook ps [SESSION] [--json | -q]\n"
               "\n"
               "Lists the processes of every session (or of SESSION): process ref, session,\n"
               "command (its name only: arguments may hold secrets), state (running, exited,\n"
               "unmonitored when its monitor was killed: it runs on, its output is no longer\n"
               "captured, kill and its timeout still work; lost when nobody can tell its end),\n"
-              "exit code and start time.\n"
+              "exit code and start time. SESSION as in 'nook session' (or a unique start of\n"
+              "its ref). Exited processes are listed too (-a, --all are accepted).\n"
               "\n"
-              "  --json      a JSON array, one object per process\n"
-              "  -h, --help  print this help\n",
+              "  --json       a JSON array, one object per process\n"
+              "  -q, --quiet  only the process refs, one a line\n"
+              "  -h, --help   print this help\n",
               f);
 }
 
 void help_logs(FILE *f) {
-        fputs("Usage: nook logs [-f] [--cursor N] [--stdout|--stderr] PROCESS\n"
+        fputs("Usage: nook logs [-f] [--tail N] [--cursor N] [--stdout|--stderr] PROCESS\n"
               "\n"
               "Prints a process's captured output: its stdout to our stdout and its stderr to\n"
               "our stderr (with a terminal, everything is in stdout). PROCESS is a process ref\n"
@@ -37,6 +40,7 @@ void help_logs(FILE *f) {
               "started in it (the command of 'nook run').\n"
               "\n"
               "  -f, --follow  keep printing new output until the process exits\n"
+              "  --tail N      only the last N lines of each stream (-1: all)\n"
               "  --cursor N    start at byte N of the stream (with --stdout or --stderr)\n"
               "  --stdout      only standard output\n"
               "  --stderr      only standard error\n"
@@ -125,7 +129,7 @@ static int ps_json(const cli_sessions *s, const cli_processes *p) {
 }
 
 int cmd_ps(int argc, char **argv) {
-        bool json = false;
+        bool json = false, quiet = false;
         const char *session = NULL;
         for (int i = 1; i < argc; i++) {
                 if (cli_is_help(argv[i])) {
@@ -133,6 +137,10 @@ int cmd_ps(int argc, char **argv) {
                         return 0;
                 } else if (strcmp(argv[i], "--json") == 0)
                         json = true;
+                else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+                        quiet = true;
+                else if (strcmp(argv[i], "-aq") == 0 || strcmp(argv[i], "-qa") == 0)
+                        quiet = true; /* podman habit: ps -aq */
                 else if (strcmp(argv[i], "-a") == 0 || strcmp(argv[i], "--all") == 0)
                         continue; /* podman habit: nook ps always shows exited processes too */
                 else if (argv[i][0] == '-' && argv[i][1])
@@ -142,18 +150,28 @@ int cmd_ps(int argc, char **argv) {
                 else
                         return cli_usage_error("ps", "unexpected argument '%s' (one SESSION at most)", argv[i]);
         }
+        if (json && quiet)
+                return cli_usage_error("ps", "--json and -q contradict each other: choose one");
         _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
         if (cli_open_runtime(&rt) < 0)
+                return EXIT_NOOK;
+        _cleanup_free_ char *env = NULL;
+        if (session && cli_session_resolve(rt, session, &env) != 0)
                 return EXIT_NOOK;
         _cleanup_(cli_sessions_done) cli_sessions s = { 0 };
         _cleanup_(cli_processes_done) cli_processes p = { 0 };
         int rc = cli_sessions_load(rt, &s);
         if (!rc)
-                rc = cli_processes_load(rt, session, &p);
+                rc = cli_processes_load(rt, env, &p);
         if (rc)
                 return rc;
         if (json)
                 return ps_json(&s, &p);
+        if (quiet) {
+                for (size_t i = 0; i < p.n; i++)
+                        printf("%s\n", p.v[i].ref);
+                return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
+        }
         nook_strbuf b = NOOK_STRBUF_INIT;
         nook_strbuf_printf(&b, "%-44s %-20s %-12s %-11s %-5s %s", "PROCESS", "SESSION", "COMMAND", "STATE", "EXIT",
                            "STARTED");
@@ -202,7 +220,33 @@ typedef struct log_opts {
         bool want[2]; /* stdout, stderr */
         uint64_t cursor;
         bool has_cursor;
+        long long tail; /* the last N lines of each stream; -1: all */
 } log_opts;
+
+/* Puts fd at the start of its last n lines (a last line without its newline counts). */
+static int seek_tail(int fd, long long n) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        off_t pos = st.st_size;
+        long long seen = 0;
+        char buf[8192];
+        bool last = true; /* the byte at pos - 1 is the file's last one */
+        while (pos > 0) {
+                size_t len = pos < (off_t)sizeof(buf) ? (size_t)pos : sizeof(buf);
+                ssize_t r = pread(fd, buf, len, pos - (off_t)len);
+                if (r != (ssize_t)len)
+                        return r < 0 ? -errno : -EIO;
+                for (size_t i = len; i-- > 0;) {
+                        /* the newline that ends the file ends the last line: not a boundary */
+                        if (buf[i] == '\n' && !(last && i == len - 1) && ++seen > n)
+                                return lseek(fd, pos - (off_t)len + (off_t)i + 1, SEEK_SET) < 0 ? -errno : 0;
+                        last = false;
+                }
+                pos -= (off_t)len;
+        }
+        return lseek(fd, 0, SEEK_SET) < 0 ? -errno : 0;
+}
 
 static int follow_logs(nook_runtime *rt, const char *ref, const int fd[2], int sigfd, bool ok[2]) {
         _cleanup_close_ int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -241,7 +285,7 @@ static int follow_logs(nook_runtime *rt, const char *ref, const int fd[2], int s
 }
 
 int cmd_logs(int argc, char **argv) {
-        log_opts o = { .want = { true, true } };
+        log_opts o = { .want = { true, true }, .tail = -1 };
         const char *arg = NULL;
         bool only = false;
         for (int i = 1; i < argc; i++) {
@@ -264,6 +308,15 @@ int cmd_logs(int argc, char **argv) {
                                 return cli_usage_error("logs", "--cursor needs a byte offset (a number >= 0)");
                         o.cursor = c;
                         o.has_cursor = true;
+                } else if (strcmp(argv[i], "--tail") == 0 || strncmp(argv[i], "--tail=", 7) == 0) {
+                        const char *v = argv[i][6] == '=' ? argv[i] + 7 : i + 1 < argc ? argv[++i] : NULL;
+                        char *end = NULL;
+                        errno = 0;
+                        long long n = v ? strtoll(v, &end, 10) : 0;
+                        if (!v || !*v || *end || errno || n < -1)
+                                return cli_usage_error("logs", "--tail needs a number of lines (-1: all), got '%s'",
+                                                       v ? v : "");
+                        o.tail = n;
                 } else if (argv[i][0] == '-' && argv[i][1])
                         return cli_usage_error("logs", "unknown option '%s'", argv[i]);
                 else if (!arg)
@@ -273,6 +326,8 @@ int cmd_logs(int argc, char **argv) {
         }
         if (!arg)
                 return cli_usage_error("logs", "missing PROCESS (a process ref from 'nook ps', or a session)");
+        if (o.has_cursor && o.tail >= 0)
+                return cli_usage_error("logs", "--cursor and --tail both say where to start: choose one");
         if (o.has_cursor && o.want[0] && o.want[1])
                 return cli_usage_error("logs", "--cursor is a byte offset in one stream: add --stdout or --stderr");
         _cleanup_close_ int sigfd = o.follow ? cli_signals_block() : -1;
@@ -283,7 +338,7 @@ int cmd_logs(int argc, char **argv) {
         int rc = cli_process_resolve(rt, arg, &ref);
         if (rc)
                 return rc;
-        int fd[2] = { -1, -1 };
+        int fd[2] = { -1, -1 }, r;
         bool ok[2] = { true, true };
         for (int i = 0; i < 2 && !rc; i++) {
                 if (!o.want[i])
@@ -294,6 +349,10 @@ int cmd_logs(int argc, char **argv) {
                 else if (o.has_cursor && lseek(fd[i], (off_t)o.cursor, SEEK_SET) < 0)
                         rc = cli_usage_error("logs", "--cursor %llu: %s", (unsigned long long)o.cursor,
                                              strerror(errno));
+                else if (o.tail >= 0 && (r = seek_tail(fd[i], o.tail)) < 0) {
+                        fprintf(stderr, "nook: reading the log of %s: %s\n", ref, strerror(-r));
+                        rc = EXIT_NOOK;
+                }
         }
         if (!rc && o.follow)
                 rc = follow_logs(rt, ref, fd, sigfd, ok);

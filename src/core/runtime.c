@@ -214,6 +214,10 @@ const char *nook_runtime_data_dir(const nook_runtime *rt) {
         return rt->data_dir;
 }
 
+const char *nook_runtime_run_dir(const nook_runtime *rt) {
+        return rt->run_dir;
+}
+
 const char *nook_runtime_journal_path(const nook_runtime *rt) {
         return rt->journal_path;
 }

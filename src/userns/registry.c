@@ -118,6 +118,7 @@ static int visit_session(nook_session *s, void *userdata) {
                 .upper = s->upper,
                 .owners_collapsed = s->owners_collapsed,
                 .secrets = s->secrets,
+                .ports = s->net_ports,
         };
         return v->fn(&i, v->userdata);
 }
