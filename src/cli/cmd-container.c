@@ -170,14 +170,14 @@ int cmd_stop(int argc, char **argv) {
         if (cli_open_runtime(&rt) < 0)
                 return EXIT_NOOK;
         if (all)
-                rc = stop_one(rt, NULL, secs);
-        else
-                for (int i = (rc = 0, first); i < argc; i++) {
-                        if (strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "--time") == 0)
-                                i++;
-                        else if (argv[i][0] != '-' || !argv[i][1])
-                                rc |= stop_one(rt, argv[i], secs) ? EXIT_NOOK : 0;
-                }
+                return stop_one(rt, NULL, secs) || fflush(stdout) != 0 ? EXIT_NOOK : 0;
+        rc = 0;
+        for (int i = first; i < argc; i++) {
+                if (strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "--time") == 0)
+                        i++; /* its value */
+                else if (argv[i][0] != '-' || !argv[i][1])
+                        rc |= stop_one(rt, argv[i], secs) ? EXIT_NOOK : 0;
+        }
         return fflush(stdout) == 0 ? rc : EXIT_NOOK;
 }
 
