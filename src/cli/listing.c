@@ -165,6 +165,12 @@ static bool starts(const char *s, const char *prefix, size_t len) {
         return s && strncmp(s, prefix, len) == 0;
 }
 
+/* A start of its ref, or of its environment id when that is no name: names are taken
+ * whole, as podman takes container names (no 'nook rm -f web' removing webapp). */
+static bool session_starts(const cli_session_row *r, const char *prefix, size_t len) {
+        return starts(r->ref, prefix, len) || (!r->name && starts(r->env, prefix, len));
+}
+
 /* Every process and session whose ref (or environment id) starts with arg, on stderr;
  * EXIT_NOOK. */
 static int ambiguous(const char *arg, const cli_processes *p, const cli_sessions *s) {
@@ -174,7 +180,7 @@ static int ambiguous(const char *arg, const cli_processes *p, const cli_sessions
                 if (starts(p->v[i].ref, arg, len))
                         fprintf(stderr, "  %s (process)\n", p->v[i].ref);
         for (size_t i = 0; i < s->n; i++)
-                if (starts(s->v[i].ref, arg, len) || starts(s->v[i].env, arg, len))
+                if (session_starts(&s->v[i], arg, len))
                         fprintf(stderr, "  %s (session %s)\n", s->v[i].ref, cli_session_label(&s->v[i]));
         return EXIT_NOOK;
 }
@@ -202,7 +208,7 @@ static int ref_find(nook_runtime *rt, const char *arg, bool sessions_only, cli_r
                         if (starts(all.v[i].ref, arg, len))
                                 proc = all.v[i].ref, n++;
                 for (size_t i = 0; i < ses.n; i++)
-                        if (starts(ses.v[i].ref, arg, len) || starts(ses.v[i].env, arg, len))
+                        if (session_starts(&ses.v[i], arg, len))
                                 env = ses.v[i].env, n++;
                 if (n > 1)
                         return ambiguous(arg, &all, &ses);

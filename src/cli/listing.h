@@ -44,7 +44,8 @@ void cli_processes_done(cli_processes *l);
 
 /* What a person typed for a process or a session: a process ref, a session's name,
  * environment id or ref, or a unique start (4 characters or more) of a process ref, a
- * session ref or an environment id, as podman takes short container ids.  A start of
+ * session ref or an unnamed session's environment id, as podman takes short container
+ * ids (names are taken whole).  A start of
  * more than one is an error listing them. */
 typedef struct cli_ref {
         char *process; /* the process named, or NULL when a session was */

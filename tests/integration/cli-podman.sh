@@ -99,6 +99,8 @@ assert_eq "0 got-term" "$RC $OUT" "a unique start of a process ref"
 sref=$(session_ref "$S")
 run_nook ps -q "$(printf '%s' "$sref" | cut -c1-10)"
 assert_eq 3 "$(printf '%s\n' "$OUT" | grep -c '^p-')" "a unique start of a session ref"
+run_nook ps -q "$(printf '%s' "$S" | cut -c1-$((${#S} - 1)))"
+assert_eq 125 "$RC" "a start of a session's name is no name (names are taken whole)"
 common=$(printf '%s' "$main" | cut -d- -f1-2)
 run_nook logs "$common-"
 assert_eq 125 "$RC" "an ambiguous start"
