@@ -43,6 +43,9 @@
  * blocks on a full pipe. */
 typedef struct capture {
         int fd;
+        int times_fd; /* out.times / err.times: when the bytes were written, or -1 */
+        uint64_t n_times;
+        int64_t last_ms;
         uint64_t max, written;
         bool fail, full;
         nook_mask_stream *mask; /* the session's secrets masked before a byte is kept, or NULL */
@@ -79,11 +82,28 @@ static void write_all(int fd, const char *buf, size_t n) {
         }
 }
 
+/* When the byte at offset of a log was written (nook logs -t, --since): records of two
+ * u64, the offset and the wall clock in ms (nook_log_time_at() reads them), one per
+ * 10 ms at most, then (past 64 Ki records: 1 MiB) one a second, so that a chatty
+ * workload cannot grow the file faster than 16 bytes a second. */
+#define TIMES_FINE 65536
+static void note_time(capture *c, uint64_t offset) {
+        int64_t ms = nook_wall_ms();
+        if (c->times_fd < 0 || (c->n_times && ms - c->last_ms < (c->n_times < TIMES_FINE ? 10 : 1000)))
+                return;
+        uint64_t rec[2] = { offset, (uint64_t)ms };
+        write_all(c->times_fd, (const char *)rec, sizeof(rec));
+        c->last_ms = ms;
+        c->n_times++;
+}
+
 /* Appends output within the log's bound; the log is the only copy, so a short write
  * is retried. */
 static int keep(const void *buf, size_t n, void *userdata) {
         capture *c = userdata;
         size_t k = c->full ? 0 : c->max - c->written < (uint64_t)n ? (size_t)(c->max - c->written) : n;
+        if (k)
+                note_time(c, c->written);
         write_all(c->fd, buf, k);
         c->written += k;
         if (!c->full && k < n) {
@@ -415,9 +435,11 @@ static _Noreturn void loop(mon *m) {
 static int open_logs(mon *m, const nook_msg *q, hstatus *st) {
         m->out_log = (capture){ .max = nook_msg_u64(q, T_OUT_MAX, UINT64_MAX),
                                 .fail = nook_msg_u64(q, T_OUT_FAIL, 0),
+                                .times_fd = -1,
                                 .m = m };
         m->err_log = (capture){ .max = nook_msg_u64(q, T_ERR_MAX, UINT64_MAX),
                                 .fail = nook_msg_u64(q, T_ERR_FAIL, 0),
+                                .times_fd = -1,
                                 .m = m };
         /* one masker stream per captured fd: stdout and stderr are separate texts */
         if (m->h->sec.mask && (nook_mask_stream_new(m->h->sec.mask, &m->out_log.mask) < 0 ||
@@ -429,6 +451,11 @@ static int open_logs(mon *m, const nook_msg *q, hstatus *st) {
         m->err_log.fd = openat(m->pdir, "err", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (m->out_log.fd < 0 || m->err_log.fd < 0)
                 return hfail(st, errno, "creating the capture logs");
+        /* without them only logs -t and --since go without times */
+        m->out_log.times_fd =
+                openat(m->pdir, "out.times", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        m->err_log.times_fd =
+                openat(m->pdir, "err.times", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         /* bound relative to the process dir: no /proc/self here (see tree_measure); the
          * cwd goes back to the root at once, the workload's cwd is set from it */
         m->ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

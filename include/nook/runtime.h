@@ -61,8 +61,10 @@ NOOK_EXPORT const char *nook_runtime_last_note(const nook_runtime *rt);
 /* Frees and returns NULL; accepts NULL. */
 NOOK_EXPORT nook_runtime *nook_runtime_free(nook_runtime *rt);
 
-/* The data dir and journal file the runtime uses (host paths: for people, not for JSON). */
+/* The data dir, run dir and journal file the runtime uses (host paths: for people, not
+ * for JSON). */
 NOOK_EXPORT const char *nook_runtime_data_dir(const nook_runtime *rt);
+NOOK_EXPORT const char *nook_runtime_run_dir(const nook_runtime *rt);
 NOOK_EXPORT const char *nook_runtime_journal_path(const nook_runtime *rt);
 
 /* Reads one value out of a result: the string, number or boolean at JSON pointer

@@ -41,6 +41,8 @@ typedef struct nook_session_info {
         unsigned long long owners_collapsed;
         /* the secrets the session holds, "ref:file:/path ref:env:NAME ..." (never a value), or NULL */
         const char *secrets;
+        /* the ports published (-p), "IP:HOSTPORT:PORT/PROTO" space-separated, or NULL */
+        const char *ports;
 } nook_session_info;
 
 typedef struct nook_process_info {
@@ -70,9 +72,17 @@ NOOK_EXPORT int nook_runtime_processes(nook_runtime *rt, const char *session, no
 NOOK_EXPORT int nook_runtime_session_resolve(nook_runtime *rt, const char *session, char **ret_environment_id,
                                              nook_error **err);
 
-/* A read-only fd of a process's capture log (stream 1: stdout, or the pty; 2: stderr). */
+/* A read-only fd of a process's capture log (stream 1: stdout, or the pty; 2: stderr),
+ * or of when its bytes were written (3: of stdout, 4: of stderr; -ENOENT for a process
+ * started by a nook that did not record them), for the two functions below. */
 NOOK_EXPORT int nook_runtime_process_log(nook_runtime *rt, const char *process_ref, int stream, int *ret_fd,
                                          nook_error **err);
+/* When the byte at offset of a log was written, in ms since the epoch (to 10 ms, or to
+ * a second for a log past 64 Ki writes); -ENODATA when nothing was recorded. */
+NOOK_EXPORT int nook_log_time_at(int times_fd, unsigned long long offset, long long *ret_ms);
+/* The offset of the first byte written at ms or later: 1 and *ret_offset; 0 when
+ * nothing was written since. */
+NOOK_EXPORT int nook_log_offset_since(int times_fd, long long ms, unsigned long long *ret_offset);
 /* Waits up to timeout_ms (-1: forever): 1 and *ret_exit_code once it has exited, 0
  * while it runs. */
 NOOK_EXPORT int nook_runtime_process_wait(nook_runtime *rt, const char *process_ref, int timeout_ms, int *ret_exit_code,

@@ -66,6 +66,28 @@ int cmd_serve(int argc, char **argv);
 void help_serve(FILE *f);
 int cmd_secret(int argc, char **argv);
 void help_secret(FILE *f);
+/* podman's verbs (cmd-container.c, cmd-top.c, cmd-podman.c) */
+int cmd_stop(int argc, char **argv);
+void help_stop(FILE *f);
+int cmd_rm(int argc, char **argv);
+void help_rm(FILE *f);
+int cmd_wait(int argc, char **argv);
+void help_wait(FILE *f);
+int cmd_inspect(int argc, char **argv);
+void help_inspect(FILE *f);
+int cmd_top(int argc, char **argv);
+void help_top(FILE *f);
+int cmd_port(int argc, char **argv);
+void help_port(FILE *f);
+int cmd_rmi(int argc, char **argv);
+void help_rmi(FILE *f);
+int cmd_version(int argc, char **argv);
+void help_version(FILE *f);
+int cmd_info(int argc, char **argv);
+void help_info(FILE *f);
+/* An unknown verb: what nook uses instead (podman's verbs), or the nearest of verbs
+ * for a typo, on stderr; EXIT_NOOK. */
+int cli_unknown_verb(const char *name, const char *const *verbs, size_t n);
 
 static inline void cli_error_freep(nook_error **e) {
         nook_error_free(*e);

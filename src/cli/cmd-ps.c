@@ -1,5 +1,5 @@
 /* nook CLI — processes: `nook ps` (the listing), `nook logs` (a capture log from a byte
- * cursor, -f to follow), `nook kill` (signal_process with grace), `nook stats`
+ * cursor, -f to follow: cmd-logs.c), `nook kill` (signal_process with grace), `nook stats`
  * (collect_stats), and `nook gc` (reclaiming sessions whose owner is gone). */
 #include <errno.h>
 #include <poll.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "listing.h"
@@ -15,32 +16,18 @@
 #include "util/strbuf.h"
 
 void help_ps(FILE *f) {
-        fputs("Usage: nook ps [SESSION] [--json]\n"
+        fputs("Usage: nook ps [SESSION] [--json | -q]\n"
               "\n"
               "Lists the processes of every session (or of SESSION): process ref, session,\n"
               "command (its name only: arguments may hold secrets), state (running, exited,\n"
               "unmonitored when its monitor was killed: it runs on, its output is no longer\n"
               "captured, kill and its timeout still work; lost when nobody can tell its end),\n"
-              "exit code and start time.\n"
+              "exit code and start time. SESSION as in 'nook session' (or a unique start of\n"
+              "its ref). Exited processes are listed too (-a, --all are accepted).\n"
               "\n"
-              "  --json      a JSON array, one object per process\n"
-              "  -h, --help  print this help\n",
-              f);
-}
-
-void help_logs(FILE *f) {
-        fputs("Usage: nook logs [-f] [--cursor N] [--stdout|--stderr] PROCESS\n"
-              "\n"
-              "Prints a process's captured output: its stdout to our stdout and its stderr to\n"
-              "our stderr (with a terminal, everything is in stdout). PROCESS is a process ref\n"
-              "(or a unique start of one, 'nook ps'), or a session, meaning the first process\n"
-              "started in it (the command of 'nook run').\n"
-              "\n"
-              "  -f, --follow  keep printing new output until the process exits\n"
-              "  --cursor N    start at byte N of the stream (with --stdout or --stderr)\n"
-              "  --stdout      only standard output\n"
-              "  --stderr      only standard error\n"
-              "  -h, --help    print this help\n",
+              "  --json       a JSON array, one object per process\n"
+              "  -q, --quiet  only the process refs, one a line\n"
+              "  -h, --help   print this help\n",
               f);
 }
 
@@ -125,7 +112,7 @@ static int ps_json(const cli_sessions *s, const cli_processes *p) {
 }
 
 int cmd_ps(int argc, char **argv) {
-        bool json = false;
+        bool json = false, quiet = false;
         const char *session = NULL;
         for (int i = 1; i < argc; i++) {
                 if (cli_is_help(argv[i])) {
@@ -133,6 +120,10 @@ int cmd_ps(int argc, char **argv) {
                         return 0;
                 } else if (strcmp(argv[i], "--json") == 0)
                         json = true;
+                else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+                        quiet = true;
+                else if (strcmp(argv[i], "-aq") == 0 || strcmp(argv[i], "-qa") == 0)
+                        quiet = true; /* podman habit: ps -aq */
                 else if (strcmp(argv[i], "-a") == 0 || strcmp(argv[i], "--all") == 0)
                         continue; /* podman habit: nook ps always shows exited processes too */
                 else if (argv[i][0] == '-' && argv[i][1])
@@ -142,18 +133,28 @@ int cmd_ps(int argc, char **argv) {
                 else
                         return cli_usage_error("ps", "unexpected argument '%s' (one SESSION at most)", argv[i]);
         }
+        if (json && quiet)
+                return cli_usage_error("ps", "--json and -q contradict each other: choose one");
         _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
         if (cli_open_runtime(&rt) < 0)
+                return EXIT_NOOK;
+        _cleanup_free_ char *env = NULL;
+        if (session && cli_session_resolve(rt, session, &env) != 0)
                 return EXIT_NOOK;
         _cleanup_(cli_sessions_done) cli_sessions s = { 0 };
         _cleanup_(cli_processes_done) cli_processes p = { 0 };
         int rc = cli_sessions_load(rt, &s);
         if (!rc)
-                rc = cli_processes_load(rt, session, &p);
+                rc = cli_processes_load(rt, env, &p);
         if (rc)
                 return rc;
         if (json)
                 return ps_json(&s, &p);
+        if (quiet) {
+                for (size_t i = 0; i < p.n; i++)
+                        printf("%s\n", p.v[i].ref);
+                return fflush(stdout) == 0 ? 0 : EXIT_NOOK;
+        }
         nook_strbuf b = NOOK_STRBUF_INIT;
         nook_strbuf_printf(&b, "%-44s %-20s %-12s %-11s %-5s %s", "PROCESS", "SESSION", "COMMAND", "STATE", "EXIT",
                            "STARTED");
@@ -170,141 +171,6 @@ int cmd_ps(int argc, char **argv) {
                                    r->command ? r->command : "?", r->state, code, ago);
         }
         return print_text(&b);
-}
-
-/* ---- logs --------------------------------------------------------------------------------- */
-
-static int copy_fd(int from, int to, bool *ok) {
-        static char buf[65536];
-        for (;;) {
-                ssize_t n = read(from, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : 0;
-                for (ssize_t off = 0; *ok && off < n;) {
-                        ssize_t w = write(to, buf + off, (size_t)(n - off));
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w < 0) {
-                                *ok = false; /* a closed pipe: the reader has what it wanted */
-                                return -errno;
-                        }
-                        off += w;
-                }
-                if (!*ok)
-                        return -EPIPE;
-        }
-}
-
-typedef struct log_opts {
-        bool follow;
-        bool want[2]; /* stdout, stderr */
-        uint64_t cursor;
-        bool has_cursor;
-} log_opts;
-
-static int follow_logs(nook_runtime *rt, const char *ref, const int fd[2], int sigfd, bool ok[2]) {
-        _cleanup_close_ int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        for (int i = 0; i < 2 && in >= 0; i++) {
-                char path[64];
-                snprintf(path, sizeof(path), "/proc/self/fd/%d", fd[i]);
-                if (fd[i] >= 0)
-                        (void)inotify_add_watch(in, path, IN_MODIFY | IN_CLOSE_WRITE);
-        }
-        for (;;) {
-                for (int i = 0; i < 2; i++)
-                        if (fd[i] >= 0)
-                                (void)copy_fd(fd[i], i + 1, &ok[i]);
-                if (!ok[0] && !ok[1])
-                        return 0;
-                int code;
-                _cleanup_(cli_error_freep) nook_error *err = NULL;
-                int r = nook_runtime_process_wait(rt, ref, 0, &code, &err);
-                if (r < 0)
-                        return cli_report(err);
-                if (r == 1) {
-                        for (int i = 0; i < 2; i++)
-                                if (fd[i] >= 0)
-                                        (void)copy_fd(fd[i], i + 1, &ok[i]);
-                        return 0;
-                }
-                struct pollfd p[2] = { { .fd = in, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
-                if (poll(p, 2, in >= 0 ? 1000 : 200) > 0) {
-                        if (p[1].revents && cli_signal_take(sigfd))
-                                return 0; /* Ctrl-C ends following, as podman logs -f */
-                        char buf[4096];
-                        while (read(in, buf, sizeof(buf)) > 0)
-                                ;
-                }
-        }
-}
-
-int cmd_logs(int argc, char **argv) {
-        log_opts o = { .want = { true, true } };
-        const char *arg = NULL;
-        bool only = false;
-        for (int i = 1; i < argc; i++) {
-                if (cli_is_help(argv[i])) {
-                        help_logs(stdout);
-                        return 0;
-                } else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0)
-                        o.follow = true;
-                else if (strcmp(argv[i], "--stdout") == 0 || strcmp(argv[i], "--stderr") == 0) {
-                        bool out = argv[i][5] == 'o';
-                        o.want[0] = only ? o.want[0] || out : out;
-                        o.want[1] = only ? o.want[1] || !out : !out;
-                        only = true;
-                } else if (strcmp(argv[i], "--cursor") == 0 || strncmp(argv[i], "--cursor=", 9) == 0) {
-                        const char *v = argv[i][8] == '=' ? argv[i] + 9 : i + 1 < argc ? argv[++i] : NULL;
-                        char *end = NULL;
-                        errno = 0;
-                        unsigned long long c = v ? strtoull(v, &end, 10) : 0;
-                        if (!v || !*v || *end || errno || v[0] == '-')
-                                return cli_usage_error("logs", "--cursor needs a byte offset (a number >= 0)");
-                        o.cursor = c;
-                        o.has_cursor = true;
-                } else if (argv[i][0] == '-' && argv[i][1])
-                        return cli_usage_error("logs", "unknown option '%s'", argv[i]);
-                else if (!arg)
-                        arg = argv[i];
-                else
-                        return cli_usage_error("logs", "unexpected argument '%s' (one PROCESS)", argv[i]);
-        }
-        if (!arg)
-                return cli_usage_error("logs", "missing PROCESS (a process ref from 'nook ps', or a session)");
-        if (o.has_cursor && o.want[0] && o.want[1])
-                return cli_usage_error("logs", "--cursor is a byte offset in one stream: add --stdout or --stderr");
-        _cleanup_close_ int sigfd = o.follow ? cli_signals_block() : -1;
-        _cleanup_(cli_runtime_freep) nook_runtime *rt = NULL;
-        if (cli_open_runtime(&rt) < 0)
-                return EXIT_NOOK;
-        _cleanup_free_ char *ref = NULL;
-        int rc = cli_process_resolve(rt, arg, &ref);
-        if (rc)
-                return rc;
-        int fd[2] = { -1, -1 };
-        bool ok[2] = { true, true };
-        for (int i = 0; i < 2 && !rc; i++) {
-                if (!o.want[i])
-                        continue;
-                _cleanup_(cli_error_freep) nook_error *err = NULL;
-                if (nook_runtime_process_log(rt, ref, i + 1, &fd[i], &err) < 0)
-                        rc = cli_report(err);
-                else if (o.has_cursor && lseek(fd[i], (off_t)o.cursor, SEEK_SET) < 0)
-                        rc = cli_usage_error("logs", "--cursor %llu: %s", (unsigned long long)o.cursor,
-                                             strerror(errno));
-        }
-        if (!rc && o.follow)
-                rc = follow_logs(rt, ref, fd, sigfd, ok);
-        else
-                for (int i = 0; i < 2 && !rc; i++)
-                        if (fd[i] >= 0)
-                                (void)copy_fd(fd[i], i + 1, &ok[i]);
-        for (int i = 0; i < 2; i++)
-                if (fd[i] >= 0)
-                        close(fd[i]);
-        return rc;
 }
 
 /* ---- kill --------------------------------------------------------------------------------- */

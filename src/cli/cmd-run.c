@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "listing.h"
 #include "run.h"
 #include "util/random.h"
 
@@ -486,13 +487,8 @@ int cmd_exec(int argc, char **argv) {
         if (cli_open_runtime(&rt) < 0)
                 return EXIT_NOOK;
         _cleanup_free_ char *env = NULL;
-        _cleanup_(cli_error_freep) nook_error *err = NULL;
-        if (nook_runtime_session_resolve(rt, session, &env, &err) < 0) {
-                int rc = cli_report(err);
-                if (nook_error_get_errno(err) == ENOENT)
-                        fputs("hint: 'nook session ls' lists the sessions\n", stderr);
-                return rc;
-        }
+        if (cli_session_resolve(rt, session, &env) != 0)
+                return EXIT_NOOK;
         char id[32] = "exec-";
         if (nook_random_hex_into(id + 5, 6) < 0)
                 return EXIT_NOOK;

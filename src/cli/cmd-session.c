@@ -139,8 +139,7 @@ static void count_processes(const cli_processes *p, const char *env, unsigned *r
                 }
 }
 
-/* A session as session ls and inspect --json show it; NULL on ENOMEM. */
-static json_t *json_session(const cli_session_row *r) {
+json_t *cli_json_session(const cli_session_row *r) {
         json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", cli_json_str_or_null(r->name),
                               "environment_id", cli_json_str_or_null(r->env), "ref", cli_json_str_or_null(r->ref),
                               "identity", cli_json_str_or_null(r->identity), "state", cli_json_str_or_null(r->state),
@@ -152,6 +151,7 @@ static json_t *json_session(const cli_session_row *r) {
                 q |= json_object_set_new(o, "owners_collapsed", json_integer((json_int_t)r->owners_collapsed));
         q |= json_object_set_new(o, "network", cli_json_str_or_null(r->network));
         q |= json_object_set_new(o, "hostname", cli_json_str_or_null(r->hostname));
+        q |= json_object_set_new(o, "ports", cli_json_str_or_null(r->ports));
         q |= json_object_set_new(o, "notes", cli_json_str_or_null(r->notes));
         q |= json_object_set_new(o, "mounts", cli_json_str_or_null(r->mounts));
         q |= json_object_set_new(o, "secrets", cli_json_str_or_null(r->secrets));
@@ -165,7 +165,7 @@ static json_t *json_session(const cli_session_row *r) {
         return o;
 }
 
-static json_t *json_process(const cli_process_row *p) {
+json_t *cli_json_process(const cli_process_row *p) {
         return json_pack(
                 "{s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:I,s:I}", "process_ref", cli_json_str_or_null(p->ref), "session_ref",
                 cli_json_str_or_null(p->session_ref), "environment_id", cli_json_str_or_null(p->env), "command",
@@ -188,7 +188,7 @@ static int session_ls(nook_runtime *rt, bool json) {
                 for (size_t i = 0; i < l.n; i++) {
                         unsigned running, total;
                         count_processes(&p, l.v[i].env, &running, &total);
-                        json_t *o = json_session(&l.v[i]);
+                        json_t *o = cli_json_session(&l.v[i]);
                         q |= json_object_set_new(o, "processes_running", json_integer(running));
                         q |= json_object_set_new(o, "processes", json_integer(total));
                         q |= json_array_append_new(a, o);
@@ -250,12 +250,12 @@ static void print_mounts(const char *mounts) {
 
 static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
         _cleanup_free_ char *env = NULL;
-        _cleanup_(cli_error_freep) nook_error *err = NULL;
-        if (nook_runtime_session_resolve(rt, arg, &env, &err) < 0)
-                return cli_report(err);
+        int rc = cli_session_resolve(rt, arg, &env);
+        if (rc)
+                return rc;
         _cleanup_(cli_sessions_done) cli_sessions l = { 0 };
         _cleanup_(cli_processes_done) cli_processes p = { 0 };
-        int rc = cli_sessions_load(rt, &l);
+        rc = cli_sessions_load(rt, &l);
         if (!rc)
                 rc = cli_processes_load(rt, env, &p);
         if (rc)
@@ -266,10 +266,10 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
                 return EXIT_NOOK;
         }
         if (json) {
-                json_t *o = json_session(r), *a = json_array();
+                json_t *o = cli_json_session(r), *a = json_array();
                 int q = 0;
                 for (size_t i = 0; i < p.n; i++)
-                        q |= json_array_append_new(a, json_process(&p.v[i]));
+                        q |= json_array_append_new(a, cli_json_process(&p.v[i]));
                 q |= json_object_set_new(o, "processes", a);
                 if (q) {
                         json_decref(o);
@@ -327,9 +327,8 @@ static int session_rm(nook_runtime *rt, int argc, char **argv) {
         int rc = 0;
         for (int i = 0; i < argc; i++) {
                 _cleanup_free_ char *env = NULL;
-                _cleanup_(cli_error_freep) nook_error *err = NULL;
-                if (nook_runtime_session_resolve(rt, argv[i], &env, &err) < 0) {
-                        rc = cli_report(err);
+                if (cli_session_resolve(rt, argv[i], &env) != 0) {
+                        rc = EXIT_NOOK;
                         continue;
                 }
                 if (cli_session_down(rt, env, "rm", false) != 0) {

@@ -27,6 +27,7 @@ static void session_row_done(cli_session_row *r) {
         free(r->secrets);
         free(r->network);
         free(r->hostname);
+        free(r->ports);
 }
 
 void cli_sessions_done(cli_sessions *l) {
@@ -60,6 +61,7 @@ static int add_session(const nook_session_info *s, void *userdata) {
                 .secrets = dup_or_null(s->secrets),
                 .network = dup_or_null(s->network),
                 .hostname = dup_or_null(s->hostname),
+                .ports = dup_or_null(s->ports),
                 .holder_pid = s->holder_pid,
                 .created_ms = s->created_ms,
                 .owned = s->owned_by_caller,
@@ -155,45 +157,122 @@ int cli_processes_load(nook_runtime *rt, const char *session, cli_processes *ret
         return 0;
 }
 
-int cli_process_resolve(nook_runtime *rt, const char *arg, char **ret_ref) {
+/* At least this many characters make a prefix (as podman's short ids: "p-8a" is not
+ * taken for a typo of a name). */
+#define PREFIX_MIN 4
+
+static bool starts(const char *s, const char *prefix, size_t len) {
+        return s && strncmp(s, prefix, len) == 0;
+}
+
+/* A start of its ref, or of its environment id when that is no name: names are taken
+ * whole, as podman takes container names (no 'nook rm -f web' removing webapp). */
+static bool session_starts(const cli_session_row *r, const char *prefix, size_t len) {
+        return starts(r->ref, prefix, len) || (!r->name && starts(r->env, prefix, len));
+}
+
+/* Every process and session whose ref (or environment id) starts with arg, on stderr;
+ * EXIT_NOOK. */
+static int ambiguous(const char *arg, const cli_processes *p, const cli_sessions *s) {
+        size_t len = strlen(arg);
+        fprintf(stderr, "nook: '%s' is the start of more than one ref; give more of it:\n", arg);
+        for (size_t i = 0; i < p->n; i++)
+                if (starts(p->v[i].ref, arg, len))
+                        fprintf(stderr, "  %s (process)\n", p->v[i].ref);
+        for (size_t i = 0; i < s->n; i++)
+                if (session_starts(&s->v[i], arg, len))
+                        fprintf(stderr, "  %s (session %s)\n", s->v[i].ref, cli_session_label(&s->v[i]));
+        return EXIT_NOOK;
+}
+
+static int ref_find(nook_runtime *rt, const char *arg, bool sessions_only, cli_ref *ret) {
         _cleanup_(cli_processes_done) cli_processes all = { 0 };
-        int rc = cli_processes_load(rt, NULL, &all);
+        _cleanup_(cli_sessions_done) cli_sessions ses = { 0 };
+        int rc = cli_sessions_load(rt, &ses);
+        if (!rc && !sessions_only)
+                rc = cli_processes_load(rt, NULL, &all);
         if (rc)
                 return rc;
-        const cli_process_row *hit = NULL;
+        const char *proc = NULL, *env = NULL;
         size_t n = 0, len = strlen(arg);
-        for (size_t i = 0; i < all.n; i++)
-                if (strcmp(all.v[i].ref, arg) == 0) {
-                        hit = &all.v[i];
-                        n = 1;
-                        break;
-                } else if (len >= 4 && strncmp(all.v[i].ref, arg, len) == 0) {
-                        hit = &all.v[i];
-                        n++;
-                }
-        if (n > 1) {
-                fprintf(stderr, "nook: '%s' is the start of %zu process refs; give more of it\n", arg, n);
+        for (size_t i = 0; i < all.n && !proc; i++)
+                if (strcmp(all.v[i].ref, arg) == 0)
+                        proc = all.v[i].ref;
+        for (size_t i = 0; i < ses.n && !proc && !env; i++)
+                if (strcmp(ses.v[i].ref, arg) == 0 || strcmp(ses.v[i].env, arg) == 0 ||
+                    (ses.v[i].name && strcmp(ses.v[i].name, arg) == 0))
+                        env = ses.v[i].env;
+        /* a unique start of a process ref, a session ref or an environment id */
+        if (!proc && !env && len >= PREFIX_MIN) {
+                for (size_t i = 0; i < all.n; i++)
+                        if (starts(all.v[i].ref, arg, len))
+                                proc = all.v[i].ref, n++;
+                for (size_t i = 0; i < ses.n; i++)
+                        if (session_starts(&ses.v[i], arg, len))
+                                env = ses.v[i].env, n++;
+                if (n > 1)
+                        return ambiguous(arg, &all, &ses);
+        }
+        if (!proc && !env)
+                return -ENOENT;
+        *ret = (cli_ref){ .process = proc ? strdup(proc) : NULL, .env = env ? strdup(env) : NULL };
+        if (!proc) /* a session's first process: the command of 'nook run' */
+                for (size_t i = 0; i < all.n && !ret->first; i++)
+                        if (strcmp(all.v[i].env, env) == 0)
+                                ret->first = strdup(all.v[i].ref);
+        if ((proc && !ret->process) || (env && !ret->env)) {
+                cli_ref_done(ret);
+                fputs("nook: out of memory\n", stderr);
                 return EXIT_NOOK;
         }
-        if (!hit) {
-                /* a session: the first process started in it (the command of 'nook run') */
-                _cleanup_free_ char *env = NULL;
-                _cleanup_(cli_error_freep) nook_error *err = NULL;
-                if (nook_runtime_session_resolve(rt, arg, &env, &err) == 0) {
-                        for (size_t i = 0; i < all.n && !hit; i++)
-                                if (strcmp(all.v[i].env, env) == 0)
-                                        hit = &all.v[i];
-                        if (!hit) {
-                                fprintf(stderr, "nook: session '%s' has no process yet\n", arg);
-                                return EXIT_NOOK;
-                        }
-                }
-        }
-        if (!hit) {
+        return 0;
+}
+
+void cli_ref_done(cli_ref *r) {
+        free(r->process);
+        free(r->env);
+        free(r->first);
+        *r = (cli_ref){ 0 };
+}
+
+int cli_ref_lookup(nook_runtime *rt, const char *arg, cli_ref *ret) {
+        return ref_find(rt, arg, false, ret);
+}
+
+int cli_ref_resolve(nook_runtime *rt, const char *arg, cli_ref *ret) {
+        int rc = ref_find(rt, arg, false, ret);
+        if (rc == -ENOENT) {
                 fprintf(stderr, "nook: no process or session '%s'\n", arg);
                 fprintf(stderr, "hint: 'nook ps' lists the processes, 'nook session ls' the sessions\n");
                 return EXIT_NOOK;
         }
-        *ret_ref = strdup(hit->ref);
-        return *ret_ref ? 0 : EXIT_NOOK;
+        return rc;
+}
+
+int cli_session_resolve(nook_runtime *rt, const char *arg, char **ret_env) {
+        cli_ref r = { 0 };
+        int rc = ref_find(rt, arg, true, &r);
+        if (rc == -ENOENT) {
+                fprintf(stderr, "nook: no session '%s'\n", arg);
+                fprintf(stderr, "hint: 'nook session ls' lists the sessions\n");
+                return EXIT_NOOK;
+        }
+        if (rc)
+                return rc;
+        *ret_env = TAKE_PTR(r.env);
+        cli_ref_done(&r);
+        return 0;
+}
+
+int cli_process_resolve(nook_runtime *rt, const char *arg, char **ret_ref) {
+        _cleanup_(cli_ref_done) cli_ref r = { 0 };
+        int rc = cli_ref_resolve(rt, arg, &r);
+        if (rc)
+                return rc;
+        if (!r.process && !r.first) {
+                fprintf(stderr, "nook: session '%s' has no process yet\n", arg);
+                return EXIT_NOOK;
+        }
+        *ret_ref = r.process ? TAKE_PTR(r.process) : TAKE_PTR(r.first);
+        return 0;
 }

@@ -6,7 +6,7 @@
 
 typedef struct cli_session_row {
         char *ref, *env, *name, *identity, *state, *rootfs, *notes, *mounts, *network, *hostname, *secrets;
-        char *image, *driver, *driver_reason, *upper;
+        char *image, *driver, *driver_reason, *upper, *ports;
         unsigned long long owners_collapsed;
         int holder_pid;
         long long created_ms;
@@ -42,8 +42,29 @@ const char *cli_session_label(const cli_session_row *r);
 int cli_processes_load(nook_runtime *rt, const char *session, cli_processes *ret);
 void cli_processes_done(cli_processes *l);
 
-/* A process ref, a unique prefix of one (4 characters or more), or a session (its first
- * process: the command of 'nook run').  EXIT_NOOK after reporting. */
+/* What a person typed for a process or a session: a process ref, a session's name,
+ * environment id or ref, or a unique start (4 characters or more) of a process ref, a
+ * session ref or an unnamed session's environment id, as podman takes short container
+ * ids (names are taken whole).  A start of
+ * more than one is an error listing them. */
+typedef struct cli_ref {
+        char *process; /* the process named, or NULL when a session was */
+        char *env;     /* the session named (its environment id), or NULL */
+        char *first;   /* with env: its first process (the command of 'nook run'), or NULL */
+} cli_ref;
+void cli_ref_done(cli_ref *r);
+/* -ENOENT (nothing said) when arg names nothing; else as cli_ref_resolve. */
+int cli_ref_lookup(nook_runtime *rt, const char *arg, cli_ref *ret);
+/* EXIT_NOOK after reporting. */
+int cli_ref_resolve(nook_runtime *rt, const char *arg, cli_ref *ret);
+/* A session as above (process refs are not taken); its environment id. */
+int cli_session_resolve(nook_runtime *rt, const char *arg, char **ret_env);
+/* A process, or a session's first process. */
 int cli_process_resolve(nook_runtime *rt, const char *arg, char **ret_ref);
+
+/* A session and a process as session ls/inspect --json and inspect show them (NULL on
+ * ENOMEM); cmd-session.c. */
+json_t *cli_json_session(const cli_session_row *r);
+json_t *cli_json_process(const cli_process_row *p);
 
 #endif

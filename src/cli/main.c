@@ -76,6 +76,13 @@ static const cli_verb verbs[] = {
         { "ps", "list the processes of the sessions", cmd_ps, help_ps },
         { "logs", "print a process's captured output (-f to follow)", cmd_logs, help_logs },
         { "kill", "send a signal to a process", cmd_kill, help_kill },
+        { "stop", "stop processes: SIGTERM, then SIGKILL after -t seconds (podman stop)", cmd_stop, help_stop },
+        { "rm", "remove sessions (-f: with running processes)", cmd_rm, help_rm },
+        { "wait", "wait for processes to end and print their exit codes", cmd_wait, help_wait },
+        { "inspect", "a session, process or image as JSON", cmd_inspect, help_inspect },
+        { "top", "the processes running in a session", cmd_top, help_top },
+        { "port", "the ports a session publishes", cmd_port, help_port },
+        { "rmi", "remove images (nook image rm)", cmd_rmi, help_rmi },
         { "stats", "show what a process uses: cpu, memory, processes, writes", cmd_stats, help_stats },
         { "gc", "remove sessions whose owner is gone", cmd_gc, help_gc },
         { "caps", "tell whether this machine can run rootless sandboxes, and how to fix what is missing", cmd_caps,
@@ -84,6 +91,8 @@ static const cli_verb verbs[] = {
           help_call },
         { "serve", "serve the contract as JSON-RPC 2.0 on stdin/stdout or a Unix socket", cmd_serve, help_serve },
         { "journal", "list the journal of calls (the audit log), or repair it", cmd_journal, help_journal },
+        { "info", "the host, store, run dir and drivers, and what 'nook caps' finds", cmd_info, help_info },
+        { "version", "print the version", cmd_version, help_version },
 };
 
 static void help_main(FILE *f) {
@@ -132,8 +141,12 @@ static int cmd_help(int argc, char **argv) {
                 return 0;
         }
         const cli_verb *v = find_verb(argv[1]);
-        if (!v)
-                return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+        if (!v) {
+                const char *names[ELEMENTSOF(verbs)];
+                for (size_t k = 0; k < ELEMENTSOF(verbs); k++)
+                        names[k] = verbs[k].name;
+                return cli_unknown_verb(argv[1], names, ELEMENTSOF(names));
+        }
         v->help(stdout);
         return 0;
 }
@@ -204,10 +217,11 @@ int main(int argc, char **argv) {
                 return cmd_help(argc - i, argv + i);
         const cli_verb *v = find_verb(argv[i]);
         if (!v) {
-                char names[256] = "";
+                const char *names[ELEMENTSOF(verbs) + 1];
                 for (size_t k = 0; k < ELEMENTSOF(verbs); k++)
-                        snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s, ", verbs[k].name);
-                return cli_usage_error(NULL, "unknown command '%s' (commands: %shelp)", argv[i], names);
+                        names[k] = verbs[k].name;
+                names[ELEMENTSOF(verbs)] = "help";
+                return cli_unknown_verb(argv[i], names, ELEMENTSOF(names));
         }
         return v->run(argc - i, argv + i);
 }

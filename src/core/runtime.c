@@ -1,10 +1,12 @@
 /* nook core — the runtime: configuration, dispatch of the 16 calls (validate → journal
  * intent → selection → adapter → journal result), replay of recorded results, and the
  * typed views (caps, journal) the CLI presents. */
+#include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h" /* NOOK_VERSION */
@@ -212,6 +214,10 @@ int nook_runtime_open_ops(const nook_adapter_ops *ops, const nook_options *opts,
 
 const char *nook_runtime_data_dir(const nook_runtime *rt) {
         return rt->data_dir;
+}
+
+const char *nook_runtime_run_dir(const nook_runtime *rt) {
+        return rt->run_dir;
 }
 
 const char *nook_runtime_journal_path(const nook_runtime *rt) {
@@ -583,6 +589,59 @@ int nook_runtime_process_log(nook_runtime *rt, const char *process_ref, int stre
         nook_call_ctx ctx;
         int r = ext_op(rt, (const void *)rt->ops->process_log, false, &ctx, err);
         return r < 0 ? r : rt->ops->process_log(rt->state, &ctx, process_ref, stream, ret_fd, err);
+}
+
+/* stream 3 and 4: records of two u64, offset and wall-clock ms, offsets ascending
+ * (helpers/monitor.c, note_time) */
+static int64_t times_count(int fd) {
+        struct stat st;
+        return fstat(fd, &st) < 0 ? -errno : (int64_t)(st.st_size / 16);
+}
+
+static int times_rec(int fd, int64_t i, uint64_t rec[2]) {
+        return pread(fd, rec, 16, (off_t)i * 16) == 16 ? 0 : -EIO;
+}
+
+int nook_log_time_at(int times_fd, unsigned long long offset, long long *ret_ms) {
+        int64_t n = times_count(times_fd), lo = 0, hi = n - 1;
+        uint64_t rec[2];
+        if (n <= 0)
+                return n < 0 ? (int)n : -ENODATA;
+        while (lo < hi) { /* the last record at or before offset (else the first) */
+                int64_t mid = lo + (hi - lo + 1) / 2;
+                if (times_rec(times_fd, mid, rec) < 0)
+                        return -EIO;
+                if (rec[0] <= offset)
+                        lo = mid;
+                else
+                        hi = mid - 1;
+        }
+        if (times_rec(times_fd, lo, rec) < 0)
+                return -EIO;
+        *ret_ms = (long long)rec[1];
+        return 0;
+}
+
+int nook_log_offset_since(int times_fd, long long ms, unsigned long long *ret_offset) {
+        int64_t n = times_count(times_fd), lo = 0, hi = n;
+        uint64_t rec[2];
+        if (n < 0)
+                return (int)n;
+        while (lo < hi) { /* the first record at ms or later */
+                int64_t mid = lo + (hi - lo) / 2;
+                if (times_rec(times_fd, mid, rec) < 0)
+                        return -EIO;
+                if ((long long)rec[1] >= ms)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        if (lo == n)
+                return 0;
+        if (times_rec(times_fd, lo, rec) < 0)
+                return -EIO;
+        *ret_offset = rec[0];
+        return 1;
 }
 
 int nook_runtime_process_wait(nook_runtime *rt, const char *process_ref, int timeout_ms, int *ret_exit_code,

@@ -118,6 +118,7 @@ static int visit_session(nook_session *s, void *userdata) {
                 .upper = s->upper,
                 .owners_collapsed = s->owners_collapsed,
                 .secrets = s->secrets,
+                .ports = s->net_ports,
         };
         return v->fn(&i, v->userdata);
 }
@@ -212,9 +213,11 @@ int nook_userns_process_log(void *state, nook_call_ctx *ctx, const char *ref, in
         if (r < 0)
                 return r;
         /* the monitor creates the logs right after it starts: wait for them briefly */
+        static const char *const names[] = { "out", "out", "err", "out.times", "err.times" };
         int fd = -ENOENT;
-        for (int i = 0; i < 100 && fd == -ENOENT; i++) {
-                fd = nook_session_openat(s, ref, stream == 2 ? "err" : "out", O_RDONLY | O_NONBLOCK, 0);
+        for (int i = 0; i < (stream > 2 ? 1 : 100) && fd == -ENOENT; i++) {
+                fd = nook_session_openat(s, ref, names[stream >= 1 && stream <= 4 ? stream : 1], O_RDONLY | O_NONBLOCK,
+                                         0);
                 if (fd == -ENOENT)
                         usleep(10000);
         }
