@@ -2,7 +2,7 @@
 """Man pages and bash completion generated from the built `nook`'s own --help text.
 
 usage: gen.py verbs MAIN_C                  print the verbs of src/cli/main.c's table
-       gen.py man NOOK OUTDIR VERSION       write OUTDIR/nook.1 and nook-VERB.1 per verb
+       gen.py man NOOK OUTDIR VERSION VERB...  write OUTDIR/nook.1 and nook-VERB.1 per VERB
        gen.py completion NOOK OUT           write the bash completion script OUT
        gen.py text PAGE                     print a page's text as --help printed it
 
@@ -12,9 +12,9 @@ thing; `gen.py text` gives the text back, which tests/docs/man.sh compares). hel
 was not used: it wants one program per page with --version, reflows the text and guesses
 sections, so its pages would not read as --help does.
 
-The verbs are those of `nook --help`'s "Commands:" list (less `help`); meson gets the
-same list at configure time from main.c's table (`verbs`), and tests/docs/man.sh checks
-that the two agree.
+The pages are those of main.c's verb table, which meson reads at configure time
+(`verbs`: its outputs must be known then); tests/docs/man.sh checks that every verb of
+`nook --help`'s "Commands:" list has its page.
 """
 import os
 import re
@@ -23,7 +23,7 @@ import sys
 
 sys.dont_write_bytecode = True
 
-VERB_ROW = re.compile(r'^\s*\{\s*"([a-z][a-z0-9-]*)"\s*,')
+VERB_ROW = re.compile(r'^\s*\{\s*(?:\.name\s*=\s*)?"([a-z][a-z0-9-]*)"\s*,')
 OPTION = re.compile(r"(?<![\w./=-])(--?[A-Za-z][A-Za-z0-9-]*)")
 
 
@@ -101,10 +101,20 @@ def page_text(path):
     return "\n".join(out) + "\n"
 
 
-def cmd_man(nook, outdir, version):
+def cmd_man(nook, outdir, version, table):
+    """nook.1, and a page for each verb of main.c's table (meson's list of outputs): the
+    summary from `nook --help`'s list, or for a verb it does not list (an alias), the
+    first line of the verb's own help."""
     os.makedirs(outdir, exist_ok=True)
     main_help = helptext(nook)
-    verbs = help_verbs(main_help)
+    listed = dict(help_verbs(main_help))
+    verbs = []
+    for v in table:
+        summary = listed.get(v)
+        if summary is None:
+            first = helptext(nook, v).strip().split("\n")[0]
+            summary = re.sub(r"^Usage:\s*", "", first)
+        verbs.append((v, summary))
     names = [f"nook-{v}" for v, _ in verbs]
     with open(os.path.join(outdir, "nook.1"), "w", encoding="utf-8") as f:
         f.write(page("nook", "nook", "rootless sandboxes for ordinary users", main_help, version, names))
@@ -188,8 +198,8 @@ def main():
     a = sys.argv[1:]
     if len(a) == 2 and a[0] == "verbs":
         print("\n".join(table_verbs(a[1])))
-    elif len(a) == 4 and a[0] == "man":
-        cmd_man(a[1], a[2], a[3])
+    elif len(a) >= 4 and a[0] == "man":
+        cmd_man(a[1], a[2], a[3], a[4:])
     elif len(a) == 3 and a[0] == "completion":
         cmd_completion(a[1], a[2])
     elif len(a) == 2 and a[0] == "text":

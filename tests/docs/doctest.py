@@ -41,7 +41,7 @@ import tempfile
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("NOOK_SOURCE_ROOT") or os.path.dirname(os.path.dirname(HERE))
-TIMEOUT = int(os.environ.get("NOOK_DOCTEST_TIMEOUT", "300"))
+TIMEOUT = int(os.environ.get("NOOK_DOCTEST_TIMEOUT", "120"))  # per file
 
 FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([^\s`]*)(.*)$")
 DIRECTIVE = re.compile(r"^\s*<!--\s*doc-test:\s*(.*?)\s*-->\s*$")

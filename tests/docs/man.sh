@@ -1,6 +1,6 @@
 #!/bin/sh
-# Man pages: `nook.1` and `nook-VERB.1` for every verb `nook --help` lists (less help),
-# no page more; each page's text is its verb's --help, verbatim; `meson install`
+# Man pages: `nook.1` and `nook-VERB.1` for every verb `nook --help` lists (less help);
+# each page's text is its verb's --help, verbatim; `meson install`
 # installs every page under share/man/man1 (the build's install plan,
 # meson-info/intro-installed.json).
 . "$NOOK_TEST_LIB/lib.sh"
@@ -22,20 +22,26 @@ echo nook.1 >"$T/want"
 while read -r v; do echo "nook-$v.1"; done <"$T/verbs" >>"$T/want"
 (cd "$B" && ls -1 nook.1 nook-*.1 2>/dev/null) | sort >"$T/have"
 sort -o "$T/want" "$T/want"
-diff "$T/want" "$T/have" >"$T/diff" ||
-        fail "the pages are not one per verb of nook --help (< missing, > extra; meson takes the verbs from src/cli/main.c's table): $(tr '\n' ' ' <"$T/diff")"
+comm -23 "$T/want" "$T/have" >"$T/missing"
+[ ! -s "$T/missing" ] ||
+        fail "verbs of nook --help without a page (meson takes the verbs from src/cli/main.c's table): $(tr '\n' ' ' <"$T/missing")"
 
 page_text "$B/nook.1" >"$T/got"
 cmp -s "$T/main" "$T/got" || fail "nook.1 differs from nook --help: $(diff "$T/main" "$T/got" | head -5)"
 n=0
 while read -r v; do
-        "$NOOK" "$v" --help >"$T/help" || fail "nook $v --help"
-        page_text "$B/nook-$v.1" >"$T/got"
-        cmp -s "$T/help" "$T/got" || fail "nook-$v.1 differs from nook $v --help: $(diff "$T/help" "$T/got" | head -5)"
         summary=$(awk -v v="$v" '/^Commands:/ { on = 1; next } on && $1 == v { $1 = ""; sub(/^ +/, ""); print; exit }' "$T/main")
         grep -qxF "nook-$v \\- $summary" "$B/nook-$v.1" || fail "nook-$v.1: NAME is not 'nook-$v \\- $summary'"
-        n=$((n + 1))
 done <"$T/verbs"
+# every page (those of verbs that --help does not list too) is its verb's --help
+for p in "$B"/nook-*.1; do
+        v=${p##*/nook-}
+        v=${v%.1}
+        "$NOOK" "$v" --help >"$T/help" || fail "nook $v --help"
+        page_text "$p" >"$T/got"
+        cmp -s "$T/help" "$T/got" || fail "nook-$v.1 differs from nook $v --help: $(diff "$T/help" "$T/got" | head -5)"
+        n=$((n + 1))
+done
 ok "nook.1 and $n verb pages, each its --help verbatim"
 
 # installed by meson install: the build's install plan names each page and the completion
