@@ -25,6 +25,7 @@ sys.dont_write_bytecode = True
 
 VERB_ROW = re.compile(r'^\s*\{\s*(?:\.name\s*=\s*)?"([a-z][a-z0-9-]*)"\s*,')
 OPTION = re.compile(r"(?<![\w./=-])(--?[A-Za-z][A-Za-z0-9-]*)")
+FOREIGN = ("podman ", "docker ")     # example lines of other programs: their options are not nook's
 
 
 def table_verbs(main_c):
@@ -124,9 +125,11 @@ def cmd_man(nook, outdir, version, table):
 
 
 def subcommands(verb, text):
-    """Words that follow `nook VERB` in the usage lines, and the rows of a Commands: list."""
+    """Words that follow `nook VERB` in the usage lines (the first paragraph), and the rows
+    of a Commands: list."""
     subs = []
-    for m in re.finditer(rf"\bnook {re.escape(verb)} ([a-z][a-z0-9-]*)\b", text):
+    usage = text.split("\n\n")[0]
+    for m in re.finditer(rf"\bnook {re.escape(verb)} ([a-z][a-z0-9-]*)\b", usage):
         subs.append(m.group(1))
     inside = False
     for line in text.splitlines():
@@ -143,7 +146,25 @@ def subcommands(verb, text):
 
 
 def options(text):
+    """The options a help text names, less those of other programs' example lines."""
+    text = "\n".join(l for l in text.splitlines() if not l.strip().startswith(FOREIGN))
     return sorted(set(m.group(1) for m in OPTION.finditer(text) if len(m.group(1)) > 1))
+
+
+def global_options(main_help):
+    """The options of the rows of `nook --help`'s "Global options:" list."""
+    out, inside = set(), False
+    for line in main_help.splitlines():
+        if line.strip() == "Global options:":
+            inside = True
+            continue
+        if inside:
+            if line and not line.startswith(" "):
+                break
+            m = re.match(r"^\s+(-\S+(?:\s+-\S+)*)", line)
+            if m:
+                out.update(o.strip(",") for o in m.group(1).split())
+    return sorted(o for o in out if re.fullmatch(r"--?[A-Za-z][A-Za-z0-9-]*", o))
 
 
 def cmd_completion(nook, out):
@@ -158,11 +179,11 @@ def cmd_completion(nook, out):
 _nook() {{
         local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}}
         local verbs='{' '.join(verbs + ['help'])}'
-        local globals='{' '.join(options(main_help.split('Exit codes:')[0].split('Global options:')[-1]))}'
+        local globals='{' '.join(global_options(main_help))}'
         local i verb='' nsub=0 subs='' opts=''
         for ((i = 1; i < COMP_CWORD; i++)); do
                 case ${{COMP_WORDS[i]}} in
-                --storage | --alias | --secret-source) ((i++)) ;;
+                {' | '.join(o for o in global_options(main_help) if o not in ("--help", "-h", "--version"))}) ((i++)) ;;
                 -*) ;;
                 *) if [ -z "$verb" ]; then verb=${{COMP_WORDS[i]}}; else nsub=$((nsub + 1)); fi ;;
                 esac

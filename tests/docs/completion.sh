@@ -23,6 +23,10 @@ grep -qxF -- --rootfs "$T/out" || fail "nook run --ro<TAB> does not give --rootf
 grep -v -- '^--ro' "$T/out" | grep -q . && fail "nook run --ro<TAB> gives words not starting with --ro: $(tr '\n' ' ' <"$T/out")"
 assert_eq create "$(complete_words nook session c)" "nook session c<TAB>"
 assert_eq --storage "$(complete_words nook --st)" "nook --st<TAB>"
+complete_words nook session "" >"$T/out"
+for s in create ls inspect rm; do
+        grep -qxF "$s" "$T/out" || fail "nook session <TAB> does not offer $s: $(tr '\n' ' ' <"$T/out")"
+done
 assert_eq --rootfs-driver "$(complete_words nook --storage /x run --rootfs-d)" "after a global option with its value"
 ok "ru -> run, run --ro -> --rootfs, session c -> create, --st -> --storage"
 
@@ -31,7 +35,7 @@ complete_words nook "" >"$T/all"
 n=0
 while read -r v; do
         grep -qxF "$v" "$T/all" || fail "nook <TAB> does not offer $v"
-        "$NOOK" "$v" --help | grep -oE -- '(^|[ ,[(|])--[a-z][a-z0-9-]+' | sed 's/^[^-]*//' | sort -u >"$T/opts"
+        "$NOOK" "$v" --help | grep -vE '^[[:space:]]*(podman|docker) ' | grep -oE -- '(^|[ ,[(|])--[a-z][a-z0-9-]+' | sed 's/^[^-]*//' | sort -u >"$T/opts"
         complete_words nook "$v" - >"$T/got"
         while read -r o; do
                 grep -qxF -- "$o" "$T/got" || fail "nook $v -<TAB> does not offer $o (in nook $v --help)"
