@@ -45,6 +45,12 @@ typedef enum probe_step {
         S_PROCFS,        /* that child mounts a fresh procfs */
         S_FUSE_DEV,      /* open /dev/fuse O_RDWR */
         S_FUSE_MOUNT,    /* mount -t fuse with that fd */
+        /* what a session's holder does besides (helpers/mounts.c), in the same child */
+        S_SESSION_NS, /* unshare(CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWCGROUP) */
+        S_HOSTNAME,   /* sethostname in that UTS namespace */
+        S_DEVPTS,     /* mount -t devpts -o newinstance */
+        S_DEV_BIND,   /* bind /dev/null onto a file (the session's /dev nodes) */
+        S_PIVOT_ROOT, /* pivot_root(".", ".") into a tmpfs, the old root detached */
         /* child "net": user + net namespace */
         S_NET_USERNS, /* unshare(CLONE_NEWUSER) + id maps */
         S_NETNS,      /* unshare(CLONE_NEWNET) */
@@ -101,6 +107,7 @@ struct host {
         char uid_map[128];                                   /* lines joined by ", " */
         bool uid_map_identity;                               /* or unreadable */
         char tmp_base[PATH_MAX];
+        int outer; /* caps_outer: the container engine around this process */
 };
 
 struct child_ctx {

@@ -278,6 +278,59 @@ static void finding_mount_pid_net(struct builder *b, const struct probe_run *run
                       "a container or LSM policy denies network namespaces; see docs/nested.md");
 }
 
+/* Where an outer container's profile is the likely cause, its engine's own flags. */
+static char *outer_remedy(struct builder *b, const struct host *h, unsigned want, const char *what) {
+        _cleanup_free_ char *flags = h->outer != CAPS_OUTER_NONE ? caps_outer_flags(h->outer, want) : NULL;
+        if (flags)
+                return fmt(b, "the outer container denies %s: start it with %s (see docs/nested.md)", what, flags);
+        if (h->seccomp_mode == 2)
+                return fmt(b,
+                           "a seccomp filter on this process denies %s: run nook outside it, or under a profile "
+                           "that allows it (see docs/nested.md)",
+                           what);
+        return fmt(b,
+                   "a security module (AppArmor, SELinux) denies %s in a user namespace: allow it for nook "
+                   "(see docs/nested.md)",
+                   what);
+}
+
+/* What every session's holder does after its namespaces exist (helpers/mounts.c):
+ * each step its own required finding, named after it, since any one of them failing
+ * refuses every session. */
+static void findings_session(struct builder *b, const struct probe_run *run, const struct host *h) {
+        static const struct {
+                probe_step step;
+                const char *name, *title, *ok, *what;
+        } t[] = {
+                { S_SESSION_NS, "session_namespaces", "UTS, IPC and cgroup namespaces of a session",
+                  "unshare(CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWCGROUP) in a throwaway user namespace: ok",
+                  "UTS, IPC or cgroup namespaces" },
+                { S_HOSTNAME, "hostname", "sethostname in a session's UTS namespace",
+                  "sethostname in a new UTS namespace: ok", "sethostname" },
+                { S_DEVPTS, "devpts", "a devpts instance of a session's own (/dev/pts)",
+                  "mount -t devpts -o newinstance in a throwaway user+mount namespace: ok", "devpts mounts" },
+                { S_DEV_BIND, "dev_nodes", "device nodes bound into a session's /dev",
+                  "/dev/null bound onto a file in a throwaway user+mount namespace: ok",
+                  "bind mounts of device nodes" },
+                { S_PIVOT_ROOT, "pivot_root", "pivot_root into a session's root",
+                  "pivot_root into a tmpfs in a throwaway user+mount namespace, old root detached: ok", "pivot_root" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                const struct step_result *s = &run->steps[t[i].step];
+                nook_strbuf d = NOOK_STRBUF_INIT;
+                char *remedy = NULL;
+                if (s->err == ST_OK)
+                        nook_strbuf_puts(&d, t[i].ok);
+                else {
+                        put_step(&d, s);
+                        nook_strbuf_puts(&d, ": every session does this, so every session would fail here");
+                        remedy = s->err == ST_SKIPPED ? fmt(b, "fix the finding named in the detail first")
+                                                      : outer_remedy(b, h, CAPS_OUTER_SECCOMP, t[i].what);
+                }
+                add(b, t[i].name, t[i].title, 0, s->err == ST_OK, true, take(b, &d), hang_remedy(b, s->err, remedy));
+        }
+}
+
 static void finding_overlay(struct builder *b, const struct probe_run *run, const struct host *h) {
         const struct step_result *o = &run->steps[S_OVERLAY];
         nook_strbuf d = NOOK_STRBUF_INIT;
@@ -1091,6 +1144,8 @@ static void host_read(struct host *h) {
                 h->uid_map_identity = strcmp(h->uid_map, "0 0 4294967295") == 0;
         } else
                 h->uid_map_identity = true; /* unreadable: nothing to say */
+        h->outer = caps_outer_runtime(access("/run/.containerenv", F_OK) == 0, access("/.dockerenv", F_OK) == 0,
+                                      getenv("container"));
         const char *t = secure_getenv("TMPDIR");
         snprintf(h->tmp_base, sizeof(h->tmp_base), "%s", t && t[0] == '/' ? t : "/tmp");
 }
@@ -1099,6 +1154,11 @@ static const char *const finding_order[] = {
         "userns",
         "max_user_namespaces",
         "mountns",
+        "session_namespaces",
+        "hostname",
+        "devpts",
+        "dev_nodes",
+        "pivot_root",
         "pidns_procfs",
         "netns",
         "overlay_in_userns",
@@ -1201,6 +1261,7 @@ int nook_caps_probe(const nook_probe_options *opts, nook_probe **ret, nook_error
                          h.tmp_base, caps_errname(run->dir_errno));
         finding_userns(&b, run, &h);
         finding_mount_pid_net(&b, run);
+        findings_session(&b, run, &h);
         finding_overlay(&b, run, &h);
         finding_fuse_tmpfs(&b, run, &h);
         finding_net_devices(&b, run);
