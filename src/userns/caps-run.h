@@ -123,6 +123,18 @@ struct reporter {
         uint64_t done; /* bit per step already reported */
 };
 
+/* The run and data dirs' findings (caps-dirs.c), for caps.c to add in this order. */
+#define CAPS_DIR_FINDINGS 4
+struct dir_finding {
+        const char *name, *title; /* static text */
+        uint64_t fact;            /* nook_host_fact set when ok */
+        bool ok, required;
+        char *detail, *remedy; /* malloc'd; remedy NULL when ok */
+};
+struct nook_probe_options;
+/* -ENOMEM (what was filled is still to be freed). */
+int caps_dir_findings(const struct nook_probe_options *opts, uid_t uid, struct dir_finding out[CAPS_DIR_FINDINGS]);
+
 const char *caps_errdesc(int e);
 const char *caps_errname(int e);
 int caps_find_program(const char *name, char **ret);

@@ -53,15 +53,15 @@ struct builder {
         bool oom;
 };
 
-static char *take(struct builder *b, nook_strbuf *sb) {
+static char *caps_take(struct builder *b, nook_strbuf *sb) {
         char *s = nook_strbuf_steal(sb);
         if (!s)
                 b->oom = true;
         return s;
 }
 
-static char *fmt(struct builder *b, const char *f, ...) _printf_(2, 3);
-static char *fmt(struct builder *b, const char *f, ...) {
+static char *caps_fmt(struct builder *b, const char *f, ...) _printf_(2, 3);
+static char *caps_fmt(struct builder *b, const char *f, ...) {
         char *s = NULL;
         va_list ap;
         va_start(ap, f);
@@ -73,14 +73,24 @@ static char *fmt(struct builder *b, const char *f, ...) {
         return s;
 }
 
+/* "start the outer container with podman run --device /dev/fuse …" in the flags of the
+ * engine nook runs in (both podman's and docker's when unknown); NULL outside one, or
+ * when that engine has no such switch. */
+static char *outer_start(struct builder *b, const struct host *h, unsigned want) {
+        if (h->outer == CAPS_OUTER_NONE)
+                return NULL;
+        _cleanup_free_ char *flags = caps_outer_flags(h->outer, want);
+        return flags ? caps_fmt(b, "start the outer container with %s", flags) : NULL;
+}
+
 /* Takes detail and remedy; the remedy is dropped when ok.  Sets fact when ok. */
-static void add(struct builder *b, const char *name, const char *title, uint64_t fact, bool ok, bool required,
-                char *detail, char *remedy) {
+static void caps_add(struct builder *b, const char *name, const char *title, uint64_t fact, bool ok, bool required,
+                     char *detail, char *remedy) {
         nook_probe *p = b->p;
         if (ok)
                 free(TAKE_PTR(remedy));
         else if (!remedy)
-                remedy = fmt(b, "%s", "see docs/nested.md");
+                remedy = caps_fmt(b, "%s", "see docs/nested.md");
         if (p->n_findings == b->cap) {
                 size_t cap = b->cap ? b->cap * 2 : 32;
                 nook_probe_finding *f = realloc(p->findings, cap * sizeof(*f));
@@ -133,8 +143,9 @@ static char *hang_remedy(struct builder *b, int err, char *remedy) {
         if (err != ST_UNREPORTED)
                 return remedy;
         free(remedy);
-        return fmt(b, "run 'nook caps' again; if this step does not answer again, a kernel operation hangs on this "
-                      "host (a stuck FUSE mount or network operation): see docs/nested.md");
+        return caps_fmt(b,
+                        "run 'nook caps' again; if this step does not answer again, a kernel operation hangs on this "
+                        "host (a stuck FUSE mount or network operation): see docs/nested.md");
 }
 
 static bool kernel_at_least(const struct host *h, unsigned major, unsigned minor) {
@@ -145,49 +156,51 @@ static bool kernel_at_least(const struct host *h, unsigned major, unsigned minor
 static char *userns_remedy(struct builder *b, const struct host *h, int e, nook_strbuf *d) {
         if (h->max_userns == 0) {
                 nook_strbuf_puts(d, "; cause: user.max_user_namespaces is 0");
-                return fmt(b, "sudo sysctl -w user.max_user_namespaces=15000 (keep it: echo "
-                              "user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/90-nook-userns.conf)");
+                return caps_fmt(b, "sudo sysctl -w user.max_user_namespaces=15000 (keep it: echo "
+                                   "user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/90-nook-userns.conf)");
         }
         if (e == ENOSPC) {
                 nook_strbuf_printf(d,
                                    "; cause: the limit of user namespaces is reached (user.max_user_namespaces "
                                    "= %" PRId64 ", or the nesting depth of 32)",
                                    h->max_userns);
-                return fmt(b, "sudo sysctl -w user.max_user_namespaces=15000");
+                return caps_fmt(b, "sudo sysctl -w user.max_user_namespaces=15000");
         }
         if (h->unpriv_clone == 0 && h->uid != 0) {
                 nook_strbuf_puts(d, "; cause: kernel.unprivileged_userns_clone is 0 (Debian/Ubuntu kernel switch)");
-                return fmt(b, "sudo sysctl -w kernel.unprivileged_userns_clone=1 (keep it: echo "
-                              "kernel.unprivileged_userns_clone=1 | sudo tee /etc/sysctl.d/90-nook-userns.conf)");
+                return caps_fmt(b, "sudo sysctl -w kernel.unprivileged_userns_clone=1 (keep it: echo "
+                                   "kernel.unprivileged_userns_clone=1 | sudo tee /etc/sysctl.d/90-nook-userns.conf)");
         }
         if (h->apparmor_restrict == 1) {
                 nook_strbuf_puts(d, "; cause: kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10+): "
                                     "AppArmor lets the namespace be created but withholds its capabilities");
-                return fmt(b, "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor "
-                              "profile for nook that allows 'userns,' (/etc/apparmor.d/)");
+                return caps_fmt(b, "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor "
+                                   "profile for nook that allows 'userns,' (/etc/apparmor.d/)");
         }
         if (e == EPERM && h->seccomp_mode == 2) {
                 nook_strbuf_puts(d, "; cause: EPERM while the sysctls allow user namespaces and this process runs "
                                     "under a seccomp filter: probably a container's seccomp profile (Docker's "
                                     "default profile denies unshare)");
-                return fmt(b, "run the outer container with a seccomp profile that allows user namespaces "
-                              "(docker run --security-opt seccomp=unconfined, or podman); see docs/nested.md");
+                _cleanup_free_ char *start = outer_start(b, h, CAPS_OUTER_SECCOMP);
+                return start ? caps_fmt(b, "%s (its seccomp profile denies user namespaces); see docs/nested.md", start)
+                             : caps_fmt(b, "run nook outside this seccomp filter, or under a profile that allows "
+                                           "user namespaces; see docs/nested.md");
         }
         if (e == EPERM) {
                 nook_strbuf_puts(d, "; cause: EPERM while the sysctls allow user namespaces and no seccomp filter "
                                     "is active: an LSM policy (SELinux, AppArmor) or a chroot denies it");
-                return fmt(b, "allow user namespace creation for this user in the LSM policy, or run nook outside "
-                              "the chroot; see docs/nested.md");
+                return caps_fmt(b, "allow user namespace creation for this user in the LSM policy, or run nook outside "
+                                   "the chroot; see docs/nested.md");
         }
         if (e == EINVAL || e == ENOSYS) {
                 nook_strbuf_puts(d, "; cause: kernel built without CONFIG_USER_NS");
-                return fmt(b, "boot a kernel built with CONFIG_USER_NS=y");
+                return caps_fmt(b, "boot a kernel built with CONFIG_USER_NS=y");
         }
         if (e == EUSERS) {
                 nook_strbuf_puts(d, "; cause: nesting depth of 32 user namespaces reached");
-                return fmt(b, "run nook from a less deeply nested namespace; see docs/nested.md");
+                return caps_fmt(b, "run nook from a less deeply nested namespace; see docs/nested.md");
         }
-        return fmt(b, "see docs/nested.md");
+        return caps_fmt(b, "see docs/nested.md");
 }
 
 static void finding_userns(struct builder *b, const struct probe_run *run, const struct host *h) {
@@ -207,13 +220,15 @@ static void finding_userns(struct builder *b, const struct probe_run *run, const
                 put_step(&d, bad);
                 remedy = hang_remedy(b, bad->err, userns_remedy(b, h, bad->err, &d));
         }
-        add(b, "userns", "user namespaces for this user", NOOK_FACT_USERNS, !bad, true, take(b, &d), remedy);
+        caps_add(b, "userns", "user namespaces for this user", NOOK_FACT_USERNS, !bad, true, caps_take(b, &d), remedy);
 
         bool known = h->max_userns >= 0;
-        add(b, "max_user_namespaces", "user namespace limit", 0, !known || h->max_userns > 0, false,
-            known ? fmt(b, "user.max_user_namespaces = %" PRId64, h->max_userns)
-                  : fmt(b, "/proc/sys/user/max_user_namespaces is absent (kernel before 4.9): no limit to check"),
-            fmt(b, "sudo sysctl -w user.max_user_namespaces=15000"));
+        caps_add(
+                b, "max_user_namespaces", "user namespace limit", 0, !known || h->max_userns > 0, false,
+                known ? caps_fmt(b, "user.max_user_namespaces = %" PRId64, h->max_userns)
+                      : caps_fmt(b,
+                                 "/proc/sys/user/max_user_namespaces is absent (kernel before 4.9): no limit to check"),
+                caps_fmt(b, "sudo sysctl -w user.max_user_namespaces=15000"));
         b->p->max_user_namespaces = known ? (uint64_t)h->max_userns : 0;
 }
 
@@ -232,12 +247,13 @@ static void finding_steps(struct builder *b, const struct probe_run *run, const 
                 nook_strbuf_puts(&d, "not measured: needs a user namespace (see userns)");
         else
                 put_step(&d, bad);
-        add(b, name, title, fact, !bad, required, take(b, &d),
-            hang_remedy(b, bad ? bad->err : ST_OK,
-                        dep ? fmt(b, "fix the finding named in the detail first") : fmt(b, "%s", remedy)));
+        caps_add(b, name, title, fact, !bad, required, caps_take(b, &d),
+                 hang_remedy(b, bad ? bad->err : ST_OK,
+                             dep ? caps_fmt(b, "fix the finding named in the detail first")
+                                 : caps_fmt(b, "%s", remedy)));
 }
 
-static void finding_mount_pid_net(struct builder *b, const struct probe_run *run) {
+static void finding_mount_pid_net(struct builder *b, const struct probe_run *run, const struct host *h) {
         static const probe_step mnt[] = { S_MOUNTNS, S_TMPFS, S_BIND, S_REMOUNT_RO };
         finding_steps(b, run, "mountns", "mount namespace: tmpfs, bind and read-only remount", NOOK_FACT_MOUNTNS, true,
                       mnt, ELEMENTSOF(mnt),
@@ -256,21 +272,28 @@ static void finding_mount_pid_net(struct builder *b, const struct probe_run *run
                 put_step(&d, proc);
         }
         if (pid->err == ST_SKIPPED)
-                remedy = fmt(b, "fix the finding named in the detail first");
+                remedy = caps_fmt(b, "fix the finding named in the detail first");
         else if (pid->err != ST_OK)
-                remedy = fmt(b, "a container or LSM policy denies pid namespaces; see docs/nested.md");
+                remedy = caps_fmt(b, "a container or LSM policy denies pid namespaces; see docs/nested.md");
         else if (proc->err == EPERM) {
                 nook_strbuf_puts(&d, " — a container masks parts of /proc; nook will bind the existing /proc "
                                      "(downgrade)");
-                remedy = fmt(b, "run the outer container with an unmasked /proc (podman run --security-opt "
-                                "unmask=ALL, docker run --security-opt systempaths=unconfined); see docs/nested.md");
+                _cleanup_free_ char *start = outer_start(b, h, CAPS_OUTER_UNMASK);
+                _cleanup_free_ char *any = start ? NULL : caps_outer_flags(CAPS_OUTER_OTHER, CAPS_OUTER_UNMASK);
+                remedy = start ? caps_fmt(b, "%s (an unmasked /proc); see docs/nested.md", start)
+                         : h->outer == CAPS_OUTER_NOOK ? caps_fmt(b, "nothing to do: an outer nook session always "
+                                                                     "masks /proc; sessions bind it (reported)")
+                                                       : caps_fmt(b,
+                                                                  "an outer container masks /proc: start it with "
+                                                                  "an unmasked one (%s); see docs/nested.md",
+                                                                  any ? any : "");
         } else
-                remedy = fmt(b, "see docs/nested.md");
+                remedy = caps_fmt(b, "see docs/nested.md");
         remedy = hang_remedy(b, pid->err == ST_OK ? proc->err : pid->err, remedy);
         if (pid->err == ST_OK)
                 b->p->facts |= NOOK_FACT_PIDNS;
-        add(b, "pidns_procfs", "pid namespace and a fresh /proc", NOOK_FACT_PROCFS_MOUNT,
-            pid->err == ST_OK && proc->err == ST_OK, false, take(b, &d), remedy);
+        caps_add(b, "pidns_procfs", "pid namespace and a fresh /proc", NOOK_FACT_PROCFS_MOUNT,
+                 pid->err == ST_OK && proc->err == ST_OK, false, caps_take(b, &d), remedy);
 
         static const probe_step net[] = { S_NET_USERNS, S_NETNS, S_LO_UP };
         finding_steps(b, run, "netns", "network namespace with loopback", NOOK_FACT_NETNS, false, net, ELEMENTSOF(net),
@@ -282,16 +305,16 @@ static void finding_mount_pid_net(struct builder *b, const struct probe_run *run
 static char *outer_remedy(struct builder *b, const struct host *h, unsigned want, const char *what) {
         _cleanup_free_ char *flags = h->outer != CAPS_OUTER_NONE ? caps_outer_flags(h->outer, want) : NULL;
         if (flags)
-                return fmt(b, "the outer container denies %s: start it with %s (see docs/nested.md)", what, flags);
+                return caps_fmt(b, "the outer container denies %s: start it with %s (see docs/nested.md)", what, flags);
         if (h->seccomp_mode == 2)
-                return fmt(b,
-                           "a seccomp filter on this process denies %s: run nook outside it, or under a profile "
-                           "that allows it (see docs/nested.md)",
-                           what);
-        return fmt(b,
-                   "a security module (AppArmor, SELinux) denies %s in a user namespace: allow it for nook "
-                   "(see docs/nested.md)",
-                   what);
+                return caps_fmt(b,
+                                "a seccomp filter on this process denies %s: run nook outside it, or under a profile "
+                                "that allows it (see docs/nested.md)",
+                                what);
+        return caps_fmt(b,
+                        "a security module (AppArmor, SELinux) denies %s in a user namespace: allow it for nook "
+                        "(see docs/nested.md)",
+                        what);
 }
 
 /* What every session's holder does after its namespaces exist (helpers/mounts.c):
@@ -324,10 +347,11 @@ static void findings_session(struct builder *b, const struct probe_run *run, con
                 else {
                         put_step(&d, s);
                         nook_strbuf_puts(&d, ": every session does this, so every session would fail here");
-                        remedy = s->err == ST_SKIPPED ? fmt(b, "fix the finding named in the detail first")
+                        remedy = s->err == ST_SKIPPED ? caps_fmt(b, "fix the finding named in the detail first")
                                                       : outer_remedy(b, h, CAPS_OUTER_SECCOMP, t[i].what);
                 }
-                add(b, t[i].name, t[i].title, 0, s->err == ST_OK, true, take(b, &d), hang_remedy(b, s->err, remedy));
+                caps_add(b, t[i].name, t[i].title, 0, s->err == ST_OK, true, caps_take(b, &d),
+                         hang_remedy(b, s->err, remedy));
         }
 }
 
@@ -346,29 +370,38 @@ static void finding_overlay(struct builder *b, const struct probe_run *run, cons
                                      "this kernel (see tmpfs_user_xattr)");
         char *remedy;
         if (o->err == ST_SKIPPED)
-                remedy = fmt(b, "fix the finding named in the detail first");
+                remedy = caps_fmt(b, "fix the finding named in the detail first");
         else if (!kernel_at_least(h, 5, 11))
-                remedy = fmt(b,
-                             "kernel 5.11 or newer is needed for overlayfs in a user namespace (this is %s); "
-                             "or install fuse-overlayfs: sudo apt-get install fuse-overlayfs",
-                             h->uts.release);
+                remedy = caps_fmt(b,
+                                  "kernel 5.11 or newer is needed for overlayfs in a user namespace (this is %s); "
+                                  "or install fuse-overlayfs: sudo apt-get install fuse-overlayfs",
+                                  h->uts.release);
         else
-                remedy = fmt(b, "install fuse-overlayfs (sudo apt-get install fuse-overlayfs); kernel overlay fails "
-                                "here (a nested container or an LSM policy); see docs/nested.md");
-        add(b, "overlay_in_userns", "kernel overlayfs in a user namespace", NOOK_FACT_OVERLAY, o->err == ST_OK, false,
-            take(b, &d), hang_remedy(b, o->err, remedy));
+                remedy = caps_fmt(b,
+                                  "install fuse-overlayfs (sudo apt-get install fuse-overlayfs); kernel overlay fails "
+                                  "here (a nested container or an LSM policy); see docs/nested.md");
+        caps_add(b, "overlay_in_userns", "kernel overlayfs in a user namespace", NOOK_FACT_OVERLAY, o->err == ST_OK,
+                 false, caps_take(b, &d), hang_remedy(b, o->err, remedy));
 }
 
-static char *device_remedy(struct builder *b, const char *dev, int e, const char *module, const char *pkg) {
+static char *device_remedy(struct builder *b, const struct host *h, const char *dev, int e, const char *module,
+                           const char *pkg) {
+        /* in a container, the device is the engine's to give */
+        _cleanup_free_ char *start =
+                e == ENOENT || e == EACCES || e == EPERM
+                        ? outer_start(b, h, strcmp(dev, "/dev/fuse") == 0 ? CAPS_OUTER_FUSE : CAPS_OUTER_TUN)
+                        : NULL;
+        if (start)
+                return caps_fmt(b, "%s", start);
         if (e == EACCES)
-                return fmt(b,
-                           "sudo chmod 0666 %s (distributions ship it 0666; keep it with a udev rule: "
-                           "KERNEL==\"%s\", MODE=\"0666\")",
-                           dev, strrchr(dev, '/') + 1);
+                return caps_fmt(b,
+                                "sudo chmod 0666 %s (distributions ship it 0666; keep it with a udev rule: "
+                                "KERNEL==\"%s\", MODE=\"0666\")",
+                                dev, strrchr(dev, '/') + 1);
         if (e == ENOENT || e == ENODEV || e == ENXIO)
-                return fmt(b, "sudo modprobe %s%s%s", module, pkg ? ", or install it: sudo apt-get install " : "",
-                           pkg ? pkg : "");
-        return fmt(b, "a container or LSM policy denies %s; see docs/nested.md", dev);
+                return caps_fmt(b, "sudo modprobe %s%s%s", module, pkg ? ", or install it: sudo apt-get install " : "",
+                                pkg ? pkg : "");
+        return caps_fmt(b, "a container or LSM policy denies %s; see docs/nested.md", dev);
 }
 
 static void put_device_mode(nook_strbuf *d, const char *dev) {
@@ -392,31 +425,34 @@ static void finding_fuse_tmpfs(struct builder *b, const struct probe_run *run, c
         }
         char *remedy;
         if (dev->err > 0)
-                remedy = device_remedy(b, "/dev/fuse", dev->err, "fuse", "fuse3");
+                remedy = device_remedy(b, h, "/dev/fuse", dev->err, "fuse", "fuse3");
         else if (mnt->err == ST_SKIPPED || dev->err == ST_SKIPPED)
-                remedy = fmt(b, "fix the finding named in the detail first");
+                remedy = caps_fmt(b, "fix the finding named in the detail first");
         else if (!kernel_at_least(h, 4, 18))
-                remedy = fmt(b, "kernel 4.18 or newer is needed for FUSE in a user namespace (this is %s)",
-                             h->uts.release);
+                remedy = caps_fmt(b, "kernel 4.18 or newer is needed for FUSE in a user namespace (this is %s)",
+                                  h->uts.release);
         else
-                remedy = fmt(b, "a container or LSM policy denies FUSE mounts; see docs/nested.md");
-        add(b, "fuse", "FUSE in a user namespace", NOOK_FACT_FUSE, dev->err == ST_OK && mnt->err == ST_OK, false,
-            take(b, &d), hang_remedy(b, dev->err == ST_OK ? mnt->err : dev->err, remedy));
+                remedy = caps_fmt(b, "a container or LSM policy denies FUSE mounts; see docs/nested.md");
+        caps_add(b, "fuse", "FUSE in a user namespace", NOOK_FACT_FUSE, dev->err == ST_OK && mnt->err == ST_OK, false,
+                 caps_take(b, &d), hang_remedy(b, dev->err == ST_OK ? mnt->err : dev->err, remedy));
 
         const struct step_result *x = &run->steps[S_TMPFS_XATTR];
         nook_strbuf_puts(&d, "setxattr(\"user.nook.probe\") on a file on a tmpfs mounted in a throwaway namespace: ");
         put_step(&d, x);
         if (x->err == EOPNOTSUPP)
                 nook_strbuf_printf(&d, " — tmpfs supports user.* xattrs from kernel 6.6 (this is %s)", h->uts.release);
-        add(b, "tmpfs_user_xattr", "user xattrs on tmpfs", NOOK_FACT_TMPFS_XATTR, x->err == ST_OK, false, take(b, &d),
-            hang_remedy(b, x->err,
-                        x->err == ST_SKIPPED
-                                ? fmt(b, "fix the finding named in the detail first")
-                                : fmt(b, "upgrade to kernel 6.6 or newer (user.* xattrs on tmpfs); until then keep "
-                                         "upper dirs on a disk filesystem (ext4, xfs, btrfs)")));
+        caps_add(b, "tmpfs_user_xattr", "user xattrs on tmpfs", NOOK_FACT_TMPFS_XATTR, x->err == ST_OK, false,
+                 caps_take(b, &d),
+                 hang_remedy(
+                         b, x->err,
+                         x->err == ST_SKIPPED
+                                 ? caps_fmt(b, "fix the finding named in the detail first")
+                                 : caps_fmt(b,
+                                            "upgrade to kernel 6.6 or newer (user.* xattrs on tmpfs); until then keep "
+                                            "upper dirs on a disk filesystem (ext4, xfs, btrfs)")));
 }
 
-static void finding_net_devices(struct builder *b, const struct probe_run *run) {
+static void finding_net_devices(struct builder *b, const struct probe_run *run, const struct host *h) {
         const struct step_result *open_ = &run->steps[S_TUN_OPEN], *setiff = &run->steps[S_TUN_SETIFF];
         nook_strbuf d = NOOK_STRBUF_INIT;
         nook_strbuf_puts(&d, "open /dev/net/tun read-write in a user namespace: ");
@@ -427,12 +463,12 @@ static void finding_net_devices(struct builder *b, const struct probe_run *run) 
                 nook_strbuf_puts(&d, "; a tap device in a throwaway user+net namespace (TUNSETIFF): ");
                 put_step(&d, setiff);
         }
-        char *remedy = open_->err > 0              ? device_remedy(b, "/dev/net/tun", open_->err, "tun", NULL)
-                       : setiff->err == ST_SKIPPED ? fmt(b, "fix the finding named in the detail first")
-                                                   : fmt(b, "see docs/nested.md");
-        add(b, "tun", "/dev/net/tun in a user+net namespace", NOOK_FACT_TUN,
-            open_->err == ST_OK && setiff->err == ST_OK, false, take(b, &d),
-            hang_remedy(b, open_->err == ST_OK ? setiff->err : open_->err, remedy));
+        char *remedy = open_->err > 0              ? device_remedy(b, h, "/dev/net/tun", open_->err, "tun", NULL)
+                       : setiff->err == ST_SKIPPED ? caps_fmt(b, "fix the finding named in the detail first")
+                                                   : caps_fmt(b, "see docs/nested.md");
+        caps_add(b, "tun", "/dev/net/tun in a user+net namespace", NOOK_FACT_TUN,
+                 open_->err == ST_OK && setiff->err == ST_OK, false, caps_take(b, &d),
+                 hang_remedy(b, open_->err == ST_OK ? setiff->err : open_->err, remedy));
 
         static const probe_step nft[] = { S_NET_USERNS, S_NETNS, S_NFT };
         finding_steps(b, run, "nftables_in_userns", "nftables in a user+net namespace", NOOK_FACT_NFTABLES, false, nft,
@@ -460,7 +496,7 @@ static char *version_line(struct builder *b, const struct helper *h, const char 
         }
         if (!named)
                 named = first, named_n = first_n;
-        return named ? fmt(b, "%.*s", (int)named_n, named) : NULL;
+        return named ? caps_fmt(b, "%.*s", (int)named_n, named) : NULL;
 }
 
 static void finding_program(struct builder *b, const struct helper *h, const char *id, const char *name,
@@ -486,9 +522,9 @@ static void finding_program(struct builder *b, const struct helper *h, const cha
         if (ok)
                 *ret_version = TAKE_PTR(v);
         free(v);
-        add(b, id, title, fact, ok, false, take(b, &d),
-            h->path ? fmt(b, "reinstall it: sudo apt-get install --reinstall %s", name)
-                    : fmt(b, "sudo apt-get install %s", name));
+        caps_add(b, id, title, fact, ok, false, caps_take(b, &d),
+                 h->path ? caps_fmt(b, "reinstall it: sudo apt-get install --reinstall %s", name)
+                         : caps_fmt(b, "sudo apt-get install %s", name));
 }
 
 /* ---- in-process findings ---------------------------------------------------------------- */
@@ -527,8 +563,8 @@ static void finding_seccomp(struct builder *b, const struct host *h) {
                                    h->seccomp_filters);
         else if (h->seccomp_mode == 0)
                 nook_strbuf_puts(&d, "; this process runs under no seccomp filter");
-        add(b, "seccomp", "seccomp filters (errno, kill_process, log)", NOOK_FACT_SECCOMP, ok, false, take(b, &d),
-            fmt(b, "boot a kernel 4.14 or newer built with CONFIG_SECCOMP_FILTER=y"));
+        caps_add(b, "seccomp", "seccomp filters (errno, kill_process, log)", NOOK_FACT_SECCOMP, ok, false,
+                 caps_take(b, &d), caps_fmt(b, "boot a kernel 4.14 or newer built with CONFIG_SECCOMP_FILTER=y"));
 }
 
 /* Each syscall called with harmless arguments: ENOSYS means missing (or hidden by a
@@ -542,16 +578,16 @@ static void finding_syscalls(struct builder *b, const struct probe_run *run) {
         if (fd >= 0)
                 close(fd);
         nook_strbuf_printf(&d, "pidfd_open(getpid()) and pidfd_send_signal(signal 0): %s", e ? caps_errname(e) : "ok");
-        add(b, "pidfd", "pidfd_open and pidfd_send_signal", NOOK_FACT_PIDFD, !e, false, take(b, &d),
-            fmt(b, "kernel 5.3 or newer (or an outer seccomp profile that allows pidfd_open)"));
+        caps_add(b, "pidfd", "pidfd_open and pidfd_send_signal", NOOK_FACT_PIDFD, !e, false, caps_take(b, &d),
+                 caps_fmt(b, "kernel 5.3 or newer (or an outer seccomp profile that allows pidfd_open)"));
 
         e = syscall(SYS_clone3, NULL, (size_t)0) < 0 ? errno : 0;
         nook_strbuf_printf(&d, "clone3 with size 0: %s (%s)", caps_errname(e),
                            e == ENOSYS  ? "missing"
                            : e == EPERM ? "denied by a seccomp filter"
                                         : "present");
-        add(b, "clone3", "clone3", NOOK_FACT_CLONE3, e != ENOSYS && e != EPERM && e != 0, false, take(b, &d),
-            fmt(b, "kernel 5.3 or newer (an outer container's seccomp profile may hide clone3 with ENOSYS)"));
+        caps_add(b, "clone3", "clone3", NOOK_FACT_CLONE3, e != ENOSYS && e != EPERM && e != 0, false, caps_take(b, &d),
+                 caps_fmt(b, "kernel 5.3 or newer (an outer container's seccomp profile may hide clone3 with ENOSYS)"));
 
         struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
         fd = (int)syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof(how));
@@ -559,13 +595,13 @@ static void finding_syscalls(struct builder *b, const struct probe_run *run) {
         if (fd >= 0)
                 close(fd);
         nook_strbuf_printf(&d, "openat2(\"/\", RESOLVE_IN_ROOT): %s", e ? caps_errname(e) : "ok");
-        add(b, "openat2", "openat2 with RESOLVE_IN_ROOT", NOOK_FACT_OPENAT2, !e, false, take(b, &d),
-            fmt(b, "kernel 5.6 or newer"));
+        caps_add(b, "openat2", "openat2 with RESOLVE_IN_ROOT", NOOK_FACT_OPENAT2, !e, false, caps_take(b, &d),
+                 caps_fmt(b, "kernel 5.6 or newer"));
 
         e = syscall(SYS_close_range, ~0u, ~0u, 0u) < 0 ? errno : 0;
         nook_strbuf_printf(&d, "close_range on an empty fd range: %s", e ? caps_errname(e) : "ok");
-        add(b, "close_range", "close_range", NOOK_FACT_CLOSE_RANGE, !e, false, take(b, &d),
-            fmt(b, "kernel 5.9 or newer"));
+        caps_add(b, "close_range", "close_range", NOOK_FACT_CLOSE_RANGE, !e, false, caps_take(b, &d),
+                 caps_fmt(b, "kernel 5.9 or newer"));
 
         /* the named secret store (nook secret): keyctl reaches this uid's keyring */
         long ring = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -4 /* KEY_SPEC_USER_KEYRING */, 1);
@@ -577,10 +613,13 @@ static void finding_syscalls(struct builder *b, const struct probe_run *run) {
                                                                : "refused");
         else
                 nook_strbuf_printf(&d, "keyctl(KEYCTL_GET_KEYRING_ID, @u): your user keyring %ld", ring);
-        add(b, "kernel_keyring", "kernel keyring (nook secret's store)", NOOK_FACT_KEYRING, !e, false, take(b, &d),
-            fmt(b, "nook secret cannot keep values here (docker's and podman's default seccomp profiles block "
-                   "keyctl): give each value with --secret-source REF=file:PATH (a file on /dev/shm), env:VAR or "
-                   "fd:N, or run nook outside that container"));
+        caps_add(
+                b, "kernel_keyring", "kernel keyring (nook secret's store)", NOOK_FACT_KEYRING, !e, false,
+                caps_take(b, &d),
+                caps_fmt(b,
+                         "nook secret cannot keep values here (docker's and podman's default seccomp profiles block "
+                         "keyctl): give each value with --secret-source REF=file:PATH (a file on /dev/shm), env:VAR or "
+                         "fd:N, or run nook outside that container"));
 
         e = syscall(SYS_mount_setattr, -1, "", 0u, NULL, (size_t)0) < 0 ? errno : 0;
         const struct step_result *s = &run->steps[S_MOUNT_SETATTR];
@@ -589,14 +628,14 @@ static void finding_syscalls(struct builder *b, const struct probe_run *run) {
                            "in a throwaway user+mount namespace: ",
                            caps_errname(e), e == ENOSYS ? "missing" : "present");
         put_step(&d, s);
-        add(b, "mount_setattr", "mount_setattr (recursive read-only)", NOOK_FACT_MOUNT_SETATTR,
-            e != ENOSYS && s->err == ST_OK, false, take(b, &d),
-            e == ENOSYS
-                    ? fmt(b, "kernel 5.12 or newer")
-                    : hang_remedy(b, s->err,
-                                  s->err == ST_SKIPPED ? fmt(b, "fix the finding named in the detail first")
-                                                       : fmt(b, "a container or LSM policy denies mount_setattr; see "
-                                                                "docs/nested.md")));
+        caps_add(b, "mount_setattr", "mount_setattr (recursive read-only)", NOOK_FACT_MOUNT_SETATTR,
+                 e != ENOSYS && s->err == ST_OK, false, caps_take(b, &d),
+                 e == ENOSYS ? caps_fmt(b, "kernel 5.12 or newer")
+                             : hang_remedy(b, s->err,
+                                           s->err == ST_SKIPPED
+                                                   ? caps_fmt(b, "fix the finding named in the detail first")
+                                                   : caps_fmt(b, "a container or LSM policy denies mount_setattr; see "
+                                                                 "docs/nested.md")));
 }
 
 static void mountinfo_unescape(char *s) {
@@ -682,18 +721,20 @@ static void finding_cgroup_controllers(struct builder *b, const struct mounts *m
                 b->oom = true;
         char *remedy;
         if (m->cg1)
-                remedy = fmt(b, "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line (cgroup v2 "
-                                "only); without the controllers nook enforces limits with rlimits and a watchdog");
+                remedy = caps_fmt(b,
+                                  "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line (cgroup v2 "
+                                  "only); without the controllers nook enforces limits with rlimits and a watchdog");
         else if (!delegated)
-                remedy = fmt(b, "fix cgroup_delegation first");
+                remedy = caps_fmt(b, "fix cgroup_delegation first");
         else
-                remedy = fmt(b, "delegate them to user sessions: sudo mkdir -p /etc/systemd/system/user@.service.d "
-                                "&& printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee "
-                                "/etc/systemd/system/user@.service.d/delegate.conf && sudo systemctl "
-                                "daemon-reload (then log in again); without them nook enforces limits with rlimits "
-                                "and a watchdog");
-        add(b, "cgroup_controllers", "cgroup v2 controllers (cpu, memory, pids)", 0, delegated && all, false,
-            take(b, &d), remedy);
+                remedy =
+                        caps_fmt(b, "delegate them to user sessions: sudo mkdir -p /etc/systemd/system/user@.service.d "
+                                    "&& printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee "
+                                    "/etc/systemd/system/user@.service.d/delegate.conf && sudo systemctl "
+                                    "daemon-reload (then log in again); without them nook enforces limits with rlimits "
+                                    "and a watchdog");
+        caps_add(b, "cgroup_controllers", "cgroup v2 controllers (cpu, memory, pids)", 0, delegated && all, false,
+                 caps_take(b, &d), remedy);
 }
 
 static void finding_cgroup(struct builder *b, const struct mounts *m) {
@@ -718,8 +759,8 @@ static void finding_cgroup(struct builder *b, const struct mounts *m) {
                                    own[0] ? own : "(no 0:: line in /proc/self/cgroup)");
         } else
                 nook_strbuf_puts(&d, "no cgroup2 mount in /proc/self/mountinfo");
-        add(b, "cgroup_v2", "cgroup v2", NOOK_FACT_CGROUP2, m->cg2[0] != 0, false, take(b, &d),
-            fmt(b, "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line"));
+        caps_add(b, "cgroup_v2", "cgroup v2", NOOK_FACT_CGROUP2, m->cg2[0] != 0, false, caps_take(b, &d),
+                 caps_fmt(b, "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line"));
 
         bool w_dir = false, w_procs = false, w_sub = false;
         if (m->cg2[0] && own[0]) {
@@ -737,10 +778,11 @@ static void finding_cgroup(struct builder *b, const struct mounts *m) {
         } else
                 nook_strbuf_puts(&d, "not measured: no cgroup v2 cgroup of this process");
         bool delegated = w_dir && w_procs && w_sub;
-        add(b, "cgroup_delegation", "delegated cgroup v2 subtree", NOOK_FACT_CGROUP_DELEGATED, delegated, false,
-            take(b, &d),
-            fmt(b, "run under systemd with Delegate=yes, e.g. `systemd-run --user --scope -p Delegate=yes nook …`; "
-                   "without it nook enforces limits with rlimits and a watchdog"));
+        caps_add(b, "cgroup_delegation", "delegated cgroup v2 subtree", NOOK_FACT_CGROUP_DELEGATED, delegated, false,
+                 caps_take(b, &d),
+                 caps_fmt(b, "run under systemd with Delegate=yes, e.g. `systemd-run --user --scope -p Delegate=yes "
+                             "nook …`; "
+                             "without it nook enforces limits with rlimits and a watchdog"));
         finding_cgroup_controllers(b, m, dir, delegated);
 }
 
@@ -810,6 +852,34 @@ static void put_subid(nook_strbuf *d, const char *file, const struct subid *s) {
                                    s->ranges, s->total, s->first_start, s->first_start + s->first_count - 1);
 }
 
+static char *read_all(const char *path) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        nook_strbuf sb = NOOK_STRBUF_INIT;
+        char buf[4096];
+        size_t n;
+        while (f && sb.len < (4u << 20) && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+                nook_strbuf_putn(&sb, buf, n);
+        return nook_strbuf_steal(&sb);
+}
+
+/* A range no other line of /etc/subuid or /etc/subgid holds (subuid(5): ranges must not
+ * overlap, or two users share file owners). */
+static void put_subid_fix(struct builder *b, nook_strbuf *r, const char *user) {
+        _cleanup_free_ char *su = read_all("/etc/subuid"), *sg = read_all("/etc/subgid");
+        uint64_t start;
+        int e = caps_subid_free_range(su, sg, SUBID_WANT, &start);
+        _cleanup_free_ char *line = e == 0 ? caps_subid_fix(user ? user : "$USER", start, SUBID_WANT) : NULL;
+        if (e == -ENOMEM || (e == 0 && !line))
+                b->oom = true;
+        else if (line)
+                nook_strbuf_puts(r, line);
+        else
+                nook_strbuf_printf(r,
+                                   "no %u ids are free below 2^32 in /etc/subuid and /etc/subgid: ask root to "
+                                   "free a range for %s",
+                                   SUBID_WANT, user ? user : "$USER");
+}
+
 static void finding_subuid(struct builder *b, const struct host *h) {
         struct passwd pw, *res = NULL;
         char buf[16384];
@@ -846,192 +916,28 @@ static void finding_subuid(struct builder *b, const struct host *h) {
         if (!h->uid_map_identity)
                 nook_strbuf_puts(&r, "run nook as the host user, outside this user namespace");
         else if (!ranges)
-                nook_strbuf_printf(&r, "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s",
-                                   user ? user : "$USER");
+                put_subid_fix(b, &r, user);
         if (h->uid_map_identity && (!nu || !ng))
                 nook_strbuf_printf(&r, "%ssudo apt-get install uidmap", r.len ? "; " : "");
         else if (h->uid_map_identity && (!nu_ok || !ng_ok))
                 nook_strbuf_printf(&r, "%ssudo chmod u+s %s %s (or reinstall uidmap)", r.len ? "; " : "", nu, ng);
-        add(b, "subuid", "subordinate id ranges (subuid identity mode)", NOOK_FACT_SUBUID, ok, false, take(b, &d),
-            ok ? NULL : take(b, &r));
+        caps_add(b, "subuid", "subordinate id ranges (subuid identity mode)", NOOK_FACT_SUBUID, ok, false,
+                 caps_take(b, &d), ok ? NULL : caps_take(b, &r));
         nook_strbuf_done(&r);
 }
 
-static const char *fs_name(long magic) {
-        static const struct {
-                uint32_t magic;
-                const char *name;
-        } t[] = {
-                { 0xEF53, "ext4" },      { 0x01021994, "tmpfs" },  { 0x6969, "nfs" },        { 0x794c7630, "overlay" },
-                { 0x58465342, "xfs" },   { 0x9123683E, "btrfs" },  { 0x65735546, "fuse" },   { 0x2fc12fc1, "zfs" },
-                { 0xFF534D42, "cifs" },  { 0xFE534D42, "smb2" },   { 0x0BD00BD0, "lustre" }, { 0x47504653, "gpfs" },
-                { 0x00c36400, "ceph" },  { 0x19830326, "beegfs" }, { 0x01021997, "9p" },     { 0x73717368, "squashfs" },
-                { 0x858458f6, "ramfs" }, { 0xF2F52010, "f2fs" },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(t); i++)
-                if ((uint32_t)magic == t[i].magic)
-                        return t[i].name;
-        return "other";
-}
-
-static bool fs_is_network(const char *fs) {
-        static const char *const net[] = { "nfs", "cifs", "smb2", "lustre", "gpfs", "ceph", "beegfs", "9p" };
-        for (size_t i = 0; i < ELEMENTSOF(net); i++)
-                if (strcmp(fs, net[i]) == 0)
-                        return true;
-        return false;
-}
-
-static const char *path_fs(const char *path) {
-        struct statfs s;
-        return statfs(path, &s) == 0 ? fs_name((long)s.f_type) : "unknown";
-}
-
-struct dir_check {
-        const char *name, *title, *path, *origin, *env;
-        uint64_t fact;
-        bool data;
-};
-
-static void put_fs_note(nook_strbuf *d, const struct dir_check *c, const char *fs) {
-        if (c->data && fs_is_network(fs))
-                nook_strbuf_printf(d,
-                                   "; warning: %s is a network filesystem: SQLite WAL does not work there, so "
-                                   "the journal will use rollback mode; node-local storage is better (e.g. "
-                                   "NOOK_STORAGE=/node-local/scratch)",
-                                   fs);
-}
-
-/* The dir does not exist: nook will create it 0700 if the nearest existing ancestor
- * is writable.  Nothing is created here. */
-static void dir_missing(struct builder *b, const struct dir_check *c) {
-        _cleanup_free_ char *anc = strdup(c->path);
-        if (!anc) {
-                b->oom = true;
-                return;
-        }
-        struct stat st;
-        for (;;) {
-                char *slash = strrchr(anc, '/');
-                if (!slash) {
-                        strcpy(anc, ".");
-                        break;
-                }
-                slash[slash == anc ? 1 : 0] = 0;
-                if (stat(anc, &st) == 0 || strcmp(anc, "/") == 0)
-                        break;
-        }
-        bool dir = stat(anc, &st) == 0 && S_ISDIR(st.st_mode);
-        bool ok = dir && access(anc, W_OK | X_OK) == 0;
-        const char *fs = path_fs(anc);
-        nook_strbuf d = NOOK_STRBUF_INIT;
-        nook_strbuf_printf(&d, "%s (%s) does not exist yet; nearest existing ancestor %s (%s) %s", c->path, c->origin,
-                           anc, fs,
-                           !dir ? "is not a directory"
-                           : ok ? "is writable: nook will create it with mode 0700"
-                                : "is not writable by this user");
-        put_fs_note(&d, c, fs);
-        add(b, c->name, c->title, c->fact, ok, false, take(b, &d),
-            fmt(b, "create it for this user: sudo install -d -m 0700 -o %u -g %u %s; or set %s to a writable place",
-                (unsigned)geteuid(), (unsigned)getegid(), c->path, c->env));
-}
-
-static void finding_dir(struct builder *b, const struct dir_check *c) {
-        struct stat st;
-        if (!c->path) {
-                add(b, c->name, c->title, c->fact, false, false, fmt(b, "no path: %s", c->origin),
-                    fmt(b, "set %s", c->env));
-                return;
-        }
-        if (lstat(c->path, &st) < 0) {
-                if (errno == ENOENT)
-                        dir_missing(b, c);
-                else
-                        add(b, c->name, c->title, c->fact, false, false,
-                            fmt(b, "%s (%s): lstat: %s", c->path, c->origin, caps_errname(errno)),
-                            fmt(b, "check the permissions of the directories above %s", c->path));
-                return;
-        }
-        char target[PATH_MAX] = "";
-        const char *fs = path_fs(c->path);
-        nook_strbuf d = NOOK_STRBUF_INIT;
-        char *remedy = NULL;
-        nook_strbuf_printf(&d, "%s (%s) ", c->path, c->origin);
-        if (S_ISLNK(st.st_mode)) {
-                ssize_t n = readlink(c->path, target, sizeof(target) - 1);
-                target[n > 0 ? n : 0] = 0;
-                nook_strbuf_printf(&d, "is a symlink (to %s): nook refuses a symlinked directory here", target);
-                remedy = fmt(b, "rm %s (nook creates the directory itself, mode 0700), or set %s", c->path, c->env);
-        } else if (!S_ISDIR(st.st_mode)) {
-                nook_strbuf_puts(&d, "exists but is not a directory");
-                remedy = fmt(b, "move %s away, or set %s", c->path, c->env);
-        } else if (st.st_uid != geteuid()) {
-                nook_strbuf_printf(&d, "is owned by uid %u, not by this user (uid %u)", (unsigned)st.st_uid,
-                                   (unsigned)geteuid());
-                remedy = strncmp(c->path, "/tmp/", 5) == 0
-                                 ? fmt(b,
-                                       "another user created %s first: ask root to remove it (sudo rm -rf %s), "
-                                       "or set NOOK_RUNTIME_DIR to a private directory",
-                                       c->path, c->path)
-                                 : fmt(b, "sudo chown %u:%u %s, or set %s", (unsigned)geteuid(), (unsigned)getegid(),
-                                       c->path, c->env);
-        } else if ((st.st_mode & 07777) != 0700) {
-                nook_strbuf_printf(&d, "has mode 0%03o, not 0700%s", (unsigned)(st.st_mode & 07777),
-                                   st.st_mode & 077 ? ": group or others have access" : "");
-                remedy = fmt(b, "chmod 0700 %s", c->path);
-        } else
-                nook_strbuf_printf(&d, "exists: a directory owned by this user (uid %u), mode 0700, on %s",
-                                   (unsigned)st.st_uid, fs);
-        if (!remedy)
-                put_fs_note(&d, c, fs);
-        add(b, c->name, c->title, c->fact, !remedy, false, take(b, &d), remedy);
-}
-
 static void findings_dirs(struct builder *b, const nook_probe_options *opts, const struct host *h) {
-        _cleanup_free_ char *run = NULL, *data = NULL;
-        struct dir_check rc = { "run_dir",
-                                "run directory",
-                                opts ? opts->run_dir : NULL,
-                                "from the options",
-                                "NOOK_RUNTIME_DIR",
-                                NOOK_FACT_RUN_DIR,
-                                false };
-        struct dir_check dc = { "data_dir",
-                                "data directory",
-                                opts ? opts->data_dir : NULL,
-                                "from the options",
-                                "NOOK_STORAGE",
-                                NOOK_FACT_DATA_DIR,
-                                true };
-        if (!rc.path) {
-                const char *n = secure_getenv("NOOK_RUNTIME_DIR"), *x = secure_getenv("XDG_RUNTIME_DIR");
-                int r = n && n[0] == '/'   ? asprintf(&run, "%s", n)
-                        : x && x[0] == '/' ? asprintf(&run, "%s/nook", x)
-                                           : asprintf(&run, "/tmp/nook-%u", h->uid);
-                if (r < 0)
-                        b->oom = true;
-                rc.path = run;
-                rc.origin = n && n[0] == '/'   ? "default: $NOOK_RUNTIME_DIR"
-                            : x && x[0] == '/' ? "default: $XDG_RUNTIME_DIR/nook"
-                                               : "default: /tmp/nook-<uid>";
-        }
-        if (!dc.path) {
-                const char *s = secure_getenv("NOOK_STORAGE"), *x = secure_getenv("XDG_DATA_HOME"),
-                           *home = secure_getenv("HOME");
-                int r = s && s[0] == '/'         ? asprintf(&data, "%s", s)
-                        : x && x[0] == '/'       ? asprintf(&data, "%s/nook", x)
-                        : home && home[0] == '/' ? asprintf(&data, "%s/.local/share/nook", home)
-                                                 : 0;
-                if (r < 0)
-                        b->oom = true;
-                dc.path = data;
-                dc.origin = s && s[0] == '/'         ? "default: $NOOK_STORAGE"
-                            : x && x[0] == '/'       ? "default: $XDG_DATA_HOME/nook"
-                            : home && home[0] == '/' ? "default: ~/.local/share/nook"
-                                                     : "no NOOK_STORAGE, XDG_DATA_HOME or HOME to derive it from";
-        }
-        finding_dir(b, &rc);
-        finding_dir(b, &dc);
+        struct dir_finding df[CAPS_DIR_FINDINGS] = { 0 };
+        if (caps_dir_findings(opts, h->uid, df) < 0)
+                b->oom = true;
+        for (size_t i = 0; i < ELEMENTSOF(df); i++)
+                if (df[i].name)
+                        caps_add(b, df[i].name, df[i].title, df[i].fact, df[i].ok, df[i].required, df[i].detail,
+                                 df[i].remedy);
+                else {
+                        free(df[i].detail);
+                        free(df[i].remedy);
+                }
 }
 
 /* ---- nesting ----------------------------------------------------------------------- */
@@ -1039,6 +945,18 @@ static void findings_dirs(struct builder *b, const nook_probe_options *opts, con
 static bool finding_ok(const nook_probe *p, const char *name) {
         const nook_probe_finding *f = nook_probe_find(p, name);
         return f && f->ok;
+}
+
+/* Nothing to fix by itself: the flags that give a nested nook the most, in the engine's
+ * own words. */
+static char *nested_remedy(struct builder *b, const struct host *h) {
+        caps_outer o = h->outer == CAPS_OUTER_NONE ? CAPS_OUTER_OTHER : h->outer;
+        _cleanup_free_ char *flags =
+                caps_outer_flags(o, CAPS_OUTER_SECCOMP | CAPS_OUTER_UNMASK | CAPS_OUTER_FUSE | CAPS_OUTER_TUN);
+        return caps_fmt(b,
+                        "nothing to fix by itself; for everything nook can do nested, start the outer container "
+                        "with %s (see docs/nested.md)",
+                        flags ? flags : "");
 }
 
 static void finding_nested(struct builder *b, const struct host *h, const struct mounts *m) {
@@ -1104,13 +1022,11 @@ static void finding_nested(struct builder *b, const struct host *h, const struct
         }
         if (nested)
                 b->p->facts |= NOOK_FACT_NESTED;
-        add(b, "nested", "not nested in another container or user namespace", 0, !nested, false, take(b, &d),
-            !h->uid_map_identity
-                    ? fmt(b, "run nook directly as the host user rather than inside another user namespace "
-                             "(unshare -r, a rootless container); see docs/nested.md")
-                    : fmt(b, "see docs/nested.md: the outer container must allow user namespaces and an unmasked "
-                             "/proc (podman run --security-opt unmask=ALL; docker run --security-opt "
-                             "seccomp=unconfined --security-opt systempaths=unconfined)"));
+        caps_add(b, "nested", "not nested in another container or user namespace", 0, !nested, false, caps_take(b, &d),
+                 !h->uid_map_identity
+                         ? caps_fmt(b, "run nook directly as the host user rather than inside another user namespace "
+                                       "(unshare -r, a rootless container); see docs/nested.md")
+                         : nested_remedy(b, h));
 }
 
 /* ---- the probe -------------------------------------------------------------------------- */
@@ -1181,7 +1097,9 @@ static const char *const finding_order[] = {
         "subuid",
         "nested",
         "run_dir",
+        "run_dir_not_fuse",
         "data_dir",
+        "data_dir_user_xattr",
 };
 
 static size_t order_of(const char *name) {
@@ -1195,6 +1113,8 @@ static int cmp_finding(const void *a, const void *b) {
         size_t x = order_of(((const nook_probe_finding *)a)->name), y = order_of(((const nook_probe_finding *)b)->name);
         return x < y ? -1 : x > y;
 }
+
+static void degraded_reasons(struct builder *b);
 
 static void summarise(struct builder *b, const struct host *h) {
         nook_probe *p = b->p;
@@ -1211,24 +1131,61 @@ static void summarise(struct builder *b, const struct host *h) {
         if (!(p->kernel_release = strdup(h->uts.release)) || !(p->cpu_architecture = strdup(h->uts.machine)))
                 b->oom = true;
         /* A host without user or mount namespaces is unsupported, not degraded. */
-        uint64_t f = p->facts;
         if (n)
                 return;
+        degraded_reasons(b);
+}
+
+/* Every optional finding that fails and takes something from sessions, in one line:
+ * docs/troubleshooting.md's "Breaks" of each.  "nested", "max_user_namespaces" and
+ * "tmpfs_user_xattr" explain other findings and take nothing themselves. */
+static void degraded_reasons(struct builder *b) {
+        static const struct {
+                const char *names; /* space separated: one phrase when any of them fails */
+                const char *why;
+        } weakens[] = {
+                { "pidns_procfs", "a fresh /proc cannot be mounted: the existing /proc is bound instead" },
+                { "netns", "no network namespace: network isolation cannot be delivered" },
+                { "slirp4netns tun", "no userspace network: the default network fails (--network none works)" },
+                { "nftables_in_userns", "no nftables in a user namespace: --egress and allowlists are refused" },
+                { "seccomp", "seccomp filters unavailable: no syscall filter for workloads" },
+                { "cgroup_v2 cgroup_delegation cgroup_controllers",
+                  "no delegated cgroup v2 controllers: limits are enforced with rlimits and a watchdog" },
+                { "subuid", "no subordinate id range: file owners from images collapse to one id" },
+                { "kernel_keyring", "no kernel keyring: nook secret cannot keep values (use --secret-source)" },
+                { "pidfd clone3 openat2 close_range mount_setattr",
+                  "missing system calls: slower or weaker fallbacks (see the findings)" },
+                { "data_dir_user_xattr", "the data dir keeps no user xattrs: images cannot be imported" },
+                { "run_dir_not_fuse", "the run dir is on FUSE: sessions depend on that FUSE daemon" },
+        };
+        nook_probe *p = b->p;
+        uint64_t f = p->facts;
         nook_strbuf d = NOOK_STRBUF_INIT;
         const char *sep = "";
         if (!(f & NOOK_FACT_OVERLAY) && !((f & NOOK_FACT_FUSE) && (f & NOOK_FACT_FUSE_OVERLAYFS))) {
                 nook_strbuf_puts(&d, "no overlay driver: kernel overlayfs in a user namespace and fuse-overlayfs "
                                      "both unavailable; the copy driver will be used");
                 sep = "; ";
-        }
-        if (!(f & NOOK_FACT_NETNS)) {
-                nook_strbuf_printf(&d, "%sno network namespace: network isolation cannot be delivered", sep);
+        } else if ((f & NOOK_FACT_SUBUID) && !((f & NOOK_FACT_FUSE) && (f & NOOK_FACT_FUSE_OVERLAYFS))) {
+                nook_strbuf_puts(&d, "no fuse-overlayfs: under the subuid identity, owners from images collapse");
                 sep = "; ";
         }
-        if ((f & NOOK_FACT_PIDNS) && !(f & NOOK_FACT_PROCFS_MOUNT))
-                nook_strbuf_printf(&d, "%sa fresh /proc cannot be mounted: the existing /proc is bound instead", sep);
+        for (size_t i = 0; i < ELEMENTSOF(weakens); i++) {
+                bool failed = false;
+                for (size_t k = 0; k < p->n_findings && !failed; k++) {
+                        const nook_probe_finding *x = &p->findings[k];
+                        size_t len = strlen(x->name);
+                        for (const char *w = weakens[i].names; (w = strstr(w, x->name)); w += len)
+                                if ((w == weakens[i].names || w[-1] == ' ') && (w[len] == 0 || w[len] == ' '))
+                                        failed |= !x->ok;
+                }
+                if (failed) {
+                        nook_strbuf_printf(&d, "%s%s", sep, weakens[i].why);
+                        sep = "; ";
+                }
+        }
         if (d.len)
-                p->degraded_reason = take(b, &d);
+                p->degraded_reason = caps_take(b, &d);
         nook_strbuf_done(&d);
 }
 
@@ -1260,11 +1217,11 @@ int nook_caps_probe(const nook_probe_options *opts, nook_probe **ret, nook_error
                          "(set TMPDIR to a writable directory)",
                          h.tmp_base, caps_errname(run->dir_errno));
         finding_userns(&b, run, &h);
-        finding_mount_pid_net(&b, run);
+        finding_mount_pid_net(&b, run, &h);
         findings_session(&b, run, &h);
         finding_overlay(&b, run, &h);
         finding_fuse_tmpfs(&b, run, &h);
-        finding_net_devices(&b, run);
+        finding_net_devices(&b, run, &h);
         finding_program(&b, &run->h[H_FUSE_OVERLAYFS], "fuse_overlayfs", "fuse-overlayfs", "fuse-overlayfs",
                         NOOK_FACT_FUSE_OVERLAYFS, &p->fuse_overlayfs_version);
         finding_program(&b, &run->h[H_SLIRP4NETNS], "slirp4netns", "slirp4netns", "slirp4netns (user-mode networking)",
