@@ -79,3 +79,17 @@ assert_contains "$line" "$XDG_DATA_HOME/nook (\$XDG_DATA_HOME/nook)" "data dir f
 run_nook --storage "$T/store" caps --json
 assert_not_contains "$OUT" "$T" "JSON report"
 ok "fix lines name real paths; origins are true"
+
+# 4. docs/troubleshooting.md has a section for every finding (its heading names it).
+doc="${NOOK_SOURCE_ROOT:?NOOK_SOURCE_ROOT names the source tree (meson test sets it)}/docs/troubleshooting.md"
+undocumented=$(json_query '[f["name"] for f in j["findings"]]' <"$T/rep.json" | python3 -c '
+import json, re, sys
+names = json.load(sys.stdin)
+heads = set()
+for l in open(sys.argv[1]):
+    if l.startswith("## "):
+        heads |= set(re.findall(r"[a-z0-9_]+", l[3:]))
+print([n for n in names if n not in heads])
+' "$doc")
+assert_eq "[]" "$undocumented" "findings without a section in docs/troubleshooting.md"
+ok "every finding is documented"
