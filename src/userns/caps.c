@@ -253,13 +253,31 @@ static void finding_steps(struct builder *b, const struct probe_run *run, const 
                                  : caps_fmt(b, "%s", remedy)));
 }
 
+/* Where an outer container's profile is the likely cause, its engine's own flags. */
+static char *outer_remedy(struct builder *b, const struct host *h, unsigned want, const char *what) {
+        _cleanup_free_ char *flags = h->outer != CAPS_OUTER_NONE ? caps_outer_flags(h->outer, want) : NULL;
+        if (flags)
+                return caps_fmt(b, "the outer container denies %s: start it with %s (see docs/nested.md)", what, flags);
+        if (h->seccomp_mode == 2)
+                return caps_fmt(b,
+                                "a seccomp filter on this process denies %s: run nook outside it, or under a profile "
+                                "that allows it (see docs/nested.md)",
+                                what);
+        return caps_fmt(b,
+                        "a security module (AppArmor, SELinux) denies %s in a user namespace: allow it for nook "
+                        "(see docs/nested.md)",
+                        what);
+}
+
 static void finding_mount_pid_net(struct builder *b, const struct probe_run *run, const struct host *h) {
         static const probe_step mnt[] = { S_MOUNTNS, S_TMPFS, S_BIND, S_REMOUNT_RO };
+        _cleanup_free_ char *mnt_fix = outer_remedy(b, h, CAPS_OUTER_SECCOMP, "mounts in a user namespace");
+        _cleanup_free_ char *net_fix = outer_remedy(b, h, CAPS_OUTER_SECCOMP, "network namespaces");
         finding_steps(b, run, "mountns", "mount namespace: tmpfs, bind and read-only remount", NOOK_FACT_MOUNTNS, true,
                       mnt, ELEMENTSOF(mnt),
                       "in a throwaway user namespace: unshare(CLONE_NEWNS), / made private, a tmpfs mounted, "
                       "bind-mounted and remounted read-only (a write through it then failed with EROFS)",
-                      run->dir ? "a container or LSM policy denies mounts in a user namespace; see docs/nested.md"
+                      run->dir ? (mnt_fix ? mnt_fix : "see docs/nested.md")
                                : "set TMPDIR to a writable directory: the probe needs a private temp dir there");
 
         const struct step_result *pid = &run->steps[S_PIDNS], *proc = &run->steps[S_PROCFS];
@@ -274,7 +292,7 @@ static void finding_mount_pid_net(struct builder *b, const struct probe_run *run
         if (pid->err == ST_SKIPPED)
                 remedy = caps_fmt(b, "fix the finding named in the detail first");
         else if (pid->err != ST_OK)
-                remedy = caps_fmt(b, "a container or LSM policy denies pid namespaces; see docs/nested.md");
+                remedy = outer_remedy(b, h, CAPS_OUTER_SECCOMP, "pid namespaces");
         else if (proc->err == EPERM) {
                 nook_strbuf_puts(&d, " — a container masks parts of /proc; nook will bind the existing /proc "
                                      "(downgrade)");
@@ -298,23 +316,7 @@ static void finding_mount_pid_net(struct builder *b, const struct probe_run *run
         static const probe_step net[] = { S_NET_USERNS, S_NETNS, S_LO_UP };
         finding_steps(b, run, "netns", "network namespace with loopback", NOOK_FACT_NETNS, false, net, ELEMENTSOF(net),
                       "in a throwaway user namespace: unshare(CLONE_NEWNET) and lo brought up (SIOCSIFFLAGS IFF_UP)",
-                      "a container or LSM policy denies network namespaces; see docs/nested.md");
-}
-
-/* Where an outer container's profile is the likely cause, its engine's own flags. */
-static char *outer_remedy(struct builder *b, const struct host *h, unsigned want, const char *what) {
-        _cleanup_free_ char *flags = h->outer != CAPS_OUTER_NONE ? caps_outer_flags(h->outer, want) : NULL;
-        if (flags)
-                return caps_fmt(b, "the outer container denies %s: start it with %s (see docs/nested.md)", what, flags);
-        if (h->seccomp_mode == 2)
-                return caps_fmt(b,
-                                "a seccomp filter on this process denies %s: run nook outside it, or under a profile "
-                                "that allows it (see docs/nested.md)",
-                                what);
-        return caps_fmt(b,
-                        "a security module (AppArmor, SELinux) denies %s in a user namespace: allow it for nook "
-                        "(see docs/nested.md)",
-                        what);
+                      net_fix ? net_fix : "see docs/nested.md");
 }
 
 /* What every session's holder does after its namespaces exist (helpers/mounts.c):
@@ -346,7 +348,8 @@ static void findings_session(struct builder *b, const struct probe_run *run, con
                         nook_strbuf_puts(&d, t[i].ok);
                 else {
                         put_step(&d, s);
-                        nook_strbuf_puts(&d, ": every session does this, so every session would fail here");
+                        if (s->err != ST_SKIPPED)
+                                nook_strbuf_puts(&d, ": every session does this, so every session would fail here");
                         remedy = s->err == ST_SKIPPED ? caps_fmt(b, "fix the finding named in the detail first")
                                                       : outer_remedy(b, h, CAPS_OUTER_SECCOMP, t[i].what);
                 }
