@@ -53,15 +53,15 @@ struct builder {
         bool oom;
 };
 
-static char *caps_take(struct builder *b, nook_strbuf *sb) {
+static char *take(struct builder *b, nook_strbuf *sb) {
         char *s = nook_strbuf_steal(sb);
         if (!s)
                 b->oom = true;
         return s;
 }
 
-static char *caps_fmt(struct builder *b, const char *f, ...) _printf_(2, 3);
-static char *caps_fmt(struct builder *b, const char *f, ...) {
+static char *fmt(struct builder *b, const char *f, ...) _printf_(2, 3);
+static char *fmt(struct builder *b, const char *f, ...) {
         char *s = NULL;
         va_list ap;
         va_start(ap, f);
@@ -80,17 +80,17 @@ static char *outer_start(struct builder *b, const struct host *h, unsigned want)
         if (h->outer == CAPS_OUTER_NONE)
                 return NULL;
         _cleanup_free_ char *flags = caps_outer_flags(h->outer, want);
-        return flags ? caps_fmt(b, "start the outer container with %s", flags) : NULL;
+        return flags ? fmt(b, "start the outer container with %s", flags) : NULL;
 }
 
 /* Takes detail and remedy; the remedy is dropped when ok.  Sets fact when ok. */
-static void caps_add(struct builder *b, const char *name, const char *title, uint64_t fact, bool ok, bool required,
-                     char *detail, char *remedy) {
+static void add(struct builder *b, const char *name, const char *title, uint64_t fact, bool ok, bool required,
+                char *detail, char *remedy) {
         nook_probe *p = b->p;
         if (ok)
                 free(TAKE_PTR(remedy));
         else if (!remedy)
-                remedy = caps_fmt(b, "%s", "see docs/nested.md");
+                remedy = fmt(b, "%s", "see docs/nested.md");
         if (p->n_findings == b->cap) {
                 size_t cap = b->cap ? b->cap * 2 : 32;
                 nook_probe_finding *f = realloc(p->findings, cap * sizeof(*f));
@@ -143,9 +143,8 @@ static char *hang_remedy(struct builder *b, int err, char *remedy) {
         if (err != ST_UNREPORTED)
                 return remedy;
         free(remedy);
-        return caps_fmt(b,
-                        "run 'nook caps' again; if this step does not answer again, a kernel operation hangs on this "
-                        "host (a stuck FUSE mount or network operation): see docs/nested.md");
+        return fmt(b, "run 'nook caps' again; if this step does not answer again, a kernel operation hangs on this "
+                      "host (a stuck FUSE mount or network operation): see docs/nested.md");
 }
 
 static bool kernel_at_least(const struct host *h, unsigned major, unsigned minor) {
@@ -156,51 +155,51 @@ static bool kernel_at_least(const struct host *h, unsigned major, unsigned minor
 static char *userns_remedy(struct builder *b, const struct host *h, int e, nook_strbuf *d) {
         if (h->max_userns == 0) {
                 nook_strbuf_puts(d, "; cause: user.max_user_namespaces is 0");
-                return caps_fmt(b, "sudo sysctl -w user.max_user_namespaces=15000 (keep it: echo "
-                                   "user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/90-nook-userns.conf)");
+                return fmt(b, "sudo sysctl -w user.max_user_namespaces=15000 (keep it: echo "
+                              "user.max_user_namespaces=15000 | sudo tee /etc/sysctl.d/90-nook-userns.conf)");
         }
         if (e == ENOSPC) {
                 nook_strbuf_printf(d,
                                    "; cause: the limit of user namespaces is reached (user.max_user_namespaces "
                                    "= %" PRId64 ", or the nesting depth of 32)",
                                    h->max_userns);
-                return caps_fmt(b, "sudo sysctl -w user.max_user_namespaces=15000");
+                return fmt(b, "sudo sysctl -w user.max_user_namespaces=15000");
         }
         if (h->unpriv_clone == 0 && h->uid != 0) {
                 nook_strbuf_puts(d, "; cause: kernel.unprivileged_userns_clone is 0 (Debian/Ubuntu kernel switch)");
-                return caps_fmt(b, "sudo sysctl -w kernel.unprivileged_userns_clone=1 (keep it: echo "
-                                   "kernel.unprivileged_userns_clone=1 | sudo tee /etc/sysctl.d/90-nook-userns.conf)");
+                return fmt(b, "sudo sysctl -w kernel.unprivileged_userns_clone=1 (keep it: echo "
+                              "kernel.unprivileged_userns_clone=1 | sudo tee /etc/sysctl.d/90-nook-userns.conf)");
         }
         if (h->apparmor_restrict == 1) {
                 nook_strbuf_puts(d, "; cause: kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10+): "
                                     "AppArmor lets the namespace be created but withholds its capabilities");
-                return caps_fmt(b, "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor "
-                                   "profile for nook that allows 'userns,' (/etc/apparmor.d/)");
+                return fmt(b, "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor "
+                              "profile for nook that allows 'userns,' (/etc/apparmor.d/)");
         }
         if (e == EPERM && h->seccomp_mode == 2) {
                 nook_strbuf_puts(d, "; cause: EPERM while the sysctls allow user namespaces and this process runs "
                                     "under a seccomp filter: probably a container's seccomp profile (Docker's "
                                     "default profile denies unshare)");
                 _cleanup_free_ char *start = outer_start(b, h, CAPS_OUTER_SECCOMP);
-                return start ? caps_fmt(b, "%s (its seccomp profile denies user namespaces); see docs/nested.md", start)
-                             : caps_fmt(b, "run nook outside this seccomp filter, or under a profile that allows "
-                                           "user namespaces; see docs/nested.md");
+                return start ? fmt(b, "%s (its seccomp profile denies user namespaces); see docs/nested.md", start)
+                             : fmt(b, "run nook outside this seccomp filter, or under a profile that allows "
+                                      "user namespaces; see docs/nested.md");
         }
         if (e == EPERM) {
                 nook_strbuf_puts(d, "; cause: EPERM while the sysctls allow user namespaces and no seccomp filter "
                                     "is active: an LSM policy (SELinux, AppArmor) or a chroot denies it");
-                return caps_fmt(b, "allow user namespace creation for this user in the LSM policy, or run nook outside "
-                                   "the chroot; see docs/nested.md");
+                return fmt(b, "allow user namespace creation for this user in the LSM policy, or run nook outside "
+                              "the chroot; see docs/nested.md");
         }
         if (e == EINVAL || e == ENOSYS) {
                 nook_strbuf_puts(d, "; cause: kernel built without CONFIG_USER_NS");
-                return caps_fmt(b, "boot a kernel built with CONFIG_USER_NS=y");
+                return fmt(b, "boot a kernel built with CONFIG_USER_NS=y");
         }
         if (e == EUSERS) {
                 nook_strbuf_puts(d, "; cause: nesting depth of 32 user namespaces reached");
-                return caps_fmt(b, "run nook from a less deeply nested namespace; see docs/nested.md");
+                return fmt(b, "run nook from a less deeply nested namespace; see docs/nested.md");
         }
-        return caps_fmt(b, "see docs/nested.md");
+        return fmt(b, "see docs/nested.md");
 }
 
 static void finding_userns(struct builder *b, const struct probe_run *run, const struct host *h) {
@@ -220,15 +219,13 @@ static void finding_userns(struct builder *b, const struct probe_run *run, const
                 put_step(&d, bad);
                 remedy = hang_remedy(b, bad->err, userns_remedy(b, h, bad->err, &d));
         }
-        caps_add(b, "userns", "user namespaces for this user", NOOK_FACT_USERNS, !bad, true, caps_take(b, &d), remedy);
+        add(b, "userns", "user namespaces for this user", NOOK_FACT_USERNS, !bad, true, take(b, &d), remedy);
 
         bool known = h->max_userns >= 0;
-        caps_add(
-                b, "max_user_namespaces", "user namespace limit", 0, !known || h->max_userns > 0, false,
-                known ? caps_fmt(b, "user.max_user_namespaces = %" PRId64, h->max_userns)
-                      : caps_fmt(b,
-                                 "/proc/sys/user/max_user_namespaces is absent (kernel before 4.9): no limit to check"),
-                caps_fmt(b, "sudo sysctl -w user.max_user_namespaces=15000"));
+        add(b, "max_user_namespaces", "user namespace limit", 0, !known || h->max_userns > 0, false,
+            known ? fmt(b, "user.max_user_namespaces = %" PRId64, h->max_userns)
+                  : fmt(b, "/proc/sys/user/max_user_namespaces is absent (kernel before 4.9): no limit to check"),
+            fmt(b, "sudo sysctl -w user.max_user_namespaces=15000"));
         b->p->max_user_namespaces = known ? (uint64_t)h->max_userns : 0;
 }
 
@@ -247,26 +244,25 @@ static void finding_steps(struct builder *b, const struct probe_run *run, const 
                 nook_strbuf_puts(&d, "not measured: needs a user namespace (see userns)");
         else
                 put_step(&d, bad);
-        caps_add(b, name, title, fact, !bad, required, caps_take(b, &d),
-                 hang_remedy(b, bad ? bad->err : ST_OK,
-                             dep ? caps_fmt(b, "fix the finding named in the detail first")
-                                 : caps_fmt(b, "%s", remedy)));
+        add(b, name, title, fact, !bad, required, take(b, &d),
+            hang_remedy(b, bad ? bad->err : ST_OK,
+                        dep ? fmt(b, "fix the finding named in the detail first") : fmt(b, "%s", remedy)));
 }
 
 /* Where an outer container's profile is the likely cause, its engine's own flags. */
 static char *outer_remedy(struct builder *b, const struct host *h, unsigned want, const char *what) {
         _cleanup_free_ char *flags = h->outer != CAPS_OUTER_NONE ? caps_outer_flags(h->outer, want) : NULL;
         if (flags)
-                return caps_fmt(b, "the outer container denies %s: start it with %s (see docs/nested.md)", what, flags);
+                return fmt(b, "the outer container denies %s: start it with %s (see docs/nested.md)", what, flags);
         if (h->seccomp_mode == 2)
-                return caps_fmt(b,
-                                "a seccomp filter on this process denies %s: run nook outside it, or under a profile "
-                                "that allows it (see docs/nested.md)",
-                                what);
-        return caps_fmt(b,
-                        "a security module (AppArmor, SELinux) denies %s in a user namespace: allow it for nook "
-                        "(see docs/nested.md)",
-                        what);
+                return fmt(b,
+                           "a seccomp filter on this process denies %s: run nook outside it, or under a profile "
+                           "that allows it (see docs/nested.md)",
+                           what);
+        return fmt(b,
+                   "a security module (AppArmor, SELinux) denies %s in a user namespace: allow it for nook "
+                   "(see docs/nested.md)",
+                   what);
 }
 
 static void finding_mount_pid_net(struct builder *b, const struct probe_run *run, const struct host *h) {
@@ -290,7 +286,7 @@ static void finding_mount_pid_net(struct builder *b, const struct probe_run *run
                 put_step(&d, proc);
         }
         if (pid->err == ST_SKIPPED)
-                remedy = caps_fmt(b, "fix the finding named in the detail first");
+                remedy = fmt(b, "fix the finding named in the detail first");
         else if (pid->err != ST_OK)
                 remedy = outer_remedy(b, h, CAPS_OUTER_SECCOMP, "pid namespaces");
         else if (proc->err == EPERM) {
@@ -298,20 +294,20 @@ static void finding_mount_pid_net(struct builder *b, const struct probe_run *run
                                      "(downgrade)");
                 _cleanup_free_ char *start = outer_start(b, h, CAPS_OUTER_UNMASK);
                 _cleanup_free_ char *any = start ? NULL : caps_outer_flags(CAPS_OUTER_OTHER, CAPS_OUTER_UNMASK);
-                remedy = start ? caps_fmt(b, "%s (an unmasked /proc); see docs/nested.md", start)
-                         : h->outer == CAPS_OUTER_NOOK ? caps_fmt(b, "nothing to do: an outer nook session always "
-                                                                     "masks /proc; sessions bind it (reported)")
-                                                       : caps_fmt(b,
-                                                                  "an outer container masks /proc: start it with "
-                                                                  "an unmasked one (%s); see docs/nested.md",
-                                                                  any ? any : "");
+                remedy = start                         ? fmt(b, "%s (an unmasked /proc); see docs/nested.md", start)
+                         : h->outer == CAPS_OUTER_NOOK ? fmt(b, "nothing to do: an outer nook session always "
+                                                                "masks /proc; sessions bind it (reported)")
+                                                       : fmt(b,
+                                                             "an outer container masks /proc: start it with "
+                                                             "an unmasked one (%s); see docs/nested.md",
+                                                             any ? any : "");
         } else
-                remedy = caps_fmt(b, "see docs/nested.md");
+                remedy = fmt(b, "see docs/nested.md");
         remedy = hang_remedy(b, pid->err == ST_OK ? proc->err : pid->err, remedy);
         if (pid->err == ST_OK)
                 b->p->facts |= NOOK_FACT_PIDNS;
-        caps_add(b, "pidns_procfs", "pid namespace and a fresh /proc", NOOK_FACT_PROCFS_MOUNT,
-                 pid->err == ST_OK && proc->err == ST_OK, false, caps_take(b, &d), remedy);
+        add(b, "pidns_procfs", "pid namespace and a fresh /proc", NOOK_FACT_PROCFS_MOUNT,
+            pid->err == ST_OK && proc->err == ST_OK, false, take(b, &d), remedy);
 
         static const probe_step net[] = { S_NET_USERNS, S_NETNS, S_LO_UP };
         finding_steps(b, run, "netns", "network namespace with loopback", NOOK_FACT_NETNS, false, net, ELEMENTSOF(net),
@@ -350,11 +346,10 @@ static void findings_session(struct builder *b, const struct probe_run *run, con
                         put_step(&d, s);
                         if (s->err != ST_SKIPPED)
                                 nook_strbuf_puts(&d, ": every session does this, so every session would fail here");
-                        remedy = s->err == ST_SKIPPED ? caps_fmt(b, "fix the finding named in the detail first")
+                        remedy = s->err == ST_SKIPPED ? fmt(b, "fix the finding named in the detail first")
                                                       : outer_remedy(b, h, CAPS_OUTER_SECCOMP, t[i].what);
                 }
-                caps_add(b, t[i].name, t[i].title, 0, s->err == ST_OK, true, caps_take(b, &d),
-                         hang_remedy(b, s->err, remedy));
+                add(b, t[i].name, t[i].title, 0, s->err == ST_OK, true, take(b, &d), hang_remedy(b, s->err, remedy));
         }
 }
 
@@ -373,18 +368,17 @@ static void finding_overlay(struct builder *b, const struct probe_run *run, cons
                                      "this kernel (see tmpfs_user_xattr)");
         char *remedy;
         if (o->err == ST_SKIPPED)
-                remedy = caps_fmt(b, "fix the finding named in the detail first");
+                remedy = fmt(b, "fix the finding named in the detail first");
         else if (!kernel_at_least(h, 5, 11))
-                remedy = caps_fmt(b,
-                                  "kernel 5.11 or newer is needed for overlayfs in a user namespace (this is %s); "
-                                  "or install fuse-overlayfs: sudo apt-get install fuse-overlayfs",
-                                  h->uts.release);
+                remedy = fmt(b,
+                             "kernel 5.11 or newer is needed for overlayfs in a user namespace (this is %s); "
+                             "or install fuse-overlayfs: sudo apt-get install fuse-overlayfs",
+                             h->uts.release);
         else
-                remedy = caps_fmt(b,
-                                  "install fuse-overlayfs (sudo apt-get install fuse-overlayfs); kernel overlay fails "
-                                  "here (a nested container or an LSM policy); see docs/nested.md");
-        caps_add(b, "overlay_in_userns", "kernel overlayfs in a user namespace", NOOK_FACT_OVERLAY, o->err == ST_OK,
-                 false, caps_take(b, &d), hang_remedy(b, o->err, remedy));
+                remedy = fmt(b, "install fuse-overlayfs (sudo apt-get install fuse-overlayfs); kernel overlay fails "
+                                "here (a nested container or an LSM policy); see docs/nested.md");
+        add(b, "overlay_in_userns", "kernel overlayfs in a user namespace", NOOK_FACT_OVERLAY, o->err == ST_OK, false,
+            take(b, &d), hang_remedy(b, o->err, remedy));
 }
 
 static char *device_remedy(struct builder *b, const struct host *h, const char *dev, int e, const char *module,
@@ -395,16 +389,16 @@ static char *device_remedy(struct builder *b, const struct host *h, const char *
                         ? outer_start(b, h, strcmp(dev, "/dev/fuse") == 0 ? CAPS_OUTER_FUSE : CAPS_OUTER_TUN)
                         : NULL;
         if (start)
-                return caps_fmt(b, "%s", start);
+                return fmt(b, "%s", start);
         if (e == EACCES)
-                return caps_fmt(b,
-                                "sudo chmod 0666 %s (distributions ship it 0666; keep it with a udev rule: "
-                                "KERNEL==\"%s\", MODE=\"0666\")",
-                                dev, strrchr(dev, '/') + 1);
+                return fmt(b,
+                           "sudo chmod 0666 %s (distributions ship it 0666; keep it with a udev rule: "
+                           "KERNEL==\"%s\", MODE=\"0666\")",
+                           dev, strrchr(dev, '/') + 1);
         if (e == ENOENT || e == ENODEV || e == ENXIO)
-                return caps_fmt(b, "sudo modprobe %s%s%s", module, pkg ? ", or install it: sudo apt-get install " : "",
-                                pkg ? pkg : "");
-        return caps_fmt(b, "a container or LSM policy denies %s; see docs/nested.md", dev);
+                return fmt(b, "sudo modprobe %s%s%s", module, pkg ? ", or install it: sudo apt-get install " : "",
+                           pkg ? pkg : "");
+        return fmt(b, "a container or LSM policy denies %s; see docs/nested.md", dev);
 }
 
 static void put_device_mode(nook_strbuf *d, const char *dev) {
@@ -430,29 +424,26 @@ static void finding_fuse_tmpfs(struct builder *b, const struct probe_run *run, c
         if (dev->err > 0)
                 remedy = device_remedy(b, h, "/dev/fuse", dev->err, "fuse", "fuse3");
         else if (mnt->err == ST_SKIPPED || dev->err == ST_SKIPPED)
-                remedy = caps_fmt(b, "fix the finding named in the detail first");
+                remedy = fmt(b, "fix the finding named in the detail first");
         else if (!kernel_at_least(h, 4, 18))
-                remedy = caps_fmt(b, "kernel 4.18 or newer is needed for FUSE in a user namespace (this is %s)",
-                                  h->uts.release);
+                remedy = fmt(b, "kernel 4.18 or newer is needed for FUSE in a user namespace (this is %s)",
+                             h->uts.release);
         else
-                remedy = caps_fmt(b, "a container or LSM policy denies FUSE mounts; see docs/nested.md");
-        caps_add(b, "fuse", "FUSE in a user namespace", NOOK_FACT_FUSE, dev->err == ST_OK && mnt->err == ST_OK, false,
-                 caps_take(b, &d), hang_remedy(b, dev->err == ST_OK ? mnt->err : dev->err, remedy));
+                remedy = fmt(b, "a container or LSM policy denies FUSE mounts; see docs/nested.md");
+        add(b, "fuse", "FUSE in a user namespace", NOOK_FACT_FUSE, dev->err == ST_OK && mnt->err == ST_OK, false,
+            take(b, &d), hang_remedy(b, dev->err == ST_OK ? mnt->err : dev->err, remedy));
 
         const struct step_result *x = &run->steps[S_TMPFS_XATTR];
         nook_strbuf_puts(&d, "setxattr(\"user.nook.probe\") on a file on a tmpfs mounted in a throwaway namespace: ");
         put_step(&d, x);
         if (x->err == EOPNOTSUPP)
                 nook_strbuf_printf(&d, " — tmpfs supports user.* xattrs from kernel 6.6 (this is %s)", h->uts.release);
-        caps_add(b, "tmpfs_user_xattr", "user xattrs on tmpfs", NOOK_FACT_TMPFS_XATTR, x->err == ST_OK, false,
-                 caps_take(b, &d),
-                 hang_remedy(
-                         b, x->err,
-                         x->err == ST_SKIPPED
-                                 ? caps_fmt(b, "fix the finding named in the detail first")
-                                 : caps_fmt(b,
-                                            "upgrade to kernel 6.6 or newer (user.* xattrs on tmpfs); until then keep "
-                                            "upper dirs on a disk filesystem (ext4, xfs, btrfs)")));
+        add(b, "tmpfs_user_xattr", "user xattrs on tmpfs", NOOK_FACT_TMPFS_XATTR, x->err == ST_OK, false, take(b, &d),
+            hang_remedy(b, x->err,
+                        x->err == ST_SKIPPED
+                                ? fmt(b, "fix the finding named in the detail first")
+                                : fmt(b, "upgrade to kernel 6.6 or newer (user.* xattrs on tmpfs); until then keep "
+                                         "upper dirs on a disk filesystem (ext4, xfs, btrfs)")));
 }
 
 static void finding_net_devices(struct builder *b, const struct probe_run *run, const struct host *h) {
@@ -467,11 +458,11 @@ static void finding_net_devices(struct builder *b, const struct probe_run *run, 
                 put_step(&d, setiff);
         }
         char *remedy = open_->err > 0              ? device_remedy(b, h, "/dev/net/tun", open_->err, "tun", NULL)
-                       : setiff->err == ST_SKIPPED ? caps_fmt(b, "fix the finding named in the detail first")
-                                                   : caps_fmt(b, "see docs/nested.md");
-        caps_add(b, "tun", "/dev/net/tun in a user+net namespace", NOOK_FACT_TUN,
-                 open_->err == ST_OK && setiff->err == ST_OK, false, caps_take(b, &d),
-                 hang_remedy(b, open_->err == ST_OK ? setiff->err : open_->err, remedy));
+                       : setiff->err == ST_SKIPPED ? fmt(b, "fix the finding named in the detail first")
+                                                   : fmt(b, "see docs/nested.md");
+        add(b, "tun", "/dev/net/tun in a user+net namespace", NOOK_FACT_TUN,
+            open_->err == ST_OK && setiff->err == ST_OK, false, take(b, &d),
+            hang_remedy(b, open_->err == ST_OK ? setiff->err : open_->err, remedy));
 
         static const probe_step nft[] = { S_NET_USERNS, S_NETNS, S_NFT };
         finding_steps(b, run, "nftables_in_userns", "nftables in a user+net namespace", NOOK_FACT_NFTABLES, false, nft,
@@ -499,7 +490,7 @@ static char *version_line(struct builder *b, const struct helper *h, const char 
         }
         if (!named)
                 named = first, named_n = first_n;
-        return named ? caps_fmt(b, "%.*s", (int)named_n, named) : NULL;
+        return named ? fmt(b, "%.*s", (int)named_n, named) : NULL;
 }
 
 static void finding_program(struct builder *b, const struct helper *h, const char *id, const char *name,
@@ -525,9 +516,9 @@ static void finding_program(struct builder *b, const struct helper *h, const cha
         if (ok)
                 *ret_version = TAKE_PTR(v);
         free(v);
-        caps_add(b, id, title, fact, ok, false, caps_take(b, &d),
-                 h->path ? caps_fmt(b, "reinstall it: sudo apt-get install --reinstall %s", name)
-                         : caps_fmt(b, "sudo apt-get install %s", name));
+        add(b, id, title, fact, ok, false, take(b, &d),
+            h->path ? fmt(b, "reinstall it: sudo apt-get install --reinstall %s", name)
+                    : fmt(b, "sudo apt-get install %s", name));
 }
 
 /* ---- in-process findings ---------------------------------------------------------------- */
@@ -566,8 +557,8 @@ static void finding_seccomp(struct builder *b, const struct host *h) {
                                    h->seccomp_filters);
         else if (h->seccomp_mode == 0)
                 nook_strbuf_puts(&d, "; this process runs under no seccomp filter");
-        caps_add(b, "seccomp", "seccomp filters (errno, kill_process, log)", NOOK_FACT_SECCOMP, ok, false,
-                 caps_take(b, &d), caps_fmt(b, "boot a kernel 4.14 or newer built with CONFIG_SECCOMP_FILTER=y"));
+        add(b, "seccomp", "seccomp filters (errno, kill_process, log)", NOOK_FACT_SECCOMP, ok, false, take(b, &d),
+            fmt(b, "boot a kernel 4.14 or newer built with CONFIG_SECCOMP_FILTER=y"));
 }
 
 /* Each syscall called with harmless arguments: ENOSYS means missing (or hidden by a
@@ -581,16 +572,16 @@ static void finding_syscalls(struct builder *b, const struct probe_run *run) {
         if (fd >= 0)
                 close(fd);
         nook_strbuf_printf(&d, "pidfd_open(getpid()) and pidfd_send_signal(signal 0): %s", e ? caps_errname(e) : "ok");
-        caps_add(b, "pidfd", "pidfd_open and pidfd_send_signal", NOOK_FACT_PIDFD, !e, false, caps_take(b, &d),
-                 caps_fmt(b, "kernel 5.3 or newer (or an outer seccomp profile that allows pidfd_open)"));
+        add(b, "pidfd", "pidfd_open and pidfd_send_signal", NOOK_FACT_PIDFD, !e, false, take(b, &d),
+            fmt(b, "kernel 5.3 or newer (or an outer seccomp profile that allows pidfd_open)"));
 
         e = syscall(SYS_clone3, NULL, (size_t)0) < 0 ? errno : 0;
         nook_strbuf_printf(&d, "clone3 with size 0: %s (%s)", caps_errname(e),
                            e == ENOSYS  ? "missing"
                            : e == EPERM ? "denied by a seccomp filter"
                                         : "present");
-        caps_add(b, "clone3", "clone3", NOOK_FACT_CLONE3, e != ENOSYS && e != EPERM && e != 0, false, caps_take(b, &d),
-                 caps_fmt(b, "kernel 5.3 or newer (an outer container's seccomp profile may hide clone3 with ENOSYS)"));
+        add(b, "clone3", "clone3", NOOK_FACT_CLONE3, e != ENOSYS && e != EPERM && e != 0, false, take(b, &d),
+            fmt(b, "kernel 5.3 or newer (an outer container's seccomp profile may hide clone3 with ENOSYS)"));
 
         struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
         fd = (int)syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof(how));
@@ -598,13 +589,13 @@ static void finding_syscalls(struct builder *b, const struct probe_run *run) {
         if (fd >= 0)
                 close(fd);
         nook_strbuf_printf(&d, "openat2(\"/\", RESOLVE_IN_ROOT): %s", e ? caps_errname(e) : "ok");
-        caps_add(b, "openat2", "openat2 with RESOLVE_IN_ROOT", NOOK_FACT_OPENAT2, !e, false, caps_take(b, &d),
-                 caps_fmt(b, "kernel 5.6 or newer"));
+        add(b, "openat2", "openat2 with RESOLVE_IN_ROOT", NOOK_FACT_OPENAT2, !e, false, take(b, &d),
+            fmt(b, "kernel 5.6 or newer"));
 
         e = syscall(SYS_close_range, ~0u, ~0u, 0u) < 0 ? errno : 0;
         nook_strbuf_printf(&d, "close_range on an empty fd range: %s", e ? caps_errname(e) : "ok");
-        caps_add(b, "close_range", "close_range", NOOK_FACT_CLOSE_RANGE, !e, false, caps_take(b, &d),
-                 caps_fmt(b, "kernel 5.9 or newer"));
+        add(b, "close_range", "close_range", NOOK_FACT_CLOSE_RANGE, !e, false, take(b, &d),
+            fmt(b, "kernel 5.9 or newer"));
 
         /* the named secret store (nook secret): keyctl reaches this uid's keyring */
         long ring = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -4 /* KEY_SPEC_USER_KEYRING */, 1);
@@ -616,13 +607,10 @@ static void finding_syscalls(struct builder *b, const struct probe_run *run) {
                                                                : "refused");
         else
                 nook_strbuf_printf(&d, "keyctl(KEYCTL_GET_KEYRING_ID, @u): your user keyring %ld", ring);
-        caps_add(
-                b, "kernel_keyring", "kernel keyring (nook secret's store)", NOOK_FACT_KEYRING, !e, false,
-                caps_take(b, &d),
-                caps_fmt(b,
-                         "nook secret cannot keep values here (docker's and podman's default seccomp profiles block "
-                         "keyctl): give each value with --secret-source REF=file:PATH (a file on /dev/shm), env:VAR or "
-                         "fd:N, or run nook outside that container"));
+        add(b, "kernel_keyring", "kernel keyring (nook secret's store)", NOOK_FACT_KEYRING, !e, false, take(b, &d),
+            fmt(b, "nook secret cannot keep values here (docker's and podman's default seccomp profiles block "
+                   "keyctl): give each value with --secret-source REF=file:PATH (a file on /dev/shm), env:VAR or "
+                   "fd:N, or run nook outside that container"));
 
         e = syscall(SYS_mount_setattr, -1, "", 0u, NULL, (size_t)0) < 0 ? errno : 0;
         const struct step_result *s = &run->steps[S_MOUNT_SETATTR];
@@ -631,14 +619,14 @@ static void finding_syscalls(struct builder *b, const struct probe_run *run) {
                            "in a throwaway user+mount namespace: ",
                            caps_errname(e), e == ENOSYS ? "missing" : "present");
         put_step(&d, s);
-        caps_add(b, "mount_setattr", "mount_setattr (recursive read-only)", NOOK_FACT_MOUNT_SETATTR,
-                 e != ENOSYS && s->err == ST_OK, false, caps_take(b, &d),
-                 e == ENOSYS ? caps_fmt(b, "kernel 5.12 or newer")
-                             : hang_remedy(b, s->err,
-                                           s->err == ST_SKIPPED
-                                                   ? caps_fmt(b, "fix the finding named in the detail first")
-                                                   : caps_fmt(b, "a container or LSM policy denies mount_setattr; see "
-                                                                 "docs/nested.md")));
+        add(b, "mount_setattr", "mount_setattr (recursive read-only)", NOOK_FACT_MOUNT_SETATTR,
+            e != ENOSYS && s->err == ST_OK, false, take(b, &d),
+            e == ENOSYS
+                    ? fmt(b, "kernel 5.12 or newer")
+                    : hang_remedy(b, s->err,
+                                  s->err == ST_SKIPPED ? fmt(b, "fix the finding named in the detail first")
+                                                       : fmt(b, "a container or LSM policy denies mount_setattr; see "
+                                                                "docs/nested.md")));
 }
 
 static void mountinfo_unescape(char *s) {
@@ -724,20 +712,18 @@ static void finding_cgroup_controllers(struct builder *b, const struct mounts *m
                 b->oom = true;
         char *remedy;
         if (m->cg1)
-                remedy = caps_fmt(b,
-                                  "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line (cgroup v2 "
-                                  "only); without the controllers nook enforces limits with rlimits and a watchdog");
+                remedy = fmt(b, "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line (cgroup v2 "
+                                "only); without the controllers nook enforces limits with rlimits and a watchdog");
         else if (!delegated)
-                remedy = caps_fmt(b, "fix cgroup_delegation first");
+                remedy = fmt(b, "fix cgroup_delegation first");
         else
-                remedy =
-                        caps_fmt(b, "delegate them to user sessions: sudo mkdir -p /etc/systemd/system/user@.service.d "
-                                    "&& printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee "
-                                    "/etc/systemd/system/user@.service.d/delegate.conf && sudo systemctl "
-                                    "daemon-reload (then log in again); without them nook enforces limits with rlimits "
-                                    "and a watchdog");
-        caps_add(b, "cgroup_controllers", "cgroup v2 controllers (cpu, memory, pids)", 0, delegated && all, false,
-                 caps_take(b, &d), remedy);
+                remedy = fmt(b, "delegate them to user sessions: sudo mkdir -p /etc/systemd/system/user@.service.d "
+                                "&& printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee "
+                                "/etc/systemd/system/user@.service.d/delegate.conf && sudo systemctl "
+                                "daemon-reload (then log in again); without them nook enforces limits with rlimits "
+                                "and a watchdog");
+        add(b, "cgroup_controllers", "cgroup v2 controllers (cpu, memory, pids)", 0, delegated && all, false,
+            take(b, &d), remedy);
 }
 
 static void finding_cgroup(struct builder *b, const struct mounts *m) {
@@ -762,8 +748,8 @@ static void finding_cgroup(struct builder *b, const struct mounts *m) {
                                    own[0] ? own : "(no 0:: line in /proc/self/cgroup)");
         } else
                 nook_strbuf_puts(&d, "no cgroup2 mount in /proc/self/mountinfo");
-        caps_add(b, "cgroup_v2", "cgroup v2", NOOK_FACT_CGROUP2, m->cg2[0] != 0, false, caps_take(b, &d),
-                 caps_fmt(b, "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line"));
+        add(b, "cgroup_v2", "cgroup v2", NOOK_FACT_CGROUP2, m->cg2[0] != 0, false, take(b, &d),
+            fmt(b, "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line"));
 
         bool w_dir = false, w_procs = false, w_sub = false;
         if (m->cg2[0] && own[0]) {
@@ -781,11 +767,10 @@ static void finding_cgroup(struct builder *b, const struct mounts *m) {
         } else
                 nook_strbuf_puts(&d, "not measured: no cgroup v2 cgroup of this process");
         bool delegated = w_dir && w_procs && w_sub;
-        caps_add(b, "cgroup_delegation", "delegated cgroup v2 subtree", NOOK_FACT_CGROUP_DELEGATED, delegated, false,
-                 caps_take(b, &d),
-                 caps_fmt(b, "run under systemd with Delegate=yes, e.g. `systemd-run --user --scope -p Delegate=yes "
-                             "nook …`; "
-                             "without it nook enforces limits with rlimits and a watchdog"));
+        add(b, "cgroup_delegation", "delegated cgroup v2 subtree", NOOK_FACT_CGROUP_DELEGATED, delegated, false,
+            take(b, &d),
+            fmt(b, "run under systemd with Delegate=yes, e.g. `systemd-run --user --scope -p Delegate=yes nook …`; "
+                   "without it nook enforces limits with rlimits and a watchdog"));
         finding_cgroup_controllers(b, m, dir, delegated);
 }
 
@@ -924,8 +909,8 @@ static void finding_subuid(struct builder *b, const struct host *h) {
                 nook_strbuf_printf(&r, "%ssudo apt-get install uidmap", r.len ? "; " : "");
         else if (h->uid_map_identity && (!nu_ok || !ng_ok))
                 nook_strbuf_printf(&r, "%ssudo chmod u+s %s %s (or reinstall uidmap)", r.len ? "; " : "", nu, ng);
-        caps_add(b, "subuid", "subordinate id ranges (subuid identity mode)", NOOK_FACT_SUBUID, ok, false,
-                 caps_take(b, &d), ok ? NULL : caps_take(b, &r));
+        add(b, "subuid", "subordinate id ranges (subuid identity mode)", NOOK_FACT_SUBUID, ok, false, take(b, &d),
+            ok ? NULL : take(b, &r));
         nook_strbuf_done(&r);
 }
 
@@ -935,8 +920,8 @@ static void findings_dirs(struct builder *b, const nook_probe_options *opts, con
                 b->oom = true;
         for (size_t i = 0; i < ELEMENTSOF(df); i++)
                 if (df[i].name)
-                        caps_add(b, df[i].name, df[i].title, df[i].fact, df[i].ok, df[i].required, df[i].detail,
-                                 df[i].remedy);
+                        add(b, df[i].name, df[i].title, df[i].fact, df[i].ok, df[i].required, df[i].detail,
+                            df[i].remedy);
                 else {
                         free(df[i].detail);
                         free(df[i].remedy);
@@ -956,10 +941,10 @@ static char *nested_remedy(struct builder *b, const struct host *h) {
         caps_outer o = h->outer == CAPS_OUTER_NONE ? CAPS_OUTER_OTHER : h->outer;
         _cleanup_free_ char *flags =
                 caps_outer_flags(o, CAPS_OUTER_SECCOMP | CAPS_OUTER_UNMASK | CAPS_OUTER_FUSE | CAPS_OUTER_TUN);
-        return caps_fmt(b,
-                        "nothing to fix by itself; for everything nook can do nested, start the outer container "
-                        "with %s (see docs/nested.md)",
-                        flags ? flags : "");
+        return fmt(b,
+                   "nothing to fix by itself; for everything nook can do nested, start the outer container "
+                   "with %s (see docs/nested.md)",
+                   flags ? flags : "");
 }
 
 static void finding_nested(struct builder *b, const struct host *h, const struct mounts *m) {
@@ -1025,11 +1010,11 @@ static void finding_nested(struct builder *b, const struct host *h, const struct
         }
         if (nested)
                 b->p->facts |= NOOK_FACT_NESTED;
-        caps_add(b, "nested", "not nested in another container or user namespace", 0, !nested, false, caps_take(b, &d),
-                 !h->uid_map_identity
-                         ? caps_fmt(b, "run nook directly as the host user rather than inside another user namespace "
-                                       "(unshare -r, a rootless container); see docs/nested.md")
-                         : nested_remedy(b, h));
+        add(b, "nested", "not nested in another container or user namespace", 0, !nested, false, take(b, &d),
+            !h->uid_map_identity
+                    ? fmt(b, "run nook directly as the host user rather than inside another user namespace "
+                             "(unshare -r, a rootless container); see docs/nested.md")
+                    : nested_remedy(b, h));
 }
 
 /* ---- the probe -------------------------------------------------------------------------- */
@@ -1189,7 +1174,7 @@ static void degraded_reasons(struct builder *b) {
                 }
         }
         if (d.len)
-                p->degraded_reason = caps_take(b, &d);
+                p->degraded_reason = take(b, &d);
         nook_strbuf_done(&d);
 }
 
