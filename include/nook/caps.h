@@ -2,7 +2,9 @@
  *
  * Programs that want the contract's IsolationCapabilityReport call
  * nook_runtime_call(rt, "capability_report", "{}", ...); this header gives the same
- * findings as C structs (what `nook caps` prints). */
+ * findings as C structs (what `nook caps` prints), for people: their detail and remedy
+ * name host paths (the data and run dirs, a place to use instead) so that each remedy
+ * can be run as printed, where the contract's JSON has "<data dir>" and "<run dir>". */
 #ifndef NOOK_CAPS_H
 #define NOOK_CAPS_H
 

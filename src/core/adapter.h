@@ -15,7 +15,9 @@
 typedef struct nook_adapter_config {
         const char *data_dir;
         const char *run_dir;
-        const char *const *aliases; /* NULL-terminated "NAME=PATH": the operator's host paths */
+        const char *data_dir_origin; /* where data_dir came from: "$NOOK_STORAGE", ... (static text) */
+        const char *run_dir_origin;  /* where run_dir came from: "$XDG_RUNTIME_DIR/nook", ... */
+        const char *const *aliases;  /* NULL-terminated "NAME=PATH": the operator's host paths */
         /* NULL-terminated "REF=SOURCE" (file:PATH, env:VAR, fd:N, store:NAME): where the
          * operator keeps secret values (prepare_secrets) */
         const char *const *secret_sources;
@@ -29,6 +31,8 @@ typedef struct nook_call_ctx {
         const char *downgrade; /* prepare_session: what the fallback accepted this host lacks, or NULL */
         char *note;            /* set (malloc'd) by the adapter: what this call gave up, journaled and
                                   returned by nook_runtime_last_note (a secret too short to mask) */
+        bool host_paths;       /* capability_report for people (nook_runtime_probe): findings keep host paths;
+                                  otherwise they are scrubbed (CONTRACT.md "Errors") */
 } nook_call_ctx;
 
 #define NOOK_OP(name, req_t, res_t) \

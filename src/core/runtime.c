@@ -67,16 +67,20 @@ static char *home_dir(void) {
 }
 
 /* NOOK_STORAGE, else $XDG_DATA_HOME/nook, else ~/.local/share/nook (DESIGN.md "Storage"). */
-static char *resolve_data_dir(const nook_options *o) {
+static char *resolve_data_dir(const nook_options *o, const char **ret_origin) {
         char *s = NULL;
+        *ret_origin = "the data_dir option (nook --storage)";
         if (o && o->data_dir)
                 return strdup(o->data_dir);
+        *ret_origin = "$NOOK_STORAGE";
         const char *e = getenv("NOOK_STORAGE");
         if (e && e[0] == '/')
                 return strdup(e);
+        *ret_origin = "$XDG_DATA_HOME/nook";
         e = getenv("XDG_DATA_HOME");
         if (e && e[0] == '/')
                 return asprintf(&s, "%s/nook", e) < 0 ? NULL : s;
+        *ret_origin = "~/.local/share/nook: no NOOK_STORAGE or XDG_DATA_HOME";
         _cleanup_free_ char *home = home_dir();
         if (!home)
                 return NULL;
@@ -85,16 +89,20 @@ static char *resolve_data_dir(const nook_options *o) {
 
 /* NOOK_RUNTIME_DIR, else $XDG_RUNTIME_DIR/nook, else /tmp/nook-<uid> (opened and
  * checked by every verb before use: src/userns/session.c nook_rundir_open). */
-static char *resolve_run_dir(const nook_options *o) {
+static char *resolve_run_dir(const nook_options *o, const char **ret_origin) {
         char *s = NULL;
+        *ret_origin = "the run_dir option";
         if (o && o->run_dir)
                 return strdup(o->run_dir);
+        *ret_origin = "$NOOK_RUNTIME_DIR";
         const char *n = getenv("NOOK_RUNTIME_DIR");
         if (n && n[0] == '/')
                 return strdup(n);
+        *ret_origin = "$XDG_RUNTIME_DIR/nook";
         const char *e = getenv("XDG_RUNTIME_DIR");
         if (e && e[0] == '/')
                 return asprintf(&s, "%s/nook", e) < 0 ? NULL : s;
+        *ret_origin = "/tmp/nook-<uid>: no NOOK_RUNTIME_DIR or XDG_RUNTIME_DIR";
         return asprintf(&s, "/tmp/nook-%u", (unsigned)getuid()) < 0 ? NULL : s;
 }
 
@@ -189,8 +197,9 @@ int nook_runtime_open_ops(const nook_adapter_ops *ops, const nook_options *opts,
         if (!rt)
                 return nook_error_oom(err);
         rt->ops = ops;
-        rt->data_dir = resolve_data_dir(opts);
-        rt->run_dir = resolve_run_dir(opts);
+        const char *data_origin = NULL, *run_origin = NULL;
+        rt->data_dir = resolve_data_dir(opts, &data_origin);
+        rt->run_dir = resolve_run_dir(opts, &run_origin);
         if (!rt->data_dir || !rt->run_dir)
                 return nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
                                       "cannot find a data dir: set NOOK_STORAGE or HOME");
@@ -203,6 +212,8 @@ int nook_runtime_open_ops(const nook_adapter_ops *ops, const nook_options *opts,
                 return nook_error_oom(err);
         rt->config = (nook_adapter_config){ .data_dir = rt->data_dir,
                                             .run_dir = rt->run_dir,
+                                            .data_dir_origin = data_origin,
+                                            .run_dir_origin = run_origin,
                                             .aliases = (const char *const *)rt->aliases,
                                             .secret_sources = (const char *const *)rt->secret_sources };
         int r = rt->ops->open(&rt->config, &rt->state, err);
@@ -505,7 +516,8 @@ const char *nook_runtime_last_note(const nook_runtime *rt) {
 
 int nook_runtime_capability_report(nook_runtime *rt, nook_capability_report *ret, nook_error **err) {
         nook_empty_req empty = { 0 };
-        nook_call_ctx ctx = { .config = &rt->config };
+        /* for nook_runtime_probe (nook/caps.h): findings for people, real paths in them */
+        nook_call_ctx ctx = { .config = &rt->config, .host_paths = true };
         return rt->ops->capability_report(rt->state, &ctx, &empty, ret, err);
 }
 

@@ -63,8 +63,12 @@ static char *random_ref(const char *prefix) {
                 return NULL;
         return s;
 }
-static int fill_findings(const nook_probe *p, const nook_adapter_config *c, nook_capability_report *ret,
-                         nook_error **err) {
+static char *finding_text(const char *s, const nook_adapter_config *c, bool host_paths) {
+        return host_paths ? strdup(s) : nook_scrub_paths(s, c->data_dir, c->run_dir);
+}
+
+static int fill_findings(const nook_probe *p, const nook_adapter_config *c, bool host_paths,
+                         nook_capability_report *ret, nook_error **err) {
         ret->findings.items = calloc(p->n_findings + 1, sizeof(nook_finding_result));
         if (!ret->findings.items)
                 return nook_error_oom(err);
@@ -75,8 +79,8 @@ static int fill_findings(const nook_probe *p, const nook_adapter_config *c, nook
                 o->title = f->title ? strdup(f->title) : NULL;
                 o->ok = f->ok;
                 o->required = f->required;
-                o->detail = nook_scrub_paths(f->detail ? f->detail : "", c->data_dir, c->run_dir);
-                o->remedy = f->remedy ? nook_scrub_paths(f->remedy, c->data_dir, c->run_dir) : NULL;
+                o->detail = finding_text(f->detail ? f->detail : "", c, host_paths);
+                o->remedy = f->remedy ? finding_text(f->remedy, c, host_paths) : NULL;
                 ret->findings.n = i + 1;
                 if (!o->name || !o->detail || (f->remedy && !o->remedy))
                         return nook_error_oom(err);
@@ -139,7 +143,10 @@ static int fill_capabilities(const nook_probe *p, nook_capability_report *ret, n
 static int userns_capability_report(void *state, nook_call_ctx *ctx, const nook_empty_req *req,
                                     nook_capability_report *ret, nook_error **err) {
         const nook_adapter_config *c = ctx->config;
-        nook_probe_options opts = { .run_dir = c->run_dir, .data_dir = c->data_dir };
+        nook_probe_options opts = { .run_dir = c->run_dir,
+                                    .data_dir = c->data_dir,
+                                    .run_dir_origin = c->run_dir_origin,
+                                    .data_dir_origin = c->data_dir_origin };
         _cleanup_(nook_probe_freep) nook_probe *p = NULL;
         int r = nook_caps_probe(&opts, &p, err);
         if (r < 0)
@@ -173,7 +180,7 @@ static int userns_capability_report(void *state, nook_call_ctx *ctx, const nook_
                 return nook_error_oom(err);
         if ((r = fill_health(p, ret, err)) < 0 || (r = fill_capabilities(p, ret, err)) < 0)
                 return r;
-        return fill_findings(p, c, ret, err);
+        return fill_findings(p, c, ctx->host_paths, ret, err);
 }
 
 const nook_adapter_ops nook_userns_adapter = {

@@ -337,6 +337,57 @@ static void child_fuse(struct reporter *rep, const char *why) {
         umount2("fuse", MNT_DETACH);
 }
 
+/* The namespaces a session's holder is cloned with besides user, mount and pid
+ * (src/userns/prepare.c), and its hostname: a container's seccomp profile may refuse
+ * sethostname while it allows the namespaces (rootless podman: "setting the hostname:
+ * Operation not permitted"). */
+static void child_session_ns(struct reporter *rep) {
+        if (unshare(CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP) < 0) {
+                report(rep, S_SESSION_NS, errno, "unshare(CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWCGROUP)");
+                report(rep, S_HOSTNAME, ST_SKIPPED, "needs a UTS namespace (see session_namespaces)");
+                return;
+        }
+        report_ok(rep, S_SESSION_NS);
+        if (sethostname("nook-probe", 10) < 0)
+                report(rep, S_HOSTNAME, errno, "sethostname in a new UTS namespace");
+        else
+                report_ok(rep, S_HOSTNAME);
+}
+
+/* The session's /dev: its own devpts instance and the host's device nodes bound onto
+ * files (helpers/mounts.c mount_dev()). */
+static void child_dev(struct reporter *rep) {
+        if (mkdir("pts", 0755) < 0 ||
+            mount("devpts", "pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
+                report(rep, S_DEVPTS, errno, "mount -t devpts -o newinstance");
+        else
+                report_ok(rep, S_DEVPTS);
+        int fd = open("null", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (fd < 0 || close(fd) < 0 || mount("/dev/null", "null", NULL, MS_BIND, NULL) < 0)
+                report(rep, S_DEV_BIND, errno, "bind /dev/null onto a file");
+        else
+                report_ok(rep, S_DEV_BIND);
+}
+
+/* Last: it changes this child's root.  pivot_root(2) with new_root == put_old, as the
+ * holder does: the old root ends up under the new one and is detached. */
+static void child_pivot_root(struct reporter *rep) {
+        if (mkdir("newroot", 0755) < 0 ||
+            mount("nook-probe-root", "newroot", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k") < 0 ||
+            chdir("newroot") < 0) {
+                report(rep, S_PIVOT_ROOT, errno, "mount a tmpfs for the new root");
+                return;
+        }
+        if (syscall(SYS_pivot_root, ".", ".") < 0) {
+                report(rep, S_PIVOT_ROOT, errno, "pivot_root");
+                return;
+        }
+        if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+                report(rep, S_PIVOT_ROOT, errno, "detach the old root after pivot_root");
+        else
+                report_ok(rep, S_PIVOT_ROOT);
+}
+
 static _Noreturn void child_mount_main(const struct child_ctx *c) {
         struct reporter rep = { .fd = child_setup(c) };
         const char *why = NULL;
@@ -352,9 +403,13 @@ static _Noreturn void child_mount_main(const struct child_ctx *c) {
                 child_tmpfs_xattr(&rep);
                 child_overlay(&rep);
                 child_pidns(&rep);
+                child_session_ns(&rep);
+                child_dev(&rep);
         }
         child_fuse(&rep, why);
-        skip_rest(&rep, S_USERNS, S_FUSE_MOUNT, why ? why : "not reached");
+        if (!why)
+                child_pivot_root(&rep);
+        skip_rest(&rep, S_USERNS, S_PIVOT_ROOT, why ? why : "not reached");
         _exit(0);
 }
 

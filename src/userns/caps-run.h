@@ -45,6 +45,12 @@ typedef enum probe_step {
         S_PROCFS,        /* that child mounts a fresh procfs */
         S_FUSE_DEV,      /* open /dev/fuse O_RDWR */
         S_FUSE_MOUNT,    /* mount -t fuse with that fd */
+        /* what a session's holder does besides (helpers/mounts.c), in the same child */
+        S_SESSION_NS, /* unshare(CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWCGROUP) */
+        S_HOSTNAME,   /* sethostname in that UTS namespace */
+        S_DEVPTS,     /* mount -t devpts -o newinstance */
+        S_DEV_BIND,   /* bind /dev/null onto a file (the session's /dev nodes) */
+        S_PIVOT_ROOT, /* pivot_root(".", ".") into a tmpfs, the old root detached */
         /* child "net": user + net namespace */
         S_NET_USERNS, /* unshare(CLONE_NEWUSER) + id maps */
         S_NETNS,      /* unshare(CLONE_NEWNET) */
@@ -101,6 +107,7 @@ struct host {
         char uid_map[128];                                   /* lines joined by ", " */
         bool uid_map_identity;                               /* or unreadable */
         char tmp_base[PATH_MAX];
+        int outer; /* caps_outer: the container engine around this process */
 };
 
 struct child_ctx {
@@ -115,6 +122,18 @@ struct reporter {
         int fd;
         uint64_t done; /* bit per step already reported */
 };
+
+/* The run and data dirs' findings (caps-dirs.c), for caps.c to add in this order. */
+#define CAPS_DIR_FINDINGS 4
+struct dir_finding {
+        const char *name, *title; /* static text */
+        uint64_t fact;            /* nook_host_fact set when ok */
+        bool ok, required;
+        char *detail, *remedy; /* malloc'd; remedy NULL when ok */
+};
+struct nook_probe_options;
+/* -ENOMEM (what was filled is still to be freed). */
+int caps_dir_findings(const struct nook_probe_options *opts, uid_t uid, struct dir_finding out[CAPS_DIR_FINDINGS]);
 
 const char *caps_errdesc(int e);
 const char *caps_errname(int e);

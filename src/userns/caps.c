@@ -73,6 +73,16 @@ static char *fmt(struct builder *b, const char *f, ...) {
         return s;
 }
 
+/* "start the outer container with podman run --device /dev/fuse …" in the flags of the
+ * engine nook runs in (both podman's and docker's when unknown); NULL outside one, or
+ * when that engine has no such switch. */
+static char *outer_start(struct builder *b, const struct host *h, unsigned want) {
+        if (h->outer == CAPS_OUTER_NONE)
+                return NULL;
+        _cleanup_free_ char *flags = caps_outer_flags(h->outer, want);
+        return flags ? fmt(b, "start the outer container with %s", flags) : NULL;
+}
+
 /* Takes detail and remedy; the remedy is dropped when ok.  Sets fact when ok. */
 static void add(struct builder *b, const char *name, const char *title, uint64_t fact, bool ok, bool required,
                 char *detail, char *remedy) {
@@ -170,8 +180,10 @@ static char *userns_remedy(struct builder *b, const struct host *h, int e, nook_
                 nook_strbuf_puts(d, "; cause: EPERM while the sysctls allow user namespaces and this process runs "
                                     "under a seccomp filter: probably a container's seccomp profile (Docker's "
                                     "default profile denies unshare)");
-                return fmt(b, "run the outer container with a seccomp profile that allows user namespaces "
-                              "(docker run --security-opt seccomp=unconfined, or podman); see docs/nested.md");
+                _cleanup_free_ char *start = outer_start(b, h, CAPS_OUTER_SECCOMP);
+                return start ? fmt(b, "%s (its seccomp profile denies user namespaces); see docs/nested.md", start)
+                             : fmt(b, "run nook outside this seccomp filter, or under a profile that allows "
+                                      "user namespaces; see docs/nested.md");
         }
         if (e == EPERM) {
                 nook_strbuf_puts(d, "; cause: EPERM while the sysctls allow user namespaces and no seccomp filter "
@@ -237,13 +249,31 @@ static void finding_steps(struct builder *b, const struct probe_run *run, const 
                         dep ? fmt(b, "fix the finding named in the detail first") : fmt(b, "%s", remedy)));
 }
 
-static void finding_mount_pid_net(struct builder *b, const struct probe_run *run) {
+/* Where an outer container's profile is the likely cause, its engine's own flags. */
+static char *outer_remedy(struct builder *b, const struct host *h, unsigned want, const char *what) {
+        _cleanup_free_ char *flags = h->outer != CAPS_OUTER_NONE ? caps_outer_flags(h->outer, want) : NULL;
+        if (flags)
+                return fmt(b, "the outer container denies %s: start it with %s (see docs/nested.md)", what, flags);
+        if (h->seccomp_mode == 2)
+                return fmt(b,
+                           "a seccomp filter on this process denies %s: run nook outside it, or under a profile "
+                           "that allows it (see docs/nested.md)",
+                           what);
+        return fmt(b,
+                   "a security module (AppArmor, SELinux) denies %s in a user namespace: allow it for nook "
+                   "(see docs/nested.md)",
+                   what);
+}
+
+static void finding_mount_pid_net(struct builder *b, const struct probe_run *run, const struct host *h) {
         static const probe_step mnt[] = { S_MOUNTNS, S_TMPFS, S_BIND, S_REMOUNT_RO };
+        _cleanup_free_ char *mnt_fix = outer_remedy(b, h, CAPS_OUTER_SECCOMP, "mounts in a user namespace");
+        _cleanup_free_ char *net_fix = outer_remedy(b, h, CAPS_OUTER_SECCOMP, "network namespaces");
         finding_steps(b, run, "mountns", "mount namespace: tmpfs, bind and read-only remount", NOOK_FACT_MOUNTNS, true,
                       mnt, ELEMENTSOF(mnt),
                       "in a throwaway user namespace: unshare(CLONE_NEWNS), / made private, a tmpfs mounted, "
                       "bind-mounted and remounted read-only (a write through it then failed with EROFS)",
-                      run->dir ? "a container or LSM policy denies mounts in a user namespace; see docs/nested.md"
+                      run->dir ? (mnt_fix ? mnt_fix : "see docs/nested.md")
                                : "set TMPDIR to a writable directory: the probe needs a private temp dir there");
 
         const struct step_result *pid = &run->steps[S_PIDNS], *proc = &run->steps[S_PROCFS];
@@ -258,12 +288,19 @@ static void finding_mount_pid_net(struct builder *b, const struct probe_run *run
         if (pid->err == ST_SKIPPED)
                 remedy = fmt(b, "fix the finding named in the detail first");
         else if (pid->err != ST_OK)
-                remedy = fmt(b, "a container or LSM policy denies pid namespaces; see docs/nested.md");
+                remedy = outer_remedy(b, h, CAPS_OUTER_SECCOMP, "pid namespaces");
         else if (proc->err == EPERM) {
                 nook_strbuf_puts(&d, " — a container masks parts of /proc; nook will bind the existing /proc "
                                      "(downgrade)");
-                remedy = fmt(b, "run the outer container with an unmasked /proc (podman run --security-opt "
-                                "unmask=ALL, docker run --security-opt systempaths=unconfined); see docs/nested.md");
+                _cleanup_free_ char *start = outer_start(b, h, CAPS_OUTER_UNMASK);
+                _cleanup_free_ char *any = start ? NULL : caps_outer_flags(CAPS_OUTER_OTHER, CAPS_OUTER_UNMASK);
+                remedy = start                         ? fmt(b, "%s (an unmasked /proc); see docs/nested.md", start)
+                         : h->outer == CAPS_OUTER_NOOK ? fmt(b, "nothing to do: an outer nook session always "
+                                                                "masks /proc; sessions bind it (reported)")
+                                                       : fmt(b,
+                                                             "an outer container masks /proc: start it with "
+                                                             "an unmasked one (%s); see docs/nested.md",
+                                                             any ? any : "");
         } else
                 remedy = fmt(b, "see docs/nested.md");
         remedy = hang_remedy(b, pid->err == ST_OK ? proc->err : pid->err, remedy);
@@ -275,7 +312,45 @@ static void finding_mount_pid_net(struct builder *b, const struct probe_run *run
         static const probe_step net[] = { S_NET_USERNS, S_NETNS, S_LO_UP };
         finding_steps(b, run, "netns", "network namespace with loopback", NOOK_FACT_NETNS, false, net, ELEMENTSOF(net),
                       "in a throwaway user namespace: unshare(CLONE_NEWNET) and lo brought up (SIOCSIFFLAGS IFF_UP)",
-                      "a container or LSM policy denies network namespaces; see docs/nested.md");
+                      net_fix ? net_fix : "see docs/nested.md");
+}
+
+/* What every session's holder does after its namespaces exist (helpers/mounts.c):
+ * each step its own required finding, named after it, since any one of them failing
+ * refuses every session. */
+static void findings_session(struct builder *b, const struct probe_run *run, const struct host *h) {
+        static const struct {
+                probe_step step;
+                const char *name, *title, *ok, *what;
+        } t[] = {
+                { S_SESSION_NS, "session_namespaces", "UTS, IPC and cgroup namespaces of a session",
+                  "unshare(CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWCGROUP) in a throwaway user namespace: ok",
+                  "UTS, IPC or cgroup namespaces" },
+                { S_HOSTNAME, "hostname", "sethostname in a session's UTS namespace",
+                  "sethostname in a new UTS namespace: ok", "sethostname" },
+                { S_DEVPTS, "devpts", "a devpts instance of a session's own (/dev/pts)",
+                  "mount -t devpts -o newinstance in a throwaway user+mount namespace: ok", "devpts mounts" },
+                { S_DEV_BIND, "dev_nodes", "device nodes bound into a session's /dev",
+                  "/dev/null bound onto a file in a throwaway user+mount namespace: ok",
+                  "bind mounts of device nodes" },
+                { S_PIVOT_ROOT, "pivot_root", "pivot_root into a session's root",
+                  "pivot_root into a tmpfs in a throwaway user+mount namespace, old root detached: ok", "pivot_root" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                const struct step_result *s = &run->steps[t[i].step];
+                nook_strbuf d = NOOK_STRBUF_INIT;
+                char *remedy = NULL;
+                if (s->err == ST_OK)
+                        nook_strbuf_puts(&d, t[i].ok);
+                else {
+                        put_step(&d, s);
+                        if (s->err != ST_SKIPPED)
+                                nook_strbuf_puts(&d, ": every session does this, so every session would fail here");
+                        remedy = s->err == ST_SKIPPED ? fmt(b, "fix the finding named in the detail first")
+                                                      : outer_remedy(b, h, CAPS_OUTER_SECCOMP, t[i].what);
+                }
+                add(b, t[i].name, t[i].title, 0, s->err == ST_OK, true, take(b, &d), hang_remedy(b, s->err, remedy));
+        }
 }
 
 static void finding_overlay(struct builder *b, const struct probe_run *run, const struct host *h) {
@@ -306,7 +381,15 @@ static void finding_overlay(struct builder *b, const struct probe_run *run, cons
             take(b, &d), hang_remedy(b, o->err, remedy));
 }
 
-static char *device_remedy(struct builder *b, const char *dev, int e, const char *module, const char *pkg) {
+static char *device_remedy(struct builder *b, const struct host *h, const char *dev, int e, const char *module,
+                           const char *pkg) {
+        /* in a container, the device is the engine's to give */
+        _cleanup_free_ char *start =
+                e == ENOENT || e == EACCES || e == EPERM
+                        ? outer_start(b, h, strcmp(dev, "/dev/fuse") == 0 ? CAPS_OUTER_FUSE : CAPS_OUTER_TUN)
+                        : NULL;
+        if (start)
+                return fmt(b, "%s", start);
         if (e == EACCES)
                 return fmt(b,
                            "sudo chmod 0666 %s (distributions ship it 0666; keep it with a udev rule: "
@@ -339,7 +422,7 @@ static void finding_fuse_tmpfs(struct builder *b, const struct probe_run *run, c
         }
         char *remedy;
         if (dev->err > 0)
-                remedy = device_remedy(b, "/dev/fuse", dev->err, "fuse", "fuse3");
+                remedy = device_remedy(b, h, "/dev/fuse", dev->err, "fuse", "fuse3");
         else if (mnt->err == ST_SKIPPED || dev->err == ST_SKIPPED)
                 remedy = fmt(b, "fix the finding named in the detail first");
         else if (!kernel_at_least(h, 4, 18))
@@ -363,7 +446,7 @@ static void finding_fuse_tmpfs(struct builder *b, const struct probe_run *run, c
                                          "upper dirs on a disk filesystem (ext4, xfs, btrfs)")));
 }
 
-static void finding_net_devices(struct builder *b, const struct probe_run *run) {
+static void finding_net_devices(struct builder *b, const struct probe_run *run, const struct host *h) {
         const struct step_result *open_ = &run->steps[S_TUN_OPEN], *setiff = &run->steps[S_TUN_SETIFF];
         nook_strbuf d = NOOK_STRBUF_INIT;
         nook_strbuf_puts(&d, "open /dev/net/tun read-write in a user namespace: ");
@@ -374,7 +457,7 @@ static void finding_net_devices(struct builder *b, const struct probe_run *run) 
                 nook_strbuf_puts(&d, "; a tap device in a throwaway user+net namespace (TUNSETIFF): ");
                 put_step(&d, setiff);
         }
-        char *remedy = open_->err > 0              ? device_remedy(b, "/dev/net/tun", open_->err, "tun", NULL)
+        char *remedy = open_->err > 0              ? device_remedy(b, h, "/dev/net/tun", open_->err, "tun", NULL)
                        : setiff->err == ST_SKIPPED ? fmt(b, "fix the finding named in the detail first")
                                                    : fmt(b, "see docs/nested.md");
         add(b, "tun", "/dev/net/tun in a user+net namespace", NOOK_FACT_TUN,
@@ -757,6 +840,34 @@ static void put_subid(nook_strbuf *d, const char *file, const struct subid *s) {
                                    s->ranges, s->total, s->first_start, s->first_start + s->first_count - 1);
 }
 
+static char *read_all(const char *path) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        nook_strbuf sb = NOOK_STRBUF_INIT;
+        char buf[4096];
+        size_t n;
+        while (f && sb.len < (4u << 20) && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+                nook_strbuf_putn(&sb, buf, n);
+        return nook_strbuf_steal(&sb);
+}
+
+/* A range no other line of /etc/subuid or /etc/subgid holds (subuid(5): ranges must not
+ * overlap, or two users share file owners). */
+static void put_subid_fix(struct builder *b, nook_strbuf *r, const char *user) {
+        _cleanup_free_ char *su = read_all("/etc/subuid"), *sg = read_all("/etc/subgid");
+        uint64_t start;
+        int e = caps_subid_free_range(su, sg, SUBID_WANT, &start);
+        _cleanup_free_ char *line = e == 0 ? caps_subid_fix(user ? user : "$USER", start, SUBID_WANT) : NULL;
+        if (e == -ENOMEM || (e == 0 && !line))
+                b->oom = true;
+        else if (line)
+                nook_strbuf_puts(r, line);
+        else
+                nook_strbuf_printf(r,
+                                   "no %u ids are free below 2^32 in /etc/subuid and /etc/subgid: ask root to "
+                                   "free a range for %s",
+                                   SUBID_WANT, user ? user : "$USER");
+}
+
 static void finding_subuid(struct builder *b, const struct host *h) {
         struct passwd pw, *res = NULL;
         char buf[16384];
@@ -793,8 +904,7 @@ static void finding_subuid(struct builder *b, const struct host *h) {
         if (!h->uid_map_identity)
                 nook_strbuf_puts(&r, "run nook as the host user, outside this user namespace");
         else if (!ranges)
-                nook_strbuf_printf(&r, "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s",
-                                   user ? user : "$USER");
+                put_subid_fix(b, &r, user);
         if (h->uid_map_identity && (!nu || !ng))
                 nook_strbuf_printf(&r, "%ssudo apt-get install uidmap", r.len ? "; " : "");
         else if (h->uid_map_identity && (!nu_ok || !ng_ok))
@@ -804,181 +914,18 @@ static void finding_subuid(struct builder *b, const struct host *h) {
         nook_strbuf_done(&r);
 }
 
-static const char *fs_name(long magic) {
-        static const struct {
-                uint32_t magic;
-                const char *name;
-        } t[] = {
-                { 0xEF53, "ext4" },      { 0x01021994, "tmpfs" },  { 0x6969, "nfs" },        { 0x794c7630, "overlay" },
-                { 0x58465342, "xfs" },   { 0x9123683E, "btrfs" },  { 0x65735546, "fuse" },   { 0x2fc12fc1, "zfs" },
-                { 0xFF534D42, "cifs" },  { 0xFE534D42, "smb2" },   { 0x0BD00BD0, "lustre" }, { 0x47504653, "gpfs" },
-                { 0x00c36400, "ceph" },  { 0x19830326, "beegfs" }, { 0x01021997, "9p" },     { 0x73717368, "squashfs" },
-                { 0x858458f6, "ramfs" }, { 0xF2F52010, "f2fs" },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(t); i++)
-                if ((uint32_t)magic == t[i].magic)
-                        return t[i].name;
-        return "other";
-}
-
-static bool fs_is_network(const char *fs) {
-        static const char *const net[] = { "nfs", "cifs", "smb2", "lustre", "gpfs", "ceph", "beegfs", "9p" };
-        for (size_t i = 0; i < ELEMENTSOF(net); i++)
-                if (strcmp(fs, net[i]) == 0)
-                        return true;
-        return false;
-}
-
-static const char *path_fs(const char *path) {
-        struct statfs s;
-        return statfs(path, &s) == 0 ? fs_name((long)s.f_type) : "unknown";
-}
-
-struct dir_check {
-        const char *name, *title, *path, *origin, *env;
-        uint64_t fact;
-        bool data;
-};
-
-static void put_fs_note(nook_strbuf *d, const struct dir_check *c, const char *fs) {
-        if (c->data && fs_is_network(fs))
-                nook_strbuf_printf(d,
-                                   "; warning: %s is a network filesystem: SQLite WAL does not work there, so "
-                                   "the journal will use rollback mode; node-local storage is better (e.g. "
-                                   "NOOK_STORAGE=/node-local/scratch)",
-                                   fs);
-}
-
-/* The dir does not exist: nook will create it 0700 if the nearest existing ancestor
- * is writable.  Nothing is created here. */
-static void dir_missing(struct builder *b, const struct dir_check *c) {
-        _cleanup_free_ char *anc = strdup(c->path);
-        if (!anc) {
-                b->oom = true;
-                return;
-        }
-        struct stat st;
-        for (;;) {
-                char *slash = strrchr(anc, '/');
-                if (!slash) {
-                        strcpy(anc, ".");
-                        break;
-                }
-                slash[slash == anc ? 1 : 0] = 0;
-                if (stat(anc, &st) == 0 || strcmp(anc, "/") == 0)
-                        break;
-        }
-        bool dir = stat(anc, &st) == 0 && S_ISDIR(st.st_mode);
-        bool ok = dir && access(anc, W_OK | X_OK) == 0;
-        const char *fs = path_fs(anc);
-        nook_strbuf d = NOOK_STRBUF_INIT;
-        nook_strbuf_printf(&d, "%s (%s) does not exist yet; nearest existing ancestor %s (%s) %s", c->path, c->origin,
-                           anc, fs,
-                           !dir ? "is not a directory"
-                           : ok ? "is writable: nook will create it with mode 0700"
-                                : "is not writable by this user");
-        put_fs_note(&d, c, fs);
-        add(b, c->name, c->title, c->fact, ok, false, take(b, &d),
-            fmt(b, "create it for this user: sudo install -d -m 0700 -o %u -g %u %s; or set %s to a writable place",
-                (unsigned)geteuid(), (unsigned)getegid(), c->path, c->env));
-}
-
-static void finding_dir(struct builder *b, const struct dir_check *c) {
-        struct stat st;
-        if (!c->path) {
-                add(b, c->name, c->title, c->fact, false, false, fmt(b, "no path: %s", c->origin),
-                    fmt(b, "set %s", c->env));
-                return;
-        }
-        if (lstat(c->path, &st) < 0) {
-                if (errno == ENOENT)
-                        dir_missing(b, c);
-                else
-                        add(b, c->name, c->title, c->fact, false, false,
-                            fmt(b, "%s (%s): lstat: %s", c->path, c->origin, caps_errname(errno)),
-                            fmt(b, "check the permissions of the directories above %s", c->path));
-                return;
-        }
-        char target[PATH_MAX] = "";
-        const char *fs = path_fs(c->path);
-        nook_strbuf d = NOOK_STRBUF_INIT;
-        char *remedy = NULL;
-        nook_strbuf_printf(&d, "%s (%s) ", c->path, c->origin);
-        if (S_ISLNK(st.st_mode)) {
-                ssize_t n = readlink(c->path, target, sizeof(target) - 1);
-                target[n > 0 ? n : 0] = 0;
-                nook_strbuf_printf(&d, "is a symlink (to %s): nook refuses a symlinked directory here", target);
-                remedy = fmt(b, "rm %s (nook creates the directory itself, mode 0700), or set %s", c->path, c->env);
-        } else if (!S_ISDIR(st.st_mode)) {
-                nook_strbuf_puts(&d, "exists but is not a directory");
-                remedy = fmt(b, "move %s away, or set %s", c->path, c->env);
-        } else if (st.st_uid != geteuid()) {
-                nook_strbuf_printf(&d, "is owned by uid %u, not by this user (uid %u)", (unsigned)st.st_uid,
-                                   (unsigned)geteuid());
-                remedy = strncmp(c->path, "/tmp/", 5) == 0
-                                 ? fmt(b,
-                                       "another user created %s first: ask root to remove it (sudo rm -rf %s), "
-                                       "or set NOOK_RUNTIME_DIR to a private directory",
-                                       c->path, c->path)
-                                 : fmt(b, "sudo chown %u:%u %s, or set %s", (unsigned)geteuid(), (unsigned)getegid(),
-                                       c->path, c->env);
-        } else if ((st.st_mode & 07777) != 0700) {
-                nook_strbuf_printf(&d, "has mode 0%03o, not 0700%s", (unsigned)(st.st_mode & 07777),
-                                   st.st_mode & 077 ? ": group or others have access" : "");
-                remedy = fmt(b, "chmod 0700 %s", c->path);
-        } else
-                nook_strbuf_printf(&d, "exists: a directory owned by this user (uid %u), mode 0700, on %s",
-                                   (unsigned)st.st_uid, fs);
-        if (!remedy)
-                put_fs_note(&d, c, fs);
-        add(b, c->name, c->title, c->fact, !remedy, false, take(b, &d), remedy);
-}
-
 static void findings_dirs(struct builder *b, const nook_probe_options *opts, const struct host *h) {
-        _cleanup_free_ char *run = NULL, *data = NULL;
-        struct dir_check rc = { "run_dir",
-                                "run directory",
-                                opts ? opts->run_dir : NULL,
-                                "from the options",
-                                "NOOK_RUNTIME_DIR",
-                                NOOK_FACT_RUN_DIR,
-                                false };
-        struct dir_check dc = { "data_dir",
-                                "data directory",
-                                opts ? opts->data_dir : NULL,
-                                "from the options",
-                                "NOOK_STORAGE",
-                                NOOK_FACT_DATA_DIR,
-                                true };
-        if (!rc.path) {
-                const char *n = secure_getenv("NOOK_RUNTIME_DIR"), *x = secure_getenv("XDG_RUNTIME_DIR");
-                int r = n && n[0] == '/'   ? asprintf(&run, "%s", n)
-                        : x && x[0] == '/' ? asprintf(&run, "%s/nook", x)
-                                           : asprintf(&run, "/tmp/nook-%u", h->uid);
-                if (r < 0)
-                        b->oom = true;
-                rc.path = run;
-                rc.origin = n && n[0] == '/'   ? "default: $NOOK_RUNTIME_DIR"
-                            : x && x[0] == '/' ? "default: $XDG_RUNTIME_DIR/nook"
-                                               : "default: /tmp/nook-<uid>";
-        }
-        if (!dc.path) {
-                const char *s = secure_getenv("NOOK_STORAGE"), *x = secure_getenv("XDG_DATA_HOME"),
-                           *home = secure_getenv("HOME");
-                int r = s && s[0] == '/'         ? asprintf(&data, "%s", s)
-                        : x && x[0] == '/'       ? asprintf(&data, "%s/nook", x)
-                        : home && home[0] == '/' ? asprintf(&data, "%s/.local/share/nook", home)
-                                                 : 0;
-                if (r < 0)
-                        b->oom = true;
-                dc.path = data;
-                dc.origin = s && s[0] == '/'         ? "default: $NOOK_STORAGE"
-                            : x && x[0] == '/'       ? "default: $XDG_DATA_HOME/nook"
-                            : home && home[0] == '/' ? "default: ~/.local/share/nook"
-                                                     : "no NOOK_STORAGE, XDG_DATA_HOME or HOME to derive it from";
-        }
-        finding_dir(b, &rc);
-        finding_dir(b, &dc);
+        struct dir_finding df[CAPS_DIR_FINDINGS] = { 0 };
+        if (caps_dir_findings(opts, h->uid, df) < 0)
+                b->oom = true;
+        for (size_t i = 0; i < ELEMENTSOF(df); i++)
+                if (df[i].name)
+                        add(b, df[i].name, df[i].title, df[i].fact, df[i].ok, df[i].required, df[i].detail,
+                            df[i].remedy);
+                else {
+                        free(df[i].detail);
+                        free(df[i].remedy);
+                }
 }
 
 /* ---- nesting ----------------------------------------------------------------------- */
@@ -986,6 +933,18 @@ static void findings_dirs(struct builder *b, const nook_probe_options *opts, con
 static bool finding_ok(const nook_probe *p, const char *name) {
         const nook_probe_finding *f = nook_probe_find(p, name);
         return f && f->ok;
+}
+
+/* Nothing to fix by itself: the flags that give a nested nook the most, in the engine's
+ * own words. */
+static char *nested_remedy(struct builder *b, const struct host *h) {
+        caps_outer o = h->outer == CAPS_OUTER_NONE ? CAPS_OUTER_OTHER : h->outer;
+        _cleanup_free_ char *flags =
+                caps_outer_flags(o, CAPS_OUTER_SECCOMP | CAPS_OUTER_UNMASK | CAPS_OUTER_FUSE | CAPS_OUTER_TUN);
+        return fmt(b,
+                   "nothing to fix by itself; for everything nook can do nested, start the outer container "
+                   "with %s (see docs/nested.md)",
+                   flags ? flags : "");
 }
 
 static void finding_nested(struct builder *b, const struct host *h, const struct mounts *m) {
@@ -1055,9 +1014,7 @@ static void finding_nested(struct builder *b, const struct host *h, const struct
             !h->uid_map_identity
                     ? fmt(b, "run nook directly as the host user rather than inside another user namespace "
                              "(unshare -r, a rootless container); see docs/nested.md")
-                    : fmt(b, "see docs/nested.md: the outer container must allow user namespaces and an unmasked "
-                             "/proc (podman run --security-opt unmask=ALL; docker run --security-opt "
-                             "seccomp=unconfined --security-opt systempaths=unconfined)"));
+                    : nested_remedy(b, h));
 }
 
 /* ---- the probe -------------------------------------------------------------------------- */
@@ -1091,6 +1048,8 @@ static void host_read(struct host *h) {
                 h->uid_map_identity = strcmp(h->uid_map, "0 0 4294967295") == 0;
         } else
                 h->uid_map_identity = true; /* unreadable: nothing to say */
+        h->outer = caps_outer_runtime(access("/run/.containerenv", F_OK) == 0, access("/.dockerenv", F_OK) == 0,
+                                      getenv("container"));
         const char *t = secure_getenv("TMPDIR");
         snprintf(h->tmp_base, sizeof(h->tmp_base), "%s", t && t[0] == '/' ? t : "/tmp");
 }
@@ -1099,6 +1058,11 @@ static const char *const finding_order[] = {
         "userns",
         "max_user_namespaces",
         "mountns",
+        "session_namespaces",
+        "hostname",
+        "devpts",
+        "dev_nodes",
+        "pivot_root",
         "pidns_procfs",
         "netns",
         "overlay_in_userns",
@@ -1121,7 +1085,9 @@ static const char *const finding_order[] = {
         "subuid",
         "nested",
         "run_dir",
+        "run_dir_not_fuse",
         "data_dir",
+        "data_dir_user_xattr",
 };
 
 static size_t order_of(const char *name) {
@@ -1135,6 +1101,8 @@ static int cmp_finding(const void *a, const void *b) {
         size_t x = order_of(((const nook_probe_finding *)a)->name), y = order_of(((const nook_probe_finding *)b)->name);
         return x < y ? -1 : x > y;
 }
+
+static void degraded_reasons(struct builder *b);
 
 static void summarise(struct builder *b, const struct host *h) {
         nook_probe *p = b->p;
@@ -1151,22 +1119,60 @@ static void summarise(struct builder *b, const struct host *h) {
         if (!(p->kernel_release = strdup(h->uts.release)) || !(p->cpu_architecture = strdup(h->uts.machine)))
                 b->oom = true;
         /* A host without user or mount namespaces is unsupported, not degraded. */
-        uint64_t f = p->facts;
         if (n)
                 return;
+        degraded_reasons(b);
+}
+
+/* Every optional finding that fails and takes something from sessions, in one line:
+ * docs/troubleshooting.md's "Breaks" of each.  "nested", "max_user_namespaces" and
+ * "tmpfs_user_xattr" explain other findings and take nothing themselves. */
+static void degraded_reasons(struct builder *b) {
+        static const struct {
+                const char *names; /* space separated: one phrase when any of them fails */
+                const char *why;
+        } weakens[] = {
+                { "pidns_procfs", "a fresh /proc cannot be mounted: the existing /proc is bound instead" },
+                { "netns", "no network namespace: network isolation cannot be delivered" },
+                { "slirp4netns tun", "no userspace network: the default network fails (--network none works)" },
+                { "nftables_in_userns", "no nftables in a user namespace: --egress and allowlists are refused" },
+                { "seccomp",
+                  "seccomp filters unavailable: the default syscall filter of workloads cannot be installed" },
+                { "cgroup_v2 cgroup_delegation cgroup_controllers",
+                  "no delegated cgroup v2 controllers: limits are enforced with rlimits and a watchdog" },
+                { "subuid", "no subordinate id range: file owners from images collapse to one id" },
+                { "kernel_keyring", "no kernel keyring: nook secret cannot keep values (use --secret-source)" },
+                { "pidfd clone3 openat2 close_range mount_setattr",
+                  "missing system calls: slower or weaker fallbacks (see the findings)" },
+                { "data_dir_user_xattr", "the data dir keeps no user xattrs: images cannot be imported" },
+                { "run_dir_not_fuse", "the run dir is on FUSE: sessions depend on that FUSE daemon" },
+        };
+        nook_probe *p = b->p;
+        uint64_t f = p->facts;
         nook_strbuf d = NOOK_STRBUF_INIT;
         const char *sep = "";
         if (!(f & NOOK_FACT_OVERLAY) && !((f & NOOK_FACT_FUSE) && (f & NOOK_FACT_FUSE_OVERLAYFS))) {
                 nook_strbuf_puts(&d, "no overlay driver: kernel overlayfs in a user namespace and fuse-overlayfs "
                                      "both unavailable; the copy driver will be used");
                 sep = "; ";
-        }
-        if (!(f & NOOK_FACT_NETNS)) {
-                nook_strbuf_printf(&d, "%sno network namespace: network isolation cannot be delivered", sep);
+        } else if ((f & NOOK_FACT_SUBUID) && !((f & NOOK_FACT_FUSE) && (f & NOOK_FACT_FUSE_OVERLAYFS))) {
+                nook_strbuf_puts(&d, "no fuse-overlayfs: under the subuid identity, owners from images collapse");
                 sep = "; ";
         }
-        if ((f & NOOK_FACT_PIDNS) && !(f & NOOK_FACT_PROCFS_MOUNT))
-                nook_strbuf_printf(&d, "%sa fresh /proc cannot be mounted: the existing /proc is bound instead", sep);
+        for (size_t i = 0; i < ELEMENTSOF(weakens); i++) {
+                bool failed = false;
+                for (size_t k = 0; k < p->n_findings && !failed; k++) {
+                        const nook_probe_finding *x = &p->findings[k];
+                        size_t len = strlen(x->name);
+                        for (const char *w = weakens[i].names; (w = strstr(w, x->name)); w += len)
+                                if ((w == weakens[i].names || w[-1] == ' ') && (w[len] == 0 || w[len] == ' '))
+                                        failed |= !x->ok;
+                }
+                if (failed) {
+                        nook_strbuf_printf(&d, "%s%s", sep, weakens[i].why);
+                        sep = "; ";
+                }
+        }
         if (d.len)
                 p->degraded_reason = take(b, &d);
         nook_strbuf_done(&d);
@@ -1200,10 +1206,11 @@ int nook_caps_probe(const nook_probe_options *opts, nook_probe **ret, nook_error
                          "(set TMPDIR to a writable directory)",
                          h.tmp_base, caps_errname(run->dir_errno));
         finding_userns(&b, run, &h);
-        finding_mount_pid_net(&b, run);
+        finding_mount_pid_net(&b, run, &h);
+        findings_session(&b, run, &h);
         finding_overlay(&b, run, &h);
         finding_fuse_tmpfs(&b, run, &h);
-        finding_net_devices(&b, run);
+        finding_net_devices(&b, run, &h);
         finding_program(&b, &run->h[H_FUSE_OVERLAYFS], "fuse_overlayfs", "fuse-overlayfs", "fuse-overlayfs",
                         NOOK_FACT_FUSE_OVERLAYFS, &p->fuse_overlayfs_version);
         finding_program(&b, &run->h[H_SLIRP4NETNS], "slirp4netns", "slirp4netns", "slirp4netns (user-mode networking)",

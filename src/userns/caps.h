@@ -40,8 +40,10 @@ typedef enum nook_host_fact {
 } nook_host_fact;
 
 typedef struct nook_probe_options {
-        const char *run_dir;  /* the run dir nook would use (may not exist yet) */
-        const char *data_dir; /* the data dir nook would use (may not exist yet) */
+        const char *run_dir;         /* the run dir nook would use (may not exist yet) */
+        const char *data_dir;        /* the data dir nook would use (may not exist yet) */
+        const char *run_dir_origin;  /* where run_dir came from ("$XDG_RUNTIME_DIR/nook"), or NULL */
+        const char *data_dir_origin; /* where data_dir came from, or NULL */
 } nook_probe_options;
 
 typedef struct nook_probe_finding {
@@ -74,6 +76,39 @@ typedef struct nook_probe {
 int nook_caps_probe(const nook_probe_options *opts, nook_probe **ret, nook_error **err);
 nook_probe *nook_probe_free(nook_probe *p);
 const nook_probe_finding *nook_probe_find(const nook_probe *p, const char *name);
+
+/* ---- fix lines (caps-fix.c) ---- */
+
+#define CAPS_SUBID_MIN 100000u /* useradd(8)'s SUB_UID_MIN */
+
+/* The lowest start >= CAPS_SUBID_MIN of count ids overlapping no line of either text
+ * (/etc/subuid's and /etc/subgid's contents, either may be NULL); -ENOSPC when none
+ * fits below 2^32-1, -ENOMEM. */
+int caps_subid_free_range(const char *subuid_text, const char *subgid_text, uint64_t count, uint64_t *ret_start);
+/* "sudo usermod --add-subuids S-E --add-subgids S-E USER"; NULL on ENOMEM. */
+char *caps_subid_fix(const char *user, uint64_t start, uint64_t count);
+
+/* The container engine nook runs inside, from its markers (/run/.containerenv,
+ * /.dockerenv, container= in the environment, which names it when set). */
+typedef enum caps_outer {
+        CAPS_OUTER_NONE,
+        CAPS_OUTER_PODMAN,
+        CAPS_OUTER_DOCKER,
+        CAPS_OUTER_NOOK,
+        CAPS_OUTER_OTHER,
+} caps_outer;
+caps_outer caps_outer_runtime(bool containerenv, bool dockerenv, const char *container_env);
+
+enum {
+        CAPS_OUTER_SECCOMP = 1u << 0, /* a seccomp (and AppArmor) profile that allows namespaces and mounts */
+        CAPS_OUTER_UNMASK = 1u << 1,  /* an unmasked /proc */
+        CAPS_OUTER_FUSE = 1u << 2,    /* /dev/fuse */
+        CAPS_OUTER_TUN = 1u << 3,     /* /dev/net/tun */
+};
+/* "podman run --security-opt unmask=ALL …" in the engine's own flags (both podman's and
+ * docker's when the engine is unknown); NULL when that engine has no such switch (an
+ * outer nook session has only seccomp=) or on ENOMEM. */
+char *caps_outer_flags(caps_outer o, unsigned want);
 
 static inline void nook_probe_freep(nook_probe **p) {
         nook_probe_free(*p);

@@ -93,7 +93,13 @@ static void test_findings_are_well_formed(void **state) {
                         fail_msg("%s: ok=%d but remedy=%s", f->name, f->ok, f->remedy ? f->remedy : "NULL");
                 if (f->remedy)
                         assert_true(f->remedy[0] != 0);
-                bool must_be_required = strcmp(f->name, "userns") == 0 || strcmp(f->name, "mountns") == 0;
+                /* without any of these every session is refused: the host is unsupported */
+                static const char *const required[] = { "userns",     "mountns", "session_namespaces",
+                                                        "hostname",   "devpts",  "dev_nodes",
+                                                        "pivot_root", "run_dir", "data_dir" };
+                bool must_be_required = false;
+                for (size_t k = 0; k < sizeof(required) / sizeof(required[0]); k++)
+                        must_be_required |= strcmp(f->name, required[k]) == 0;
                 if (f->required != must_be_required)
                         fail_msg("%s: required=%d", f->name, f->required);
                 for (size_t j = 0; j < i; j++)
@@ -104,6 +110,11 @@ static void test_findings_are_well_formed(void **state) {
                 "userns",
                 "max_user_namespaces",
                 "mountns",
+                "session_namespaces",
+                "hostname",
+                "devpts",
+                "dev_nodes",
+                "pivot_root",
                 "pidns_procfs",
                 "netns",
                 "overlay_in_userns",
@@ -126,7 +137,9 @@ static void test_findings_are_well_formed(void **state) {
                 "subuid",
                 "nested",
                 "run_dir",
+                "run_dir_not_fuse",
                 "data_dir",
+                "data_dir_user_xattr",
         };
         for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
                 must_find(p, expected[i]);
@@ -401,6 +414,87 @@ static void test_subuid_detail_stays_in_its_finding(void **state) {
         nook_probe_free(p);
 }
 
+/* ---- fix lines (caps-fix.c) ---- */
+
+static void test_free_subid_range_skips_every_line(void **state) {
+        uint64_t start = 0;
+        /* none: useradd's first range */
+        assert_int_equal(caps_subid_free_range(NULL, NULL, 65536, &start), 0);
+        assert_int_equal(start, 100000);
+        assert_int_equal(caps_subid_free_range("", "", 65536, &start), 0);
+        assert_int_equal(start, 100000);
+        /* the first range taken, in either file; lines out of order; a gap too small */
+        assert_int_equal(
+                caps_subid_free_range("bob:231072:65536\nalice:100000:65536\n", "carol:165536:1000\n", 65536, &start),
+                0);
+        assert_int_equal(start, 296608);
+        /* a gap that fits exactly is used */
+        assert_int_equal(caps_subid_free_range("a:100000:65536\nb:231072:65536\n", NULL, 65536, &start), 0);
+        assert_int_equal(start, 165536);
+        /* a range that starts below 100000 and ends inside the first candidate */
+        assert_int_equal(caps_subid_free_range("a:90000:20000\n", NULL, 65536, &start), 0);
+        assert_int_equal(start, 110000);
+        /* overlapping and nested lines, by name or by uid; comments and junk are skipped */
+        assert_int_equal(caps_subid_free_range("# c\n1000:100000:70000\nx:150000:10\nbad\ny:1:2:3x\nz::5\n",
+                                               "w:169999:2\n", 100, &start),
+                         0);
+        assert_int_equal(start, 170001);
+        /* the subgid file alone */
+        assert_int_equal(caps_subid_free_range(NULL, "g:100000:65536", 65536, &start), 0);
+        assert_int_equal(start, 165536);
+        /* nothing fits below 2^32-1 */
+        start = 7;
+        assert_int_equal(caps_subid_free_range("a:100000:4294850000\n", NULL, 65536, &start), -ENOSPC);
+        assert_int_equal(start, 7);
+}
+
+static void test_subid_fix_line_is_runnable(void **state) {
+        char *s = caps_subid_fix("alice", 296608, 65536);
+        assert_string_equal(s, "sudo usermod --add-subuids 296608-362143 --add-subgids 296608-362143 alice");
+        free(s);
+}
+
+static void test_outer_runtime_from_markers(void **state) {
+        assert_int_equal(caps_outer_runtime(false, false, NULL), CAPS_OUTER_NONE);
+        assert_int_equal(caps_outer_runtime(false, false, ""), CAPS_OUTER_NONE);
+        assert_int_equal(caps_outer_runtime(true, false, NULL), CAPS_OUTER_PODMAN);
+        assert_int_equal(caps_outer_runtime(false, true, NULL), CAPS_OUTER_DOCKER);
+        /* container= names the engine when set: podman sets it, a nook session too */
+        assert_int_equal(caps_outer_runtime(false, true, "podman"), CAPS_OUTER_PODMAN);
+        assert_int_equal(caps_outer_runtime(true, true, "nook"), CAPS_OUTER_NOOK);
+        assert_int_equal(caps_outer_runtime(false, false, "docker"), CAPS_OUTER_DOCKER);
+        assert_int_equal(caps_outer_runtime(false, false, "lxc"), CAPS_OUTER_OTHER);
+        assert_int_equal(caps_outer_runtime(true, false, "oci"), CAPS_OUTER_PODMAN);
+}
+
+static void expect_flags(caps_outer o, unsigned want, const char *expected) {
+        char *s = caps_outer_flags(o, want);
+        if (!expected)
+                assert_null(s);
+        else {
+                assert_non_null(s);
+                assert_string_equal(s, expected);
+        }
+        free(s);
+}
+
+static void test_outer_flags_are_the_engines_own(void **state) {
+        expect_flags(CAPS_OUTER_PODMAN, CAPS_OUTER_UNMASK, "podman run --security-opt unmask=ALL …");
+        expect_flags(CAPS_OUTER_DOCKER, CAPS_OUTER_UNMASK, "docker run --security-opt systempaths=unconfined …");
+        expect_flags(CAPS_OUTER_PODMAN, CAPS_OUTER_SECCOMP | CAPS_OUTER_FUSE,
+                     "podman run --security-opt seccomp=unconfined --device /dev/fuse …");
+        expect_flags(CAPS_OUTER_DOCKER, CAPS_OUTER_SECCOMP | CAPS_OUTER_TUN,
+                     "docker run --security-opt seccomp=unconfined --security-opt apparmor=unconfined --device "
+                     "/dev/net/tun …");
+        /* unknown engine: both, each in its own words */
+        expect_flags(CAPS_OUTER_OTHER, CAPS_OUTER_UNMASK,
+                     "podman run --security-opt unmask=ALL …; or docker run --security-opt systempaths=unconfined …");
+        /* an outer nook session has a seccomp switch and nothing else */
+        expect_flags(CAPS_OUTER_NOOK, CAPS_OUTER_SECCOMP | CAPS_OUTER_UNMASK,
+                     "nook run --security-opt seccomp=unconfined …");
+        expect_flags(CAPS_OUTER_NOOK, CAPS_OUTER_UNMASK | CAPS_OUTER_FUSE, NULL);
+}
+
 int main(void) {
         /* Orphans of the probe would be re-parented to us: waitpid() then sees them too. */
         prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -417,6 +511,10 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_nested_finding_reports_user_namespace, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_subuid_detail_stays_in_its_finding, setup, teardown),
+                cmocka_unit_test(test_free_subid_range_skips_every_line),
+                cmocka_unit_test(test_subid_fix_line_is_runnable),
+                cmocka_unit_test(test_outer_runtime_from_markers),
+                cmocka_unit_test(test_outer_flags_are_the_engines_own),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
