@@ -202,7 +202,7 @@ static int build_prepare(const nook_session *s, const nook_adapter_config *c, co
                 r = nook_msg_add_fd(m, rootfd);
         /* a directory under a writable layer: the driver prepare_rootfs chose; with
          * fuse-overlayfs every owner shows as the session's root, as with a copy */
-        if (r >= 0 && !s->image && s->driver && (r = nook_msg_add_str(m, T_DRIVER, s->driver)) >= 0 &&
+        if (r >= 0 && !s->image && !s->rootfs_rw && s->driver && (r = nook_msg_add_str(m, T_DRIVER, s->driver)) >= 0 &&
             (r = nook_msg_add_str(m, T_FUSE_BIN, nook_fuse_overlayfs_path())) >= 0)
                 r = nook_msg_add_u64(m, T_SQUASH, 1);
         if (r >= 0)

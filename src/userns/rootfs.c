@@ -118,13 +118,16 @@ static bool fuse_usable(void) {
 }
 
 /* The driver of a directory root (sent to the holder, which tries "auto:A,B" in that
- * order) and why.  --rootfs-rw binds the directory itself: no driver. */
+ * order) and why.  --rootfs-rw binds the directory itself: "dir". */
 static int dir_driver(nook_session *s, const char *path, const char *want, nook_error **err) {
         free(s->driver);
         free(s->driver_reason);
         s->driver = s->driver_reason = NULL;
-        if (s->rootfs_rw)
-                return 0;
+        if (s->rootfs_rw) {
+                s->driver = strdup("dir");
+                s->driver_reason = strdup("--rootfs-rw: the directory itself, read-write, with no writable layer");
+                return s->driver && s->driver_reason ? 0 : nook_error_oom(err);
+        }
         owner_scan o;
         bool foreign = foreign_owner(s, path, &o);
         const char *driver;
