@@ -50,7 +50,7 @@ typedef enum nook_tag {
         T_HOSTNAME,    /* str */
         T_ETC_FILE,    /* str: "<path>\0<content>" to bind over /etc/<path> (hosts, resolv.conf, passwd, group) */
         T_MOUNT = 27,  /* group of M_* fields, repeated, in order: one mount of the plan (25, 26 unused) */
-        T_DRIVER,     /* str: root driver: overlay, fuse-overlayfs, copy, auto, auto:A,B; in a reply: the one used */
+        T_DRIVER,     /* str: image root driver "overlay", "fuse-overlayfs", "copy", "auto"; in a reply: the one used */
         T_LAYERS_DIR, /* str: host path of the store's layers dir */
         T_LOWER,      /* str, repeated: a layer's name under T_LAYERS_DIR ("<hex>/diff"), top first */
         T_UPPER,      /* str: host dir holding upper/ and work/ of the writable layer */
