@@ -71,7 +71,7 @@ typedef struct holder {
         bool own_netns;
         bool prepared;      /* pivoted into the session root */
         pid_t fuse_pid;     /* fuse-overlayfs serving the root, or 0 */
-        const char *driver; /* image root driver used, or NULL */
+        const char *driver; /* root driver used (image, or a directory under a writable layer), or NULL */
         char driver_why[512];
         /* S33: the workloads' pid namespace, nested in the session's (workloads.c) */
         int pidns_fd;   /* that namespace, for setns(2) by each monitor; -1 before PREPARE */
@@ -99,11 +99,15 @@ typedef struct holder {
  * On success *notes may hold downgrades taken ("procfs bound from the host: ..."). */
 int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size, hstatus *st);
 
-/* rootfs.c: the image root on the directory fd root (drivers overlay, fuse-overlayfs,
- * copy, or auto: the first that works); *driver gets the one used, why the reasons
- * auto passed others over. */
-int holder_image_root(holder *h, const nook_msg *m, int root, const char **driver, char *why, size_t why_size,
+/* rootfs.c: the root on the directory fd root, the mount point "root" of the session
+ * tmpfs top (drivers overlay, fuse-overlayfs, copy, or auto: the first that works, in
+ * T_DRIVER's order); *driver gets the one used, why the reasons auto passed others over.
+ * An image's layers under its writable layer, or the user's directory src under the
+ * tmpfs's upper/. */
+int holder_image_root(holder *h, const nook_msg *m, int top, int root, const char **driver, char *why, size_t why_size,
                       hstatus *st);
+int holder_dir_root(holder *h, const nook_msg *m, int top, int root, int src, const char **driver, char *why,
+                    size_t why_size, hstatus *st);
 
 /* workloads.c: creates the workloads' pid namespace and its init, which mounts that
  * namespace's procfs on proc_dir (a dir of the new root); *ret_proc_errno is not 0 when

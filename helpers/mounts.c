@@ -175,8 +175,8 @@ static int mount_overlay_root(build *b, bool image, bool rw) {
         if (root < 0)
                 return hfail(st, errno, "opening the root mount point");
         if (image) { /* an image: its layers under the writable layer the client made */
-                int r = holder_image_root(b->h, b->msg, root, &b->h->driver, b->h->driver_why, sizeof(b->h->driver_why),
-                                          st);
+                int r = holder_image_root(b->h, b->msg, top, root, &b->h->driver, b->h->driver_why,
+                                          sizeof(b->h->driver_why), st);
                 if (r < 0)
                         return r;
                 if (b->h->driver_why[0])
@@ -190,24 +190,28 @@ static int mount_overlay_root(build *b, bool image, bool rw) {
                 host_source(b, nook_msg_u64(b->msg, T_ROOTFS_FD, UINT64_MAX), O_DIRECTORY, "the root directory");
         if (src < 0)
                 return src;
-        char from[32];
-        fdpath(from, src);
         if (rw)
                 return bind_root(b, top, root, src, false);
-        /* overlayfs(5): the lower layer by fd; upper and work are relative to our cwd,
-         * the session tmpfs */
-        char data[128];
-        snprintf(data, sizeof(data), "lowerdir=%s,upperdir=upper,workdir=work,userxattr", from);
+        /* the directory under the tmpfs's upper/: overlayfs, or fuse-overlayfs or a
+         * copy when its owners are not mapped here (the client chose, T_DRIVER) */
+        const char *want = nook_msg_str(b->msg, T_DRIVER);
         if (fchdir(top) < 0)
                 return hfail(st, errno, "entering the session tmpfs");
-        if (mount_fd("overlay", root, "overlay", 0, data) < 0) {
-                /* Without overlay in a user namespace (kernel < 5.11, nested, NFS):
-                 * the directory read-only, writes refused.  Reported, not silent. */
-                note(b, "no writable layer (overlayfs in a user namespace failed: %s): the root is read-only",
-                     strerror(errno));
+        if (holder_dir_root(b->h, b->msg, top, root, src, &b->h->driver, b->h->driver_why, sizeof(b->h->driver_why),
+                            st) < 0) {
+                if (want && strncmp(want, "auto", 4) != 0)
+                        return -st->err; /* asked for: that driver or an error */
+                /* Nothing writable works (kernel < 5.11, nested, NFS, no FUSE): the
+                 * directory read-only, writes refused.  Reported, not silent. */
+                note(b, "no writable layer (%s%s%s): the root is read-only", b->h->driver_why,
+                     b->h->driver_why[0] ? "; " : "", st->msg);
+                b->h->driver = "read-only";
+                *st = (hstatus){ 0 };
                 return bind_root(b, top, root, src, true);
         }
-        b->writable = true; /* the overlay's upper, on the session tmpfs */
+        if (b->h->driver_why[0])
+                note(b, "%s", b->h->driver_why);
+        b->writable = true; /* the writable layer is on the session tmpfs */
         b->root_fd = openat(top, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
         return b->root_fd < 0 ? hfail(st, errno, "opening the root") : 0;
 }
@@ -743,7 +747,7 @@ static int pivot(build *b) {
 int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size, hstatus *st) {
         build b = { .h = h, .msg = m, .root_fd = -1, .notes = notes, .notes_size = notes_size, .st = st };
         const char *hostname = nook_msg_str(m, T_HOSTNAME);
-        bool image = nook_msg_has(m, T_DRIVER);
+        bool image = nook_msg_has(m, T_LAYERS_DIR);
         if (!image && !nook_msg_has(m, T_ROOTFS_FD))
                 return hfail(st, EINVAL, "no root directory given");
         int r = mount_overlay_root(&b, image, nook_msg_u64(m, T_ROOTFS_RW, 0) == 1);

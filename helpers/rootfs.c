@@ -1,6 +1,7 @@
-/* nook-holder — the image root of prepare_environment: kernel overlayfs over the
- * store's layer dirs (userxattr), fuse-overlayfs started here in its own mount
- * namespace and mounted through a /dev/fuse fd we open, or a private merged copy. */
+/* nook-holder — the root of prepare_environment under a writable layer: kernel
+ * overlayfs over the store's layer dirs or the user's directory (userxattr),
+ * fuse-overlayfs started here in its own mount namespace and mounted through a
+ * /dev/fuse fd we open, or a private merged copy. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -34,10 +36,22 @@ static size_t put_escaped(char *out, size_t n, size_t size, const char *s) {
         return n;
 }
 
+/* What lies under the writable layer: the store's layers of an image (T_LOWER names
+ * under the layers dir, our cwd), or the user's directory, by our fd of it (S31). */
+typedef struct root_lower {
+        const nook_msg *m;
+        int layers; /* an image: the store's layers dir; -1 for a directory */
+        int dir;    /* a directory root: its fd; -1 for an image */
+} root_lower;
+
 /* "lowerdir=A:B:C" relative to the layers dir (our cwd while mounting: shorter than
- * absolute paths, so more layers fit in the one page mount(2) takes). */
-static int lower_option(const nook_msg *m, char *out, size_t size) {
+ * absolute paths, so more layers fit in the one page mount(2) takes); a directory root
+ * is its fd, which fuse-overlayfs inherits. */
+static int lower_option(const root_lower *lo, char *out, size_t size) {
+        const nook_msg *m = lo->m;
         size_t n = (size_t)snprintf(out, size, "lowerdir=");
+        if (lo->dir >= 0)
+                return (int)(n + (size_t)snprintf(out + n, size - n, "/proc/self/fd/%d", lo->dir));
         size_t off = 0, count = 0;
         uint16_t tag;
         const void *d;
@@ -124,21 +138,23 @@ static int mount_overlay_layers(const nook_msg *m, const upper_dirs *u, int root
         return 0;
 }
 
-static int mount_kernel_overlay(const nook_msg *m, const upper_dirs *u, int root, hstatus *st) {
+static int mount_kernel_overlay(const root_lower *lo, const upper_dirs *u, int root, hstatus *st) {
         char data[4096];
-        int n = lower_option(m, data, sizeof(data));
+        int n = lower_option(lo, data, sizeof(data));
         if (n >= 0)
                 n = upper_options(u, true, data, (size_t)n, sizeof(data));
         if (n == -E2BIG)
-                return mount_overlay_layers(m, u, root, st);
+                return mount_overlay_layers(lo->m, u, root, st);
         if (n < 0)
                 return hfail(st, -n, "the image names no layer");
         size_t k = (size_t)n;
         snprintf(data + k, sizeof(data) - k, ",userxattr");
         char p[32];
         snprintf(p, sizeof(p), "/proc/self/fd/%d", root);
-        if (mount("overlay", p, "overlay", MS_NOSUID | MS_NODEV, data) < 0)
-                return hfail(st, errno, "mounting overlayfs over the image's layers");
+        /* a directory root keeps its setuid files and devices, as it always did */
+        if (mount("overlay", p, "overlay", lo->dir >= 0 ? 0 : MS_NOSUID | MS_NODEV, data) < 0)
+                return hfail(st, errno, "mounting overlayfs over %s",
+                             lo->dir >= 0 ? "the root directory" : "the image's layers");
         return 0;
 }
 
@@ -177,10 +193,10 @@ static void drop_dac_effective(void) {
         (void)syscall(SYS_capset, &hdr, data);
 }
 
-_Noreturn static void fuse_child(holder *h, const nook_msg *m, const upper_dirs *u, int fuse_fd, int exe, int layers,
+_Noreturn static void fuse_child(holder *h, const root_lower *lo, const upper_dirs *u, int fuse_fd, int exe,
                                  bool squash) {
         char opts[65536], fdarg[32]; /* an argument, not mount(2)'s page: 127 layers fit */
-        int n = lower_option(m, opts, sizeof(opts));
+        int n = lower_option(lo, opts, sizeof(opts));
         if (n >= 0)
                 n = upper_options(u, false, opts, (size_t)n, sizeof(opts));
         if (n < 0)
@@ -193,7 +209,8 @@ _Noreturn static void fuse_child(holder *h, const nook_msg *m, const upper_dirs 
                 snprintf(opts + n, sizeof(opts) - (size_t)n, ",squash_to_uid=%u,squash_to_gid=%u", (unsigned)getuid(),
                          (unsigned)getgid());
         /* its own mount namespace: pivot_root in ours must not move its root or cwd */
-        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || fchdir(layers) < 0)
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            (lo->layers >= 0 && fchdir(lo->layers) < 0) || (lo->dir >= 0 && fcntl(lo->dir, F_SETFD, 0) < 0))
                 _exit(126);
         int log = openat(h->session_fd, "fuse-overlayfs.log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
                          0600);
@@ -212,7 +229,8 @@ _Noreturn static void fuse_child(holder *h, const nook_msg *m, const upper_dirs 
         _exit(127);
 }
 
-static int mount_fuse_overlayfs(holder *h, const nook_msg *m, const upper_dirs *u, int root, int layers, hstatus *st) {
+static int mount_fuse_overlayfs(holder *h, const root_lower *lo, const upper_dirs *u, int root, hstatus *st) {
+        const nook_msg *m = lo->m;
         const char *bin = nook_msg_str(m, T_FUSE_BIN);
         if (!bin)
                 return hfail(st, ENOENT, "fuse-overlayfs is not installed");
@@ -235,7 +253,7 @@ static int mount_fuse_overlayfs(holder *h, const nook_msg *m, const upper_dirs *
         if (pid < 0)
                 return hfail(st, errno, "starting fuse-overlayfs");
         if (pid == 0)
-                fuse_child(h, m, u, fuse, exe, layers, nook_msg_u64(m, T_SQUASH, 0) == 1);
+                fuse_child(h, lo, u, fuse, exe, nook_msg_u64(m, T_SQUASH, 0) == 1);
         h->fuse_pid = pid;
         /* only the daemon holds /dev/fuse now: when it dies the connection aborts and
          * every access fails with ENOTCONN instead of hanging */
@@ -244,7 +262,9 @@ static int mount_fuse_overlayfs(holder *h, const nook_msg *m, const upper_dirs *
 
 /* ---- copy: the layers merged into a private directory ---- */
 
-static int copy_tree(int src, int dst);
+/* skipped: NULL copies all or fails; else (a directory of someone else's) what we may
+ * not read is left out and counted, as overlayfs would refuse it too. */
+static int copy_tree(int src, int dst, unsigned *skipped);
 
 /* What a whiteout or an opaque directory of an upper layer hides goes, subdirectories
  * included; never following a symlink (the tree is the image's, inside our tmpfs). */
@@ -272,7 +292,14 @@ static void empty_dir(int fd) {
                 closedir(d);
 }
 
-static int copy_entry(int src, int dst, const char *name) {
+static bool skip_unreadable(unsigned *skipped, int fd) {
+        if (fd >= 0 || !skipped || errno != EACCES)
+                return false;
+        (*skipped)++;
+        return true;
+}
+
+static int copy_entry(int src, int dst, const char *name, unsigned *skipped) {
         struct stat s;
         if (fstatat(src, name, &s, AT_SYMLINK_NOFOLLOW) < 0)
                 return -errno;
@@ -291,12 +318,14 @@ static int copy_entry(int src, int dst, const char *name) {
                         return -errno;
                 _cleanup_close_ int sfd = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 _cleanup_close_ int dfd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (dfd >= 0 && skip_unreadable(skipped, sfd)) /* an empty directory in its place */
+                        return fchmod(dfd, s.st_mode & 07777) < 0 ? -errno : 0;
                 if (sfd < 0 || dfd < 0)
                         return -errno;
                 char v[4];
-                if (fgetxattr(sfd, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y')
+                if (!skipped && fgetxattr(sfd, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y')
                         empty_dir(dfd);
-                int r = copy_tree(sfd, dfd);
+                int r = copy_tree(sfd, dfd, skipped);
                 if (r < 0)
                         return r;
                 return fchmod(dfd, s.st_mode & 07777) < 0 ? -errno : 0;
@@ -314,6 +343,8 @@ static int copy_entry(int src, int dst, const char *name) {
         if (!S_ISREG(s.st_mode))
                 return 0;
         _cleanup_close_ int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (skip_unreadable(skipped, in))
+                return 0;
         _cleanup_close_ int out = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (in < 0 || out < 0)
                 return -errno;
@@ -330,33 +361,51 @@ static int copy_entry(int src, int dst, const char *name) {
         return fchmod(out, s.st_mode & 07777) < 0 ? -errno : 0;
 }
 
-static int copy_tree(int src, int dst) {
+static int copy_tree(int src, int dst, unsigned *skipped) {
         DIR *d = fdopendir(openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!d)
                 return -errno;
         int r = 0;
         for (struct dirent *e; r == 0 && (e = readdir(d));)
                 if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-                        r = copy_entry(src, dst, e->d_name);
+                        r = copy_entry(src, dst, e->d_name, skipped);
         closedir(d);
         return r;
 }
 
-static int copy_layers(const nook_msg *m, int layers, int root, hstatus *st) {
-        const char *lower[512];
-        size_t n = 0, off = 0;
-        uint16_t tag;
-        const void *d;
-        uint32_t len;
-        while (nook_msg_next(m, &off, &tag, &d, &len) && n < ELEMENTSOF(lower))
-                if (tag == T_LOWER && len && ((const char *)d)[len - 1] == 0)
-                        lower[n++] = d;
+static int copy_layers(const root_lower *lo, int root, char *why, size_t why_size, hstatus *st) {
         _cleanup_close_ int dst = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        for (size_t i = n; i-- > 0;) { /* bottom first */
-                _cleanup_close_ int src = openat(layers, lower[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                int r = src < 0 ? -errno : copy_tree(src, dst);
-                if (r < 0)
-                        return hfail(st, -r, "copying layer %zu of the image", n - i);
+        if (dst < 0)
+                return hfail(st, errno, "opening the root mount point");
+        if (lo->dir >= 0) {
+                unsigned skipped = 0;
+                int r = copy_tree(lo->dir, dst, &skipped);
+                if (r < 0) {
+                        empty_dir(dst); /* the next way must not find half a copy */
+                        return hfail(st, -r, "copying the root directory");
+                }
+                if (skipped)
+                        snprintf(why + strlen(why), why_size - strlen(why),
+                                 "%s%u entries of the root directory that you may not read are left out of the copy",
+                                 why[0] ? "; " : "", skipped);
+        } else {
+                const char *lower[512];
+                size_t n = 0, off = 0;
+                uint16_t tag;
+                const void *d;
+                uint32_t len;
+                while (nook_msg_next(lo->m, &off, &tag, &d, &len) && n < ELEMENTSOF(lower))
+                        if (tag == T_LOWER && len && ((const char *)d)[len - 1] == 0)
+                                lower[n++] = d;
+                for (size_t i = n; i-- > 0;) { /* bottom first */
+                        _cleanup_close_ int src =
+                                openat(lo->layers, lower[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        int r = src < 0 ? -errno : copy_tree(src, dst, NULL);
+                        if (r < 0) {
+                                empty_dir(dst);
+                                return hfail(st, -r, "copying layer %zu of the image", n - i);
+                        }
+                }
         }
         /* pivot_root(2) wants a mount point */
         char p[32];
@@ -364,43 +413,111 @@ static int copy_layers(const nook_msg *m, int layers, int root, hstatus *st) {
         return mount(p, p, NULL, MS_BIND, NULL) < 0 ? hfail(st, errno, "binding the copied root") : 0;
 }
 
-/* fuse-overlayfs answered FUSE's INIT and a lookup of its root: it serves.  A daemon
- * that dies at start leaves ENOTCONN here, and the mount is taken away again. */
-static int fuse_serving(holder *h, int root, hstatus *st) {
-        char p[32];
-        snprintf(p, sizeof(p), "/proc/self/fd/%d", root);
-        _cleanup_close_ int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/* fuse-overlayfs answered FUSE's INIT, a getattr and a readdir of its root: it serves.
+ * The root is reached by name from top: an fd of the mount point taken before the mount
+ * (root) names the directory under it, and /proc/self/fd/N jumps to that, crossing no
+ * mount (path_openat, nd_jump_link).  A daemon that dies at start leaves ENOTCONN here;
+ * its mount is taken away and the daemon reaped, so that it is not reported as the
+ * session's root dying later. */
+static int fuse_serving(holder *h, int top, hstatus *st) {
+        _cleanup_close_ int fd = openat(top, "root", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int e = fd < 0 ? errno : 0;
         struct stat s;
-        if (fd >= 0 && fstat(fd, &s) == 0)
+        if (!e && fstat(fd, &s) < 0)
+                e = errno;
+        DIR *d = e ? NULL : fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        if (!e && !d)
+                e = errno;
+        errno = 0;
+        if (d && !readdir(d)) /* "." at least: NULL is a failure */
+                e = errno ? errno : EIO;
+        if (d)
+                closedir(d);
+        if (!e)
                 return 0;
-        int e = errno;
+        char p[48], died[48] = "";
+        snprintf(p, sizeof(p), "/proc/self/fd/%d/root", top);
         (void)umount2(p, MNT_DETACH);
-        if (h->fuse_pid > 0)
-                kill(h->fuse_pid, SIGKILL);
-        return hfail(st, e, "fuse-overlayfs did not serve the root (see fuse-overlayfs.log in the session dir)");
+        int status;
+        if (h->fuse_pid > 0 && kill(h->fuse_pid, SIGKILL) == 0 && waitpid(h->fuse_pid, &status, 0) == h->fuse_pid &&
+            WIFEXITED(status))
+                snprintf(died, sizeof(died), ", it exited with status %d", WEXITSTATUS(status));
+        h->fuse_pid = 0;
+        return hfail(st, e,
+                     "fuse-overlayfs did not serve the root%s (its output: fuse-overlayfs.log in the session dir)",
+                     died);
 }
 
-static int try_driver(holder *h, const nook_msg *m, const upper_dirs *u, const char *d, int root, int layers,
-                      hstatus *st) {
+static int try_driver(holder *h, const root_lower *lo, const upper_dirs *u, const char *d, int top, int root, char *why,
+                      size_t why_size, hstatus *st) {
         if (!strcmp(d, "overlay"))
-                return mount_kernel_overlay(m, u, root, st);
+                return mount_kernel_overlay(lo, u, root, st);
         if (!strcmp(d, "fuse-overlayfs")) {
-                int r = mount_fuse_overlayfs(h, m, u, root, layers, st);
-                return r < 0 ? r : fuse_serving(h, root, st);
+                int r = mount_fuse_overlayfs(h, lo, u, root, st);
+                return r < 0 ? r : fuse_serving(h, top, st);
         }
-        return copy_layers(m, layers, root, st);
+        return copy_layers(lo, root, why, why_size, st);
 }
 
-/* Builds the image root on the directory fd root (a mount point on the session
- * tmpfs); *driver gets the driver used.  "auto" tries overlay, then fuse-overlayfs,
- * then copy; "auto:fuse-overlayfs" (exact owners wanted) fuse-overlayfs first; the
+/* The drivers to try for want: "auto" is overlay, fuse-overlayfs, copy; "auto:A,B,…"
+ * exactly A, B, …; "auto:A" A first, then the others in auto's order; anything else
+ * that one driver alone (asked for: never another). */
+static size_t driver_order(const char *want, const char *order[4]) {
+        static const char *const all[] = { "overlay", "fuse-overlayfs", "copy" };
+        size_t n = 0;
+        if (strncmp(want, "auto", 4) != 0 || (want[4] && want[4] != ':')) {
+                order[n++] = want;
+                return n;
+        }
+        const char *list = want[4] ? want + 5 : "";
+        for (const char *c = list; *c && n < 3;) {
+                size_t len = strcspn(c, ",");
+                for (size_t i = 0; i < ELEMENTSOF(all); i++)
+                        if (strlen(all[i]) == len && !strncmp(c, all[i], len))
+                                order[n++] = all[i];
+                c += len + (c[len] == ',');
+        }
+        if (!strchr(list, ','))
+                for (size_t i = 0; i < ELEMENTSOF(all); i++)
+                        if (!(n && order[0] == all[i]))
+                                order[n++] = all[i];
+        return n;
+}
+
+/* Builds the root on the directory fd root (the mount point "root" of the session
+ * tmpfs at top) from lo under the writable layer u; *driver gets the driver used, the
  * reasons a driver was passed over go to why. */
-int holder_image_root(holder *h, const nook_msg *m, int root, const char **driver, char *why, size_t why_size,
+static int build_root(holder *h, const root_lower *lo, const upper_dirs *u, int top, int root, const char **driver,
+                      char *why, size_t why_size, hstatus *st) {
+        const char *want = nook_msg_str(lo->m, T_DRIVER);
+        const char *order[4];
+        size_t n = driver_order(want ? want : "auto", order);
+        why[0] = 0;
+        int r = -1;
+        for (size_t i = 0; r < 0 && i < n; i++) {
+                if (i > 0)
+                        snprintf(why + strlen(why), why_size - strlen(why), "%s%s failed here (%s)", why[0] ? "; " : "",
+                                 order[i - 1], st->msg);
+                *driver = order[i];
+                r = try_driver(h, lo, u, order[i], top, root, why, why_size, st);
+        }
+        if (r < 0 && n == 1 && strncmp(want, "auto", 4) != 0) /* asked for: never another */
+                snprintf(st->msg + strlen(st->msg), sizeof(st->msg) - strlen(st->msg),
+                         " (--rootfs-driver %s was asked for: 'nook caps' tells what this host lacks; "
+                         "--rootfs-driver auto passes over a driver that fails)",
+                         want);
+        if (r >= 0 && !strcmp(*driver, "copy"))
+                snprintf(why + strlen(why), why_size - strlen(why),
+                         "%sdegraded: the root is a private copy of the %s (slower start, more memory)",
+                         why[0] ? "; " : "", lo->dir >= 0 ? "directory" : "image");
+        return r < 0 ? r : 0;
+}
+
+int holder_image_root(holder *h, const nook_msg *m, int top, int root, const char **driver, char *why, size_t why_size,
                       hstatus *st) {
-        const char *want = nook_msg_str(m, T_DRIVER);
         const char *dir = nook_msg_str(m, T_LAYERS_DIR);
         const char *upper = nook_msg_str(m, T_UPPER);
-        if (!want || !dir || !upper || upper[0] != '/')
+        if (!nook_msg_has(m, T_DRIVER) || !dir || !upper || upper[0] != '/')
                 return hfail(st, EINVAL, "an image root needs its layers and its writable layer");
         _cleanup_close_ int layers = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (layers < 0 || fchdir(layers) < 0)
@@ -408,24 +525,18 @@ int holder_image_root(holder *h, const nook_msg *m, int root, const char **drive
         _cleanup_(upper_close) upper_dirs u = { .up = -1, .work = -1 };
         if (upper_open(m, &u, st) < 0)
                 return -st->err;
-        static const char *const plain[] = { "overlay", "fuse-overlayfs", "copy", NULL };
-        static const char *const fuse_first[] = { "fuse-overlayfs", "overlay", "copy", NULL };
-        const char *one[] = { want, NULL };
-        const char *const *order = !strcmp(want, "auto")                  ? plain
-                                   : !strcmp(want, "auto:fuse-overlayfs") ? fuse_first
-                                                                          : one;
-        why[0] = 0;
-        int r = -1;
-        for (size_t i = 0; r < 0 && order[i]; i++) {
-                if (i > 0)
-                        snprintf(why + strlen(why), why_size - strlen(why), "%s%s failed here (%s)", why[0] ? "; " : "",
-                                 order[i - 1], st->msg);
-                *driver = order[i];
-                r = try_driver(h, m, &u, order[i], root, layers, st);
-        }
-        if (r >= 0 && !strcmp(*driver, "copy"))
-                snprintf(why + strlen(why), why_size - strlen(why),
-                         "%sdegraded: the root is a private copy of the image (slower start, more memory)",
-                         why[0] ? "; " : "");
-        return r < 0 ? r : 0;
+        root_lower lo = { .m = m, .layers = layers, .dir = -1 };
+        return build_root(h, &lo, &u, top, root, driver, why, why_size, st);
+}
+
+int holder_dir_root(holder *h, const nook_msg *m, int top, int root, int src, const char **driver, char *why,
+                    size_t why_size, hstatus *st) {
+        _cleanup_(upper_close) upper_dirs u = { .up = -1, .work = -1 };
+        u.up = openat(top, "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        u.work = openat(top, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int r = u.up < 0 || u.work < 0 ? -errno : nook_fd_path(top, u.path, sizeof(u.path));
+        if (r < 0)
+                return hfail(st, -r, "opening the writable layer's upper/ and work/");
+        root_lower lo = { .m = m, .layers = -1, .dir = src };
+        return build_root(h, &lo, &u, top, root, driver, why, why_size, st);
 }

@@ -294,8 +294,11 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
                                                                              : "the one mapped id",
                                r->identity && !strcmp(r->identity, "subuid") ? "--rootfs-driver fuse-overlayfs"
                                                                              : "--userns subuid with a subuid range");
-        } else
+        } else {
                 printf("%-13s %s\n", "Rootfs:", r->rootfs ? r->rootfs : "-");
+                if (r->driver) /* under a writable layer (not --rootfs-rw): which driver, why */
+                        printf("%-13s %s (%s)\n", "Driver:", r->driver, r->driver_reason ? r->driver_reason : "");
+        }
         printf("%-13s %s\n", "Network:", r->network ? r->network : "-");
         printf("%-13s %s\n", "Hostname:", r->hostname ? r->hostname : "-");
         if (r->holder_pid > 0)

@@ -558,9 +558,9 @@ static const char *generated_alias(const cli_session_opts *s, const char *name) 
 int cli_root_check(const cli_session_opts *s, const char *verb) {
         if (s->image && s->rootfs_rw)
                 return cli_usage_error(verb, "--rootfs-rw goes with --rootfs DIR, not with an image");
-        if (s->rootfs && s->driver)
-                return cli_usage_error(verb, "--rootfs-driver goes with an IMAGE; --rootfs DIR is always "
-                                             "mounted as it is (driver dir)");
+        if (s->rootfs_rw && s->driver)
+                return cli_usage_error(verb, "--rootfs-driver and --rootfs-rw contradict each other: --rootfs-rw "
+                                             "binds DIR itself, with no writable layer to drive; choose one");
         if (s->rootfs && s->upper)
                 return cli_usage_error(verb, "--keep-upper goes with an IMAGE; with --rootfs DIR use "
                                              "--rootfs-rw to keep writes in DIR");

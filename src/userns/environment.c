@@ -200,6 +200,11 @@ static int build_prepare(const nook_session *s, const nook_adapter_config *c, co
         int r = s->image ? 0 : nook_msg_add_str(m, T_ROOTFS, s->rootfs);
         if (r >= 0 && !s->image && (r = nook_msg_add_u64(m, T_ROOTFS_FD, m->n_fds)) >= 0)
                 r = nook_msg_add_fd(m, rootfd);
+        /* a directory under a writable layer: the driver prepare_rootfs chose; with
+         * fuse-overlayfs every owner shows as the session's root, as with a copy */
+        if (r >= 0 && !s->image && !s->rootfs_rw && s->driver && (r = nook_msg_add_str(m, T_DRIVER, s->driver)) >= 0 &&
+            (r = nook_msg_add_str(m, T_FUSE_BIN, nook_fuse_overlayfs_path())) >= 0)
+                r = nook_msg_add_u64(m, T_SQUASH, 1);
         if (r >= 0)
                 r = nook_msg_add_u64(m, T_ROOTFS_RW, s->rootfs_rw);
         if (r >= 0)
@@ -319,7 +324,9 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                                     : !strcmp(s->driver, "auto")      ? "overlay"
                                     : !strncmp(s->driver, "auto:", 5) ? s->driver + 5
                                                                       : s->driver;
-                bool fell_back = used && first && strcmp(used, first) != 0;
+                bool fell_back = used && first &&
+                                 (strncmp(used, first, strlen(used)) != 0 ||
+                                  (first[strlen(used)] && first[strlen(used)] != ','));
                 if (r >= 0 && used && (!s->driver || strcmp(used, s->driver) != 0)) {
                         free(s->driver);
                         s->driver = strdup(used);

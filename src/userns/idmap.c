@@ -154,3 +154,25 @@ int nook_idmap_write(pid_t child, int identity, uid_t uid, gid_t gid, uint32_t *
                 return nook_error_sys(err, -r, "writing gid_map");
         return 0;
 }
+
+void nook_idmap_host_ids(int identity, uid_t uid, gid_t gid, nook_host_ids *ret) {
+        *ret = (nook_host_ids){ .uid = uid, .gid = gid };
+        if (identity != NOOK_IDENTITY_SUBUID)
+                return;
+        _cleanup_free_ char *name = user_name(uid);
+        subid u, g;
+        if (subid_range("/etc/subuid", name, uid, &u)) { /* as nook_idmap_write maps it */
+                ret->uid_start = u.start;
+                ret->uid_count = u.count > 65535 ? 65535 : u.count;
+        }
+        if (subid_range("/etc/subgid", name, gid, &g)) {
+                ret->gid_start = g.start;
+                ret->gid_count = g.count > 65535 ? 65535 : g.count;
+        }
+}
+
+bool nook_idmap_host_mapped(const nook_host_ids *ids, uid_t owner, gid_t group) {
+        bool u = owner == ids->uid || (owner >= ids->uid_start && owner - ids->uid_start < ids->uid_count);
+        bool g = group == ids->gid || (group >= ids->gid_start && group - ids->gid_start < ids->gid_count);
+        return u && g;
+}

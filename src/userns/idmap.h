@@ -15,4 +15,16 @@ int nook_idmap_write(pid_t child, int identity, uid_t uid, gid_t gid, uint32_t *
 /* Resolves "auto" to subuid (ranges and newuidmap present) or root. */
 int nook_identity_resolve(int requested, uid_t uid, int *ret, nook_error **err);
 
+/* The host ids a session of an identity maps: the caller's own, and under subuid its
+ * first /etc/subuid and /etc/subgid ranges (as nook_idmap_write maps them). */
+typedef struct nook_host_ids {
+        uid_t uid;
+        gid_t gid;
+        unsigned long uid_start, uid_count, gid_start, gid_count;
+} nook_host_ids;
+void nook_idmap_host_ids(int identity, uid_t uid, gid_t gid, nook_host_ids *ret);
+/* A file of host owner:group shows as itself in the session (kernel overlayfs can copy
+ * it up); one that does not shows as the overflow id, and a copy-up fails (EOVERFLOW). */
+bool nook_idmap_host_mapped(const nook_host_ids *ids, uid_t owner, gid_t group);
+
 #endif

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "userns/idmap.h"
 #include "userns/image.h"
 #include "userns/mounts.h"
 #include "userns/session.h"
@@ -58,6 +60,118 @@ static int unknown_root(int r, const char *ref, nook_error **err) {
         return r;
 }
 
+/* Looking for an entry of a directory root whose owner the session does not map. */
+typedef struct owner_scan {
+        nook_host_ids ids;
+        unsigned budget; /* entries still to look at */
+        char path[1024]; /* the first one found, below the root */
+        uid_t uid;
+        gid_t gid;
+} owner_scan;
+
+static bool scan_dir(owner_scan *o, int fd, const char *prefix, int depth) {
+        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!d) {
+                if (dfd >= 0)
+                        close(dfd);
+                return false;
+        }
+        bool found = false;
+        for (struct dirent *e; !found && o->budget && (e = readdir(d));) {
+                struct stat st;
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+                    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                o->budget--;
+                char p[1024];
+                snprintf(p, sizeof(p), "%.700s/%s", prefix, e->d_name);
+                if (!nook_idmap_host_mapped(&o->ids, st.st_uid, st.st_gid)) {
+                        snprintf(o->path, sizeof(o->path), "%s", p);
+                        o->uid = st.st_uid;
+                        o->gid = st.st_gid;
+                        found = true;
+                } else if (depth > 0 && S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int sub =
+                                openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        found = sub >= 0 && scan_dir(o, sub, p, depth - 1);
+                }
+        }
+        closedir(d);
+        return found;
+}
+
+/* Kernel overlayfs copies a file up under its owner, which must be mapped in the
+ * session's user namespace (fs/overlayfs/copy_up.c: ovl_set_attr, chown fails with
+ * EOVERFLOW otherwise).  A root unpacked by root, or another user's, is full of such
+ * files; one that is yours may hold a few.  The top levels first, then a bounded walk:
+ * a big tree is not read whole to start a session. */
+static bool foreign_owner(const nook_session *s, const char *path, owner_scan *o) {
+        *o = (owner_scan){ .budget = 4096 };
+        nook_idmap_host_ids(s->identity, s->uid, s->gid, &o->ids);
+        _cleanup_close_ int root = nook_host_open(path, O_DIRECTORY);
+        return root >= 0 && (scan_dir(o, root, "", 0) || scan_dir(o, root, "", 3));
+}
+
+static bool fuse_usable(void) {
+        return access(nook_fuse_overlayfs_path(), X_OK) == 0 && access("/dev/fuse", R_OK | W_OK) == 0;
+}
+
+/* The driver of a directory root (sent to the holder, which tries "auto:A,B" in that
+ * order) and why.  --rootfs-rw binds the directory itself: "dir". */
+static int dir_driver(nook_session *s, const char *path, const char *want, nook_error **err) {
+        free(s->driver);
+        free(s->driver_reason);
+        s->driver = s->driver_reason = NULL;
+        if (s->rootfs_rw) {
+                s->driver = strdup("dir");
+                s->driver_reason = strdup("--rootfs-rw: the directory itself, read-write, with no writable layer");
+                return s->driver && s->driver_reason ? 0 : nook_error_oom(err);
+        }
+        owner_scan o;
+        bool foreign = foreign_owner(s, path, &o);
+        const char *driver;
+        char why[512];
+        if (want && strcmp(want, "auto") != 0) {
+                driver = want;
+                if (foreign && !strcmp(want, "overlay"))
+                        snprintf(why, sizeof(why),
+                                 "asked for; %.300s is owned by %u:%u, not mapped in this session: writing it fails "
+                                 "(EOVERFLOW)",
+                                 o.path, (unsigned)o.uid, (unsigned)o.gid);
+                else
+                        snprintf(why, sizeof(why), "asked for%s",
+                                 strcmp(want, "overlay") ? "; owners show as root" : "");
+        } else if (foreign) {
+                bool fuse = fuse_usable();
+                driver = fuse ? "auto:fuse-overlayfs,copy" : "auto:copy";
+                snprintf(why, sizeof(why),
+                         "%.300s is owned by %u:%u, not mapped in this session: kernel overlayfs could not copy it up "
+                         "(EOVERFLOW); %s",
+                         o.path, (unsigned)o.uid, (unsigned)o.gid,
+                         fuse ? "fuse-overlayfs can, every owner shows as root"
+                              : "fuse-overlayfs or /dev/fuse is unusable here: a private copy of the directory");
+        } else {
+                driver = "auto";
+                snprintf(why, sizeof(why),
+                         "the directory's owners are mapped in this session: kernel overlayfs, the "
+                         "fastest");
+        }
+        s->driver = strdup(driver);
+        s->driver_reason = strdup(why);
+        return s->driver && s->driver_reason ? 0 : nook_error_oom(err);
+}
+
+static bool driver_known(const char *want) {
+        return !want || !strcmp(want, "auto") || !strcmp(want, "overlay") || !strcmp(want, "fuse-overlayfs") ||
+               !strcmp(want, "copy");
+}
+
+static int unknown_driver(const char *want, nook_error **err) {
+        return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "/nook/driver",
+                                "unknown rootfs driver '%.64s' (auto, overlay, fuse-overlayfs, copy)", want);
+}
+
 static int dir_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_rootfs_req *req, const char *path,
                     nook_error **err) {
         int e = check_root_dir(req->rootfs.rootfs_ref, path, err);
@@ -66,10 +180,18 @@ static int dir_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_root
         if (s->prepared && (!s->rootfs || strcmp(s->rootfs, path) != 0))
                 return nook_error_set(err, NOOK_ERROR_INVALID_STATE_TRANSITION, NOOK_RETRY_NOT_RETRYABLE, EBUSY,
                                       "prepare_rootfs: the session already runs on another root");
+        const char *want = req->has_nook ? req->nook.driver : NULL;
+        if (!driver_known(want))
+                return unknown_driver(want, err);
+        if (want && strcmp(want, "auto") && req->nook.rootfs_rw)
+                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "/nook/driver",
+                                        "rootfs_rw binds the directory itself, with no writable layer: no driver");
         free(s->rootfs);
         s->rootfs = strdup(path);
         s->rootfs_rw = req->nook.rootfs_rw;
-        return s->rootfs ? 0 : nook_error_oom(err);
+        if (!s->rootfs)
+                return nook_error_oom(err);
+        return s->prepared ? 0 : dir_driver(s, path, want, err);
 }
 
 int nook_session_read_root_file(const nook_adapter_config *c, const nook_session *s, const char *path, size_t max,
@@ -107,7 +229,7 @@ int nook_session_read_root_file(const nook_adapter_config *c, const nook_session
  * range to show them in; otherwise owners collapse whatever the driver, and kernel
  * overlayfs is the fastest.  The holder falls back overlay → fuse-overlayfs → copy. */
 static void choose_driver(nook_session *s, const char *want, const char **ret, const char **why) {
-        bool fuse_ok = access(nook_fuse_overlayfs_path(), X_OK) == 0 && access("/dev/fuse", R_OK | W_OK) == 0;
+        bool fuse_ok = fuse_usable();
         if (want && strcmp(want, "auto") != 0) {
                 *ret = want;
                 *why = "asked for";
@@ -253,11 +375,9 @@ static int image_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_ro
                                       "the session already runs on another root");
         }
         const char *want = req->has_nook ? req->nook.driver : NULL;
-        if (want && strcmp(want, "auto") && strcmp(want, "overlay") && strcmp(want, "fuse-overlayfs") &&
-            strcmp(want, "copy")) {
+        if (!driver_known(want)) {
                 nook_image_clear(&im);
-                return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, "/nook/driver",
-                                        "unknown rootfs driver '%.64s' (auto, overlay, fuse-overlayfs, copy)", want);
+                return unknown_driver(want, err);
         }
         const char *driver, *why;
         choose_driver(s, want, &driver, &why);
@@ -290,7 +410,14 @@ static int session_root(nook_call_ctx *ctx, nook_session *s, const nook_prepare_
         if (ctx->journal && s->driver) {
                 _cleanup_free_ char *detail = NULL;
                 nook_strbuf b = NOOK_STRBUF_INIT;
-                nook_strbuf_printf(&b, "{\"driver\":\"%s\",\"image\":\"%s\",\"reason\":", s->driver, s->image);
+                nook_strbuf_printf(&b, "{\"driver\":\"%s\",", s->driver);
+                if (s->image)
+                        nook_strbuf_printf(&b, "\"image\":\"%s\"", s->image);
+                else {
+                        nook_strbuf_puts(&b, "\"directory\":");
+                        nook_strbuf_json_string(&b, s->rootfs);
+                }
+                nook_strbuf_puts(&b, ",\"reason\":");
                 nook_strbuf_json_string(&b, s->driver_reason);
                 nook_strbuf_puts(&b, "}");
                 detail = nook_strbuf_steal(&b);
