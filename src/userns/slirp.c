@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -210,6 +211,17 @@ int nook_slirp_start(nook_session *s, nook_error **err) {
                 return nook_error_set_hint(err, "install it (Debian: apt-get install slirp4netns), or run with "
                                                 "--network none"),
                        -ENOENT;
+        }
+        /* slirp4netns opens /dev/net/tun in the session's namespaces (slirp4netns(1)); a
+         * container or an outer nook session that does not pass the device has none */
+        struct stat tun;
+        if (stat("/dev/net/tun", &tun) < 0 || !S_ISCHR(tun.st_mode)) {
+                nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_HOST_CONFIGURATION_NEEDED, ENODEV,
+                               "configure_network: there is no /dev/net/tun here (nested in a container or a nook "
+                               "session that does not pass it): slirp4netns cannot give the sandbox a network");
+                return nook_error_set_hint(err, "run with --network none (loopback only), or give the outer "
+                                                "container the device (--device /dev/net/tun); see docs/nested.md"),
+                       -ENODEV;
         }
         _cleanup_close_ int exit_rd = -1;
         int r = exit_pipe(s, &exit_rd, err);
