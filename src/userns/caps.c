@@ -166,13 +166,6 @@ static char *userns_remedy(struct builder *b, const struct host *h, int e, nook_
                 return fmt(b, "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor "
                               "profile for nook that allows 'userns,' (/etc/apparmor.d/)");
         }
-        const char *outer = getenv("container");
-        if (e == EPERM && h->seccomp_mode == 2 && outer && strcmp(outer, "nook") == 0) {
-                nook_strbuf_puts(d, "; cause: EPERM under a seccomp filter inside a nook session (container=nook): "
-                                    "nook's default filter denies its workloads new user namespaces");
-                return fmt(b, "start the outer session with nook run --security-opt seccomp=unconfined (nook in "
-                              "nook); see docs/nested.md");
-        }
         if (e == EPERM && h->seccomp_mode == 2) {
                 nook_strbuf_puts(d, "; cause: EPERM while the sysctls allow user namespaces and this process runs "
                                     "under a seccomp filter: probably a container's seccomp profile (Docker's "

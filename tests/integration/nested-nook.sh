@@ -85,9 +85,9 @@ assert_eq 0 "$rc" "nook caps inside ($(cat "$T/caps.err"))"
 assert_eq false "$(json_query '[f["ok"] for f in j["findings"] if f["name"]=="userns"][0]' <"$T/caps.json")" \
         "the userns finding inside"
 assert_contains "$(json_query '[f.get("remedy", "") for f in j["findings"] if f["name"]=="userns"][0]' <"$T/caps.json")" \
-        "nook run --security-opt seccomp=unconfined" "the userns fix inside a nook session"
+        "--security-opt seccomp=unconfined" "the userns fix inside a nook session"
 assert_contains "$(json_query 'j["health"]' <"$T/caps.json")" "unsupported_host" "health inside"
-ok "under the outer default filter: exit 125, the error, and caps naming --security-opt seccomp=unconfined"
+ok "under the outer default filter: exit 125, the error, and caps naming the userns finding and --security-opt seccomp=unconfined"
 
 # No subordinate ids in there: an inner --userns subuid is refused, not downgraded.
 outer root --security-opt seccomp=unconfined -- --userns subuid
