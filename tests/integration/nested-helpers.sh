@@ -36,6 +36,29 @@ assert_eq relocated "$OUT" "a relocated install's output"
 assert_eq "$T/moved/libexec/nook/nook-holder" "$(holder_exe "$T/moved/bin/nook")" "the relocated nook's holder"
 ok "a relocated install finds its own helpers (libexec/nook beside bin/)"
 
+# 1b. a program linking the relocated libnook.so (python3's ctypes): the helpers of the
+# library's own install (libexec/nook from lib/<triplet>/), not of python3's dir
+echo "$EID-lib" >>"$T/envs"
+python3 - "$(ls "$T/moved/lib/"*/libnook.so.0.*)" "$EID-lib" >"$T/lib.out" 2>&1 <<'PY' || fail "libnook.so: $(tail -1 "$T/lib.out")"
+import ctypes, os, sys
+lib = ctypes.CDLL(sys.argv[1])
+P = ctypes.POINTER
+lib.nook_runtime_open.argtypes = [ctypes.c_void_p, P(ctypes.c_void_p), P(ctypes.c_void_p)]
+lib.nook_runtime_call.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, P(ctypes.c_char_p), P(ctypes.c_void_p)]
+rt, err, out = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_char_p()
+assert lib.nook_runtime_open(None, ctypes.byref(rt), ctypes.byref(err)) == 0, "nook_runtime_open"
+env = '{"environment_id":"%s","spec":{}}' % sys.argv[2]
+r = lib.nook_runtime_call(rt, b"prepare_session", ('{"environment":%s,"nook":{"network":"none"}}' % env).encode(),
+                          ctypes.byref(out), ctypes.byref(err))
+assert r == 0, "prepare_session: %d %s" % (r, out.value)
+print(out.value.decode())
+PY
+SREF=$(json_query 'j' <"$T/lib.out")
+assert_eq "$T/moved/libexec/nook/nook-holder" "$(readlink "/proc/$(holder_pid "$SREF")/exe")" \
+        "the holder started through libnook.so"
+session_down "$EID-lib"
+ok "a program linking a relocated libnook.so finds the helpers of the library's install"
+
 # 2. a copy of the build tree (src/nook, helpers/)
 mkdir -p "$T/tree/src" "$T/tree/helpers"
 cp "$NOOK" "$T/tree/src/nook"

@@ -1,8 +1,9 @@
 # nook tests — an install of this build made as `meson install --destdir` would, by the
 # test user (meson install itself writes its log into the build dir, which the test
 # users cannot write): every file of meson's install plan
-# (meson-info/intro-installed.json) copied to DEST + its installed path.  Source it after
-# lib.sh.
+# (meson-info/intro-installed.json) copied to DEST + its installed path (the library's
+# version symlinks, which the plan names without a source path, are not made).  Source
+# it after lib.sh.
 #
 #   install_to DEST      sets PREFIX_SRC (the prefix as configured, e.g. /usr/local)
 #                        and INSTALLED (DEST + that prefix)
