@@ -24,7 +24,7 @@
 
 /* The helpers' dir relative to the dir of the file nook runs from: an installed layout
  * (bin/nook, lib/.../libnook.so and libexec/nook/ under one prefix: meson.build computes
- * the relative paths), then the build tree (src/nook, tests/test-*, helpers/). */
+ * the relative paths), else the build tree (src/nook, tests/test-*, helpers/). */
 #define HELPERS_FROM_BUILD_TREE "../helpers"
 
 typedef struct object_search {
@@ -166,9 +166,10 @@ int nook_helper_open(const char *name, nook_error **err) {
                 _cleanup_close_ int dir = openat(top, candidates[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (dir < 0)
                         continue;
+                /* the first layout that exists is nook's: a helper missing from it is not
+                 * looked for in a later one (where someone might have put one) */
                 int fd = open_in(dir, shown, name, err);
-                if (fd != -ENOENT)
-                        return fd;
+                return fd == -ENOENT ? helper_not_found(name, shown, err) : fd;
         }
         return helper_not_found(name, tried.s ? tried.s : self, err);
 }

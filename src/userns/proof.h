@@ -13,8 +13,8 @@ struct stat;
 
 /* Opens the helper program `name` once (O_PATH | O_CLOEXEC), for execveat(2) of that
  * very file (AT_EMPTY_PATH): from $NOOK_HELPERS_DIR when set, else relative to the file
- * nook runs from (/proc/self/exe, or libnook.so): libexec/nook of the same install, then
- * helpers/ of the build tree.  No compiled-in absolute path.  A helper someone other than
+ * nook runs from (/proc/self/exe, or libnook.so): libexec/nook of the same install, or
+ * when there is none helpers/ of the build tree.  No compiled-in absolute path.  A helper someone other than
  * root or us could change is refused.  The fd, or -errno with *err set. */
 int nook_helper_open(const char *name, nook_error **err);
 

@@ -104,12 +104,20 @@ assert_contains "$ERR" "refusing the helper " "the refusal of a symlink"
 assert_contains "$ERR" "nook/nook-holder: a symbolic link" "why"
 ok "a helper others could change, or a symlink, is refused"
 
-# 6. none found: where nook looked, and what to do
+# 6. a helper missing from the install is not looked for elsewhere (a helpers/ dir
+# someone made beside bin/), and none found names where nook looked, and what to do
 rm "$T/bad/libexec/nook/nook-holder"
+mkdir "$T/bad/helpers"
+cp "$T/moved/libexec/nook/nook-holder" "$T/bad/helpers/"
+run_nook_with "$T/bad/bin/nook" run --network none --rootfs "$ROOT" -- /bin/sh -c 'echo ran'
+assert_eq 125 "$RC" "exit code with a holder missing from the install"
+assert_contains "$ERR" "finding the helper nook-holder: not in " "the helper missing"
+assert_contains "$ERR" "bad/bin/../libexec/nook" "where nook looked"
+assert_not_contains "$ERR" "bad/bin/../helpers" "a build tree's helpers/ beside an install"
+assert_contains "$ERR" "NOOK_HELPERS_DIR" "the hint"
+rm -r "$T/bad/libexec/nook" "$T/bad/helpers"
 run_nook_with "$T/bad/bin/nook" run --network none --rootfs "$ROOT" -- /bin/sh -c 'echo ran'
 assert_eq 125 "$RC" "exit code without helpers"
-assert_contains "$ERR" "finding the helper nook-holder: not in " "the helper missing"
 assert_contains "$ERR" "bad/bin/../libexec/nook nor in " "where nook looked first"
 assert_contains "$ERR" "bad/bin/../helpers" "where nook looked then"
-assert_contains "$ERR" "NOOK_HELPERS_DIR" "the hint"
-ok "missing helpers are named with where nook looked"
+ok "missing helpers are named with where nook looked, never taken from another layout"
