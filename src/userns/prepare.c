@@ -139,6 +139,8 @@ static int launch_holder(holder_launch *l, nook_error **err) {
                 close(go[1]);
                 close(ready[0]);
                 nook_error_sys(err, e, "creating the session's namespaces");
+                if (e == EPERM && nook_proc_self_seccomp_filtered())
+                        return nook_error_set_hint(err, NOOK_HINT_OUTER_SECCOMP), -e;
                 return nook_error_set_hint(err, "run 'nook caps' to see whether user namespaces work here"), -e;
         }
         l->pid = pid;

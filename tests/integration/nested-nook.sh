@@ -79,7 +79,9 @@ done
 outer root --
 assert_eq 125 "$RC" "inner run under the default filter"
 assert_contains "$ERR" "creating the session's namespaces: Operation not permitted" "the inner error"
-assert_contains "$ERR" "nook caps" "the inner hint"
+assert_contains "$ERR" "nook runs under a seccomp filter" "the inner hint"
+assert_contains "$ERR" "start the outer one with --security-opt seccomp=unconfined" "the switch in the hint"
+assert_contains "$ERR" "nook caps" "caps in the hint"
 assert_not_contains "$OUT" "inner" "the inner command"
 set +e
 "$N" run --network none --rootfs / -v "$T/nook:$T/nook:ro" \

@@ -97,5 +97,7 @@ ok "podman run --cap-add SYS_ADMIN (podman's seccomp profile kept): runs"
 in_podman
 assert_eq 125 "$RC" "nook under podman's default seccomp profile"
 assert_contains "$ERR" "setting the hostname: Operation not permitted" "the denied step"
+assert_contains "$ERR" "nook runs under a seccomp filter" "the hint"
+assert_contains "$ERR" "--security-opt seccomp=unconfined (podman: or --cap-add SYS_ADMIN)" "the switches in the hint"
 assert_not_contains "$OUT" "inner" "the inner command under the default profile"
 ok "podman's default profile: nook fails with exit 125 and the denied step"
