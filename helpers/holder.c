@@ -284,6 +284,9 @@ static int setup_signals(void) {
 int main(int argc, char **argv) {
         if (privileged_outside() || argc < 3)
                 return 126;
+        /* nook starts us with execveat(2) of an fd: before Linux 6.14 that names the
+         * process after the fd ("6"), and nook finds its helpers by name */
+        prctl(PR_SET_NAME, "nook-holder");
         holder h = { .listen_fd = 3,
                      .session_fd = 4,
                      .upper_fd = -1,

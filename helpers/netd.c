@@ -512,6 +512,9 @@ static int start(netd *nd, hstatus *st) {
 int main(int argc, char **argv) {
         if (hprivileged() || argc != 2)
                 return 126;
+        /* nook starts us with execveat(2) of an fd: before Linux 6.14 that names the
+         * process after the fd ("6"), and nook finds its helpers by name */
+        prctl(PR_SET_NAME, "nook-netd");
         /* from the start: the sandbox joins the user namespace we are about to enter */
         prctl(PR_SET_DUMPABLE, 0);
         close_range(FD_CONFIG + 1, ~0u, 0);

@@ -155,6 +155,9 @@ static int start(int nports, hstatus *st) {
 int main(int argc, char **argv) {
         if (hprivileged() || argc < 3 || argc - 2 > MAX_PORTS)
                 return 126;
+        /* nook starts us with execveat(2) of an fd: before Linux 6.14 that names the
+         * process after the fd ("6"), and nook finds its helpers by name */
+        prctl(PR_SET_NAME, "nook-portfwd");
         prctl(PR_SET_DUMPABLE, 0); /* the sandbox shares the user namespace we join */
         signal(SIGPIPE, SIG_IGN);
         int nports = argc - 2;

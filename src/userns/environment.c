@@ -18,6 +18,7 @@
 #include "userns/session.h"
 #include "userns/stages.h"
 #include "util/hostpath.h"
+#include "util/proc.h"
 #include "util/rootfile.h"
 #include "util/strbuf.h"
 
@@ -347,7 +348,11 @@ int nook_userns_prepare_environment(void *state, nook_call_ctx *ctx, const nook_
                 }
                 nook_msg_done(&reply);
                 if (r < 0) {
-                        nook_error_set_hint(err, "the session cannot be used; remove it (cleanup) and try again");
+                        /* sethostname(2) under podman's and docker's default profiles */
+                        nook_error_set_hint(err,
+                                            r == -EPERM && nook_proc_self_seccomp_filtered()
+                                                    ? NOOK_HINT_OUTER_SECCOMP
+                                                    : "the session cannot be used; remove it (cleanup) and try again");
                         return r;
                 }
                 s->prepared = true;

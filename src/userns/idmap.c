@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "userns/idmap.h"
@@ -71,6 +73,20 @@ static const char *find_tool(const char *name, char path[static 64]) {
         return NULL;
 }
 
+/* The tool can map ids for us: setuid root or with file capabilities (or we are root).
+ * Nested in a user namespace where the host's root is unmapped (an outer nook session,
+ * a rootless container), a setuid-root file shows the overflow uid as its owner and
+ * set-user-ID grants nothing (user_namespaces(7)): the ranges of /etc/subuid, which
+ * name host ids, cannot be used from there. */
+static bool tool_usable(const char *name) {
+        char path[64];
+        struct stat st;
+        if (!find_tool(name, path) || stat(path, &st) < 0)
+                return false;
+        return geteuid() == 0 || ((st.st_mode & S_ISUID) && st.st_uid == 0) ||
+               getxattr(path, "security.capability", NULL, 0) > 0;
+}
+
 int nook_identity_resolve(int requested, uid_t uid, int *ret, nook_error **err) {
         if (requested != NOOK_IDENTITY_AUTO && requested != NOOK_IDENTITY_SUBUID) {
                 *ret = requested;
@@ -78,14 +94,17 @@ int nook_identity_resolve(int requested, uid_t uid, int *ret, nook_error **err) 
         }
         _cleanup_free_ char *name = user_name(uid);
         subid u, g;
-        char path[64];
-        bool ok = subid_range("/etc/subuid", name, uid, &u) && subid_range("/etc/subgid", name, getgid(), &g) &&
-                  find_tool("newuidmap", path) && find_tool("newgidmap", path);
+        bool ranges = subid_range("/etc/subuid", name, uid, &u) && subid_range("/etc/subgid", name, getgid(), &g);
+        bool tools = tool_usable("newuidmap") && tool_usable("newgidmap");
+        bool ok = ranges && tools;
         if (!ok && requested == NOOK_IDENTITY_SUBUID)
                 return nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_HOST_CONFIGURATION_NEEDED,
                                       ENOENT,
-                                      "identity subuid needs /etc/subuid and /etc/subgid ranges for this user and "
-                                      "newuidmap/newgidmap (run 'nook caps')");
+                                      ranges ? "identity subuid needs newuidmap and newgidmap setuid root (or with "
+                                               "file capabilities) and usable here: nested in a user namespace "
+                                               "they map nothing (run 'nook caps')"
+                                             : "identity subuid needs /etc/subuid and /etc/subgid ranges for this "
+                                               "user and newuidmap/newgidmap (run 'nook caps')");
         *ret = ok ? NOOK_IDENTITY_SUBUID : NOOK_IDENTITY_ROOT;
         return 0;
 }

@@ -34,7 +34,7 @@
 #include "util/rmrf.h"
 
 typedef struct holder_launch {
-        const char *helper;
+        int helper_fd;   /* nook-holder, opened once (proof.c) */
         const char *dir; /* the session dir's path, for the holder's argv */
         int ctl_fd, dir_fd;
         int identity;
@@ -84,12 +84,16 @@ static _Noreturn void holder_child(const holder_launch *l, int go_fd, char *cons
         if (keyctl_join_session_keyring(NULL) < 0 && errno != ENOSYS && errno != EPERM && errno != EACCES)
                 _exit(124);
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (devnull < 0 || dup3(l->ctl_fd, 3, 0) < 0 || dup3(l->dir_fd, 4, 0) < 0 || dup3(l->ready_fd, 5, 0) < 0 ||
-            dup3(devnull, 0, 0) < 0 || dup3(devnull, 1, 0) < 0 || dup3(devnull, 2, 0) < 0)
+        /* the program above 5 first, so that placing 3-5 cannot clobber it; then at 6, the
+         * one fd kept past close_range, closed by the execveat itself (O_CLOEXEC) */
+        int exe = fcntl(l->helper_fd, F_DUPFD_CLOEXEC, 64);
+        if (devnull < 0 || exe < 0 || dup3(l->ctl_fd, 3, 0) < 0 || dup3(l->dir_fd, 4, 0) < 0 ||
+            dup3(l->ready_fd, 5, 0) < 0 || dup3(devnull, 0, 0) < 0 || dup3(devnull, 1, 0) < 0 ||
+            dup3(devnull, 2, 0) < 0 || dup3(exe, 6, O_CLOEXEC) < 0)
                 _exit(125);
-        syscall(SYS_close_range, 6, ~0U, 0);
+        syscall(SYS_close_range, 7, ~0U, 0);
         char *envp[] = { NULL };
-        execve(l->helper, argv, envp);
+        syscall(SYS_execveat, 6, "", argv, envp, AT_EMPTY_PATH);
         _exit(127);
 }
 
@@ -135,6 +139,8 @@ static int launch_holder(holder_launch *l, nook_error **err) {
                 close(go[1]);
                 close(ready[0]);
                 nook_error_sys(err, e, "creating the session's namespaces");
+                if (e == EPERM && nook_proc_self_seccomp_filtered())
+                        return nook_error_set_hint(err, NOOK_HINT_OUTER_SECCOMP), -e;
                 return nook_error_set_hint(err, "run 'nook caps' to see whether user namespaces work here"), -e;
         }
         l->pid = pid;
@@ -272,15 +278,16 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
         holder_launch l = { .uid = getuid(),
                             .gid = getgid(),
                             .own_netns = netmode != NOOK_NETMODE_HOST,
+                            .helper_fd = -1,
                             .ctl_fd = -1,
                             .dir_fd = -1,
                             .ready_fd = -1 };
         if ((r = nook_identity_resolve(req->nook.identity, l.uid, &l.identity, err)) < 0)
                 return nook_error_prefix(err, r, "prepare_session");
-        _cleanup_free_ char *helper = NULL;
-        if ((r = nook_helper_path("nook-holder", &helper, err)) < 0)
-                return nook_error_prefix(err, r, "prepare_session");
-        l.helper = helper;
+        _cleanup_close_ int helper = nook_helper_open("nook-holder", err);
+        if (helper < 0)
+                return nook_error_prefix(err, helper, "prepare_session");
+        l.helper_fd = helper;
         _cleanup_close_ int runfd = nook_rundir_open(c, true, err);
         if (runfd < 0)
                 return nook_error_prefix(err, runfd, "prepare_session");

@@ -4,6 +4,7 @@
  * socket is checked with SO_PEERCRED (unix(7)) before a byte is sent. */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,34 +16,162 @@
 
 #include "config.h"
 #include "userns/proof.h"
+#include "util/macro.h"
 #include "util/proc.h"
+#include "util/strbuf.h"
 
-int nook_helper_path(const char *name, char **ret, nook_error **err) {
-        char *p = NULL;
-        const char *dir = secure_getenv("NOOK_HELPERS_DIR");
-        if (dir && *dir) {
-                if (asprintf(&p, "%s/%s", dir, name) < 0)
-                        return nook_error_oom(err);
-        } else {
-                /* Running from the build tree (tests, ./dev): use the helpers built beside us. */
-                char exe[4096];
-                ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-                size_t blen = strlen(NOOK_BUILD_ROOT);
-                if (n > 0 && (exe[n] = 0, strncmp(exe, NOOK_BUILD_ROOT "/", blen + 1) == 0)) {
-                        if (asprintf(&p, "%s/helpers/%s", NOOK_BUILD_ROOT, name) < 0)
-                                return nook_error_oom(err);
-                } else if (asprintf(&p, "%s/%s", NOOK_LIBEXECDIR, name) < 0)
-                        return nook_error_oom(err);
+/* ---- finding the helpers ------------------------------------------------------------ */
+
+/* The helpers' dir relative to the dir of the file nook runs from: an installed layout
+ * (bin/nook, lib/.../libnook.so and libexec/nook/ under one prefix: meson.build computes
+ * the relative paths), else the build tree (src/nook, tests/test-*, helpers/). */
+#define HELPERS_FROM_BUILD_TREE "../helpers"
+
+typedef struct object_search {
+        uintptr_t addr;
+        bool found, main_program;
+        char name[4096];
+} object_search;
+
+static int find_object(struct dl_phdr_info *info, size_t size, void *data) {
+        object_search *o = data;
+        for (int i = 0; i < info->dlpi_phnum; i++) {
+                const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+                uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+                if (ph->p_type != PT_LOAD || o->addr < lo || o->addr >= lo + ph->p_memsz)
+                        continue;
+                /* dl_iterate_phdr(3): the main program comes first, with an empty name */
+                o->main_program = !info->dlpi_name || !*info->dlpi_name;
+                snprintf(o->name, sizeof(o->name), "%s", o->main_program ? "" : info->dlpi_name);
+                o->found = true;
+                return 1;
         }
-        if (access(p, X_OK) < 0) {
-                int e = errno;
-                nook_error_sys(err, e, "finding the helper %s", name);
-                nook_error_set_hint(err, "%s is missing: reinstall nook, or set NOOK_HELPERS_DIR", p);
-                free(p);
-                return -e;
-        }
-        *ret = p;
         return 0;
+}
+
+/* The dir of the file this code was loaded from, opened (O_PATH) once: the nook program
+ * as the kernel started it (/proc/self/exe, whatever argv[0] or PATH say), checked to
+ * hold that very file (same dev:ino) after it is opened, or libnook.so as the dynamic
+ * loader mapped it into another program. */
+static int own_dir(const char **ret_rel, char **ret_path, nook_error **err) {
+        object_search o = { .addr = (uintptr_t)&find_object };
+        char path[4096];
+        if (dl_iterate_phdr(find_object, &o) == 0 || !o.found)
+                return nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
+                                      "finding nook's helpers: which file nook runs from is unknown");
+        if (o.main_program) {
+                ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+                if (n <= 0 || (size_t)n >= sizeof(path) - 1)
+                        return nook_error_sys(err, n < 0 ? errno : ENAMETOOLONG,
+                                              "finding nook's helpers: reading /proc/self/exe");
+                path[n] = 0;
+                *ret_rel = NOOK_HELPERS_FROM_BINDIR;
+        } else {
+                if (!realpath(o.name, path))
+                        return nook_error_sys(err, errno, "finding nook's helpers: resolving %s", o.name);
+                *ret_rel = NOOK_HELPERS_FROM_LIBDIR;
+        }
+        char *slash = strrchr(path, '/');
+        if (path[0] != '/' || !slash)
+                return nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
+                                      "finding nook's helpers: nook runs from '%s', not a path", path);
+        *slash = 0;
+        _cleanup_close_ int dir = open(slash == path ? "/" : path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return nook_error_sys(err, errno, "finding nook's helpers: opening %s", path);
+        struct stat self, there;
+        if (o.main_program &&
+            (stat("/proc/self/exe", &self) < 0 || fstatat(dir, slash + 1, &there, AT_SYMLINK_NOFOLLOW) < 0 ||
+             self.st_dev != there.st_dev || self.st_ino != there.st_ino))
+                return nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, ESTALE,
+                                      "finding nook's helpers: %s/%s is no longer the program running (replaced "
+                                      "or moved meanwhile); run nook again",
+                                      path, slash + 1);
+        if (!(*ret_path = strdup(path)))
+                return nook_error_oom(err);
+        return TAKE_FD(dir);
+}
+
+static uid_t overflow_uid(void) {
+        char buf[32];
+        return nook_read_small("/proc/sys/kernel/overflowuid", buf, sizeof(buf)) > 0 ? (uid_t)strtoul(buf, NULL, 10)
+                                                                                     : (uid_t)65534;
+}
+
+/* A helper nook may run: a regular executable file that only root or this user can
+ * change.  Its owner is root, us, or the overflow uid (nook nested in a user namespace
+ * where the host's root is unmapped: user_namespaces(7)); not writable by others, nor
+ * by a group other than our own (a user-private group, umask 002). */
+static int check_helper(int fd, const char *dir, const char *name, nook_error **err) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return nook_error_sys(err, errno, "checking the helper %s/%s", dir, name);
+        const char *bad = S_ISLNK(st.st_mode)       ? "a symbolic link (nook follows none to a helper)"
+                          : !S_ISREG(st.st_mode)    ? "not a regular file"
+                          : !(st.st_mode & S_IXUSR) ? "not executable"
+                          : (st.st_mode & S_IWOTH)  ? "writable by anyone"
+                          : (st.st_mode & S_IWGRP) && st.st_gid != getgid() ? "writable by its group"
+                          : st.st_uid != 0 && st.st_uid != getuid() && st.st_uid != overflow_uid()
+                                  ? "owned by another user"
+                                  : NULL;
+        if (!bad)
+                return 0;
+        nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, EPERM,
+                       "refusing the helper %s/%s: %s (owner %u, mode %04o)", dir, name, bad, (unsigned)st.st_uid,
+                       (unsigned)(st.st_mode & 07777));
+        nook_error_set_hint(err, "only root or you may be able to change nook's helpers: reinstall nook");
+        return -EPERM;
+}
+
+/* Opens name in dir (O_PATH, no symlink): the fd, -ENOENT when there is none. */
+static int open_in(int dir, const char *shown, const char *name, nook_error **err) {
+        _cleanup_close_ int fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+                return -ENOENT;
+        if (fd < 0)
+                return nook_error_sys(err, errno, "opening the helper %s/%s", shown, name);
+        int r = check_helper(fd, shown, name, err);
+        return r < 0 ? r : TAKE_FD(fd);
+}
+
+static int helper_not_found(const char *name, const char *where, nook_error **err) {
+        nook_error_set(err, NOOK_ERROR_HOST_CONFIGURATION_NEEDED, NOOK_RETRY_USER_ACTION_NEEDED, ENOENT,
+                       "finding the helper %s: not in %s", name, where);
+        nook_error_set_hint(err, "install nook as a whole (meson install: bin/nook with libexec/nook/ beside it), "
+                                 "or set NOOK_HELPERS_DIR to the dir of nook-holder");
+        return -ENOENT;
+}
+
+int nook_helper_open(const char *name, nook_error **err) {
+        const char *env = secure_getenv("NOOK_HELPERS_DIR");
+        if (env && *env) {
+                _cleanup_close_ int dir = open(env, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (dir < 0)
+                        return nook_error_sys(err, errno, "opening NOOK_HELPERS_DIR=%s", env);
+                int fd = open_in(dir, env, name, err);
+                return fd == -ENOENT ? helper_not_found(name, env, err) : fd;
+        }
+        const char *rel = NULL;
+        _cleanup_free_ char *self = NULL;
+        _cleanup_close_ int top = own_dir(&rel, &self, err);
+        if (top < 0)
+                return top;
+        const char *const candidates[] = { rel, HELPERS_FROM_BUILD_TREE };
+        _cleanup_(nook_strbuf_done) nook_strbuf tried = NOOK_STRBUF_INIT;
+        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
+                _cleanup_free_ char *shown = NULL;
+                if (asprintf(&shown, "%s/%s", self, candidates[i]) < 0)
+                        return nook_error_oom(err);
+                nook_strbuf_printf(&tried, "%s%s", i ? " nor in " : "", shown);
+                _cleanup_close_ int dir = openat(top, candidates[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (dir < 0)
+                        continue;
+                /* the first layout that exists is nook's: a helper missing from it is not
+                 * looked for in a later one (where someone might have put one) */
+                int fd = open_in(dir, shown, name, err);
+                return fd == -ENOENT ? helper_not_found(name, shown, err) : fd;
+        }
+        return helper_not_found(name, tried.s ? tried.s : self, err);
 }
 
 bool nook_proc_owned_by_us(int procfd) {
@@ -67,9 +196,8 @@ static bool runs_holder(int procfd) {
         struct stat exe, want;
         if (fstatat(procfd, "exe", &exe, 0) < 0)
                 return false;
-        _cleanup_free_ char *helper = NULL;
-        if (nook_helper_path("nook-holder", &helper, NULL) == 0 && stat(helper, &want) == 0 &&
-            exe.st_dev == want.st_dev && exe.st_ino == want.st_ino)
+        _cleanup_close_ int helper = nook_helper_open("nook-holder", NULL);
+        if (helper >= 0 && fstat(helper, &want) == 0 && exe.st_dev == want.st_dev && exe.st_ino == want.st_ino)
                 return true;
         char target[4096];
         ssize_t n = readlinkat(procfd, "exe", target, sizeof(target) - 1);

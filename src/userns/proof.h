@@ -11,9 +11,12 @@
 
 struct stat;
 
-/* The helper programs: $NOOK_HELPERS_DIR, the build tree when running from it, or
- * libexecdir/nook. */
-int nook_helper_path(const char *name, char **ret, nook_error **err);
+/* Opens the helper program `name` once (O_PATH | O_CLOEXEC), for execveat(2) of that
+ * very file (AT_EMPTY_PATH): from $NOOK_HELPERS_DIR when set, else relative to the file
+ * nook runs from (/proc/self/exe, or libnook.so): libexec/nook of the same install, or
+ * when there is none helpers/ of the build tree.  No compiled-in absolute path.  A helper someone other than
+ * root or us could change is refused.  The fd, or -errno with *err set. */
+int nook_helper_open(const char *name, nook_error **err);
 
 /* proof.c (S32): pid is this user's nook-holder started at `start` (and, when dir_fd
  * is not -1, started for that session dir: its dev:ino is in the holder's argv),

@@ -17,6 +17,12 @@
 
 #define NOOK_SESSION_REF_LEN 27 /* "s-" + 24 hex + NUL */
 #define NOOK_PROCESS_REF_LEN 44 /* "p-" + 24 hex + "-" + 16 hex + NUL */
+/* The hint when a step of the sandbox's set-up is refused (EPERM) while nook runs under a
+ * seccomp filter: an outer container's or nook session's (docs/nested.md). */
+#define NOOK_HINT_OUTER_SECCOMP                                                                         \
+        "nook runs under a seccomp filter (an outer container or nook session) that denies this step: " \
+        "start the outer one with --security-opt seccomp=unconfined (podman: or --cap-add SYS_ADMIN); " \
+        "see docs/nested.md, and 'nook caps'"
 
 typedef struct nook_session {
         char ref[NOOK_SESSION_REF_LEN];

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -36,29 +37,36 @@
  * fork): it ends with the holder (its exit fd), cleanup kills it without waiting for the
  * kernel to take its tap device down (~20 ms), and a long-lived caller (nook serve) is
  * left no zombie to reap. */
-static _Noreturn void exec_helper(const char *path, char *const argv[], const int *fds, int n, int out) {
+static _Noreturn void exec_helper(int exe, const char *path, char *const argv[], const int *fds, int n, int out) {
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        int high[4 + 64];
+        int high[4 + 64], high_exe = exe >= 0 ? fcntl(exe, F_DUPFD_CLOEXEC, 64) : -1;
         /* above every target first, so that placing one never clobbers another */
         for (int i = 0; i < n; i++)
                 if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
                         _exit(125);
-        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out >= 0 ? out : devnull, 1) < 0 ||
-            dup2(out >= 0 ? out : devnull, 2) < 0)
+        if (devnull < 0 || (exe >= 0 && high_exe < 0) || dup2(devnull, 0) < 0 ||
+            dup2(out >= 0 ? out : devnull, 1) < 0 || dup2(out >= 0 ? out : devnull, 2) < 0)
                 _exit(125);
         for (int i = 0; i < n; i++)
                 if (dup2(high[i], 3 + i) < 0)
                         _exit(125);
-        syscall(SYS_close_range, 3 + n, ~0U, 0);
+        /* our own helper itself (proof.c, opened once) right after them, closed by the exec */
+        if (exe >= 0 && dup3(high_exe, 3 + n, O_CLOEXEC) < 0)
+                _exit(125);
+        syscall(SYS_close_range, exe >= 0 ? 4 + n : 3 + n, ~0U, 0);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         char *envp[] = { NULL };
-        execve(path, argv, envp);
+        if (exe >= 0)
+                syscall(SYS_execveat, 3 + n, "", argv, envp, AT_EMPTY_PATH);
+        else
+                execve(path, argv, envp);
         _exit(127);
 }
 
-static pid_t spawn(const char *path, char *const argv[], const int *fds, int n, int out) {
+/* The program is exe (an fd of one of our helpers), or path when exe is -1. */
+static pid_t spawn(int exe, const char *path, char *const argv[], const int *fds, int n, int out) {
         int pp[2];
         if (pipe2(pp, O_CLOEXEC) < 0)
                 return -1;
@@ -66,7 +74,7 @@ static pid_t spawn(const char *path, char *const argv[], const int *fds, int n, 
         if (mid == 0) {
                 pid_t g = fork();
                 if (g == 0)
-                        exec_helper(path, argv, fds, n, out);
+                        exec_helper(exe, path, argv, fds, n, out);
                 _exit(write(pp[1], &g, sizeof(g)) == sizeof(g) && g > 0 ? 0 : 1);
         }
         close(pp[1]);
@@ -137,12 +145,12 @@ static int open_log(const nook_session *s, const char *name) {
 /* Starts one of our helpers (argv[0] names it and its log, <name>.log in the session
  * dir) with fds, waits for its ready byte on ready[0] and records it; closes both ends of
  * ready. */
-static int start_helper(const nook_session *s, const char *prog, char *const argv[], const int *fds, int n,
-                        int ready[2], pid_t *ret_pid, uint64_t *ret_start, nook_error **err) {
+static int start_helper(const nook_session *s, int prog, char *const argv[], const int *fds, int n, int ready[2],
+                        pid_t *ret_pid, uint64_t *ret_start, nook_error **err) {
         char log_name[64];
         snprintf(log_name, sizeof(log_name), "%s.log", argv[0]);
         _cleanup_close_ int log = open_log(s, log_name);
-        pid_t child = spawn(prog, argv, fds, n, log);
+        pid_t child = spawn(prog, NULL, argv, fds, n, log);
         int e = errno;
         close(ready[1]);
         int r = child < 0 ? nook_error_sys(err, e, "configure_network: starting %s", argv[0])
@@ -204,6 +212,17 @@ int nook_slirp_start(nook_session *s, nook_error **err) {
                                                 "--network none"),
                        -ENOENT;
         }
+        /* slirp4netns opens /dev/net/tun in the session's namespaces (slirp4netns(1)); a
+         * container or an outer nook session that does not pass the device has none */
+        struct stat tun;
+        if (stat("/dev/net/tun", &tun) < 0 || !S_ISCHR(tun.st_mode)) {
+                nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_HOST_CONFIGURATION_NEEDED, ENODEV,
+                               "configure_network: there is no /dev/net/tun here (nested in a container or a nook "
+                               "session that does not pass it): slirp4netns cannot give the sandbox a network");
+                return nook_error_set_hint(err, "run with --network none (loopback only), or give the outer "
+                                                "container the device (--device /dev/net/tun); see docs/nested.md"),
+                       -ENODEV;
+        }
         _cleanup_close_ int exit_rd = -1;
         int r = exit_pipe(s, &exit_rd, err);
         if (r < 0)
@@ -234,7 +253,7 @@ int nook_slirp_start(nook_session *s, nook_error **err) {
         argv[a++] = (char *)"tap0";
         argv[a] = NULL;
         int fds[] = { ready[1], exit_rd, s->dir_fd };
-        pid_t child = spawn(prog, argv, fds, 3, log);
+        pid_t child = spawn(-1, prog, argv, fds, 3, log);
         int e = errno;
         close(ready[1]);
         if (child < 0) {
@@ -395,11 +414,10 @@ int nook_net_publish(nook_session *s, nook_error **err) {
                 published_close(&p);
                 return r;
         }
-        _cleanup_free_ char *prog = NULL;
+        _cleanup_close_ int prog = nook_helper_open("nook-portfwd", err);
         _cleanup_close_ int userns = -1, netns = -1, exit_rd = -1;
         int ready[2] = { -1, -1 };
-        if ((r = nook_helper_path("nook-portfwd", &prog, err)) < 0 || (r = session_ns(s, &userns, &netns, err)) < 0 ||
-            (r = exit_pipe(s, &exit_rd, err)) < 0 ||
+        if ((r = prog) < 0 || (r = session_ns(s, &userns, &netns, err)) < 0 || (r = exit_pipe(s, &exit_rd, err)) < 0 ||
             (pipe2(ready, O_CLOEXEC) < 0 && (r = nook_error_sys(err, errno, "configure_network: a pipe")) < 0)) {
                 published_close(&p);
                 return r;
@@ -446,10 +464,10 @@ static int netd_config(const nook_session *s, nook_strbuf *b) {
 }
 
 int nook_netd_start(nook_session *s, nook_error **err) {
-        _cleanup_free_ char *prog = NULL;
-        int r = nook_helper_path("nook-netd", &prog, err);
-        if (r < 0)
-                return r;
+        _cleanup_close_ int prog = nook_helper_open("nook-netd", err);
+        if (prog < 0)
+                return prog;
+        int r;
         nook_strbuf conf = NOOK_STRBUF_INIT;
         int upstreams = netd_config(s, &conf);
         _cleanup_free_ char *text = nook_strbuf_steal(&conf);

@@ -1,4 +1,4 @@
-/* nook util — /proc/<pid>/stat and the boot id (proc(5)). */
+/* nook util — /proc/<pid>/stat, the boot id and our seccomp mode (proc(5)). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -67,4 +67,12 @@ int nook_proc_boot_id(char ret[40]) {
                 return -EBADMSG;
         strcpy(ret, buf);
         return 0;
+}
+
+bool nook_proc_self_seccomp_filtered(void) {
+        char buf[8192];
+        if (nook_read_small("/proc/self/status", buf, sizeof(buf)) <= 0)
+                return false;
+        const char *m = strstr(buf, "\nSeccomp:");
+        return m && atoi(m + strlen("\nSeccomp:")) == 2;
 }

@@ -18,5 +18,8 @@ int nook_proc_start_time(pid_t pid, uint64_t *ret);
 bool nook_proc_alive(pid_t pid, uint64_t start);
 /* The kernel's boot id (36 characters + NUL). */
 int nook_proc_boot_id(char ret[40]);
+/* This process runs under a seccomp filter (Seccomp: 2 in /proc/self/status, proc(5)):
+ * an outer container's or nook session's, which may deny what a sandbox needs. */
+bool nook_proc_self_seccomp_filtered(void);
 
 #endif
