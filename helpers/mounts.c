@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -104,6 +105,24 @@ static int mount_fd(const char *src, int fd, const char *type, unsigned long fla
         return mount(src, fdpath(p, fd), type, flags, data);
 }
 
+/* The mount on fd, and every mount under it, read-only.  mount_setattr(2) changes that
+ * one attribute; the old remount must repeat the flags the mount has, else it would
+ * clear nosuid or nodev that an outer user namespace locked (a FUSE root, a nested
+ * session) and fail with EPERM. */
+static int read_only_tree(int fd) {
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+        if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) == 0)
+                return 0;
+        struct statvfs sv;
+        if (fstatvfs(fd, &sv) < 0)
+                return -1;
+        unsigned long keep = (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) | (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
+                             (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0) | (sv.f_flag & ST_NOATIME ? MS_NOATIME : 0) |
+                             (sv.f_flag & ST_NODIRATIME ? MS_NODIRATIME : 0) |
+                             (sv.f_flag & ST_RELATIME ? MS_RELATIME : 0);
+        return mount_fd(NULL, fd, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL);
+}
+
 /* ---- host sources (SECURITY.md S31) ------------------------------------------------------
  *
  * A host source (the root directory, a -v or alias source, the workspace) is resolved
@@ -146,7 +165,7 @@ static int bind_root(build *b, int top, int root, int src, bool ro) {
                 return hfail(b->st, errno, "opening the root");
         if (!same_inode(src, b->root_fd))
                 return hfail(b->st, ESTALE, "the root directory changed while it was mounted: refused");
-        if (ro && mount_fd(NULL, b->root_fd, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+        if (ro && read_only_tree(b->root_fd) < 0)
                 return hfail(b->st, errno, "making the root read-only");
         b->writable = false; /* never write nook's files into the user's own directory */
         return 0;
@@ -511,9 +530,7 @@ static int open_target(build *b, const plan_mount *pm, bool create) {
 
 static int make_read_only(build *b, const plan_mount *pm) {
         _cleanup_close_ int top = open_target(b, pm, false); /* the new mount, reached anew */
-        struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
-        if (top < 0 || (syscall(SYS_mount_setattr, top, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0 &&
-                        mount_fd(NULL, top, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0))
+        if (top < 0 || read_only_tree(top) < 0)
                 return top < 0 ? top : hfail(b->st, errno, "making %s read-only", pm->dest);
         return 0;
 }
@@ -773,8 +790,7 @@ int holder_prepare(holder *h, const nook_msg *m, char *notes, size_t notes_size,
                 r = check_kernel_dirs(&b);
         if (r >= 0 && hostname && sethostname(hostname, strlen(hostname)) < 0)
                 r = hfail(st, errno, "setting the hostname");
-        if (r >= 0 && nook_msg_u64(m, T_ROOT_RO, 0) == 1 && b.writable &&
-            mount_fd(NULL, b.root_fd, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+        if (r >= 0 && nook_msg_u64(m, T_ROOT_RO, 0) == 1 && b.writable && read_only_tree(b.root_fd) < 0)
                 r = hfail(st, errno, "making the root read-only");
         if (r >= 0)
                 r = pivot(&b);

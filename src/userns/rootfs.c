@@ -113,6 +113,50 @@ static bool foreign_owner(const nook_session *s, const char *path, owner_scan *o
         return root >= 0 && (scan_dir(o, root, "", 0) || scan_dir(o, root, "", 3));
 }
 
+/* What auto may copy when nothing else gives a writable layer over foreign owners: a
+ * small tree (a site's busybox or conda root) is copied in a blink; a whole system root
+ * (`--rootfs /`) would take minutes and its size in disk, so it is never copied unless
+ * asked for (--rootfs-driver copy). */
+enum { COPY_MAX_ENTRIES = 10000 };
+#define COPY_MAX_BYTES (256ull << 20)
+
+typedef struct tree_size {
+        unsigned entries;
+        unsigned long long bytes;
+} tree_size;
+
+static bool tree_small_at(tree_size *t, int fd, int depth) {
+        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!d) {
+                if (dfd >= 0)
+                        close(dfd);
+                return true; /* unreadable: the copy leaves it out */
+        }
+        bool small = depth > 0;
+        for (struct dirent *e; small && (e = readdir(d));) {
+                struct stat st;
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+                    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                t->bytes += S_ISREG(st.st_mode) ? (unsigned long long)st.st_size : 0;
+                small = ++t->entries <= COPY_MAX_ENTRIES && t->bytes <= COPY_MAX_BYTES;
+                if (small && S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int sub =
+                                openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        small = sub < 0 || tree_small_at(t, sub, depth - 1);
+                }
+        }
+        closedir(d);
+        return small;
+}
+
+static bool tree_small(const char *path) {
+        tree_size t = { 0 };
+        _cleanup_close_ int root = nook_host_open(path, O_DIRECTORY);
+        return root >= 0 && tree_small_at(&t, root, 64);
+}
+
 static bool fuse_usable(void) {
         return access(nook_fuse_overlayfs_path(), X_OK) == 0 && access("/dev/fuse", R_OK | W_OK) == 0;
 }
@@ -131,7 +175,7 @@ static int dir_driver(nook_session *s, const char *path, const char *want, nook_
         owner_scan o;
         bool foreign = foreign_owner(s, path, &o);
         const char *driver;
-        char why[512];
+        char why[768];
         if (want && strcmp(want, "auto") != 0) {
                 driver = want;
                 if (foreign && !strcmp(want, "overlay"))
@@ -143,14 +187,18 @@ static int dir_driver(nook_session *s, const char *path, const char *want, nook_
                         snprintf(why, sizeof(why), "asked for%s",
                                  strcmp(want, "overlay") ? "; owners show as root" : "");
         } else if (foreign) {
-                bool fuse = fuse_usable();
-                driver = fuse ? "auto:fuse-overlayfs,copy" : "auto:copy";
+                bool fuse = fuse_usable(), small = tree_small(path);
+                driver = fuse ? (small ? "auto:fuse-overlayfs,copy" : "auto:fuse-overlayfs,overlay")
+                              : (small ? "auto:copy" : "auto:overlay,fuse-overlayfs");
                 snprintf(why, sizeof(why),
                          "%.300s is owned by %u:%u, not mapped in this session: kernel overlayfs could not copy it up "
                          "(EOVERFLOW); %s",
                          o.path, (unsigned)o.uid, (unsigned)o.gid,
-                         fuse ? "fuse-overlayfs can, every owner shows as root"
-                              : "fuse-overlayfs or /dev/fuse is unusable here: a private copy of the directory");
+                         fuse    ? "fuse-overlayfs can, every owner shows as root"
+                         : small ? "fuse-overlayfs or /dev/fuse is unusable here: a private copy of the directory"
+                                 : "fuse-overlayfs or /dev/fuse is unusable here and the directory is too big to copy "
+                                   "(over 10000 entries or 256 MiB): kernel overlayfs, writing such files fails; "
+                                   "--rootfs-driver copy copies it anyway");
         } else {
                 driver = "auto";
                 snprintf(why, sizeof(why),

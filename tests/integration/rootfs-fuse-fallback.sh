@@ -64,3 +64,26 @@ unset NOOK_FUSE_OVERLAYFS
 run_nook run --rootfs-driver fuse-overlayfs t-fb sh -c 'echo ok'
 assert_eq "0 ok" "$RC $OUT" "the real fuse-overlayfs serves: $ERR"
 ok "the real fuse-overlayfs still serves"
+
+# a whole system root of root's (/) with fuse-overlayfs failing: auto never copies it
+# (minutes and gigabytes); kernel overlay, with the reason in inspect
+export NOOK_FUSE_OVERLAYFS=/bin/false
+run_nook session create --name "fb-big-$$" --network none --rootfs /
+assert_eq 0 "$RC" "auto with a failing fuse-overlayfs, --rootfs /: $ERR"
+run_nook session inspect --json "fb-big-$$"
+driver=$(echo "$OUT" | json_query 'j["rootfs_driver"]')
+assert_not_contains "$driver" copy "a system root is not copied after the failing fuse-overlayfs"
+run_nook exec "fb-big-$$" cat /etc/hostname
+assert_eq 0 "$RC" "the root answers: $ERR"
+run_nook session rm "fb-big-$$"
+assert_eq 0 "$RC" "session rm: $ERR"
+export NOOK_FUSE_OVERLAYFS=/nonexistent/fuse-overlayfs
+run_nook session create --name "fb-big2-$$" --network none --rootfs /
+assert_eq 0 "$RC" "auto without fuse-overlayfs, --rootfs /: $ERR"
+run_nook session inspect --json "fb-big2-$$"
+assert_not_contains "$(echo "$OUT" | json_query 'j["rootfs_driver"]')" copy "no copy without fuse-overlayfs either"
+assert_contains "$(echo "$OUT" | json_query 'j["rootfs_driver_reason"]')" "too big to copy" "inspect says why"
+run_nook session rm "fb-big2-$$"
+assert_eq 0 "$RC" "session rm: $ERR"
+unset NOOK_FUSE_OVERLAYFS
+ok "a root too big to copy is never copied by auto"
