@@ -226,6 +226,23 @@ static void handle_net_ready(holder *h, int fd, nook_msg *m) {
         reply_ok(fd, NULL, NULL);
 }
 
+/* nook cp: an O_PATH fd of our root, the session's, after pivot_root.  The client
+ * (proven ours by peer_ok) resolves every path below it with RESOLVE_IN_ROOT; the fd
+ * grants it nothing it could not do by running a command in the session. */
+static void handle_root(int fd) {
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0) {
+                nook_msg_reply_error(fd, errno, "opening the session root");
+                return;
+        }
+        nook_msg r = NOOK_MSG_INIT(NOOK_MSG_REPLY);
+        nook_msg_add_u64(&r, T_ERRNO, 0);
+        nook_msg_add_fd(&r, root);
+        (void)nook_msg_send(fd, &r);
+        nook_msg_done(&r);
+        close(root);
+}
+
 static void serve_one(holder *h) {
         _cleanup_close_ int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
@@ -258,6 +275,12 @@ static void serve_one(holder *h) {
                 break;
         case NOOK_MSG_SECRETS:
                 holder_secrets_take(h, fd, &m);
+                break;
+        case NOOK_MSG_ROOT:
+                if (h->prepared)
+                        handle_root(fd);
+                else
+                        nook_msg_reply_error(fd, EAGAIN, "the session has no root yet (prepare_environment)");
                 break;
         default:
                 nook_msg_reply_error(fd, EOPNOTSUPP, "unknown request");

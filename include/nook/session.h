@@ -70,6 +70,11 @@ NOOK_EXPORT int nook_runtime_processes(nook_runtime *rt, const char *session, no
 NOOK_EXPORT int nook_runtime_session_resolve(nook_runtime *rt, const char *session, char **ret_environment_id,
                                              nook_error **err);
 
+/* An O_PATH directory fd of a live session's root (session: ref, environment id or
+ * name), as its processes see it, mounts included.  Resolve paths below it with
+ * openat2(2) RESOLVE_IN_ROOT, never as a host path: the workload owns what is there. */
+NOOK_EXPORT int nook_runtime_session_root(nook_runtime *rt, const char *session, int *ret_fd, nook_error **err);
+
 /* A read-only fd of a process's capture log (stream 1: stdout, or the pty; 2: stderr). */
 NOOK_EXPORT int nook_runtime_process_log(nook_runtime *rt, const char *process_ref, int stream, int *ret_fd,
                                          nook_error **err);

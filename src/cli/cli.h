@@ -66,6 +66,14 @@ int cmd_serve(int argc, char **argv);
 void help_serve(FILE *f);
 int cmd_secret(int argc, char **argv);
 void help_secret(FILE *f);
+int cmd_attach(int argc, char **argv);
+void help_attach(FILE *f);
+int cmd_cp(int argc, char **argv);
+void help_cp(FILE *f);
+int cmd_load(int argc, char **argv);
+void help_load(FILE *f);
+int cmd_save(int argc, char **argv);
+void help_save(FILE *f);
 
 static inline void cli_error_freep(nook_error **e) {
         nook_error_free(*e);

@@ -567,6 +567,17 @@ int nook_runtime_session_resolve(nook_runtime *rt, const char *session, char **r
         return 0;
 }
 
+int nook_runtime_session_root(nook_runtime *rt, const char *session, int *ret_fd, nook_error **err) {
+        nook_call_ctx ctx;
+        int r = ext_op(rt, (const void *)rt->ops->session_root, false, &ctx, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *env = NULL;
+        if ((r = nook_runtime_session_resolve(rt, session, &env, err)) < 0)
+                return r;
+        return rt->ops->session_root(rt->state, &ctx, env, ret_fd, err);
+}
+
 int nook_runtime_processes(nook_runtime *rt, const char *session, nook_process_visit_fn fn, void *userdata,
                            nook_error **err) {
         nook_call_ctx ctx;
