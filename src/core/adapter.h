@@ -72,6 +72,8 @@ typedef struct nook_adapter_ops {
         /* nook/image.h: verb NOOK_IMAGE_*; o for import, arg the image for inspect and rm */
         int (*image)(void *state, nook_call_ctx *ctx, int verb, const nook_import_options *o, const char *arg,
                      char **ret_json, nook_error **err);
+        int (*image_save)(void *state, nook_call_ctx *ctx, const nook_save_options *o, char **ret_json,
+                          nook_error **err);
 } nook_adapter_ops;
 
 enum { NOOK_IMAGE_IMPORT, NOOK_IMAGE_LIST, NOOK_IMAGE_INSPECT, NOOK_IMAGE_REMOVE, NOOK_IMAGE_PRUNE };

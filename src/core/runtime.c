@@ -633,6 +633,17 @@ int nook_runtime_image_import(nook_runtime *rt, const nook_import_options *opts,
         return image_op(rt, NOOK_IMAGE_IMPORT, opts, NULL, ret_json, err);
 }
 
+int nook_runtime_image_save(nook_runtime *rt, const nook_save_options *opts, char **ret_json, nook_error **err) {
+        if (!opts || opts->version != NOOK_SAVE_OPTIONS_VERSION || !opts->image || opts->fd < 0)
+                return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
+                                      "image save: options of an unknown version, no image or no fd");
+        if (!rt->ops->image_save)
+                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, ENOTSUP,
+                                      "the %s adapter has no image store", rt->ops->name);
+        nook_call_ctx ctx = { .config = &rt->config };
+        return rt->ops->image_save(rt->state, &ctx, opts, ret_json, err);
+}
+
 int nook_runtime_images(nook_runtime *rt, char **ret_json, nook_error **err) {
         return image_op(rt, NOOK_IMAGE_LIST, NULL, NULL, ret_json, err);
 }

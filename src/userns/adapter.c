@@ -206,4 +206,5 @@ const nook_adapter_ops nook_userns_adapter = {
         .session_root = nook_userns_session_root,
         .gc = nook_userns_gc,
         .image = nook_userns_image,
+        .image_save = nook_userns_image_save,
 };
