@@ -71,9 +71,12 @@ NOOK_EXPORT int nook_runtime_session_resolve(nook_runtime *rt, const char *sessi
                                              nook_error **err);
 
 /* An O_PATH directory fd of a live session's root (session: ref, environment id or
- * name), as its processes see it, mounts included.  Resolve paths below it with
- * openat2(2) RESOLVE_IN_ROOT, never as a host path: the workload owns what is there. */
-NOOK_EXPORT int nook_runtime_session_root(nook_runtime *rt, const char *session, int *ret_fd, nook_error **err);
+ * name), as its processes see it, mounts included, and an fd of its user namespace (-1
+ * when unknown): a FUSE root answers only processes that joined it (setns(2)).  Resolve
+ * paths below the root with openat2(2) RESOLVE_IN_ROOT, never as a host path: the
+ * workload owns what is there. */
+NOOK_EXPORT int nook_runtime_session_root(nook_runtime *rt, const char *session, int *ret_root_fd, int *ret_userns_fd,
+                                          nook_error **err);
 
 /* A read-only fd of a process's capture log (stream 1: stdout, or the pty; 2: stderr). */
 NOOK_EXPORT int nook_runtime_process_log(nook_runtime *rt, const char *process_ref, int stream, int *ret_fd,

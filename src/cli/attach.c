@@ -406,7 +406,8 @@ static int attach_run(nook_runtime *rt, const char *ref, const cli_process_opts 
                                             .log = { -1, -1 },
                                             .to_ok = { true, true },
                                             .stdin_open = p->interactive,
-                                            .keys = keys && *keys ? keys : NULL,
+                                            /* typed keys only: piped data is passed as it is */
+                                            .keys = keys && *keys && isatty(STDIN_FILENO) ? keys : NULL,
                                             .n_keys = keys ? strlen(keys) : 0 };
         for (int i = 0; i < (p->tty ? 1 : 2); i++) {
                 _cleanup_(cli_error_freep) nook_error *err = NULL;

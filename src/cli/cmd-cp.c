@@ -14,10 +14,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -45,9 +48,8 @@ void help_cp(FILE *f) {
               "made to read or write outside the two places named.\n"
               "\n"
               "Options:\n"
-              "  -a, --archive  keep owners too where they map: files nook creates are yours\n"
-              "                 (root in the session, or you with keep-id); other owners\n"
-              "                 cannot be given from outside and are counted in a note\n"
+              "  -a, --archive  keep owners too (ids as the session maps them); without it\n"
+              "                 copies are yours: root in the session, or you with keep-id\n"
               "  -h, --help     print this help\n"
               "\n"
               "Examples:\n"
@@ -307,37 +309,75 @@ static char *split_session(const char *arg, const char **ret_path) {
         return strndup(arg, (size_t)(colon - arg));
 }
 
-/* Opens the source's parent and the destination dir; dst_name is the copy's name. */
-static int endpoints(cp *c, int sroot, const char *src, int droot, const char *dst, int *ret_sdir, char *sname,
-                     int *ret_ddir, char *dname, size_t size) {
-        int sdir = open_parent(sroot, src, sname, size);
-        if (sdir < 0) {
+/* The source's parent dir and its last component; 0 or EXIT_NOOK after reporting. */
+static int open_src(int root, const char *src, int *ret_dir, char *name, size_t size) {
+        int dir = open_parent(root, src, name, size);
+        if (dir < 0) {
                 fprintf(stderr, "nook: cp: source '%s': %s\n", src,
-                        sdir == -EISDIR ? "name a file or directory below /" : strerror(-sdir));
+                        dir == -EISDIR ? "name a file or directory below /" : strerror(-dir));
                 return EXIT_NOOK;
         }
-        *ret_sdir = sdir;
+        *ret_dir = dir;
         struct stat st;
-        if (fstatat(sdir, sname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 fprintf(stderr, "nook: cp: source '%s': %s\n", src, strerror(errno));
                 return EXIT_NOOK;
         }
-        /* an existing directory (followed inside the session's root; on the host only
-         * where nook_host_open allows) takes the copy under the source's name */
+        return 0;
+}
+
+/* An existing directory (followed inside the session's root; on the host only where
+ * nook_host_open allows) takes the copy under the source's name (*name left empty);
+ * otherwise the parent and the copy's name. */
+static int open_dst(int root, const char *dst, int *ret_dir, char *name, size_t size) {
         size_t n = strlen(dst);
-        int ddir = open_dir(droot, dst);
-        if (ddir >= 0)
-                snprintf(dname, size, "%s", sname);
-        else if ((ddir == -ENOENT || ddir == -ENOTDIR) && n && dst[n - 1] != '/')
-                ddir = open_parent(droot, dst, dname, size);
-        if (ddir < 0) {
+        int dir = open_dir(root, dst);
+        name[0] = 0;
+        if ((dir == -ENOENT || dir == -ENOTDIR) && n && dst[n - 1] != '/')
+                dir = open_parent(root, dst, name, size);
+        if (dir < 0) {
                 fprintf(stderr, "nook: cp: destination '%s': %s\n", dst,
-                        ddir == -ELOOP ? "a symlink on the way that nook does not follow (give the real path)"
-                                       : strerror(-ddir));
+                        dir == -ELOOP ? "a symlink on the way that nook does not follow (give the real path)"
+                                      : strerror(-dir));
                 return EXIT_NOOK;
         }
-        *ret_ddir = ddir;
+        *ret_dir = dir;
+        return 0;
+}
+
+/* In a child: the host side is opened first, with our own view of owners (nook_host_open
+ * trusts root-owned directories, and in the session's user namespace our own files would
+ * show as root's); then the session's user namespace is joined (a FUSE root serves only
+ * processes in it, and owners map as inside), non-dumpable: nothing of the session can
+ * reach this process or its host fds. */
+static int copy_child(cp *c, int root, int userns, const char *src, const char *dst) {
+        _cleanup_close_ int sdir = -1, ddir = -1;
+        char sname[256], dname[256];
+        int rc = c->out ? open_dst(-1, dst, &ddir, dname, sizeof(dname))
+                        : open_src(-1, src, &sdir, sname, sizeof(sname));
+        if (rc)
+                return rc;
+        if (prctl(PR_SET_DUMPABLE, 0) < 0 || (userns >= 0 && setns(userns, CLONE_NEWUSER) < 0)) {
+                fprintf(stderr, "nook: cp: joining the session's user namespace: %s\n", strerror(errno));
+                return EXIT_NOOK;
+        }
+        rc = c->out ? open_src(root, src, &sdir, sname, sizeof(sname))
+                    : open_dst(root, dst, &ddir, dname, sizeof(dname));
+        if (rc)
+                return rc;
+        if (!dname[0])
+                snprintf(dname, sizeof(dname), "%s", sname);
         snprintf(c->where, sizeof(c->where), "%s", src);
+        if (copy_entry(c, sdir, sname, ddir, dname, 0) < 0)
+                return EXIT_NOOK;
+        if (c->skipped)
+                fprintf(stderr, "nook: cp: %u device nodes, fifos or sockets skipped (first: %s)\n", c->skipped,
+                        c->skipped_first);
+        if (c->owners_kept_not)
+                fprintf(stderr,
+                        "nook: cp: -a: %u owners have no id on the other side (not mapped in the session's user "
+                        "namespace); those entries are yours\n",
+                        c->owners_kept_not);
         return 0;
 }
 
@@ -388,23 +428,20 @@ int cmd_cp(int argc, char **argv) {
         if (cli_open_runtime(&rt) < 0)
                 return EXIT_NOOK;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
-        _cleanup_close_ int root = -1, sdir = -1, ddir = -1;
-        if (nook_runtime_session_root(rt, c.out ? ss : ds, &root, &err) < 0)
+        _cleanup_close_ int root = -1, userns = -1;
+        if (nook_runtime_session_root(rt, c.out ? ss : ds, &root, &userns, &err) < 0)
                 return cli_report(err);
-        char sname[256], dname[256];
-        rc = endpoints(&c, c.out ? root : -1, c.out ? spath : src, c.out ? -1 : root, c.out ? dst : dpath, &sdir, sname,
-                       &ddir, dname, sizeof(sname));
-        if (rc)
-                return rc;
-        if (copy_entry(&c, sdir, sname, ddir, dname, 0) < 0)
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) {
+                fprintf(stderr, "nook: cp: fork: %s\n", strerror(errno));
                 return EXIT_NOOK;
-        if (c.skipped)
-                fprintf(stderr, "nook: cp: %u device nodes, fifos or sockets skipped (first: %s)\n", c.skipped,
-                        c.skipped_first);
-        if (c.owners_kept_not)
-                fprintf(stderr,
-                        "nook: cp: -a: %u owners could not be given from outside the session (only your own "
-                        "uid maps there from the host); those entries are yours\n",
-                        c.owners_kept_not);
-        return 0;
+        }
+        if (pid == 0)
+                _exit(copy_child(&c, root, userns, c.out ? spath : src, c.out ? dst : dpath));
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return EXIT_NOOK;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_NOOK;
 }

@@ -67,7 +67,8 @@ typedef struct nook_adapter_ops {
         int (*process_resize)(void *state, nook_call_ctx *ctx, const char *ref, unsigned rows, unsigned cols,
                               nook_error **err);
         /* an O_PATH fd of the live session's root (nook cp) */
-        int (*session_root)(void *state, nook_call_ctx *ctx, const char *environment_id, int *ret_fd, nook_error **err);
+        int (*session_root)(void *state, nook_call_ctx *ctx, const char *environment_id, int *ret_root_fd,
+                            int *ret_userns_fd, nook_error **err);
         int (*gc)(void *state, nook_call_ctx *ctx, unsigned *ret_reclaimed, char **ret_summary, nook_error **err);
         /* nook/image.h: verb NOOK_IMAGE_*; o for import, arg the image for inspect and rm */
         int (*image)(void *state, nook_call_ctx *ctx, int verb, const nook_import_options *o, const char *arg,

@@ -567,7 +567,8 @@ int nook_runtime_session_resolve(nook_runtime *rt, const char *session, char **r
         return 0;
 }
 
-int nook_runtime_session_root(nook_runtime *rt, const char *session, int *ret_fd, nook_error **err) {
+int nook_runtime_session_root(nook_runtime *rt, const char *session, int *ret_root_fd, int *ret_userns_fd,
+                              nook_error **err) {
         nook_call_ctx ctx;
         int r = ext_op(rt, (const void *)rt->ops->session_root, false, &ctx, err);
         if (r < 0)
@@ -575,7 +576,7 @@ int nook_runtime_session_root(nook_runtime *rt, const char *session, int *ret_fd
         _cleanup_free_ char *env = NULL;
         if ((r = nook_runtime_session_resolve(rt, session, &env, err)) < 0)
                 return r;
-        return rt->ops->session_root(rt->state, &ctx, env, ret_fd, err);
+        return rt->ops->session_root(rt->state, &ctx, env, ret_root_fd, ret_userns_fd, err);
 }
 
 int nook_runtime_processes(nook_runtime *rt, const char *session, nook_process_visit_fn fn, void *userdata,

@@ -44,8 +44,8 @@ int nook_userns_processes(void *state, nook_call_ctx *ctx, const char *environme
                           void *userdata, nook_error **err);
 int nook_userns_image_save(void *state, nook_call_ctx *ctx, const nook_save_options *o, char **ret_json,
                            nook_error **err);
-int nook_userns_session_root(void *state, nook_call_ctx *ctx, const char *environment_id, int *ret_fd,
-                             nook_error **err);
+int nook_userns_session_root(void *state, nook_call_ctx *ctx, const char *environment_id, int *ret_root_fd,
+                             int *ret_userns_fd, nook_error **err);
 int nook_userns_process_log(void *state, nook_call_ctx *ctx, const char *ref, int stream, int *ret_fd,
                             nook_error **err);
 int nook_userns_process_wait(void *state, nook_call_ctx *ctx, const char *ref, int timeout_ms, int *ret_exit_code,

@@ -53,6 +53,37 @@ run_nook exec "$name" stat -c %u /root/c
 assert_eq 0 "$OUT" "a file of yours copied in with -a is root's inside"
 ok "cp in: directory, file to a new name, -a"
 
+# an image root on each driver: a FUSE root (fuse-overlayfs) answers only processes in the
+# session's user namespace, which cp joins; with a subordinate range, -a keeps owners both ways
+python3 "$NOOK_SOURCE_ROOT/tests/images/mkimage.py" "$T/img" >/dev/null || fail "mkimage.py"
+run_nook load -q -i "$T/img/oci-archive.tar"
+assert_eq 0 "$RC" "load: $ERR"
+me=$(id -un)
+if grep -q -E "^($me|$(id -u)):" /etc/subuid 2>/dev/null; then SUBUID=1; else SUBUID=0; fi
+for driver in overlay fuse-overlayfs; do
+        run_nook run -d --name "$name-$driver" --rootfs-driver "$driver" oci-archive sleep 600
+        assert_eq 0 "$RC" "run -d --rootfs-driver $driver: $ERR"
+        echo "$name-$driver" >>"$T/envs"
+        run_nook cp "$T/src/deep/er/c" "$name-$driver:/tmp/"
+        assert_eq 0 "$RC" "cp in, $driver: $ERR"
+        run_nook exec "$name-$driver" cat /tmp/c
+        assert_eq three "$OUT" "cp in, $driver"
+        rm -f "$T/host/owned"
+        run_nook cp -a "$name-$driver:/srv/owned-1000" "$T/host/owned"
+        assert_eq 0 "$RC" "cp -a out, $driver: $ERR"
+        assert_eq "$(tar -xzOf "$T/img/rootfs.tar.gz" srv/owned-1000)" "$(cat "$T/host/owned")" \
+                "cp -a out, $driver: content"
+        if [ "$SUBUID" = 1 ] && [ "$driver" = fuse-overlayfs ]; then
+                base=$(grep -E "^($me|$(id -u)):" /etc/subuid | head -1 | cut -d: -f2)
+                assert_eq "$((base + 999))" "$(stat -c %u "$T/host/owned")" "cp -a out: owner 1000 inside is its subordinate id outside"
+                run_nook cp -a "$T/host/owned" "$name-$driver:/home/user/back"
+                assert_eq 0 "$RC" "cp -a in, into a directory of uid 1000: $ERR"
+                run_nook exec "$name-$driver" stat -c %u:%g /home/user/back
+                assert_eq 1000:1000 "$OUT" "cp -a in: the owner kept"
+        fi
+done
+ok "cp on image roots (overlay, fuse-overlayfs); -a keeps owners where the session maps them"
+
 run_nook cp "$T/src" "$T/elsewhere"
 assert_eq 125 "$RC" "no session named"
 assert_contains "$ERR" "SESSION:PATH" "no session named: message"
