@@ -22,6 +22,7 @@
 
 #include "userns/image.h"
 #include "userns/stages.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/macro.h"
 
@@ -309,8 +310,17 @@ static void save_done(save *v) {
                 archive_write_free(v->out);
 }
 
+/* An unnamed file under images/tmp: O_TMPFILE, else (NFS has none) a named one
+ * unlinked at once. */
 static int tmp_file(save *v) {
         int fd = openat(v->store->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        for (unsigned i = 0; fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EEXIST) && i < 16; i++) {
+                char name[64];
+                snprintf(name, sizeof(name), "save-%d-%u-%llx", (int)getpid(), i, (unsigned long long)nook_mono_us());
+                fd = openat(v->store->tmp_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd >= 0)
+                        (void)unlinkat(v->store->tmp_fd, name, 0);
+        }
         return fd >= 0 ? fd : nook_error_sys(v->err, errno, "making a temporary file under the store's images/tmp");
 }
 
