@@ -357,10 +357,17 @@ static int copy_child(cp *c, int root, int userns, const char *src, const char *
                         : open_src(-1, src, &sdir, sname, sizeof(sname));
         if (rc)
                 return rc;
-        if (prctl(PR_SET_DUMPABLE, 0) < 0 || (userns >= 0 && setns(userns, CLONE_NEWUSER) < 0)) {
-                fprintf(stderr, "nook: cp: joining the session's user namespace: %s\n", strerror(errno));
+        if (prctl(PR_SET_DUMPABLE, 0) < 0) {
+                fprintf(stderr, "nook: cp: making the copier non-dumpable: %s\n", strerror(errno));
                 return EXIT_NOOK;
         }
+        /* nested under a seccomp filter that refuses setns: copy from outside, which
+         * works on every root but a FUSE one */
+        if (userns >= 0 && setns(userns, CLONE_NEWUSER) < 0)
+                fprintf(stderr,
+                        "nook: cp: note: cannot join the session's user namespace (%s): copying from "
+                        "outside (a fuse-overlayfs root refuses that; -a keeps only your own id)\n",
+                        strerror(errno));
         rc = c->out ? open_src(root, src, &sdir, sname, sizeof(sname))
                     : open_dst(root, dst, &ddir, dname, sizeof(dname));
         if (rc)
