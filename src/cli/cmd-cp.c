@@ -309,12 +309,18 @@ static char *split_session(const char *arg, const char **ret_path) {
         return strndup(arg, (size_t)(colon - arg));
 }
 
+static const char *why(int e) {
+        return e == ENOSYS  ? "nook cp needs openat2(2) (Linux 5.6 or later) to resolve paths inside a session"
+               : e == ELOOP ? "a symlink on the way that nook does not follow (give the real path)"
+                            : strerror(e);
+}
+
 /* The source's parent dir and its last component; 0 or EXIT_NOOK after reporting. */
 static int open_src(int root, const char *src, int *ret_dir, char *name, size_t size) {
         int dir = open_parent(root, src, name, size);
         if (dir < 0) {
                 fprintf(stderr, "nook: cp: source '%s': %s\n", src,
-                        dir == -EISDIR ? "name a file or directory below /" : strerror(-dir));
+                        dir == -EISDIR ? "name a file or directory below /" : why(-dir));
                 return EXIT_NOOK;
         }
         *ret_dir = dir;
@@ -336,9 +342,7 @@ static int open_dst(int root, const char *dst, int *ret_dir, char *name, size_t 
         if ((dir == -ENOENT || dir == -ENOTDIR) && n && dst[n - 1] != '/')
                 dir = open_parent(root, dst, name, size);
         if (dir < 0) {
-                fprintf(stderr, "nook: cp: destination '%s': %s\n", dst,
-                        dir == -ELOOP ? "a symlink on the way that nook does not follow (give the real path)"
-                                      : strerror(-dir));
+                fprintf(stderr, "nook: cp: destination '%s': %s\n", dst, why(-dir));
                 return EXIT_NOOK;
         }
         *ret_dir = dir;
