@@ -46,6 +46,19 @@ got:two" "$OUT" "forwarded input, streamed output"
 assert_eq bye "$ERR" "stderr streamed"
 ok "attach without a terminal: stdin forwarded, output streamed, exit code"
 
+# a shell started with exec -dit in a running session
+run_nook run -d --name "$name-exec" --rootfs "$ROOT" sleep 600
+assert_eq 0 "$RC" "run -d: $ERR"
+echo "$name-exec" >>"$T/envs"
+run_nook exec -dit "$name-exec" sh
+assert_eq 0 "$RC" "exec -dit: $ERR"
+set +e
+res=$(drive 'sleep:0.3' 'send:echo from""exec\r' 'expect:fromexec' 'send:exit 4\r' exit -- "$NOOK" attach "$OUT" \
+        2>"$T/drive3")
+set -e
+assert_eq "exit=4" "$res" "attach to exec -dit: $(cat "$T/drive3")"
+ok "attach to a shell of exec -dit"
+
 run_nook attach --detach-keys ctrl-9 "$name"
 assert_eq 125 "$RC" "bad --detach-keys"
 assert_contains "$ERR" "--detach-keys 'ctrl-9'" "bad --detach-keys message"
