@@ -66,6 +66,7 @@ typedef struct holder {
         int session_fd; /* the session dir, opened by the client before clone */
         int signal_fd;  /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
         int devnull_fd; /* the host's /dev/null, opened before pivot_root (S7) */
+        int userns_fd;  /* our user namespace (nook cp works in it), opened while /proc is the host's; -1 */
         int upper_fd;   /* the writable layer's upper dir (session tmpfs, or on disk for an image), or -1 */
         uid_t peer_uid; /* the client's uid as this user namespace sees it */
         bool own_netns;

@@ -226,6 +226,27 @@ static void handle_net_ready(holder *h, int fd, nook_msg *m) {
         reply_ok(fd, NULL, NULL);
 }
 
+/* nook cp: an O_PATH fd of our root, the session's, after pivot_root.  The client
+ * (proven ours by peer_ok) resolves every path below it with RESOLVE_IN_ROOT; the fd
+ * grants it nothing it could not do by running a command in the session. */
+static void handle_root(const holder *h, int fd) {
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0) {
+                nook_msg_reply_error(fd, errno, "opening the session root");
+                return;
+        }
+        nook_msg r = NOOK_MSG_INIT(NOOK_MSG_REPLY);
+        nook_msg_add_u64(&r, T_ERRNO, 0);
+        nook_msg_add_fd(&r, root);
+        /* and our user namespace: the client's copier joins it, since FUSE (fuse-overlayfs,
+         * allow_other) serves only processes in the namespace that mounted it */
+        if (h->userns_fd >= 0)
+                nook_msg_add_fd(&r, h->userns_fd);
+        (void)nook_msg_send(fd, &r);
+        nook_msg_done(&r);
+        close(root);
+}
+
 static void serve_one(holder *h) {
         _cleanup_close_ int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
@@ -258,6 +279,12 @@ static void serve_one(holder *h) {
                 break;
         case NOOK_MSG_SECRETS:
                 holder_secrets_take(h, fd, &m);
+                break;
+        case NOOK_MSG_ROOT:
+                if (h->prepared)
+                        handle_root(h, fd);
+                else
+                        nook_msg_reply_error(fd, EAGAIN, "the session has no root yet (prepare_environment)");
                 break;
         default:
                 nook_msg_reply_error(fd, EOPNOTSUPP, "unknown request");
@@ -307,6 +334,7 @@ int main(int argc, char **argv) {
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 return 125;
         h.devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        h.userns_fd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
         h.session_fd = reopen_here(4);
         if (h.session_fd < 0)
                 return 125;

@@ -35,6 +35,24 @@ typedef struct nook_import_options {
 /* {"name","digest","architecture","layers","unpacked","reused","size","foreign_owners","skipped"} */
 NOOK_EXPORT int nook_runtime_image_import(nook_runtime *rt, const nook_import_options *opts, char **ret_json,
                                           nook_error **err);
+#define NOOK_SAVE_OPTIONS_VERSION 1
+
+typedef struct nook_save_options {
+        unsigned version;  /* NOOK_SAVE_OPTIONS_VERSION */
+        const char *image; /* a name, a digest or a digest prefix */
+        int fd;            /* the oci-archive (a tar of an OCI image layout) is written here */
+        nook_progress_fn progress;
+        void *userdata;
+} nook_save_options;
+
+#define NOOK_SAVE_OPTIONS_INIT \
+        { .version = NOOK_SAVE_OPTIONS_VERSION, .fd = -1 }
+
+/* Writes the image as an oci-archive, its layers as uncompressed tars made again from
+ * the store (the same image always gives the same bytes); nook_runtime_image_import
+ * reads it back.  {"name","digest" (of the manifest written),"stored_digest","layers"} */
+NOOK_EXPORT int nook_runtime_image_save(nook_runtime *rt, const nook_save_options *opts, char **ret_json,
+                                        nook_error **err);
 /* [{"names":[..],"digest","created_ms","size","layers","architecture","in_use"}] */
 NOOK_EXPORT int nook_runtime_images(nook_runtime *rt, char **ret_json, nook_error **err);
 /* image: a name, a digest or a digest prefix of 12+ hex digits. */

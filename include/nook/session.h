@@ -63,6 +63,14 @@ typedef struct nook_process_info {
 typedef int (*nook_session_visit_fn)(const nook_session_info *s, void *userdata);
 typedef int (*nook_process_visit_fn)(const nook_process_info *p, void *userdata);
 
+/* An O_PATH directory fd of a live session's root (session: ref, environment id or
+ * name), as its processes see it, mounts included, and an fd of its user namespace (-1
+ * when unknown): a FUSE root answers only processes that joined it (setns(2)).  Resolve
+ * paths below the root with openat2(2) RESOLVE_IN_ROOT, never as a host path: the
+ * workload owns what is there. */
+NOOK_EXPORT int nook_runtime_session_root(nook_runtime *rt, const char *session, int *ret_root_fd, int *ret_userns_fd,
+                                          nook_error **err);
+
 NOOK_EXPORT int nook_runtime_sessions(nook_runtime *rt, nook_session_visit_fn fn, void *userdata, nook_error **err);
 /* session: a session ref, environment id or name; NULL for all. */
 NOOK_EXPORT int nook_runtime_processes(nook_runtime *rt, const char *session, nook_process_visit_fn fn, void *userdata,

@@ -105,6 +105,11 @@ typedef struct attach {
         bool in_eof; /* our stdin ended: close the process's after what is pending */
         unsigned interrupts;
         bool unmonitored; /* its monitor was killed: the holder records its end (S33) */
+        /* nook attach: the detach sequence (ctrl-p,ctrl-q), how much of it was typed and
+         * held back so far, and whether it was typed in full */
+        const char *keys;
+        size_t n_keys, matched;
+        bool detached;
 } attach;
 
 static void attach_done(attach *a) {
@@ -205,12 +210,44 @@ static bool flush_stdin(attach *a) {
         return true;
 }
 
+/* Takes the detach sequence out of the n bytes read into a->in (as podman does: a
+ * prefix of it is held back until the next byte shows whether it goes on; a prefix
+ * that does not go on is passed through).  The room kept free in a->in holds them. */
+static void scan_keys(attach *a, size_t n) {
+        char out[sizeof(a->in)];
+        size_t o = 0;
+        for (size_t i = 0; i < n && !a->detached; i++) {
+                char c = a->in[i];
+                if (c == a->keys[a->matched]) {
+                        a->detached = ++a->matched == a->n_keys;
+                        continue;
+                }
+                memcpy(out + o, a->keys, a->matched);
+                o += a->matched;
+                a->matched = 0;
+                if (c == a->keys[0])
+                        a->matched = 1;
+                else
+                        out[o++] = c;
+        }
+        memcpy(a->in, out, o);
+        a->n_in = o;
+}
+
 static void read_stdin(attach *a) {
-        ssize_t n = read(STDIN_FILENO, a->in, sizeof(a->in));
+        ssize_t n = read(STDIN_FILENO, a->in, sizeof(a->in) - (a->keys ? 16 : 0));
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return;
-        if (n <= 0)
+        if (n <= 0) {
+                /* nook attach to a terminal: the end of our input is not the end of its
+                 * shell (no ^D sent); the process keeps running, we only stop reading */
+                if (a->keys && a->p->tty) {
+                        a->stdin_open = false;
+                        return;
+                }
                 a->in_eof = true;
+        } else if (a->keys)
+                scan_keys(a, (size_t)n);
         else
                 a->n_in = (size_t)n;
         (void)flush_stdin(a);
@@ -316,7 +353,7 @@ static int attach_loop(attach *a, int sigfd, int *ret_code) {
         int step_ms = 1;
         double t0 = cli_now_ms(), last_check = t0;
         int rc = ended(a, false, ret_code);
-        while (rc < 0) {
+        while (rc < 0 && !a->detached) {
                 if (!watching && cli_now_ms() - t0 >= LOOK_PHASE_MS) {
                         watching = true;
                         in = watch_logs(a);
@@ -361,21 +398,45 @@ static int attach_loop(attach *a, int sigfd, int *ret_code) {
         return rc;
 }
 
-int cli_attach(nook_runtime *rt, const char *ref, const cli_process_opts *p, int sigfd, int *ret_code) {
-        _cleanup_(attach_done) attach a = {
-                .rt = rt, .ref = ref, .p = p, .log = { -1, -1 }, .to_ok = { true, true }, .stdin_open = p->interactive
-        };
+static int attach_run(nook_runtime *rt, const char *ref, const cli_process_opts *p, int sigfd, const char *keys,
+                      int *ret_code, bool *ret_detached) {
+        _cleanup_(attach_done) attach a = { .rt = rt,
+                                            .ref = ref,
+                                            .p = p,
+                                            .log = { -1, -1 },
+                                            .to_ok = { true, true },
+                                            .stdin_open = p->interactive,
+                                            /* typed keys only: piped data is passed as it is */
+                                            .keys = keys && *keys && isatty(STDIN_FILENO) ? keys : NULL,
+                                            .n_keys = keys ? strlen(keys) : 0 };
         for (int i = 0; i < (p->tty ? 1 : 2); i++) {
                 _cleanup_(cli_error_freep) nook_error *err = NULL;
                 if (nook_runtime_process_log(rt, ref, i + 1, &a.log[i], &err) < 0)
                         return cli_report(err);
+                /* re-attached: what it wrote before is 'nook logs', not replayed here */
+                if (ret_detached)
+                        (void)lseek(a.log[i], 0, SEEK_END);
         }
         _cleanup_(raw_tty_restore) raw_tty tty = { 0 };
         if (p->tty && p->interactive)
                 raw_tty_enter(&tty);
         int rc = attach_loop(&a, sigfd, ret_code);
         raw_tty_restore(&tty);
+        if (a.detached)
+                rc = 0;
+        if (ret_detached)
+                *ret_detached = a.detached;
         return rc;
+}
+
+int cli_attach(nook_runtime *rt, const char *ref, const cli_process_opts *p, int sigfd, int *ret_code) {
+        return attach_run(rt, ref, p, sigfd, NULL, ret_code, NULL);
+}
+
+int cli_reattach(nook_runtime *rt, const char *ref, const cli_process_opts *p, int sigfd, const char *keys,
+                 int *ret_code, bool *ret_detached) {
+        *ret_detached = false;
+        return attach_run(rt, ref, p, sigfd, keys, ret_code, ret_detached);
 }
 
 typedef struct kill_reason {

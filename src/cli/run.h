@@ -232,6 +232,11 @@ bool cli_tty_size(unsigned *rows, unsigned *cols);
 /* Copies the process's output to ours until it exits, forwarding stdin (-i), the
  * terminal (-t) and signals.  0 with its exit code, or EXIT_NOOK after reporting. */
 int cli_attach(nook_runtime *rt, const char *ref, const cli_process_opts *p, int sigfd, int *ret_code);
+/* The same for a process started earlier (nook attach): its output from now on, and
+ * keys (bytes, "" or NULL for none) typed in full detach, leaving it running
+ * (*ret_detached).  Our stdin ending does not end a terminal's shell. */
+int cli_reattach(nook_runtime *rt, const char *ref, const cli_process_opts *p, int sigfd, const char *keys,
+                 int *ret_code, bool *ret_detached);
 /* When a process was killed (137), says why (timeout, watchdog) on stderr. */
 void cli_explain_kill(nook_runtime *rt, const char *ref, const cli_process_opts *p);
 

@@ -70,10 +70,15 @@ typedef struct nook_adapter_ops {
                              bool close_stdin, nook_error **err);
         int (*process_resize)(void *state, nook_call_ctx *ctx, const char *ref, unsigned rows, unsigned cols,
                               nook_error **err);
+        /* an O_PATH fd of the live session's root (nook cp) */
+        int (*session_root)(void *state, nook_call_ctx *ctx, const char *environment_id, int *ret_root_fd,
+                            int *ret_userns_fd, nook_error **err);
         int (*gc)(void *state, nook_call_ctx *ctx, unsigned *ret_reclaimed, char **ret_summary, nook_error **err);
         /* nook/image.h: verb NOOK_IMAGE_*; o for import, arg the image for inspect and rm */
         int (*image)(void *state, nook_call_ctx *ctx, int verb, const nook_import_options *o, const char *arg,
                      char **ret_json, nook_error **err);
+        int (*image_save)(void *state, nook_call_ctx *ctx, const nook_save_options *o, char **ret_json,
+                          nook_error **err);
 } nook_adapter_ops;
 
 enum { NOOK_IMAGE_IMPORT, NOOK_IMAGE_LIST, NOOK_IMAGE_INSPECT, NOOK_IMAGE_REMOVE, NOOK_IMAGE_PRUNE };

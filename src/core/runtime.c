@@ -585,6 +585,18 @@ int nook_runtime_session_resolve(nook_runtime *rt, const char *session, char **r
         return 0;
 }
 
+int nook_runtime_session_root(nook_runtime *rt, const char *session, int *ret_root_fd, int *ret_userns_fd,
+                              nook_error **err) {
+        nook_call_ctx ctx;
+        int r = ext_op(rt, (const void *)rt->ops->session_root, false, &ctx, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *env = NULL;
+        if ((r = nook_runtime_session_resolve(rt, session, &env, err)) < 0)
+                return r;
+        return rt->ops->session_root(rt->state, &ctx, env, ret_root_fd, ret_userns_fd, err);
+}
+
 int nook_runtime_processes(nook_runtime *rt, const char *session, nook_process_visit_fn fn, void *userdata,
                            nook_error **err) {
         nook_call_ctx ctx;
@@ -691,6 +703,17 @@ int nook_runtime_image_import(nook_runtime *rt, const nook_import_options *opts,
                 return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
                                       "image import: options of an unknown version, or no source");
         return image_op(rt, NOOK_IMAGE_IMPORT, opts, NULL, ret_json, err);
+}
+
+int nook_runtime_image_save(nook_runtime *rt, const nook_save_options *opts, char **ret_json, nook_error **err) {
+        if (!opts || opts->version != NOOK_SAVE_OPTIONS_VERSION || !opts->image || opts->fd < 0)
+                return nook_error_set(err, NOOK_ERROR_CONTRACT_VIOLATION, NOOK_RETRY_NOT_RETRYABLE, EINVAL,
+                                      "image save: options of an unknown version, no image or no fd");
+        if (!rt->ops->image_save)
+                return nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, ENOTSUP,
+                                      "the %s adapter has no image store", rt->ops->name);
+        nook_call_ctx ctx = { .config = &rt->config };
+        return rt->ops->image_save(rt->state, &ctx, opts, ret_json, err);
 }
 
 int nook_runtime_images(nook_runtime *rt, char **ret_json, nook_error **err) {

@@ -26,6 +26,7 @@ typedef enum nook_msg_type {
         NOOK_MSG_HOLD,      /* -> REPLY: keep the fds (exit fds of the network's helpers) until the holder ends */
         NOOK_MSG_NET_READY, /* -> REPLY: the fd slirp4netns writes "1" to once up; spawn nothing before */
         NOOK_MSG_SECRETS,   /* -> REPLY: hold the T_SECRET values (prepare_secrets); T_MESSAGE lists weak ones */
+        NOOK_MSG_ROOT,      /* -> REPLY with an O_PATH fd of the session's root (nook cp resolves paths below it) */
 
         /* monitor -> holder on its link: T_PID, T_DEADLINE_MS and the workload's pidfd */
         NOOK_MSG_STARTED = 20,

@@ -210,6 +210,8 @@ const nook_adapter_ops nook_userns_adapter = {
         .process_wait = nook_userns_process_wait,
         .process_write = nook_userns_process_write,
         .process_resize = nook_userns_process_resize,
+        .session_root = nook_userns_session_root,
         .gc = nook_userns_gc,
         .image = nook_userns_image,
+        .image_save = nook_userns_image_save,
 };

@@ -206,6 +206,27 @@ int nook_userns_processes(void *state, nook_call_ctx *ctx, const char *environme
         return visit_run_dir(ctx, visit_session_processes, &v, err);
 }
 
+int nook_userns_session_root(void *state, nook_call_ctx *ctx, const char *environment_id, int *ret_root_fd,
+                             int *ret_userns_fd, nook_error **err) {
+        _cleanup_(nook_session_freep) nook_session *s = NULL;
+        int r = nook_session_need(ctx->config, environment_id, "cp", &s, err);
+        if (r < 0)
+                return r;
+        nook_msg m = NOOK_MSG_INIT(NOOK_MSG_ROOT), reply = NOOK_MSG_INIT(0);
+        r = nook_session_request(s, NULL, &m, &reply, 5000, "opening the session root", err);
+        if (r == 0 && reply.n_fds != 1 && reply.n_fds != 2)
+                r = nook_error_set(err, NOOK_ERROR_ISOLATION_FAILURE, NOOK_RETRY_NOT_RETRYABLE, EPROTO,
+                                   "opening the session root: the holder sent no fd");
+        if (r == 0) {
+                *ret_root_fd = reply.fds[0];
+                *ret_userns_fd = reply.n_fds == 2 ? reply.fds[1] : -1;
+                reply.fds[0] = reply.n_fds == 2 ? (reply.fds[1] = -1) : -1;
+        }
+        nook_msg_done(&m);
+        nook_msg_done(&reply);
+        return r;
+}
+
 int nook_userns_process_log(void *state, nook_call_ctx *ctx, const char *ref, int stream, int *ret_fd,
                             nook_error **err) {
         _cleanup_(nook_session_freep) nook_session *s = NULL;

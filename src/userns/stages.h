@@ -42,6 +42,10 @@ int nook_userns_gc(void *state, nook_call_ctx *ctx, unsigned *ret_reclaimed, cha
 int nook_userns_sessions(void *state, nook_call_ctx *ctx, nook_session_visit_fn fn, void *userdata, nook_error **err);
 int nook_userns_processes(void *state, nook_call_ctx *ctx, const char *environment_id, nook_process_visit_fn fn,
                           void *userdata, nook_error **err);
+int nook_userns_image_save(void *state, nook_call_ctx *ctx, const nook_save_options *o, char **ret_json,
+                           nook_error **err);
+int nook_userns_session_root(void *state, nook_call_ctx *ctx, const char *environment_id, int *ret_root_fd,
+                             int *ret_userns_fd, nook_error **err);
 int nook_userns_process_log(void *state, nook_call_ctx *ctx, const char *ref, int stream, int *ret_fd,
                             nook_error **err);
 int nook_userns_process_wait(void *state, nook_call_ctx *ctx, const char *ref, int timeout_ms, int *ret_exit_code,
