@@ -253,8 +253,6 @@ static const struct {
                     "NAME, and the next run with it starts from there" },
         { "tag", "nook has no tag: give an image its name when importing it ('nook image import --name NAME FILE')" },
         { "import", "use 'nook image import FILE' (a rootfs tarball, an OCI or docker archive, an OCI layout)" },
-        { "load", "use 'nook image import FILE' (podman save's oci-archive or docker-archive)" },
-        { "save", "nook has no image export yet; the image's layers are files under the data dir ('nook info')" },
         { "export", "nook has no export of a session's root; '--keep-upper NAME' keeps its writable layer" },
         { "history", "use 'nook image inspect IMAGE' (its config and layers)" },
         { "create", "use 'nook session create IMAGE' (a session is what podman calls a container)" },
@@ -263,10 +261,6 @@ static const struct {
         { "restart", "nook has no restart: 'nook exec SESSION CMD' starts a command again in a session" },
         { "pause", "nook has no pause: stop processes with 'nook stop' or signal them with 'nook kill'" },
         { "unpause", "nook has no pause or unpause: 'nook stop' and 'nook kill' end processes" },
-        { "attach", "use 'nook logs -f PROCESS' to follow a detached process's output, or 'nook exec -it SESSION "
-                    "sh' for a new shell in its session" },
-        { "cp", "bind a host directory with -v SRC:DST when making the session, or copy through a command: "
-                "'nook exec SESSION cat /path > file'" },
         { "container", "nook's containers are sessions: 'nook session create|ls|inspect|rm', and 'nook ps'" },
         { "network", "nook has no networks to manage: each session has its own (--network slirp4netns|none|host, "
                      "-p, --egress, --dns, --add-host)" },
