@@ -206,6 +206,7 @@ typedef struct run_ctx {
         nook_runtime *rt;
         char env_id[80];
         bool session_made; /* prepare_session was called: cleanup is owed */
+        bool session_up;   /* ... and the session was prepared to the end */
         char *ref;
         char **image_argv; /* Entrypoint + (COMMAND or Cmd), owned */
 } run_ctx;
@@ -334,7 +335,9 @@ static int run_prepare(run_ctx *c) {
         if (rc)
                 return rc;
         c->session_made = true;
-        return cli_session_up(c->rt, c->env_id, &c->s, !c->p.detach, c->sigfd, c->p.verbose);
+        rc = cli_session_up(c->rt, c->env_id, &c->s, !c->p.detach, c->sigfd, c->p.verbose);
+        c->session_up = rc == 0;
+        return rc;
 }
 
 /* cpus: how start_process says the cpu limit is enforced (its ext "limits"). */
@@ -424,7 +427,8 @@ int cmd_run(int argc, char **argv) {
         /* Whatever happened, a session of ours is removed: a failure to remove it wins
          * over a success of the command, never over its failure. */
         if (c.session_made) {
-                int down = cli_session_down(c.rt, c.env_id, "run", c.p.verbose);
+                int down = c.session_up ? cli_session_down(c.rt, c.env_id, "run", c.p.verbose)
+                                        : cli_session_abandon(c.rt, c.env_id, "run", c.p.verbose);
                 if (down && rc == 0)
                         rc = down;
         }

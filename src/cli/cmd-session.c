@@ -118,7 +118,7 @@ static int session_create(int argc, char **argv) {
         }
         rc = cli_session_up(rt, env, &s, false, sigfd, verbose);
         if (rc) {
-                (void)cli_session_down(rt, env, "create", verbose);
+                (void)cli_session_abandon(rt, env, "create", verbose);
                 return rc;
         }
         if (json)

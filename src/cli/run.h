@@ -210,6 +210,9 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
                    bool verbose);
 /* cleanup of env_id; 0 when completed, else EXIT_NOOK with the reason reported. */
 int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose);
+/* cleanup after cli_session_up failed (its error reported): quiet, and 0, when no session
+ * was left behind; else as cli_session_down. */
+int cli_session_abandon(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose);
 /* start_process; s gives the limits (NULL: none).  0 with the process ref and the
  * redacted summary of how limits are enforced; else the exit code after reporting:
  * 127 command not found, 126 not executable, 125 anything else. */

@@ -1077,12 +1077,24 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
         return 0;
 }
 
-int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose) {
+/* Whether a session of env_id exists: after a failed start, the cleanup's own failure is
+ * worth reporting (with a 'session rm' hint) only when something was left to remove. */
+static bool session_left(nook_runtime *rt, const char *env_id) {
+        _cleanup_free_ char *env = NULL;
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        return nook_runtime_session_resolve(rt, env_id, &env, &err) == 0;
+}
+
+static int session_down(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose, bool only_if_left) {
         json_t *req = json_pack("{s:{s:o,s:{}},s:o}", "environment", "environment_id", cli_json_str(env_id), "spec",
                                 "cleanup_plan_ref", cli_json_str(plan_ref));
         _cleanup_free_ char *out = NULL;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
         if (call(rt, "cleanup", req, verbose, &out, &err) < 0) {
+                /* the start's error was reported already; the cleanup failing the same way
+                 * (no journal, no run dir) while no session exists says nothing new */
+                if (only_if_left && !session_left(rt, env_id))
+                        return 0;
                 if (!err)
                         return EXIT_NOOK;
                 cli_report(err);
@@ -1097,6 +1109,14 @@ int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref,
                 summary ? summary : "no details");
         fprintf(stderr, "hint: run 'nook session rm %s' to try again\n", env_id);
         return EXIT_NOOK;
+}
+
+int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose) {
+        return session_down(rt, env_id, plan_ref, verbose, false);
+}
+
+int cli_session_abandon(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose) {
+        return session_down(rt, env_id, plan_ref, verbose, true);
 }
 
 static json_t *process(const cli_process_opts *p, const char *process_id, const char *cwd) {

@@ -15,4 +15,13 @@ int nook_idmap_write(pid_t child, int identity, uid_t uid, gid_t gid, uint32_t *
 /* Resolves "auto" to subuid (ranges and newuidmap present) or root. */
 int nook_identity_resolve(int requested, uid_t uid, int *ret, nook_error **err);
 
+/* keep-id: the caller's entry as podman gives it inside (its host passwd name, home and
+ * group name; "user", "/" when the host has none, or one that cannot be a passwd field). */
+typedef struct nook_host_identity {
+        char name[64];
+        char group[64];
+        char home[256];
+} nook_host_identity;
+void nook_host_identity_get(uid_t uid, gid_t gid, nook_host_identity *ret);
+
 #endif
