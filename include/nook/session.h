@@ -41,6 +41,9 @@ typedef struct nook_session_info {
         unsigned long long owners_collapsed;
         /* the secrets the session holds, "ref:file:/path ref:env:NAME ..." (never a value), or NULL */
         const char *secrets;
+        /* how its limits are enforced, "memory=HOW pids=HOW cpus=HOW disk=HOW" (HOW: cgroup,
+         * watchdog, tmpfs, not_enforced, none), or NULL before prepare_environment */
+        const char *limits;
 } nook_session_info;
 
 typedef struct nook_process_info {

@@ -113,13 +113,18 @@ static const char run_usage[] =
         "                        default); above it every process of the session is killed\n"
         "  --pids-limit N        tasks (processes and threads; -1 for none, the default):\n"
         "                        forks past it fail\n"
-        "  --cpus N              needs a delegated cgroup v2 cpu controller; else nook warns\n"
+        "  --cpus N              CPUs the session may use (1.5 for one and a half): cpu.max of\n"
+        "                        a delegated cgroup v2 cpu controller; without one, accepted\n"
+        "                        and reported as a downgrade\n"
         "  --disk SIZE           what the writable layer may hold (-1 for none, the default):\n"
         "                        a tmpfs size for a directory root, watched for an image\n"
         "\n"
         "Output:\n"
         "  --json                with -d: print {\"session\": ..., \"process_ref\": ...}\n"
         "  --verbose             print each stage's time and how the limits are enforced\n"
+        "  -q, --quiet           no line on stderr for each downgrade taken (when auto falls\n"
+        "                        back: a copy instead of an overlay, a weaker network, a limit\n"
+        "                        nothing enforces...; 'nook session inspect' keeps them)\n"
         "  -h, --help            print this help\n"
         "\n"
         "Signals: SIGINT, SIGTERM and SIGHUP are forwarded to COMMAND (a third Ctrl-C kills\n"
@@ -162,6 +167,8 @@ void help_exec(FILE *f) {
               "  --log-max SIZE        each capture log keeps SIZE bytes, then a marker (default 1g)\n"
               "  --json                with -d: print {\"process_ref\": ...}\n"
               "  --verbose             print the stage's time and how limits are enforced\n"
+              "  -q, --quiet           accepted (the session's downgrades were reported when it\n"
+              "                        was made)\n"
               "  -h, --help            print this help\n"
               "\n"
               "Example:\n"
@@ -182,7 +189,8 @@ static const struct option run_options[] = {
 
 static const struct option exec_options[] = {
         CLI_PROCESS_OPTIONS,
-        CLI_MOUNT_OPTIONS, /* only to refuse them by name */
+        { "quiet", no_argument, NULL, 'q' }, /* the session's downgrades were said when it was made */
+        CLI_MOUNT_OPTIONS,                   /* only to refuse them by name */
         { "secret", required_argument, NULL, OPT_SECRET },
         CLI_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 },
@@ -226,7 +234,7 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:p:h", run_options, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:p:qh", run_options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_run(stdout);
                         return 0;
@@ -340,15 +348,11 @@ static int run_prepare(run_ctx *c) {
         return rc;
 }
 
-/* cpus: how start_process says the cpu limit is enforced (its ext "limits"). */
-static void show_limits(const cli_session_opts *s, const cli_process_opts *p, const char *summary, const char *cpus) {
+/* --verbose: how start_process says the limits are enforced (a limit asked for and not
+ * enforced is a downgrade cli_session_up reported). */
+static void show_limits(const cli_process_opts *p, const char *summary) {
         if (p->verbose && summary)
                 fprintf(stderr, "nook: %s\n", summary);
-        if (s && s->cpus_arg && cpus && strcmp(cpus, "not_enforced") == 0)
-                fprintf(stderr,
-                        "nook: warning: --cpus %s is accepted but not enforced: it needs a delegated cgroup v2 "
-                        "cpu controller\n",
-                        s->cpus_arg);
 }
 
 static int print_detached(const char *session, const char *ref, bool json) {
@@ -409,11 +413,11 @@ int cmd_run(int argc, char **argv) {
                 return rc;
 
         rc = run_prepare(&c);
-        _cleanup_free_ char *summary = NULL, *cpus = NULL;
+        _cleanup_free_ char *summary = NULL;
         if (rc == 0)
-                rc = cli_start(c.rt, c.env_id, &c.s, &c.p, "main", "run", &c.ref, &summary, &cpus);
+                rc = cli_start(c.rt, c.env_id, &c.s, &c.p, "main", "run", &c.ref, &summary, NULL);
         if (rc == 0) {
-                show_limits(&c.s, &c.p, summary, cpus);
+                show_limits(&c.p, summary);
                 if (!c.p.detach)
                         rc = attach_and_wait(c.rt, c.ref, &c.p, c.sigfd);
                 else {
@@ -442,13 +446,15 @@ int cmd_exec(int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:h", exec_options, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:qh", exec_options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_exec(stdout);
                         return 0;
                 }
                 if (opt == '?' || opt == ':')
                         return cli_getopt_error(opt, argv, exec_options, "exec");
+                if (opt == 'q')
+                        continue;
                 if (opt == OPT_SECRET)
                         return cli_usage_error("exec",
                                                "exec does not take --secret: a session's secrets are given when it "
@@ -504,7 +510,7 @@ int cmd_exec(int argc, char **argv) {
         int rc = cli_start(rt, env, NULL, &p, id, id, &ref, &summary, NULL);
         if (rc)
                 return rc;
-        show_limits(NULL, &p, summary, NULL);
+        show_limits(&p, summary);
         if (p.detach)
                 return print_detached(NULL, ref, p.json);
         return attach_and_wait(rt, ref, &p, sigfd);

@@ -28,6 +28,7 @@ void help_session(FILE *f) {
               "              --network slirp4netns[:OPTS]|none|host, -p PORTS,\n"
               "              --egress TARGET, --dns IP, --add-host NAME:IP, --hostname NAME,\n"
               "              --userns auto|root|keep-id|subuid, --json, --verbose,\n"
+              "              -q/--quiet (no line on stderr for each downgrade taken),\n"
               "              -v SRC:DST[:ro|rw], --tmpfs DST[:OPTS],\n"
               "              --mount type=bind|tmpfs,..., --workspace ALIAS[:MODE],\n"
               "              --workspace-dest DIR, --deny-single-file,\n"
@@ -66,7 +67,7 @@ static int session_create(int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, ":v:p:h", create_options, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, ":v:p:qh", create_options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_session(stdout);
                         return 0;

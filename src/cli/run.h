@@ -58,6 +58,7 @@ typedef struct cli_session_opts {
         char *ws_ref, *ws_flag, *ws_dest;
         const char *ws_mode;
         bool deny_single_file;
+        bool quiet; /* -q: no line on stderr for the downgrades taken (session inspect has them) */
         /* --secret (secretopts.c): spec.secrets' secret_mounts and env_secrets */
         json_t *sec_mounts, *sec_envs;
         unsigned n_secrets;
@@ -152,7 +153,7 @@ enum {
                 { "publish", required_argument, NULL, 'p' }, { "dns", required_argument, NULL, OPT_DNS },             \
                 { "add-host", required_argument, NULL, OPT_ADD_HOST },                                                \
                 { "egress", required_argument, NULL, OPT_EGRESS }, { "secret", required_argument, NULL, OPT_SECRET }, \
-                { "hostname", required_argument, NULL, OPT_HOSTNAME }, {                                              \
+                { "hostname", required_argument, NULL, OPT_HOSTNAME }, { "quiet", no_argument, NULL, 'q' }, {         \
                 "userns", required_argument, NULL, OPT_USERNS                                                         \
         }
 #define CLI_MOUNT_OPTIONS                                                                            \

@@ -670,6 +670,9 @@ int cli_session_opt(int c, const char *arg, cli_session_opts *s, const char *ver
         case OPT_READ_ONLY:
                 s->read_only = true;
                 return 0;
+        case 'q':
+                s->quiet = true;
+                return 0;
         case OPT_NETWORK:
         case 'p':
         case OPT_DNS:
@@ -1034,6 +1037,61 @@ static json_t *req_prepare_environment(const char *env_id, const cli_session_opt
         return json_pack("{s:o}", "environment", environment(env_id, s, 0));
 }
 
+typedef struct found_session {
+        const char *env;
+        char *notes, *limits;
+        bool found;
+} found_session;
+
+static int find_session(const nook_session_info *i, void *userdata) {
+        found_session *f = userdata;
+        if (strcmp(i->environment_id, f->env) != 0)
+                return 0;
+        f->found = true;
+        f->notes = i->notes ? strdup(i->notes) : NULL;
+        f->limits = i->limits ? strdup(i->limits) : NULL;
+        return 1;
+}
+
+/* A limit asked for that the session does not hold: HOW is "not_enforced" in limits. */
+static bool not_enforced(const char *limits, const char *name) {
+        char want[32];
+        snprintf(want, sizeof(want), "%s=not_enforced", name);
+        const char *at = limits ? strstr(limits, want) : NULL;
+        return at && (at == limits || at[-1] == ' ');
+}
+
+/* What the session gave up, one line on stderr each (issue 14: a downgrade is never
+ * silent): the notes session inspect shows ("; "-separated), then the limits asked for
+ * that nothing enforces.  --quiet leaves them to session inspect. */
+static void report_downgrades(nook_runtime *rt, const char *env_id, const cli_session_opts *s) {
+        if (s->quiet)
+                return;
+        found_session f = { .env = env_id };
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        if (nook_runtime_sessions(rt, find_session, &f, &err) < 0 && !f.found)
+                return;
+        for (char *note = f.notes, *next; note && *note; note = next) {
+                next = strstr(note, "; ");
+                if (next) {
+                        *next = 0;
+                        next += 2;
+                }
+                fprintf(stderr, "nook: downgrade: %s\n", note);
+        }
+        if (s->cpus_arg && not_enforced(f.limits, "cpus"))
+                fprintf(stderr,
+                        "nook: downgrade: --cpus %s is not enforced: this user has no delegated cgroup v2 cpu "
+                        "controller (run 'nook caps' for how to get one)\n",
+                        s->cpus_arg);
+        if (s->disk_mb && not_enforced(f.limits, "disk"))
+                fputs("nook: downgrade: --disk is not enforced: with --rootfs-rw writes land in the directory "
+                      "itself\n",
+                      stderr);
+        free(f.notes);
+        free(f.limits);
+}
+
 int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts *s, bool owned_by_caller, int sigfd,
                    bool verbose) {
         /* the image first: a missing one fails before any namespace exists */
@@ -1074,6 +1132,7 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
                 if (sig)
                         return 128 + sig;
         }
+        report_downgrades(rt, env_id, s);
         return 0;
 }
 

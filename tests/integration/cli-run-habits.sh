@@ -62,3 +62,40 @@ assert_not_contains "$(cat "$ROOT/etc/passwd")" "$me" "--rootfs-rw: the director
 run_nook run --userns root --rootfs "$ROOT" -- sh -c 'echo "$HOME"'
 assert_eq /root "$OUT" "HOME of root inside"
 ok "keep-id: whoami, the group, HOME and the passwd entry, the root's files untouched"
+
+# ---- downgrades are said on stderr, one line each; -q/--quiet silences them ----
+# --network host is a downgrade on every host (the workload shares the host's network)
+run_nook run --network host --rootfs "$ROOT" -- true
+assert_eq 0 "$RC" "run --network host: $ERR"
+assert_eq "nook: downgrade: network host: the workload shares the host's network namespace" "$ERR" \
+        "run: the downgrade, one line"
+run_nook run -q --network host --rootfs "$ROOT" -- true
+assert_eq "0:" "$RC:$ERR" "run -q: nothing on stderr"
+name="dg$$"
+echo "$name" >>"$T/envs"
+run_nook session create --network host --name "$name" --rootfs "$ROOT"
+assert_eq 0 "$RC" "session create --network host: $ERR"
+assert_eq "nook: downgrade: network host: the workload shares the host's network namespace" "$ERR" \
+        "session create: the downgrade"
+run_nook exec "$name" -- true
+assert_eq "0:" "$RC:$ERR" "exec: the session's downgrades were said when it was made"
+run_nook session rm "$name"
+run_nook session create --quiet --network host --name "$name" --rootfs "$ROOT"
+assert_eq "0:" "$RC:$ERR" "session create --quiet: nothing on stderr"
+run_nook session inspect --json "$name"
+assert_contains "$(printf '%s\n' "$OUT" | json_query 'j["notes"]')" "network host" "inspect still has the note"
+run_nook session rm "$name"
+# keep-id with slirp4netns: slirp4netns runs without its mount sandbox (no root inside
+# the session to make one), whichever the user
+if [ -x "$(command -v slirp4netns)" ]; then
+        run_nook run --userns keep-id --rootfs "$ROOT" -- true
+        assert_eq 0 "$RC" "run keep-id: $ERR"
+        assert_contains "$ERR" "nook: downgrade: slirp4netns runs without its mount sandbox" "keep-id's slirp4netns"
+        assert_eq 1 "$(printf '%s\n' "$ERR" | grep -c .)" "one line for one downgrade (got: $ERR)"
+        run_nook run --quiet --userns keep-id --rootfs "$ROOT" -- true
+        assert_eq "0:" "$RC:$ERR" "run --quiet keep-id"
+fi
+# a session that gave nothing up says nothing
+run_nook run --network none --rootfs "$ROOT" -- true
+assert_eq "0:" "$RC:$ERR" "no downgrade, no line"
+ok "downgrades: one line each on run and session create, none with -q/--quiet"
