@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -37,7 +39,8 @@ static const char run_usage[] =
         "  -d, --detach          start COMMAND and keep the session: print the session and\n"
         "                        the process ref, and return\n"
         "  --rm                  remove the session when COMMAND ends (the default when\n"
-        "                        attached; accepted for podman habits)\n"
+        "                        attached; with -d, a background 'nook session rm --after'\n"
+        "                        waits for COMMAND and removes it)\n"
         "  --rootfs-rw           bind DIR read-write: writes land in DIR itself\n"
         "  --read-only           make the whole root read-only (no writable layer)\n"
         "  --network MODE        slirp4netns (default: userspace networking, as rootless\n"
@@ -182,6 +185,11 @@ static const struct option run_options[] = {
         CLI_LIMIT_OPTIONS,
         { "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
         { "rm", no_argument, NULL, OPT_RM },
+        { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
+        { "init", no_argument, NULL, OPT_INIT },
+        { "platform", required_argument, NULL, OPT_PLATFORM },
+        { "cap-add", required_argument, NULL, OPT_CAP_ADD },
+        { "cap-drop", required_argument, NULL, OPT_CAP_DROP },
         CLI_MOUNT_OPTIONS,
         CLI_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 },
@@ -217,6 +225,7 @@ typedef struct run_ctx {
         bool session_up;   /* ... and the session was prepared to the end */
         char *ref;
         char **image_argv; /* Entrypoint + (COMMAND or Cmd), owned */
+        cli_run_flags f;
 } run_ctx;
 
 static void run_ctx_done(run_ctx *c) {
@@ -224,9 +233,46 @@ static void run_ctx_done(run_ctx *c) {
         cli_process_opts_done(&c->p);
         free(c->ref);
         strv_free(c->image_argv);
+        cli_run_flags_done(&c->f);
         nook_runtime_free(c->rt);
         if (c->sigfd >= 0)
                 close(c->sigfd);
+}
+
+static size_t strv_len(char **v) {
+        size_t n = 0;
+        while (v && v[n])
+                n++;
+        return n;
+}
+
+/* head's words, then argc words of argv; NULL when out of memory. */
+static char **argv_join(char **head, char **argv, size_t argc) {
+        size_t h = strv_len(head);
+        char **v = calloc(h + argc + 1, sizeof(char *));
+        for (size_t i = 0; v && i < h + argc; i++)
+                if (!(v[i] = strdup(i < h ? head[i] : argv[i - h])))
+                        return strv_free(v);
+        return v;
+}
+
+/* run's own options: 0 handled, 1 not one of them, else the exit code after reporting. */
+static int run_opt(run_ctx *c, int opt, const char *arg) {
+        switch (opt) {
+        case OPT_RM:
+                c->rm = true;
+                return 0;
+        case OPT_INIT: /* the holder is the sandbox's init already: it reaps every orphan */
+                return 0;
+        case OPT_ENTRYPOINT:
+                return cli_opt_entrypoint(arg, &c->f, "run");
+        case OPT_PLATFORM:
+                return cli_opt_platform(arg, "run");
+        case OPT_CAP_ADD:
+        case OPT_CAP_DROP:
+                return cli_opt_cap(arg, opt == OPT_CAP_ADD, &c->f, "run");
+        }
+        return cli_podman_flag(opt, "run");
 }
 
 /* -1: go on; else the exit code (help printed, or a usage error reported). */
@@ -234,18 +280,22 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:p:qh", run_options, NULL)) != -1) {
+        _cleanup_free_ struct option *options = cli_options_with_podman(run_options);
+        if (!options)
+                return EXIT_NOOK;
+        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:p:qh", options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_run(stdout);
                         return 0;
                 }
                 if (opt == '?' || opt == ':')
-                        return cli_getopt_error(opt, argv, run_options, "run");
-                if (opt == OPT_RM) {
-                        c->rm = true;
+                        return cli_getopt_error(opt, argv, options, "run");
+                int r = run_opt(c, opt, optarg);
+                if (r == 0)
                         continue;
-                }
-                int r = cli_session_opt(opt, optarg, &c->s, "run");
+                if (r != 1)
+                        return r;
+                r = cli_session_opt(opt, optarg, &c->s, "run");
                 if (r == 1)
                         r = cli_process_opt(opt, optarg, &c->p, "run");
                 if (r != 0)
@@ -267,13 +317,18 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
                 return cli_usage_error("run", "--rootfs-rw and --read-only contradict each other: choose one");
         if (c->p.json && !c->p.detach)
                 return cli_usage_error("run", "--json goes with -d (attached, the output is the command's own)");
-        if (c->rm && c->p.detach)
-                return cli_usage_error("run", "--rm with -d: a detached session stays until 'nook session rm'");
         rc = cli_session_check(&c->s, "run");
         if (rc)
                 return rc;
-        if (!c->p.argc && c->s.image)
-                return -1; /* the image's Entrypoint and Cmd: cmd_run asks the store */
+        if (c->s.image)
+                return -1;                           /* the image's Entrypoint and Cmd: cmd_run asks the store */
+        if (c->f.entrypoint && c->f.entrypoint[0]) { /* a directory has no Entrypoint: --entrypoint's words lead */
+                c->image_argv = argv_join(c->f.entrypoint, c->p.argv, c->p.argc);
+                if (!c->image_argv)
+                        return EXIT_NOOK;
+                c->p.argv = c->image_argv;
+                c->p.argc = strv_len(c->image_argv);
+        }
         if (!c->p.argc) {
                 if (!root_has_sh(c->s.rootfs))
                         return cli_usage_error("run",
@@ -286,19 +341,26 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
         return -1;
 }
 
-/* docker's rule: the image's Entrypoint, then COMMAND if given, else the image's Cmd. */
+/* docker's rule: the image's Entrypoint, then COMMAND if given, else the image's Cmd.
+ * --entrypoint replaces the Entrypoint and, as podman's, drops the image's Cmd too
+ * ('' leaves no Entrypoint at all). */
 static int image_command(run_ctx *c) {
         /* resolve_image answers Entrypoint and Cmd (ext), and the session reuses its digest */
         int rc = cli_resolve_image(c->rt, &c->s, c->p.verbose);
         if (rc)
                 return rc;
         const char *res = c->s.image_resolved;
-        size_t n = 0, cap = c->p.argc + 64;
+        size_t n = 0, cap = c->p.argc + strv_len(c->f.entrypoint) + 64;
         char **v = calloc(cap + 1, sizeof(char *));
         if (!v)
                 return EXIT_NOOK;
         for (int part = 0; part < 2; part++) {
-                if (part == 1 && c->p.argc) {
+                if (part == 0 && c->f.entrypoint_set) {
+                        for (size_t i = 0; c->f.entrypoint[i] && n < cap; i++)
+                                v[n++] = strdup(c->f.entrypoint[i]);
+                        continue;
+                }
+                if (part == 1 && (c->p.argc || c->f.entrypoint_set)) {
                         for (size_t i = 0; i < c->p.argc && n < cap; i++)
                                 v[n++] = strdup(c->p.argv[i]);
                         break;
@@ -314,9 +376,16 @@ static int image_command(run_ctx *c) {
         }
         if (!n) {
                 strv_free(v);
+                if (c->f.entrypoint_set)
+                        return cli_usage_error("run", "--entrypoint '' and no COMMAND: nothing to run; give a command");
                 return cli_usage_error("run", "the image %s names no command (no Entrypoint, no Cmd): give one",
                                        c->s.image);
         }
+        for (size_t i = 0; i < n; i++)
+                if (!v[i]) {
+                        strv_free(v);
+                        return EXIT_NOOK;
+                }
         c->image_argv = v;
         c->p.argv = v;
         c->p.argc = n;
@@ -353,6 +422,44 @@ static int run_prepare(run_ctx *c) {
 static void show_limits(const cli_process_opts *p, const char *summary) {
         if (p->verbose && summary)
                 fprintf(stderr, "nook: %s\n", summary);
+}
+
+/* -d --rm: 'nook session rm --after REF ENV' in its own session, with /dev/null for its
+ * stdio (a caller reading our stdout sees its end when we return): it waits for the
+ * process and removes the session, as podman's conmon does for --rm. */
+static int remove_after(const char *env_id, const char *ref) {
+        char *argv[10];
+        int n = 0;
+        argv[n++] = (char *)"nook";
+        if (arg_storage) {
+                argv[n++] = (char *)"--storage";
+                argv[n++] = (char *)arg_storage;
+        }
+        const char *tail[] = { "session", "rm", "--after", ref, env_id };
+        for (size_t i = 0; i < ELEMENTSOF(tail); i++)
+                argv[n++] = (char *)tail[i];
+        argv[n] = NULL;
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t at;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&at);
+        for (int fd = 0; fd < 3; fd++)
+                posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", fd ? O_WRONLY : O_RDONLY, 0);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
+        sigset_t none;
+        sigemptyset(&none);
+        posix_spawnattr_setsigmask(&at, &none);
+        pid_t pid;
+        extern char **environ;
+        int r = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
+        if (r == 0)
+                return 0;
+        fprintf(stderr,
+                "nook: --rm: starting the removal after the process: %s (remove it with 'nook session rm %s')\n",
+                strerror(r), env_id);
+        return EXIT_NOOK;
 }
 
 static int print_detached(const char *session, const char *ref, bool json) {
@@ -399,6 +506,8 @@ int cmd_run(int argc, char **argv) {
         int rc = parse_run(&c, argc, argv);
         if (rc >= 0)
                 return rc;
+        if (c.f.caps_set && !(c.p.caps = cli_caps_list(&c.f)))
+                return EXIT_NOOK;
         if ((c.sigfd = cli_signals_block()) < 0) {
                 fprintf(stderr, "nook: setting up signal handling: %s\n", strerror(-c.sigfd));
                 return EXIT_NOOK;
@@ -424,6 +533,8 @@ int cmd_run(int argc, char **argv) {
                         /* kept only when it was asked for to the end and its name was shown */
                         int sig = cli_signal_take(c.sigfd);
                         rc = sig ? 128 + sig : print_detached(c.env_id, c.ref, c.p.json);
+                        if (rc == 0 && c.rm)
+                                rc = remove_after(c.env_id, c.ref);
                         if (rc == 0)
                                 return 0;
                 }

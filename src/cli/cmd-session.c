@@ -43,7 +43,9 @@ void help_session(FILE *f) {
               "            plan (destination, kind, mode, ref), the secrets it holds (refs\n"
               "            and destinations, never a value), processes\n"
               "  rm        remove sessions: every process, the holder, mounts and run-dir\n"
-              "            state; exit 125 when any could not be removed completely\n"
+              "            state; exit 125 when any could not be removed completely;\n"
+              "            --after REF waits until process REF has ended first ('nook run\n"
+              "            -d --rm' starts one in the background)\n"
               "\n"
               "  --json      machine-readable output (create, ls, inspect)\n"
               "  -h, --help  print this help\n"
@@ -324,8 +326,13 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
 
 /* ---- rm ----------------------------------------------------------------------------------- */
 
-static int session_rm(nook_runtime *rt, int argc, char **argv) {
+/* after: a process ref whose end the removal waits for (run -d --rm starts this). */
+static int session_rm(nook_runtime *rt, int argc, char **argv, const char *after) {
         int rc = 0;
+        int code = 0;
+        _cleanup_(cli_error_freep) nook_error *werr = NULL;
+        if (after && nook_runtime_process_wait(rt, after, -1, &code, &werr) < 0)
+                return cli_report(werr);
         for (int i = 0; i < argc; i++) {
                 _cleanup_free_ char *env = NULL;
                 _cleanup_(cli_error_freep) nook_error *err = NULL;
@@ -359,6 +366,7 @@ int cmd_session(int argc, char **argv) {
         if (strcmp(sub, "ls") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "inspect") != 0 && strcmp(sub, "rm") != 0)
                 return cli_usage_error("session", "unknown subcommand '%s' (create, ls, inspect, rm)", sub);
         bool json = false;
+        const char *after = NULL;
         int n = 0;
         char **args = calloc((size_t)argc, sizeof(char *));
         if (!args)
@@ -370,6 +378,8 @@ int cmd_session(int argc, char **argv) {
                         rc = 0;
                 } else if (strcmp(argv[i], "--json") == 0 && strcmp(sub, "rm") != 0)
                         json = true;
+                else if (strcmp(argv[i], "--after") == 0 && sub[0] == 'r' && i + 1 < argc)
+                        after = argv[++i];
                 else if (argv[i][0] == '-' && argv[i][1])
                         rc = cli_usage_error("session", "unknown option '%s' for session %s", argv[i], sub);
                 else
@@ -387,7 +397,7 @@ int cmd_session(int argc, char **argv) {
         if (rc < 0)
                 rc = sub[0] == 'l'   ? session_ls(rt, json)
                      : sub[0] == 'i' ? session_inspect(rt, args[0], json)
-                                     : session_rm(rt, n, args);
+                                     : session_rm(rt, n, args, after);
         free(args);
         return rc;
 }

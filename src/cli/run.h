@@ -80,7 +80,17 @@ typedef struct cli_process_opts {
         uint64_t log_max;        /* --log-max: bytes each capture log keeps; 0: CLI_LOG_MAX */
         const char *seccomp_arg; /* NULL, "unconfined" or a file */
         json_t *seccomp_profile; /* the file's JSON object, carried into the request */
+        json_t *rlimits;         /* --ulimit: the process's posix_rlimits, or NULL */
+        char *caps;              /* --cap-add/--cap-drop: the capabilities kept ("CHOWN,KILL"), or NULL */
 } cli_process_opts;
+
+/* run's own flags (runflags.c). */
+typedef struct cli_run_flags {
+        char **entrypoint; /* --entrypoint: the words (none for ''), owned */
+        bool entrypoint_set;
+        unsigned caps; /* bits over runflags.c's default set */
+        bool caps_set;
+} cli_run_flags;
 
 void cli_session_opts_done(cli_session_opts *s);
 /* resolve_image of s->image, kept in s->image_resolved (cli_session_up then uses its
@@ -121,6 +131,13 @@ enum {
         OPT_ADD_HOST,
         OPT_EGRESS,
         OPT_SECRET,
+        OPT_ENTRYPOINT,
+        OPT_INIT,
+        OPT_PLATFORM,
+        OPT_ULIMIT,
+        OPT_CAP_ADD,
+        OPT_CAP_DROP,
+        OPT_PODMAN_BASE = 0x400, /* podman's flags that nook has not: runflags.c's table */
 };
 
 /* The getopt entries of each option family, spliced into the verbs' tables so that a flag
@@ -134,7 +151,8 @@ enum {
         { "detach", no_argument, NULL, 'd' }, { "interactive", no_argument, NULL, 'i' },                            \
                 { "tty", no_argument, NULL, 't' }, { "env", required_argument, NULL, 'e' },                         \
                 { "env-file", required_argument, NULL, OPT_ENV_FILE }, { "workdir", required_argument, NULL, 'w' }, \
-                { "user", required_argument, NULL, 'u' }, { "timeout", required_argument, NULL, OPT_TIMEOUT }, {    \
+                { "user", required_argument, NULL, 'u' }, { "timeout", required_argument, NULL, OPT_TIMEOUT },      \
+                { "ulimit", required_argument, NULL, OPT_ULIMIT }, {                                                \
                 "log-max", required_argument, NULL, OPT_LOG_MAX                                                     \
         }
 /* The session's limits (S34): run and session create. */
@@ -180,6 +198,20 @@ int cli_session_check(const cli_session_opts *s, const char *verb);
 /* nook_runtime_open with the root directory's alias and the mounts' aliases; -1 after
  * reporting. */
 int cli_session_runtime(const cli_session_opts *s, nook_runtime **ret);
+
+/* ---- runflags.c: podman's run flags ---- */
+
+/* base followed by podman's flags nook has not (each answered by cli_podman_flag);
+ * malloc'd, or NULL. */
+struct option *cli_options_with_podman(const struct option *base);
+/* 1 when opt is not one of podman's flags; else EXIT_NOOK after saying what to use. */
+int cli_podman_flag(int opt, const char *verb);
+int cli_opt_entrypoint(const char *arg, cli_run_flags *f, const char *verb);
+int cli_opt_platform(const char *arg, const char *verb);
+int cli_opt_ulimit(const char *arg, cli_process_opts *p, const char *verb);
+int cli_opt_cap(const char *arg, bool add, cli_run_flags *f, const char *verb);
+char *cli_caps_list(const cli_run_flags *f);
+void cli_run_flags_done(cli_run_flags *f);
 
 /* ---- netopts.c: --network, -p, --dns, --add-host, --egress ---- */
 

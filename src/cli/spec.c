@@ -49,6 +49,10 @@ void cli_process_opts_done(cli_process_opts *p) {
         cli_env_done(&p->env);
         json_decref(p->seccomp_profile);
         p->seccomp_profile = NULL;
+        json_decref(p->rlimits);
+        p->rlimits = NULL;
+        free(p->caps);
+        p->caps = NULL;
 }
 
 int cli_getopt_error(int c, char **argv, const struct option *longopts, const char *verb) {
@@ -318,7 +322,18 @@ static int add_mount(cli_session_opts *s, const char *verb, const char *flag, co
         return 0;
 }
 
-/* -v SRC:DST[:OPTS], OPTS a comma list of ro and rw. */
+/* What podman's other -v options are, for the refusal. */
+static const char *volume_opt_kind(const char *o) {
+        if (strcmp(o, "O") == 0)
+                return "overlay volumes (--workspace DIR:snapshot keeps the writes in the sandbox)";
+        if (strcmp(o, "U") == 0 || strncmp(o, "idmap", 5) == 0)
+                return "ownership changes of host files";
+        if (strstr(o, "shared") || strstr(o, "slave") || strstr(o, "private") || strstr(o, "bind"))
+                return "mount propagation choice (every bind is private and recursive)";
+        return "such option";
+}
+
+/* -v SRC:DST[:OPTS], OPTS a comma list of ro, rw, z and Z. */
 static int opt_volume(const char *arg, cli_session_opts *s, const char *verb) {
         _cleanup_free_ char *flag = NULL, *copy = strdup(arg);
         if (!copy || asprintf(&flag, "-v %s", arg) < 0)
@@ -356,8 +371,15 @@ static int opt_volume(const char *arg, cli_session_opts *s, const char *verb) {
                                 seen_ro = ro = true;
                         else if (strcmp(o, "rw") == 0)
                                 seen_rw = true;
+                        else if (strcmp(o, "z") == 0 || strcmp(o, "Z") == 0)
+                                /* podman relabels for SELinux; nook never changes a host file's label */
+                                fprintf(stderr, "nook: note: %s: '%s' accepted: nook does no SELinux relabelling\n",
+                                        flag, o);
                         else
-                                return cli_usage_error(verb, "%s: unknown option '%s' (ro or rw)", flag, o);
+                                return cli_usage_error(verb,
+                                                       "%s: unknown option '%s' (ro, rw, and z or Z, accepted "
+                                                       "without relabelling; nook has no %s)",
+                                                       flag, o, volume_opt_kind(o));
                 }
                 if (seen_ro && seen_rw)
                         return cli_usage_error(verb, "%s: ro and rw contradict each other: choose one", flag);
@@ -365,8 +387,36 @@ static int opt_volume(const char *arg, cli_session_opts *s, const char *verb) {
         return add_mount(s, verb, flag, copy, dst, ro, NULL);
 }
 
-/* --tmpfs DST[:OPTS]: the options go to the library as given (it knows size, mode,
- * noexec, nosuid, nodev, exec). */
+/* One of podman's --tmpfs options that nook cannot honour: why, or NULL when it is one
+ * the library takes (size, mode, noexec, exec, nosuid, nodev) or one that asks what nook
+ * does anyway (rw, notmpcopyup, and the atime family, left to the kernel). */
+static const char *tmpfs_opt_refused(const char *o) {
+        static const char *const as_is[] = { "rw",          "notmpcopyup",   "relatime", "norelatime",
+                                             "strictatime", "nostrictatime", "atime",    "noatime",
+                                             "diratime",    "nodiratime",    "async" };
+        for (size_t i = 0; i < ELEMENTSOF(as_is); i++)
+                if (strcmp(o, as_is[i]) == 0)
+                        return "";
+        if (!strncmp(o, "size=", 5) || !strncmp(o, "mode=", 5) || !strcmp(o, "noexec") || !strcmp(o, "exec") ||
+            !strcmp(o, "nosuid") || !strcmp(o, "nodev"))
+                return NULL;
+        if (strcmp(o, "ro") == 0)
+                return "a read-only tmpfs would stay empty";
+        if (strcmp(o, "suid") == 0 || strcmp(o, "dev") == 0)
+                return "nook mounts every tmpfs nosuid and nodev";
+        if (strcmp(o, "tmpcopyup") == 0)
+                return "nook never copies the image's files into a tmpfs (it starts empty)";
+        if (!strncmp(o, "uid=", 4) || !strncmp(o, "gid=", 4) || strcmp(o, "U") == 0)
+                return "the tmpfs belongs to the session's user (chown it in the command)";
+        if (!strncmp(o, "nr_inodes=", 10) || !strncmp(o, "nr_blocks=", 10))
+                return "size=SIZE is the tmpfs's only bound";
+        if (!strcmp(o, "sync") || !strcmp(o, "dirsync") || !strcmp(o, "mand") || !strcmp(o, "nomand"))
+                return "nook mounts tmpfs without it";
+        return "not a tmpfs option";
+}
+
+/* --tmpfs DST[:OPTS]: podman's option list; the library gets size, mode, noexec, exec,
+ * nosuid, nodev; each other option is refused by name, or (rw...) asks the default. */
 static int opt_tmpfs(const char *arg, cli_session_opts *s, const char *verb) {
         _cleanup_free_ char *flag = NULL, *copy = strdup(arg);
         if (!copy || asprintf(&flag, "--tmpfs %s", arg) < 0)
@@ -380,7 +430,24 @@ static int opt_tmpfs(const char *arg, cli_session_opts *s, const char *verb) {
                                                "nosuid, nodev, exec)",
                                                flag);
         }
-        return add_mount(s, verb, flag, NULL, copy, false, opts);
+        _cleanup_(nook_strbuf_done) nook_strbuf kept = NOOK_STRBUF_INIT;
+        _cleanup_free_ char *list = opts ? strdup(opts) : NULL;
+        for (char *o = list, *next; o; o = next) {
+                next = strchr(o, ',');
+                if (next)
+                        *next++ = 0;
+                const char *why = tmpfs_opt_refused(o);
+                if (why && *why)
+                        return cli_usage_error(verb,
+                                               "%s: option '%s': %s (nook takes size=SIZE, mode=OCTAL, noexec, "
+                                               "exec, nosuid, nodev; rw, notmpcopyup and the atime options ask "
+                                               "nothing more)",
+                                               flag, o, why);
+                if (!why)
+                        nook_strbuf_printf(&kept, "%s%s", kept.len ? "," : "", o);
+        }
+        _cleanup_free_ char *given = kept.len ? nook_strbuf_steal(&kept) : NULL;
+        return add_mount(s, verb, flag, NULL, copy, false, given);
 }
 
 /* readonly / readonly=true|false|1|0 of --mount. */
@@ -774,6 +841,8 @@ int cli_process_opt(int c, const char *arg, cli_process_opts *p, const char *ver
         case 't':
                 p->tty = true;
                 return 0;
+        case OPT_ULIMIT:
+                return cli_opt_ulimit(arg, p, verb);
         case 'e':
                 return cli_env_add(&p->env, arg, verb, "-e") < 0 ? EXIT_NOOK : 0;
         case OPT_ENV_FILE:
@@ -1208,6 +1277,10 @@ static json_t *process(const cli_process_opts *p, const char *process_id, const 
                 r |= json_object_set_new(ext, "tty_rows", json_integer(rows));
                 r |= json_object_set_new(ext, "tty_cols", json_integer(cols));
         }
+        if (p->caps)
+                r |= json_object_set_new(ext, "capabilities", cli_json_str(p->caps));
+        if (p->rlimits)
+                r |= json_object_set(o, "posix_rlimits", p->rlimits);
         if (p->seccomp_profile)
                 r |= json_object_set(ext, "seccomp", p->seccomp_profile);
         else if (p->seccomp_arg)

@@ -648,6 +648,7 @@ static const nook_field process_ext_fields[] = {
         BOOL(nook_process_ext, stdin_open, false),
         F_(nook_process_ext, seccomp, "seccomp", NOOK_F_CUSTOM, 0, .custom = &seccomp_custom),
         BOOL(nook_process_ext, allow_nested_userns, false),
+        STR(nook_process_ext, capabilities, 0),
 };
 static const nook_schema schema_process_ext = NOOK_SCHEMA(nook_process_ext, process_ext_fields, NULL);
 

@@ -320,6 +320,9 @@ typedef struct nook_process_ext {
         /* "default" (absent), "unconfined", or an OCI seccomp profile object */
         nook_seccomp_choice seccomp;
         bool allow_nested_userns;
+        /* the capabilities the process keeps, "CHOWN,KILL" (a subset of podman's default
+         * set, SECURITY.md S9; "" none), or NULL for the whole default set */
+        char *capabilities;
 } nook_process_ext;
 
 typedef struct nook_process_spec {

@@ -32,6 +32,50 @@
          (1ull << CAP_KILL) | (1ull << CAP_SETGID) | (1ull << CAP_SETUID) | (1ull << CAP_SETPCAP) |       \
          (1ull << CAP_NET_BIND_SERVICE) | (1ull << CAP_SYS_CHROOT) | (1ull << CAP_SETFCAP))
 
+/* The ext's capabilities ("CHOWN,KILL", names with or without CAP_) as bits, each one of
+ * DEFAULT_CAPS: a process never gets more than podman's default set (S9). */
+static int process_caps(const nook_process_spec *p, uint64_t *ret, nook_error **err) {
+        static const struct {
+                const char *name;
+                int cap;
+        } names[] = { { "CHOWN", CAP_CHOWN },
+                      { "DAC_OVERRIDE", CAP_DAC_OVERRIDE },
+                      { "FOWNER", CAP_FOWNER },
+                      { "FSETID", CAP_FSETID },
+                      { "KILL", CAP_KILL },
+                      { "SETGID", CAP_SETGID },
+                      { "SETUID", CAP_SETUID },
+                      { "SETPCAP", CAP_SETPCAP },
+                      { "NET_BIND_SERVICE", CAP_NET_BIND_SERVICE },
+                      { "SYS_CHROOT", CAP_SYS_CHROOT },
+                      { "SETFCAP", CAP_SETFCAP } };
+        *ret = DEFAULT_CAPS;
+        if (!p->has_nook || !p->nook.capabilities)
+                return 0;
+        _cleanup_free_ char *copy = strdup(p->nook.capabilities);
+        if (!copy)
+                return nook_error_oom(err);
+        uint64_t caps = 0;
+        for (char *w = copy, *next; w && *w; w = next) {
+                next = strchr(w, ',');
+                if (next)
+                        *next++ = 0;
+                const char *name = strncasecmp(w, "CAP_", 4) == 0 ? w + 4 : w;
+                size_t i = 0;
+                while (i < ELEMENTSOF(names) && strcasecmp(names[i].name, name) != 0)
+                        i++;
+                if (i == ELEMENTSOF(names))
+                        return nook_error_field(err, NOOK_ERROR_POLICY_DENIAL, "/process/nook/capabilities",
+                                                "capability '%s' is not granted: a sandbox keeps at most podman's "
+                                                "default set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, "
+                                                "SETUID, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, SETFCAP)",
+                                                w);
+                caps |= 1ull << names[i].cap;
+        }
+        *ret = caps;
+        return 0;
+}
+
 /* ref is a secret the session's holder holds (prepare_secrets; the record lists
  * "ref:kind:target" words). */
 static bool secret_held(const nook_session *s, const char *ref) {
@@ -334,8 +378,14 @@ static int build_spawn(const nook_adapter_config *c, const nook_session *s, cons
                 r = nook_msg_add_u64(m, T_COLS, p->has_nook && p->nook.tty_cols ? p->nook.tty_cols : 80);
         if (r >= 0)
                 r = nook_msg_add_u64(m, T_STDIN_OPEN, p->has_nook && p->nook.stdin_open);
+        uint64_t caps = DEFAULT_CAPS;
+        int q = r >= 0 ? process_caps(p, &caps, err) : 0;
+        if (q < 0) {
+                nook_image_clear(&im);
+                return q;
+        }
         if (r >= 0)
-                r = nook_msg_add_u64(m, T_CAPS, DEFAULT_CAPS);
+                r = nook_msg_add_u64(m, T_CAPS, caps);
         if (r >= 0)
                 r = nook_limits_spawn(s, &req->environment.spec, p, m, sum, rep); /* S34 */
         if (r < 0) {
