@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 
 #include "run.h"
@@ -208,8 +209,9 @@ int cli_opt_platform(const char *arg, const char *verb) {
         if (strcmp(arch, here) != 0 && strcmp(arch, u.machine) != 0)
                 return cli_usage_error(verb,
                                        "--platform %s: this machine is linux/%s and nook emulates no other "
-                                       "architecture: run a linux/%s image, or run on a %s machine",
-                                       arg, here, here, arch);
+                                       "architecture: run a linux/%s image, or use a machine of that "
+                                       "architecture",
+                                       arg, here, here);
         return 0;
 }
 
@@ -231,9 +233,17 @@ static bool ulimit_value(const char *s, json_int_t *ret) {
 /* --ulimit NAME=SOFT[:HARD] (podman's, and docker's): setrlimit(2) in the workload,
  * through the process's posix_rlimits. */
 int cli_opt_ulimit(const char *arg, cli_process_opts *p, const char *verb) {
-        static const char *const names[] = { "as",      "core",     "cpu",        "data",   "fsize", "locks",
-                                             "memlock", "msgqueue", "nice",       "nofile", "nproc", "rss",
-                                             "rtprio",  "rttime",   "sigpending", "stack" };
+        static const struct {
+                const char *name;
+                int resource;
+        } names[] = {
+                { "as", RLIMIT_AS },           { "core", RLIMIT_CORE },         { "cpu", RLIMIT_CPU },
+                { "data", RLIMIT_DATA },       { "fsize", RLIMIT_FSIZE },       { "locks", RLIMIT_LOCKS },
+                { "memlock", RLIMIT_MEMLOCK }, { "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE },
+                { "nofile", RLIMIT_NOFILE },   { "nproc", RLIMIT_NPROC },       { "rss", RLIMIT_RSS },
+                { "rtprio", RLIMIT_RTPRIO },   { "rttime", RLIMIT_RTTIME },     { "sigpending", RLIMIT_SIGPENDING },
+                { "stack", RLIMIT_STACK },
+        };
         _cleanup_free_ char *copy = strdup(arg);
         if (!copy)
                 return EXIT_NOOK;
@@ -243,9 +253,11 @@ int cli_opt_ulimit(const char *arg, cli_process_opts *p, const char *verb) {
         const char *name = copy;
         if (strncasecmp(name, "RLIMIT_", 7) == 0)
                 name += 7;
-        bool known = false;
+        int resource = -1;
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-                known |= strcasecmp(name, names[i]) == 0;
+                if (strcasecmp(name, names[i].name) == 0)
+                        resource = names[i].resource;
+        bool known = resource >= 0;
         if (!eq || !known)
                 return cli_usage_error(verb,
                                        "--ulimit %s: expected NAME=SOFT[:HARD], NAME one of as, core, cpu, data, "
@@ -265,6 +277,13 @@ int cli_opt_ulimit(const char *arg, cli_process_opts *p, const char *verb) {
                                        arg);
         if (soft > hard)
                 return cli_usage_error(verb, "--ulimit %s: the soft limit is above the hard one", arg);
+        /* raising a hard limit needs CAP_SYS_RESOURCE of the host: a sandbox stays within ours */
+        struct rlimit mine;
+        if (getrlimit(resource, &mine) == 0 && mine.rlim_max != RLIM_INFINITY && (rlim_t)hard > mine.rlim_max)
+                return cli_usage_error(verb,
+                                       "--ulimit %s: above your own hard limit (%llu): a sandbox cannot raise it; "
+                                       "give at most %llu",
+                                       arg, (unsigned long long)mine.rlim_max, (unsigned long long)mine.rlim_max);
         if (!p->rlimits && !(p->rlimits = json_object()))
                 return EXIT_NOOK;
         char low[16];

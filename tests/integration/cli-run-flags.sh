@@ -130,6 +130,12 @@ assert_eq 0 "$OUT" "--ulimit core=0: $ERR"
 run_nook run $R --ulimit nofiles=10 --rootfs "$ROOT" -- true
 assert_eq 125 "$RC" "an unknown limit"
 assert_contains "$ERR" "--ulimit nofiles=10: expected NAME=SOFT[:HARD]" "named"
+if [ "$hard" != unlimited ]; then
+        # shellcheck disable=SC2086
+        run_nook run $R --ulimit "nofile=$hard:$((hard + 1))" --rootfs "$ROOT" -- true
+        assert_eq 125 "$RC" "a hard limit above ours"
+        assert_contains "$ERR" "above your own hard limit ($hard)" "ours is named"
+fi
 ok "--ulimit"
 
 # ---- podman's flags nook has not ----
