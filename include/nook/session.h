@@ -44,6 +44,8 @@ typedef struct nook_session_info {
         /* how its limits are enforced, "memory=HOW pids=HOW cpus=HOW disk=HOW" (HOW: cgroup,
          * watchdog, tmpfs, not_enforced, none), or NULL before prepare_environment */
         const char *limits;
+        /* the session's labels (--label), "KEY=VALUE" entries, one a line; or NULL */
+        const char *labels;
 } nook_session_info;
 
 typedef struct nook_process_info {

@@ -60,6 +60,8 @@ static const char run_usage[] =
         "                        resolver asks, on the host's side); repeatable\n"
         "  --add-host NAME:IP    a line of the sandbox's /etc/hosts; repeatable\n"
         "  --hostname NAME       hostname inside (default: nook)\n"
+        "  --label KEY=VALUE     a label kept with the session ('nook session inspect' shows\n"
+        "                        it); repeatable\n"
         "  --userns MODE         auto (default: subuid when usable, else root), root (you\n"
         "                        are root inside), keep-id (your own uid inside, with your\n"
         "                        name in /etc/passwd and /etc/group and HOME your home dir,\n"

@@ -29,6 +29,7 @@ void help_session(FILE *f) {
               "              --egress TARGET, --dns IP, --add-host NAME:IP, --hostname NAME,\n"
               "              --userns auto|root|keep-id|subuid, --json, --verbose,\n"
               "              -q/--quiet (no line on stderr for each downgrade taken),\n"
+              "              --label KEY=VALUE (kept with the session, shown by inspect),\n"
               "              -v SRC:DST[:ro|rw], --tmpfs DST[:OPTS],\n"
               "              --mount type=bind|tmpfs,..., --workspace ALIAS[:MODE],\n"
               "              --workspace-dest DIR, --deny-single-file,\n"
@@ -158,6 +159,19 @@ static json_t *json_session(const cli_session_row *r) {
         q |= json_object_set_new(o, "notes", cli_json_str_or_null(r->notes));
         q |= json_object_set_new(o, "mounts", cli_json_str_or_null(r->mounts));
         q |= json_object_set_new(o, "secrets", cli_json_str_or_null(r->secrets));
+        json_t *labels = json_object();
+        _cleanup_free_ char *lines = r->labels ? strdup(r->labels) : NULL;
+        for (char *l = lines, *next; l && *l; l = next) {
+                next = strchr(l, '\n');
+                if (next)
+                        *next++ = 0;
+                char *eq = strchr(l, '=');
+                if (eq) {
+                        *eq = 0;
+                        q |= json_object_set_new(labels, l, cli_json_str(eq + 1));
+                }
+        }
+        q |= json_object_set_new(o, "labels", labels);
         q |= json_object_set_new(o, "holder_pid", json_integer(r->holder_pid));
         q |= json_object_set_new(o, "created_ms", json_integer(r->created_ms));
         q |= json_object_set_new(o, "owned_by_caller", json_boolean(r->owned));
@@ -312,6 +326,14 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
         printf("%-13s %s\n", "Notes:", r->notes && *r->notes ? r->notes : "none (nothing was downgraded)");
         print_mounts(r->mounts);
         printf("%-13s %s\n", "Secrets:", r->secrets && *r->secrets ? r->secrets : "none");
+        if (!r->labels || !*r->labels)
+                printf("%-13s none\n", "Labels:");
+        for (const char *lab = r->labels; lab && *lab;) {
+                const char *nl = strchr(lab, '\n');
+                int len = nl ? (int)(nl - lab) : (int)strlen(lab);
+                printf("%-13s %.*s\n", lab == r->labels ? "Labels:" : "", len, lab);
+                lab = nl ? nl + 1 : NULL;
+        }
         printf("Processes:%s\n", p.n ? "" : "    none");
         for (size_t i = 0; i < p.n; i++) {
                 char ago[32], code[16] = "";

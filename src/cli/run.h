@@ -58,7 +58,8 @@ typedef struct cli_session_opts {
         char *ws_ref, *ws_flag, *ws_dest;
         const char *ws_mode;
         bool deny_single_file;
-        bool quiet; /* -q: no line on stderr for the downgrades taken (session inspect has them) */
+        bool quiet;     /* -q: no line on stderr for the downgrades taken (session inspect has them) */
+        json_t *labels; /* --label KEY=VALUE: the ext's labels, or NULL */
         /* --secret (secretopts.c): spec.secrets' secret_mounts and env_secrets */
         json_t *sec_mounts, *sec_envs;
         unsigned n_secrets;
@@ -137,6 +138,7 @@ enum {
         OPT_ULIMIT,
         OPT_CAP_ADD,
         OPT_CAP_DROP,
+        OPT_LABEL,
         OPT_PODMAN_BASE = 0x400, /* podman's flags that nook has not: runflags.c's table */
 };
 
@@ -171,7 +173,8 @@ enum {
                 { "publish", required_argument, NULL, 'p' }, { "dns", required_argument, NULL, OPT_DNS },             \
                 { "add-host", required_argument, NULL, OPT_ADD_HOST },                                                \
                 { "egress", required_argument, NULL, OPT_EGRESS }, { "secret", required_argument, NULL, OPT_SECRET }, \
-                { "hostname", required_argument, NULL, OPT_HOSTNAME }, { "quiet", no_argument, NULL, 'q' }, {         \
+                { "hostname", required_argument, NULL, OPT_HOSTNAME }, { "quiet", no_argument, NULL, 'q' },           \
+                { "label", required_argument, NULL, OPT_LABEL }, {                                                    \
                 "userns", required_argument, NULL, OPT_USERNS                                                         \
         }
 #define CLI_MOUNT_OPTIONS                                                                            \

@@ -19,6 +19,8 @@
 
 void cli_session_opts_done(cli_session_opts *s) {
         cli_secrets_done(s);
+        json_decref(s->labels);
+        s->labels = NULL;
         free(s->rootfs);
         s->rootfs = NULL;
         free(s->image_resolved);
@@ -320,6 +322,24 @@ static int add_mount(cli_session_opts *s, const char *verb, const char *flag, co
         else
                 s->n_binds++;
         return 0;
+}
+
+/* --label KEY=VALUE (podman's): kept in the session record, shown by session inspect. */
+static int opt_label(const char *arg, cli_session_opts *s, const char *verb) {
+        const char *eq = strchr(arg, '=');
+        bool ok = eq && eq > arg && eq - arg <= 128 && strlen(eq + 1) <= 4096;
+        for (const char *c = arg; ok && *c; c++)
+                ok = (unsigned char)*c >= 0x20 && *c != 0x7f;
+        if (!ok)
+                return cli_usage_error(verb,
+                                       "--label '%s': expected KEY=VALUE (KEY 1 to 128 bytes, VALUE at most 4096, "
+                                       "no control character)",
+                                       arg);
+        if (!s->labels && !(s->labels = json_array()))
+                return oom();
+        if (json_array_size(s->labels) >= 64)
+                return cli_usage_error(verb, "--label: at most 64 labels");
+        return json_array_append_new(s->labels, cli_json_str(arg)) < 0 ? oom() : 0;
 }
 
 /* What podman's other -v options are, for the refusal. */
@@ -740,6 +760,8 @@ int cli_session_opt(int c, const char *arg, cli_session_opts *s, const char *ver
         case 'q':
                 s->quiet = true;
                 return 0;
+        case OPT_LABEL:
+                return opt_label(arg, s, verb);
         case OPT_NETWORK:
         case 'p':
         case OPT_DNS:
@@ -1064,6 +1086,8 @@ static json_t *req_prepare_session(const char *env_id, const cli_session_opts *s
         if (s->name)
                 r |= json_object_set_new(ext, "name", cli_json_str(s->name));
         r |= json_object_set_new(ext, "owned_by_caller", json_boolean(owned));
+        if (s->labels)
+                r |= json_object_set(ext, "labels", s->labels);
         json_t *req = json_pack("{s:o,s:o}", "environment", environment(env_id, s, 0), "nook", ext);
         if (r) {
                 json_decref(req);

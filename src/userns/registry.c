@@ -91,6 +91,10 @@ static int visit_session(nook_session *s, void *userdata) {
                                   base ? base : "", base ? "; " : "", repair) < 0)
                 repair_notes = NULL;
         _cleanup_free_ char *net = nook_net_describe(s);
+        _cleanup_free_ char *labels = s->labels ? strdup(s->labels) : NULL;
+        for (char *c = labels; c && *c; c++)
+                if (*c == '\x1f')
+                        *c = '\n';
         char limits[96];
         bool have_limits = nook_limits_describe(s->dir_fd, limits, sizeof(limits));
         nook_session_info i = {
@@ -122,6 +126,7 @@ static int visit_session(nook_session *s, void *userdata) {
                 .owners_collapsed = s->owners_collapsed,
                 .secrets = s->secrets,
                 .limits = have_limits ? limits : NULL,
+                .labels = labels,
         };
         return v->fn(&i, v->userdata);
 }

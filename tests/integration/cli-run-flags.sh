@@ -150,3 +150,26 @@ done
 run_nook run --shm-size 1g --rootfs "$ROOT" -- true
 assert_contains "$ERR" "--tmpfs /dev/shm:size=SIZE" "what to use instead"
 ok "podman's flags nook has not say what to use"
+
+# ---- --label: kept with the session, shown by inspect ----
+name="lbl$$"
+echo "$name" >>"$T/envs"
+# shellcheck disable=SC2086
+run_nook run $R -d --name "$name" --label team=infra --label "note=a b=c" --rootfs "$ROOT" -- sleep 30
+assert_eq 0 "$RC" "run -d --label: $ERR"
+run_nook session inspect --json "$name"
+assert_eq '{"note": "a b=c", "team": "infra"}' "$(printf '%s\n' "$OUT" | json_query 'j["labels"]')" "the labels, as given"
+run_nook session inspect "$name"
+assert_contains "$OUT" "Labels:       team=infra" "inspect shows the first label"
+assert_contains "$OUT" "              note=a b=c" "and the next, one a line"
+run_nook session rm "$name"
+run_nook session create -q --label k=v --name "$name" --network none --rootfs "$ROOT"
+assert_eq 0 "$RC" "session create --label: $ERR"
+run_nook session inspect --json "$name"
+assert_eq '{"k": "v"}' "$(printf '%s\n' "$OUT" | json_query 'j["labels"]')" "session create's label"
+run_nook session rm "$name"
+# shellcheck disable=SC2086
+run_nook run $R --label novalue --rootfs "$ROOT" -- true
+assert_eq 125 "$RC" "a label without ="
+assert_contains "$ERR" "--label 'novalue': expected KEY=VALUE" "named"
+ok "--label"
