@@ -134,7 +134,7 @@ static const char run_usage[] =
         "\n"
         "Limits (of the whole session: every process in it, however started or reparented;\n"
         "a delegated cgroup v2 when there is one, else nook counts them):\n"
-        "  --memory SIZE         memory, tmpfs files included (512m, 1g; -1 for none, the\n"
+        "  -m, --memory SIZE     memory, tmpfs files included (512m, 1g; -1 for none, the\n"
         "                        default); above it every process of the session is killed\n"
         "  --pids-limit N        tasks (processes and threads; -1 for none, the default):\n"
         "                        forks past it fail\n"
@@ -308,13 +308,17 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
         _cleanup_free_ struct option *options = cli_options_with_podman(run_options);
         if (!options)
                 return EXIT_NOOK;
-        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:p:qh", options, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:p:m:qh", options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_run(stdout);
                         return 0;
                 }
+                if (opt == '?' && optopt && cli_podman_short(optopt, "run") != 1)
+                        return EXIT_NOOK;
                 if (opt == '?' || opt == ':')
                         return cli_getopt_error(opt, argv, options, "run");
+                if (opt == 'm') /* podman's -m */
+                        opt = OPT_MEMORY;
                 int r = run_opt(c, opt, optarg);
                 if (r == 0)
                         continue;

@@ -209,6 +209,8 @@ int cli_session_runtime(const cli_session_opts *s, nook_runtime **ret);
 struct option *cli_options_with_podman(const struct option *base);
 /* 1 when opt is not one of podman's flags; else EXIT_NOOK after saying what to use. */
 int cli_podman_flag(int opt, const char *verb);
+/* The same for podman's one-letter flags (-P, -c, -a) getopt did not know (optopt). */
+int cli_podman_short(int c, const char *verb);
 int cli_opt_entrypoint(const char *arg, cli_run_flags *f, const char *verb);
 int cli_opt_platform(const char *arg, const char *verb);
 int cli_opt_ulimit(const char *arg, cli_process_opts *p, const char *verb);

@@ -16,7 +16,7 @@ static const struct podman_flag {
         int has_arg;
         const char *instead;
 } podman_flags[] = {
-        { "privileged", no_argument,
+        { "privileged", optional_argument,
           "nook has no privileged mode: the sandbox keeps podman's default capabilities; --security-opt "
           "seccomp=unconfined lifts the seccomp filter" },
         { "pod", required_argument,
@@ -41,7 +41,7 @@ static const struct podman_flag {
         { "cpu-period", required_argument, "nook's cpu limit is --cpus N" },
         { "memory-swap", required_argument, "nook's memory limit is --memory SIZE (tmpfs files included)" },
         { "memory-reservation", required_argument, "nook's memory limit is --memory SIZE" },
-        { "oom-kill-disable", no_argument, "over --memory, every process of the session is killed" },
+        { "oom-kill-disable", optional_argument, "over --memory, every process of the session is killed" },
         { "oom-score-adj", required_argument, "nook sets no OOM score" },
         { "blkio-weight", required_argument, "nook's disk limit is --disk SIZE (what the writable layer holds)" },
         { "shm-size", required_argument, "give /dev/shm a size with --tmpfs /dev/shm:size=SIZE" },
@@ -52,20 +52,20 @@ static const struct podman_flag {
           "REF'); --log-max SIZE bounds them" },
         { "log-opt", required_argument, "nook's capture logs are bounded with --log-max SIZE" },
         { "expose", required_argument, "nothing to expose: -p PORT publishes a port on 127.0.0.1" },
-        { "publish-all", no_argument, "publish each port with -p PORT" },
+        { "publish-all", optional_argument, "publish each port with -p PORT" },
         { "ip", required_argument, "slirp4netns gives the sandbox 10.0.2.100; nook sets no address" },
         { "ip6", required_argument, "nook's sandboxes have no IPv6 address of their choosing" },
         { "mac-address", required_argument, "nook sets no MAC address" },
         { "network-alias", required_argument, "nook has no networks between sandboxes; --add-host NAME:IP" },
         { "dns-search", required_argument, "nook sets only resolvers: --dns IP" },
         { "dns-option", required_argument, "nook sets only resolvers: --dns IP" },
-        { "no-hosts", no_argument, "nook always writes /etc/hosts (add lines with --add-host NAME:IP)" },
+        { "no-hosts", optional_argument, "nook always writes /etc/hosts (add lines with --add-host NAME:IP)" },
         { "stop-signal", required_argument, "send any signal with 'nook kill --signal SIG REF'" },
         { "stop-timeout", required_argument, "'nook kill --grace DURATION REF' waits before the kill" },
         { "sig-proxy", required_argument, "nook always forwards SIGINT, SIGTERM and SIGHUP to the command" },
         { "attach", required_argument, "nook run is attached to stdout and stderr unless -d; -i adds stdin" },
         { "detach-keys", required_argument, "nook has no detach keys: start with -d instead" },
-        { "replace", no_argument, "remove the old session first: nook session rm NAME" },
+        { "replace", optional_argument, "remove the old session first: nook session rm NAME" },
         { "pull", required_argument,
           "nook never pulls: import the image from a file (podman save -o app.tar IMAGE; nook image import "
           "app.tar)" },
@@ -78,7 +78,7 @@ static const struct podman_flag {
         { "cidfile", required_argument, "nook run -d --json prints the session and the process ref" },
         { "pidfile", required_argument, "nook run -d --json prints the session and the process ref" },
         { "conmon-pidfile", required_argument, "nook has no conmon: nook run -d --json prints the refs" },
-        { "env-host", no_argument, "copy a variable of yours with -e NAME (no value)" },
+        { "env-host", optional_argument, "copy a variable of yours with -e NAME (no value)" },
         { "unsetenv", required_argument, "nook sets only what you give (-e) and the image's Env" },
         { "group-add", required_argument, "the workload's groups are its user's (-u USER[:GROUP])" },
         { "uidmap", required_argument, "choose an identity with --userns root|keep-id|subuid" },
@@ -106,7 +106,7 @@ static const struct podman_flag {
         { "chrootdirs", required_argument, "nook has no chroot directories" },
         { "decryption-key", required_argument, "nook imports only unencrypted images" },
         { "health-interval", required_argument, "nook has no health checks" },
-        { "no-healthcheck", no_argument, "nook has no health checks (none to disable)" },
+        { "no-healthcheck", optional_argument, "nook has no health checks (none to disable)" },
         { "seccomp-policy", required_argument, "nook's seccomp is --security-opt seccomp=unconfined|FILE" },
         { "device-cgroup-rule", required_argument, "nook passes no host devices into a sandbox" },
         { "blkio-weight-device", required_argument, "nook's disk limit is --disk SIZE" },
@@ -139,6 +139,20 @@ int cli_podman_flag(int opt, const char *verb) {
                 return 1;
         const struct podman_flag *f = &podman_flags[opt - OPT_PODMAN_BASE];
         return cli_usage_error(verb, "--%s is podman's, not nook's: %s", f->name, f->instead);
+}
+
+int cli_podman_short(int c, const char *verb) {
+        static const struct {
+                char c;
+                const char *flag;
+        } map[] = { { 'P', "publish-all" }, { 'c', "cpu-shares" }, { 'a', "attach" } };
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+                if (map[i].c == c)
+                        for (size_t k = 0; k < N_PODMAN; k++)
+                                if (strcmp(podman_flags[k].name, map[i].flag) == 0)
+                                        return cli_usage_error(verb, "-%c (--%s) is podman's, not nook's: %s", c,
+                                                               map[i].flag, podman_flags[k].instead);
+        return 1;
 }
 
 /* --entrypoint CMD or '["CMD", "ARG"]' (podman's JSON form); '' clears the image's. */

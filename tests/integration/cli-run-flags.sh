@@ -149,6 +149,13 @@ for f in "--privileged" "--pid host" "--restart=always" "--pod p" "--device /dev
 done
 run_nook run --shm-size 1g --rootfs "$ROOT" -- true
 assert_contains "$ERR" "--tmpfs /dev/shm:size=SIZE" "what to use instead"
+run_nook run --privileged=true --rootfs "$ROOT" -- true
+assert_contains "$RC:$ERR" "125:nook: --privileged is podman's" "--privileged=true"
+run_nook run -P --rootfs "$ROOT" -- true
+assert_contains "$RC:$ERR" "125:nook: -P (--publish-all) is podman's, not nook's" "-P"
+# shellcheck disable=SC2086
+run_nook run $R -m 64m --rootfs "$ROOT" -- true
+assert_eq "0:" "$RC:$ERR" "podman's -m is --memory"
 ok "podman's flags nook has not say what to use"
 
 # ---- --label: kept with the session, shown by inspect ----
