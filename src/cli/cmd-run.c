@@ -313,6 +313,9 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
                         help_run(stdout);
                         return 0;
                 }
+                /* podman's flag without its value, or one of its letters: what to use instead */
+                if (opt == ':' && cli_podman_flag(optopt, "run") != 1)
+                        return EXIT_NOOK;
                 if (opt == '?' && optopt && cli_podman_short(optopt, "run") != 1)
                         return EXIT_NOOK;
                 if (opt == '?' || opt == ':')

@@ -151,6 +151,8 @@ run_nook run --shm-size 1g --rootfs "$ROOT" -- true
 assert_contains "$ERR" "--tmpfs /dev/shm:size=SIZE" "what to use instead"
 run_nook run --privileged=true --rootfs "$ROOT" -- true
 assert_contains "$RC:$ERR" "125:nook: --privileged is podman's" "--privileged=true"
+run_nook run --rootfs "$ROOT" --pod
+assert_contains "$RC:$ERR" "125:nook: --pod is podman's, not nook's" "--pod without its value"
 run_nook run -P --rootfs "$ROOT" -- true
 assert_contains "$RC:$ERR" "125:nook: -P (--publish-all) is podman's, not nook's" "-P"
 # shellcheck disable=SC2086
