@@ -1133,6 +1133,8 @@ static json_t *req_prepare_environment(const char *env_id, const cli_session_opt
 typedef struct found_session {
         const char *env;
         char *notes, *limits;
+        char identity[16];
+        unsigned long long owners_collapsed;
         bool found;
 } found_session;
 
@@ -1143,6 +1145,8 @@ static int find_session(const nook_session_info *i, void *userdata) {
         f->found = true;
         f->notes = i->notes ? strdup(i->notes) : NULL;
         f->limits = i->limits ? strdup(i->limits) : NULL;
+        snprintf(f->identity, sizeof(f->identity), "%s", i->identity ? i->identity : "?");
+        f->owners_collapsed = i->image ? i->owners_collapsed : 0;
         return 1;
 }
 
@@ -1172,6 +1176,15 @@ static void report_downgrades(nook_runtime *rt, const char *env_id, const cli_se
                 }
                 fprintf(stderr, "nook: downgrade: %s\n", note);
         }
+        /* auto could not give the image's owners (no subuid range, or no driver that
+         * shows them): what the files' owners look like inside is weaker than asked */
+        if (f.owners_collapsed && strcmp(s->userns, "auto") == 0)
+                fprintf(stderr,
+                        "nook: downgrade: %llu entries of the image owned by other ids show as the one id mapped "
+                        "(identity %s: %s)\n",
+                        f.owners_collapsed, f.identity,
+                        strcmp(f.identity, "subuid") != 0 ? "no /etc/subuid and /etc/subgid range for this user"
+                                                          : "the root driver cannot show them");
         if (s->cpus_arg && not_enforced(f.limits, "cpus"))
                 fprintf(stderr,
                         "nook: downgrade: --cpus %s is not enforced: this user has no delegated cgroup v2 cpu "

@@ -95,6 +95,28 @@ if [ -x "$(command -v slirp4netns)" ]; then
         run_nook run --quiet --userns keep-id --rootfs "$ROOT" -- true
         assert_eq "0:" "$RC:$ERR" "run --quiet keep-id"
 fi
+# an image under auto: without a subuid range (or a driver that shows owners), the image's
+# files of other owners show as the one mapped id, and that is said; a chosen identity is
+# not a downgrade
+run_nook session create --network none --name "$name" habits
+assert_eq 0 "$RC" "session create of the image: $ERR"
+collapsed=$("$NOOK" session inspect --json "$name" | json_query 'j["owners_collapsed"]')
+ident=$("$NOOK" session inspect --json "$name" | json_query 'j["identity"]')
+if [ "$collapsed" -gt 0 ]; then
+        assert_contains "$ERR" "nook: downgrade: $collapsed entries of the image owned by other ids show as the one id mapped (identity $ident: " "collapsed owners said"
+        assert_eq 1 "$(printf '%s\n' "$ERR" | grep -c .)" "one line (got: $ERR)"
+else
+        assert_eq subuid "$ident" "exact owners need the subuid identity"
+        assert_eq "" "$ERR" "exact owners: nothing to say"
+fi
+if grep -q -E "^($me|$(id -u)):" /etc/subuid 2>/dev/null; then :; else
+        [ "$collapsed" -gt 0 ] || fail "without a subuid range the image's owners collapse"
+fi
+run_nook session rm "$name"
+run_nook run -q --network none habits -- true
+assert_eq "0:" "$RC:$ERR" "run -q of the image: nothing on stderr"
+run_nook run --network none --userns root habits -- true
+assert_eq "0:" "$RC:$ERR" "--userns root asked for: no downgrade"
 # a session that gave nothing up says nothing
 run_nook run --network none --rootfs "$ROOT" -- true
 assert_eq "0:" "$RC:$ERR" "no downgrade, no line"
