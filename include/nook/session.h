@@ -43,6 +43,11 @@ typedef struct nook_session_info {
         const char *secrets;
         /* the ports published (-p), "IP:HOSTPORT:PORT/PROTO" space-separated, or NULL */
         const char *ports;
+        /* how its limits are enforced, "memory=HOW pids=HOW cpus=HOW disk=HOW" (HOW: cgroup,
+         * watchdog, tmpfs, not_enforced, none), or NULL before prepare_environment */
+        const char *limits;
+        /* the session's labels (--label), "KEY=VALUE" entries, one a line; or NULL */
+        const char *labels;
 } nook_session_info;
 
 typedef struct nook_process_info {

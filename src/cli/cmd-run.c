@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -40,7 +42,8 @@ static const char run_usage[] =
         "  -d, --detach          start COMMAND and keep the session: print the session and\n"
         "                        the process ref, and return\n"
         "  --rm                  remove the session when COMMAND ends (the default when\n"
-        "                        attached; accepted for podman habits)\n"
+        "                        attached; with -d, a background 'nook session rm --after'\n"
+        "                        waits for COMMAND and removes it)\n"
         "  --rootfs-rw           bind DIR read-write: writes land in DIR itself\n"
         "  --read-only           make the whole root read-only (no writable layer)\n"
         "  --network MODE        slirp4netns (default: userspace networking, as rootless\n"
@@ -60,8 +63,12 @@ static const char run_usage[] =
         "                        resolver asks, on the host's side); repeatable\n"
         "  --add-host NAME:IP    a line of the sandbox's /etc/hosts; repeatable\n"
         "  --hostname NAME       hostname inside (default: nook)\n"
+        "  --label KEY=VALUE     a label kept with the session ('nook session inspect' shows\n"
+        "                        it); repeatable\n"
         "  --userns MODE         auto (default: subuid when usable, else root), root (you\n"
-        "                        are root inside), keep-id (your own uid inside), subuid\n"
+        "                        are root inside), keep-id (your own uid inside, with your\n"
+        "                        name in /etc/passwd and /etc/group and HOME your home dir,\n"
+        "                        as podman), subuid\n"
         "\n"
         "Secrets (held in memory only; masked as [REDACTED:NAME] in all output):\n"
         "  --secret NAME[,type=mount|env][,target=PATH|VAR][,mode=0400][,uid=N][,gid=N]\n"
@@ -73,13 +80,16 @@ static const char run_usage[] =
         "                        create NAME'; repeatable\n"
         "\n"
         "Mounts (planned and checked before the sandbox is built):\n"
-        "  -v, --volume SRC:DST[:ro|rw]\n"
-        "                        bind SRC at DST (absolute), read-write unless ro. SRC\n"
+        "  -v, --volume SRC:DST[:ro|rw][,z|Z]\n"
+        "                        bind SRC at DST (absolute), read-write unless ro (z and Z\n"
+        "                        are accepted with a note: nook relabels nothing). SRC\n"
         "                        with a '/' or starting with '.' or '~' is a host path;\n"
         "                        a bare name is an alias the operator configured (nook\n"
         "                        --alias NAME=PATH, $NOOK_ALIASES, ~/.config/nook/aliases)\n"
         "  --tmpfs DST[:OPTS]    an empty tmpfs at DST; OPTS: size=256m, mode=1777,\n"
-        "                        noexec, exec, nosuid, nodev (comma-separated)\n"
+        "                        noexec, exec, nosuid, nodev (comma-separated; podman's rw,\n"
+        "                        notmpcopyup and atime options are accepted, any other is\n"
+        "                        refused by name)\n"
         "  --mount type=bind,src=SRC,dst=DST[,readonly]\n"
         "  --mount type=tmpfs,dst=DST[,tmpfs-size=SIZE][,tmpfs-mode=OCTAL]\n"
         "                        docker's syntax (source, destination and target also\n"
@@ -106,24 +116,47 @@ static const char run_usage[] =
         "                        number is seconds; default: none)\n"
         "  --log-max SIZE        each capture log (stdout, stderr) keeps SIZE bytes, then\n"
         "                        ends with a marker (default 1g)\n"
+        "  --ulimit NAME=SOFT[:HARD]\n"
+        "                        a setrlimit(2) limit of COMMAND (nofile=1024:2048, core=0;\n"
+        "                        as, cpu, data, fsize, locks, memlock, msgqueue, nice, nproc,\n"
+        "                        rss, rtprio, rttime, sigpending, stack), at most your own\n"
+        "                        hard limit\n"
+        "  --entrypoint CMD      replaces the image's Entrypoint (and, as podman, its Cmd);\n"
+        "                        '[\"CMD\", \"ARG\"]' for several words, '' for none\n"
+        "  --cap-drop CAP[,CAP]  drop capabilities of podman's default set (ALL for every one)\n"
+        "  --cap-add CAP[,CAP]   keep them again (nook grants none outside the default set:\n"
+        "                        CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID,\n"
+        "                        SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, SETFCAP)\n"
+        "  --init                accepted: nook's holder is the sandbox's init and reaps\n"
+        "                        every orphan already\n"
+        "  --platform linux/ARCH accepted for this machine's architecture; another is refused\n"
+        "                        (nook emulates none)\n"
         "  --security-opt seccomp=unconfined|FILE\n"
         "                        no seccomp filter, or an OCI seccomp profile JSON file\n"
         "                        instead of nook's default filter\n"
         "\n"
         "Limits (of the whole session: every process in it, however started or reparented;\n"
         "a delegated cgroup v2 when there is one, else nook counts them):\n"
-        "  --memory SIZE         memory, tmpfs files included (512m, 1g; -1 for none, the\n"
+        "  -m, --memory SIZE     memory, tmpfs files included (512m, 1g; -1 for none, the\n"
         "                        default); above it every process of the session is killed\n"
         "  --pids-limit N        tasks (processes and threads; -1 for none, the default):\n"
         "                        forks past it fail\n"
-        "  --cpus N              needs a delegated cgroup v2 cpu controller; else nook warns\n"
+        "  --cpus N              CPUs the session may use (1.5 for one and a half): cpu.max of\n"
+        "                        a delegated cgroup v2 cpu controller; without one, accepted\n"
+        "                        and reported as a downgrade\n"
         "  --disk SIZE           what the writable layer may hold (-1 for none, the default):\n"
         "                        a tmpfs size for a directory root, watched for an image\n"
         "\n"
         "Output:\n"
         "  --json                with -d: print {\"session\": ..., \"process_ref\": ...}\n"
         "  --verbose             print each stage's time and how the limits are enforced\n"
+        "  -q, --quiet           no line on stderr for each downgrade taken (when auto falls\n"
+        "                        back: a copy instead of an overlay, a weaker network, a limit\n"
+        "                        nothing enforces...; 'nook session inspect' keeps them)\n"
         "  -h, --help            print this help\n"
+        "\n"
+        "podman's run flags that nook has not (--privileged, --pod, --restart, --pid...)\n"
+        "are refused with what to use instead.\n"
         "\n"
         "Signals: SIGINT, SIGTERM and SIGHUP are forwarded to COMMAND (a third Ctrl-C kills\n"
         "it; SIGTERM and SIGHUP are followed by a kill 10 s later); with -it, keys go to\n"
@@ -165,6 +198,8 @@ void help_exec(FILE *f) {
               "  --log-max SIZE        each capture log keeps SIZE bytes, then a marker (default 1g)\n"
               "  --json                with -d: print {\"process_ref\": ...}\n"
               "  --verbose             print the stage's time and how limits are enforced\n"
+              "  -q, --quiet           accepted (the session's downgrades were reported when it\n"
+              "                        was made)\n"
               "  -h, --help            print this help\n"
               "\n"
               "Example:\n"
@@ -178,6 +213,11 @@ static const struct option run_options[] = {
         CLI_LIMIT_OPTIONS,
         { "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
         { "rm", no_argument, NULL, OPT_RM },
+        { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
+        { "init", no_argument, NULL, OPT_INIT },
+        { "platform", required_argument, NULL, OPT_PLATFORM },
+        { "cap-add", required_argument, NULL, OPT_CAP_ADD },
+        { "cap-drop", required_argument, NULL, OPT_CAP_DROP },
         CLI_MOUNT_OPTIONS,
         CLI_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 },
@@ -185,7 +225,8 @@ static const struct option run_options[] = {
 
 static const struct option exec_options[] = {
         CLI_PROCESS_OPTIONS,
-        CLI_MOUNT_OPTIONS, /* only to refuse them by name */
+        { "quiet", no_argument, NULL, 'q' }, /* the session's downgrades were said when it was made */
+        CLI_MOUNT_OPTIONS,                   /* only to refuse them by name */
         { "secret", required_argument, NULL, OPT_SECRET },
         CLI_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 },
@@ -209,8 +250,10 @@ typedef struct run_ctx {
         nook_runtime *rt;
         char env_id[80];
         bool session_made; /* prepare_session was called: cleanup is owed */
+        bool session_up;   /* ... and the session was prepared to the end */
         char *ref;
         char **image_argv; /* Entrypoint + (COMMAND or Cmd), owned */
+        cli_run_flags f;
 } run_ctx;
 
 static void run_ctx_done(run_ctx *c) {
@@ -218,9 +261,46 @@ static void run_ctx_done(run_ctx *c) {
         cli_process_opts_done(&c->p);
         free(c->ref);
         strv_free(c->image_argv);
+        cli_run_flags_done(&c->f);
         nook_runtime_free(c->rt);
         if (c->sigfd >= 0)
                 close(c->sigfd);
+}
+
+static size_t strv_len(char **v) {
+        size_t n = 0;
+        while (v && v[n])
+                n++;
+        return n;
+}
+
+/* head's words, then argc words of argv; NULL when out of memory. */
+static char **argv_join(char **head, char **argv, size_t argc) {
+        size_t h = strv_len(head);
+        char **v = calloc(h + argc + 1, sizeof(char *));
+        for (size_t i = 0; v && i < h + argc; i++)
+                if (!(v[i] = strdup(i < h ? head[i] : argv[i - h])))
+                        return strv_free(v);
+        return v;
+}
+
+/* run's own options: 0 handled, 1 not one of them, else the exit code after reporting. */
+static int run_opt(run_ctx *c, int opt, const char *arg) {
+        switch (opt) {
+        case OPT_RM:
+                c->rm = true;
+                return 0;
+        case OPT_INIT: /* the holder is the sandbox's init already: it reaps every orphan */
+                return 0;
+        case OPT_ENTRYPOINT:
+                return cli_opt_entrypoint(arg, &c->f, "run");
+        case OPT_PLATFORM:
+                return cli_opt_platform(arg, "run");
+        case OPT_CAP_ADD:
+        case OPT_CAP_DROP:
+                return cli_opt_cap(arg, opt == OPT_CAP_ADD, &c->f, "run");
+        }
+        return cli_podman_flag(opt, "run");
 }
 
 /* -1: go on; else the exit code (help printed, or a usage error reported). */
@@ -228,18 +308,29 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:p:h", run_options, NULL)) != -1) {
+        _cleanup_free_ struct option *options = cli_options_with_podman(run_options);
+        if (!options)
+                return EXIT_NOOK;
+        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:p:m:qh", options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_run(stdout);
                         return 0;
                 }
+                /* podman's flag without its value, or one of its letters: what to use instead */
+                if (opt == ':' && cli_podman_flag(optopt, "run") != 1)
+                        return EXIT_NOOK;
+                if (opt == '?' && optopt && cli_podman_short(optopt, "run") != 1)
+                        return EXIT_NOOK;
                 if (opt == '?' || opt == ':')
-                        return cli_getopt_error(opt, argv, run_options, "run");
-                if (opt == OPT_RM) {
-                        c->rm = true;
+                        return cli_getopt_error(opt, argv, options, "run");
+                if (opt == 'm') /* podman's -m */
+                        opt = OPT_MEMORY;
+                int r = run_opt(c, opt, optarg);
+                if (r == 0)
                         continue;
-                }
-                int r = cli_session_opt(opt, optarg, &c->s, "run");
+                if (r != 1)
+                        return r;
+                r = cli_session_opt(opt, optarg, &c->s, "run");
                 if (r == 1)
                         r = cli_process_opt(opt, optarg, &c->p, "run");
                 if (r != 0)
@@ -261,13 +352,18 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
                 return cli_usage_error("run", "--rootfs-rw and --read-only contradict each other: choose one");
         if (c->p.json && !c->p.detach)
                 return cli_usage_error("run", "--json goes with -d (attached, the output is the command's own)");
-        if (c->rm && c->p.detach)
-                return cli_usage_error("run", "--rm with -d: a detached session stays until 'nook session rm'");
         rc = cli_session_check(&c->s, "run");
         if (rc)
                 return rc;
-        if (!c->p.argc && c->s.image)
-                return -1; /* the image's Entrypoint and Cmd: cmd_run asks the store */
+        if (c->s.image)
+                return -1;                           /* the image's Entrypoint and Cmd: cmd_run asks the store */
+        if (c->f.entrypoint && c->f.entrypoint[0]) { /* a directory has no Entrypoint: --entrypoint's words lead */
+                c->image_argv = argv_join(c->f.entrypoint, c->p.argv, c->p.argc);
+                if (!c->image_argv)
+                        return EXIT_NOOK;
+                c->p.argv = c->image_argv;
+                c->p.argc = strv_len(c->image_argv);
+        }
         if (!c->p.argc) {
                 if (!root_has_sh(c->s.rootfs))
                         return cli_usage_error("run",
@@ -280,19 +376,26 @@ static int parse_run(run_ctx *c, int argc, char **argv) {
         return -1;
 }
 
-/* docker's rule: the image's Entrypoint, then COMMAND if given, else the image's Cmd. */
+/* docker's rule: the image's Entrypoint, then COMMAND if given, else the image's Cmd.
+ * --entrypoint replaces the Entrypoint and, as podman's, drops the image's Cmd too
+ * ('' leaves no Entrypoint at all). */
 static int image_command(run_ctx *c) {
         /* resolve_image answers Entrypoint and Cmd (ext), and the session reuses its digest */
         int rc = cli_resolve_image(c->rt, &c->s, c->p.verbose);
         if (rc)
                 return rc;
         const char *res = c->s.image_resolved;
-        size_t n = 0, cap = c->p.argc + 64;
+        size_t n = 0, cap = c->p.argc + strv_len(c->f.entrypoint) + 64;
         char **v = calloc(cap + 1, sizeof(char *));
         if (!v)
                 return EXIT_NOOK;
         for (int part = 0; part < 2; part++) {
-                if (part == 1 && c->p.argc) {
+                if (part == 0 && c->f.entrypoint_set) {
+                        for (size_t i = 0; c->f.entrypoint[i] && n < cap; i++)
+                                v[n++] = strdup(c->f.entrypoint[i]);
+                        continue;
+                }
+                if (part == 1 && (c->p.argc || c->f.entrypoint_set)) {
                         for (size_t i = 0; i < c->p.argc && n < cap; i++)
                                 v[n++] = strdup(c->p.argv[i]);
                         break;
@@ -308,9 +411,16 @@ static int image_command(run_ctx *c) {
         }
         if (!n) {
                 strv_free(v);
+                if (c->f.entrypoint_set)
+                        return cli_usage_error("run", "--entrypoint '' and no COMMAND: nothing to run; give a command");
                 return cli_usage_error("run", "the image %s names no command (no Entrypoint, no Cmd): give one",
                                        c->s.image);
         }
+        for (size_t i = 0; i < n; i++)
+                if (!v[i]) {
+                        strv_free(v);
+                        return EXIT_NOOK;
+                }
         c->image_argv = v;
         c->p.argv = v;
         c->p.argc = n;
@@ -337,18 +447,54 @@ static int run_prepare(run_ctx *c) {
         if (rc)
                 return rc;
         c->session_made = true;
-        return cli_session_up(c->rt, c->env_id, &c->s, !c->p.detach, c->sigfd, c->p.verbose);
+        rc = cli_session_up(c->rt, c->env_id, &c->s, !c->p.detach, c->sigfd, c->p.verbose);
+        c->session_up = rc == 0;
+        return rc;
 }
 
-/* cpus: how start_process says the cpu limit is enforced (its ext "limits"). */
-static void show_limits(const cli_session_opts *s, const cli_process_opts *p, const char *summary, const char *cpus) {
+/* --verbose: how start_process says the limits are enforced (a limit asked for and not
+ * enforced is a downgrade cli_session_up reported). */
+static void show_limits(const cli_process_opts *p, const char *summary) {
         if (p->verbose && summary)
                 fprintf(stderr, "nook: %s\n", summary);
-        if (s && s->cpus_arg && cpus && strcmp(cpus, "not_enforced") == 0)
-                fprintf(stderr,
-                        "nook: warning: --cpus %s is accepted but not enforced: it needs a delegated cgroup v2 "
-                        "cpu controller\n",
-                        s->cpus_arg);
+}
+
+/* -d --rm: 'nook session rm --after REF ENV' in its own session, with /dev/null for its
+ * stdio (a caller reading our stdout sees its end when we return): it waits for the
+ * process and removes the session, as podman's conmon does for --rm. */
+static int remove_after(const char *env_id, const char *ref) {
+        char *argv[10];
+        int n = 0;
+        argv[n++] = (char *)"nook";
+        if (arg_storage) {
+                argv[n++] = (char *)"--storage";
+                argv[n++] = (char *)arg_storage;
+        }
+        const char *tail[] = { "session", "rm", "--after", ref, env_id };
+        for (size_t i = 0; i < ELEMENTSOF(tail); i++)
+                argv[n++] = (char *)tail[i];
+        argv[n] = NULL;
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t at;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&at);
+        for (int fd = 0; fd < 3; fd++)
+                posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", fd ? O_WRONLY : O_RDONLY, 0);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
+        sigset_t none;
+        sigemptyset(&none);
+        posix_spawnattr_setsigmask(&at, &none);
+        pid_t pid;
+        extern char **environ;
+        int r = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&at);
+        if (r == 0)
+                return 0;
+        fprintf(stderr,
+                "nook: --rm: starting the removal after the process: %s (remove it with 'nook session rm %s')\n",
+                strerror(r), env_id);
+        return EXIT_NOOK;
 }
 
 static int print_detached(const char *session, const char *ref, bool json) {
@@ -395,6 +541,8 @@ int cmd_run(int argc, char **argv) {
         int rc = parse_run(&c, argc, argv);
         if (rc >= 0)
                 return rc;
+        if (c.f.caps_set && !(c.p.caps = cli_caps_list(&c.f)))
+                return EXIT_NOOK;
         if ((c.sigfd = cli_signals_block()) < 0) {
                 fprintf(stderr, "nook: setting up signal handling: %s\n", strerror(-c.sigfd));
                 return EXIT_NOOK;
@@ -409,17 +557,19 @@ int cmd_run(int argc, char **argv) {
                 return rc;
 
         rc = run_prepare(&c);
-        _cleanup_free_ char *summary = NULL, *cpus = NULL;
+        _cleanup_free_ char *summary = NULL;
         if (rc == 0)
-                rc = cli_start(c.rt, c.env_id, &c.s, &c.p, "main", "run", &c.ref, &summary, &cpus);
+                rc = cli_start(c.rt, c.env_id, &c.s, &c.p, "main", "run", &c.ref, &summary, NULL);
         if (rc == 0) {
-                show_limits(&c.s, &c.p, summary, cpus);
+                show_limits(&c.p, summary);
                 if (!c.p.detach)
                         rc = attach_and_wait(c.rt, c.ref, &c.p, c.sigfd);
                 else {
                         /* kept only when it was asked for to the end and its name was shown */
                         int sig = cli_signal_take(c.sigfd);
                         rc = sig ? 128 + sig : print_detached(c.env_id, c.ref, c.p.json);
+                        if (rc == 0 && c.rm)
+                                rc = remove_after(c.env_id, c.ref);
                         if (rc == 0)
                                 return 0;
                 }
@@ -427,7 +577,8 @@ int cmd_run(int argc, char **argv) {
         /* Whatever happened, a session of ours is removed: a failure to remove it wins
          * over a success of the command, never over its failure. */
         if (c.session_made) {
-                int down = cli_session_down(c.rt, c.env_id, "run", c.p.verbose);
+                int down = c.session_up ? cli_session_down(c.rt, c.env_id, "run", c.p.verbose)
+                                        : cli_session_abandon(c.rt, c.env_id, "run", c.p.verbose);
                 if (down && rc == 0)
                         rc = down;
         }
@@ -441,13 +592,15 @@ int cmd_exec(int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:h", exec_options, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, "+:dite:w:u:v:qh", exec_options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_exec(stdout);
                         return 0;
                 }
                 if (opt == '?' || opt == ':')
                         return cli_getopt_error(opt, argv, exec_options, "exec");
+                if (opt == 'q')
+                        continue;
                 if (opt == OPT_SECRET)
                         return cli_usage_error("exec",
                                                "exec does not take --secret: a session's secrets are given when it "
@@ -498,7 +651,7 @@ int cmd_exec(int argc, char **argv) {
         int rc = cli_start(rt, env, NULL, &p, id, id, &ref, &summary, NULL);
         if (rc)
                 return rc;
-        show_limits(NULL, &p, summary, NULL);
+        show_limits(&p, summary);
         if (p.detach)
                 return print_detached(NULL, ref, p.json);
         return attach_and_wait(rt, ref, &p, sigfd);

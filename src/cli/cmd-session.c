@@ -28,6 +28,8 @@ void help_session(FILE *f) {
               "              --network slirp4netns[:OPTS]|none|host, -p PORTS,\n"
               "              --egress TARGET, --dns IP, --add-host NAME:IP, --hostname NAME,\n"
               "              --userns auto|root|keep-id|subuid, --json, --verbose,\n"
+              "              -q/--quiet (no line on stderr for each downgrade taken),\n"
+              "              --label KEY=VALUE (kept with the session, shown by inspect),\n"
               "              -v SRC:DST[:ro|rw], --tmpfs DST[:OPTS],\n"
               "              --mount type=bind|tmpfs,..., --workspace ALIAS[:MODE],\n"
               "              --workspace-dest DIR, --deny-single-file,\n"
@@ -42,7 +44,9 @@ void help_session(FILE *f) {
               "            plan (destination, kind, mode, ref), the secrets it holds (refs\n"
               "            and destinations, never a value), processes\n"
               "  rm        remove sessions: every process, the holder, mounts and run-dir\n"
-              "            state; exit 125 when any could not be removed completely\n"
+              "            state; exit 125 when any could not be removed completely;\n"
+              "            --after REF waits until process REF has ended first ('nook run\n"
+              "            -d --rm' starts one in the background)\n"
               "\n"
               "  --json      machine-readable output (create, ls, inspect)\n"
               "  -h, --help  print this help\n"
@@ -66,7 +70,7 @@ static int session_create(int argc, char **argv) {
         int opt;
         optind = 1;
         opterr = 0;
-        while ((opt = getopt_long(argc, argv, ":v:p:h", create_options, NULL)) != -1) {
+        while ((opt = getopt_long(argc, argv, ":v:p:qh", create_options, NULL)) != -1) {
                 if (opt == 'h') {
                         help_session(stdout);
                         return 0;
@@ -118,7 +122,7 @@ static int session_create(int argc, char **argv) {
         }
         rc = cli_session_up(rt, env, &s, false, sigfd, verbose);
         if (rc) {
-                (void)cli_session_down(rt, env, "create", verbose);
+                (void)cli_session_abandon(rt, env, "create", verbose);
                 return rc;
         }
         if (json)
@@ -155,6 +159,19 @@ json_t *cli_json_session(const cli_session_row *r) {
         q |= json_object_set_new(o, "notes", cli_json_str_or_null(r->notes));
         q |= json_object_set_new(o, "mounts", cli_json_str_or_null(r->mounts));
         q |= json_object_set_new(o, "secrets", cli_json_str_or_null(r->secrets));
+        json_t *labels = json_object();
+        _cleanup_free_ char *lines = r->labels ? strdup(r->labels) : NULL;
+        for (char *l = lines, *next; l && *l; l = next) {
+                next = strchr(l, '\n');
+                if (next)
+                        *next++ = 0;
+                char *eq = strchr(l, '=');
+                if (eq) {
+                        *eq = 0;
+                        q |= json_object_set_new(labels, l, cli_json_str(eq + 1));
+                }
+        }
+        q |= json_object_set_new(o, "labels", labels);
         q |= json_object_set_new(o, "holder_pid", json_integer(r->holder_pid));
         q |= json_object_set_new(o, "created_ms", json_integer(r->created_ms));
         q |= json_object_set_new(o, "owned_by_caller", json_boolean(r->owned));
@@ -312,6 +329,14 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
         printf("%-13s %s\n", "Notes:", r->notes && *r->notes ? r->notes : "none (nothing was downgraded)");
         print_mounts(r->mounts);
         printf("%-13s %s\n", "Secrets:", r->secrets && *r->secrets ? r->secrets : "none");
+        if (!r->labels || !*r->labels)
+                printf("%-13s none\n", "Labels:");
+        for (const char *lab = r->labels; lab && *lab;) {
+                const char *nl = strchr(lab, '\n');
+                int len = nl ? (int)(nl - lab) : (int)strlen(lab);
+                printf("%-13s %.*s\n", lab == r->labels ? "Labels:" : "", len, lab);
+                lab = nl ? nl + 1 : NULL;
+        }
         printf("Processes:%s\n", p.n ? "" : "    none");
         for (size_t i = 0; i < p.n; i++) {
                 char ago[32], code[16] = "";
@@ -326,8 +351,13 @@ static int session_inspect(nook_runtime *rt, const char *arg, bool json) {
 
 /* ---- rm ----------------------------------------------------------------------------------- */
 
-static int session_rm(nook_runtime *rt, int argc, char **argv) {
+/* after: a process ref whose end the removal waits for (run -d --rm starts this). */
+static int session_rm(nook_runtime *rt, int argc, char **argv, const char *after) {
         int rc = 0;
+        int code = 0;
+        _cleanup_(cli_error_freep) nook_error *werr = NULL;
+        if (after && nook_runtime_process_wait(rt, after, -1, &code, &werr) < 0)
+                return cli_report(werr);
         for (int i = 0; i < argc; i++) {
                 _cleanup_free_ char *env = NULL;
                 if (cli_session_resolve(rt, argv[i], &env) != 0) {
@@ -360,6 +390,7 @@ int cmd_session(int argc, char **argv) {
         if (strcmp(sub, "ls") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "inspect") != 0 && strcmp(sub, "rm") != 0)
                 return cli_usage_error("session", "unknown subcommand '%s' (create, ls, inspect, rm)", sub);
         bool json = false;
+        const char *after = NULL;
         int n = 0;
         char **args = calloc((size_t)argc, sizeof(char *));
         if (!args)
@@ -371,6 +402,8 @@ int cmd_session(int argc, char **argv) {
                         rc = 0;
                 } else if (strcmp(argv[i], "--json") == 0 && strcmp(sub, "rm") != 0)
                         json = true;
+                else if (strcmp(argv[i], "--after") == 0 && sub[0] == 'r' && i + 1 < argc)
+                        after = argv[++i];
                 else if (argv[i][0] == '-' && argv[i][1])
                         rc = cli_usage_error("session", "unknown option '%s' for session %s", argv[i], sub);
                 else
@@ -388,7 +421,7 @@ int cmd_session(int argc, char **argv) {
         if (rc < 0)
                 rc = sub[0] == 'l'   ? session_ls(rt, json)
                      : sub[0] == 'i' ? session_inspect(rt, args[0], json)
-                                     : session_rm(rt, n, args);
+                                     : session_rm(rt, n, args, after);
         free(args);
         return rc;
 }

@@ -25,6 +25,7 @@ static void session_row_done(cli_session_row *r) {
         free(r->notes);
         free(r->mounts);
         free(r->secrets);
+        free(r->labels);
         free(r->network);
         free(r->hostname);
         free(r->ports);
@@ -59,6 +60,7 @@ static int add_session(const nook_session_info *s, void *userdata) {
                 .notes = dup_or_null(s->notes),
                 .mounts = dup_or_null(s->mounts),
                 .secrets = dup_or_null(s->secrets),
+                .labels = dup_or_null(s->labels),
                 .network = dup_or_null(s->network),
                 .hostname = dup_or_null(s->hostname),
                 .ports = dup_or_null(s->ports),

@@ -6,6 +6,7 @@
 
 typedef struct cli_session_row {
         char *ref, *env, *name, *identity, *state, *rootfs, *notes, *mounts, *network, *hostname, *secrets;
+        char *labels; /* "KEY=VALUE" lines, or NULL */
         char *image, *driver, *driver_reason, *upper, *ports;
         unsigned long long owners_collapsed;
         int holder_pid;

@@ -58,6 +58,8 @@ typedef struct cli_session_opts {
         char *ws_ref, *ws_flag, *ws_dest;
         const char *ws_mode;
         bool deny_single_file;
+        bool quiet;     /* -q: no line on stderr for the downgrades taken (session inspect has them) */
+        json_t *labels; /* --label KEY=VALUE: the ext's labels, or NULL */
         /* --secret (secretopts.c): spec.secrets' secret_mounts and env_secrets */
         json_t *sec_mounts, *sec_envs;
         unsigned n_secrets;
@@ -79,7 +81,17 @@ typedef struct cli_process_opts {
         uint64_t log_max;        /* --log-max: bytes each capture log keeps; 0: CLI_LOG_MAX */
         const char *seccomp_arg; /* NULL, "unconfined" or a file */
         json_t *seccomp_profile; /* the file's JSON object, carried into the request */
+        json_t *rlimits;         /* --ulimit: the process's posix_rlimits, or NULL */
+        char *caps;              /* --cap-add/--cap-drop: the capabilities kept ("CHOWN,KILL"), or NULL */
 } cli_process_opts;
+
+/* run's own flags (runflags.c). */
+typedef struct cli_run_flags {
+        char **entrypoint; /* --entrypoint: the words (none for ''), owned */
+        bool entrypoint_set;
+        unsigned caps; /* bits over runflags.c's default set */
+        bool caps_set;
+} cli_run_flags;
 
 void cli_session_opts_done(cli_session_opts *s);
 /* resolve_image of s->image, kept in s->image_resolved (cli_session_up then uses its
@@ -120,6 +132,14 @@ enum {
         OPT_ADD_HOST,
         OPT_EGRESS,
         OPT_SECRET,
+        OPT_ENTRYPOINT,
+        OPT_INIT,
+        OPT_PLATFORM,
+        OPT_ULIMIT,
+        OPT_CAP_ADD,
+        OPT_CAP_DROP,
+        OPT_LABEL,
+        OPT_PODMAN_BASE = 0x400, /* podman's flags that nook has not: runflags.c's table */
 };
 
 /* The getopt entries of each option family, spliced into the verbs' tables so that a flag
@@ -133,7 +153,8 @@ enum {
         { "detach", no_argument, NULL, 'd' }, { "interactive", no_argument, NULL, 'i' },                            \
                 { "tty", no_argument, NULL, 't' }, { "env", required_argument, NULL, 'e' },                         \
                 { "env-file", required_argument, NULL, OPT_ENV_FILE }, { "workdir", required_argument, NULL, 'w' }, \
-                { "user", required_argument, NULL, 'u' }, { "timeout", required_argument, NULL, OPT_TIMEOUT }, {    \
+                { "user", required_argument, NULL, 'u' }, { "timeout", required_argument, NULL, OPT_TIMEOUT },      \
+                { "ulimit", required_argument, NULL, OPT_ULIMIT }, {                                                \
                 "log-max", required_argument, NULL, OPT_LOG_MAX                                                     \
         }
 /* The session's limits (S34): run and session create. */
@@ -152,7 +173,8 @@ enum {
                 { "publish", required_argument, NULL, 'p' }, { "dns", required_argument, NULL, OPT_DNS },             \
                 { "add-host", required_argument, NULL, OPT_ADD_HOST },                                                \
                 { "egress", required_argument, NULL, OPT_EGRESS }, { "secret", required_argument, NULL, OPT_SECRET }, \
-                { "hostname", required_argument, NULL, OPT_HOSTNAME }, {                                              \
+                { "hostname", required_argument, NULL, OPT_HOSTNAME }, { "quiet", no_argument, NULL, 'q' },           \
+                { "label", required_argument, NULL, OPT_LABEL }, {                                                    \
                 "userns", required_argument, NULL, OPT_USERNS                                                         \
         }
 #define CLI_MOUNT_OPTIONS                                                                            \
@@ -179,6 +201,22 @@ int cli_session_check(const cli_session_opts *s, const char *verb);
 /* nook_runtime_open with the root directory's alias and the mounts' aliases; -1 after
  * reporting. */
 int cli_session_runtime(const cli_session_opts *s, nook_runtime **ret);
+
+/* ---- runflags.c: podman's run flags ---- */
+
+/* base followed by podman's flags nook has not (each answered by cli_podman_flag);
+ * malloc'd, or NULL. */
+struct option *cli_options_with_podman(const struct option *base);
+/* 1 when opt is not one of podman's flags; else EXIT_NOOK after saying what to use. */
+int cli_podman_flag(int opt, const char *verb);
+/* The same for podman's one-letter flags (-P, -c, -a) getopt did not know (optopt). */
+int cli_podman_short(int c, const char *verb);
+int cli_opt_entrypoint(const char *arg, cli_run_flags *f, const char *verb);
+int cli_opt_platform(const char *arg, const char *verb);
+int cli_opt_ulimit(const char *arg, cli_process_opts *p, const char *verb);
+int cli_opt_cap(const char *arg, bool add, cli_run_flags *f, const char *verb);
+char *cli_caps_list(const cli_run_flags *f);
+void cli_run_flags_done(cli_run_flags *f);
 
 /* ---- netopts.c: --network, -p, --dns, --add-host, --egress ---- */
 
@@ -210,6 +248,9 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
                    bool verbose);
 /* cleanup of env_id; 0 when completed, else EXIT_NOOK with the reason reported. */
 int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose);
+/* cleanup after cli_session_up failed (its error reported): quiet, and 0, when no session
+ * was left behind; else as cli_session_down. */
+int cli_session_abandon(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose);
 /* start_process; s gives the limits (NULL: none).  0 with the process ref and the
  * redacted summary of how limits are enforced; else the exit code after reporting:
  * 127 command not found, 126 not executable, 125 anything else. */

@@ -19,6 +19,8 @@
 
 void cli_session_opts_done(cli_session_opts *s) {
         cli_secrets_done(s);
+        json_decref(s->labels);
+        s->labels = NULL;
         free(s->rootfs);
         s->rootfs = NULL;
         free(s->image_resolved);
@@ -49,6 +51,10 @@ void cli_process_opts_done(cli_process_opts *p) {
         cli_env_done(&p->env);
         json_decref(p->seccomp_profile);
         p->seccomp_profile = NULL;
+        json_decref(p->rlimits);
+        p->rlimits = NULL;
+        free(p->caps);
+        p->caps = NULL;
 }
 
 int cli_getopt_error(int c, char **argv, const struct option *longopts, const char *verb) {
@@ -318,7 +324,36 @@ static int add_mount(cli_session_opts *s, const char *verb, const char *flag, co
         return 0;
 }
 
-/* -v SRC:DST[:OPTS], OPTS a comma list of ro and rw. */
+/* --label KEY=VALUE (podman's): kept in the session record, shown by session inspect. */
+static int opt_label(const char *arg, cli_session_opts *s, const char *verb) {
+        const char *eq = strchr(arg, '=');
+        bool ok = eq && eq > arg && eq - arg <= 128 && strlen(eq + 1) <= 4096;
+        for (const char *c = arg; ok && *c; c++)
+                ok = (unsigned char)*c >= 0x20 && *c != 0x7f;
+        if (!ok)
+                return cli_usage_error(verb,
+                                       "--label '%s': expected KEY=VALUE (KEY 1 to 128 bytes, VALUE at most 4096, "
+                                       "no control character)",
+                                       arg);
+        if (!s->labels && !(s->labels = json_array()))
+                return oom();
+        if (json_array_size(s->labels) >= 64)
+                return cli_usage_error(verb, "--label: at most 64 labels");
+        return json_array_append_new(s->labels, cli_json_str(arg)) < 0 ? oom() : 0;
+}
+
+/* What podman's other -v options are, for the refusal. */
+static const char *volume_opt_kind(const char *o) {
+        if (strcmp(o, "O") == 0)
+                return "overlay volumes (--workspace DIR:snapshot keeps the writes in the sandbox)";
+        if (strcmp(o, "U") == 0 || strncmp(o, "idmap", 5) == 0)
+                return "ownership changes of host files";
+        if (strstr(o, "shared") || strstr(o, "slave") || strstr(o, "private") || strstr(o, "bind"))
+                return "mount propagation choice (every bind is private and recursive)";
+        return "such option";
+}
+
+/* -v SRC:DST[:OPTS], OPTS a comma list of ro, rw, z and Z. */
 static int opt_volume(const char *arg, cli_session_opts *s, const char *verb) {
         _cleanup_free_ char *flag = NULL, *copy = strdup(arg);
         if (!copy || asprintf(&flag, "-v %s", arg) < 0)
@@ -356,8 +391,15 @@ static int opt_volume(const char *arg, cli_session_opts *s, const char *verb) {
                                 seen_ro = ro = true;
                         else if (strcmp(o, "rw") == 0)
                                 seen_rw = true;
+                        else if (strcmp(o, "z") == 0 || strcmp(o, "Z") == 0)
+                                /* podman relabels for SELinux; nook never changes a host file's label */
+                                fprintf(stderr, "nook: note: %s: '%s' accepted: nook does no SELinux relabelling\n",
+                                        flag, o);
                         else
-                                return cli_usage_error(verb, "%s: unknown option '%s' (ro or rw)", flag, o);
+                                return cli_usage_error(verb,
+                                                       "%s: unknown option '%s' (ro, rw, and z or Z, accepted "
+                                                       "without relabelling; nook has no %s)",
+                                                       flag, o, volume_opt_kind(o));
                 }
                 if (seen_ro && seen_rw)
                         return cli_usage_error(verb, "%s: ro and rw contradict each other: choose one", flag);
@@ -365,8 +407,36 @@ static int opt_volume(const char *arg, cli_session_opts *s, const char *verb) {
         return add_mount(s, verb, flag, copy, dst, ro, NULL);
 }
 
-/* --tmpfs DST[:OPTS]: the options go to the library as given (it knows size, mode,
- * noexec, nosuid, nodev, exec). */
+/* One of podman's --tmpfs options that nook cannot honour: why, or NULL when it is one
+ * the library takes (size, mode, noexec, exec, nosuid, nodev) or one that asks what nook
+ * does anyway (rw, notmpcopyup, and the atime family, left to the kernel). */
+static const char *tmpfs_opt_refused(const char *o) {
+        static const char *const as_is[] = { "rw",          "notmpcopyup",   "relatime", "norelatime",
+                                             "strictatime", "nostrictatime", "atime",    "noatime",
+                                             "diratime",    "nodiratime",    "async" };
+        for (size_t i = 0; i < ELEMENTSOF(as_is); i++)
+                if (strcmp(o, as_is[i]) == 0)
+                        return "";
+        if (!strncmp(o, "size=", 5) || !strncmp(o, "mode=", 5) || !strcmp(o, "noexec") || !strcmp(o, "exec") ||
+            !strcmp(o, "nosuid") || !strcmp(o, "nodev"))
+                return NULL;
+        if (strcmp(o, "ro") == 0)
+                return "a read-only tmpfs would stay empty";
+        if (strcmp(o, "suid") == 0 || strcmp(o, "dev") == 0)
+                return "nook mounts every tmpfs nosuid and nodev";
+        if (strcmp(o, "tmpcopyup") == 0)
+                return "nook never copies the image's files into a tmpfs (it starts empty)";
+        if (!strncmp(o, "uid=", 4) || !strncmp(o, "gid=", 4) || strcmp(o, "U") == 0)
+                return "the tmpfs belongs to the session's user (chown it in the command)";
+        if (!strncmp(o, "nr_inodes=", 10) || !strncmp(o, "nr_blocks=", 10))
+                return "size=SIZE is the tmpfs's only bound";
+        if (!strcmp(o, "sync") || !strcmp(o, "dirsync") || !strcmp(o, "mand") || !strcmp(o, "nomand"))
+                return "nook mounts tmpfs without it";
+        return "not a tmpfs option";
+}
+
+/* --tmpfs DST[:OPTS]: podman's option list; the library gets size, mode, noexec, exec,
+ * nosuid, nodev; each other option is refused by name, or (rw...) asks the default. */
 static int opt_tmpfs(const char *arg, cli_session_opts *s, const char *verb) {
         _cleanup_free_ char *flag = NULL, *copy = strdup(arg);
         if (!copy || asprintf(&flag, "--tmpfs %s", arg) < 0)
@@ -380,7 +450,24 @@ static int opt_tmpfs(const char *arg, cli_session_opts *s, const char *verb) {
                                                "nosuid, nodev, exec)",
                                                flag);
         }
-        return add_mount(s, verb, flag, NULL, copy, false, opts);
+        _cleanup_(nook_strbuf_done) nook_strbuf kept = NOOK_STRBUF_INIT;
+        _cleanup_free_ char *list = opts ? strdup(opts) : NULL;
+        for (char *o = list, *next; o; o = next) {
+                next = strchr(o, ',');
+                if (next)
+                        *next++ = 0;
+                const char *why = tmpfs_opt_refused(o);
+                if (why && *why)
+                        return cli_usage_error(verb,
+                                               "%s: option '%s': %s (nook takes size=SIZE, mode=OCTAL, noexec, "
+                                               "exec, nosuid, nodev; rw, notmpcopyup and the atime options ask "
+                                               "nothing more)",
+                                               flag, o, why);
+                if (!why)
+                        nook_strbuf_printf(&kept, "%s%s", kept.len ? "," : "", o);
+        }
+        _cleanup_free_ char *given = kept.len ? nook_strbuf_steal(&kept) : NULL;
+        return add_mount(s, verb, flag, NULL, copy, false, given);
 }
 
 /* readonly / readonly=true|false|1|0 of --mount. */
@@ -670,6 +757,11 @@ int cli_session_opt(int c, const char *arg, cli_session_opts *s, const char *ver
         case OPT_READ_ONLY:
                 s->read_only = true;
                 return 0;
+        case 'q':
+                s->quiet = true;
+                return 0;
+        case OPT_LABEL:
+                return opt_label(arg, s, verb);
         case OPT_NETWORK:
         case 'p':
         case OPT_DNS:
@@ -771,6 +863,8 @@ int cli_process_opt(int c, const char *arg, cli_process_opts *p, const char *ver
         case 't':
                 p->tty = true;
                 return 0;
+        case OPT_ULIMIT:
+                return cli_opt_ulimit(arg, p, verb);
         case 'e':
                 return cli_env_add(&p->env, arg, verb, "-e") < 0 ? EXIT_NOOK : 0;
         case OPT_ENV_FILE:
@@ -992,6 +1086,8 @@ static json_t *req_prepare_session(const char *env_id, const cli_session_opts *s
         if (s->name)
                 r |= json_object_set_new(ext, "name", cli_json_str(s->name));
         r |= json_object_set_new(ext, "owned_by_caller", json_boolean(owned));
+        if (s->labels)
+                r |= json_object_set(ext, "labels", s->labels);
         json_t *req = json_pack("{s:o,s:o}", "environment", environment(env_id, s, 0), "nook", ext);
         if (r) {
                 json_decref(req);
@@ -1034,6 +1130,74 @@ static json_t *req_prepare_environment(const char *env_id, const cli_session_opt
         return json_pack("{s:o}", "environment", environment(env_id, s, 0));
 }
 
+typedef struct found_session {
+        const char *env;
+        char *notes, *limits;
+        char identity[16];
+        unsigned long long owners_collapsed;
+        bool found;
+} found_session;
+
+static int find_session(const nook_session_info *i, void *userdata) {
+        found_session *f = userdata;
+        if (strcmp(i->environment_id, f->env) != 0)
+                return 0;
+        f->found = true;
+        f->notes = i->notes ? strdup(i->notes) : NULL;
+        f->limits = i->limits ? strdup(i->limits) : NULL;
+        snprintf(f->identity, sizeof(f->identity), "%s", i->identity ? i->identity : "?");
+        f->owners_collapsed = i->image ? i->owners_collapsed : 0;
+        return 1;
+}
+
+/* A limit asked for that the session does not hold: HOW is "not_enforced" in limits. */
+static bool not_enforced(const char *limits, const char *name) {
+        char want[32];
+        snprintf(want, sizeof(want), "%s=not_enforced", name);
+        const char *at = limits ? strstr(limits, want) : NULL;
+        return at && (at == limits || at[-1] == ' ');
+}
+
+/* What the session gave up, one line on stderr each (issue 14: a downgrade is never
+ * silent): the notes session inspect shows ("; "-separated), then the limits asked for
+ * that nothing enforces.  --quiet leaves them to session inspect. */
+static void report_downgrades(nook_runtime *rt, const char *env_id, const cli_session_opts *s) {
+        if (s->quiet)
+                return;
+        found_session f = { .env = env_id };
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        if (nook_runtime_sessions(rt, find_session, &f, &err) < 0 && !f.found)
+                return;
+        for (char *note = f.notes, *next; note && *note; note = next) {
+                next = strstr(note, "; ");
+                if (next) {
+                        *next = 0;
+                        next += 2;
+                }
+                fprintf(stderr, "nook: downgrade: %s\n", note);
+        }
+        /* auto could not give the image's owners (no subuid range, or no driver that
+         * shows them): what the files' owners look like inside is weaker than asked */
+        if (f.owners_collapsed && strcmp(s->userns, "auto") == 0)
+                fprintf(stderr,
+                        "nook: downgrade: %llu entries of the image owned by other ids show as the one id mapped "
+                        "(identity %s: %s)\n",
+                        f.owners_collapsed, f.identity,
+                        strcmp(f.identity, "subuid") != 0 ? "no /etc/subuid and /etc/subgid range for this user"
+                                                          : "the root driver cannot show them");
+        if (s->cpus_arg && not_enforced(f.limits, "cpus"))
+                fprintf(stderr,
+                        "nook: downgrade: --cpus %s is not enforced: this user has no delegated cgroup v2 cpu "
+                        "controller (run 'nook caps' for how to get one)\n",
+                        s->cpus_arg);
+        if (s->disk_mb && not_enforced(f.limits, "disk"))
+                fputs("nook: downgrade: --disk is not enforced: with --rootfs-rw writes land in the directory "
+                      "itself\n",
+                      stderr);
+        free(f.notes);
+        free(f.limits);
+}
+
 int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts *s, bool owned_by_caller, int sigfd,
                    bool verbose) {
         /* the image first: a missing one fails before any namespace exists */
@@ -1074,15 +1238,28 @@ int cli_session_up(nook_runtime *rt, const char *env_id, const cli_session_opts 
                 if (sig)
                         return 128 + sig;
         }
+        report_downgrades(rt, env_id, s);
         return 0;
 }
 
-int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose) {
+/* Whether a session of env_id exists: after a failed start, the cleanup's own failure is
+ * worth reporting (with a 'session rm' hint) only when something was left to remove. */
+static bool session_left(nook_runtime *rt, const char *env_id) {
+        _cleanup_free_ char *env = NULL;
+        _cleanup_(cli_error_freep) nook_error *err = NULL;
+        return nook_runtime_session_resolve(rt, env_id, &env, &err) == 0;
+}
+
+static int session_down(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose, bool only_if_left) {
         json_t *req = json_pack("{s:{s:o,s:{}},s:o}", "environment", "environment_id", cli_json_str(env_id), "spec",
                                 "cleanup_plan_ref", cli_json_str(plan_ref));
         _cleanup_free_ char *out = NULL;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
         if (call(rt, "cleanup", req, verbose, &out, &err) < 0) {
+                /* the start's error was reported already; the cleanup failing the same way
+                 * (no journal, no run dir) while no session exists says nothing new */
+                if (only_if_left && !session_left(rt, env_id))
+                        return 0;
                 if (!err)
                         return EXIT_NOOK;
                 cli_report(err);
@@ -1097,6 +1274,14 @@ int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref,
                 summary ? summary : "no details");
         fprintf(stderr, "hint: run 'nook session rm %s' to try again\n", env_id);
         return EXIT_NOOK;
+}
+
+int cli_session_down(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose) {
+        return session_down(rt, env_id, plan_ref, verbose, false);
+}
+
+int cli_session_abandon(nook_runtime *rt, const char *env_id, const char *plan_ref, bool verbose) {
+        return session_down(rt, env_id, plan_ref, verbose, true);
 }
 
 static json_t *process(const cli_process_opts *p, const char *process_id, const char *cwd) {
@@ -1129,6 +1314,10 @@ static json_t *process(const cli_process_opts *p, const char *process_id, const 
                 r |= json_object_set_new(ext, "tty_rows", json_integer(rows));
                 r |= json_object_set_new(ext, "tty_cols", json_integer(cols));
         }
+        if (p->caps)
+                r |= json_object_set_new(ext, "capabilities", cli_json_str(p->caps));
+        if (p->rlimits)
+                r |= json_object_set(o, "posix_rlimits", p->rlimits);
         if (p->seccomp_profile)
                 r |= json_object_set(ext, "seccomp", p->seccomp_profile);
         else if (p->seccomp_arg)

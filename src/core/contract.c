@@ -648,6 +648,7 @@ static const nook_field process_ext_fields[] = {
         BOOL(nook_process_ext, stdin_open, false),
         F_(nook_process_ext, seccomp, "seccomp", NOOK_F_CUSTOM, 0, .custom = &seccomp_custom),
         BOOL(nook_process_ext, allow_nested_userns, false),
+        STR(nook_process_ext, capabilities, 0),
 };
 static const nook_schema schema_process_ext = NOOK_SCHEMA(nook_process_ext, process_ext_fields, NULL);
 
@@ -718,6 +719,7 @@ static const nook_field session_ext_fields[] = {
         F_(nook_session_ext, hostname, "hostname", NOOK_F_ID, 0, .max_len = 64),
         ID(nook_session_ext, name, 0),
         BOOL(nook_session_ext, owned_by_caller, false),
+        ARR(nook_session_ext, labels, "labels", elem_string, char *, 0),
 };
 /* "IPv4" or "IPv4:PORT" (--dns); "NAME:IPv4" (--add-host) */
 static bool ipv4_port(const char *s, bool port_ok) {
@@ -754,10 +756,31 @@ static int validate_net_ext(const nook_session_ext *e, const char *ptr, nook_err
         }
         return 0;
 }
+/* "KEY=VALUE": KEY 1 to 128 bytes without '=', VALUE at most 4096, no control character;
+ * at most 64 of them (they are kept in the session record, one line). */
+static int validate_labels(const nook_session_ext *e, const char *ptr, nook_error **err) {
+        for (size_t i = 0; i < e->labels.n; i++) {
+                const char *l = ((char *const *)e->labels.items)[i], *eq = strchr(l, '=');
+                bool ok = i < 64 && eq && eq > l && eq - l <= 128 && strlen(eq + 1) <= 4096;
+                for (const char *c = l; ok && *c; c++)
+                        ok = (unsigned char)*c >= 0x20 && *c != 0x7f;
+                if (!ok) {
+                        _cleanup_free_ char *at = nook_pointer_join(ptr, "labels");
+                        _cleanup_free_ char *p = at ? nook_pointer_index(at, i) : NULL;
+                        return nook_error_field(err, NOOK_ERROR_CONTRACT_VIOLATION, p ? p : ptr,
+                                                "a label is KEY=VALUE (KEY 1 to 128 bytes, VALUE at most 4096, no "
+                                                "control character), at most 64 labels");
+                }
+        }
+        return 0;
+}
+
 static int validate_session_ext(void *obj, const char *ptr, nook_error **err) {
         nook_session_ext *e = obj;
         int r = validate_net_ext(e, ptr, err);
         if (r < 0)
+                return r;
+        if ((r = validate_labels(e, ptr, err)) < 0)
                 return r;
         if (e->hostname) {
                 size_t n = strlen(e->hostname);

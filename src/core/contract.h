@@ -320,6 +320,9 @@ typedef struct nook_process_ext {
         /* "default" (absent), "unconfined", or an OCI seccomp profile object */
         nook_seccomp_choice seccomp;
         bool allow_nested_userns;
+        /* the capabilities the process keeps, "CHOWN,KILL" (a subset of podman's default
+         * set, SECURITY.md S9; "" none), or NULL for the whole default set */
+        char *capabilities;
 } nook_process_ext;
 
 typedef struct nook_process_spec {
@@ -404,6 +407,7 @@ typedef struct nook_session_ext {
         char *hostname;
         char *name;           /* a person's name for the session (CLI --name) */
         bool owned_by_caller; /* the session ends with the calling process (nook gc) */
+        nook_array labels;    /* char *: "KEY=VALUE" (CLI --label), kept in the session record */
 } nook_session_ext;
 
 typedef struct nook_env_req { /* prepare_session, resolve_mounts, configure_network, prepare_environment, detach */

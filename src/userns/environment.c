@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "userns/idmap.h"
 #include "userns/image.h"
 #include "userns/limits.h"
 #include "userns/mounts.h"
@@ -32,16 +33,24 @@ static int add_etc(nook_msg *m, const char *name, const char *content) {
         return nook_msg_add(m, T_ETC_FILE, buf, (uint32_t)(nl + cl + 2));
 }
 
-/* keep-id: the caller's uid gets a name inside, so that `id` and `whoami` work; the
- * root's own /etc/passwd is read inside the root with a size cap (S22). */
-static int add_identity_files(const nook_session *s, int rootfd, nook_msg *m) {
-        struct passwd pw, *res = NULL;
-        char buf[4096];
-        const char *name = getpwuid_r(s->uid, &pw, buf, sizeof(buf), &res) == 0 && res ? res->pw_name : "user";
+/* keep-id: the caller's uid and gid get names inside, so that `id`, `whoami` and `ls -l`
+ * work, as podman's keep-id gives them: the host's user name, group name and home dir.
+ * The root's own files are read as the workload will see them (the directory, or the
+ * image's topmost layer that has them, S22, size-capped) and left unchanged when they name
+ * the id already; else the holder puts the extended copy in the session's writable layer,
+ * or binds it over /etc/passwd from the session dir when the root is not ours to write
+ * (helpers/mounts.c etc_file): the image's and the directory's files on disk never change. */
+static int add_identity_files(const nook_session *s, const nook_adapter_config *c, int rootfd, nook_msg *m) {
+        nook_host_identity id;
+        nook_host_identity_get(s->uid, s->gid, &id);
         const char *files[2] = { "passwd", "group" };
         for (int i = 0; i < 2; i++) {
                 _cleanup_free_ char *old = NULL;
-                if (nook_root_read_file_at(rootfd, i ? "etc/group" : "etc/passwd", 1u << 20, &old, NULL) < 0)
+                const char *path = i ? "etc/group" : "etc/passwd";
+                /* a directory root: through the fd opened once for the holder (S31) */
+                int q = rootfd >= 0 ? nook_root_read_file_at(rootfd, path, 1u << 20, &old, NULL)
+                                    : nook_session_read_root_file(c, s, path, 1u << 20, &old);
+                if (q < 0)
                         old = strdup("");
                 if (!old)
                         return -ENOMEM;
@@ -61,10 +70,10 @@ static int add_identity_files(const nook_session *s, int rootfd, nook_msg *m) {
                 if (*old && old[strlen(old) - 1] != '\n')
                         nook_strbuf_puts(&b, "\n");
                 if (i)
-                        nook_strbuf_printf(&b, "%s:x:%u:\n", name, (unsigned)s->gid);
+                        nook_strbuf_printf(&b, "%s:x:%u:\n", id.group, (unsigned)s->gid);
                 else
-                        nook_strbuf_printf(&b, "%s:x:%u:%u:%s:/:/bin/sh\n", name, (unsigned)s->uid, (unsigned)s->gid,
-                                           name);
+                        nook_strbuf_printf(&b, "%s:x:%u:%u:%s:%s:/bin/sh\n", id.name, (unsigned)s->uid,
+                                           (unsigned)s->gid, id.name, id.home);
                 _cleanup_free_ char *text = nook_strbuf_steal(&b);
                 if (!text || add_etc(m, files[i], text) < 0)
                         return -ENOMEM;
@@ -223,8 +232,8 @@ static int build_prepare(const nook_session *s, const nook_adapter_config *c, co
                 if (nook_root_read_file("/", "etc/resolv.conf", 65536, &resolv, NULL) == 0)
                         r = add_etc(m, "resolv.conf", resolv);
         }
-        if (r >= 0 && s->identity == NOOK_IDENTITY_KEEP_ID && s->rootfs)
-                r = add_identity_files(s, rootfd, m);
+        if (r >= 0 && s->identity == NOOK_IDENTITY_KEEP_ID)
+                r = add_identity_files(s, c, rootfd, m);
         return r < 0 ? nook_session_compose_error(err, r, "the root and /etc files") : 0;
 }
 

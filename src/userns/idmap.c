@@ -3,6 +3,7 @@
  * the caller plus its /etc/subuid and /etc/subgid ranges through the system's
  * newuidmap(1)/newgidmap(1) for the subuid identity. */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <spawn.h>
@@ -59,6 +60,25 @@ static char *user_name(uid_t uid) {
         struct passwd pw, *res = NULL;
         char buf[4096];
         return getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res ? strdup(res->pw_name) : NULL;
+}
+
+/* A passwd field of the generated line: no ':' or newline, never empty. */
+static void passwd_field(char *dst, size_t size, const char *v, const char *fallback) {
+        bool ok = v && *v && strlen(v) < size && !strpbrk(v, ":\n\r");
+        snprintf(dst, size, "%s", ok ? v : fallback);
+}
+
+void nook_host_identity_get(uid_t uid, gid_t gid, nook_host_identity *ret) {
+        struct passwd pw, *res = NULL;
+        struct group gr, *gres = NULL;
+        char buf[4096], gbuf[4096];
+        bool have = getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res;
+        passwd_field(ret->name, sizeof(ret->name), have ? res->pw_name : NULL, "user");
+        /* the home is a path inside: absolute, no "..", else "/" */
+        const char *home = have ? res->pw_dir : NULL;
+        passwd_field(ret->home, sizeof(ret->home), home && home[0] == '/' && !strstr(home, "/..") ? home : NULL, "/");
+        bool g = getgrgid_r(gid, &gr, gbuf, sizeof(gbuf), &gres) == 0 && gres;
+        passwd_field(ret->group, sizeof(ret->group), g ? gres->gr_name : NULL, ret->name);
 }
 
 /* path: the caller's buffer (one static buffer, shared by nook serve's workers, once

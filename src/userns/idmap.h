@@ -26,5 +26,13 @@ void nook_idmap_host_ids(int identity, uid_t uid, gid_t gid, nook_host_ids *ret)
 /* A file of host owner:group shows as itself in the session (kernel overlayfs can copy
  * it up); one that does not shows as the overflow id, and a copy-up fails (EOVERFLOW). */
 bool nook_idmap_host_mapped(const nook_host_ids *ids, uid_t owner, gid_t group);
+/* keep-id: the caller's entry as podman gives it inside (its host passwd name, home and
+ * group name; "user", "/" when the host has none, or one that cannot be a passwd field). */
+typedef struct nook_host_identity {
+        char name[64];
+        char group[64];
+        char home[256];
+} nook_host_identity;
+void nook_host_identity_get(uid_t uid, gid_t gid, nook_host_identity *ret);
 
 #endif

@@ -130,6 +130,15 @@ int nook_limits_record(const nook_session *s, const nook_environment_spec *spec,
         return record_write(s->dir_fd, &rec);
 }
 
+bool nook_limits_describe(int session_dir_fd, char *buf, size_t size) {
+        if (session_dir_fd < 0 || faccessat(session_dir_fd, "limits", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                return false;
+        record rec;
+        record_read(session_dir_fd, &rec);
+        snprintf(buf, size, "memory=%s pids=%s cpus=%s disk=%s", rec.memory, rec.pids, rec.cpus, rec.disk);
+        return true;
+}
+
 /* The enforcement of a process's limit: the session's way, but a limit tighter than
  * the session's is the holder's count even where a cgroup holds the session's. */
 static const char *how(const char *session_how, uint64_t session_max, uint64_t own) {

@@ -25,6 +25,9 @@ uint64_t nook_limits_timeout_ms(const nook_environment_spec *spec, const nook_pr
  * capture logs' bounds), a summary line and the report of how each is enforced. */
 int nook_limits_spawn(const nook_session *s, const nook_environment_spec *spec, const nook_process_spec *p, nook_msg *m,
                       nook_strbuf *sum, nook_limits_report *rep);
+/* How the session's limits are enforced, "memory=HOW pids=HOW cpus=HOW disk=HOW" (HOW as
+ * in nook_limits_report), into buf; false before prepare_environment recorded them. */
+bool nook_limits_describe(int session_dir_fd, char *buf, size_t size);
 /* cleanup: the session's cgroup, once the holder is gone. */
 void nook_limits_release(int session_dir_fd);
 

@@ -252,6 +252,12 @@ static nook_session *new_record(const nook_adapter_config *c, const nook_env_req
                 (void)nook_proc_start_time(s->owner_pid, &s->owner_start);
         }
         s->created_ms = nook_wall_ms();
+        nook_strbuf lb = NOOK_STRBUF_INIT;
+        for (size_t i = 0; i < req->nook.labels.n; i++) /* checked by the codec: no control character */
+                nook_strbuf_printf(&lb, "%s%s", i ? "\x1f" : "", ((char *const *)req->nook.labels.items)[i]);
+        s->labels = req->nook.labels.n ? nook_strbuf_steal(&lb) : NULL;
+        if (req->nook.labels.n && !s->labels)
+                return nook_session_free(s);
         if (s->dir_fd < 0 || !s->run_dir || !s->dir || !s->environment_id || !s->hostname)
                 return nook_session_free(s);
         return s;

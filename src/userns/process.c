@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "userns/idmap.h"
 #include "userns/image.h"
 #include "userns/io.h"
 #include "userns/limits.h"
@@ -30,6 +31,50 @@
         ((1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FOWNER) | (1ull << CAP_FSETID) | \
          (1ull << CAP_KILL) | (1ull << CAP_SETGID) | (1ull << CAP_SETUID) | (1ull << CAP_SETPCAP) |       \
          (1ull << CAP_NET_BIND_SERVICE) | (1ull << CAP_SYS_CHROOT) | (1ull << CAP_SETFCAP))
+
+/* The ext's capabilities ("CHOWN,KILL", names with or without CAP_) as bits, each one of
+ * DEFAULT_CAPS: a process never gets more than podman's default set (S9). */
+static int process_caps(const nook_process_spec *p, uint64_t *ret, nook_error **err) {
+        static const struct {
+                const char *name;
+                int cap;
+        } names[] = { { "CHOWN", CAP_CHOWN },
+                      { "DAC_OVERRIDE", CAP_DAC_OVERRIDE },
+                      { "FOWNER", CAP_FOWNER },
+                      { "FSETID", CAP_FSETID },
+                      { "KILL", CAP_KILL },
+                      { "SETGID", CAP_SETGID },
+                      { "SETUID", CAP_SETUID },
+                      { "SETPCAP", CAP_SETPCAP },
+                      { "NET_BIND_SERVICE", CAP_NET_BIND_SERVICE },
+                      { "SYS_CHROOT", CAP_SYS_CHROOT },
+                      { "SETFCAP", CAP_SETFCAP } };
+        *ret = DEFAULT_CAPS;
+        if (!p->has_nook || !p->nook.capabilities)
+                return 0;
+        _cleanup_free_ char *copy = strdup(p->nook.capabilities);
+        if (!copy)
+                return nook_error_oom(err);
+        uint64_t caps = 0;
+        for (char *w = copy, *next; w && *w; w = next) {
+                next = strchr(w, ',');
+                if (next)
+                        *next++ = 0;
+                const char *name = strncasecmp(w, "CAP_", 4) == 0 ? w + 4 : w;
+                size_t i = 0;
+                while (i < ELEMENTSOF(names) && strcasecmp(names[i].name, name) != 0)
+                        i++;
+                if (i == ELEMENTSOF(names))
+                        return nook_error_field(err, NOOK_ERROR_POLICY_DENIAL, "/process/nook/capabilities",
+                                                "capability '%s' is not granted: a sandbox keeps at most podman's "
+                                                "default set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, "
+                                                "SETUID, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, SETFCAP)",
+                                                w);
+                caps |= 1ull << names[i].cap;
+        }
+        *ret = caps;
+        return 0;
+}
 
 /* ref is a secret the session's holder holds (prepare_secrets; the record lists
  * "ref:kind:target" words). */
@@ -52,10 +97,35 @@ static bool env_has(char *const *v, size_t n, const char *name) {
         return false;
 }
 
+/* keep-id's HOME, as podman's: the home of the uid's entry in the root's /etc/passwd (the
+ * one prepare_environment added when the root had none: the host's home dir). */
+static char *keep_id_home(const nook_adapter_config *c, const nook_session *s) {
+        _cleanup_free_ char *text = NULL;
+        if (nook_session_read_root_file(c, s, "etc/passwd", 1u << 20, &text) == 0) {
+                char id[16];
+                snprintf(id, sizeof(id), "%u", (unsigned)s->inner_uid);
+                for (char *line = text; line && *line;) {
+                        char *next = strchr(line, '\n');
+                        if (next)
+                                *next++ = 0;
+                        char *f[7] = { line };
+                        for (int i = 1; i < 7 && f[i - 1]; i++)
+                                if ((f[i] = strchr(f[i - 1], ':')))
+                                        *f[i]++ = 0;
+                        if (f[6] && strcmp(f[2], id) == 0 && f[5][0] == '/' && !strstr(f[5], "/.."))
+                                return strdup(f[5]);
+                        line = next;
+                }
+        }
+        nook_host_identity h;
+        nook_host_identity_get(s->uid, s->gid, &h);
+        return strdup(h.home);
+}
+
 /* env: the plain values (ext env_values), the image's Env, then the defaults a login
  * would set. */
-static int add_env(const nook_session *s, const nook_process_spec *p, char **image_env, uid_t uid, nook_msg *m,
-                   nook_error **err) {
+static int add_env(const nook_adapter_config *c, const nook_session *s, const nook_process_spec *p, char **image_env,
+                   uid_t uid, nook_msg *m, nook_error **err) {
         size_t n_image = 0;
         while (image_env && image_env[n_image])
                 n_image++;
@@ -99,18 +169,24 @@ static int add_env(const nook_session *s, const nook_process_spec *p, char **ima
         for (size_t i = 0; r >= 0 && i < n_image; i++) {
                 const char *kv = image_env[i], *eq = strchr(kv, '=');
                 bool ok = eq && eq > kv && eq - kv < 256 && strlen(kv) < 65536;
-                for (const char *c = kv; ok && c < eq; c++)
-                        ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-                             *c == '_';
+                for (const char *ch = kv; ok && ch < eq; ch++)
+                        ok = (*ch >= 'A' && *ch <= 'Z') || (*ch >= 'a' && *ch <= 'z') || (*ch >= '0' && *ch <= '9') ||
+                             *ch == '_';
                 _cleanup_free_ char *name = ok ? strndup(kv, (size_t)(eq - kv)) : NULL;
                 if (!name || env_has(seen, n, name))
                         continue;
                 if ((r = nook_msg_add_str(m, T_ENV, kv)) >= 0 && !(seen[n++] = strdup(kv)))
                         r = -ENOMEM;
         }
+        _cleanup_free_ char *home =
+                s->identity == NOOK_IDENTITY_KEEP_ID && uid == s->inner_uid && uid != 0 && !env_has(seen, n, "HOME")
+                        ? keep_id_home(c, s)
+                        : NULL;
         const char *defaults[][2] = {
                 { "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
-                { "HOME", uid == 0 ? "/root" : "/" },
+                { "HOME", home       ? home
+                          : uid == 0 ? "/root"
+                                     : "/" },
                 { "HOSTNAME", s->hostname ? s->hostname : "nook" },
                 { "TERM", p->terminal_mode == NOOK_TERM_PTY ? "xterm" : NULL },
                 { "container", "nook" },
@@ -302,15 +378,21 @@ static int build_spawn(const nook_adapter_config *c, const nook_session *s, cons
                 r = nook_msg_add_u64(m, T_COLS, p->has_nook && p->nook.tty_cols ? p->nook.tty_cols : 80);
         if (r >= 0)
                 r = nook_msg_add_u64(m, T_STDIN_OPEN, p->has_nook && p->nook.stdin_open);
+        uint64_t caps = DEFAULT_CAPS;
+        int q = r >= 0 ? process_caps(p, &caps, err) : 0;
+        if (q < 0) {
+                nook_image_clear(&im);
+                return q;
+        }
         if (r >= 0)
-                r = nook_msg_add_u64(m, T_CAPS, DEFAULT_CAPS);
+                r = nook_msg_add_u64(m, T_CAPS, caps);
         if (r >= 0)
                 r = nook_limits_spawn(s, &req->environment.spec, p, m, sum, rep); /* S34 */
         if (r < 0) {
                 nook_image_clear(&im);
                 return nook_session_compose_error(err, r, "start_process");
         }
-        r = add_env(s, p, im.env, uid, m, err);
+        r = add_env(c, s, p, im.env, uid, m, err);
         nook_image_clear(&im);
         if (r < 0)
                 return r;

@@ -12,6 +12,7 @@
 
 #include "userns/io.h"
 #include "userns/network.h"
+#include "userns/limits.h"
 #include "userns/session.h"
 #include "userns/stages.h"
 
@@ -90,6 +91,12 @@ static int visit_session(nook_session *s, void *userdata) {
                                   base ? base : "", base ? "; " : "", repair) < 0)
                 repair_notes = NULL;
         _cleanup_free_ char *net = nook_net_describe(s);
+        _cleanup_free_ char *labels = s->labels ? strdup(s->labels) : NULL;
+        for (char *c = labels; c && *c; c++)
+                if (*c == '\x1f')
+                        *c = '\n';
+        char limits[96];
+        bool have_limits = nook_limits_describe(s->dir_fd, limits, sizeof(limits));
         nook_session_info i = {
                 .ref = s->ref,
                 .environment_id = s->environment_id,
@@ -119,6 +126,8 @@ static int visit_session(nook_session *s, void *userdata) {
                 .owners_collapsed = s->owners_collapsed,
                 .secrets = s->secrets,
                 .ports = s->net_ports,
+                .limits = have_limits ? limits : NULL,
+                .labels = labels,
         };
         return v->fn(&i, v->userdata);
 }

@@ -171,6 +171,7 @@ static const nook_rec_field session_fields[] = {
         F(portfwd_pid, NOOK_REC_INT),
         F(portfwd_start, NOOK_REC_UINT),
         F(secrets, NOOK_REC_STR),
+        F(labels, NOOK_REC_STR),
 };
 #undef F
 

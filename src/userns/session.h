@@ -50,6 +50,7 @@ typedef struct nook_session {
         bool prepared;
         char *hostname;
         char *notes;     /* downgrades taken, one line */
+        char *labels;    /* --label "KEY=VALUE" entries, separated by '\x1f' (the record is lines) */
         char *mounts;    /* the applied mount plan, one line ("; "-separated) */
         char *workspace; /* the workspace's destination: the default cwd of processes */
         int64_t created_ms;

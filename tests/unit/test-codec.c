@@ -916,6 +916,10 @@ typedef struct reject_case {
 #define NETWORK_TAGS "disabled, allowlist, egress_scoped, exposed_ports, socket_relay, adapter_defined_denied"
 
 static const reject_case rejections[] = {
+        /* ---- ext labels (--label): KEY=VALUE, no control character */
+        { "label without =", ENVR, "/nook", "{'labels':['novalue']}", CV, "/nook/labels/0", "a label is KEY=VALUE" },
+        { "label with an empty key", ENVR, "/nook", "{'labels':['a=b','=v']}", CV, "/nook/labels/1", "KEY=VALUE" },
+        { "label with a newline", ENVR, "/nook", "{'labels':['k=a\\nb']}", CV, "/nook/labels/0", "control" },
         /* ---- missing required fields (absent or null) */
         { "environment_id absent", ENVR, "/environment/environment_id", NULL, MISS, "/environment/environment_id",
           NULL },
@@ -1342,6 +1346,8 @@ static const accept_case acceptances[] = {
           NULL },
         { SIGNALR, "/grace_ms", "3600000" },
         { IMAGER, "/image/expected_digest", "'" DIGEST "'" },
+        { ENVR, "/nook", "{'labels':['k=v','team=a b=c \\u00e9','k=']}" },
+        { STARTR, "/process/nook", "{'capabilities':'CHOWN,KILL'}" },
 };
 
 static void test_boundary_values_next_to_each_rejection_are_accepted(void **state) {

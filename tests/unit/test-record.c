@@ -315,7 +315,7 @@ static const char OLD_STATE[] =
  * network helper, nothing published. */
 static const char NET_DEFAULTS[] = "net=\nnet_ports=\nnet_dns=\nnet_hosts=\nnet_loopback=0\nnet_egress=\n"
                                    "net_ready=0\nslirp_pid=0\nslirp_start=0\nnetd_pid=0\nnetd_start=0\n"
-                                   "portfwd_pid=0\nportfwd_start=0\nsecrets=\n";
+                                   "portfwd_pid=0\nportfwd_start=0\nsecrets=\nlabels=\n";
 
 static void test_session_old_format_loads_and_is_written_with_defaults(void **state) {
         rundir *d = *state;
