@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 
 #include "run.h"
+#include "util/rlimit.h"
 
 /* podman run's flags that nook has no equivalent for: the message names what to do. */
 static const struct podman_flag {
@@ -247,17 +248,6 @@ static bool ulimit_value(const char *s, json_int_t *ret) {
 /* --ulimit NAME=SOFT[:HARD] (podman's, and docker's): setrlimit(2) in the workload,
  * through the process's posix_rlimits. */
 int cli_opt_ulimit(const char *arg, cli_process_opts *p, const char *verb) {
-        static const struct {
-                const char *name;
-                int resource;
-        } names[] = {
-                { "as", RLIMIT_AS },           { "core", RLIMIT_CORE },         { "cpu", RLIMIT_CPU },
-                { "data", RLIMIT_DATA },       { "fsize", RLIMIT_FSIZE },       { "locks", RLIMIT_LOCKS },
-                { "memlock", RLIMIT_MEMLOCK }, { "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE },
-                { "nofile", RLIMIT_NOFILE },   { "nproc", RLIMIT_NPROC },       { "rss", RLIMIT_RSS },
-                { "rtprio", RLIMIT_RTPRIO },   { "rttime", RLIMIT_RTTIME },     { "sigpending", RLIMIT_SIGPENDING },
-                { "stack", RLIMIT_STACK },
-        };
         _cleanup_free_ char *copy = strdup(arg);
         if (!copy)
                 return EXIT_NOOK;
@@ -265,18 +255,12 @@ int cli_opt_ulimit(const char *arg, cli_process_opts *p, const char *verb) {
         if (eq)
                 *eq++ = 0;
         const char *name = copy;
-        if (strncasecmp(name, "RLIMIT_", 7) == 0)
-                name += 7;
-        int resource = -1;
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-                if (strcasecmp(name, names[i].name) == 0)
-                        resource = names[i].resource;
+        int resource = nook_rlimit_by_name(name);
         bool known = resource >= 0;
         if (!eq || !known)
                 return cli_usage_error(verb,
-                                       "--ulimit %s: expected NAME=SOFT[:HARD], NAME one of as, core, cpu, data, "
-                                       "fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, "
-                                       "rttime, sigpending, stack (nofile=1024:2048)",
+                                       "--ulimit %s: expected NAME=SOFT[:HARD], NAME one of " NOOK_RLIMIT_NAMES
+                                       " (nofile=1024:2048)",
                                        arg);
         char *colon = strchr(eq, ':');
         if (colon)

@@ -12,6 +12,7 @@
 #include "core/contract.h"
 #include "core/egress.h"
 #include "core/oci-seccomp.h"
+#include "util/rlimit.h"
 
 #define F_(st, member, jname, ty, fl, ...)                                                                         \
         {                                                                                                          \
@@ -498,30 +499,8 @@ static int parse_user(nook_process_spec *p, const char *ptr, nook_error **err) {
         return 0;
 }
 
-static const struct {
-        const char *name;
-        int resource;
-} rlimit_names[] = {
-        { "as", RLIMIT_AS },           { "core", RLIMIT_CORE },         { "cpu", RLIMIT_CPU },
-        { "data", RLIMIT_DATA },       { "fsize", RLIMIT_FSIZE },       { "locks", RLIMIT_LOCKS },
-        { "memlock", RLIMIT_MEMLOCK }, { "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE },
-        { "nofile", RLIMIT_NOFILE },   { "nproc", RLIMIT_NPROC },       { "rss", RLIMIT_RSS },
-        { "rtprio", RLIMIT_RTPRIO },   { "rttime", RLIMIT_RTTIME },     { "sigpending", RLIMIT_SIGPENDING },
-        { "stack", RLIMIT_STACK },
-};
-
 static int rlimit_one(nook_process_spec *p, const char *name, json_t *val, const char *at, nook_error **err) {
-        char low[32];
-        size_t n = 0;
-        if (strncasecmp(name, "RLIMIT_", 7) == 0)
-                name += 7;
-        for (; name[n] && n < sizeof(low) - 1; n++)
-                low[n] = (char)((name[n] >= 'A' && name[n] <= 'Z') ? name[n] + 32 : name[n]);
-        low[n] = 0;
-        int res = -1;
-        for (size_t i = 0; i < ELEMENTSOF(rlimit_names); i++)
-                if (strcmp(rlimit_names[i].name, low) == 0)
-                        res = rlimit_names[i].resource;
+        int res = nook_rlimit_by_name(name);
         json_t *soft = json_is_object(val) ? json_object_get(val, "soft") : val;
         json_t *hard = json_is_object(val) ? json_object_get(val, "hard") : val;
         if (res < 0 || !json_is_integer(soft) || !json_is_integer(hard) || json_integer_value(soft) < 0 ||
