@@ -130,6 +130,7 @@ int cli_json_print(json_t *v);
 void cli_format_ago(long long ms, char *buf, size_t size);
 /* Prints "nook: <message>" (and "hint: ...") on stderr; returns EXIT_NOOK. */
 int cli_report(const nook_error *err);
+int cli_send_signal(nook_runtime *rt, const char *ref, const char *sig, uint64_t grace_ms, char **out);
 /* Prints "nook: <formatted>" and a pointer to --help on stderr; returns EXIT_NOOK. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* true when argv[i] is -h or --help. */

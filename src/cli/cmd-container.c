@@ -66,17 +66,20 @@ void help_inspect(FILE *f) {
 
 /* ---- stop --------------------------------------------------------------------------------- */
 
-static int send_signal(nook_runtime *rt, const char *ref, const char *sig, uint64_t grace_ms) {
+/* signal_process: sig (kill, terminate, interrupt) to ref; the response in *out when out. */
+int cli_send_signal(nook_runtime *rt, const char *ref, const char *sig, uint64_t grace_ms, char **out) {
         _cleanup_free_ char *req = cli_json_text(json_pack("{s:o,s:s,s:I}", "process_ref", cli_json_str(ref), "signal",
                                                            sig, "grace_ms", (json_int_t)grace_ms));
         if (!req) {
                 fputs("nook: out of memory\n", stderr);
                 return EXIT_NOOK;
         }
-        _cleanup_free_ char *out = NULL;
+        _cleanup_free_ char *resp = NULL;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
-        if (nook_runtime_call(rt, "signal_process", req, &out, &err) < 0)
+        if (nook_runtime_call(rt, "signal_process", req, &resp, &err) < 0)
                 return cli_report(err);
+        if (out)
+                *out = TAKE_PTR(resp);
         return 0;
 }
 
@@ -90,7 +93,7 @@ static bool running(const char *state) {
 static int stop_refs(nook_runtime *rt, char **refs, size_t n, unsigned secs) {
         int rc = 0;
         for (size_t i = 0; i < n; i++)
-                if (send_signal(rt, refs[i], secs ? "terminate" : "kill", (uint64_t)secs * 1000) != 0)
+                if (cli_send_signal(rt, refs[i], secs ? "terminate" : "kill", (uint64_t)secs * 1000, NULL) != 0)
                         rc = EXIT_NOOK;
         for (size_t i = 0; i < n; i++) {
                 int code;

@@ -238,16 +238,10 @@ int cmd_kill(int argc, char **argv) {
         int rc = cli_process_resolve(rt, arg, &ref);
         if (rc)
                 return rc;
-        _cleanup_free_ char *req = cli_json_text(json_pack("{s:o,s:s,s:I}", "process_ref", cli_json_str(ref), "signal",
-                                                           sig, "grace_ms", (json_int_t)grace));
-        if (!req) {
-                fputs("nook: out of memory\n", stderr);
-                return EXIT_NOOK;
-        }
         _cleanup_free_ char *out = NULL;
-        _cleanup_(cli_error_freep) nook_error *err = NULL;
-        if (nook_runtime_call(rt, "signal_process", req, &out, &err) < 0)
-                return cli_report(err);
+        rc = cli_send_signal(rt, ref, sig, (uint64_t)grace, &out);
+        if (rc)
+                return rc;
         _cleanup_free_ char *delivered = cli_json_get(out, "/delivered");
         _cleanup_free_ char *summary = cli_json_get(out, "/redacted_summary");
         if (delivered && strcmp(delivered, "true") == 0)
