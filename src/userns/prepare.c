@@ -32,6 +32,7 @@
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/rmrf.h"
+#include "util/trace.h"
 
 typedef struct holder_launch {
         const char *helper;
@@ -123,6 +124,7 @@ static int launch_holder(holder_launch *l, nook_error **err) {
                 return nook_error_sys(err, errno, "creating a pipe");
         }
         l->ready_fd = ready[1];
+        nook_trace("clone");
         pid_t pid = clone_namespaces(l->own_netns);
         if (pid == 0) {
                 close(go[1]);
@@ -140,6 +142,7 @@ static int launch_holder(holder_launch *l, nook_error **err) {
         l->pid = pid;
         l->ready_fd = ready[0];
         int r = nook_idmap_write(pid, l->identity, l->uid, l->gid, &l->subid_count, err);
+        nook_trace("idmaps written");
         if (r >= 0 && write(go[1], "g", 1) != 1)
                 r = nook_error_sys(err, errno, "starting the holder");
         close(go[1]);
@@ -315,6 +318,7 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
                 nook_error_sys(err, -r, "injected fault");
         if (r >= 0)
                 r = await_ready(&l, err);
+        nook_trace("holder ready");
         if (r >= 0 && !(s = new_record(c, req, ref, &l)))
                 r = nook_error_oom(err);
         /* a downgrade the fallback accepted stays with the session (session inspect) */
