@@ -1018,6 +1018,7 @@ static int interrupt_dead(nook_journal *j, const char *env, unsigned *ret_count,
 }
 
 int nook_journal_reap_interrupted(nook_journal *j, unsigned *ret_count, nook_error **err) {
+        JOURNAL_SPAN;
         _cleanup_txn_ nook_journal *txn = NULL;
         unsigned count = 0;
         int r = txn_begin(j, &txn, err);
@@ -1036,6 +1037,7 @@ int nook_journal_reap_interrupted(nook_journal *j, unsigned *ret_count, nook_err
 
 /* Read-only: an intent whose owner is gone counts as interrupted even before a reap. */
 int nook_journal_environment_needs_repair(nook_journal *j, const char *environment_id, bool *ret, nook_error **err) {
+        JOURNAL_SPAN;
         if (!environment_id)
                 return bad_argument(err, "no environment id");
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -1062,6 +1064,7 @@ int nook_journal_environment_needs_repair(nook_journal *j, const char *environme
 }
 
 int nook_journal_reconcile_environment(nook_journal *j, const char *environment_id, nook_error **err) {
+        JOURNAL_SPAN;
         if (!environment_id)
                 return bad_argument(err, "no environment id");
         _cleanup_txn_ nook_journal *txn = NULL;
@@ -1087,6 +1090,7 @@ int nook_journal_reconcile_environment(nook_journal *j, const char *environment_
 }
 
 int nook_journal_retire_environment(nook_journal *j, const char *environment_id, nook_error **err) {
+        JOURNAL_SPAN;
         if (!environment_id)
                 return bad_argument(err, "no environment id");
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -1203,6 +1207,7 @@ int nook_journal_resource_release(nook_journal *j, int64_t id, nook_error **err)
 
 int nook_journal_resources_held(nook_journal *j, const char *environment_id, nook_resource_visit_fn fn, void *userdata,
                                 nook_error **err) {
+        JOURNAL_SPAN;
         if (!fn)
                 return bad_argument(err, "no visit function");
         _cleanup_stmt_ sqlite3_stmt *s = NULL;

@@ -115,7 +115,9 @@ def serve_warm(nook, session, runs, env):
 # and its first line, and its exit the gap after the last one.
 
 STAGES = ("client start", "journal", "clone and id maps", "holder ready", "session setup (rest)",
-          "root built", "process spawned", "exit seen", "teardown", "client exit", "other (between calls)", "total")
+          "root built", "process spawned", "exit seen", "teardown", "client exit", "other (between calls)", "total",
+          "(teardown: holder and its namespaces gone)", "(teardown: session dir removed)")
+PARTS = STAGES[-2:]    # inside teardown: not added to the total
 ROOT_CALLS = ("resolve_image", "prepare_rootfs", "resolve_mounts", "configure_network",
               "prepare_secrets", "prepare_environment")
 
@@ -134,14 +136,17 @@ def stages_of(lines, t0, t1):
     out["client start"] = ms(ev[0][0] - t0)
     out["client exit"] = ms(t1 - ev[-1][0])
     out["total"] = ms(t1 - t0)
-    journal_in = []          # (start, end) of each journal write
-    opened = None
+    journal_in = []          # (start, end) of each outermost journal span
+    opened, depth = None, 0
     for t, what in ev:
         if what == "journal {":
-            opened = t
-        elif what == "journal }" and opened is not None:
-            journal_in.append((opened, t))
-            opened = None
+            depth += 1
+            if depth == 1:
+                opened = t
+        elif what == "journal }" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                journal_in.append((opened, t))
     out["journal"] = ms(sum(b - a for a, b in journal_in))
 
     def bare(a, b):
@@ -155,7 +160,8 @@ def stages_of(lines, t0, t1):
             at[what[5:-2]] = t
         elif what.startswith("call ") and what.endswith(" }") and what[5:-2] in at:
             calls.append((what[5:-2], at.pop(what[5:-2]), t))
-        elif what in ("clone", "idmaps written", "holder ready", "exit seen"):
+        elif what in ("clone", "idmaps written", "holder ready", "exit seen", "holder kill", "holder gone",
+                      "session dir rm", "session dir gone"):
             at[what] = t
     if "clone" in at and "idmaps written" in at:
         out["clone and id maps"] = ms(bare(at["clone"], at["idmaps written"]))
@@ -172,8 +178,12 @@ def stages_of(lines, t0, t1):
                 out["exit seen"] = ms(bare(b, at["exit seen"]))
         elif method == "cleanup":
             out["teardown"] += ms(bare(a, b))
+    if "holder kill" in at and "holder gone" in at:
+        out[PARTS[0]] = ms(at["holder gone"] - at["holder kill"])
+    if "session dir rm" in at and "session dir gone" in at:
+        out[PARTS[1]] = ms(at["session dir gone"] - at["session dir rm"])
     out["other (between calls)"] = out["total"] - sum(v for k, v in out.items()
-                                                       if k not in ("total", "other (between calls)"))
+                                                       if k not in ("total", "other (between calls)") + PARTS)
     return out
 
 
