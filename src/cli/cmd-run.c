@@ -14,6 +14,7 @@
 
 #include "listing.h"
 #include "run.h"
+#include "util/trace.h"
 #include "util/random.h"
 
 static const char run_usage[] =
@@ -527,6 +528,7 @@ static int attach_and_wait(nook_runtime *rt, const char *ref, const cli_process_
         int code = 0;
         double t0 = cli_now_ms();
         int rc = cli_attach(rt, ref, p, sigfd, &code);
+        nook_trace("exit seen");
         if (p->verbose)
                 fprintf(stderr, "nook: %-19s %7.1f ms\n", "attached", cli_now_ms() - t0);
         if (rc)

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "util/trace.h"
 
 const char *arg_storage = NULL;
 char **arg_aliases = NULL;
@@ -166,6 +167,7 @@ static void std_fds_open(void) {
 }
 
 int main(int argc, char **argv) {
+        nook_trace("client start");
         std_fds_open();
         /* only the character set (for ✓ on UTF-8 terminals): loading every category costs a
          * dozen file reads on each start */

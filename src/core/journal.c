@@ -16,6 +16,7 @@
 
 #include "core/journal.h"
 #include "util/fault.h"
+#include "util/trace.h"
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/clock.h"
@@ -160,6 +161,12 @@ struct nook_journal {
         nook_owner self;
         sqlite3_stmt *stmts[_Q_MAX];
 };
+
+/* A trace span around each public write (util/trace.h): what the journal costs a start. */
+static void trace_endp(const char *const *point) {
+        nook_trace(*point);
+}
+#define JOURNAL_SPAN _cleanup_(trace_endp) const char *const journal_span_ = (nook_trace("journal {"), "journal }")
 
 static bool streq(const char *a, const char *b) {
         return a && b && strcmp(a, b) == 0;
@@ -671,6 +678,7 @@ static int journal_open_at(const char *path, int target, nook_journal **ret, noo
 }
 
 int nook_journal_open(const char *path, nook_journal **ret, nook_error **err) {
+        JOURNAL_SPAN;
         return journal_open_at(path, NOOK_JOURNAL_SCHEMA_VERSION, ret, err);
 }
 
@@ -850,6 +858,7 @@ static int after_intent_fault(nook_journal *j, int64_t id, nook_error **err) {
 
 int nook_journal_begin(nook_journal *j, const nook_call_intent *in, nook_begin_outcome *ret_outcome,
                        int64_t *ret_call_id, char **ret_result, nook_error **err) {
+        JOURNAL_SPAN;
         if (!j || !in || !in->method || !in->request_hash || !in->request_json)
                 return bad_argument(err, "call intent without method, request hash or request");
         _cleanup_(found_call_done) found_call f = { 0 };
@@ -926,6 +935,7 @@ static int call_end(nook_journal *j, int64_t id, nook_call_status st, const char
 }
 
 int nook_journal_finish(nook_journal *j, int64_t call_id, const char *result_json, nook_error **err) {
+        JOURNAL_SPAN;
         int r = nook_fault("journal.before_finish");
         if (r < 0)
                 return fault_error(r, "journal.before_finish", err);
@@ -933,6 +943,7 @@ int nook_journal_finish(nook_journal *j, int64_t call_id, const char *result_jso
 }
 
 int nook_journal_note(nook_journal *j, int64_t call_id, const char *note, nook_error **err) {
+        JOURNAL_SPAN;
         if (!note)
                 return bad_argument(err, "empty note");
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -946,6 +957,7 @@ int nook_journal_note(nook_journal *j, int64_t call_id, const char *note, nook_e
 }
 
 int nook_journal_fail(nook_journal *j, int64_t call_id, const char *error_json, nook_error **err) {
+        JOURNAL_SPAN;
         int r = nook_fault("journal.before_finish");
         if (r < 0)
                 return fault_error(r, "journal.before_finish", err);
@@ -1006,6 +1018,7 @@ static int interrupt_dead(nook_journal *j, const char *env, unsigned *ret_count,
 }
 
 int nook_journal_reap_interrupted(nook_journal *j, unsigned *ret_count, nook_error **err) {
+        JOURNAL_SPAN;
         _cleanup_txn_ nook_journal *txn = NULL;
         unsigned count = 0;
         int r = txn_begin(j, &txn, err);
@@ -1024,6 +1037,7 @@ int nook_journal_reap_interrupted(nook_journal *j, unsigned *ret_count, nook_err
 
 /* Read-only: an intent whose owner is gone counts as interrupted even before a reap. */
 int nook_journal_environment_needs_repair(nook_journal *j, const char *environment_id, bool *ret, nook_error **err) {
+        JOURNAL_SPAN;
         if (!environment_id)
                 return bad_argument(err, "no environment id");
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -1050,6 +1064,7 @@ int nook_journal_environment_needs_repair(nook_journal *j, const char *environme
 }
 
 int nook_journal_reconcile_environment(nook_journal *j, const char *environment_id, nook_error **err) {
+        JOURNAL_SPAN;
         if (!environment_id)
                 return bad_argument(err, "no environment id");
         _cleanup_txn_ nook_journal *txn = NULL;
@@ -1075,6 +1090,7 @@ int nook_journal_reconcile_environment(nook_journal *j, const char *environment_
 }
 
 int nook_journal_retire_environment(nook_journal *j, const char *environment_id, nook_error **err) {
+        JOURNAL_SPAN;
         if (!environment_id)
                 return bad_argument(err, "no environment id");
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -1124,6 +1140,7 @@ int nook_journal_list(nook_journal *j, size_t limit, nook_journal_visit_fn fn, v
 /* ---- resources ---- */
 
 int nook_journal_resource_add(nook_journal *j, const nook_resource *res, int64_t *ret_id, nook_error **err) {
+        JOURNAL_SPAN;
         if (!res || !res->kind || !res->ref)
                 return bad_argument(err, "resource without kind or ref");
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -1158,6 +1175,7 @@ static int resource_missing(nook_journal *j, int64_t id, nook_error **err) {
 }
 
 int nook_journal_resource_set_pid(nook_journal *j, int64_t id, pid_t pid, uint64_t pid_start, nook_error **err) {
+        JOURNAL_SPAN;
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r = stmt(j, Q_RES_SET_PID, &s, err);
         if (r < 0)
@@ -1173,6 +1191,7 @@ int nook_journal_resource_set_pid(nook_journal *j, int64_t id, pid_t pid, uint64
 
 /* Releasing twice is not an error: cleanup may run again after a crash. */
 int nook_journal_resource_release(nook_journal *j, int64_t id, nook_error **err) {
+        JOURNAL_SPAN;
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r = stmt(j, Q_RES_RELEASE, &s, err);
         if (r < 0)
@@ -1188,6 +1207,7 @@ int nook_journal_resource_release(nook_journal *j, int64_t id, nook_error **err)
 
 int nook_journal_resources_held(nook_journal *j, const char *environment_id, nook_resource_visit_fn fn, void *userdata,
                                 nook_error **err) {
+        JOURNAL_SPAN;
         if (!fn)
                 return bad_argument(err, "no visit function");
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -1244,6 +1264,7 @@ static int ticket_lookup(nook_journal *j, const char *ref, char **ret_env, bool 
 }
 
 int nook_journal_ticket_add(nook_journal *j, const char *ticket_ref, const char *environment_id, nook_error **err) {
+        JOURNAL_SPAN;
         if (!ticket_ref || !environment_id)
                 return bad_argument(err, "ticket without reference or environment");
         {
@@ -1279,6 +1300,7 @@ int nook_journal_ticket_get(nook_journal *j, const char *ticket_ref, char **ret_
 }
 
 int nook_journal_ticket_claim(nook_journal *j, const char *ticket_ref, nook_error **err) {
+        JOURNAL_SPAN;
         if (!ticket_ref)
                 return bad_argument(err, "no ticket reference");
         _cleanup_stmt_ sqlite3_stmt *s = NULL;

@@ -22,6 +22,7 @@
 #include "util/scrub.h"
 #include "util/fault.h"
 #include "util/sha256.h"
+#include "util/trace.h"
 
 struct nook_runtime {
         const nook_adapter_ops *ops;
@@ -454,7 +455,12 @@ static int call_buf(nook_runtime *rt, const char *method, const char *request, s
 
 int nook_runtime_call_buf(nook_runtime *rt, const char *method, const char *request, size_t request_len,
                           char **ret_result_json, nook_error **err) {
+        char span[64];
+        snprintf(span, sizeof(span), "call %.40s {", method ? method : "?");
+        nook_trace(span);
         int r = call_buf(rt, method, request, request_len, ret_result_json, err);
+        span[strlen(span) - 1] = '}';
+        nook_trace(span);
         return r < 0 ? scrub_error(rt, r, err) : r;
 }
 

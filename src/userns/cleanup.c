@@ -30,6 +30,7 @@
 #include "util/proc.h"
 #include "util/rmrf.h"
 #include "util/strbuf.h"
+#include "util/trace.h"
 
 /* 0: gone (or never ours); -errno: still there.  S32: only a process proven to be
  * this user's holder (of the session dir dir_fd, when known) is signalled, through the
@@ -106,6 +107,7 @@ static int remove_session_dir(int runfd, const char *ref, nook_rmrf_report *rep,
  * session's was, and the child removes the tree there (user_namespaces(7)); its report
  * comes back over a pipe. */
 static int rm_rf_mapped(int parent, const char *ref, nook_rmrf_report *rep, char *where, size_t size) {
+        nook_trace("rm_rf_mapped");
         int sync[2], back[2];
         if (pipe2(sync, O_CLOEXEC) < 0)
                 return -errno;
@@ -204,7 +206,9 @@ static int stop_net_helper(const nook_resource *res, void *userdata) {
 /* Ends one session; appends what is left to `left`. */
 void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const char *environment_id, const char *ref,
                           int dir_fd, pid_t pid, uint64_t start, nook_strbuf *left) {
+        nook_trace("holder kill");
         int r = stop_process(pid, start, dir_fd);
+        nook_trace("holder gone");
         if (r < 0)
                 nook_strbuf_printf(left, "%sthe holder (pid %d) did not die: %s", left->len ? "; " : "", (int)pid,
                                    strerror(-r));
@@ -218,6 +222,7 @@ void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const c
                         dir_fd >= 0 ? -1 : openat(runfd, ref, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 nook_limits_release(dir_fd >= 0 ? dir_fd : own);
         }
+        nook_trace("session dir rm");
         nook_rmrf_report rep = { 0 };
         char where[256] = "", why[768];
         int q = runfd >= 0 ? remove_session_dir(runfd, ref, &rep, where, sizeof(where)) : runfd == -ENOENT ? 0 : runfd;
@@ -244,6 +249,7 @@ void nook_session_reclaim(const nook_adapter_config *c, nook_journal *j, const c
                 if (runfd >= 0)
                         note_repair(runfd, ref, why);
         }
+        nook_trace("session dir gone");
         if (j && r >= 0 && q >= 0) {
                 release_ctx rc = { .j = j };
                 (void)nook_journal_resources_held(j, environment_id, release_one, &rc, NULL);

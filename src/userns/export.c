@@ -5,8 +5,6 @@
  * the opaque xattr) back to ".wh." entries, names sorted and times in whole seconds,
  * so that the same layer always gives the same bytes (save, load, save: same digests).
  * The config's rootfs.diff_ids and the manifest name these new layers. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +18,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "userns/archive-dl.h"
 #include "userns/image.h"
 #include "userns/stages.h"
 #include "util/clock.h"
@@ -474,8 +473,11 @@ static int find_name(save *v, const char *ref) {
 
 int nook_userns_image_save(void *state, nook_call_ctx *ctx, const nook_save_options *o, char **ret_json,
                            nook_error **err) {
+        int r = nook_archive_load(err);
+        if (r < 0)
+                return r;
         nook_store s;
-        int r = nook_store_open(ctx->config->data_dir, false, &s, err);
+        r = nook_store_open(ctx->config->data_dir, false, &s, err);
         if (r < 0)
                 return r;
         save v = { .store = &s, .o = o, .err = err };

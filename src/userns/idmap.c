@@ -129,7 +129,8 @@ int nook_identity_resolve(int requested, uid_t uid, int *ret, nook_error **err) 
         return 0;
 }
 
-static int run_tool(const char *tool, pid_t pid, unsigned long inside_self, unsigned long self, const subid *r) {
+/* Starts the tool; its pid, or -errno. */
+static pid_t spawn_tool(const char *tool, pid_t pid, unsigned long inside_self, unsigned long self, const subid *r) {
         char buf[64];
         const char *path = find_tool(tool, buf);
         if (!path)
@@ -150,8 +151,11 @@ static int run_tool(const char *tool, pid_t pid, unsigned long inside_self, unsi
         posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
         int r2 = posix_spawn(&child, path, &fa, NULL, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
-        if (r2 != 0)
-                return -r2;
+        return r2 != 0 ? -r2 : child;
+}
+
+/* 0 when the tool exited 0; -EPERM when it failed; -errno when it cannot be waited for. */
+static int reap_tool(pid_t child) {
         int status;
         while (waitpid(child, &status, 0) < 0)
                 if (errno != EINTR)
@@ -159,7 +163,45 @@ static int run_tool(const char *tool, pid_t pid, unsigned long inside_self, unsi
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
 }
 
+/* newuidmap and newgidmap write different files of the namespace and neither reads what
+ * the other writes (user_namespaces(7), "Defining user and group ID mappings"): they run
+ * at once, which halves the largest part of a subuid session's start (two exec(2)s of a
+ * setuid program, each loading its libraries and reading /etc/login.defs), and the caller
+ * may do its own work (journal the holder's pid) until nook_idmap_finish. */
+static int start_tools(pid_t child, uid_t uid, gid_t gid, const subid *u, const subid *g, nook_idmap_job *job,
+                       nook_error **err) {
+        pid_t up = spawn_tool("newuidmap", child, 0, uid, u);
+        if (up < 0)
+                return nook_error_sys(err, -up, "newuidmap");
+        pid_t gp = spawn_tool("newgidmap", child, 0, gid, g);
+        if (gp < 0) {
+                (void)reap_tool(up);
+                return nook_error_sys(err, -gp, "newgidmap");
+        }
+        job->uidmap = up;
+        job->gidmap = gp;
+        return 0;
+}
+
+int nook_idmap_finish(nook_idmap_job *job, nook_error **err) {
+        int ru = job->uidmap > 0 ? reap_tool(job->uidmap) : 0;
+        int rg = job->gidmap > 0 ? reap_tool(job->gidmap) : 0;
+        *job = (nook_idmap_job)NOOK_IDMAP_JOB_INIT;
+        if (ru < 0)
+                return nook_error_sys(err, -ru, "newuidmap");
+        if (rg < 0)
+                return nook_error_sys(err, -rg, "newgidmap");
+        return 0;
+}
+
 int nook_idmap_write(pid_t child, int identity, uid_t uid, gid_t gid, uint32_t *ret_count, nook_error **err) {
+        nook_idmap_job job = NOOK_IDMAP_JOB_INIT;
+        int r = nook_idmap_start(child, identity, uid, gid, &job, ret_count, err);
+        return r < 0 ? r : nook_idmap_finish(&job, err);
+}
+
+int nook_idmap_start(pid_t child, int identity, uid_t uid, gid_t gid, nook_idmap_job *job, uint32_t *ret_count,
+                     nook_error **err) {
         char map[64];
         int r;
         *ret_count = 0;
@@ -172,10 +214,8 @@ int nook_idmap_write(pid_t child, int identity, uid_t uid, gid_t gid, uint32_t *
                                               "no /etc/subuid or /etc/subgid range for this user");
                 /* 0 -> the caller, 1..N -> the range (capped at 65535 ids: enough for
                  * every id an image uses, without an overflow id in the middle). */
-                if ((r = run_tool("newuidmap", child, 0, uid, &u)) < 0)
-                        return nook_error_sys(err, -r, "newuidmap");
-                if ((r = run_tool("newgidmap", child, 0, gid, &g)) < 0)
-                        return nook_error_sys(err, -r, "newgidmap");
+                if ((r = start_tools(child, uid, gid, &u, &g, job, err)) < 0)
+                        return r;
                 *ret_count = (uint32_t)(u.count > 65535 ? 65535 : u.count);
                 return 0;
         }

@@ -3,8 +3,6 @@
  * and never from the network.  Digests and sizes are checked while streaming and
  * before anything is named (S20); each layer is unpacked once into a staging dir and
  * renamed into layers/<hex> (layer.c). */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -17,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "userns/archive-dl.h"
 #include "userns/image.h"
 #include "userns/session.h"
 #include "util/error.h"
@@ -810,6 +809,9 @@ static int locate(import *im, char **ret_file) {
 
 int nook_image_import(const nook_adapter_config *c, const nook_import_options *o, char **ret_json, nook_error **err) {
 import im = {.o = o, .err = err };
+        int loaded = nook_archive_load(err);
+        if (loaded < 0)
+                return loaded;
         if (o->name && !(im.name = nook_image_name_normalize(o->name)))
                 return nook_error_set(err, NOOK_ERROR_POLICY_DENIAL, NOOK_RETRY_USER_ACTION_NEEDED, EINVAL,
                                       "'%.200s' is not an image name (letters, digits, . _ - / and one :tag; "

@@ -3,8 +3,6 @@
  * parents are opened one component at a time with O_NOFOLLOW, owners and modes are
  * kept in the user.containers.override_stat xattr, whiteouts become overlayfs's own
  * forms (S15–S19, S21). */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "userns/archive-dl.h"
 #include "userns/image.h"
 #include "userns/session.h"
 #include "util/error.h"
@@ -499,6 +498,9 @@ static int fix_dirs(unpack *u) {
 int nook_layer_unpack(struct archive *a, int dirfd, const nook_layer_limits *limits, nook_layer_stats *st,
                       nook_error **err) {
         unpack u = { .root = dirfd, .lim = limits, .st = st, .cached_fd = -1, .err = err };
+        int loaded = nook_archive_load(err);
+        if (loaded < 0)
+                return loaded;
         if (set_override(dirfd, 0, 0, 0755) < 0)
                 return nook_error_sys(err, errno, "the store does not keep user xattrs (needed for owners)");
         int r = 0;

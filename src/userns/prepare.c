@@ -32,6 +32,7 @@
 #include "util/fs.h"
 #include "util/proc.h"
 #include "util/rmrf.h"
+#include "util/trace.h"
 
 typedef struct holder_launch {
         int helper_fd;   /* nook-holder, opened once (proof.c) */
@@ -43,7 +44,9 @@ typedef struct holder_launch {
         gid_t gid;
         pid_t pid;
         int ready_fd;
+        int go_fd; /* the holder reads its go byte once its id maps are written */
         uint32_t subid_count;
+        nook_idmap_job maps;
 } holder_launch;
 
 /* keep-id: the holder runs as the caller's uid inside, which would lose every
@@ -127,6 +130,7 @@ static int launch_holder(holder_launch *l, nook_error **err) {
                 return nook_error_sys(err, errno, "creating a pipe");
         }
         l->ready_fd = ready[1];
+        nook_trace("clone");
         pid_t pid = clone_namespaces(l->own_netns);
         if (pid == 0) {
                 close(go[1]);
@@ -145,11 +149,21 @@ static int launch_holder(holder_launch *l, nook_error **err) {
         }
         l->pid = pid;
         l->ready_fd = ready[0];
-        int r = nook_idmap_write(pid, l->identity, l->uid, l->gid, &l->subid_count, err);
-        if (r >= 0 && write(go[1], "g", 1) != 1)
-                r = nook_error_sys(err, errno, "starting the holder");
-        close(go[1]);
-        return r;
+        l->go_fd = go[1];
+        return nook_idmap_start(pid, l->identity, l->uid, l->gid, &l->maps, &l->subid_count, err);
+}
+
+/* After launch_holder (r its result): waits for the id maps, then lets the holder go on
+ * (or, when something failed, closes its go pipe unwritten: it exits). */
+static int release_holder(holder_launch *l, int r, nook_error **err) {
+        int q = nook_idmap_finish(&l->maps, r < 0 ? NULL : err);
+        nook_trace("idmaps written");
+        if (r >= 0 && q >= 0 && write(l->go_fd, "g", 1) != 1)
+                q = nook_error_sys(err, errno, "starting the holder");
+        if (l->go_fd >= 0)
+                close(l->go_fd);
+        l->go_fd = -1;
+        return r < 0 ? r : q;
 }
 
 /* The holder says 'R' once it is set up; EOF first means it died: its exit code says why. */
@@ -287,7 +301,9 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
                             .helper_fd = -1,
                             .ctl_fd = -1,
                             .dir_fd = -1,
-                            .ready_fd = -1 };
+                            .ready_fd = -1,
+                            .go_fd = -1,
+                            .maps = NOOK_IDMAP_JOB_INIT };
         if ((r = nook_identity_resolve(req->nook.identity, l.uid, &l.identity, err)) < 0)
                 return nook_error_prefix(err, r, "prepare_session");
         _cleanup_close_ int helper = nook_helper_open("nook-holder", err);
@@ -321,13 +337,17 @@ int nook_userns_prepare_session(void *state, nook_call_ctx *ctx, const nook_env_
                 r = launch_holder(&l, err);
         if (l.ctl_fd >= 0)
                 close(l.ctl_fd);
+        /* the holder's pid is journaled while newuidmap and newgidmap run */
         uint64_t start = 0;
-        if (r >= 0 && ctx->journal && nook_proc_start_time(l.pid, &start) == 0)
+        if (l.pid > 0 && ctx->journal && nook_proc_start_time(l.pid, &start) == 0)
                 (void)nook_journal_resource_set_pid(ctx->journal, res_id, l.pid, start, NULL);
+        if (l.pid > 0)
+                r = release_holder(&l, r, err);
         if (r >= 0 && (r = nook_fault("session.after_holder")) < 0)
                 nook_error_sys(err, -r, "injected fault");
         if (r >= 0)
                 r = await_ready(&l, err);
+        nook_trace("holder ready");
         if (r >= 0 && !(s = new_record(c, req, ref, &l)))
                 r = nook_error_oom(err);
         /* a downgrade the fallback accepted stays with the session (session inspect) */

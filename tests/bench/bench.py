@@ -8,6 +8,12 @@ The warm path is measured twice: `nook exec SESSION /bin/true` (a process per ca
 start_process of /bin/true with wait_ms through one open `nook serve --stdio` connection
 (docs/nook_client.py), whose target is half of exec's time or less.
 
+Where a start's time goes (docs/performance.md): the cold dir run (subuid and --userns root),
+each cold image run and the warm exec are run again as many times with NOOK_TRACE_FD set, and
+a second table gives each stage's median: client start, journal, clone and id maps, holder
+ready, the rest of prepare_session, root built, process spawned, exit seen, teardown,
+client exit.
+
 usage: bench.py NOOK OUT.md [--runs N] [--quick] [--io-mib N] [--files N] [--import-mib N]
                 [--only start|network|images|secrets]
 
@@ -98,6 +104,130 @@ def serve_warm(nook, session, runs, env):
     finally:
         c.close()
     return statistics.median(times)
+
+
+# --------------------------------------------------------------------------- stages
+# Where a start's time goes: NOOK_TRACE_FD (src/util/trace.h) makes nook append
+# "<CLOCK_MONOTONIC ns> <pid> <point>" lines for its calls ("call M {" .. "call M }"), journal
+# writes ("journal {" .. "journal }", the first one the open), the holder's clone, its id
+# maps and its ready byte, and the exit the client saw.  time.perf_counter_ns() is the same
+# clock (CLOCK_MONOTONIC on Linux), so the client's own start is the gap between the spawn
+# and its first line, and its exit the gap after the last one.
+
+STAGES = ("client start", "journal", "clone and id maps", "holder ready", "session setup (rest)",
+          "root built", "process spawned", "exit seen", "teardown", "client exit", "other (between calls)", "total",
+          "(teardown: holder and its namespaces gone)", "(teardown: session dir removed)")
+PARTS = STAGES[-2:]    # inside teardown: not added to the total
+ROOT_CALLS = ("resolve_image", "prepare_rootfs", "resolve_mounts", "configure_network",
+              "prepare_secrets", "prepare_environment")
+
+
+def stages_of(lines, t0, t1):
+    """{stage: ms} of one traced run (the client's own lines) spawned at t0, ended at t1 (ns)."""
+    ev = []
+    for line in lines:
+        parts = line.split(" ", 2)
+        if len(parts) == 3:
+            ev.append((int(parts[0]), parts[2].strip()))
+    if not ev:
+        return None
+    ms = lambda ns: ns / 1e6
+    out = {k: 0.0 for k in STAGES}
+    out["client start"] = ms(ev[0][0] - t0)
+    out["client exit"] = ms(t1 - ev[-1][0])
+    out["total"] = ms(t1 - t0)
+    journal_in = []          # (start, end) of each outermost journal span
+    opened, depth = None, 0
+    for t, what in ev:
+        if what == "journal {":
+            depth += 1
+            if depth == 1:
+                opened = t
+        elif what == "journal }" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                journal_in.append((opened, t))
+    out["journal"] = ms(sum(b - a for a, b in journal_in))
+
+    def bare(a, b):
+        """ns from a to b minus the journal writes inside."""
+        return (b - a) - sum(min(e, b) - max(s, a) for s, e in journal_in if s < b and e > a)
+
+    at = {}
+    calls = []               # (method, start, end)
+    for t, what in ev:
+        if what.startswith("call ") and what.endswith(" {"):
+            at[what[5:-2]] = t
+        elif what.startswith("call ") and what.endswith(" }") and what[5:-2] in at:
+            calls.append((what[5:-2], at.pop(what[5:-2]), t))
+        elif what in ("clone", "idmaps written", "holder ready", "exit seen", "holder kill", "holder gone",
+                      "session dir rm", "session dir gone"):
+            at[what] = t
+    if "clone" in at and "idmaps written" in at:
+        out["clone and id maps"] = ms(bare(at["clone"], at["idmaps written"]))
+    if "idmaps written" in at and "holder ready" in at:
+        out["holder ready"] = ms(bare(at["idmaps written"], at["holder ready"]))
+    for method, a, b in calls:
+        if method == "prepare_session":
+            out["session setup (rest)"] += ms(bare(a, b)) - out["clone and id maps"] - out["holder ready"]
+        elif method in ROOT_CALLS:
+            out["root built"] += ms(bare(a, b))
+        elif method == "start_process":
+            out["process spawned"] += ms(bare(a, b))
+            if "exit seen" in at and at["exit seen"] > b:
+                out["exit seen"] = ms(bare(b, at["exit seen"]))
+        elif method == "cleanup":
+            out["teardown"] += ms(bare(a, b))
+    if "holder kill" in at and "holder gone" in at:
+        out[PARTS[0]] = ms(at["holder gone"] - at["holder kill"])
+    if "session dir rm" in at and "session dir gone" in at:
+        out[PARTS[1]] = ms(at["session dir gone"] - at["session dir rm"])
+    out["other (between calls)"] = out["total"] - sum(v for k, v in out.items()
+                                                       if k not in ("total", "other (between calls)") + PARTS)
+    return out
+
+
+STAGE_COLUMNS = []  # (label, {stage: median ms}) of each traced command, for the second table
+
+
+def stage_breakdown(cmd, runs, env=None):
+    """{stage: median ms} over `runs` traced runs of cmd; None when it fails."""
+    per = {k: [] for k in STAGES}
+    with tempfile.TemporaryDirectory(prefix="nook-trace.") as d:
+        for i in range(runs):
+            path = os.path.join(d, f"t{i}")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                e = dict(env or os.environ, NOOK_TRACE_FD=str(fd))
+                t0 = time.perf_counter_ns()
+                r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e,
+                                   pass_fds=(fd,))
+                t1 = time.perf_counter_ns()
+            finally:
+                os.close(fd)
+            if r.returncode != 0:
+                return None
+            with open(path) as f:
+                lines = f.read().splitlines()
+            first = lines[0].split()[1] if lines else None
+            got = stages_of([l for l in lines if l.split()[1] == first], t0, t1)
+            if not got:
+                return None
+            for k in STAGES:
+                per[k].append(got[k])
+    return {k: statistics.median(v) for k, v in per.items()}
+
+
+def stage_table(columns):
+    """Markdown: one row per stage, one column per traced command (label, {stage: ms})."""
+    cols = [(label, st) for label, st in columns if st]
+    if not cols:
+        return ""
+    lines = ["| stage (median ms) | " + " | ".join(label for label, _ in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    for k in STAGES:
+        lines.append(f"| {k} | " + " | ".join(f"{st[k]:.2f}" for _, st in cols) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def make_rootfs(d):
@@ -445,7 +575,8 @@ def _image_benchmarks(nook, d, runs, sizes, rows, podman):
             label = f"auto = {root_driver(run + ['--rootfs-driver', drv, IMAGE, '--'])}"
         sh(cmd)
         rows.append((f"cold run IMAGE /bin/true, {label} (ms)", timed(cmd, runs), peer,
-                     pod_cold, ""))
+                     pod_cold, "<= 0.1x podman" if drv in ("auto", "overlay") else ""))
+        STAGE_COLUMNS.append((f"cold run IMAGE, {label}", stage_breakdown(cmd, runs)))
 
     # 3. file I/O inside the sandbox, per driver, against the host directory and podman
     args = ["sh", "-c", IO_SCRIPT, "sh", "/bench", str(sizes["files"]), str(sizes["io_mib"]),
@@ -509,6 +640,10 @@ def start_benchmarks(nook, root, runs, env, podman, img, rows):
     chrun = shutil.which("ch-run") and timed(["ch-run", root, "--"] + true, runs)
     nook_cold_root = timed([nook, "run", "--userns", "root", "--rootfs", root, "--network", "none", "--"] + true,
                            runs, env)
+    run_dir = [nook, "run", "--rootfs", root, "--network", "none", "--"] + true
+    STAGE_COLUMNS.append(("cold run DIR", stage_breakdown(run_dir, runs, env)))
+    STAGE_COLUMNS.append(("cold run --userns root DIR", stage_breakdown(
+        [nook, "run", "--userns", "root", "--rootfs", root, "--network", "none", "--"] + true, runs, env)))
     rows.append(("cold run /bin/true (ms)", nook_cold, "bwrap", bwrap or None, "<= 1.0x bwrap"))
     rows.append(("cold run --userns root (ms)", nook_cold_root, "bwrap", bwrap or None, "<= 1.0x bwrap"))
     rows.append(("cold run /bin/true (ms)", nook_cold, "ch-run", chrun or None, ""))
@@ -523,6 +658,7 @@ def start_benchmarks(nook, root, runs, env, podman, img, rows):
     name = f"bench-{os.getpid()}"
     sh([nook, "session", "create", "--rootfs", root, "--name", name], env=env)
     nook_warm = timed([nook, "exec", name, "--"] + true, runs, env)
+    STAGE_COLUMNS.append(("warm exec", stage_breakdown([nook, "exec", name, "--"] + true, runs, env)))
     rows.append(("warm exec /bin/true (ms)", nook_warm, "unshare -Urmpf (floor)", floor, "<= 2.0x floor"))
     try:
         serve_ms = serve_warm(nook, name, runs, env)
@@ -733,6 +869,11 @@ def main():
             f"{sizes['io_mib']} MiB big file, {sizes['import_mib']} MiB import layer" \
             f"{'; network throughput: ' + net_note if net_note else ''}" \
             f"{'; ' + mask_note if mask_note else ''}\n"
+    stages = stage_table(STAGE_COLUMNS)
+    if stages:
+        text += "\nWhere the time goes (NOOK_TRACE_FD, medians of the same number of traced runs; the journal " \
+            "and the calls' own work are apart: 'root built' is prepare_rootfs to prepare_environment, " \
+            "'teardown' is cleanup):\n\n" + stages
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         f.write(text)
