@@ -129,8 +129,11 @@ static int mount_overlay_layers(const nook_msg *m, const upper_dirs *u, int root
         snprintf(work, sizeof(work), "/proc/self/fd/%d", u->work);
         if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", up, 0) < 0 ||
             fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
-            fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 ||
-            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+            fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+                return hfail(st, errno, "configuring overlayfs over the image's layers");
+        if (nook_msg_u64(m, T_THROWAWAY, 0) == 1)
+                (void)fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0); /* see mount_kernel_overlay */
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return hfail(st, errno, "configuring overlayfs over the image's layers");
         _cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (mnt < 0 || move_mount(mnt, "", root, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -148,11 +151,23 @@ static int mount_kernel_overlay(const root_lower *lo, const upper_dirs *u, int r
         if (n < 0)
                 return hfail(st, -n, "the image names no layer");
         size_t k = (size_t)n;
-        snprintf(data + k, sizeof(data) - k, ",userxattr");
+        /* A writable layer removed with the session needs no syncfs of its filesystem
+         * at unmount (overlayfs(5) "volatile"): on the disk of the run dir (/tmp/nook-UID
+         * without XDG_RUNTIME_DIR) that sync was most of a run's teardown.  A kept layer
+         * (--keep-upper) is synced as before.  Kernels before 5.10 refuse the option. */
+        bool throwaway = nook_msg_u64(lo->m, T_THROWAWAY, 0) == 1;
+        snprintf(data + k, sizeof(data) - k, ",userxattr%s", throwaway ? ",volatile" : "");
         char p[32];
         snprintf(p, sizeof(p), "/proc/self/fd/%d", root);
         /* a directory root keeps its setuid files and devices, as it always did */
-        if (mount("overlay", p, "overlay", lo->dir >= 0 ? 0 : MS_NOSUID | MS_NODEV, data) < 0)
+        unsigned long flags = lo->dir >= 0 ? 0 : MS_NOSUID | MS_NODEV;
+        int r = mount("overlay", p, "overlay", flags, data);
+        if (r < 0 && errno == EINVAL && throwaway) {
+                data[k] = 0;
+                snprintf(data + k, sizeof(data) - k, ",userxattr");
+                r = mount("overlay", p, "overlay", flags, data);
+        }
+        if (r < 0)
                 return hfail(st, errno, "mounting overlayfs over %s",
                              lo->dir >= 0 ? "the root directory" : "the image's layers");
         return 0;

@@ -60,6 +60,7 @@ typedef enum nook_tag {
         T_WORKDIR,    /* str: the image's WorkingDir, made (as docker does) when missing */
         T_ROOTFS_FD,  /* u64: index of the fd of T_ROOTFS in the message (S31: the holder mounts that inode) */
         T_UPPER_FD,   /* u64: index of the fd of T_UPPER in the message */
+        T_THROWAWAY,  /* u64: 1 = the writable layer is removed with the session: no sync at unmount */
         /* SPAWN */
         T_PROCESS_REF = 40, /* str */
         T_ARGV,             /* str, repeated */

@@ -164,6 +164,8 @@ static int add_image(const nook_session *s, const nook_adapter_config *c, int up
                 r = nook_msg_add_fd(m, upper);
         if (r >= 0)
                 r = nook_msg_add_str(m, T_UPPER, s->upper);
+        if (r >= 0 && !s->keep_upper)
+                r = nook_msg_add_u64(m, T_THROWAWAY, 1);
         if (r >= 0)
                 r = nook_msg_add_str(m, T_FUSE_BIN, nook_fuse_overlayfs_path());
         if (r >= 0)

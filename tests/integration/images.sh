@@ -177,6 +177,15 @@ run_nook run --keep-upper "keep$$" t-layout -- cat /kept
 assert_eq kept "$OUT" "the named writable layer came back"
 ok "--keep-upper keeps a named writable layer"
 
+# a throwaway writable layer is not synced at unmount (overlayfs "volatile"); a kept one is
+run_nook run --rootfs-driver overlay t-layout -- cat /proc/self/mountinfo
+assert_eq 0 "$RC" "overlay run: $ERR"
+assert_contains "$(echo "$OUT" | grep ' / / ')" "volatile" "a throwaway layer is volatile"
+run_nook run --rootfs-driver overlay --keep-upper "keep$$" t-layout -- cat /proc/self/mountinfo
+assert_eq 0 "$RC" "overlay run, kept layer: $ERR"
+assert_not_contains "$(echo "$OUT" | grep ' / / ')" "volatile" "a kept layer is synced"
+ok "throwaway writable layers skip the sync at unmount, kept ones do not"
+
 # ---- 101 layers: more than mount(2)'s page of options holds ----
 python3 - "$T/many" <<'PY' || fail "building a 101-layer image"
 import os, sys
