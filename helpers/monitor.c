@@ -67,6 +67,8 @@ typedef struct mon {
         char *pending; /* stdin bytes not yet written */
         size_t n_pending;
         bool close_after_pending;
+        int64_t eof_next;  /* pty: when to give the terminal its EOF character again, 0 never */
+        unsigned eof_wait; /* and the wait after that, ms */
 } mon;
 
 static void kill_tree(mon *m, const char *why);
@@ -257,8 +259,38 @@ static void flush_stdin(mon *m) {
         if (m->in_fd >= 0 && m->close_after_pending && !m->n_pending) {
                 if (!m->pty)
                         close(m->in_fd);
+                else
+                        m->eof_next = nook_mono_ms(); /* the end of input, as a terminal gives it */
                 m->in_fd = -1;
         }
+}
+
+/* A terminal has no end of input but its EOF character (VEOF, ^D): a read of an empty
+ * line returns 0.  One sent while the program is not yet reading in its final terminal
+ * mode is lost (a shell that starts in canonical mode and switches to its line editor
+ * drops it: `nook run -it IMAGE sh </dev/null` waited forever), so it is sent again
+ * whenever the terminal's input queue is empty, with a growing wait (50 ms to 1 s), as
+ * long as the process lives: each read of a closed pipe returns 0 too. */
+static void terminal_eof(mon *m) {
+        int64_t now = nook_mono_ms();
+        if (!m->eof_next || now < m->eof_next || m->out_fd < 0)
+                return;
+        int queued = 0;
+        int slave = ioctl(m->out_fd, TIOCGPTPEER, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (slave < 0 || ioctl(slave, TIOCINQ, &queued) < 0)
+                queued = 0;
+        if (slave >= 0)
+                close(slave);
+        if (!queued) {
+                struct termios t;
+                char eof = tcgetattr(m->out_fd, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE ? (char)t.c_cc[VEOF] : 4;
+                if (write(m->out_fd, &eof, 1) < 0 && errno != EAGAIN && errno != EINTR) {
+                        m->eof_next = 0; /* the terminal is gone */
+                        return;
+                }
+        }
+        m->eof_wait = m->eof_wait ? (m->eof_wait * 2 > 1000 ? 1000 : m->eof_wait * 2) : 50;
+        m->eof_next = now + m->eof_wait;
 }
 
 static void reply_u64s(int fd, const uint16_t *tags, const uint64_t *vals, size_t n) {
@@ -379,7 +411,7 @@ static _Noreturn void finish(mon *m) {
 
 static int poll_timeout(const mon *m) {
         int64_t next = -1, now = nook_mono_ms();
-        int64_t cands[] = { m->deadline, m->grace_deadline };
+        int64_t cands[] = { m->deadline, m->grace_deadline, m->eof_next };
         for (size_t i = 0; i < ELEMENTSOF(cands); i++)
                 if (cands[i] > 0 && (next < 0 || cands[i] < next))
                         next = cands[i];
@@ -390,6 +422,7 @@ static int poll_timeout(const mon *m) {
 }
 
 static void on_timers(mon *m) {
+        terminal_eof(m);
         int64_t now = nook_mono_ms();
         if (m->deadline > 0 && now >= m->deadline) {
                 m->timed_out = true;

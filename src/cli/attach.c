@@ -191,18 +191,13 @@ static void forward_resize(attach *a) {
 static bool flush_stdin(attach *a) {
         if (!a->n_in && !a->in_eof)
                 return true;
-        /* On a terminal, end of input is the EOF character (VEOF, ^D), not a close: the
-         * pty stays the process's terminal. */
-        bool close_now = a->in_eof && !a->p->tty;
-        if (a->in_eof && a->p->tty && a->n_in < sizeof(a->in))
-                a->in[a->n_in++] = 4;
+        /* The end of our stdin closes the process's; on a terminal the monitor gives it
+         * as the EOF character instead (the pty stays the process's terminal). */
+        bool close_now = a->in_eof;
         _cleanup_(cli_error_freep) nook_error *err = NULL;
         int r = nook_runtime_process_write(a->rt, a->ref, a->in, a->n_in, close_now, &err);
-        if (r < 0 && nook_error_get_errno(err) == EAGAIN) {
-                if (a->in_eof && a->p->tty)
-                        a->n_in--;
+        if (r < 0 && nook_error_get_errno(err) == EAGAIN)
                 return false;
-        }
         /* written, or the process no longer reads its stdin (EPIPE): either way done */
         a->n_in = 0;
         if (r < 0 || a->in_eof)

@@ -187,3 +187,25 @@ set -e
 assert_eq "0 done" "$RC $OUT" "exec -i with stdin closed: $(cat "$T/err")"
 run_nook session rm "cs$$"
 ok "a closed stdin is end of file"
+
+# -it with input that is not a terminal (a script, /dev/null): its end is the terminal's
+# EOF character, which an interactive shell takes as its end even when it arrives before
+# the shell has switched to its line editor (TERM=xterm: busybox sh edits lines then)
+set +e
+TERM=xterm timeout 20 "$NOOK" run -it --network none --rootfs "$ROOT" sh </dev/null >"$T/out" 2>"$T/err"
+RC=$?
+set -e
+assert_eq 0 "$RC" "run -it sh </dev/null ends (124: it waited): $(cat "$T/err")"
+set +e
+OUT=$(echo 'echo from-script; exit 3' | TERM=xterm timeout 20 "$NOOK" run -it --network none --rootfs "$ROOT" sh 2>"$T/err")
+RC=$?
+set -e
+assert_eq 3 "$RC" "run -it sh reading a script: $(cat "$T/err")"
+assert_contains "$OUT" "from-script" "the script ran in the terminal"
+set +e
+OUT=$(printf 'a\nb\n' | TERM=xterm timeout 20 "$NOOK" run -it --network none --rootfs "$ROOT" sh -c 'cat >/dev/null; echo cat-ended' 2>"$T/err")
+RC=$?
+set -e
+assert_eq 0 "$RC" "cat in a terminal sees the end of piped input: $(cat "$T/err")"
+assert_contains "$OUT" "cat-ended" "cat ended"
+ok "-it with input that is not a terminal ends when the input does"
