@@ -109,7 +109,7 @@ static int open_parent(int root, const char *path, char *name, size_t size) {
         const char *last = slash ? slash + 1 : p;
         if (!*last || strcmp(last, ".") == 0 || strcmp(last, "..") == 0 || strlen(last) >= size)
                 return -EISDIR;
-        snprintf(name, size, "%s", last);
+        memcpy(name, last, strlen(last) + 1); /* fits: checked above */
         if (slash)
                 slash[slash == p ? 1 : 0] = 0;
         return open_dir(root, slash ? p : "");

@@ -19,16 +19,18 @@ done
 ok "every session step passes on this host"
 
 # A nook session over the host's root, with a profile that refuses one system call with
-# EPERM and allows everything else; the inner nook gets a private writable /tmp.
+# EPERM and allows everything else; the inner nook gets a private writable dir, bound at
+# its own path (not over /tmp, where the build under test may live).
 mkdir "$T/w"
-inner_env="TMPDIR=/tmp XDG_RUNTIME_DIR=/tmp NOOK_STORAGE=/tmp/data NOOK_HOLDER=${NOOK_HOLDER:-} NOOK_NETD=${NOOK_NETD:-}"
+W=$T/w
+inner_env="TMPDIR=$W XDG_RUNTIME_DIR=$W NOOK_STORAGE=$W/data NOOK_HOLDER=${NOOK_HOLDER:-} NOOK_NETD=${NOOK_NETD:-}"
 nested() { # SYSCALL ARGS... : runs nook ARGS inside a session refusing SYSCALL
         sc=$1
         shift
         printf '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["%s"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}' "$sc" >"$T/deny-$sc.json"
         rm -rf "$T/w/data" "$T/w/nook"
         # shellcheck disable=SC2086
-        "$NOOK" run --rootfs / --network none -v "$T/w:/tmp" --security-opt seccomp="$T/deny-$sc.json" -- \
+        "$NOOK" run --rootfs / --network none -v "$W:$W" --security-opt seccomp="$T/deny-$sc.json" -- \
                 env $inner_env "$NOOK" "$@"
 }
 
