@@ -166,7 +166,9 @@ struct nook_journal {
 static void trace_endp(const char *const *point) {
         nook_trace(*point);
 }
-#define JOURNAL_SPAN _cleanup_(trace_endp) const char *const journal_span_ = (nook_trace("journal {"), "journal }")
+#define JOURNAL_SPAN                                                                    \
+        _cleanup_(trace_endp) __attribute__((unused)) const char *const journal_span_ = \
+                (nook_trace("journal {"), "journal }")
 
 static bool streq(const char *a, const char *b) {
         return a && b && strcmp(a, b) == 0;

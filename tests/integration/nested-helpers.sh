@@ -39,7 +39,11 @@ ok "a relocated install finds its own helpers (libexec/nook beside bin/)"
 # 1b. a program linking the relocated libnook.so (python3's ctypes): the helpers of the
 # library's own install (libexec/nook from lib/<triplet>/), not of python3's dir
 echo "$EID-lib" >>"$T/envs"
-python3 - "$(ls "$T/moved/lib/"*/libnook.so.0.*)" "$EID-lib" >"$T/lib.out" 2>&1 <<'PY' || fail "libnook.so: $(tail -1 "$T/lib.out")"
+lib=$(ls "$T/moved/lib/"*/libnook.so.0.*)
+# a sanitizer build's library needs its runtime loaded first (./dev test's build-asan)
+preload=$(ldd "$lib" | awk '/lib(asan|ubsan)\.so/ { printf "%s%s", sep, $3; sep = ":" }')
+LD_PRELOAD=$preload ASAN_OPTIONS=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS} \
+        python3 - "$lib" "$EID-lib" >"$T/lib.out" 2>&1 <<'PY' || fail "libnook.so: $(tail -1 "$T/lib.out")"
 import ctypes, os, sys
 lib = ctypes.CDLL(sys.argv[1])
 P = ctypes.POINTER
