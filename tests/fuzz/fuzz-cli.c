@@ -134,6 +134,13 @@ static const char *canned_result(const char *method) {
         return "\"fuzz-ref\"";
 }
 
+int __wrap_nook_runtime_sessions(nook_runtime *rt, nook_session_visit_fn fn, void *userdata, nook_error **err);
+
+/* The session list (run's downgrade lines read its notes): none, as no runtime is open. */
+int __wrap_nook_runtime_sessions(nook_runtime *rt, nook_session_visit_fn fn, void *userdata, nook_error **err) {
+        return 0;
+}
+
 int __wrap_nook_runtime_call(nook_runtime *rt, const char *method, const char *request_json, char **ret_result_json,
                              nook_error **err) {
         /* as strict as the library: the CLI writes no doubled key (a seccomp profile with
