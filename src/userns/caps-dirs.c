@@ -26,25 +26,8 @@ struct dirs {
         bool oom;
 };
 
-static char *dir_take(struct dirs *b, nook_strbuf *sb) {
-        char *s = nook_strbuf_steal(sb);
-        if (!s)
-                b->oom = true;
-        return s;
-}
-
-static char *dir_fmt(struct dirs *b, const char *f, ...) _printf_(2, 3);
-static char *dir_fmt(struct dirs *b, const char *f, ...) {
-        char *s = NULL;
-        va_list ap;
-        va_start(ap, f);
-        if (vasprintf(&s, f, ap) < 0) {
-                s = NULL;
-                b->oom = true;
-        }
-        va_end(ap);
-        return s;
-}
+#define dir_take(b, sb) nook_strbuf_steal_oom((sb), &(b)->oom)
+#define dir_fmt(b, ...) nook_asprintf_oom(&(b)->oom, __VA_ARGS__)
 
 /* Takes detail and remedy; the remedy is dropped when ok. */
 static void dir_add(struct dirs *b, const char *name, const char *title, uint64_t fact, bool ok, bool required,

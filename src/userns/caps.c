@@ -53,25 +53,8 @@ struct builder {
         bool oom;
 };
 
-static char *take(struct builder *b, nook_strbuf *sb) {
-        char *s = nook_strbuf_steal(sb);
-        if (!s)
-                b->oom = true;
-        return s;
-}
-
-static char *fmt(struct builder *b, const char *f, ...) _printf_(2, 3);
-static char *fmt(struct builder *b, const char *f, ...) {
-        char *s = NULL;
-        va_list ap;
-        va_start(ap, f);
-        if (vasprintf(&s, f, ap) < 0) {
-                s = NULL;
-                b->oom = true;
-        }
-        va_end(ap);
-        return s;
-}
+#define take(b, sb) nook_strbuf_steal_oom((sb), &(b)->oom)
+#define fmt(b, ...) nook_asprintf_oom(&(b)->oom, __VA_ARGS__)
 
 /* "start the outer container with podman run --device /dev/fuse …" in the flags of the
  * engine nook runs in (both podman's and docker's when unknown); NULL outside one, or

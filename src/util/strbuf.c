@@ -161,3 +161,22 @@ char *nook_strbuf_steal(nook_strbuf *b) {
         *b = (nook_strbuf)NOOK_STRBUF_INIT;
         return s;
 }
+
+char *nook_strbuf_steal_oom(nook_strbuf *b, bool *oom) {
+        char *s = nook_strbuf_steal(b);
+        if (!s)
+                *oom = true;
+        return s;
+}
+
+char *nook_asprintf_oom(bool *oom, const char *fmt, ...) {
+        char *s = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0) {
+                s = NULL;
+                *oom = true;
+        }
+        va_end(ap);
+        return s;
+}

@@ -35,5 +35,9 @@ bool nook_strbuf_json_string(nook_strbuf *b, const char *s);
 bool nook_strbuf_json_stringf(nook_strbuf *b, const char *fmt, ...) _printf_(2, 3);
 /* The NUL-terminated string (never NULL unless allocation failed); the buffer is emptied. */
 char *nook_strbuf_steal(nook_strbuf *b);
+/* For a builder that checks for memory once, at the end: the string, or NULL with
+ * *oom set. */
+char *nook_strbuf_steal_oom(nook_strbuf *b, bool *oom);
+char *nook_asprintf_oom(bool *oom, const char *fmt, ...) _printf_(2, 3);
 
 #endif
