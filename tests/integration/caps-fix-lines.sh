@@ -24,7 +24,7 @@ elif [ -z "$(printf '%s\n' "$fix" | grep -e '--add-subuids')" ]; then
         [ -n "$fix" ] || fail "the failing subuid finding has no fix"
         ok "subuid: $user has ranges; fix: $fix"
 else
-        assert_contains "$fix" "sudo usermod --add-subuids " "the subuid fix"
+        assert_contains "$fix" "usermod --add-subuids " "the subuid fix (a line for the administrator)"
         assert_contains "$fix" " $user" "the fix names the user"
         range=$(printf '%s\n' "$fix" | sed -n 's/.*--add-subuids \([0-9]*-[0-9]*\) --add-subgids \([0-9]*-[0-9]*\) .*/\1 \2/p')
         [ -n "$range" ] || fail "no range in: $fix"

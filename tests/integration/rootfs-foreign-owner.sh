@@ -1,6 +1,6 @@
 #!/bin/sh
-# A root directory that belongs to someone else (root's, as a site provides one or sudo
-# unpacked it; another user's): the sandbox writes anywhere in it, and the writes land
+# A root directory that belongs to someone else (root's, as a site provides one or an
+# administrator unpacked it; another user's): the sandbox writes anywhere in it, and the writes land
 # in the session's writable layer, never in the directory; auto takes fuse-overlayfs
 # (kernel overlayfs cannot copy up a file whose owner the session does not map),
 # --rootfs-driver applies to a directory too, and session inspect says which and why.
